@@ -1,0 +1,1 @@
+"""Support modules for bench/run.py (stdlib only)."""

@@ -1,0 +1,195 @@
+"""Child-process bookkeeping: start, wait for a port, measure memory, stop."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOST = "127.0.0.1"
+
+
+class StartError(RuntimeError):
+    """A child process did not come up (exited, or never listened)."""
+
+
+@dataclass
+class Proc:
+    """A child process started in its own session (and process group)."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class ProcessManager:
+    """Starts children and guarantees they are all stopped on ``stop_all``."""
+
+    log_dir: Path
+    procs: list[Proc] = field(default_factory=list)
+
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Proc:
+        log_path = self.log_dir / f"{safe_name(name)}-{len(self.procs)}.log"
+        with open(log_path, "wb") as log:
+            popen = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+            )
+        proc = Proc(name, popen, log_path)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc: Proc, timeout: float = 5.0) -> None:
+        """SIGTERM the process group, then SIGKILL it if it lingers."""
+        if proc.alive():
+            kill_group(proc.pid, signal.SIGTERM)
+            try:
+                proc.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        # Kill leftovers of the group too (e.g. forked workers).
+        kill_group(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.popen.wait(timeout)
+        if proc in self.procs:
+            self.procs.remove(proc)
+
+    def stop_all(self) -> None:
+        for proc in reversed(list(self.procs)):
+            self.stop(proc)
+
+
+def kill_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(proc: Proc | None, port: int, timeout: float = 15.0) -> float:
+    """Poll until ``port`` accepts a connection; return seconds waited.
+
+    Raises StartError if ``proc`` exits first or the timeout passes.
+    """
+    start = time.monotonic()
+    deadline = start + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and not proc.alive():
+            raise StartError(f"exited with status {proc.popen.returncode}")
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5):
+                return time.monotonic() - start
+        except OSError:
+            time.sleep(0.05)
+    raise StartError(f"did not accept connections on port {port} in {timeout:g}s")
+
+
+def child_pids(root: int) -> list[int]:
+    """``root`` and all its descendants, from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        ppid = read_ppid(int(entry.name))
+        if ppid is not None:
+            parents.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(parents.get(pid, []))
+    return tree
+
+
+def read_ppid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # comm may contain spaces and parentheses: split after the last ')'.
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[1])
+
+
+def status_kib(pid: int, key: str) -> int:
+    """A ``kB`` field (VmRSS, VmHWM, ...) of /proc/PID/status, 0 if gone."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    match = re.search(rf"^{key}:\s+(\d+) kB", text, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def tree_kib(root: int, key: str) -> int:
+    """Sum of ``key`` over ``root`` and its descendants."""
+    return sum(status_kib(pid, key) for pid in child_pids(root))
+
+
+def reset_peak_rss(root: int) -> bool:
+    """Reset VmHWM to the current RSS for the whole tree (clear_refs 5)."""
+    ok = True
+    for pid in child_pids(root):
+        try:
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+        except OSError:
+            ok = False
+    return ok
+
+
+@contextlib.contextmanager
+def signals_as_exceptions() -> Iterator[None]:
+    """Turn SIGTERM/SIGHUP into KeyboardInterrupt so ``finally`` blocks run."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

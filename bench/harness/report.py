@@ -1,0 +1,211 @@
+"""Collects raw results, summarises them (medians, ratios, targets) and
+prints/writes them."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROXYKIT = "proxykit"
+PEERS = ("twisted.web.proxy", "proxy.py", "tinyproxy", "none")
+Row = dict[str, Any]
+
+
+@dataclass
+class Results:
+    """Everything measured in one invocation of bench/run.py."""
+
+    meta: dict[str, Any]
+    starts: list[Row] = field(default_factory=list)
+    http: list[Row] = field(default_factory=list)
+    tunnel: list[Row] = field(default_factory=list)
+    slow: list[Row] = field(default_factory=list)
+    keepalive: dict[str, str] = field(default_factory=dict)
+
+    def failed_to_start(self, proxy: str) -> bool:
+        return any(s["proxy"] == proxy and not s["ok"] for s in self.starts)
+
+
+def median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def summarise_http(rows: list[Row]) -> list[Row]:
+    """Median req/s, p50, p99 and max peak RSS per (proxy, size, conns)."""
+    groups: dict[tuple[str, str, int], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row["proxy"], row["size"], row["conns"]), []).append(row)
+    summary = []
+    for (proxy, size, conns), group in groups.items():
+        done = [r for r in group if r.get("wrk")]
+        rss = [r["peak_rss_kib"] for r in done if r.get("peak_rss_kib")]
+        summary.append({
+            "proxy": proxy, "size": size, "conns": conns,
+            "runs": len(done), "failed_runs": len(group) - len(done),
+            "rps": median([r["wrk"]["rps"] for r in done]),
+            "p50_ms": median([r["wrk"]["p50_us"] / 1000 for r in done]),
+            "p99_ms": median([r["wrk"]["p99_us"] / 1000 for r in done]),
+            "peak_rss_mib": max(rss) / 1024 if rss else None,
+            "non2xx": sum(r["wrk"]["err_status"] for r in done),
+            "socket_errors": sum(r["wrk"]["socket_errors"] for r in done),
+            "flags": sorted({f for r in group for f in r.get("flags", [])}),
+        })  # fmt: skip
+    return summary
+
+
+def summarise_tunnel(rows: list[Row]) -> list[Row]:
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(row["proxy"], []).append(row)
+    summary = []
+    for proxy, group in groups.items():
+        ok = [r["mb_per_s"] for r in group if r["ok"]]
+        errors = sorted({r["error"] for r in group if not r["ok"]})
+        summary.append({"proxy": proxy, "runs": len(ok), "mb_per_s": median(ok),
+                        "errors": errors})  # fmt: skip
+    return summary
+
+
+def find(rows: list[Row], **match: Any) -> Row | None:
+    for row in rows:
+        if all(row.get(k) == v for k, v in match.items()):
+            return row
+    return None
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+def http_ratios(summary: list[Row]) -> list[Row]:
+    """proxykit / peer for req/s (higher is better) and p99 (lower is better)."""
+    out = []
+    for mine in (r for r in summary if r["proxy"] == PROXYKIT):
+        for peer in PEERS:
+            other = find(summary, proxy=peer, size=mine["size"], conns=mine["conns"])
+            if other is None:
+                continue
+            out.append({
+                "peer": peer, "size": mine["size"], "conns": mine["conns"],
+                "rps_ratio": ratio(mine["rps"], other["rps"]),
+                "p99_ratio": ratio(mine["p99_ms"], other["p99_ms"]),
+            })  # fmt: skip
+    return out
+
+
+def targets(http: list[Row], tunnel: list[Row]) -> list[Row]:
+    """The issue's acceptance targets, evaluated on the medians."""
+
+    def rps(proxy: str) -> float | None:
+        row = find(http, proxy=proxy, size="small", conns=50)
+        return row["rps"] if row else None
+
+    def mbps(proxy: str) -> float | None:
+        row = find(tunnel, proxy=proxy)
+        return row["mb_per_s"] if row else None
+
+    checks = [
+        ("small, 50 conns: proxykit >= 4x twisted.web.proxy req/s",
+         ratio(rps(PROXYKIT), rps("twisted.web.proxy")), 4.0),
+        ("small, 50 conns: proxykit >= proxy.py req/s",
+         ratio(rps(PROXYKIT), rps("proxy.py")), 1.0),
+        ("CONNECT tunnel: proxykit >= tinyproxy MB/s",
+         ratio(mbps(PROXYKIT), mbps("tinyproxy")), 1.0),
+    ]  # fmt: skip
+    return [
+        {"target": name, "ratio": value, "needed": need,
+         "verdict": "pending" if value is None else
+         ("PASS" if value >= need else "FAIL")}
+        for name, value, need in checks
+    ]  # fmt: skip
+
+
+def build_summary(results: Results) -> dict[str, Any]:
+    http = summarise_http(results.http)
+    tunnel = summarise_tunnel(results.tunnel)
+    return {
+        "http": http,
+        "tunnel": tunnel,
+        "slow_client": results.slow,
+        "ratios": http_ratios(http),
+        "targets": targets(http, tunnel),
+        "start_failures": [s for s in results.starts if not s["ok"]],
+        "client_keepalive": results.keepalive,
+    }
+
+
+def fmt(value: float | None, spec: str = ".1f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def http_lines(summary: list[Row], proxies: list[str]) -> list[str]:
+    head = (f"{'proxy':<18} {'size':<5} {'conns':>5} {'req/s':>9} {'p50 ms':>8} "
+            f"{'p99 ms':>8} {'RSS MiB':>8} {'non2xx':>7} {'sockerr':>7}  flags")
+    lines = [head, "-" * len(head)]
+    order = {name: i for i, name in enumerate(proxies)}
+    rows = sorted(summary, key=lambda r: (r["size"] != "small", -r["conns"],
+                                          order.get(r["proxy"], 99)))
+    for r in rows:
+        lines.append(
+            f"{r['proxy']:<18} {r['size']:<5} {r['conns']:>5} {fmt(r['rps']):>9} "
+            f"{fmt(r['p50_ms'], '.2f'):>8} {fmt(r['p99_ms'], '.2f'):>8} "
+            f"{fmt(r['peak_rss_mib']):>8} {r['non2xx']:>7} {r['socket_errors']:>7}  "
+            f"{','.join(r['flags'])}"
+        )
+    return lines
+
+
+def other_lines(summary: dict[str, Any]) -> list[str]:
+    lines = ["(RSS of 'none' is nginx's.)", "", "Client keep-alive honoured:"]
+    for proxy, verdict in summary["client_keepalive"].items():
+        lines.append(f"  {proxy:<18} {verdict}")
+    lines += ["", "CONNECT tunnel (MB/s = 1e6 bytes/s, median):"]
+    for r in summary["tunnel"]:
+        note = "; ".join(r["errors"])
+        lines.append(f"  {r['proxy']:<18} {fmt(r['mb_per_s']):>9}  {note}")
+    lines += ["", "Slow client (RSS growth = max VmRSS - baseline):"]
+    for r in summary["slow_client"]:
+        if r.get("error"):
+            lines.append(f"  {r['proxy']:<18} {'-':>9}  {r['error']}")
+            continue
+        lines.append(
+            f"  {r['proxy']:<18} {r['growth_kib'] / 1024:>7.1f} MiB  "
+            f"(baseline {r['baseline_kib'] / 1024:.1f} MiB, read "
+            f"{r['received'] / 1024:.0f} KiB in {r['seconds']:.1f} s)"
+        )
+    lines += ["", "proxykit / peer (req/s ratio; p99 ratio, lower is better):"]
+    for r in summary["ratios"]:
+        lines.append(
+            f"  vs {r['peer']:<18} {r['size']:<5} c={r['conns']:<3} "
+            f"req/s x{fmt(r['rps_ratio'], '.2f')}  p99 x{fmt(r['p99_ratio'], '.2f')}"
+        )
+    lines += ["", "Targets:"]
+    for t in summary["targets"]:
+        lines.append(f"  [{t['verdict']}] {t['target']} (ratio {fmt(t['ratio'], '.2f')})")
+    for s in summary["start_failures"]:
+        lines.append(f"\n{s['proxy']}: failed to start (rep {s['rep']}): {s['error']}")
+    return lines
+
+
+def render(results: Results, summary: dict[str, Any]) -> str:
+    meta = results.meta
+    title = (f"HTTP keep-alive via wrk -t1, {meta['duration_s']} s x "
+             f"{meta['reps']} reps, medians; RSS = peak VmHWM of the proxy tree")
+    lines = [title, *http_lines(summary["http"], meta["proxies"]), *other_lines(summary)]
+    return "\n".join(lines)
+
+
+def write_json(results: Results, summary: dict[str, Any], directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"bench-{results.meta['started_at']}.json"
+    payload = {"meta": results.meta, "summary": summary, "raw": {
+        "starts": results.starts, "http": results.http,
+        "tunnel": results.tunnel, "slow_client": results.slow,
+    }}  # fmt: skip
+    path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    latest = directory / "latest.json"
+    latest.write_text(path.read_text())
+    return path

@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+"""proxykit benchmark harness.
+
+    python3 bench/run.py            # full run, ~10 minutes
+    python3 bench/run.py --quick    # ~2 minutes, 3 s runs, 1 repetition
+
+Starts nginx as the origin on 127.0.0.1, then each proxy in turn (proxykit,
+twisted.web.proxy, proxy.py, tinyproxy, and no proxy at all), pinned to CPU 0
+while wrk, nginx and this script run on CPU 1, and measures keep-alive
+requests/s and latency, CONNECT tunnel throughput and the proxies' memory
+under a slow client.  See bench/README.md.  Uses the standard library only;
+the proxies run from bench/.venv, which this script creates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness import environment, load, procs, report, servers
+from harness.procs import ProcessManager, StartError
+from harness.report import Results
+from harness.servers import MIB, Origin, ProxySpec, RunningProxy, Settings
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+VENV_DIR = BENCH_DIR / ".venv"
+CONNS = (50, 1)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--duration", type=int, help="seconds per wrk run (default 10)")
+    p.add_argument("--reps", type=int, help="repetitions, proxies rotated (default 3)")
+    p.add_argument("--quick", action="store_true",
+                   help="3 s runs, 1 repetition, 3 s slow client")
+    p.add_argument("--baseline-reps", type=int, default=1,
+                   help="repetitions of the no-proxy baseline (default 1)")
+    p.add_argument("--proxies", default=",".join(servers.PROXY_NAMES),
+                   help="comma-separated subset of: " + ",".join(servers.PROXY_NAMES))
+    p.add_argument("--proxykit-reactor", help="twistd -r REACTOR for proxykit")
+    p.add_argument("--proxykit-arg", action="append", default=[],
+                   help="extra argument for 'proxykit forward' (repeatable)")
+    p.add_argument("--tunnel-mib", type=int, default=256,
+                   help="CONNECT transfer size (default 256)")
+    p.add_argument("--slow-mib", type=int, default=64,
+                   help="slow-client file size (default 64)")
+    p.add_argument("--slow-seconds", type=float, help="slow-client time (default 5)")
+    p.add_argument("--slow-rate-kib", type=int, default=64,
+                   help="slow-client read rate in KiB/s (default 64)")
+    p.add_argument("--proxy-cpu", default="0", help="CPU for the proxies ('' = no pin)")
+    p.add_argument("--load-cpu", default="1",
+                   help="CPU for wrk, nginx, the tunnel origin and this script")
+    p.add_argument("--skip", action="append", default=[],
+                   choices=["http", "tunnel", "slow"], help="skip a phase")
+    p.add_argument("--no-setup", action="store_true",
+                   help="skip apt-get/pip (use the existing bench/.venv)")
+    p.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
+    args = p.parse_args(argv)
+    args.duration = args.duration or (3 if args.quick else 10)
+    args.reps = args.reps or (1 if args.quick else 3)
+    args.slow_seconds = args.slow_seconds or (3.0 if args.quick else 5.0)
+    args.proxy_list = [n for n in args.proxies.split(",") if n]
+    unknown = set(args.proxy_list) - set(servers.PROXY_NAMES)
+    if unknown:
+        p.error(f"unknown proxies: {', '.join(sorted(unknown))}")
+    return args
+
+
+@dataclass
+class Context:
+    """Shared state of one benchmark invocation."""
+
+    args: argparse.Namespace
+    pm: ProcessManager
+    origin: Origin
+    tunnel_port: int
+    settings: Settings
+    results: Results
+
+    @property
+    def load_cpu(self) -> str | None:
+        return self.args.load_cpu or None
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def rotated(names: list[str], rep: int) -> list[str]:
+    shift = rep % len(names)
+    return names[shift:] + names[:shift]
+
+
+def request_target(ctx: Context, proxy: RunningProxy, name: str) -> str:
+    """Absolute-form for proxies, origin-form for the no-proxy baseline."""
+    return f"/{name}" if proxy.proc is None else ctx.origin.url(name)
+
+
+def start(ctx: Context, spec: ProxySpec, rep: int | str) -> RunningProxy | None:
+    try:
+        proxy = servers.start_proxy(ctx.pm, spec, ctx.settings, ctx.origin)
+    except StartError as exc:
+        say(f"  {spec.name}: failed to start: {exc}")
+        ctx.results.starts.append(
+            {"proxy": spec.name, "rep": rep, "ok": False, "error": str(exc)})
+        return None
+    ctx.results.starts.append({"proxy": spec.name, "rep": rep, "ok": True,
+                               "startup_s": round(proxy.startup_s, 3)})
+    return proxy
+
+
+def preflight(ctx: Context, proxy: RunningProxy) -> str | None:
+    """Check that the proxy relays both files intact; return an error or None."""
+    for name, size in servers.SIZES.items():
+        try:
+            status, body = load.fetch(
+                proxy.port, request_target(ctx, proxy, name), ctx.origin.host)
+        except OSError as exc:
+            return f"GET /{name}: {type(exc).__name__}: {exc}"
+        if status != 200 or body != servers.file_body(size):
+            return f"GET /{name}: status {status}, {len(body)} bytes (want {size})"
+    try:
+        verdict = load.keepalive_probe(
+            proxy.port, request_target(ctx, proxy, "small"), ctx.origin.host)
+    except OSError as exc:
+        return f"keep-alive probe: {type(exc).__name__}: {exc}"
+    ctx.results.keepalive[proxy.spec.name] = verdict
+    return None
+
+
+def http_flags(
+    result: load.WrkResult, size: int, alive: bool, keepalive: str
+) -> list[str]:
+    flags = []
+    if result.err_status:
+        flags.append("non-2xx")
+    if result.socket_errors:
+        flags.append("socket-errors")
+        if keepalive.startswith("no (closes without"):
+            # wrk counts every connection the server closes without saying
+            # "Connection: close" as a read error, then reconnects.
+            flags.append("silent-close")
+    if result.requests == 0:
+        flags.append("no-responses")
+    elif result.bytes_per_response < size:
+        flags.append("short-responses")
+    if not alive:
+        flags.append("proxy-died")
+    return flags
+
+
+def measure_http(
+    ctx: Context, proxy: RunningProxy, rep: int, name: str, conns: int
+) -> bool:
+    """One wrk run; returns False if the proxy is no longer usable."""
+    row: dict[str, Any] = {"proxy": proxy.spec.name, "rep": rep, "size": name,
+                           "conns": conns}
+    ctx.results.http.append(row)
+    pid = proxy.proc.pid if proxy.proc else ctx.origin.proc.pid
+    hwm_reset = procs.reset_peak_rss(pid)
+    try:
+        result = load.run_wrk(proxy.port, request_target(ctx, proxy, name),
+                              ctx.origin.host, conns, ctx.args.duration, ctx.load_cpu)
+    except load.LoadError as exc:
+        row.update(error=str(exc), flags=["wrk-failed"])
+        say(f"    {name:<5} c={conns:<3} wrk failed: {exc}")
+        return False
+    alive = proxy.proc is None or proxy.proc.alive()
+    row.update(wrk=result.as_dict(), peak_rss_kib=procs.tree_kib(pid, "VmHWM"),
+               rss_of="nginx" if proxy.proc is None else "proxy",
+               hwm_reset=hwm_reset,
+               flags=http_flags(result, servers.SIZES[name], alive,
+                                ctx.results.keepalive.get(proxy.spec.name, "")))
+    say(f"    {name:<5} c={conns:<3} {result.rps:>9.1f} req/s  "
+        f"p50 {result.p50_us / 1000:.2f} ms  p99 {result.p99_us / 1000:.2f} ms  "
+        f"non2xx {result.err_status}  sockerr {result.socket_errors}"
+        + (f"  FLAGGED {','.join(row['flags'])}" if row["flags"] else ""))
+    return alive
+
+
+def measure_tunnel(ctx: Context, proxy: RunningProxy, rep: int) -> None:
+    spec = proxy.spec
+    row: dict[str, Any] = {"proxy": spec.name, "rep": rep}
+    if not spec.supports_connect:
+        row.update(ok=False, error="unsupported (no CONNECT)", mb_per_s=0.0)
+    else:
+        expected = ctx.args.tunnel_mib * MIB
+        direct = proxy.proc is None
+        port = ctx.tunnel_port if direct else proxy.port
+        result = load.tunnel_transfer(port, ctx.tunnel_port, expected,
+                                      via_proxy=not direct)
+        row.update(ok=result.ok, error=result.error, nbytes=result.nbytes,
+                   seconds=round(result.seconds, 4),
+                   mb_per_s=round(result.mb_per_s, 1))
+    ctx.results.tunnel.append(row)
+    shown = f"{row['mb_per_s']:.1f} MB/s" if row["ok"] else row["error"]
+    say(f"    CONNECT {ctx.args.tunnel_mib} MiB: {shown}")
+
+
+def warm_up(ctx: Context, proxy: RunningProxy) -> None:
+    try:
+        load.run_wrk(proxy.port, request_target(ctx, proxy, "small"),
+                     ctx.origin.host, 10, 1, ctx.load_cpu)
+    except load.LoadError as exc:
+        say(f"    warm-up failed: {exc}")
+
+
+def http_session(ctx: Context, spec: ProxySpec, rep: int) -> None:
+    """Start one proxy, run every (size, conns) load and the tunnel, stop it."""
+    say(f"  [{spec.name}]")
+    proxy = start(ctx, spec, rep)
+    if proxy is None:
+        return
+    try:
+        error = preflight(ctx, proxy)
+        if error:
+            say(f"    preflight failed: {error}")
+            ctx.results.http.append({"proxy": spec.name, "rep": rep, "size": "small",
+                                     "conns": 50, "error": error,
+                                     "flags": ["preflight-failed"]})
+            return
+        usable = True
+        if "http" not in ctx.args.skip:
+            warm_up(ctx, proxy)
+            usable = all(measure_http(ctx, proxy, rep, name, conns)
+                         for name in servers.SIZES for conns in CONNS)
+        if usable and "tunnel" not in ctx.args.skip:
+            measure_tunnel(ctx, proxy, rep)
+    finally:
+        if proxy.proc:
+            ctx.pm.stop(proxy.proc)
+
+
+def run_http_phase(ctx: Context) -> None:
+    specs = {s.name: s for s in servers.PROXIES if s.name in ctx.args.proxy_list}
+    for rep in range(ctx.args.reps):
+        say(f"repetition {rep + 1}/{ctx.args.reps}")
+        for name in rotated(list(specs), rep):
+            if ctx.results.failed_to_start(name):
+                say(f"  [{name}] skipped: failed to start earlier")
+                continue
+            if name == "none" and rep >= ctx.args.baseline_reps:
+                continue
+            http_session(ctx, specs[name], rep)
+
+
+def slow_session(ctx: Context, spec: ProxySpec) -> None:
+    row: dict[str, Any] = {"proxy": spec.name}
+    ctx.results.slow.append(row)
+    proxy = start(ctx, spec, "slow")
+    if proxy is None or proxy.proc is None:
+        row["error"] = "failed to start"
+        return
+    try:
+        row["error"] = preflight(ctx, proxy)
+        if row["error"]:
+            return
+        result = load.slow_download(
+            proxy.port, ctx.origin.url(servers.SLOW_FILE), ctx.origin.host,
+            proxy.proc.pid, rate=ctx.args.slow_rate_kib * 1024,
+            seconds=ctx.args.slow_seconds)
+        row.update(status_line=result.status_line, received=result.received,
+                   seconds=round(result.seconds, 2), baseline_kib=result.baseline_kib,
+                   peak_kib=result.peak_kib, growth_kib=result.growth_kib,
+                   samples_kib=result.samples_kib)
+        say(f"  [{spec.name}] RSS +{result.growth_kib / 1024:.1f} MiB "
+            f"(read {result.received // 1024} KiB, {result.status_line!r})")
+    except OSError as exc:
+        row["error"] = f"{type(exc).__name__}: {exc}"
+        say(f"  [{spec.name}] slow client failed: {row['error']}")
+    finally:
+        ctx.pm.stop(proxy.proc)
+
+
+def run_slow_phase(ctx: Context) -> None:
+    say(f"slow client: {ctx.args.slow_rate_kib} KiB/s for {ctx.args.slow_seconds:g} s, "
+        f"{ctx.args.slow_mib} MiB file")
+    for spec in servers.PROXIES:
+        if spec.build is None or spec.name not in ctx.args.proxy_list:
+            continue
+        if ctx.results.failed_to_start(spec.name):
+            ctx.results.slow.append({"proxy": spec.name, "error": "failed to start"})
+            continue
+        slow_session(ctx, spec)
+
+
+def pin_self(cpu: str | None) -> None:
+    if cpu and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {int(c) for c in cpu.split(",")})
+
+
+def setup(args: argparse.Namespace) -> str | None:
+    """Install packages and the venv; return proxykit's install error if any."""
+    if args.no_setup:
+        return None
+    environment.ensure_debs()
+    return environment.ensure_venv(VENV_DIR, REPO_ROOT)
+
+
+def make_meta(args: argparse.Namespace, install_error: str | None) -> dict[str, Any]:
+    return {
+        "started_at": time.strftime("%Y%m%d-%H%M%S"),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "duration_s": args.duration, "reps": args.reps,
+        "baseline_reps": args.baseline_reps, "proxies": args.proxy_list,
+        "conns": list(CONNS), "sizes": servers.SIZES,
+        "tunnel_bytes": args.tunnel_mib * MIB,
+        "slow_client": {"file_bytes": args.slow_mib * MIB,
+                        "rate_bytes_per_s": args.slow_rate_kib * 1024,
+                        "seconds": args.slow_seconds, "sample_interval_s": 0.25},
+        "pinning": {"proxy_cpu": args.proxy_cpu or None,
+                    "load_cpu": args.load_cpu or None,
+                    "on_load_cpu": "wrk, nginx, tunnel origin, harness"},
+        "wrk": "wrk -t1 -cN -dDs --latency --timeout 5s -s bench/wrk_request.lua",
+        "proxy_commands": {s.name: s.notes for s in servers.PROXIES},
+        "proxykit_reactor": args.proxykit_reactor or "twistd default",
+        "proxykit_install_error": install_error,
+        "machine": environment.machine_info(VENV_DIR),
+    }  # fmt: skip
+
+
+def benchmark(args: argparse.Namespace, results: Results, tmp: Path) -> None:
+    pm = ProcessManager(tmp)
+    load_cpu = args.load_cpu or None
+    try:
+        origin = servers.start_nginx(pm, tmp, load_cpu, args.slow_mib * MIB)
+        _, tunnel_port = servers.start_tunnel_origin(pm, args.tunnel_mib * MIB, load_cpu)
+        settings = Settings(VENV_DIR, tmp, tunnel_port, args.proxy_cpu or None,
+                            args.proxykit_reactor, args.proxykit_arg)
+        ctx = Context(args, pm, origin, tunnel_port, settings, results)
+        say(f"origin nginx on 127.0.0.1:{origin.port}, tunnel origin on "
+            f"127.0.0.1:{tunnel_port}")
+        if "http" not in args.skip or "tunnel" not in args.skip:
+            run_http_phase(ctx)
+        if "slow" not in args.skip:
+            run_slow_phase(ctx)
+    finally:
+        pm.stop_all()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    began = time.monotonic()
+    with procs.signals_as_exceptions():
+        install_error = setup(args)
+        if install_error:
+            say(f"[setup] proxykit not installable, it will be reported as failed:\n"
+                f"{install_error}")
+        pin_self(args.load_cpu or None)
+        results = Results(make_meta(args, install_error))
+        tmp = Path(tempfile.mkdtemp(prefix="proxykit-bench-"))
+        interrupted = False
+        try:
+            benchmark(args, results, tmp)
+        except KeyboardInterrupt:
+            interrupted = True
+            say("interrupted: stopped every process, writing partial results")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    results.meta["wall_time_s"] = round(time.monotonic() - began, 1)
+    results.meta["interrupted"] = interrupted
+    summary = report.build_summary(results)
+    say("\n" + report.render(results, summary))
+    path = report.write_json(results, summary, args.results_dir)
+    say(f"\nresults: {path} (wall time {results.meta['wall_time_s']} s)")
+    return 130 if interrupted else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

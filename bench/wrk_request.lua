@@ -1,0 +1,34 @@
+-- wrk script shared by every target of bench/run.py.
+--
+-- Usage: wrk ... http://127.0.0.1:TARGETPORT/ -- REQUEST_TARGET HOST
+--   REQUEST_TARGET  absolute-form URI for proxies
+--                   (http://127.0.0.1:ORIGINPORT/small) or origin-form for the
+--                   no-proxy baseline (/small).
+--   HOST            value of the Host header (127.0.0.1:ORIGINPORT).
+--
+-- The request is built once per thread in init() and served by wrk's default
+-- (static) request function, so the script adds no per-request Lua work.
+-- done() prints one machine-readable line prefixed with "WRKJSON ".
+
+function init(args)
+   if args[1] ~= nil then
+      wrk.path = args[1]
+   end
+   if args[2] ~= nil then
+      wrk.headers["Host"] = args[2]
+   end
+   req = wrk.format("GET", wrk.path, wrk.headers)
+end
+
+function done(summary, latency, requests)
+   local e = summary.errors
+   io.write(string.format(
+      "WRKJSON {\"requests\": %d, \"duration_us\": %d, \"bytes\": %d, " ..
+      "\"err_connect\": %d, \"err_read\": %d, \"err_write\": %d, " ..
+      "\"err_status\": %d, \"err_timeout\": %d, \"p50_us\": %d, " ..
+      "\"p90_us\": %d, \"p99_us\": %d, \"max_us\": %d, \"mean_us\": %.1f}\n",
+      summary.requests, summary.duration, summary.bytes,
+      e.connect, e.read, e.write, e.status, e.timeout,
+      latency:percentile(50), latency:percentile(90),
+      latency:percentile(99), latency.max, latency.mean))
+end

@@ -1,0 +1,39 @@
+# -*- test-case-name: tests.test_exports -*-
+"""
+proxykit: HTTP/1.1 forward and reverse proxies for Twisted.
+
+Build a L{ProxyFactory} from a router, a pool and a config, and listen with
+it on any endpoint.
+"""
+
+from .config import (
+    ConfigError,
+    ForwardConfig,
+    LimitsConfig,
+    PoolConfig,
+    ProxyConfig,
+    Timeouts,
+)
+from .pool import ConnectionPool
+from .protocol import ProxyFactory, ProxyProtocol
+from .routing import ClientInfo, Forward, ForwardRouter, Origin, Refuse, Tunnel
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "ClientInfo",
+    "ConfigError",
+    "ConnectionPool",
+    "Forward",
+    "ForwardConfig",
+    "ForwardRouter",
+    "LimitsConfig",
+    "Origin",
+    "PoolConfig",
+    "ProxyConfig",
+    "ProxyFactory",
+    "ProxyProtocol",
+    "Refuse",
+    "Timeouts",
+    "Tunnel",
+]

@@ -1,0 +1,173 @@
+# -*- test-case-name: tests.test_flow -*-
+"""
+Flow control and timers shared by every connection proxykit holds.
+
+A connection's reading can be paused for several independent reasons (its
+peer's write buffer is full; a pipelined request waits for the previous
+response; the origin is not connected yet).  Twisted transports are not
+reference-counted, so L{Side} keeps the reasons as bits and only pauses or
+resumes the transport on the first and last one.
+
+Each L{Side} is also registered as the streaming producer on its own
+transport: when that transport's write buffer fills, Twisted calls
+L{Side.pauseProducing}, which pauses reading on the peer that feeds it.  One
+registration per connection, so handing a connection to a new peer (a pooled
+origin connection serving another client) costs one attribute store.
+
+L{Side} also keeps a single inactivity deadline, checked by one lazily
+re-armed timer, so that touching it on every read costs a clock read and a
+store rather than a timer reschedule.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.protocol import Protocol
+from zope.interface import implementer
+
+PEER_BLOCKED: Final = 1
+"""The peer's write buffer is full."""
+PIPELINE: Final = 2
+"""A pipelined request waits until the response before it is done."""
+NOT_CONNECTED: Final = 4
+"""The other side of the exchange is not ready to take bytes yet."""
+
+
+@implementer(IPushProducer)
+class Side(Protocol):
+    """
+    Base of the client-side and origin-side protocols.
+
+    @ivar peer: The connection whose bytes this one writes, or C{None}.
+    @ivar writeBlocked: Whether this connection's transport asked its producer
+        to pause (its write buffer is full).
+    """
+
+    peer: Side | None = None
+    writeBlocked = False
+    _pauses = 0
+    _deadline: float | None = None
+    _timer: IDelayedCall | None = None
+    _clock: IReactorTime
+
+    def connectionMade(self) -> None:
+        self.transport.registerProducer(self, True)  # type: ignore[union-attr]
+
+    def closeAfterWrite(self) -> None:
+        """
+        Close once everything written so far is sent.
+
+        The producer registration is dropped first: Twisted does not close a
+        transport whose streaming producer is paused.
+        """
+        transport = self.transport
+        if transport is not None:
+            transport.unregisterProducer()  # type: ignore[attr-defined]
+            transport.loseConnection()
+
+    def closeWriteAfterWrite(self) -> None:
+        """
+        Half-close (send FIN) once everything written so far is sent.
+        """
+        transport = self.transport
+        if transport is not None:
+            transport.unregisterProducer()  # type: ignore[attr-defined]
+            transport.loseWriteConnection()  # type: ignore[attr-defined]
+
+    # Reading, paused for reasons.
+
+    def pauseReading(self, reason: int) -> None:
+        """
+        Stop reading for C{reason} (one of the module constants).
+        """
+        if not self._pauses:
+            self.transport.pauseProducing()  # type: ignore[union-attr]
+        self._pauses |= reason
+
+    def resumeReading(self, reason: int) -> None:
+        """
+        Drop C{reason}; read again when no reason is left.
+        """
+        pauses = self._pauses
+        if pauses & reason:
+            pauses &= ~reason
+            self._pauses = pauses
+            if not pauses and self.transport is not None:
+                self.transport.resumeProducing()  # type: ignore[attr-defined]
+
+    def setPeer(self, peer: Side | None) -> None:
+        """
+        Make C{peer} the connection that writes into this one, carrying over
+        backpressure: if this transport is full, the new peer starts paused.
+        """
+        old = self.peer
+        if old is not None:
+            old.resumeReading(PEER_BLOCKED)
+        self.peer = peer
+        if peer is not None and self.writeBlocked:
+            peer.pauseReading(PEER_BLOCKED)
+
+    # IPushProducer, called by our own transport about its write buffer.
+
+    def pauseProducing(self) -> None:
+        self.writeBlocked = True
+        peer = self.peer
+        if peer is not None:
+            peer.pauseReading(PEER_BLOCKED)
+
+    def resumeProducing(self) -> None:
+        self.writeBlocked = False
+        peer = self.peer
+        if peer is not None:
+            peer.resumeReading(PEER_BLOCKED)
+
+    def stopProducing(self) -> None:
+        """
+        The transport is going away; L{connectionLost} does the work.
+        """
+
+    # One inactivity deadline.
+
+    def setDeadline(self, seconds: float | None) -> None:
+        """
+        Call L{timedOut} unless L{setDeadline} is called again within
+        C{seconds}; C{None} disarms.
+        """
+        if seconds is None:
+            self._deadline = None
+            return
+        clock = self._clock
+        self._deadline = clock.seconds() + seconds
+        if self._timer is None:
+            self._timer = clock.callLater(seconds, self._checkDeadline)
+
+    def _checkDeadline(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline is None:
+            return
+        clock = self._clock
+        remaining = deadline - clock.seconds()
+        if remaining > 0:
+            self._timer = clock.callLater(remaining, self._checkDeadline)
+            return
+        self._deadline = None
+        self.timedOut()
+
+    def cancelTimer(self) -> None:
+        """
+        Disarm and drop the timer (on connection loss).
+        """
+        self._deadline = None
+        timer = self._timer
+        if timer is not None:
+            self._timer = None
+            if timer.active():
+                timer.cancel()
+
+    def timedOut(self) -> None:
+        """
+        The deadline passed.  Subclasses decide what that means.
+        """

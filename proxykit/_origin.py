@@ -1,0 +1,172 @@
+# -*- test-case-name: tests.test_exchange -*-
+"""
+The origin-facing side of an HTTP exchange: one pooled connection.
+
+A thin shell: it feeds bytes to a client-role L{H1Connection} and hands the
+events to the exchange it currently serves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import TYPE_CHECKING
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import Factory
+from twisted.python.failure import Failure
+
+from ._flow import Side
+from .h1 import (
+    NEED_DATA,
+    Data,
+    EndOfMessage,
+    H1Connection,
+    Limits,
+    ProtocolError,
+    Response,
+)
+
+if TYPE_CHECKING:
+    from ._exchange import Exchange
+
+
+class OriginProtocol(Side):
+    """
+    One connection to an origin, serving one exchange at a time.
+
+    @ivar poolKey: The origin it is connected to.
+    @ivar exchange: The exchange it serves, or C{None} while idle.
+    @ivar responseStarted: Whether any response byte arrived for the current
+        exchange.
+    """
+
+    exchange: Exchange | None = None
+    responseStarted = False
+    willClose = False
+    closed = False
+
+    def __init__(self, poolKey: Hashable, clock: IReactorTime, limits: Limits) -> None:
+        self.poolKey = poolKey
+        self._clock = clock
+        self._conn = H1Connection(False, limits)
+        self._closedWaiters: list[Deferred[None]] = []
+
+    # Pooled
+
+    def idle(self, expiry: float) -> None:
+        self.exchange = None
+        self.setPeer(None)
+        self.setDeadline(expiry)
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.loseConnection()
+
+    def abort(self) -> None:
+        """
+        Close at once, discarding anything buffered.
+        """
+        if self.transport is not None and not self.closed:
+            self.transport.abortConnection()  # type: ignore[attr-defined]
+
+    def whenClosed(self) -> Deferred[None]:
+        if self.closed:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self._closedWaiters.append(d)
+        return d
+
+    # Used by the exchange
+
+    def startRequest(self, exchange: Exchange, method: bytes) -> None:
+        """
+        Serve C{exchange}, whose request (with C{method}) is being written.
+        """
+        self.exchange = exchange
+        self.responseStarted = False
+        self.willClose = False
+        self._conn.expectResponse(method)
+
+    @property
+    def reusable(self) -> bool:
+        """
+        Whether the connection can take another request now.
+        """
+        conn = self._conn
+        return (
+            not self.closed
+            and conn.reusableAfterHead
+            and not conn.inMessage
+            and not conn.hasEvents()
+        )
+
+    # Protocol
+
+    def dataReceived(self, data: bytes) -> None:
+        exchange = self.exchange
+        if exchange is None:
+            # An idle connection must stay silent: anything it says now
+            # would be taken as the response to the next request.
+            self.abort()
+            return
+        self.responseStarted = True
+        conn = self._conn
+        conn.receiveData(data)
+        self._deliver(exchange)
+
+    def _deliver(self, exchange: Exchange) -> None:
+        conn = self._conn
+        while self.exchange is exchange:
+            try:
+                event = conn.nextEvent()
+            except ProtocolError as e:
+                exchange.originFailed(e.reason, 502, protocolError=True)
+                return
+            if event is NEED_DATA:
+                return
+            kind = type(event)
+            if kind is Data:
+                exchange.responseData(event.data)  # type: ignore[union-attr]
+            elif kind is Response:
+                exchange.responseHead(event)  # type: ignore[arg-type]
+            elif kind is EndOfMessage:
+                exchange.responseEnd(event.trailers)  # type: ignore[union-attr]
+
+    def timedOut(self) -> None:
+        exchange = self.exchange
+        if exchange is None:
+            self.close()  # idle expiry
+        else:
+            exchange.originFailed("origin timed out", 504)
+
+    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:
+        self.closed = True
+        self.cancelTimer()
+        exchange = self.exchange
+        if exchange is not None:
+            self._conn.receiveEOF()
+            self._deliver(exchange)
+            if self.exchange is exchange:
+                exchange.originLost()
+        self.exchange = None
+        self.peer = None
+        waiters, self._closedWaiters = self._closedWaiters, []
+        for d in waiters:
+            d.callback(None)
+
+
+class OriginFactory(Factory):
+    """
+    Builds L{OriginProtocol}s for one origin.
+    """
+
+    noisy = False
+
+    def __init__(self, poolKey: Hashable, clock: IReactorTime, limits: Limits) -> None:
+        self._poolKey = poolKey
+        self._clock = clock
+        self._limits = limits
+
+    def buildProtocol(self, addr: object) -> OriginProtocol:  # type: ignore[override]
+        return OriginProtocol(self._poolKey, self._clock, self._limits)

@@ -1,0 +1,58 @@
+# -*- test-case-name: tests.test_endpoints -*-
+"""
+How proxykit reaches origins: the one place that builds client endpoints.
+
+IP literals connect directly (no resolver round trip); names go through
+L{HostnameEndpoint}, which resolves them off the reactor thread and races
+the addresses (RFC 8305).  TLS origins will be wrapped here too.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import (
+    HostnameEndpoint,
+    TCP4ClientEndpoint,
+    TCP6ClientEndpoint,
+)
+from twisted.internet.interfaces import IProtocol, IProtocolFactory, IStreamClientEndpoint
+
+
+def clientEndpoint(
+    reactor: object, host: str, port: int, timeout: float
+) -> IStreamClientEndpoint:
+    """
+    An endpoint that connects to C{host}:C{port} within C{timeout} seconds.
+
+    @param reactor: The reactor (TCP and name resolution).
+    @param host: A DNS name or an IP literal without brackets.
+    """
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return HostnameEndpoint(reactor, host, port, timeout=timeout)
+    if address.version == 4:
+        return TCP4ClientEndpoint(reactor, host, port, timeout=timeout)
+    return TCP6ClientEndpoint(reactor, host, port, timeout=timeout)
+
+
+def connect(
+    reactor: object,
+    host: str,
+    port: int,
+    timeout: float,
+    factory: IProtocolFactory,
+) -> Deferred[IProtocol]:
+    """
+    Connect C{factory}'s protocol to C{host}:C{port}.
+
+    @return: Fires with the connected protocol, or fails with the connect
+        error (L{twisted.internet.error.TimeoutError} after C{timeout}).
+    """
+    endpoint = clientEndpoint(reactor, host, port, timeout)
+    d = endpoint.connect(factory)
+    # Name resolution has no bound of its own: bound the whole attempt.
+    d.addTimeout(timeout, reactor)  # type: ignore[arg-type]
+    return d

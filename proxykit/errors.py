@@ -1,0 +1,95 @@
+# -*- test-case-name: tests.test_errors -*-
+"""
+Where failures become statuses, and the fixed responses that carry them.
+
+Error bodies are short fixed C{text/plain}: they never echo the request
+(Host, target or headers), so they cannot reflect attacker input.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+REASONS: Final[dict[int, bytes]] = {
+    400: b"Bad Request",
+    403: b"Forbidden",
+    404: b"Not Found",
+    405: b"Method Not Allowed",
+    408: b"Request Timeout",
+    413: b"Content Too Large",
+    414: b"URI Too Long",
+    417: b"Expectation Failed",
+    421: b"Misdirected Request",
+    431: b"Request Header Fields Too Large",
+    500: b"Internal Server Error",
+    501: b"Not Implemented",
+    502: b"Bad Gateway",
+    503: b"Service Unavailable",
+    504: b"Gateway Timeout",
+    505: b"HTTP Version Not Supported",
+    508: b"Loop Detected",
+}
+
+
+class OriginError(Exception):
+    """
+    The origin could not be reached or answered badly.
+
+    @ivar status: 502 or 504.
+    @ivar reason: A short fixed description, safe to log.
+    @ivar requestSent: Whether any byte of the request may have reached the
+        origin (if not, an idempotent request can be retried elsewhere).
+    """
+
+    def __init__(self, status: int, reason: str, requestSent: bool) -> None:
+        super().__init__(status, reason)
+        self.status = status
+        self.reason = reason
+        self.requestSent = requestSent
+
+
+def connectFailureStatus(failure: BaseException) -> tuple[int, str]:
+    """
+    Map a failure to connect to an origin to a status and a fixed reason.
+
+    A connect timeout is 504 (the origin said nothing in time); refusal,
+    DNS failure and anything else are 502.
+    """
+    from twisted.internet import defer, error
+
+    if isinstance(failure, (error.TimeoutError, defer.TimeoutError)):
+        return 504, "origin connect timed out"
+    if isinstance(failure, error.DNSLookupError):
+        return 502, "origin name does not resolve"
+    if isinstance(failure, error.ConnectionRefusedError):
+        return 502, "origin refused the connection"
+    return 502, "origin unreachable"
+
+
+_CACHE: dict[tuple[int, bool], bytes] = {}
+
+
+def errorResponse(status: int, close: bool) -> bytes:
+    """
+    A complete fixed error response.
+
+    @param status: The status code.
+    @param close: Whether to announce C{Connection: close}.
+    @return: The bytes to write.
+    """
+    cached = _CACHE.get((status, close))
+    if cached is not None:
+        return cached
+    reason = REASONS.get(status, b"Error")
+    body = b"%d %s\n" % (status, reason)
+    head = [
+        b"HTTP/1.1 %d %s" % (status, reason),
+        b"Content-Type: text/plain; charset=utf-8",
+        b"Content-Length: %d" % (len(body),),
+        b"Cache-Control: no-store",
+    ]
+    if close:
+        head.append(b"Connection: close")
+    response = b"\r\n".join(head) + b"\r\n\r\n" + body
+    _CACHE[(status, close)] = response
+    return response

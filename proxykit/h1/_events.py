@@ -1,0 +1,194 @@
+# -*- test-case-name: tests.test_h1 -*-
+"""
+Events produced by L{proxykit.h1.H1Connection}.
+
+Plain C{__slots__} classes rather than attrs: one of each is made per message
+on the proxy's hot path, and these are the cheapest Python objects to build.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+Headers = list[tuple[bytes, bytes]]
+"""
+Header fields in wire order, names in their received case, values without
+surrounding whitespace.  Repeated fields stay repeated.
+"""
+
+
+class Framing:
+    """
+    How the body of one message is delimited (RFC 9112 section 6.3).
+    """
+
+    NONE: Final = 0
+    """No body at all (HEAD responses, 1xx, 204, 304, requests without one)."""
+    LENGTH: Final = 1
+    """Exactly C{Content-Length} bytes."""
+    CHUNKED: Final = 2
+    """The chunked transfer coding."""
+    CLOSE: Final = 3
+    """Everything until the connection closes (responses only)."""
+
+
+class Request:
+    """
+    A request head.
+
+    @ivar method: The method token, e.g. C{b"GET"}.
+    @ivar target: The request-target exactly as received.
+    @ivar version: C{b"1.1"} or C{b"1.0"}.
+    @ivar headers: The header fields, see L{Headers}.
+    @ivar framing: One of the L{Framing} constants.
+    @ivar contentLength: The body length for L{Framing.LENGTH}, else C{0}.
+    @ivar keepAlive: Whether the client allows the connection to persist.
+    @ivar connectionTokens: Lower-cased tokens of the C{Connection} fields.
+    @ivar host: The single C{Host} value, or C{None} if there was none.
+    @ivar expectContinue: Whether the client sent C{Expect: 100-continue}.
+    @ivar upgrade: Whether the request asked for a protocol upgrade
+        (C{Connection: upgrade} with C{Upgrade}); CONNECT is not one.
+    """
+
+    __slots__ = (
+        "method",
+        "target",
+        "version",
+        "headers",
+        "framing",
+        "contentLength",
+        "keepAlive",
+        "connectionTokens",
+        "host",
+        "expectContinue",
+        "upgrade",
+    )
+
+    def __init__(
+        self,
+        method: bytes,
+        target: bytes,
+        version: bytes,
+        headers: Headers,
+        framing: int,
+        contentLength: int,
+        keepAlive: bool,
+        connectionTokens: frozenset[bytes],
+        host: bytes | None,
+        expectContinue: bool,
+        upgrade: bool,
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+        self.framing = framing
+        self.contentLength = contentLength
+        self.keepAlive = keepAlive
+        self.connectionTokens = connectionTokens
+        self.host = host
+        self.expectContinue = expectContinue
+        self.upgrade = upgrade
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method!r} {self.target!r} HTTP/{self.version!r}>"
+
+
+class Response:
+    """
+    A response head, informational (1xx) or final.
+
+    @ivar status: The status code.
+    @ivar reason: The reason phrase as received.
+    @ivar version: C{b"1.1"} or C{b"1.0"}.
+    @ivar headers: The header fields, see L{Headers}.
+    @ivar framing: One of the L{Framing} constants.
+    @ivar contentLength: The body length for L{Framing.LENGTH}, else C{0}.
+    @ivar keepAlive: Whether the origin allows the connection to persist.
+    @ivar connectionTokens: Lower-cased tokens of the C{Connection} fields.
+    """
+
+    __slots__ = (
+        "status",
+        "reason",
+        "version",
+        "headers",
+        "framing",
+        "contentLength",
+        "keepAlive",
+        "connectionTokens",
+    )
+
+    def __init__(
+        self,
+        status: int,
+        reason: bytes,
+        version: bytes,
+        headers: Headers,
+        framing: int,
+        contentLength: int,
+        keepAlive: bool,
+        connectionTokens: frozenset[bytes],
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.version = version
+        self.headers = headers
+        self.framing = framing
+        self.contentLength = contentLength
+        self.keepAlive = keepAlive
+        self.connectionTokens = connectionTokens
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} HTTP/{self.version!r}>"
+
+
+class Data:
+    """
+    A piece of a message body, after any chunked coding is removed.
+
+    @ivar data: The bytes.
+    """
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"<Data {len(self.data)} bytes>"
+
+
+class EndOfMessage:
+    """
+    The end of a message body.
+
+    @ivar trailers: Trailer fields of a chunked body (usually empty).
+    """
+
+    __slots__ = ("trailers",)
+
+    def __init__(self, trailers: Headers) -> None:
+        self.trailers = trailers
+
+    def __repr__(self) -> str:
+        return f"<EndOfMessage trailers={self.trailers!r}>"
+
+
+class _Sentinel:
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+NEED_DATA: Final = _Sentinel("NEED_DATA")
+"""Returned by L{H1Connection.nextEvent} when more bytes are needed."""
+
+EMPTY_TRAILERS: Final[Headers] = []
+"""Shared empty trailer list; never mutate it."""
+
+Event = Request | Response | Data | EndOfMessage

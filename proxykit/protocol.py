@@ -1,0 +1,396 @@
+# -*- test-case-name: tests.test_protocol -*-
+"""
+The client-facing protocol and the factory both proxy modes share.
+
+L{ProxyProtocol} is a thin shell: bytes go into a server-role
+L{H1Connection}; each request head goes to the router, whose decision starts
+an L{Exchange} (forward to an origin), a tunnel (CONNECT) or an error answer.
+Only the router differs between forward and reverse mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Final
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IAddress, IHalfCloseableProtocol, IReactorTime
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from ._exchange import Exchange
+from ._flow import NOT_CONNECTED, PIPELINE, Side
+from ._origin import OriginFactory
+from .config import ProxyConfig
+from .endpoints import connect
+from .errors import connectFailureStatus, errorResponse
+from .h1 import (
+    NEED_DATA,
+    Data,
+    EndOfMessage,
+    Framing,
+    H1Connection,
+    Headers,
+    Limits,
+    ProtocolError,
+    Request,
+)
+from .pool import ConnectionPool, Pooled
+from .rewrite import viaValue
+from .routing import ClientInfo, Forward, IRouter, Origin, Refuse, Tunnel
+from .splice import Splice, TunnelFactory, TunnelProtocol
+
+_ESTABLISHED: Final = b"HTTP/1.1 200 Connection established\r\n\r\n"
+
+
+class _Waiting:
+    """
+    Stands in for an exchange while a request is answered without an origin
+    (a refusal) or while a tunnel is being opened: it takes the end of the
+    request and ignores any body.
+    """
+
+    __slots__ = ("requestComplete", "_onEnd")
+
+    def __init__(self, onEnd: object = None) -> None:
+        self.requestComplete = False
+        self._onEnd = onEnd
+
+    def requestData(self, data: bytes) -> None:
+        pass
+
+    def requestEnd(self, trailers: Headers) -> None:
+        self.requestComplete = True
+        if callable(self._onEnd):
+            self._onEnd()
+
+    def clientLost(self) -> None:
+        pass
+
+
+@implementer(IHalfCloseableProtocol)
+class ProxyProtocol(Side):
+    """
+    One client connection.
+
+    @ivar client: What the router may know about this connection.
+    @ivar closing: The connection will close after the current response.
+    """
+
+    _log = Logger()
+    closing = False
+    client: ClientInfo
+
+    def __init__(self, factory: ProxyFactory) -> None:
+        self.factory = factory
+        self._clock = factory.reactor
+        self._conn = H1Connection(True, factory.limits)
+        self._exchange: Exchange | _Waiting | None = None
+        self._splice: Splice | None = None
+        self._processing = False
+        self._readClosed = False
+
+    # Connection lifecycle
+
+    def connectionMade(self) -> None:
+        Side.connectionMade(self)
+        transport = self.transport
+        assert transport is not None
+        self.client = self.factory.clientInfo(transport.getPeer(), transport.getHost())
+        self.setDeadline(self.factory.config.timeouts.idle)
+
+    def dataReceived(self, data: bytes) -> None:
+        splice = self._splice
+        if splice is not None:
+            splice.fromClient(data)
+            return
+        if self.closing:
+            return
+        self._conn.receiveData(data)
+        self._process()
+
+    def readConnectionLost(self) -> None:
+        splice = self._splice
+        if splice is not None:
+            splice.clientEnded()
+            return
+        self._readClosed = True
+        exchange = self._exchange
+        if exchange is not None and not exchange.requestComplete:
+            # The request will never be complete.
+            exchange.clientLost()
+            self._exchange = None
+            self.closeAfterWrite()
+        elif exchange is None and not self._conn.hasEvents():
+            self.closeAfterWrite()
+
+    def writeConnectionLost(self) -> None:
+        pass
+
+    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:
+        self.cancelTimer()
+        splice = self._splice
+        if splice is not None:
+            splice.lost()
+            return
+        exchange = self._exchange
+        if exchange is not None:
+            self._exchange = None
+            exchange.clientLost()
+
+    def timedOut(self) -> None:
+        splice = self._splice
+        if splice is not None:
+            splice.timedOut()
+            return
+        if self._exchange is None:
+            # Idle keep-alive connection, or a head that never completed.
+            self.closing = True
+            if self._conn.inMessage:
+                self.sendError(408, close=True)
+            else:
+                self.closeAfterWrite()
+
+    # Requests
+
+    def _process(self) -> None:
+        if self._processing:
+            return
+        self._processing = True
+        conn = self._conn
+        try:
+            while not self.closing:
+                exchange = self._exchange
+                if exchange is not None and exchange.requestComplete:
+                    # Do not read a pipelined request before this response is
+                    # done; what was already read waits here, bounded by one
+                    # read.
+                    if conn.hasEvents():
+                        self.pauseReading(PIPELINE)
+                    return
+                try:
+                    event = conn.nextEvent()
+                except ProtocolError as e:
+                    self._protocolError(e)
+                    return
+                if event is NEED_DATA:
+                    if exchange is None and self._readClosed:
+                        self.closeAfterWrite()
+                    return
+                kind = type(event)
+                if kind is Data:
+                    exchange.requestData(event.data)  # type: ignore[union-attr]
+                elif kind is EndOfMessage:
+                    exchange.requestEnd(event.trailers)  # type: ignore[union-attr]
+                else:
+                    self._startRequest(event)  # type: ignore[arg-type]
+        finally:
+            self._processing = False
+
+    def _startRequest(self, request: Request) -> None:
+        factory = self.factory
+        decision = factory.router.route(request, self.client)
+        kind = type(decision)
+        if kind is Forward:
+            self.setDeadline(None)
+            exchange = Exchange(
+                self,
+                request,
+                decision,  # type: ignore[arg-type]
+                factory.pool,
+                factory.connectOrigin,
+                factory.via[request.version],
+                factory.config.timeouts.response,
+            )
+            self._exchange = exchange
+            exchange.start()
+        elif kind is Tunnel:
+            self._openTunnel(decision)  # type: ignore[arg-type]
+        else:
+            refusal: Refuse = decision  # type: ignore[assignment]
+            self._log.info(
+                "refused {method} request: {why}",
+                method=request.method,
+                why=refusal.reason,
+                client=self.client.peerHost,
+            )
+            if (
+                request.framing != Framing.NONE
+                or request.method == b"CONNECT"
+                or not request.keepAlive
+            ):
+                self._exchange = _Waiting()
+                self.sendError(refusal.status, close=True)
+            else:
+                self.sendError(refusal.status, close=False)
+                waiting = _Waiting()
+                waiting._onEnd = lambda: self.exchangeDone(waiting, True)
+                self._exchange = waiting
+
+    def _protocolError(self, error: ProtocolError) -> None:
+        exchange = self._exchange
+        self._log.info("bad request: {why}", why=error.reason, client=self.client.peerHost)
+        if exchange is not None and not exchange.requestComplete:
+            # Broken framing in the middle of a request body.
+            self._exchange = None
+            started = isinstance(exchange, Exchange) and exchange.responseStarted
+            exchange.clientLost()
+            if started:
+                self.abortConnection()
+                return
+        self.sendError(error.status, close=True)
+
+    def exchangeDone(self, exchange: object, keepAlive: bool) -> None:
+        """
+        The response to the current request is complete.
+
+        @param keepAlive: Whether the connection may serve another request.
+        """
+        if exchange is not self._exchange:
+            return
+        self._exchange = None
+        if not keepAlive:
+            self.closing = True
+            self.closeAfterWrite()
+            return
+        self.setDeadline(self.factory.config.timeouts.idle)
+        self.resumeReading(PIPELINE)
+        self._process()
+
+    # Tunnels
+
+    def _openTunnel(self, tunnel: Tunnel) -> None:
+        self.setDeadline(None)
+        self.pauseReading(NOT_CONNECTED)
+        waiting = _Waiting()
+        self._exchange = waiting
+        factory = self.factory
+        d = connect(
+            factory.reactor,
+            tunnel.host,
+            tunnel.port,
+            factory.config.timeouts.connect,
+            TunnelFactory(factory.reactor),
+        )
+
+        def connected(origin: TunnelProtocol) -> None:
+            if self._exchange is not waiting or self.transport is None:
+                origin.closeAfterWrite()
+                return
+            self._exchange = None
+            self._splice = splice = Splice(
+                self, origin, factory.config.timeouts.tunnelIdle
+            )
+            self.transport.write(_ESTABLISHED)
+            rest = self._conn.trailingData
+            if rest:
+                splice.fromClient(rest)
+            if self._readClosed:
+                splice.clientEnded()
+            self.resumeReading(NOT_CONNECTED)
+
+        def failed(reason: Failure) -> None:
+            if self._exchange is not waiting:
+                return
+            status, why = connectFailureStatus(reason.value)
+            self._log.info("tunnel failed: {why}", why=why, client=self.client.peerHost)
+            self.sendError(status, close=True)
+
+        d.addCallbacks(connected, failed)
+
+    # Used by exchanges
+
+    def viaFor(self, version: bytes) -> bytes:
+        """
+        The C{Via} value for a message received with C{version}.
+        """
+        return self.factory.via[version]
+
+    def sendError(self, status: int, close: bool) -> None:
+        """
+        Answer a fixed error response; close afterwards if C{close}.
+        """
+        transport = self.transport
+        if transport is None:
+            return
+        transport.write(errorResponse(status, close))
+        if close:
+            self.closing = True
+            self.closeAfterWrite()
+
+    def abortConnection(self) -> None:
+        """
+        Drop the connection at once: the response cannot be completed.
+        """
+        self.closing = True
+        if self.transport is not None:
+            self.transport.abortConnection()  # type: ignore[attr-defined]
+
+
+class ProxyFactory(Factory):
+    """
+    Serves HTTP/1.1 proxy clients; forward or reverse by the router it is
+    given.
+
+    @ivar router: Decides per request (see L{proxykit.routing.IRouter}).
+    @ivar pool: Upstream keep-alive connections.
+    @ivar config: Timeouts, limits and the rest.
+    @ivar reactor: The reactor for timers and connections.
+    """
+
+    protocol = ProxyProtocol  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        router: IRouter,
+        pool: ConnectionPool | None = None,
+        config: ProxyConfig | None = None,
+        reactor: IReactorTime | None = None,
+    ) -> None:
+        if reactor is None:
+            from twisted.internet import reactor as _reactor
+
+            reactor = _reactor  # type: ignore[assignment]
+        self.reactor: IReactorTime = reactor  # type: ignore[assignment]
+        self.config = config if config is not None else ProxyConfig()
+        self.router = router
+        self.pool = pool if pool is not None else ConnectionPool(self.reactor, self.config.pool)
+        limits = self.config.limits
+        self.limits = Limits(
+            limits.maxRequestLine, limits.maxHeaderBytes, limits.maxHeaderCount
+        )
+        pseudonym = self.config.forward.via.encode("ascii")
+        self.via = {
+            b"1.1": viaValue(b"1.1", pseudonym),
+            b"1.0": viaValue(b"1.0", pseudonym),
+        }
+
+    def buildProtocol(self, addr: IAddress) -> ProxyProtocol:  # type: ignore[override]
+        return ProxyProtocol(self)
+
+    def clientInfo(self, peer: IAddress, local: IAddress) -> ClientInfo:
+        """
+        Describe a new client connection for the router.
+        """
+        peerHost = getattr(peer, "host", "")
+        return ClientInfo(
+            peerHost=peerHost,
+            localHost=getattr(local, "host", ""),
+            localPort=getattr(local, "port", 0),
+            allowed=self.router.clientAllowed(peerHost),
+        )
+
+    def connectOrigin(self, key: Hashable) -> Deferred[Pooled]:
+        """
+        Open a new connection to an origin (used by the pool).
+        """
+        origin: Origin = key  # type: ignore[assignment]
+        return connect(  # type: ignore[return-value]
+            self.reactor,
+            origin.host,
+            origin.port,
+            self.config.timeouts.connect,
+            OriginFactory(origin, self.reactor, self.limits),
+        )

@@ -1,0 +1,106 @@
+# -*- test-case-name: tests.test_rewrite -*-
+"""
+Header policy: pure functions from a received head's fields to the fields
+sent on.
+
+RFC 9110 section 7.6.1: "Intermediaries MUST parse a received Connection
+header field before a message is forwarded and, for each connection-option in
+this field, remove any header or trailer field(s) from the message with the
+same name as the connection-option, and then remove the Connection header
+field itself (or replace it with the intermediary's own control options for
+the forwarded message)."  And: "a proxy or gateway MUST remove any received
+connection-specific header fields, [...] Proxy-Connection, Keep-Alive, TE,
+Transfer-Encoding, and Upgrade".
+
+Everything else keeps its order and repetition.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from .h1 import Headers
+
+HOP_BY_HOP: Final = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"transfer-encoding",
+        b"upgrade",
+        # Credentials meant for this proxy are never passed on, and a
+        # challenge from a proxy further in is not the client's business.
+        b"proxy-authorization",
+        b"proxy-authenticate",
+    }
+)
+"""Fields always removed when forwarding, in lower case."""
+
+
+def viaValue(version: bytes, pseudonym: bytes) -> bytes:
+    """
+    The C{Via} field value this proxy adds (RFC 9110 section 7.6.3):
+    C{received-protocol received-by}, e.g. C{1.1 proxykit}.
+    """
+    return version + b" " + pseudonym
+
+
+def forwardHeaders(
+    headers: Headers,
+    connectionTokens: frozenset[bytes],
+    via: bytes,
+    host: bytes | None = None,
+) -> Headers:
+    """
+    The fields to send on for a received message.
+
+    Hop-by-hop fields (the fixed set and every name listed in C{Connection})
+    are removed, C{Via} is appended after any received C{Via}, and, when
+    C{host} is given, the C{Host} field is replaced in place (or added first
+    when there was none).
+
+    @param headers: The received fields.
+    @param connectionTokens: The received C{Connection} options, lower-cased.
+    @param via: This proxy's C{Via} value, see L{viaValue}.
+    @param host: A new C{Host} value, or C{None} to keep the received one.
+    @return: A new list; C{headers} is not changed.
+    """
+    out: Headers = []
+    append = out.append
+    hop = HOP_BY_HOP
+    sawHost = False
+    for field in headers:
+        name = field[0].lower()
+        if name in hop or name in connectionTokens:
+            continue
+        if host is not None and name == b"host":
+            if not sawHost:
+                append((field[0], host))
+                sawHost = True
+            continue
+        append(field)
+    if host is not None and not sawHost:
+        out.insert(0, (b"Host", host))
+    append((b"Via", via))
+    return out
+
+
+def forwardTrailers(trailers: Headers, connectionTokens: frozenset[bytes]) -> Headers:
+    """
+    The trailer fields to send on: hop-by-hop names removed.
+    """
+    if not trailers:
+        return trailers
+    return [
+        field
+        for field in trailers
+        if (name := field[0].lower()) not in HOP_BY_HOP
+        and name not in connectionTokens
+        and name not in _FORBIDDEN_TRAILERS
+    ]
+
+
+_FORBIDDEN_TRAILERS: Final = frozenset(
+    {b"content-length", b"host", b"content-type", b"authorization"}
+)

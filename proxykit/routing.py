@@ -1,0 +1,312 @@
+# -*- test-case-name: tests.test_routing -*-
+"""
+Routing policy: a pure decision per request, returned as a value.
+
+A router looks at a request head and the connection it came on and returns
+L{Forward}, L{Tunnel} or L{Refuse}.  It does no I/O, so it is tested without a
+reactor, and forward and reverse mode differ only in which router the shared
+L{proxykit.ProxyFactory} is given.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Final, Protocol
+
+import attrs
+
+from .config import ForwardConfig
+from .h1 import Request
+
+
+@attrs.frozen
+class Origin:
+    """
+    Where to send requests: the pool key of an upstream.
+
+    @ivar scheme: C{"http"} (C{"https"} comes with TLS origins).
+    @ivar host: A DNS name or an IP literal (without brackets), lower case.
+    @ivar port: The TCP port.
+    """
+
+    scheme: str
+    host: str
+    port: int
+
+
+@attrs.frozen
+class Forward:
+    """
+    Send the request to C{origin} as C{target} with C{Host: host}.
+    """
+
+    origin: Origin
+    target: bytes
+    host: bytes
+
+
+@attrs.frozen
+class Tunnel:
+    """
+    Open a byte tunnel to C{host}:C{port} (CONNECT).
+    """
+
+    host: str
+    port: int
+
+
+@attrs.frozen
+class Refuse:
+    """
+    Answer C{status} without contacting anything.
+
+    @ivar reason: A short fixed description for the log; never sent.
+    """
+
+    status: int
+    reason: str
+
+
+Decision = Forward | Tunnel | Refuse
+
+
+@attrs.frozen
+class ClientInfo:
+    """
+    What a router may know about the connection a request came on.
+
+    @ivar peerHost: The client's address (C{""} for UNIX sockets).
+    @ivar localHost: The address the client connected to (C{""} for UNIX).
+    @ivar localPort: The port the client connected to (C{0} for UNIX).
+    @ivar allowed: Whether the client may use the proxy at all.
+    """
+
+    peerHost: str
+    localHost: str
+    localPort: int
+    allowed: bool = True
+    localIsLoopback: bool = attrs.field(default=attrs.Factory(
+        lambda self: not self.localHost or _isLoopback(self.localHost),
+        takes_self=True,
+    ))
+    """
+    Whether the listener the client reached is on a loopback address (or a
+    UNIX socket), so that only this machine can reach it.
+    """
+
+
+class IRouter(Protocol):
+    """
+    What L{proxykit.ProxyFactory} needs of a router.
+    """
+
+    def clientAllowed(self, peerHost: str) -> bool:
+        """
+        Whether a client at C{peerHost} may use the proxy.
+        """
+
+    def route(self, request: Request, client: ClientInfo) -> Decision:
+        """
+        Decide what to do with C{request}.
+        """
+
+
+def _isLoopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+_REG_NAME: Final = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=%]+\Z")
+_PORT: Final = re.compile(r"[0-9]{1,5}\Z")
+
+
+def parseAuthority(authority: bytes, defaultPort: int | None) -> tuple[str, int]:
+    """
+    Split an C{authority} (RFC 3986 section 3.2) into host and port.
+
+    @param authority: C{host[:port]}, C{[v6]:port}; no userinfo.
+    @param defaultPort: The port when none is given, or C{None} if a port is
+        required (CONNECT, RFC 9110 section 9.3.6).
+    @return: C{(host, port)}; an IPv6 host comes without brackets, a name is
+        lower-cased.
+    @raise ValueError: Malformed, with userinfo, or port out of range.
+    """
+    try:
+        text = authority.decode("ascii")
+    except UnicodeDecodeError:
+        raise ValueError("non-ASCII authority")
+    if "@" in text:
+        raise ValueError("userinfo in authority")
+    port = ""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ValueError("unterminated IPv6 literal")
+        host = text[1:end]
+        rest = text[end + 1 :]
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError("junk after IPv6 literal")
+            port = rest[1:]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError("bad IPv6 literal")
+    else:
+        host, sep, port = text.partition(":")
+        if not host or not _REG_NAME.match(host):
+            raise ValueError("bad host")
+        host = host.lower().rstrip(".")
+        if not host:
+            raise ValueError("bad host")
+    if port:
+        if not _PORT.match(port):
+            raise ValueError("bad port")
+        number = int(port)
+        if not 0 < number < 65536:
+            raise ValueError("port out of range")
+        return host, number
+    if defaultPort is None:
+        raise ValueError("port required")
+    return host, defaultPort
+
+
+def _isSpecialAddress(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host == "localhost" or host.endswith(".localhost")
+    return (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_unspecified
+        or address.is_multicast
+        or address.is_reserved
+    )
+
+
+class ForwardRouter:
+    """
+    The forward-proxy router.
+
+    Absolute-form C{http://} targets are forwarded in origin-form with C{Host}
+    taken from the target (RFC 9112 section 3.2.2); C{CONNECT host:port}
+    becomes a L{Tunnel} when the port is allowed.  Origin-form requests are
+    refused with 400: this proxy is not a web server, and serving them would
+    let a request loop back to it.
+
+    @ivar config: The forward-mode settings.
+    """
+
+    _CACHE_SIZE: Final = 1024
+
+    def __init__(self, config: ForwardConfig | None = None) -> None:
+        self.config = config if config is not None else ForwardConfig()
+        self._networks = [
+            ipaddress.ip_network(net, strict=False) for net in self.config.allowClients
+        ]
+        self._clients: dict[str, bool] = {}
+        self._authorities: dict[bytes, tuple[Origin, bytes] | str] = {}
+
+    def clientAllowed(self, peerHost: str) -> bool:
+        """
+        Whether C{peerHost} is inside one of the allowed client networks
+        (by default loopback only).  UNIX-socket clients are always allowed.
+        """
+        allowed = self._clients.get(peerHost)
+        if allowed is None:
+            if not peerHost:
+                allowed = True
+            else:
+                try:
+                    address = ipaddress.ip_address(peerHost)
+                except ValueError:
+                    allowed = False
+                else:
+                    allowed = any(address in net for net in self._networks)
+            if len(self._clients) >= self._CACHE_SIZE:
+                self._clients.clear()
+            self._clients[peerHost] = allowed
+        return allowed
+
+    def route(self, request: Request, client: ClientInfo) -> Decision:
+        """
+        Decide where C{request} goes.
+        """
+        if not client.allowed:
+            return Refuse(403, "client not allowed")
+        target = request.target
+        if request.method == b"CONNECT":
+            return self._connect(target, client)
+        if target[:1] == b"/" or target == b"*":
+            return Refuse(400, "origin-form request to a forward proxy")
+        scheme, sep, rest = target.partition(b"://")
+        if not sep:
+            return Refuse(400, "malformed request target")
+        scheme = scheme.lower()
+        if scheme != b"http":
+            return Refuse(501, "unsupported scheme")
+        cut = len(rest)
+        for delimiter in (b"/", b"?"):
+            index = rest.find(delimiter)
+            if 0 <= index < cut:
+                cut = index
+        authority = rest[:cut]
+        path = rest[cut:]
+        if not path:
+            path = b"/"
+        elif path[:1] == b"?":
+            path = b"/" + path
+        found = self._authorities.get(authority)
+        if found is None:
+            found = self._resolveAuthority(authority)
+        if isinstance(found, str):
+            return Refuse(400, found)
+        origin, host = found
+        refusal = self._checkDestination(origin.host, origin.port, client)
+        if refusal is not None:
+            return refusal
+        return Forward(origin, path, host)
+
+    def _resolveAuthority(self, authority: bytes) -> tuple[Origin, bytes] | str:
+        try:
+            host, port = parseAuthority(authority, 80)
+        except ValueError as e:
+            found: tuple[Origin, bytes] | str = str(e)
+        else:
+            found = (Origin("http", host, port), authority)
+        if len(self._authorities) >= self._CACHE_SIZE:
+            self._authorities.clear()
+        self._authorities[authority] = found
+        return found
+
+    def _connect(self, target: bytes, client: ClientInfo) -> Decision:
+        try:
+            host, port = parseAuthority(target, None)
+        except ValueError:
+            return Refuse(400, "malformed CONNECT authority")
+        if port not in self.config.connectPorts:
+            return Refuse(403, "CONNECT port not allowed")
+        refusal = self._checkDestination(host, port, client)
+        if refusal is not None:
+            return refusal
+        return Tunnel(host, port)
+
+    def _checkDestination(
+        self, host: str, port: int, client: ClientInfo
+    ) -> Refuse | None:
+        if port == client.localPort and (
+            host == client.localHost or _isLoopback(host) or host in ("0.0.0.0", "::")
+        ):
+            return Refuse(508, "request to the proxy itself")
+        if (
+            not client.localIsLoopback
+            and not self.config.allowPrivateDestinations
+            and _isSpecialAddress(host)
+        ):
+            return Refuse(403, "destination address not allowed")
+        return None

@@ -1,0 +1,58 @@
+# -*- test-case-name: tests.test_service -*-
+"""
+The service tree C{twistd proxykit} runs: one listener per endpoint string,
+and the upstream pool closed on stop.
+"""
+
+from __future__ import annotations
+
+from twisted.application import service, strports
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+
+from .config import ProxyConfig
+from .pool import ConnectionPool
+from .protocol import ProxyFactory
+from .routing import ForwardRouter, IRouter
+
+
+class ProxyService(service.MultiService):
+    """
+    Listeners for one L{ProxyFactory}, and its pool's shutdown.
+
+    @ivar factory: The factory every listener uses.
+    """
+
+    def __init__(self, factory: ProxyFactory, listen: tuple[str, ...]) -> None:
+        super().__init__()
+        self.factory = factory
+        for description in listen:
+            strports.service(description, factory).setServiceParent(self)
+
+    def stopService(self) -> Deferred[None]:
+        d: Deferred[None] = super().stopService()  # type: ignore[assignment]
+        d.addCallback(lambda _: self.factory.pool.closeAll())
+        return d
+
+
+def forwardService(config: ProxyConfig, reactor: IReactorTime | None = None) -> ProxyService:
+    """
+    The forward proxy described by C{config}.
+    """
+    return makeService(ForwardRouter(config.forward), config, reactor)
+
+
+def makeService(
+    router: IRouter, config: ProxyConfig, reactor: IReactorTime | None = None
+) -> ProxyService:
+    """
+    A service serving C{router}'s decisions on C{config.listen}.
+    """
+    if reactor is None:
+        from twisted.internet import reactor as _reactor
+
+        reactor = _reactor  # type: ignore[assignment]
+    assert reactor is not None
+    pool = ConnectionPool(reactor, config.pool)
+    factory = ProxyFactory(router, pool, config, reactor=reactor)
+    return ProxyService(factory, config.listen)

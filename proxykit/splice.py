@@ -1,0 +1,165 @@
+# -*- test-case-name: tests.test_splice -*-
+"""
+Byte tunnels (CONNECT): two connections spliced together.
+
+Each side is the streaming producer of the other's transport (through
+L{proxykit._flow.Side}), so a slow reader on one side pauses reading on the
+other: memory stays bounded by the transports' buffers.  A FIN from one side
+is passed on as a half-close of the other; the tunnel ends when both
+directions have ended, when either side is lost, or after an idle timeout.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from twisted.internet.interfaces import IHalfCloseableProtocol, IReactorTime
+from twisted.internet.protocol import Factory
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from ._flow import Side
+
+if TYPE_CHECKING:
+    pass
+
+
+class Splice:
+    """
+    Moves bytes both ways between two connected L{Side}s.
+
+    @ivar bytesUp: Bytes sent from the client to the origin.
+    @ivar bytesDown: Bytes sent from the origin to the client.
+    """
+
+    __slots__ = (
+        "client",
+        "origin",
+        "bytesUp",
+        "bytesDown",
+        "_idle",
+        "_clientEnded",
+        "_originEnded",
+        "_done",
+    )
+
+    def __init__(self, client: Side, origin: TunnelProtocol, idleTimeout: float) -> None:
+        self.client = client
+        self.origin = origin
+        self.bytesUp = 0
+        self.bytesDown = 0
+        self._idle = idleTimeout
+        self._clientEnded = False
+        self._originEnded = False
+        self._done = False
+        origin.splice = self
+        client.setPeer(origin)
+        origin.setPeer(client)
+        client.setDeadline(idleTimeout)
+
+    def fromClient(self, data: bytes) -> None:
+        """
+        Bytes from the client: to the origin.
+        """
+        self.bytesUp += len(data)
+        self.client.setDeadline(self._idle)
+        self.origin.transport.write(data)  # type: ignore[union-attr]
+
+    def fromOrigin(self, data: bytes) -> None:
+        """
+        Bytes from the origin: to the client.
+        """
+        self.bytesDown += len(data)
+        self.client.setDeadline(self._idle)
+        self.client.transport.write(data)  # type: ignore[union-attr]
+
+    def clientEnded(self) -> None:
+        """
+        The client sent FIN: pass it on.
+        """
+        self._clientEnded = True
+        if self._originEnded:
+            self.close()
+        else:
+            self.origin.closeWriteAfterWrite()
+
+    def originEnded(self) -> None:
+        """
+        The origin sent FIN: pass it on.
+        """
+        self._originEnded = True
+        if self._clientEnded:
+            self.close()
+        else:
+            self.client.closeWriteAfterWrite()
+
+    def lost(self) -> None:
+        """
+        Either connection is gone: close the other after flushing.
+        """
+        self.close()
+
+    def close(self) -> None:
+        """
+        End the tunnel: both connections close once their buffers drain.
+        """
+        if self._done:
+            return
+        self._done = True
+        self.client.cancelTimer()
+        self.client.closeAfterWrite()
+        self.origin.closeAfterWrite()
+
+    def timedOut(self) -> None:
+        """
+        No bytes either way for the idle timeout: drop both.
+        """
+        self._done = True
+        for side in (self.client, self.origin):
+            if side.transport is not None:
+                side.transport.abortConnection()  # type: ignore[attr-defined]
+
+
+@implementer(IHalfCloseableProtocol)
+class TunnelProtocol(Side):
+    """
+    The origin side of a tunnel.
+    """
+
+    splice: Splice | None = None
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self._clock = clock
+
+    def dataReceived(self, data: bytes) -> None:
+        splice = self.splice
+        if splice is not None:
+            splice.fromOrigin(data)
+
+    def readConnectionLost(self) -> None:
+        if self.splice is not None:
+            self.splice.originEnded()
+        else:
+            self.closeAfterWrite()
+
+    def writeConnectionLost(self) -> None:
+        pass
+
+    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:
+        self.cancelTimer()
+        if self.splice is not None:
+            self.splice.lost()
+
+
+class TunnelFactory(Factory):
+    """
+    Builds the origin side of a tunnel.
+    """
+
+    noisy = False
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self._clock = clock
+
+    def buildProtocol(self, addr: object) -> TunnelProtocol:  # type: ignore[override]
+        return TunnelProtocol(self._clock)

@@ -1,0 +1,4 @@
+"""
+proxykit's tests: unit tests per module, and real-socket tests in
+L{tests.integration}.
+"""
