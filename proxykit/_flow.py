@@ -52,8 +52,16 @@ class Side(Protocol):
     _timer: IDelayedCall | None = None
     _clock: IReactorTime
 
+    _registered = False
+
     def connectionMade(self) -> None:
         self.transport.registerProducer(self, True)  # type: ignore[union-attr]
+        self._registered = True
+
+    def _unregister(self) -> None:
+        if self._registered:
+            self._registered = False
+            self.transport.unregisterProducer()  # type: ignore[union-attr]
 
     def closeAfterWrite(self) -> None:
         """
@@ -64,7 +72,7 @@ class Side(Protocol):
         """
         transport = self.transport
         if transport is not None:
-            transport.unregisterProducer()  # type: ignore[attr-defined]
+            self._unregister()
             transport.loseConnection()
 
     def closeWriteAfterWrite(self) -> None:
@@ -73,7 +81,7 @@ class Side(Protocol):
         """
         transport = self.transport
         if transport is not None:
-            transport.unregisterProducer()  # type: ignore[attr-defined]
+            self._unregister()
             transport.loseWriteConnection()  # type: ignore[attr-defined]
 
     # Reading, paused for reasons.
@@ -139,9 +147,13 @@ class Side(Protocol):
             self._deadline = None
             return
         clock = self._clock
-        self._deadline = clock.seconds() + seconds
-        if self._timer is None:
+        deadline = clock.seconds() + seconds
+        self._deadline = deadline
+        timer = self._timer
+        if timer is None:
             self._timer = clock.callLater(seconds, self._checkDeadline)
+        elif deadline < timer.getTime():
+            timer.reset(seconds)
 
     def _checkDeadline(self) -> None:
         self._timer = None

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.protocol import Factory
+from twisted.internet.protocol import Factory, connectionDone
 from twisted.python.failure import Failure
 
 from ._flow import Side
@@ -140,7 +140,7 @@ class OriginProtocol(Side):
         else:
             exchange.originFailed("origin timed out", 504)
 
-    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.closed = True
         self.cancelTimer()
         exchange = self.exchange
@@ -168,5 +168,5 @@ class OriginFactory(Factory):
         self._clock = clock
         self._limits = limits
 
-    def buildProtocol(self, addr: object) -> OriginProtocol:  # type: ignore[override]
+    def buildProtocol(self, addr: object) -> OriginProtocol:
         return OriginProtocol(self._poolKey, self._clock, self._limits)

@@ -10,6 +10,7 @@ path and what is wrong, before anything listens.
 from __future__ import annotations
 
 import ipaddress
+import re
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -19,7 +20,7 @@ import attrs
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found, no-redef, unused-ignore]
 
 
 DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
@@ -79,7 +80,7 @@ class PoolConfig:
     @ivar idleExpiry: Seconds an idle connection is kept.
     """
 
-    maxIdlePerOrigin: int = 32
+    maxIdlePerOrigin: int = 128
     idleExpiry: float = attrs.field(default=60.0, validator=_positive)
 
 
@@ -152,7 +153,9 @@ class ProxyConfig:
         except UnicodeDecodeError:
             raise ConfigError(path, None, "", "not UTF-8")
         except tomllib.TOMLDecodeError as e:
-            line = getattr(e, "lineno", None)
+            # Python < 3.14 has no lineno attribute; the message has it.
+            found = re.search(r"at line (\d+)", str(e))
+            line = int(found.group(1)) if found else None
             raise ConfigError(path, line, "", f"invalid TOML: {e}")
         return cls.fromMapping(data, path, text)
 

@@ -48,7 +48,7 @@ class OriginError(Exception):
         self.requestSent = requestSent
 
 
-def connectFailureStatus(failure: BaseException) -> tuple[int, str]:
+def connectFailureStatus(failure: BaseException | None) -> tuple[int, str]:
     """
     Map a failure to connect to an origin to a status and a fixed reason.
 
@@ -57,7 +57,10 @@ def connectFailureStatus(failure: BaseException) -> tuple[int, str]:
     """
     from twisted.internet import defer, error
 
-    if isinstance(failure, (error.TimeoutError, defer.TimeoutError)):
+    if isinstance(
+        failure,
+        (error.TimeoutError, defer.TimeoutError, error.ConnectingCancelledError),
+    ):
         return 504, "origin connect timed out"
     if isinstance(failure, error.DNSLookupError):
         return 502, "origin name does not resolve"

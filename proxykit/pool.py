@@ -144,7 +144,7 @@ class ConnectionPool:
         """
         return len(self._idle.get(key, ()))
 
-    def closeAll(self) -> Deferred[object]:
+    def closeAll(self) -> Deferred[None]:
         """
         Close every connection, idle or busy; fires when all are closed.
         """
@@ -153,4 +153,4 @@ class ConnectionPool:
         for connection in list(self.connections):
             connection.close()
         self._idle.clear()
-        return DeferredList(waits)  # type: ignore[arg-type]
+        return DeferredList(waits).addCallback(lambda _: None)

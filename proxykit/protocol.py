@@ -11,11 +11,11 @@ Only the router differs between forward and reverse mode.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Final
+from typing import Final, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IHalfCloseableProtocol, IReactorTime
-from twisted.internet.protocol import Factory
+from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -85,6 +85,7 @@ class ProxyProtocol(Side):
 
     def __init__(self, factory: ProxyFactory) -> None:
         self.factory = factory
+        self._factory = factory
         self._clock = factory.reactor
         self._conn = H1Connection(True, factory.limits)
         self._exchange: Exchange | _Waiting | None = None
@@ -98,8 +99,8 @@ class ProxyProtocol(Side):
         Side.connectionMade(self)
         transport = self.transport
         assert transport is not None
-        self.client = self.factory.clientInfo(transport.getPeer(), transport.getHost())
-        self.setDeadline(self.factory.config.timeouts.idle)
+        self.client = self._factory.clientInfo(transport.getPeer(), transport.getHost())
+        self.setDeadline(self._factory.config.timeouts.idle)
 
     def dataReceived(self, data: bytes) -> None:
         splice = self._splice
@@ -129,7 +130,7 @@ class ProxyProtocol(Side):
     def writeConnectionLost(self) -> None:
         pass
 
-    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.cancelTimer()
         splice = self._splice
         if splice is not None:
@@ -190,7 +191,7 @@ class ProxyProtocol(Side):
             self._processing = False
 
     def _startRequest(self, request: Request) -> None:
-        factory = self.factory
+        factory = self._factory
         decision = factory.router.route(request, self.client)
         kind = type(decision)
         if kind is Forward:
@@ -198,7 +199,7 @@ class ProxyProtocol(Side):
             exchange = Exchange(
                 self,
                 request,
-                decision,  # type: ignore[arg-type]
+                cast(Forward, decision),
                 factory.pool,
                 factory.connectOrigin,
                 factory.via[request.version],
@@ -207,9 +208,9 @@ class ProxyProtocol(Side):
             self._exchange = exchange
             exchange.start()
         elif kind is Tunnel:
-            self._openTunnel(decision)  # type: ignore[arg-type]
+            self._openTunnel(cast(Tunnel, decision))
         else:
-            refusal: Refuse = decision  # type: ignore[assignment]
+            refusal = cast(Refuse, decision)
             self._log.info(
                 "refused {method} request: {why}",
                 method=request.method,
@@ -255,7 +256,7 @@ class ProxyProtocol(Side):
             self.closing = True
             self.closeAfterWrite()
             return
-        self.setDeadline(self.factory.config.timeouts.idle)
+        self.setDeadline(self._factory.config.timeouts.idle)
         self.resumeReading(PIPELINE)
         self._process()
 
@@ -266,7 +267,7 @@ class ProxyProtocol(Side):
         self.pauseReading(NOT_CONNECTED)
         waiting = _Waiting()
         self._exchange = waiting
-        factory = self.factory
+        factory = self._factory
         d = connect(
             factory.reactor,
             tunnel.host,
@@ -306,7 +307,7 @@ class ProxyProtocol(Side):
         """
         The C{Via} value for a message received with C{version}.
         """
-        return self.factory.via[version]
+        return self._factory.via[version]
 
     def sendError(self, status: int, close: bool) -> None:
         """
@@ -340,7 +341,7 @@ class ProxyFactory(Factory):
     @ivar reactor: The reactor for timers and connections.
     """
 
-    protocol = ProxyProtocol  # type: ignore[assignment]
+    protocol = ProxyProtocol
 
     def __init__(
         self,
@@ -352,8 +353,8 @@ class ProxyFactory(Factory):
         if reactor is None:
             from twisted.internet import reactor as _reactor
 
-            reactor = _reactor  # type: ignore[assignment]
-        self.reactor: IReactorTime = reactor  # type: ignore[assignment]
+            reactor = _reactor
+        self.reactor: IReactorTime = reactor
         self.config = config if config is not None else ProxyConfig()
         self.router = router
         self.pool = pool if pool is not None else ConnectionPool(self.reactor, self.config.pool)
@@ -362,7 +363,7 @@ class ProxyFactory(Factory):
             limits.maxRequestLine, limits.maxHeaderBytes, limits.maxHeaderCount
         )
         pseudonym = self.config.forward.via.encode("ascii")
-        self.via = {
+        self.via: dict[bytes, bytes] = {
             b"1.1": viaValue(b"1.1", pseudonym),
             b"1.0": viaValue(b"1.0", pseudonym),
         }

@@ -24,13 +24,13 @@ class ProxyService(service.MultiService):
     """
 
     def __init__(self, factory: ProxyFactory, listen: tuple[str, ...]) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.factory = factory
         for description in listen:
-            strports.service(description, factory).setServiceParent(self)
+            strports.service(description, factory).setServiceParent(self)  # type: ignore[no-untyped-call]
 
     def stopService(self) -> Deferred[None]:
-        d: Deferred[None] = super().stopService()  # type: ignore[assignment]
+        d: Deferred[None] = super().stopService()  # type: ignore[no-untyped-call]
         d.addCallback(lambda _: self.factory.pool.closeAll())
         return d
 
@@ -51,7 +51,7 @@ def makeService(
     if reactor is None:
         from twisted.internet import reactor as _reactor
 
-        reactor = _reactor  # type: ignore[assignment]
+        reactor = _reactor
     assert reactor is not None
     pool = ConnectionPool(reactor, config.pool)
     factory = ProxyFactory(router, pool, config, reactor=reactor)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from twisted.internet.interfaces import IHalfCloseableProtocol, IReactorTime
-from twisted.internet.protocol import Factory
+from twisted.internet.protocol import Factory, connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -145,7 +145,7 @@ class TunnelProtocol(Side):
     def writeConnectionLost(self) -> None:
         pass
 
-    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.cancelTimer()
         if self.splice is not None:
             self.splice.lost()
@@ -161,5 +161,5 @@ class TunnelFactory(Factory):
     def __init__(self, clock: IReactorTime) -> None:
         self._clock = clock
 
-    def buildProtocol(self, addr: object) -> TunnelProtocol:  # type: ignore[override]
+    def buildProtocol(self, addr: object) -> TunnelProtocol:
         return TunnelProtocol(self._clock)

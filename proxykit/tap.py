@@ -50,7 +50,7 @@ class ForwardOptions(usage.Options):
     ]
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self["listen"] = []
         self["connect-ports"] = []
 

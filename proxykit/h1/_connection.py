@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from typing import Final
+from typing import Any, Final
 
 import httptools
 
@@ -135,7 +135,7 @@ class H1Connection:
         self._requestMethod: bytes | None = None
         self._parser = self._newParser()
 
-    def _newParser(self) -> httptools.HttpRequestParser:
+    def _newParser(self) -> Any:
         if self.isServer:
             return httptools.HttpRequestParser(self)
         return httptools.HttpResponseParser(self)
@@ -405,7 +405,7 @@ class H1Connection:
 
     def _requestHeadComplete(
         self,
-        parser: httptools.HttpRequestParser,
+        parser: Any,
         version: bytes,
         tokens: frozenset[bytes],
         persist: bool,
@@ -452,7 +452,7 @@ class H1Connection:
 
     def _responseHeadComplete(
         self,
-        parser: httptools.HttpResponseParser,
+        parser: Any,
         version: bytes,
         tokens: frozenset[bytes],
         persist: bool,

@@ -1,0 +1,48 @@
+"""
+Tests for L{proxykit.errors}.
+"""
+
+from __future__ import annotations
+
+from twisted.internet import defer, error
+from twisted.trial.unittest import SynchronousTestCase
+
+from proxykit.errors import connectFailureStatus, errorResponse
+from proxykit.h1 import NEED_DATA, H1Connection, Response
+
+
+class ErrorResponseTests(SynchronousTestCase):
+    """
+    Error responses are fixed, well-framed and never echo the request.
+    """
+
+    def test_wellFramed(self) -> None:
+        """
+        An error response parses as a complete response with a short
+        text/plain body.
+        """
+        for status in (400, 403, 414, 431, 501, 502, 504, 505, 508, 599):
+            for close in (True, False):
+                raw = errorResponse(status, close)
+                conn = H1Connection(False)
+                conn.expectResponse(b"GET")
+                conn.receiveData(raw)
+                head = conn.nextEvent()
+                assert isinstance(head, Response)
+                self.assertEqual(head.status, status)
+                self.assertEqual(head.keepAlive, not close)
+                self.assertIn((b"Content-Type", b"text/plain; charset=utf-8"), head.headers)
+                events = []
+                while (event := conn.nextEvent()) is not NEED_DATA:
+                    events.append(event)
+                self.assertEqual(type(events[-1]).__name__, "EndOfMessage")
+
+    def test_connectFailures(self) -> None:
+        """
+        A connect timeout is 504; refusal, DNS and other failures are 502.
+        """
+        self.assertEqual(connectFailureStatus(error.TimeoutError())[0], 504)
+        self.assertEqual(connectFailureStatus(defer.TimeoutError())[0], 504)
+        self.assertEqual(connectFailureStatus(error.ConnectionRefusedError())[0], 502)
+        self.assertEqual(connectFailureStatus(error.DNSLookupError())[0], 502)
+        self.assertEqual(connectFailureStatus(OSError())[0], 502)

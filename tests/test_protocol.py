@@ -1,0 +1,517 @@
+"""
+Tests for L{proxykit.protocol} and L{proxykit._exchange}: transcripts of what
+the client and the origin send and see, on Twisted's in-memory fakes.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone, ConnectionRefusedError
+from twisted.internet.protocol import Protocol
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from proxykit import (
+    ForwardConfig,
+    ForwardRouter,
+    PoolConfig,
+    ProxyConfig,
+    ProxyFactory,
+    Timeouts,
+)
+from proxykit.protocol import ProxyProtocol
+
+GET = b"GET http://127.0.0.1:9000/a HTTP/1.1\r\nHost: 127.0.0.1:9000\r\nAccept: */*\r\n\r\n"
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+
+
+class Transport(StringTransport):
+    """
+    A L{StringTransport} that records aborts.
+    """
+
+    aborted = False
+    halfClosed = False
+
+    def loseWriteConnection(self) -> None:
+        self.halfClosed = True
+
+    def abortConnection(self) -> None:
+        self.aborted = True
+        self.loseConnection()
+
+
+class Harness:
+    """
+    A proxy on a fake reactor with one client connection; origin connections
+    are completed by hand.
+    """
+
+    def __init__(self, config: ProxyConfig | None = None) -> None:
+        self.reactor = MemoryReactorClock()
+        config = config or ProxyConfig(timeouts=Timeouts(connect=5, response=30, idle=60, tunnelIdle=100))
+        self.config = config
+        self.factory = ProxyFactory(ForwardRouter(config.forward), config=config, reactor=self.reactor)
+        self.client, self.clientTransport = self.connectClient()
+        self.origins: list[tuple[Protocol, StringTransport]] = []
+
+    def connectClient(self) -> tuple[ProxyProtocol, StringTransport]:
+        proto = self.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
+        transport = Transport(
+            hostAddress=IPv4Address("TCP", "127.0.0.1", 8080),
+            peerAddress=IPv4Address("TCP", "127.0.0.1", 50000),
+        )
+        proto.makeConnection(transport)
+        return proto, transport
+
+    def send(self, data: bytes) -> None:
+        self.client.dataReceived(data)
+
+    def received(self) -> bytes:
+        value = self.clientTransport.value()
+        self.clientTransport.clear()
+        return value
+
+    def pendingConnects(self) -> int:
+        return len(self.reactor.tcpClients) - len(self.origins) - self.failedConnects
+
+    failedConnects = 0
+
+    def acceptOrigin(self) -> tuple[Protocol, StringTransport]:
+        """
+        Complete the oldest pending origin connection attempt.
+        """
+        host, port, factory, timeout, bind = self.reactor.tcpClients[len(self.origins) + self.failedConnects]
+        wrapper = factory.buildProtocol(IPv4Address("TCP", host, port))
+        transport = Transport(peerAddress=IPv4Address("TCP", host, port))
+        wrapper.makeConnection(transport)
+        proto = wrapper._wrappedProtocol
+        self.origins.append((proto, transport))
+        return proto, transport
+
+    def refuseOrigin(self) -> None:
+        host, port, factory, timeout, bind = self.reactor.tcpClients[len(self.origins) + self.failedConnects]
+        self.failedConnects += 1
+        factory.clientConnectionFailed(None, Failure(ConnectionRefusedError()))
+
+
+def originSaw(transport: StringTransport) -> bytes:
+    value = transport.value()
+    transport.clear()
+    return value
+
+
+def lose(proto: Protocol) -> None:
+    proto.connectionLost(Failure(ConnectionDone()))
+
+
+class ForwardTranscriptTests(SynchronousTestCase):
+    """
+    Requests and responses relayed between client and origin.
+    """
+
+    def test_simpleGet(self) -> None:
+        """
+        An absolute-form GET reaches the origin in origin-form with Host and
+        Via; the response reaches the client with Via, and the origin
+        connection goes back to the pool.
+        """
+        h = Harness()
+        h.send(GET)
+        self.assertEqual(len(h.reactor.tcpClients), 1)
+        self.assertEqual(h.reactor.tcpClients[0][:2], ("127.0.0.1", 9000))
+        origin, ot = h.acceptOrigin()
+        self.assertEqual(
+            originSaw(ot),
+            b"GET /a HTTP/1.1\r\nHost: 127.0.0.1:9000\r\nAccept: */*\r\nVia: 1.1 proxykit\r\n\r\n",
+        )
+        origin.dataReceived(OK)
+        self.assertEqual(
+            h.received(),
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nVia: 1.1 proxykit\r\n\r\nhello",
+        )
+        self.assertEqual(h.factory.pool.idleCount(h.factory.router._authorities[b"127.0.0.1:9000"][0]), 1)  # type: ignore[index]
+        self.assertFalse(h.clientTransport.disconnecting)
+
+    def test_keepAliveReusesOrigin(self) -> None:
+        """
+        Sequential requests on one client connection use one origin
+        connection.
+        """
+        h = Harness()
+        origin = None
+        for _i in range(10):
+            h.send(GET)
+            if origin is None:
+                origin, ot = h.acceptOrigin()
+            self.assertIn(b"GET /a HTTP/1.1", originSaw(ot))
+            origin.dataReceived(OK)
+            self.assertTrue(h.received().endswith(b"hello"))
+        self.assertEqual(len(h.reactor.tcpClients), 1)
+
+    def test_pipelinedInOrder(self) -> None:
+        """
+        Pipelined requests are forwarded one at a time: the second is not
+        read until the first response is complete, and reading pauses.
+        """
+        h = Harness()
+        second = GET.replace(b"/a", b"/b")
+        h.send(GET + second)
+        origin, ot = h.acceptOrigin()
+        self.assertIn(b"GET /a ", originSaw(ot))
+        self.assertEqual(h.clientTransport.producerState, "paused")
+        origin.dataReceived(OK[:-2])
+        self.assertEqual(originSaw(ot), b"", "second request held back")
+        origin.dataReceived(OK[-2:])
+        self.assertIn(b"GET /b ", originSaw(ot))
+        self.assertEqual(h.clientTransport.producerState, "producing")
+        origin.dataReceived(OK.replace(b"hello", b"world"))
+        out = h.received()
+        self.assertLess(out.index(b"hello"), out.index(b"world"))
+
+    def test_streamingUpload(self) -> None:
+        """
+        A request body is passed on piece by piece as it arrives, never
+        collected whole.
+        """
+        h = Harness()
+        h.send(b"POST http://127.0.0.1:9000/up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
+        self.assertEqual(h.clientTransport.producerState, "paused", "body held until origin connects")
+        origin, ot = h.acceptOrigin()
+        self.assertEqual(h.clientTransport.producerState, "producing")
+        self.assertTrue(originSaw(ot).endswith(b"\r\n\r\nab"))
+        h.send(b"cdef")
+        self.assertEqual(originSaw(ot), b"cdef")
+        h.send(b"ghij")
+        self.assertEqual(originSaw(ot), b"ghij")
+        origin.dataReceived(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+        self.assertIn(b"201 Created", h.received())
+
+    def test_chunkedBothWays(self) -> None:
+        """
+        A chunked upload stays chunked with its trailers; a close-delimited
+        response is chunked for an HTTP/1.1 client.
+        """
+        h = Harness()
+        h.send(
+            b"POST http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\n"
+        )
+        origin, ot = h.acceptOrigin()
+        sent = originSaw(ot)
+        self.assertIn(b"Transfer-Encoding: chunked\r\n", sent)
+        self.assertTrue(sent.endswith(b"\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\n"))
+        origin.dataReceived(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nsome")
+        origin.dataReceived(b"thing")
+        lose(origin)
+        out = h.received()
+        self.assertIn(b"Transfer-Encoding: chunked\r\n", out)
+        self.assertTrue(out.endswith(b"4\r\nsome\r\n5\r\nthing\r\n0\r\n\r\n"))
+        self.assertFalse(h.clientTransport.disconnecting, "client connection persists")
+
+    def test_closeDelimitedToHTTP10(self) -> None:
+        """
+        An HTTP/1.0 client gets a chunked response de-chunked and
+        close-delimited.
+        """
+        h = Harness()
+        h.send(b"GET http://127.0.0.1:9000/ HTTP/1.0\r\n\r\n")
+        origin, ot = h.acceptOrigin()
+        self.assertIn(b"Host: 127.0.0.1:9000\r\n", originSaw(ot))
+        origin.dataReceived(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+        out = h.received()
+        self.assertNotIn(b"chunked", out)
+        self.assertIn(b"Connection: close\r\n", out)
+        self.assertTrue(out.endswith(b"\r\n\r\nabc"))
+        self.assertTrue(h.clientTransport.disconnecting)
+
+    def test_headResponse(self) -> None:
+        """
+        A response to HEAD carries no body even with a Content-Length, and
+        the origin connection is reused.
+        """
+        h = Harness()
+        h.send(GET.replace(b"GET", b"HEAD"))
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        self.assertTrue(h.received().endswith(b"\r\n\r\n"))
+        h.send(GET)
+        self.assertEqual(len(h.reactor.tcpClients), 1)
+
+    def test_continueRelayed(self) -> None:
+        """
+        A 100 Continue from the origin reaches an HTTP/1.1 client before the
+        final response.
+        """
+        h = Harness()
+        h.send(b"PUT http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+        origin, ot = h.acceptOrigin()
+        self.assertIn(b"Expect: 100-continue", originSaw(ot))
+        origin.dataReceived(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 100 Continue\r\n"))
+        h.send(b"abc")
+        self.assertEqual(originSaw(ot), b"abc")
+        origin.dataReceived(b"HTTP/1.1 204 No Content\r\n\r\n")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 204 No Content\r\n"))
+
+
+class FailureTests(SynchronousTestCase):
+    """
+    Every failure gets the right status or a closed connection, and nothing
+    waits forever.
+    """
+
+    def test_malformedRequest(self) -> None:
+        """
+        A malformed request gets 400 and the connection closes.
+        """
+        h = Harness()
+        h.send(b"GET http://a/ HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 400 Bad Request\r\n"))
+        self.assertTrue(h.clientTransport.disconnecting)
+        self.assertEqual(h.reactor.tcpClients, [])
+
+    def test_originFormRequest(self) -> None:
+        """
+        An origin-form request gets 400 and never contacts anything.
+        """
+        h = Harness()
+        h.send(b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 400 "))
+        self.assertEqual(h.reactor.tcpClients, [])
+
+    def test_refusalKeepsConnection(self) -> None:
+        """
+        A policy refusal of a bodiless request keeps the connection usable.
+        """
+        h = Harness()
+        h.send(b"GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 501 "))
+        self.assertFalse(h.clientTransport.disconnecting)
+        h.send(GET)
+        self.assertEqual(len(h.reactor.tcpClients), 1)
+
+    def test_originRefused(self) -> None:
+        """
+        An origin that refuses the connection gets the client a 502.
+        """
+        h = Harness()
+        h.send(GET)
+        h.refuseOrigin()
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 502 Bad Gateway\r\n"))
+        self.assertFalse(h.clientTransport.disconnecting)
+
+    def test_connectTimeout(self) -> None:
+        """
+        An origin connection that does not complete in time gets a 504.
+        """
+        h = Harness()
+        h.send(GET)
+        h.reactor.advance(6.1)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 504 Gateway Timeout\r\n"))
+
+    def test_responseTimeout(self) -> None:
+        """
+        An origin that says nothing in time gets the client a 504, and the
+        origin connection is dropped.
+        """
+        h = Harness()
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        h.reactor.advance(29)
+        self.assertEqual(h.received(), b"")
+        h.reactor.advance(2)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 504 "))
+        self.assertTrue(ot.aborted)
+
+    def test_originClosesMidBody(self) -> None:
+        """
+        When the origin closes mid-body, the client connection is aborted:
+        a truncated body is never presented as complete.
+        """
+        h = Harness()
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+        lose(origin)
+        self.assertTrue(h.clientTransport.aborted)
+
+    def test_malformedResponse(self) -> None:
+        """
+        A malformed response head gets 502 and the origin connection is not
+        reused.
+        """
+        h = Harness()
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 502 "))
+        self.assertTrue(ot.aborted)
+
+    def test_retryOnStaleConnection(self) -> None:
+        """
+        A GET that fails on a reused connection before any response byte is
+        retried once on a fresh connection.
+        """
+        h = Harness()
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        h.received()
+        h.send(GET)
+        self.assertIn(b"GET /a", originSaw(ot))
+        lose(origin)
+        self.assertEqual(len(h.reactor.tcpClients), 2)
+        origin2, ot2 = h.acceptOrigin()
+        self.assertIn(b"GET /a", originSaw(ot2))
+        origin2.dataReceived(OK)
+        self.assertTrue(h.received().endswith(b"hello"))
+
+    def test_noRetryForPost(self) -> None:
+        """
+        A POST that fails on a reused connection is not retried: 502.
+        """
+        h = Harness()
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        h.received()
+        h.send(b"POST http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nz")
+        lose(origin)
+        self.assertEqual(len(h.reactor.tcpClients), 1)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 502 "))
+
+    def test_clientClosesMidUpload(self) -> None:
+        """
+        A client that disconnects mid-upload gets the origin connection
+        closed too.
+        """
+        h = Harness()
+        h.send(b"POST http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        origin, ot = h.acceptOrigin()
+        lose(h.client)
+        self.assertTrue(ot.aborted)
+
+    def test_idleClientClosed(self) -> None:
+        """
+        An idle client connection is closed after the idle timeout; one that
+        started a head and stalled gets 408.
+        """
+        h = Harness()
+        h.reactor.advance(61)
+        self.assertTrue(h.clientTransport.disconnecting)
+        h2 = Harness()
+        h2.send(b"GET http://a/ HTTP/1.1\r\nHo")
+        h2.reactor.advance(61)
+        self.assertTrue(h2.received().startswith(b"HTTP/1.1 408 "))
+
+    def test_poolIdleExpiry(self) -> None:
+        """
+        An idle pooled origin connection is closed after the pool's expiry.
+        """
+        config = ProxyConfig(pool=PoolConfig(idleExpiry=10))
+        h = Harness(config)
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        h.reactor.advance(9)
+        self.assertFalse(ot.disconnecting)
+        h.reactor.advance(2)
+        self.assertTrue(ot.disconnecting)
+
+
+class BackpressureTests(SynchronousTestCase):
+    """
+    A full write buffer on one side pauses reading on the other.
+    """
+
+    def test_slowClientPausesOrigin(self) -> None:
+        """
+        When the client's transport is full, the origin is not read; when it
+        drains, reading resumes.
+        """
+        h = Harness()
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nxx")
+        h.client.pauseProducing()
+        self.assertEqual(ot.producerState, "paused")
+        h.client.resumeProducing()
+        self.assertEqual(ot.producerState, "producing")
+
+    def test_slowOriginPausesClient(self) -> None:
+        """
+        When the origin's transport is full during an upload, the client is
+        not read.
+        """
+        h = Harness()
+        h.send(b"POST http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nab")
+        origin, ot = h.acceptOrigin()
+        origin.pauseProducing()
+        self.assertEqual(h.clientTransport.producerState, "paused")
+        origin.resumeProducing()
+        self.assertEqual(h.clientTransport.producerState, "producing")
+
+
+class TunnelTests(SynchronousTestCase):
+    """
+    CONNECT tunnels.
+    """
+
+    def test_tunnel(self) -> None:
+        """
+        CONNECT to an allowed port answers 200 once connected, then bytes
+        flow both ways unchanged, including bytes sent right after the head.
+        """
+        h2 = Harness(ProxyConfig(forward=ForwardConfig(connectPorts=frozenset({9443}))))
+        h2.send(b"CONNECT 127.0.0.1:9443 HTTP/1.1\r\nHost: x\r\n\r\nEARLY")
+        origin, ot = h2.acceptOrigin()
+        self.assertEqual(h2.received(), b"HTTP/1.1 200 Connection established\r\n\r\n")
+        self.assertEqual(originSaw(ot), b"EARLY")
+        h2.send(b"\x16\x03\x01client")
+        self.assertEqual(originSaw(ot), b"\x16\x03\x01client")
+        origin.dataReceived(b"\x16\x03\x03server")
+        self.assertEqual(h2.received(), b"\x16\x03\x03server")
+        h2.client.readConnectionLost()
+        self.assertTrue(ot.halfClosed, "client FIN passed on as a half-close")
+        self.assertFalse(ot.disconnecting)
+        origin.dataReceived(b"late")
+        self.assertEqual(h2.received(), b"late", "the other direction still flows")
+        origin.readConnectionLost()
+        self.assertTrue(ot.disconnecting)
+        self.assertTrue(h2.clientTransport.disconnecting)
+
+    def test_tunnelRefusedPort(self) -> None:
+        """
+        CONNECT to port 25 gets 403 and the connection closes.
+        """
+        h = Harness()
+        h.send(b"CONNECT 127.0.0.1:25 HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 403 Forbidden\r\n"))
+        self.assertTrue(h.clientTransport.disconnecting)
+
+    def test_tunnelConnectFails(self) -> None:
+        """
+        A CONNECT whose origin refuses gets 502.
+        """
+        h = Harness(ProxyConfig(forward=ForwardConfig(connectPorts=frozenset({9443}))))
+        h.send(b"CONNECT 127.0.0.1:9443 HTTP/1.1\r\nHost: x\r\n\r\n")
+        h.refuseOrigin()
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 502 "))
+
+    def test_tunnelIdle(self) -> None:
+        """
+        A tunnel with no traffic is dropped after the tunnel idle timeout.
+        """
+        h = Harness(ProxyConfig(forward=ForwardConfig(connectPorts=frozenset({9443})), timeouts=Timeouts(tunnelIdle=50)))
+        h.send(b"CONNECT 127.0.0.1:9443 HTTP/1.1\r\nHost: x\r\n\r\n")
+        origin, ot = h.acceptOrigin()
+        h.reactor.advance(49)
+        self.assertFalse(ot.aborted)
+        h.send(b"x")
+        h.reactor.advance(49)
+        self.assertFalse(ot.aborted)
+        h.reactor.advance(2)
+        self.assertTrue(ot.aborted)
+        self.assertTrue(h.clientTransport.aborted)

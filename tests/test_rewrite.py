@@ -1,0 +1,103 @@
+"""
+Tests for L{proxykit.rewrite}: header policy as pure functions.
+"""
+
+from __future__ import annotations
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from proxykit.rewrite import HOP_BY_HOP, forwardHeaders, forwardTrailers, viaValue
+
+
+class ForwardHeadersTests(SynchronousTestCase):
+    """
+    L{forwardHeaders} removes hop-by-hop fields and adds C{Via}.
+    """
+
+    def test_hopByHopRemoved(self) -> None:
+        """
+        The fixed hop-by-hop set is removed whatever its case.
+        """
+        headers = [
+            (b"Connection", b"keep-alive"),
+            (b"KEEP-ALIVE", b"timeout=5"),
+            (b"Proxy-Connection", b"keep-alive"),
+            (b"TE", b"trailers"),
+            (b"Transfer-Encoding", b"chunked"),
+            (b"Upgrade", b"websocket"),
+            (b"Proxy-Authorization", b"Basic eDp5"),
+            (b"Proxy-Authenticate", b"Basic"),
+            (b"Accept", b"*/*"),
+        ]
+        out = forwardHeaders(headers, frozenset({b"keep-alive"}), b"1.1 proxykit")
+        self.assertEqual(out, [(b"Accept", b"*/*"), (b"Via", b"1.1 proxykit")])
+        self.assertEqual(len(HOP_BY_HOP), 8)
+
+    def test_connectionOptionsRemoved(self) -> None:
+        """
+        Every field named in C{Connection} is removed too.
+        """
+        headers = [(b"X-Secret", b"1"), (b"x-other", b"2"), (b"X-Kept", b"3")]
+        out = forwardHeaders(headers, frozenset({b"x-secret", b"x-other"}), b"1.1 p")
+        self.assertEqual(out, [(b"X-Kept", b"3"), (b"Via", b"1.1 p")])
+
+    def test_orderAndRepetitionPreserved(self) -> None:
+        """
+        Other fields keep their order, case and repetition; a received Via
+        stays ahead of ours.
+        """
+        headers = [
+            (b"Set-Cookie", b"a=1"),
+            (b"Via", b"1.0 upstream"),
+            (b"x-lower", b"v"),
+            (b"Set-Cookie", b"b=2"),
+        ]
+        out = forwardHeaders(headers, frozenset(), b"1.1 proxykit")
+        self.assertEqual(out, headers + [(b"Via", b"1.1 proxykit")])
+        self.assertEqual(len(headers), 4, "input list is not modified")
+
+    def test_hostReplacedInPlace(self) -> None:
+        """
+        A new Host value replaces the received one where it stood.
+        """
+        headers = [(b"Accept", b"*/*"), (b"host", b"evil"), (b"X", b"y")]
+        out = forwardHeaders(headers, frozenset(), b"1.1 p", host=b"example.com")
+        self.assertEqual(
+            out,
+            [(b"Accept", b"*/*"), (b"host", b"example.com"), (b"X", b"y"), (b"Via", b"1.1 p")],
+        )
+
+    def test_hostAdded(self) -> None:
+        """
+        When the request had no Host (HTTP/1.0), one is added first.
+        """
+        out = forwardHeaders([(b"Accept", b"*/*")], frozenset(), b"1.0 p", host=b"h:81")
+        self.assertEqual(out, [(b"Host", b"h:81"), (b"Accept", b"*/*"), (b"Via", b"1.0 p")])
+
+    def test_via(self) -> None:
+        """
+        The Via value is the received protocol version and the pseudonym.
+        """
+        self.assertEqual(viaValue(b"1.0", b"proxykit"), b"1.0 proxykit")
+
+
+class ForwardTrailersTests(SynchronousTestCase):
+    """
+    L{forwardTrailers} drops hop-by-hop and framing fields from trailers.
+    """
+
+    def test_trailers(self) -> None:
+        """
+        Ordinary trailers pass; hop-by-hop, Connection-listed and framing
+        fields do not.
+        """
+        trailers = [
+            (b"X-Checksum", b"abc"),
+            (b"Content-Length", b"5"),
+            (b"Connection", b"close"),
+            (b"X-Drop", b"1"),
+        ]
+        self.assertEqual(
+            forwardTrailers(trailers, frozenset({b"x-drop"})), [(b"X-Checksum", b"abc")]
+        )
+        self.assertEqual(forwardTrailers([], frozenset()), [])

@@ -1,0 +1,223 @@
+"""
+Tests for L{proxykit.routing}: the forward router's decisions, without a
+reactor.
+"""
+
+from __future__ import annotations
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from proxykit.config import ForwardConfig
+from proxykit.routing import (
+    ClientInfo,
+    Forward,
+    ForwardRouter,
+    Origin,
+    Refuse,
+    Tunnel,
+    parseAuthority,
+)
+
+from ._helpers import parseRequest
+
+LOCAL = ClientInfo(peerHost="127.0.0.1", localHost="127.0.0.1", localPort=8080)
+PUBLIC = ClientInfo(peerHost="127.0.0.1", localHost="192.0.2.10", localPort=8080)
+
+
+def route(raw: bytes, client: ClientInfo = LOCAL, **config: object) -> object:
+    router = ForwardRouter(ForwardConfig(**config))  # type: ignore[arg-type]
+    return router.route(parseRequest(raw), client)
+
+
+class ForwardRouterTests(SynchronousTestCase):
+    """
+    L{ForwardRouter} maps absolute-form and CONNECT requests to decisions.
+    """
+
+    def test_absoluteForm(self) -> None:
+        """
+        An absolute-form http:// request goes to the URI's host and port in
+        origin-form, with Host taken from the URI, not from the Host field.
+        """
+        decision = route(b"GET http://Example.COM:8000/a/b?c=d HTTP/1.1\r\nHost: other\r\n\r\n")
+        self.assertEqual(
+            decision,
+            Forward(Origin("http", "example.com", 8000), b"/a/b?c=d", b"Example.COM:8000"),
+        )
+
+    def test_defaultPortAndEmptyPath(self) -> None:
+        """
+        Without a port the origin is on port 80; an empty path becomes C{/},
+        and a bare query keeps its C{?}.
+        """
+        self.assertEqual(
+            route(b"GET http://example.com HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Forward(Origin("http", "example.com", 80), b"/", b"example.com"),
+        )
+        self.assertEqual(
+            route(b"GET http://example.com?q HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Forward(Origin("http", "example.com", 80), b"/?q", b"example.com"),
+        )
+
+    def test_ipv6Literal(self) -> None:
+        """
+        An IPv6 literal authority names the address without brackets.
+        """
+        decision = route(b"GET http://[::1]:9000/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(decision, Forward(Origin("http", "::1", 9000), b"/", b"[::1]:9000"))
+
+    def test_originFormRefused(self) -> None:
+        """
+        An origin-form request is not a proxy request: 400, never a loop back
+        into the proxy.
+        """
+        decision = route(b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n")
+        self.assertIsInstance(decision, Refuse)
+        self.assertEqual(decision.status, 400)  # type: ignore[attr-defined]
+
+    def test_asteriskRefused(self) -> None:
+        """
+        C{OPTIONS *} is about the proxy itself; it is refused with 400.
+        """
+        decision = route(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(decision.status, 400)  # type: ignore[attr-defined]
+
+    def test_unsupportedScheme(self) -> None:
+        """
+        Schemes other than http get 501.
+        """
+        decision = route(b"GET ftp://example.com/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(decision.status, 501)  # type: ignore[attr-defined]
+
+    def test_badAuthorities(self) -> None:
+        """
+        Userinfo, bad ports and malformed hosts are refused with 400.
+        """
+        for target in (
+            b"http://user:pw@example.com/",
+            b"http://example.com:99999/",
+            b"http://example.com:+80/",
+            b"http://example.com:8_0/",
+            b"http://example.com:http/",
+            b"http://[::1/",
+            b"http:///path",
+            b"http://[zz::1]/",
+        ):
+            decision = route(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertIsInstance(decision, Refuse, repr(target))
+            self.assertEqual(decision.status, 400, repr(target))  # type: ignore[attr-defined]
+
+    def test_connectAllowedPort(self) -> None:
+        """
+        CONNECT to port 443 becomes a tunnel.
+        """
+        decision = route(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        self.assertEqual(decision, Tunnel("example.com", 443))
+
+    def test_connectRefusedPort(self) -> None:
+        """
+        CONNECT to a port that is not allowed (25 by default) gets 403.
+        """
+        decision = route(b"CONNECT mail.example.com:25 HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(decision, Refuse(403, "CONNECT port not allowed"))
+
+    def test_connectConfiguredPorts(self) -> None:
+        """
+        Configured CONNECT ports replace the default.
+        """
+        decision = route(
+            b"CONNECT example.com:8443 HTTP/1.1\r\nHost: x\r\n\r\n",
+            connectPorts=frozenset({8443}),
+        )
+        self.assertEqual(decision, Tunnel("example.com", 8443))
+        decision = route(
+            b"CONNECT example.com:443 HTTP/1.1\r\nHost: x\r\n\r\n",
+            connectPorts=frozenset({8443}),
+        )
+        self.assertEqual(decision.status, 403)  # type: ignore[attr-defined]
+
+    def test_connectNeedsPort(self) -> None:
+        """
+        A CONNECT authority without a port is malformed: 400.
+        """
+        decision = route(b"CONNECT example.com HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(decision.status, 400)  # type: ignore[attr-defined]
+
+    def test_loopToSelf(self) -> None:
+        """
+        A request for the proxy's own address and port is refused with 508
+        instead of looping.
+        """
+        for target in (b"http://127.0.0.1:8080/", b"http://localhost:8080/"):
+            decision = route(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(decision.status, 508, repr(target))  # type: ignore[attr-defined]
+        decision = route(b"CONNECT 127.0.0.1:8080 HTTP/1.1\r\nHost: x\r\n\r\n", connectPorts=frozenset({8080}))
+        self.assertEqual(decision.status, 508)  # type: ignore[attr-defined]
+
+    def test_loopbackAllowedOnLoopbackListener(self) -> None:
+        """
+        On a loopback listener, loopback origins on other ports are fine.
+        """
+        decision = route(b"GET http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIsInstance(decision, Forward)
+
+    def test_privateRefusedBeyondLoopback(self) -> None:
+        """
+        When the proxy listens beyond loopback, literal loopback, private and
+        link-local destinations are refused with 403 unless allowed.
+        """
+        for host in (b"127.0.0.1:9000", b"10.1.2.3", b"192.168.1.1", b"169.254.169.254", b"[::1]:9000", b"localhost:9000"):
+            decision = route(b"GET http://" + host + b"/ HTTP/1.1\r\nHost: x\r\n\r\n", PUBLIC)
+            self.assertEqual(decision, Refuse(403, "destination address not allowed"), repr(host))
+        decision = route(
+            b"GET http://10.1.2.3/ HTTP/1.1\r\nHost: x\r\n\r\n",
+            PUBLIC,
+            allowPrivateDestinations=True,
+        )
+        self.assertIsInstance(decision, Forward)
+
+    def test_clientNotAllowed(self) -> None:
+        """
+        Clients outside the allowed networks get 403 for every request.
+        """
+        router = ForwardRouter(ForwardConfig())
+        self.assertTrue(router.clientAllowed("127.0.0.5"))
+        self.assertTrue(router.clientAllowed("::1"))
+        self.assertTrue(router.clientAllowed(""))
+        self.assertFalse(router.clientAllowed("192.0.2.1"))
+        self.assertFalse(router.clientAllowed("not an address"))
+        client = ClientInfo("192.0.2.1", "0.0.0.0", 8080, allowed=False)
+        decision = router.route(parseRequest(b"GET http://example.com/ HTTP/1.1\r\nHost: x\r\n\r\n"), client)
+        self.assertEqual(decision, Refuse(403, "client not allowed"))
+
+    def test_configuredClients(self) -> None:
+        """
+        Configured client networks replace the loopback default.
+        """
+        router = ForwardRouter(ForwardConfig(allowClients=("192.0.2.0/24",)))
+        self.assertTrue(router.clientAllowed("192.0.2.77"))
+        self.assertFalse(router.clientAllowed("127.0.0.1"))
+
+
+class ParseAuthorityTests(SynchronousTestCase):
+    """
+    L{parseAuthority} splits host and port strictly.
+    """
+
+    def test_valid(self) -> None:
+        """
+        Names are lower-cased and lose a trailing dot; ports are decimal.
+        """
+        self.assertEqual(parseAuthority(b"Example.com.:81", 80), ("example.com", 81))
+        self.assertEqual(parseAuthority(b"[2001:db8::1]", 80), ("2001:db8::1", 80))
+        self.assertEqual(parseAuthority(b"10.0.0.1:65535", None), ("10.0.0.1", 65535))
+
+    def test_invalid(self) -> None:
+        """
+        Anything not strictly host[:port] raises L{ValueError}.
+        """
+        for authority in (b"", b":80", b"a:0", b"a:65536", b"a: 80", b"\xff", b"[::1]x", b"a@b", b".:80"):
+            with self.assertRaises(ValueError, msg=repr(authority)):
+                parseAuthority(authority, 80)
+        with self.assertRaises(ValueError):
+            parseAuthority(b"a:", None)
