@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_exchange -*-
+# -*- test-case-name: tests.test_protocol -*-
 """
 One request/response relay between a client connection and an origin
 connection.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_exchange -*-
+# -*- test-case-name: tests.test_protocol -*-
 """
 The origin-facing side of an HTTP exchange: one pooled connection.
 

@@ -6,7 +6,9 @@ and the upstream pool closed on stop.
 
 from __future__ import annotations
 
-from twisted.application import service, strports
+from twisted.application import service
+from twisted.application.internet import StreamServerEndpointService
+from twisted.internet import endpoints
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 
@@ -23,11 +25,15 @@ class ProxyService(service.MultiService):
     @ivar factory: The factory every listener uses.
     """
 
-    def __init__(self, factory: ProxyFactory, listen: tuple[str, ...]) -> None:
+    def __init__(
+        self, factory: ProxyFactory, listen: tuple[str, ...], reactor: object
+    ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.factory = factory
         for description in listen:
-            strports.service(description, factory).setServiceParent(self)  # type: ignore[no-untyped-call]
+            endpoint = endpoints.serverFromString(reactor, description)  # type: ignore[no-untyped-call]
+            listener = StreamServerEndpointService(endpoint, factory)  # type: ignore[no-untyped-call]
+            listener.setServiceParent(self)  # type: ignore[no-untyped-call]
 
     def stopService(self) -> Deferred[None]:
         d: Deferred[None] = super().stopService()  # type: ignore[no-untyped-call]
@@ -55,4 +61,4 @@ def makeService(
     assert reactor is not None
     pool = ConnectionPool(reactor, config.pool)
     factory = ProxyFactory(router, pool, config, reactor=reactor)
-    return ProxyService(factory, config.listen)
+    return ProxyService(factory, config.listen, reactor)

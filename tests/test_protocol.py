@@ -5,105 +5,14 @@ the client and the origin send and see, on Twisted's in-memory fakes.
 
 from __future__ import annotations
 
-from twisted.internet.address import IPv4Address
-from twisted.internet.error import ConnectionDone, ConnectionRefusedError
-from twisted.internet.protocol import Protocol
-from twisted.internet.testing import MemoryReactorClock, StringTransport
-from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit import (
-    ForwardConfig,
-    ForwardRouter,
     PoolConfig,
     ProxyConfig,
-    ProxyFactory,
-    Timeouts,
 )
-from proxykit.protocol import ProxyProtocol
 
-GET = b"GET http://127.0.0.1:9000/a HTTP/1.1\r\nHost: 127.0.0.1:9000\r\nAccept: */*\r\n\r\n"
-OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
-
-
-class Transport(StringTransport):
-    """
-    A L{StringTransport} that records aborts.
-    """
-
-    aborted = False
-    halfClosed = False
-
-    def loseWriteConnection(self) -> None:
-        self.halfClosed = True
-
-    def abortConnection(self) -> None:
-        self.aborted = True
-        self.loseConnection()
-
-
-class Harness:
-    """
-    A proxy on a fake reactor with one client connection; origin connections
-    are completed by hand.
-    """
-
-    def __init__(self, config: ProxyConfig | None = None) -> None:
-        self.reactor = MemoryReactorClock()
-        config = config or ProxyConfig(timeouts=Timeouts(connect=5, response=30, idle=60, tunnelIdle=100))
-        self.config = config
-        self.factory = ProxyFactory(ForwardRouter(config.forward), config=config, reactor=self.reactor)
-        self.client, self.clientTransport = self.connectClient()
-        self.origins: list[tuple[Protocol, StringTransport]] = []
-
-    def connectClient(self) -> tuple[ProxyProtocol, StringTransport]:
-        proto = self.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
-        transport = Transport(
-            hostAddress=IPv4Address("TCP", "127.0.0.1", 8080),
-            peerAddress=IPv4Address("TCP", "127.0.0.1", 50000),
-        )
-        proto.makeConnection(transport)
-        return proto, transport
-
-    def send(self, data: bytes) -> None:
-        self.client.dataReceived(data)
-
-    def received(self) -> bytes:
-        value = self.clientTransport.value()
-        self.clientTransport.clear()
-        return value
-
-    def pendingConnects(self) -> int:
-        return len(self.reactor.tcpClients) - len(self.origins) - self.failedConnects
-
-    failedConnects = 0
-
-    def acceptOrigin(self) -> tuple[Protocol, StringTransport]:
-        """
-        Complete the oldest pending origin connection attempt.
-        """
-        host, port, factory, timeout, bind = self.reactor.tcpClients[len(self.origins) + self.failedConnects]
-        wrapper = factory.buildProtocol(IPv4Address("TCP", host, port))
-        transport = Transport(peerAddress=IPv4Address("TCP", host, port))
-        wrapper.makeConnection(transport)
-        proto = wrapper._wrappedProtocol
-        self.origins.append((proto, transport))
-        return proto, transport
-
-    def refuseOrigin(self) -> None:
-        host, port, factory, timeout, bind = self.reactor.tcpClients[len(self.origins) + self.failedConnects]
-        self.failedConnects += 1
-        factory.clientConnectionFailed(None, Failure(ConnectionRefusedError()))
-
-
-def originSaw(transport: StringTransport) -> bytes:
-    value = transport.value()
-    transport.clear()
-    return value
-
-
-def lose(proto: Protocol) -> None:
-    proto.connectionLost(Failure(ConnectionDone()))
+from ._harness import GET, OK, Harness, lose, originSaw
 
 
 class ForwardTranscriptTests(SynchronousTestCase):
@@ -452,66 +361,3 @@ class BackpressureTests(SynchronousTestCase):
         self.assertEqual(h.clientTransport.producerState, "paused")
         origin.resumeProducing()
         self.assertEqual(h.clientTransport.producerState, "producing")
-
-
-class TunnelTests(SynchronousTestCase):
-    """
-    CONNECT tunnels.
-    """
-
-    def test_tunnel(self) -> None:
-        """
-        CONNECT to an allowed port answers 200 once connected, then bytes
-        flow both ways unchanged, including bytes sent right after the head.
-        """
-        h2 = Harness(ProxyConfig(forward=ForwardConfig(connectPorts=frozenset({9443}))))
-        h2.send(b"CONNECT 127.0.0.1:9443 HTTP/1.1\r\nHost: x\r\n\r\nEARLY")
-        origin, ot = h2.acceptOrigin()
-        self.assertEqual(h2.received(), b"HTTP/1.1 200 Connection established\r\n\r\n")
-        self.assertEqual(originSaw(ot), b"EARLY")
-        h2.send(b"\x16\x03\x01client")
-        self.assertEqual(originSaw(ot), b"\x16\x03\x01client")
-        origin.dataReceived(b"\x16\x03\x03server")
-        self.assertEqual(h2.received(), b"\x16\x03\x03server")
-        h2.client.readConnectionLost()
-        self.assertTrue(ot.halfClosed, "client FIN passed on as a half-close")
-        self.assertFalse(ot.disconnecting)
-        origin.dataReceived(b"late")
-        self.assertEqual(h2.received(), b"late", "the other direction still flows")
-        origin.readConnectionLost()
-        self.assertTrue(ot.disconnecting)
-        self.assertTrue(h2.clientTransport.disconnecting)
-
-    def test_tunnelRefusedPort(self) -> None:
-        """
-        CONNECT to port 25 gets 403 and the connection closes.
-        """
-        h = Harness()
-        h.send(b"CONNECT 127.0.0.1:25 HTTP/1.1\r\nHost: x\r\n\r\n")
-        self.assertTrue(h.received().startswith(b"HTTP/1.1 403 Forbidden\r\n"))
-        self.assertTrue(h.clientTransport.disconnecting)
-
-    def test_tunnelConnectFails(self) -> None:
-        """
-        A CONNECT whose origin refuses gets 502.
-        """
-        h = Harness(ProxyConfig(forward=ForwardConfig(connectPorts=frozenset({9443}))))
-        h.send(b"CONNECT 127.0.0.1:9443 HTTP/1.1\r\nHost: x\r\n\r\n")
-        h.refuseOrigin()
-        self.assertTrue(h.received().startswith(b"HTTP/1.1 502 "))
-
-    def test_tunnelIdle(self) -> None:
-        """
-        A tunnel with no traffic is dropped after the tunnel idle timeout.
-        """
-        h = Harness(ProxyConfig(forward=ForwardConfig(connectPorts=frozenset({9443})), timeouts=Timeouts(tunnelIdle=50)))
-        h.send(b"CONNECT 127.0.0.1:9443 HTTP/1.1\r\nHost: x\r\n\r\n")
-        origin, ot = h.acceptOrigin()
-        h.reactor.advance(49)
-        self.assertFalse(ot.aborted)
-        h.send(b"x")
-        h.reactor.advance(49)
-        self.assertFalse(ot.aborted)
-        h.reactor.advance(2)
-        self.assertTrue(ot.aborted)
-        self.assertTrue(h.clientTransport.aborted)

@@ -1,0 +1,126 @@
+"""
+Tests for L{proxykit._flow}: pause reasons and the lazy deadline.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
+
+from proxykit._flow import NOT_CONNECTED, PEER_BLOCKED, PIPELINE, Side
+
+
+class Recorder(Side):
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self.timeouts = 0
+
+    def timedOut(self) -> None:
+        self.timeouts += 1
+
+
+def connected(clock: Clock) -> tuple[Recorder, StringTransport]:
+    side = Recorder(clock)
+    transport = StringTransport()
+    side.makeConnection(transport)
+    return side, transport
+
+
+class PauseTests(SynchronousTestCase):
+    """
+    Reading resumes only when every reason to pause is gone.
+    """
+
+    def test_reasons(self) -> None:
+        """
+        Two reasons pause once; dropping one keeps it paused; dropping both
+        resumes; dropping an absent reason changes nothing.
+        """
+        side, transport = connected(Clock())
+        side.pauseReading(PIPELINE)
+        side.pauseReading(NOT_CONNECTED)
+        self.assertEqual(transport.producerState, "paused")
+        side.resumeReading(PIPELINE)
+        self.assertEqual(transport.producerState, "paused")
+        side.resumeReading(PEER_BLOCKED)
+        self.assertEqual(transport.producerState, "paused")
+        side.resumeReading(NOT_CONNECTED)
+        self.assertEqual(transport.producerState, "producing")
+
+    def test_backpressureToPeer(self) -> None:
+        """
+        When a side's own transport is full it pauses its peer; a new peer
+        attached while full starts paused; detaching resumes the old one.
+        """
+        clock = Clock()
+        side, _ = connected(clock)
+        peer, peerTransport = connected(clock)
+        other, otherTransport = connected(clock)
+        self.assertIs(side.transport.producer, side)  # type: ignore[union-attr]
+        side.setPeer(peer)
+        side.pauseProducing()
+        self.assertEqual(peerTransport.producerState, "paused")
+        side.setPeer(other)
+        self.assertEqual(peerTransport.producerState, "producing")
+        self.assertEqual(otherTransport.producerState, "paused")
+        side.resumeProducing()
+        self.assertEqual(otherTransport.producerState, "producing")
+
+
+class DeadlineTests(SynchronousTestCase):
+    """
+    One timer per connection, re-armed lazily.
+    """
+
+    def test_touchPostpones(self) -> None:
+        """
+        Setting the deadline again postpones the timeout without a new timer
+        per touch.
+        """
+        clock = Clock()
+        side, _ = connected(clock)
+        side.setDeadline(10)
+        clock.advance(6)
+        side.setDeadline(10)
+        self.assertEqual(len(clock.getDelayedCalls()), 1)
+        clock.advance(6)
+        self.assertEqual(side.timeouts, 0)
+        clock.advance(4)
+        self.assertEqual(side.timeouts, 1)
+
+    def test_shorterDeadline(self) -> None:
+        """
+        A deadline earlier than the armed timer fires on time.
+        """
+        clock = Clock()
+        side, _ = connected(clock)
+        side.setDeadline(60)
+        side.setDeadline(5)
+        clock.advance(5)
+        self.assertEqual(side.timeouts, 1)
+
+    def test_disarm(self) -> None:
+        """
+        C{None} disarms; cancelTimer drops the timer.
+        """
+        clock = Clock()
+        side, _ = connected(clock)
+        side.setDeadline(5)
+        side.setDeadline(None)
+        clock.advance(10)
+        self.assertEqual(side.timeouts, 0)
+        side.setDeadline(5)
+        side.cancelTimer()
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_closeUnregisters(self) -> None:
+        """
+        closeAfterWrite drops the producer first, so a paused producer
+        cannot keep the transport open.
+        """
+        side, transport = connected(Clock())
+        side.closeAfterWrite()
+        self.assertIsNone(transport.producer)
+        self.assertTrue(transport.disconnecting)
+        side.closeAfterWrite()

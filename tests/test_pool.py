@@ -1,0 +1,153 @@
+"""
+Tests for L{proxykit.pool}: the keep-alive pool, without HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.testing import MemoryReactorClock
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from proxykit.config import PoolConfig
+from proxykit.pool import ConnectionPool, Pooled
+
+
+class FakeConnection:
+    """
+    A pooled connection that records what the pool did to it.
+    """
+
+    def __init__(self, key: Hashable) -> None:
+        self.poolKey = key
+        self.idleFor: float | None = None
+        self.closed = False
+        self._waiters: list[Deferred[None]] = []
+
+    def idle(self, expiry: float) -> None:
+        self.idleFor = expiry
+
+    def close(self) -> None:
+        self.closed = True
+        for d in self._waiters:
+            d.callback(None)
+
+    def whenClosed(self) -> Deferred[None]:
+        if self.closed:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self._waiters.append(d)
+        return d
+
+
+class Requester:
+    def __init__(self) -> None:
+        self.ready: list[tuple[Pooled, bool]] = []
+        self.failed: list[Failure] = []
+
+    def connectionReady(self, connection: Pooled, reused: bool) -> None:
+        self.ready.append((connection, reused))
+
+    def connectionFailed(self, reason: Failure) -> None:
+        self.failed.append(reason)
+
+
+class ConnectionPoolTests(SynchronousTestCase):
+    """
+    L{ConnectionPool} hands out idle connections first and bounds them.
+    """
+
+    def setUp(self) -> None:
+        self.made: list[FakeConnection] = []
+        self.pool = ConnectionPool(MemoryReactorClock(), PoolConfig(maxIdlePerOrigin=2, idleExpiry=7))
+
+    def connector(self, key: Hashable) -> Deferred[Pooled]:
+        connection = FakeConnection(key)
+        self.made.append(connection)
+        return succeed(connection)
+
+    def test_newThenReused(self) -> None:
+        """
+        The first acquire connects; after release the next acquire gets the
+        same connection synchronously, marked reused.
+        """
+        r = Requester()
+        self.pool.acquire("a", r, self.connector)
+        self.assertEqual(r.ready, [(self.made[0], False)])
+        self.pool.release(self.made[0])
+        self.assertEqual(self.made[0].idleFor, 7)
+        self.assertEqual(self.pool.idleCount("a"), 1)
+        self.pool.acquire("a", r, self.connector)
+        self.assertEqual(r.ready[1], (self.made[0], True))
+        self.assertEqual(len(self.made), 1)
+
+    def test_keysSeparate(self) -> None:
+        """
+        Idle connections are per key.
+        """
+        r = Requester()
+        self.pool.acquire("a", r, self.connector)
+        self.pool.release(self.made[0])
+        self.pool.acquire("b", r, self.connector)
+        self.assertEqual(len(self.made), 2)
+
+    def test_fresh(self) -> None:
+        """
+        C{fresh=True} never reuses an idle connection.
+        """
+        r = Requester()
+        self.pool.acquire("a", r, self.connector)
+        self.pool.release(self.made[0])
+        self.pool.acquire("a", r, self.connector, fresh=True)
+        self.assertEqual(len(self.made), 2)
+        self.assertEqual(self.pool.idleCount("a"), 1)
+
+    def test_idleCap(self) -> None:
+        """
+        Beyond the idle cap released connections are closed.
+        """
+        r = Requester()
+        for _ in range(3):
+            self.pool.acquire("a", r, self.connector)
+        for connection in self.made:
+            self.pool.release(connection)
+        self.assertEqual(self.pool.idleCount("a"), 2)
+        self.assertEqual([c.closed for c in self.made], [False, False, True])
+
+    def test_closedIdleForgotten(self) -> None:
+        """
+        An idle connection that closes (origin timeout) leaves the pool.
+        """
+        r = Requester()
+        self.pool.acquire("a", r, self.connector)
+        self.pool.release(self.made[0])
+        self.made[0].close()
+        self.assertEqual(self.pool.idleCount("a"), 0)
+        self.assertEqual(self.pool.connections, set())
+
+    def test_connectFailure(self) -> None:
+        """
+        A failed connect reaches the requester.
+        """
+        r = Requester()
+        self.pool.acquire("a", r, lambda key: fail(ConnectionRefusedError()))
+        self.assertEqual(len(r.failed), 1)
+        self.assertEqual(r.ready, [])
+
+    def test_closeAll(self) -> None:
+        """
+        closeAll closes busy and idle connections and fires when they are
+        closed; later releases close at once.
+        """
+        r = Requester()
+        self.pool.acquire("a", r, self.connector)
+        self.pool.acquire("a", r, self.connector)
+        self.pool.release(self.made[0])
+        d = self.pool.closeAll()
+        self.successResultOf(d)
+        self.assertTrue(all(c.closed for c in self.made))
+        late = FakeConnection("a")
+        self.pool.release(late)
+        self.assertTrue(late.closed)

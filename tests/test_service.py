@@ -1,0 +1,44 @@
+"""
+Tests for L{proxykit.service}.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.defer import Deferred
+from twisted.internet.testing import MemoryReactorClock
+from twisted.trial.unittest import SynchronousTestCase
+
+from proxykit.config import ProxyConfig
+from proxykit.service import forwardService
+
+
+class ServiceTests(SynchronousTestCase):
+    """
+    The service listens on every endpoint and closes the pool on stop.
+    """
+
+    def test_listenersAndShutdown(self) -> None:
+        """
+        Starting listens on each configured endpoint; stopping closes the
+        upstream pool.
+        """
+        reactor = MemoryReactorClock()
+        config = ProxyConfig(listen=("tcp:0:interface=127.0.0.1", "tcp:0:interface=127.0.0.1"))
+        service = forwardService(config, reactor)
+        closed: list[bool] = []
+        pool = service.factory.pool
+
+        def closeAll() -> Deferred[None]:
+            closed.append(True)
+            d: Deferred[None] = Deferred()
+            d.callback(None)
+            return d
+
+        pool.closeAll = closeAll  # type: ignore[method-assign]
+        self.assertEqual(len(list(service)), 2)
+        service.startService()
+        self.assertEqual(len(reactor.tcpServers), 2)
+        self.assertEqual(reactor.tcpServers[0][3], "127.0.0.1")
+        d = service.stopService()
+        self.successResultOf(d)
+        self.assertEqual(closed, [True])
