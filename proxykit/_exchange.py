@@ -137,15 +137,17 @@ class Exchange:
         origin.setPeer(client)
         client.setPeer(origin)
         origin.setDeadline(self._timeout)
-        transport = origin.transport
-        assert transport is not None
+        corking = client.corking
+        if corking is not None:
+            origin.cork()
+            corking.append(origin)
         pending = self._pending
         if pending:
             self._pending = None
             pending.insert(0, self._head)
-            transport.writeSequence(pending)
+            origin.send(b"".join(pending))
         else:
-            transport.write(self._head)
+            origin.send(self._head)
         client.resumeReading(NOT_CONNECTED)
 
     def connectionFailed(self, reason: Failure) -> None:
@@ -164,20 +166,18 @@ class Exchange:
         A piece of the request body.
         """
         if self._chunkUp:
-            pieces = [chunkHeader(len(data)), data, _CRLF]
-        else:
-            pieces = [data]
+            data = b"".join((chunkHeader(len(data)), data, _CRLF))
         origin = self.origin
         if origin is None:
             if self._pending is None:
-                self._pending = pieces
+                self._pending = [data]
             else:
-                self._pending.extend(pieces)
+                self._pending.append(data)
             return
         if self.finished:
             return
         origin.setDeadline(self._timeout)
-        origin.transport.writeSequence(pieces)  # type: ignore[union-attr]
+        origin.send(data)
 
     def requestEnd(self, trailers: Headers) -> None:
         """
@@ -194,7 +194,7 @@ class Exchange:
             else:
                 self._pending.append(last)
         else:
-            origin.transport.write(last)  # type: ignore[union-attr]
+            origin.send(last)
 
     def clientLost(self) -> None:
         """
@@ -225,9 +225,7 @@ class Exchange:
                 headers = forwardHeaders(
                     response.headers, response.connectionTokens, client.viaFor(response.version)
                 )
-                client.transport.write(  # type: ignore[union-attr]
-                    responseHead(status, response.reason, headers)
-                )
+                client.send(responseHead(status, response.reason, headers))
             return
         keepAlive = self._keepAlive and not client.closing
         headers = forwardHeaders(
@@ -247,9 +245,7 @@ class Exchange:
         self._keepAlive = keepAlive
         self._responseTokens = response.connectionTokens
         self.responseStarted = True
-        client.transport.write(  # type: ignore[union-attr]
-            responseHead(status, response.reason, headers)
-        )
+        client.send(responseHead(status, response.reason, headers))
         if response.keepAlive is False and self.origin is not None:
             # The origin will close; nothing to return to the pool.
             self.origin.willClose = True
@@ -259,11 +255,9 @@ class Exchange:
         A piece of the response body.
         """
         self.origin.setDeadline(self._timeout)  # type: ignore[union-attr]
-        transport = self.client.transport
         if self._chunkDown:
-            transport.writeSequence((chunkHeader(len(data)), data, _CRLF))  # type: ignore[union-attr]
-        else:
-            transport.write(data)  # type: ignore[union-attr]
+            data = b"".join((chunkHeader(len(data)), data, _CRLF))
+        self.client.send(data)
 
     def responseEnd(self, trailers: Headers) -> None:
         """
@@ -271,9 +265,7 @@ class Exchange:
         """
         client = self.client
         if self._chunkDown:
-            client.transport.write(  # type: ignore[union-attr]
-                lastChunk(forwardTrailers(trailers, self._responseTokens))
-            )
+            client.send(lastChunk(forwardTrailers(trailers, self._responseTokens)))
         self.finished = True
         origin = self.origin
         self.origin = None

@@ -111,9 +111,14 @@ class OriginProtocol(Side):
             self.abort()
             return
         self.responseStarted = True
-        conn = self._conn
-        conn.receiveData(data)
-        self._deliver(exchange)
+        self._conn.receiveData(data)
+        # One write to the client for everything this read produced.
+        client = exchange.client
+        client.cork()
+        try:
+            self._deliver(exchange)
+        finally:
+            client.uncork()
 
     def _deliver(self, exchange: Exchange) -> None:
         conn = self._conn

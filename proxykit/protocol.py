@@ -82,6 +82,8 @@ class ProxyProtocol(Side):
     _log = Logger()
     closing = False
     client: ClientInfo
+    corking: list[Side] | None = None
+    """While handling one read: the origin sides whose writes are held."""
 
     def __init__(self, factory: ProxyFactory) -> None:
         self.factory = factory
@@ -110,7 +112,15 @@ class ProxyProtocol(Side):
         if self.closing:
             return
         self._conn.receiveData(data)
-        self._process()
+        # Writes to origins are collected per read and sent once.
+        corking: list[Side] = []
+        self.corking = corking
+        try:
+            self._process()
+        finally:
+            self.corking = None
+            for side in corking:
+                side.uncork()
 
     def readConnectionLost(self) -> None:
         splice = self._splice

@@ -63,7 +63,7 @@ class Splice:
         """
         self.bytesUp += len(data)
         self.client.setDeadline(self._idle)
-        self.origin.transport.write(data)  # type: ignore[union-attr]
+        self.origin.send(data)
 
     def fromOrigin(self, data: bytes) -> None:
         """
@@ -71,7 +71,7 @@ class Splice:
         """
         self.bytesDown += len(data)
         self.client.setDeadline(self._idle)
-        self.client.transport.write(data)  # type: ignore[union-attr]
+        self.client.send(data)
 
     def clientEnded(self) -> None:
         """

@@ -55,10 +55,7 @@ class ForwardOptions(usage.Options):
         self["connect-ports"] = []
 
     def opt_listen(self, description: str) -> None:
-        """
-        Listen on this Twisted endpoint string (repeatable; default
-        tcp:8080:interface=127.0.0.1).
-        """
+        """Listen on this endpoint (repeatable; default tcp:8080:interface=127.0.0.1)."""
         self["listen"].append(description)
 
     opt_l = opt_listen
@@ -110,7 +107,6 @@ class Options(usage.Options):
     Options of C{twistd proxykit}.
     """
 
-    synopsis = "forward [options]"
     subCommands = [
         ["forward", None, ForwardOptions, "Run a forward proxy."],
     ]
