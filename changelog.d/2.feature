@@ -1,0 +1,1 @@
+proxykit's first release: a forward HTTP/1.1 proxy (absolute-form requests and CONNECT tunnels) built on a sans-IO message layer over httptools, a keep-alive upstream pool and a splice with mutual backpressure, available as `twistd proxykit forward` and as a library (`ProxyFactory`, `ForwardRouter`, `ConnectionPool`, `ProxyConfig`).
