@@ -7,8 +7,11 @@ This is the only place that decides between answering an error status and
 aborting the client connection:
 
   - nothing of the response sent to the client yet: answer 502 or 504;
-  - the response head already went out: abort the client connection, so a
-    truncated body is never presented as complete.
+  - the response head already went out: end the client connection so that
+    a truncated body is never presented as complete.  When the body's
+    framing (Content-Length or chunked) lets the client see the truncation,
+    what was relayed is flushed and the connection closed; when the client
+    reads the body until the connection closes, it is aborted.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ class Exchange:
         "_reused",
         "_chunkUp",
         "_chunkDown",
+        "_closeDelimited",
         "_keepAlive",
         "_timeout",
         "_responseTokens",
@@ -101,6 +105,7 @@ class Exchange:
         self._reused = False
         self._chunkUp = request.framing == Framing.CHUNKED
         self._chunkDown = False
+        self._closeDelimited = False
         self._keepAlive = request.keepAlive
         self._timeout = timeout
         self._responseTokens: frozenset[bytes] = frozenset()
@@ -238,6 +243,7 @@ class Exchange:
                 self._chunkDown = True
             else:
                 keepAlive = False
+                self._closeDelimited = True
         if not keepAlive:
             headers.append((b"Connection", b"close"))
         elif request.version == b"1.0":
@@ -326,7 +332,14 @@ class Exchange:
         client = self.client
         client.setPeer(None)
         if self.responseStarted:
-            client.abortConnection()
+            if self._closeDelimited:
+                # The client reads the body until the connection closes: a
+                # clean close would present the truncated body as complete.
+                client.abortConnection()
+            else:
+                # Content-Length or chunked framing lets the client see the
+                # body is cut short: deliver what was relayed, then close.
+                client.endTruncated(self)
             return
         keepAlive = self._keepAlive and self.requestComplete
         client.sendError(status, close=not keepAlive)

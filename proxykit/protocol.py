@@ -156,6 +156,11 @@ class ProxyProtocol(Side):
         if splice is not None:
             splice.timedOut()
             return
+        if self.closing:
+            # A closing connection whose client did not take the rest of
+            # its bytes in time.
+            self.abortConnection()
+            return
         if self._exchange is None:
             # Idle keep-alive connection, or a head that never completed.
             self.closing = True
@@ -231,6 +236,11 @@ class ProxyProtocol(Side):
                 request.framing != Framing.NONE
                 or request.method == b"CONNECT"
                 or not request.keepAlive
+                # 400: the request makes no sense to a forward proxy (an
+                # origin-form target, a malformed one); the client is not
+                # speaking to us as a proxy, so what follows cannot be
+                # trusted either.
+                or refusal.status == 400
             ):
                 self._exchange = _Waiting()
                 self.sendError(refusal.status, close=True)
@@ -330,6 +340,19 @@ class ProxyProtocol(Side):
         if close:
             self.closing = True
             self.closeAfterWrite()
+
+    def endTruncated(self, exchange: object) -> None:
+        """
+        The response to the current request was cut short after its head
+        went out, and its framing lets the client see that: send what was
+        relayed, then close (abort if the client does not read it within the
+        idle timeout).
+        """
+        if exchange is self._exchange:
+            self._exchange = None
+        self.closing = True
+        self.setDeadline(self._factory.config.timeouts.idle)
+        self.closeAfterWrite()
 
     def abortConnection(self) -> None:
         """

@@ -183,11 +183,13 @@ class FailureTests(SynchronousTestCase):
 
     def test_originFormRequest(self) -> None:
         """
-        An origin-form request gets 400 and never contacts anything.
+        An origin-form request gets 400, never contacts anything, and the
+        connection closes: the client is not speaking to a proxy.
         """
         h = Harness()
         h.send(b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n")
         self.assertTrue(h.received().startswith(b"HTTP/1.1 400 "))
+        self.assertTrue(h.clientTransport.disconnecting)
         self.assertEqual(h.reactor.tcpClients, [])
 
     def test_refusalKeepsConnection(self) -> None:
@@ -236,13 +238,44 @@ class FailureTests(SynchronousTestCase):
 
     def test_originClosesMidBody(self) -> None:
         """
-        When the origin closes mid-body, the client connection is aborted:
-        a truncated body is never presented as complete.
+        When the origin closes mid-body of a response framed by
+        Content-Length, the client gets what was relayed and then the
+        connection closes, so it sees the body is short of its length.
         """
         h = Harness()
         h.send(GET)
         origin, ot = h.acceptOrigin()
         origin.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+        lose(origin)
+        self.assertTrue(h.received().endswith(b"\r\n\r\npartial"))
+        self.assertTrue(h.clientTransport.disconnecting)
+        self.assertFalse(h.clientTransport.aborted)
+
+    def test_truncatedResponseNotReadIsAborted(self) -> None:
+        """
+        A client that does not take the rest of a truncated response within
+        the idle timeout is aborted.
+        """
+        h = Harness()
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+        lose(origin)
+        h.reactor.advance(h.config.timeouts.idle)
+        self.assertTrue(h.clientTransport.aborted)
+
+    def test_originClosesMidBodyCloseDelimited(self) -> None:
+        """
+        When the client reads the body until the connection closes (an
+        HTTP/1.0 client), a truncated body aborts the connection: a clean
+        close would present it as complete.
+        """
+        h = Harness()
+        h.send(b"GET http://127.0.0.1:9000/a HTTP/1.0\r\n\r\n")
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7\r\npartial\r\n"
+        )
         lose(origin)
         self.assertTrue(h.clientTransport.aborted)
 
