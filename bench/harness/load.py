@@ -75,9 +75,12 @@ def run_wrk(
     argv = wrk_argv(port, target, host, conns, seconds, cpu)
     try:
         done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=seconds + 30,
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=seconds + 30,
             start_new_session=True,
-        )  # fmt: skip
+        )
     except subprocess.TimeoutExpired as exc:
         raise LoadError(f"wrk did not finish in {seconds + 30}s") from exc
     for line in done.stdout.splitlines():
@@ -86,7 +89,9 @@ def run_wrk(
     raise LoadError(f"wrk printed no result (rc={done.returncode}): {done.stderr}")
 
 
-def fetch(port: int, target: str, host: str, timeout: float = 10.0) -> tuple[int, bytes]:
+def fetch(
+    port: int, target: str, host: str, timeout: float = 10.0
+) -> tuple[int, bytes]:
     """One GET for ``target`` through the proxy (or server) on ``port``."""
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
@@ -158,9 +163,12 @@ def drain(sock: socket.socket, expected: int, deadline: float) -> int:
 
 
 def tunnel_transfer(
-    proxy_port: int, origin_port: int, expected: int, via_proxy: bool,
+    proxy_port: int,
+    origin_port: int,
+    expected: int,
+    via_proxy: bool,
     limit_s: float = 60.0,
-) -> TunnelResult:  # fmt: skip
+) -> TunnelResult:
     """CONNECT to the tunnel origin through the proxy and time the download.
 
     Timed from sending CONNECT until the last byte.  ``via_proxy=False``
@@ -173,7 +181,9 @@ def tunnel_transfer(
             got = 0
             if via_proxy:
                 target = f"{HOST}:{origin_port}"
-                sock.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+                sock.sendall(
+                    f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode()
+                )
                 status, rest = read_connect_reply(sock)
                 if b" 200" not in status:
                     return TunnelResult(False, error=f"CONNECT reply: {status!r}")
@@ -226,9 +236,14 @@ def paced_read(sock: socket.socket, budget: int, until: float) -> tuple[int, byt
 
 
 def slow_download(
-    proxy_port: int, target: str, host: str, pid: int,
-    rate: int = 64 * KIB, seconds: float = 5.0, interval: float = 0.25,
-) -> SlowClientResult:  # fmt: skip
+    proxy_port: int,
+    target: str,
+    host: str,
+    pid: int,
+    rate: int = 64 * KIB,
+    seconds: float = 5.0,
+    interval: float = 0.25,
+) -> SlowClientResult:
     """Download ``target`` through the proxy at ``rate`` B/s for ``seconds``.
 
     Samples VmRSS of the proxy's process tree every ``interval``; closes the

@@ -35,7 +35,7 @@ class Proc:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
-    def log_tail(self, lines: int = 15) -> str:
+    def log_tail(self, lines: int = 6) -> str:
         try:
             text = self.log_path.read_text(errors="replace")
         except OSError:
@@ -193,3 +193,62 @@ def signals_as_exceptions() -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def busy_jiffies() -> int:
+    """user + nice + system jiffies of all CPUs, from /proc/stat."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return int(fields[1]) + int(fields[2]) + int(fields[3])
+
+
+def stat_fields(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def process_jiffies(pid: int) -> int:
+    """utime + stime + cutime + cstime of one process (all its threads)."""
+    fields = stat_fields(pid)
+    return sum(int(v) for v in fields[11:15]) if fields else 0
+
+
+def kernel_thread_jiffies() -> int:
+    total = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            fields = stat_fields(int(entry.name))
+            if fields and (fields[1] == "2" or entry.name == "2"):
+                total += process_jiffies(int(entry.name))
+    return total
+
+
+@dataclass
+class ForeignCpu:
+    """CPU used by processes that are not ours (nor kernel threads) meanwhile.
+
+    Ours are the harness (with its reaped children, e.g. wrk), the roots
+    given and their descendants.  A large value means another workload was
+    running and the measurement is suspect.
+    """
+
+    roots: list[int]
+    start_busy: int = 0
+    start_ours: int = 0
+
+    def ours(self) -> int:
+        pids = {os.getpid(), *(p for r in self.roots for p in child_pids(r))}
+        return sum(process_jiffies(p) for p in pids) + kernel_thread_jiffies()
+
+    def __enter__(self) -> ForeignCpu:
+        self.start_busy, self.start_ours = busy_jiffies(), self.ours()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def seconds(self) -> float:
+        busy = busy_jiffies() - self.start_busy
+        ours = self.ours() - self.start_ours
+        return max(0, busy - ours) / os.sysconf("SC_CLK_TCK")

@@ -36,23 +36,28 @@ def median(values: list[float]) -> float | None:
 def summarise_http(rows: list[Row]) -> list[Row]:
     """Median req/s, p50, p99 and max peak RSS per (proxy, size, conns)."""
     groups: dict[tuple[str, str, int], list[Row]] = {}
-    for row in rows:
+    for row in (r for r in rows if not r.get("discarded")):
         groups.setdefault((row["proxy"], row["size"], row["conns"]), []).append(row)
     summary = []
     for (proxy, size, conns), group in groups.items():
         done = [r for r in group if r.get("wrk")]
         rss = [r["peak_rss_kib"] for r in done if r.get("peak_rss_kib")]
-        summary.append({
-            "proxy": proxy, "size": size, "conns": conns,
-            "runs": len(done), "failed_runs": len(group) - len(done),
-            "rps": median([r["wrk"]["rps"] for r in done]),
-            "p50_ms": median([r["wrk"]["p50_us"] / 1000 for r in done]),
-            "p99_ms": median([r["wrk"]["p99_us"] / 1000 for r in done]),
-            "peak_rss_mib": max(rss) / 1024 if rss else None,
-            "non2xx": sum(r["wrk"]["err_status"] for r in done),
-            "socket_errors": sum(r["wrk"]["socket_errors"] for r in done),
-            "flags": sorted({f for r in group for f in r.get("flags", [])}),
-        })  # fmt: skip
+        summary.append(
+            {
+                "proxy": proxy,
+                "size": size,
+                "conns": conns,
+                "runs": len(done),
+                "failed_runs": len(group) - len(done),
+                "rps": median([r["wrk"]["rps"] for r in done]),
+                "p50_ms": median([r["wrk"]["p50_us"] / 1000 for r in done]),
+                "p99_ms": median([r["wrk"]["p99_us"] / 1000 for r in done]),
+                "peak_rss_mib": max(rss) / 1024 if rss else None,
+                "non2xx": sum(r["wrk"]["err_status"] for r in done),
+                "socket_errors": sum(r["wrk"]["socket_errors"] for r in done),
+                "flags": sorted({f for r in group for f in r.get("flags", [])}),
+            }
+        )
     return summary
 
 
@@ -64,8 +69,11 @@ def summarise_tunnel(rows: list[Row]) -> list[Row]:
     for proxy, group in groups.items():
         ok = [r["mb_per_s"] for r in group if r["ok"]]
         errors = sorted({r["error"] for r in group if not r["ok"]})
-        summary.append({"proxy": proxy, "runs": len(ok), "mb_per_s": median(ok),
-                        "errors": errors})  # fmt: skip
+        if any(r.get("busy_machine") for r in group):
+            errors.append("busy-machine")
+        summary.append(
+            {"proxy": proxy, "runs": len(ok), "mb_per_s": median(ok), "errors": errors}
+        )
     return summary
 
 
@@ -88,11 +96,15 @@ def http_ratios(summary: list[Row]) -> list[Row]:
             other = find(summary, proxy=peer, size=mine["size"], conns=mine["conns"])
             if other is None:
                 continue
-            out.append({
-                "peer": peer, "size": mine["size"], "conns": mine["conns"],
-                "rps_ratio": ratio(mine["rps"], other["rps"]),
-                "p99_ratio": ratio(mine["p99_ms"], other["p99_ms"]),
-            })  # fmt: skip
+            out.append(
+                {
+                    "peer": peer,
+                    "size": mine["size"],
+                    "conns": mine["conns"],
+                    "rps_ratio": ratio(mine["rps"], other["rps"]),
+                    "p99_ratio": ratio(mine["p99_ms"], other["p99_ms"]),
+                }
+            )
     return out
 
 
@@ -108,19 +120,33 @@ def targets(http: list[Row], tunnel: list[Row]) -> list[Row]:
         return row["mb_per_s"] if row else None
 
     checks = [
-        ("small, 50 conns: proxykit >= 4x twisted.web.proxy req/s",
-         ratio(rps(PROXYKIT), rps("twisted.web.proxy")), 4.0),
-        ("small, 50 conns: proxykit >= proxy.py req/s",
-         ratio(rps(PROXYKIT), rps("proxy.py")), 1.0),
-        ("CONNECT tunnel: proxykit >= tinyproxy MB/s",
-         ratio(mbps(PROXYKIT), mbps("tinyproxy")), 1.0),
-    ]  # fmt: skip
+        (
+            "small, 50 conns: proxykit >= 4x twisted.web.proxy req/s",
+            ratio(rps(PROXYKIT), rps("twisted.web.proxy")),
+            4.0,
+        ),
+        (
+            "small, 50 conns: proxykit >= proxy.py req/s",
+            ratio(rps(PROXYKIT), rps("proxy.py")),
+            1.0,
+        ),
+        (
+            "CONNECT tunnel: proxykit >= tinyproxy MB/s",
+            ratio(mbps(PROXYKIT), mbps("tinyproxy")),
+            1.0,
+        ),
+    ]
     return [
-        {"target": name, "ratio": value, "needed": need,
-         "verdict": "pending" if value is None else
-         ("PASS" if value >= need else "FAIL")}
+        {
+            "target": name,
+            "ratio": value,
+            "needed": need,
+            "verdict": "pending"
+            if value is None
+            else ("PASS" if value >= need else "FAIL"),
+        }
         for name, value, need in checks
-    ]  # fmt: skip
+    ]
 
 
 def build_summary(results: Results) -> dict[str, Any]:
@@ -142,12 +168,16 @@ def fmt(value: float | None, spec: str = ".1f") -> str:
 
 
 def http_lines(summary: list[Row], proxies: list[str]) -> list[str]:
-    head = (f"{'proxy':<18} {'size':<5} {'conns':>5} {'req/s':>9} {'p50 ms':>8} "
-            f"{'p99 ms':>8} {'RSS MiB':>8} {'non2xx':>7} {'sockerr':>7}  flags")
+    head = (
+        f"{'proxy':<18} {'size':<5} {'conns':>5} {'req/s':>9} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'RSS MiB':>8} {'non2xx':>7} {'sockerr':>7}  flags"
+    )
     lines = [head, "-" * len(head)]
     order = {name: i for i, name in enumerate(proxies)}
-    rows = sorted(summary, key=lambda r: (r["size"] != "small", -r["conns"],
-                                          order.get(r["proxy"], 99)))
+    rows = sorted(
+        summary,
+        key=lambda r: (r["size"] != "small", -r["conns"], order.get(r["proxy"], 99)),
+    )
     for r in rows:
         lines.append(
             f"{r['proxy']:<18} {r['size']:<5} {r['conns']:>5} {fmt(r['rps']):>9} "
@@ -155,6 +185,13 @@ def http_lines(summary: list[Row], proxies: list[str]) -> list[str]:
             f"{fmt(r['peak_rss_mib']):>8} {r['non2xx']:>7} {r['socket_errors']:>7}  "
             f"{','.join(r['flags'])}"
         )
+    measured = {r["proxy"] for r in summary}
+    for proxy in proxies:
+        if proxy not in measured:
+            lines.append(
+                f"{proxy:<18} {'-':<5} {'-':>5} {'no results':>9}"
+                "  (failed to start, or preflight failed)"
+            )
     return lines
 
 
@@ -184,7 +221,9 @@ def other_lines(summary: dict[str, Any]) -> list[str]:
         )
     lines += ["", "Targets:"]
     for t in summary["targets"]:
-        lines.append(f"  [{t['verdict']}] {t['target']} (ratio {fmt(t['ratio'], '.2f')})")
+        lines.append(
+            f"  [{t['verdict']}] {t['target']} (ratio {fmt(t['ratio'], '.2f')})"
+        )
     for s in summary["start_failures"]:
         lines.append(f"\n{s['proxy']}: failed to start (rep {s['rep']}): {s['error']}")
     return lines
@@ -192,20 +231,123 @@ def other_lines(summary: dict[str, Any]) -> list[str]:
 
 def render(results: Results, summary: dict[str, Any]) -> str:
     meta = results.meta
-    title = (f"HTTP keep-alive via wrk -t1, {meta['duration_s']} s x "
-             f"{meta['reps']} reps, medians; RSS = peak VmHWM of the proxy tree")
-    lines = [title, *http_lines(summary["http"], meta["proxies"]), *other_lines(summary)]
+    title = (
+        f"HTTP keep-alive via wrk -t1, {meta['duration_s']} s x "
+        f"{meta['reps']} reps, medians; RSS = peak VmHWM of the proxy tree"
+    )
+    lines = [
+        title,
+        *http_lines(summary["http"], meta["proxies"]),
+        *other_lines(summary),
+    ]
     return "\n".join(lines)
 
 
 def write_json(results: Results, summary: dict[str, Any], directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"bench-{results.meta['started_at']}.json"
-    payload = {"meta": results.meta, "summary": summary, "raw": {
-        "starts": results.starts, "http": results.http,
-        "tunnel": results.tunnel, "slow_client": results.slow,
-    }}  # fmt: skip
+    payload = {
+        "meta": results.meta,
+        "summary": summary,
+        "raw": {
+            "starts": results.starts,
+            "http": results.http,
+            "tunnel": results.tunnel,
+            "slow_client": results.slow,
+        },
+    }
     path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
-    latest = directory / "latest.json"
-    latest.write_text(path.read_text())
+    (directory / "latest.json").write_text(path.read_text())
+    text = markdown(results, summary)
+    path.with_suffix(".md").write_text(text)
+    (directory / "latest.md").write_text(text)
     return path
+
+
+def md_row(cells: list[object]) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def md_table(head: list[str], rows: list[list[object]]) -> list[str]:
+    return [md_row(head), md_row(["---"] * len(head)), *(md_row(r) for r in rows)]
+
+
+def md_http(summary: list[Row], proxies: list[str]) -> list[str]:
+    order = {name: i for i, name in enumerate(proxies)}
+    rows = sorted(
+        summary,
+        key=lambda r: (r["size"] != "small", -r["conns"], order.get(r["proxy"], 99)),
+    )
+    head = ["proxy", "size", "conns", "req/s", "p50 ms", "p99 ms", "peak RSS MiB"]
+    head += ["non-2xx", "socket errors", "flags"]
+    return md_table(
+        head,
+        [
+            [r["proxy"], r["size"], r["conns"], fmt(r["rps"], ".0f")]
+            + [fmt(r["p50_ms"], ".2f"), fmt(r["p99_ms"], ".2f")]
+            + [fmt(r["peak_rss_mib"]), r["non2xx"], r["socket_errors"]]
+            + [", ".join(r["flags"])]
+            for r in rows
+        ],
+    )
+
+
+def md_ratios(ratios: list[Row]) -> list[str]:
+    combos = sorted(
+        {(r["size"], r["conns"]) for r in ratios},
+        key=lambda c: (c[0] != "small", -c[1]),
+    )
+    rows = []
+    for peer in PEERS:
+        cells = [
+            find(ratios, peer=peer, size=size, conns=conns) for size, conns in combos
+        ]
+        if any(cells):
+            rows.append(
+                [peer] + [fmt(c["rps_ratio"], ".2f") if c else "-" for c in cells]
+            )
+    return md_table(["proxykit req/s ÷"] + [f"{s}, {c} conn" for s, c in combos], rows)
+
+
+def markdown(results: Results, summary: dict[str, Any]) -> str:
+    """The summary as Markdown tables, for docs/performance.md."""
+    meta = results.meta
+    lines = [
+        f"Run {meta['started_at']}: `{meta['command']}`, {meta['duration_s']} s per "
+        f"load, {meta['reps']} repetitions (baseline {meta['baseline_reps']}).",
+        "",
+        *md_http(summary["http"], meta["proxies"]),
+        "",
+        *md_table(
+            ["CONNECT, 256 MiB", "MB/s", "note"],
+            [
+                [r["proxy"], fmt(r["mb_per_s"]), "; ".join(r["errors"])]
+                for r in summary["tunnel"]
+            ],
+        ),
+        "",
+        *md_table(
+            ["slow client", "RSS growth MiB", "baseline MiB", "note"],
+            [
+                [r["proxy"]]
+                + (
+                    ["-", "-", r["error"]]
+                    if r.get("error")
+                    else [
+                        fmt(r["growth_kib"] / 1024),
+                        fmt(r["baseline_kib"] / 1024),
+                        "",
+                    ]
+                )
+                for r in summary["slow_client"]
+            ],
+        ),
+        "",
+        *md_ratios(summary["ratios"]),
+        "",
+        *(
+            f"- **{t['verdict']}** {t['target']} (ratio {fmt(t['ratio'], '.2f')})"
+            for t in summary["targets"]
+        ),
+    ]
+    return "\n".join(lines) + "\n"

@@ -69,7 +69,15 @@ def start_nginx(
     conf = tmp / "nginx.conf"
     values = {"TMP": str(tmp), "PORT": str(port), "DOCROOT": str(tmp / "docroot")}
     conf.write_text(fill_template("nginx.conf", values))
-    argv = ["nginx", "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "nginx-error.log")]
+    argv = [
+        "nginx",
+        "-p",
+        str(tmp),
+        "-c",
+        str(conf),
+        "-e",
+        str(tmp / "nginx-error.log"),
+    ]
     proc = pm.start("nginx", pinned(cpu, argv))
     wait_for_port(proc, port)
     return Origin(port, proc, files)
@@ -165,7 +173,8 @@ PROXIES: list[ProxySpec] = [
         "proxy.py",
         proxypy_argv,
         True,
-        "proxy --hostname 127.0.0.1 --port PORT " + " ".join(PROXYPY_FLAGS)
+        "proxy --hostname 127.0.0.1 --port PORT "
+        + " ".join(PROXYPY_FLAGS)
         + " --data-dir TMP (default plugins: HttpProxyPlugin only; threadless)",
     ),
     ProxySpec(
