@@ -77,7 +77,10 @@ _SPECIAL: Final = {
     b"expect": _EXPECT,
 }
 
-_TOKEN_SP = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+ ")
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]*")
+_UPPER = bytes(range(ord("A"), ord("Z") + 1))
+_MAX_METHOD = 64
+_HEAD_END = b"\r\n\r\n"
 
 _VERSIONS: Final = {"1.1": b"1.1", "1.0": b"1.0"}
 
@@ -110,13 +113,28 @@ class H1Connection:
         self._dead = False
         self.trailingData = b""
         self.reusableAfterHead = True
+        # Messages begun so far, to tell whether a head began in this read.
+        self._messages = 0
+        # Server role: the start of a request line whose method llhttp
+        # refused before it could be told to be a token (see _decideMethod).
+        self._lineStart = b""
+        self._pendingLine: bytes | None = None
+        # Bytes of a chunked body received without any chunk or data in them
+        # (a trailer section or chunk extension in progress).
+        self._progress = False
+        self._stalled = 0
+        # Client role, answering HEAD or CONNECT: the end of the last read,
+        # to find a CRLF CRLF split across reads; and whether the head ended.
+        self._tail = b""
+        self._stopping = False
+        self._stopped = False
         # Per-message state, reset by _onMessageBegin.
         self._inHead = False
         self._inBody = False
         self._headBytes = 0
         self._url: list[bytes] = []
         self._urlLength = 0
-        self._reason = b""
+        self._reason: list[bytes] = []
         self._headers: Headers = []
         self._trailers: Headers = []
         self._fieldCount = 0
@@ -148,6 +166,7 @@ class H1Connection:
         answers it.
         """
         self._requestMethod = method
+        self._tail = b""
 
     def receiveData(self, data: bytes) -> None:
         """
@@ -155,32 +174,126 @@ class H1Connection:
 
         @param data: Bytes from the peer.
         """
-        if self._dead:
+        if self._dead or not data:
             return
-        if not self.isServer and self._requestMethod is None and not self._inBody:
-            self._fail(ProtocolError(502, "response without a request"))
+        if self._pendingLine is not None:
+            self._decideMethod(self._pendingLine + data)
             return
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade as e:
-            self._afterUpgrade(data[e.args[0] :])
-            return
-        except httptools.HttpParserCallbackError:
-            if self._error is None and self._headStopped(data):
+        if not self.isServer:
+            method = self._requestMethod
+            if method is None and not self._inBody:
+                self._fail(ProtocolError(502, "response without a request"))
                 return
-            self._fail(self._error or ProtocolError(self._badStatus(), "bad message"))
-            return
-        except httptools.HttpParserError as e:
-            self._fail(self._error or self._classify(e, data))
-            return
-        if self._inHead:
-            self._headBytes += len(data)
+            if method == b"HEAD" or method == b"CONNECT":
+                self._receiveUntilHeadEnd(data)
+                return
+        self._feed(data)
+
+    def _receiveUntilHeadEnd(self, data: bytes) -> None:
+        """
+        Client role, answering HEAD or CONNECT: the response may end with its
+        head, which llhttp cannot be told.  Feed up to each CRLF CRLF (where a
+        head can end) separately, so that what follows the head is known
+        exactly, however the bytes were split.
+        """
+        tail = self._tail
+        scan = tail + data
+        self._tail = scan[-3:]
+        start = 0
+        i = scan.find(_HEAD_END)
+        while i != -1:
+            end = i + 4 - len(tail)
+            if end > start:
+                self._feed(data[start:end])
+                start = end
+                if self._dead:
+                    return
+                if self._stopped:
+                    self._stopped = False
+                    rest = data[start:]
+                    if self._connect:
+                        # A 2xx to CONNECT: the rest belongs to the tunnel.
+                        self.trailingData = rest
+                        self._dead = True
+                    elif rest:
+                        # Nothing may follow a response to HEAD.
+                        self.reusableAfterHead = False
+                    return
+            i = scan.find(_HEAD_END, i + 1)
+        if start < len(data):
+            self._feed(data[start:])
+
+    def _feed(self, data: bytes) -> None:
+        while True:
             limits = self._limits
-            if self._headBytes > limits.maxRequestLine + limits.maxHeaderBytes:
-                if self.isServer and not self._headers and self._url:
-                    self._fail(ProtocolError(414, "request line too long"))
+            begun = self._messages
+            inHead = self._inHead
+            self._progress = False
+            try:
+                self._parser.feed_data(data)
+            except httptools.HttpParserUpgrade as e:
+                rest = self._afterUpgrade(data[e.args[0] :])
+                if rest:
+                    data = rest
+                    continue
+                return
+            except httptools.HttpParserCallbackError:
+                if self._error is None and self._stopping:
+                    self._stopping = False
+                    self._stopped = True
+                    self._parser = self._newParser()
+                    return
+                self._fail(
+                    self._error or ProtocolError(self._badStatus(), "bad message")
+                )
+                return
+            except httptools.HttpParserError as e:
+                if (
+                    self._error is None
+                    and isinstance(e, httptools.HttpParserInvalidMethodError)
+                    and self.isServer
+                ):
+                    # The request line may not be complete yet: decide once
+                    # the method token has ended.
+                    inLine = inHead and self._messages == begun
+                    start = self._lineStart if inLine else b""
+                    self._decideMethod(start + data)
+                    return
+                self._fail(self._error or self._classify(e, data))
+                return
+            if self._inHead:
+                if inHead and self._messages == begun:
+                    self._headBytes += len(data)
                 else:
+                    # The head began in this read, maybe after the end of
+                    # another message: count what is known of it.
+                    self._headBytes = self._urlLength + self._fieldBytes
+                if self._headBytes > limits.maxRequestLine + limits.maxHeaderBytes:
+                    # A request-target over its limit was refused by on_url
+                    # already: what is too long here is the header section.
                     self._fail(ProtocolError(self._sizeStatus(), "head too large"))
+                    return
+                if self.isServer and not self._url:
+                    # Still in the method: remember its start.
+                    if inHead and self._messages == begun:
+                        start = self._lineStart + data
+                    else:
+                        # The method so far: the letters ending this read.
+                        last = data[-_MAX_METHOD:]
+                        start = last[len(last.rstrip(_UPPER)) :]
+                    self._lineStart = start[-_MAX_METHOD:]
+            elif self._inBody and self._framing == Framing.CHUNKED:
+                if self._progress:
+                    self._stalled = 0
+                else:
+                    self._stalled += len(data)
+                    if self._stalled > limits.maxHeaderBytes:
+                        self._fail(
+                            ProtocolError(
+                                self._sizeStatus(), "trailer section too large"
+                            )
+                        )
+            return
 
     def receiveEOF(self) -> None:
         """
@@ -190,6 +303,10 @@ class H1Connection:
         in the middle of any other message it is an error.
         """
         if self._dead:
+            return
+        if self._pendingLine is not None:
+            self._pendingLine = None
+            self._fail(ProtocolError(400, "malformed request line"))
             return
         if self._inBody and self._framing == Framing.CLOSE:
             self._inBody = False
@@ -250,8 +367,6 @@ class H1Connection:
             return ProtocolError(502, "malformed response")
         message = str(e)
         if isinstance(e, httptools.HttpParserInvalidMethodError):
-            if _TOKEN_SP.match(data):
-                return ProtocolError(501, "method not implemented")
             return ProtocolError(400, "malformed request line")
         if isinstance(e, httptools.HttpParserInvalidURLError):
             return ProtocolError(400, "malformed request target")
@@ -261,29 +376,41 @@ class H1Connection:
             return ProtocolError(501, "unsupported transfer coding")
         return ProtocolError(400, "malformed request")
 
-    def _headStopped(self, data: bytes) -> bool:
+    def _decideMethod(self, line: bytes) -> None:
         """
-        After L{_StopAtHead}: start a fresh parser for the next response.
+        llhttp refused the method of the request line starting with C{line}:
+        answer 501 if it is a token followed by a space (a method proxykit
+        does not know), 400 if it is not a token; wait for more bytes while
+        it cannot be told yet.
         """
-        if self.isServer or self._requestMethod is not None or self._inHead:
-            return False
-        if not data.endswith(b"\r\n\r\n"):
-            self.reusableAfterHead = False
-        self._parser = self._newParser()
-        return True
-
-    def _afterUpgrade(self, rest: bytes) -> None:
-        if self._dead:
+        match = _TOKEN.match(line)
+        end = match.end() if match else 0
+        if end == len(line) and end < _MAX_METHOD:
+            self._pendingLine = line
             return
+        self._pendingLine = None
+        if 0 < end < _MAX_METHOD and line[end : end + 1] == b" ":
+            self._fail(ProtocolError(501, "method not implemented"))
+        else:
+            self._fail(ProtocolError(400, "malformed request line"))
+
+    def _afterUpgrade(self, rest: bytes) -> bytes | None:
+        """
+        llhttp stopped after an upgrading head.
+
+        @return: The bytes to go on parsing, if any.
+        """
+        if self._dead:
+            return None
         if self._connect:
             # Everything after a CONNECT head belongs to the tunnel; the caller
             # stops feeding this connection.
             self.trailingData = rest
             self._dead = True
-            return
+            return None
         if not self.isServer:
             self._fail(ProtocolError(502, "unrequested protocol switch"))
-            return
+            return None
         # An Upgrade request: proxykit does not switch protocols, so keep
         # parsing.  llhttp skipped the body of such a request; restart it on a
         # fresh parser primed with a synthetic head declaring the same framing.
@@ -299,19 +426,21 @@ class H1Connection:
             self._parser.feed_data(prime)
             self._synthetic = False
             self._suppressEnd = False
-        if rest:
-            self.receiveData(rest)
+        return rest
 
     # httptools callbacks
 
     def on_message_begin(self) -> None:
         if self._synthetic:
             return
+        self._messages += 1
         self._inHead = True
         self._inBody = False
         self._headBytes = 0
+        self._stalled = 0
         self._url = []
         self._urlLength = 0
+        self._reason = []
         self._headers = []
         self._trailers = []
         self._fieldCount = 0
@@ -331,7 +460,7 @@ class H1Connection:
         self._url.append(url)
 
     def on_status(self, reason: bytes) -> None:
-        self._reason = reason
+        self._reason.append(reason)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if self._synthetic:
@@ -464,7 +593,7 @@ class H1Connection:
             persist = False
         response = Response(
             status,
-            self._reason,
+            b"".join(self._reason),
             version,
             self._headers,
             framing,
@@ -477,12 +606,15 @@ class H1Connection:
             return
         self._framing = framing
         self._inBody = True
-        if method == b"HEAD":
+        if framing == Framing.NONE and (method == b"HEAD" or method == b"CONNECT"):
             # llhttp would wait for the body announced by Content-Length or
-            # chunked; a response to HEAD has none.  Stop here.
+            # chunked, or for the close; a response to HEAD and a 2xx to
+            # CONNECT have none.  Stop here (see _receiveUntilHeadEnd).
             self._inBody = False
             self._requestMethod = None
+            self._connect = method == b"CONNECT"
             self._events.append(EndOfMessage(EMPTY_TRAILERS))
+            self._stopping = True
             raise _StopAtHead()
 
     def _frame(
@@ -502,7 +634,11 @@ class H1Connection:
             raise
 
     def on_body(self, body: bytes) -> None:
+        self._progress = True
         self._events.append(Data(body))
+
+    def on_chunk_header(self) -> None:
+        self._progress = True
 
     def on_message_complete(self) -> None:
         if self._synthetic:

@@ -143,9 +143,11 @@ def bodyFraming(
             length = parseContentLength(contentLengths)
         except ValueError as e:
             raise ProtocolError(bad, str(e))
+        if not length:
+            return Framing.NONE, 0
         if isRequest and requestMethod == b"CONNECT":
             raise ProtocolError(400, "CONNECT with a body")
-        return (Framing.LENGTH, length) if length else (Framing.NONE, 0)
+        return Framing.LENGTH, length
     if isRequest:
         return Framing.NONE, 0
     return Framing.CLOSE, 0
