@@ -9,10 +9,15 @@ it on any endpoint.
 from .config import (
     ConfigError,
     ForwardConfig,
+    HealthCheckConfig,
     LimitsConfig,
+    OriginConfig,
     PoolConfig,
     ProxyConfig,
+    ReverseConfig,
+    RouteConfig,
     Timeouts,
+    VhostConfig,
 )
 from .pool import ConnectionPool
 from .protocol import ProxyFactory, ProxyProtocol
@@ -27,13 +32,18 @@ __all__ = [
     "Forward",
     "ForwardConfig",
     "ForwardRouter",
+    "HealthCheckConfig",
     "LimitsConfig",
+    "OriginConfig",
     "Origin",
     "PoolConfig",
     "ProxyConfig",
     "ProxyFactory",
     "ProxyProtocol",
     "Refuse",
+    "ReverseConfig",
+    "RouteConfig",
     "Timeouts",
     "Tunnel",
+    "VhostConfig",
 ]

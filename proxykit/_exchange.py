@@ -4,7 +4,7 @@ One request/response relay between a client connection and an origin
 connection.
 
 This is the only place that decides between answering an error status and
-aborting the client connection:
+ending the client connection:
 
   - nothing of the response sent to the client yet: answer 502 or 504;
   - the response head already went out: end the client connection so that
@@ -12,6 +12,11 @@ aborting the client connection:
     framing (Content-Length or chunked) lets the client see the truncation,
     what was relayed is flushed and the connection closed; when the client
     reads the body until the connection closes, it is aborted.
+
+It also decides retries: a request that failed before any of it could have
+been processed is tried again on a fresh connection (a stale keep-alive
+connection) or on another origin of the route (a refused or timed-out
+connect), when it is idempotent and has no body.
 """
 
 from __future__ import annotations
@@ -34,17 +39,19 @@ from .h1 import (
     responseHead,
 )
 from .rewrite import forwardHeaders, forwardTrailers
-from .routing import Forward
+from .routing import Forward, Origin
 
 if TYPE_CHECKING:
     from ._origin import OriginProtocol
     from .pool import ConnectionPool, Connector, Pooled
     from .protocol import ProxyProtocol
+    from .vhosts import RoutePolicy
 
 _IDEMPOTENT: Final = frozenset(
     {b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"}
 )
 _CRLF: Final = b"\r\n"
+_NO_ORIGINS: tuple[Origin, ...] = ()
 
 
 class Exchange:
@@ -55,6 +62,7 @@ class Exchange:
     @ivar responseStarted: The response head was written to the client.
     @ivar finished: Nothing more will be done (complete, failed or
         abandoned).
+    @ivar origin: The connection serving the current attempt, if any.
     """
 
     _log = Logger()
@@ -68,7 +76,6 @@ class Exchange:
         "responseStarted",
         "finished",
         "_pool",
-        "_head",
         "_pending",
         "_retried",
         "_reused",
@@ -79,6 +86,12 @@ class Exchange:
         "_timeout",
         "_responseTokens",
         "_connector",
+        "_via",
+        "_target",
+        "_tried",
+        "_counted",
+        "_policy",
+        "_failStatus",
     )
 
     def __init__(
@@ -109,21 +122,61 @@ class Exchange:
         self._keepAlive = request.keepAlive
         self._timeout = timeout
         self._responseTokens: frozenset[bytes] = frozenset()
-        headers = forwardHeaders(
-            request.headers, request.connectionTokens, via, decision.host
-        )
-        if self._chunkUp:
-            headers.append((b"Transfer-Encoding", b"chunked"))
-        self._head = requestHead(request.method, decision.target, headers)
+        self._via = via
+        self._target: Origin | None = None
+        self._tried = _NO_ORIGINS
+        self._counted = False
+        self._policy: RoutePolicy | None = decision.policy  # type: ignore[assignment]
+        self._failStatus = 0
 
     def start(self) -> None:
         """
-        Ask the pool for a connection to the origin.
+        Choose an origin and ask the pool for a connection to it.
         """
         if self.request.framing != Framing.NONE:
             # Hold the body back until there is somewhere to send it.
             self.client.pauseReading(NOT_CONNECTED)
-        self._pool.acquire(self.decision.origin, self, self._connector)
+        self._attempt(fresh=False)
+
+    def _attempt(self, fresh: bool) -> None:
+        upstream = self.decision.upstream
+        target = upstream.pick(self._tried)
+        if target is None:
+            self._log.info("no origin available", host=self.request.host)
+            self._fail(502)
+            return
+        self._target = target
+        upstream.started(target)
+        self._counted = True
+        self._pool.acquire(target, self, self._connector, fresh)
+
+    def _uncount(self) -> None:
+        if self._counted:
+            self._counted = False
+            self.decision.upstream.finished(self._target)  # type: ignore[arg-type]
+
+    def _head(self, target: Origin) -> bytes:
+        request = self.request
+        decision = self.decision
+        policy = self._policy
+        if policy is None:
+            headers = forwardHeaders(
+                request.headers, request.connectionTokens, self._via, decision.host
+            )
+        else:
+            headers = policy.requestHeaders(
+                request, self.client.client, target, decision.host, self._via
+            )
+        if request.upgrade:
+            # Connection and Upgrade are hop-by-hop, but a protocol switch is
+            # asked of each hop in turn: ask the origin the same.
+            headers.append((b"Connection", b"upgrade"))
+            headers.extend(
+                field for field in request.headers if field[0].lower() == b"upgrade"
+            )
+        if self._chunkUp:
+            headers.append((b"Transfer-Encoding", b"chunked"))
+        return requestHead(request.method, decision.target, headers)
 
     # Pool requester
 
@@ -138,7 +191,8 @@ class Exchange:
         self.origin = origin
         self._reused = reused
         client = self.client
-        origin.startRequest(self, self.request.method)
+        request = self.request
+        origin.startRequest(self, request.method, request.upgrade)
         origin.setPeer(client)
         client.setPeer(origin)
         origin.setDeadline(self._timeout)
@@ -146,23 +200,39 @@ class Exchange:
         if corking is not None:
             origin.cork()
             corking.append(origin)
+        head = self._head(self._target)  # type: ignore[arg-type]
         pending = self._pending
         if pending:
             self._pending = None
-            pending.insert(0, self._head)
+            pending.insert(0, head)
             origin.send(b"".join(pending))
         else:
-            origin.send(self._head)
+            origin.send(head)
         client.resumeReading(NOT_CONNECTED)
 
     def connectionFailed(self, reason: Failure) -> None:
         if self.finished:
             return
         status, why = connectFailureStatus(reason.value)
-        self._log.info(
-            "origin connection failed: {why}", why=why, origin=self.decision.origin
-        )
+        target = self._target
+        self._log.info("origin connection failed: {why}", why=why, origin=target)
+        self._uncount()
+        self.decision.upstream.failed(target)  # type: ignore[arg-type]
+        if self._mayRetryElsewhere():
+            self._tried = (*self._tried, target)  # type: ignore[arg-type]
+            self._attempt(fresh=False)
+            return
         self._fail(status)
+
+    def _mayRetryElsewhere(self) -> bool:
+        policy = self._policy
+        request = self.request
+        return (
+            policy is not None
+            and len(self._tried) < policy.retries
+            and request.framing == Framing.NONE
+            and request.method in _IDEMPOTENT
+        )
 
     # From the client side
 
@@ -189,6 +259,11 @@ class Exchange:
         The request is complete.
         """
         self.requestComplete = True
+        status = self._failStatus
+        if status:
+            self._failStatus = 0
+            self._answerError(status)
+            return
         if not self._chunkUp or self.finished:
             return
         last = lastChunk(forwardTrailers(trailers, self.request.connectionTokens))
@@ -208,6 +283,7 @@ class Exchange:
         if self.finished:
             return
         self.finished = True
+        self._uncount()
         origin = self.origin
         if origin is not None:
             self.origin = None
@@ -225,17 +301,24 @@ class Exchange:
         client = self.client
         if status < 200:
             if status == 101:
-                self.originFailed("unrequested protocol switch", 502, True)
+                if request.upgrade:
+                    self._switchProtocols(response)
+                else:
+                    self.originFailed("unrequested protocol switch", 502, True)
             elif request.version == b"1.1":
                 headers = forwardHeaders(
                     response.headers, response.connectionTokens, client.viaFor(response.version)
                 )
                 client.send(responseHead(status, response.reason, headers))
             return
+        self.decision.upstream.succeeded(self._target)  # type: ignore[arg-type]
         keepAlive = self._keepAlive and not client.closing
         headers = forwardHeaders(
             response.headers, response.connectionTokens, client.viaFor(response.version)
         )
+        policy = self._policy
+        if policy is not None:
+            headers = policy.responseHeaders(headers, request, self._target)  # type: ignore[arg-type]
         framing = response.framing
         if framing == Framing.CHUNKED or framing == Framing.CLOSE:
             if request.version == b"1.1":
@@ -256,6 +339,29 @@ class Exchange:
             # The origin will close; nothing to return to the pool.
             self.origin.willClose = True
 
+    def _switchProtocols(self, response: Response) -> None:
+        """
+        The origin accepted the client's Upgrade: answer 101 and splice the
+        two connections.
+        """
+        client = self.client
+        origin = self.origin
+        assert origin is not None
+        self.decision.upstream.succeeded(self._target)  # type: ignore[arg-type]
+        headers = forwardHeaders(
+            response.headers, response.connectionTokens, client.viaFor(response.version)
+        )
+        headers.append((b"Connection", b"upgrade"))
+        headers.extend(field for field in response.headers if field[0].lower() == b"upgrade")
+        client.send(responseHead(101, response.reason, headers))
+        self.responseStarted = True
+        self.finished = True
+        self._uncount()
+        self.origin = None
+        origin.exchange = None
+        origin.setDeadline(None)
+        client.switchProtocols(self, origin)
+
     def responseData(self, data: bytes) -> None:
         """
         A piece of the response body.
@@ -273,6 +379,7 @@ class Exchange:
         if self._chunkDown:
             client.send(lastChunk(forwardTrailers(trailers, self._responseTokens)))
         self.finished = True
+        self._uncount()
         origin = self.origin
         self.origin = None
         client.setPeer(None)
@@ -291,7 +398,10 @@ class Exchange:
         """
         if self.finished:
             return
-        self._log.info("origin failed: {why}", why=reason, origin=self.decision.origin)
+        self._log.info("origin failed: {why}", why=reason, origin=self._target)
+        if status == 504 and not self.responseStarted:
+            # Passive health: an origin that says nothing is taken out.
+            self.decision.upstream.failed(self._target)  # type: ignore[arg-type]
         origin = self.origin
         self.origin = None
         if origin is not None:
@@ -321,14 +431,14 @@ class Exchange:
             self.origin = None
             origin.exchange = None
             self.client.setPeer(None)
-            self._pool.acquire(
-                self.decision.origin, self, self._connector, fresh=True
-            )
+            self._uncount()
+            self._attempt(fresh=True)
             return
         self.originFailed("origin closed the connection", 502)
 
     def _fail(self, status: int) -> None:
         self.finished = True
+        self._uncount()
         client = self.client
         client.setPeer(None)
         if self.responseStarted:
@@ -341,6 +451,15 @@ class Exchange:
                 # body is cut short: deliver what was relayed, then close.
                 client.endTruncated(self)
             return
+        if not self.requestComplete and self.request.framing == Framing.NONE:
+            # Failed before the end of this bodiless request was read (no
+            # origin available): answer once it is, and keep the connection.
+            self._failStatus = status
+            return
+        self._answerError(status)
+
+    def _answerError(self, status: int) -> None:
         keepAlive = self._keepAlive and self.requestComplete
+        client = self.client
         client.sendError(status, close=not keepAlive)
         client.exchangeDone(self, keepAlive)

@@ -29,6 +29,7 @@ from .h1 import (
 
 if TYPE_CHECKING:
     from ._exchange import Exchange
+    from .splice import Splice
 
 
 class OriginProtocol(Side):
@@ -42,6 +43,7 @@ class OriginProtocol(Side):
     """
 
     exchange: Exchange | None = None
+    splice: Splice | None = None
     responseStarted = False
     willClose = False
     closed = False
@@ -79,14 +81,25 @@ class OriginProtocol(Side):
 
     # Used by the exchange
 
-    def startRequest(self, exchange: Exchange, method: bytes) -> None:
+    def startRequest(self, exchange: Exchange, method: bytes, upgrade: bool = False) -> None:
         """
         Serve C{exchange}, whose request (with C{method}) is being written.
+
+        @param upgrade: The request asks to switch protocols.
         """
         self.exchange = exchange
         self.responseStarted = False
         self.willClose = False
-        self._conn.expectResponse(method)
+        self._conn.expectResponse(method, upgrade)
+
+    def switched(self, splice: Splice) -> bytes:
+        """
+        The connection now carries another protocol through C{splice}.
+
+        @return: Bytes the origin sent after its 101 head.
+        """
+        self.splice = splice
+        return self._conn.trailingData
 
     @property
     def reusable(self) -> bool:
@@ -104,6 +117,10 @@ class OriginProtocol(Side):
     # Protocol
 
     def dataReceived(self, data: bytes) -> None:
+        splice = self.splice
+        if splice is not None:
+            splice.fromOrigin(data)
+            return
         exchange = self.exchange
         if exchange is None:
             # An idle connection must stay silent: anything it says now
@@ -148,6 +165,8 @@ class OriginProtocol(Side):
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.closed = True
         self.cancelTimer()
+        if self.splice is not None:
+            self.splice.lost()
         exchange = self.exchange
         if exchange is not None:
             self._conn.receiveEOF()

@@ -16,6 +16,7 @@ from twisted.internet.endpoints import (
     HostnameEndpoint,
     TCP4ClientEndpoint,
     TCP6ClientEndpoint,
+    UNIXClientEndpoint,
 )
 from twisted.internet.interfaces import (
     IProtocol,
@@ -25,14 +26,18 @@ from twisted.internet.interfaces import (
 
 
 def clientEndpoint(
-    reactor: object, host: str, port: int, timeout: float
+    reactor: object, host: str, port: int, timeout: float, scheme: str = "http"
 ) -> IStreamClientEndpoint:
     """
     An endpoint that connects to C{host}:C{port} within C{timeout} seconds.
 
     @param reactor: The reactor (TCP and name resolution).
-    @param host: A DNS name or an IP literal without brackets.
+    @param host: A DNS name or an IP literal without brackets; the socket
+        path when C{scheme} is C{"unix"}.
+    @param scheme: C{"http"} (TCP) or C{"unix"}.
     """
+    if scheme == "unix":
+        return UNIXClientEndpoint(reactor, host, timeout=timeout)  # type: ignore[no-untyped-call]
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -48,6 +53,7 @@ def connect(
     port: int,
     timeout: float,
     factory: IProtocolFactory,
+    scheme: str = "http",
 ) -> Deferred[IProtocol]:
     """
     Connect C{factory}'s protocol to C{host}:C{port}.
@@ -55,7 +61,7 @@ def connect(
     @return: Fires with the connected protocol, or fails with the connect
         error (L{twisted.internet.error.TimeoutError} after C{timeout}).
     """
-    endpoint = clientEndpoint(reactor, host, port, timeout)
+    endpoint = clientEndpoint(reactor, host, port, timeout, scheme)
     d = endpoint.connect(factory)
     # Name resolution has no bound of its own: bound the whole attempt (a
     # moment after the connect timeout, which reports itself more precisely).

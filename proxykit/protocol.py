@@ -22,7 +22,7 @@ from zope.interface import implementer
 
 from ._exchange import Exchange
 from ._flow import NOT_CONNECTED, PIPELINE, Side
-from ._origin import OriginFactory
+from ._origin import OriginFactory, OriginProtocol
 from .config import ProxyConfig
 from .endpoints import connect
 from .errors import connectFailureStatus, errorResponse
@@ -183,7 +183,7 @@ class ProxyProtocol(Side):
                     # Do not read a pipelined request before this response is
                     # done; what was already read waits here, bounded by one
                     # read.
-                    if conn.hasEvents():
+                    if conn.hasEvents() or conn.upgradePending:
                         self.pauseReading(PIPELINE)
                     return
                 try:
@@ -277,6 +277,8 @@ class ProxyProtocol(Side):
             self.closeAfterWrite()
             return
         self.setDeadline(self._factory.config.timeouts.idle)
+        # A request that asked to switch protocols got an ordinary answer.
+        self._conn.refuseUpgrade()
         self.resumeReading(PIPELINE)
         self._process()
 
@@ -354,6 +356,26 @@ class ProxyProtocol(Side):
         self.setDeadline(self._factory.config.timeouts.idle)
         self.closeAfterWrite()
 
+    def switchProtocols(self, exchange: Exchange, origin: OriginProtocol) -> None:
+        """
+        The origin answered 101 to C{exchange}'s Upgrade request: from now on
+        the two connections are spliced.
+        """
+        if exchange is not self._exchange:
+            origin.abort()
+            return
+        self._exchange = None
+        self._splice = splice = Splice(self, origin, self._factory.config.timeouts.tunnelIdle)
+        fromOrigin = origin.switched(splice)
+        fromClient = self._conn.acceptUpgrade()
+        self.resumeReading(PIPELINE)
+        if fromClient:
+            splice.fromClient(fromClient)
+        if fromOrigin:
+            splice.fromOrigin(fromOrigin)
+        if self._readClosed:
+            splice.clientEnded()
+
     def abortConnection(self) -> None:
         """
         Drop the connection at once: the response cannot be completed.
@@ -427,4 +449,5 @@ class ProxyFactory(Factory):
             origin.port,
             self.config.timeouts.connect,
             OriginFactory(origin, self.reactor, self.limits),
+            origin.scheme,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Collection
 from typing import Final, Protocol
 
 import attrs
@@ -23,27 +24,115 @@ from .h1 import Request
 @attrs.frozen
 class Origin:
     """
-    Where to send requests: the pool key of an upstream.
+    One origin server: the pool key of its connections.
 
-    @ivar scheme: C{"http"} (C{"https"} comes with TLS origins).
-    @ivar host: A DNS name or an IP literal (without brackets), lower case.
-    @ivar port: The TCP port.
+    An L{Origin} is also the simplest L{Upstream}: a group of one, always
+    picked, with no health state (forward mode uses it so).
+
+    @ivar scheme: C{"http"} or C{"unix"} (C{"https"} comes with TLS origins).
+    @ivar host: A DNS name or an IP literal (without brackets), lower case;
+        for C{"unix"} the socket path.
+    @ivar port: The TCP port (C{0} for C{"unix"}).
     """
 
     scheme: str
     host: str
     port: int
 
+    @property
+    def authority(self) -> bytes:
+        """
+        C{host[:port]} as it appears in a URL or C{Host} field (IPv6 in
+        brackets, port 80 left out); C{localhost} for UNIX sockets.
+        """
+        if self.scheme == "unix":
+            return b"localhost"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.port == 80 and self.scheme == "http":
+            return host.encode("ascii")
+        return f"{host}:{self.port}".encode("ascii")
+
+    def pick(self, exclude: Collection[Origin] = ()) -> Origin | None:
+        """
+        L{Upstream.pick}: this origin, unless excluded.
+        """
+        return None if self in exclude else self
+
+    def started(self, origin: Origin) -> None:
+        """
+        L{Upstream.started}: nothing to count.
+        """
+
+    def finished(self, origin: Origin) -> None:
+        """
+        L{Upstream.finished}: nothing to count.
+        """
+
+    def failed(self, origin: Origin) -> None:
+        """
+        L{Upstream.failed}: a lone origin is never taken out.
+        """
+
+    def succeeded(self, origin: Origin) -> None:
+        """
+        L{Upstream.succeeded}: nothing to record.
+        """
+
+
+class Upstream(Protocol):
+    """
+    Where a route's requests go: one or more origins, a balancing policy and
+    health state.  L{proxykit._exchange.Exchange} asks it for an origin per
+    attempt and reports back.
+    """
+
+    def pick(self, exclude: Collection[Origin] = ()) -> Origin | None:
+        """
+        Choose an origin for a request, avoiding C{exclude} (origins this
+        request already failed on).
+
+        @return: An origin, or C{None} when every origin is down or
+            excluded (the request then gets 502 at once).
+        """
+
+    def started(self, origin: Origin) -> None:
+        """
+        A request to C{origin} starts (for least-outstanding balancing).
+        """
+
+    def finished(self, origin: Origin) -> None:
+        """
+        A request to C{origin} ended, however it ended.
+        """
+
+    def failed(self, origin: Origin) -> None:
+        """
+        C{origin} refused a connection, timed out, or closed without an
+        answer: take it out for a while (passive health).
+        """
+
+    def succeeded(self, origin: Origin) -> None:
+        """
+        C{origin} answered: it is healthy.
+        """
+
 
 @attrs.frozen
 class Forward:
     """
-    Send the request to C{origin} as C{target} with C{Host: host}.
+    Send the request upstream.
+
+    @ivar upstream: Where to send it (an L{Origin} in forward mode).
+    @ivar target: The request-target to send (origin-form).
+    @ivar host: The C{Host} value to send, or C{None} to keep the client's.
+    @ivar policy: Per-route header policy (reverse mode), or C{None} for the
+        plain forward-proxy policy.
     """
 
-    origin: Origin
+    upstream: Upstream
     target: bytes
-    host: bytes
+    host: bytes | None
+    policy: object = None
 
 
 @attrs.frozen

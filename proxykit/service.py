@@ -48,6 +48,52 @@ def forwardService(config: ProxyConfig, reactor: IReactorTime | None = None) -> 
     return makeService(ForwardRouter(config.forward), config, reactor)
 
 
+def reverseService(config: ProxyConfig, reactor: IReactorTime | None = None) -> ProxyService:
+    """
+    The reverse proxy described by C{config}: its virtual hosts, their
+    origin groups, and the active health checks of the routes that ask for
+    them (started and stopped with the service).  With
+    C{reverse.forward_proxy}, the same listeners also serve as a forward
+    proxy.
+    """
+    from .health import HealthChecker
+    from .vhosts import CombinedRouter, ReverseRouter, VhostTable
+
+    if reactor is None:
+        from twisted.internet import reactor as _reactor
+
+        reactor = _reactor
+    assert reactor is not None
+    table = VhostTable.fromConfig(config.reverse, reactor)
+    router: IRouter = ReverseRouter(table, config.reverse)
+    if config.reverse.forwardProxy:
+        router = CombinedRouter(ForwardRouter(config.forward), router)  # type: ignore[arg-type]
+    proxy = makeService(router, config, reactor)
+    for route in table:
+        check = route.config.healthCheck
+        if check is not None:
+            checker = HealthChecker(route.upstream, check, reactor)  # type: ignore[arg-type]
+            _CheckerService(checker).setServiceParent(proxy)  # type: ignore[no-untyped-call]
+    return proxy
+
+
+class _CheckerService(service.Service):
+    """
+    Runs a health checker while the proxy runs.
+    """
+
+    def __init__(self, checker: object) -> None:
+        self._checker = checker
+
+    def startService(self) -> None:
+        super().startService()  # type: ignore[no-untyped-call]
+        self._checker.start()  # type: ignore[attr-defined]
+
+    def stopService(self) -> None:
+        super().stopService()  # type: ignore[no-untyped-call]
+        self._checker.stop()  # type: ignore[attr-defined]
+
+
 def makeService(
     router: IRouter, config: ProxyConfig, reactor: IReactorTime | None = None
 ) -> ProxyService:

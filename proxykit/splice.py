@@ -43,7 +43,7 @@ class Splice:
         "_done",
     )
 
-    def __init__(self, client: Side, origin: TunnelProtocol, idleTimeout: float) -> None:
+    def __init__(self, client: Side, origin: Side, idleTimeout: float) -> None:
         self.client = client
         self.origin = origin
         self.bytesUp = 0
@@ -52,7 +52,7 @@ class Splice:
         self._clientEnded = False
         self._originEnded = False
         self._done = False
-        origin.splice = self
+        origin.splice = self  # type: ignore[attr-defined]
         client.setPeer(origin)
         origin.setPeer(client)
         client.setDeadline(idleTimeout)

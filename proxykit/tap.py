@@ -6,20 +6,40 @@ C{twistd proxykit}: command-line options to a service.
                                [--config FILE] [--connect-timeout S]
                                [--response-timeout S] [--idle-timeout S]
 
+    twistd -n proxykit reverse [--listen ENDPOINT]... [--route HOST=URL[,URL...]]...
+                               [--config FILE] [--default HOST]
+                               [--trusted-proxy CIDR]... [--forward-proxy]
+                               [--connect-timeout S] [--response-timeout S]
+                               [--idle-timeout S]
+
 Command-line values override the config file; a repeated option replaces the
-file's whole list.
+file's whole list, except C{--route}, which adds virtual hosts to the file's.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import ipaddress
+from typing import Any, ClassVar
 
 import attrs
 from twisted.application.service import IService
 from twisted.python import usage
 
-from .config import ConfigError, ProxyConfig, parsePort
-from .service import forwardService
+from .config import (
+    DEFAULT_LISTEN,
+    DEFAULT_REVERSE_LISTEN,
+    ConfigError,
+    OriginConfig,
+    ProxyConfig,
+    RouteConfig,
+    VhostConfig,
+    checkOriginURL,
+    defaultHostProblem,
+    hostKey,
+    parseHost,
+    parsePort,
+)
+from .service import forwardService, reverseService
 
 
 def _seconds(flag: str, value: str) -> float:
@@ -32,16 +52,35 @@ def _seconds(flag: str, value: str) -> float:
     return number
 
 
-class ForwardOptions(usage.Options):
+def parseRoute(value: str) -> VhostConfig:
     """
-    Options of C{twistd proxykit forward}.
+    Read a C{--route} value, C{HOST=URL[,URL...]}: a virtual host with one
+    route for every path, balanced round-robin over the URLs.
+
+    @raise usage.UsageError: The host or a URL is malformed.
+    """
+    host, sep, urls = value.partition("=")
+    if not sep:
+        raise usage.UsageError(f"--route: expected HOST=URL[,URL...], got {value!r}")
+    try:
+        parseHost(host)
+        origins = tuple(OriginConfig(checkOriginURL(url)) for url in urls.split(","))
+    except ValueError as e:
+        raise usage.UsageError(f"--route {value!r}: {e}")
+    return VhostConfig(hosts=(host,), routes=(RouteConfig(origins=origins),))
+
+
+class _ModeOptions(usage.Options):
+    """
+    What both modes share: C{--listen}, C{--config} and the timeouts.
+
+    A subclass names its default listener and applies its own flags in
+    L{applyMode}.
     """
 
+    defaultListen: ClassVar[str]
+
     synopsis = "[options]"
-    longdesc = (
-        "Run a forward HTTP proxy: absolute-form http:// requests and CONNECT "
-        "tunnels.  Listens on tcp:8080:interface=127.0.0.1 by default."
-    )
     optParameters = [
         ["config", "c", None, "Read settings from this TOML file."],
         ["connect-timeout", None, None, "Seconds to connect to an origin (default 10)."],
@@ -52,13 +91,62 @@ class ForwardOptions(usage.Options):
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self["listen"] = []
-        self["connect-ports"] = []
+        self.docs["listen"] = f"Listen on this endpoint (repeatable; default {self.defaultListen})."
 
     def opt_listen(self, description: str) -> None:
-        """Listen on this endpoint (repeatable; default tcp:8080:interface=127.0.0.1)."""
+        """Listen on this endpoint (repeatable)."""
         self["listen"].append(description)
 
     opt_l = opt_listen
+
+    def postOptions(self) -> None:
+        self["proxyConfig"] = self.toConfig()
+
+    def toConfig(self) -> ProxyConfig:
+        """
+        The configuration: the file (if any), then the command line.
+        """
+        path = self["config"]
+        listen = (self.defaultListen,)
+        try:
+            config = ProxyConfig.fromFile(path, listen) if path else ProxyConfig(listen=listen)
+        except ConfigError as e:
+            raise usage.UsageError(str(e))
+        if self["listen"]:
+            config = attrs.evolve(config, listen=tuple(self["listen"]))
+        changes: dict[str, Any] = {}
+        for flag, field in (
+            ("connect-timeout", "connect"),
+            ("response-timeout", "response"),
+            ("idle-timeout", "idle"),
+        ):
+            if self[flag] is not None:
+                changes[field] = _seconds("--" + flag, self[flag])
+        if changes:
+            config = attrs.evolve(config, timeouts=attrs.evolve(config.timeouts, **changes))
+        return self.applyMode(config)
+
+    def applyMode(self, config: ProxyConfig) -> ProxyConfig:
+        """
+        Apply this mode's own flags to C{config}.
+        """
+        return config
+
+
+class ForwardOptions(_ModeOptions):
+    """
+    Options of C{twistd proxykit forward}.
+    """
+
+    defaultListen = DEFAULT_LISTEN
+    longdesc = (
+        "Run a forward HTTP proxy: absolute-form http:// requests and CONNECT "
+        f"tunnels.  Listens on {DEFAULT_LISTEN} by default."
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["connect-ports"] = []
 
     def opt_connect_port(self, port: str) -> None:
         """
@@ -69,37 +157,80 @@ class ForwardOptions(usage.Options):
         except ValueError:
             raise usage.UsageError(f"--connect-port: expected a port (1-65535), got {port!r}")
 
-    def postOptions(self) -> None:
-        self["proxyConfig"] = self.toConfig()
-
-    def toConfig(self) -> ProxyConfig:
-        """
-        The configuration: the file (if any), then the command line.
-        """
-        path = self["config"]
-        try:
-            config = ProxyConfig.fromFile(path) if path else ProxyConfig()
-        except ConfigError as e:
-            raise usage.UsageError(str(e))
-        if self["listen"]:
-            config = attrs.evolve(config, listen=tuple(self["listen"]))
+    def applyMode(self, config: ProxyConfig) -> ProxyConfig:
         if self["connect-ports"]:
             config = attrs.evolve(
                 config,
                 forward=attrs.evolve(config.forward, connectPorts=frozenset(self["connect-ports"])),
             )
-        timeouts = config.timeouts
-        changes: dict[str, Any] = {}
-        for flag, field in (
-            ("connect-timeout", "connect"),
-            ("response-timeout", "response"),
-            ("idle-timeout", "idle"),
-        ):
-            if self[flag] is not None:
-                changes[field] = _seconds("--" + flag, self[flag])
-        if changes:
-            config = attrs.evolve(config, timeouts=attrs.evolve(timeouts, **changes))
         return config
+
+
+class ReverseOptions(_ModeOptions):
+    """
+    Options of C{twistd proxykit reverse}.
+    """
+
+    defaultListen = DEFAULT_REVERSE_LISTEN
+    longdesc = (
+        "Run a reverse HTTP proxy: the Host of each request picks a virtual "
+        "host, and its path a route to one or more origin servers.  Requests "
+        "for a host no virtual host names get 421.  Listens on "
+        f"{DEFAULT_REVERSE_LISTEN} by default."
+    )
+    optFlags = [
+        ["forward-proxy", None, "Also serve absolute-form requests and CONNECT as a forward proxy."],
+    ]
+    optParameters = [
+        ["default", None, None, "Serve requests for unknown hosts from the vhost with this host name."],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["routes"] = []
+        self["trusted-proxies"] = []
+
+    def opt_route(self, value: str) -> None:
+        """HOST=URL[,URL...]: serve HOST from these origins, round-robin (repeatable)."""
+        vhost = parseRoute(value)
+        host = vhost.hosts[0]
+        for other in self["routes"]:
+            if hostKey(other.hosts[0]) == hostKey(host):
+                raise usage.UsageError(f"--route: host {host!r} is given twice")
+        self["routes"].append(vhost)
+
+    def opt_trusted_proxy(self, network: str) -> None:
+        """Trust X-Forwarded-*/Forwarded from clients in this CIDR network (repeatable)."""
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise usage.UsageError(f"--trusted-proxy: expected a CIDR network, got {network!r}")
+        self["trusted-proxies"].append(network)
+
+    def applyMode(self, config: ProxyConfig) -> ProxyConfig:
+        reverse = config.reverse
+        defined = {hostKey(host) for vhost in reverse.vhosts for host in vhost.hosts}
+        for vhost in self["routes"]:
+            host = vhost.hosts[0]
+            if hostKey(host) in defined:
+                raise usage.UsageError(
+                    f"--route: host {host!r} is already a host of {self['config']}"
+                )
+        changes: dict[str, Any] = {"vhosts": reverse.vhosts + tuple(self["routes"])}
+        if self["trusted-proxies"]:
+            changes["trustedProxies"] = tuple(self["trusted-proxies"])
+        if self["forward-proxy"]:
+            changes["forwardProxy"] = True
+        if self["default"] is not None:
+            changes["default"] = self["default"]
+        reverse = attrs.evolve(reverse, **changes)
+        if not reverse.vhosts:
+            raise usage.UsageError("reverse mode needs at least one --route or [[reverse.vhost]]")
+        if reverse.default is not None:
+            problem = defaultHostProblem(reverse.vhosts, reverse.default)
+            if problem is not None:
+                raise usage.UsageError(f"--default: {problem}")
+        return attrs.evolve(config, reverse=reverse)
 
 
 class Options(usage.Options):
@@ -109,16 +240,19 @@ class Options(usage.Options):
 
     subCommands = [
         ["forward", None, ForwardOptions, "Run a forward proxy."],
+        ["reverse", None, ReverseOptions, "Run a reverse proxy with virtual hosts."],
     ]
 
     def postOptions(self) -> None:
         if self.subCommand is None:
-            raise usage.UsageError("choose a mode: forward")
+            raise usage.UsageError("choose a mode: forward or reverse")
 
 
 def makeService(options: Options) -> IService:
     """
     The service for the chosen mode.
     """
-    sub = options.subOptions
-    return forwardService(sub["proxyConfig"])
+    config = options.subOptions["proxyConfig"]
+    if options.subCommand == "reverse":
+        return reverseService(config)
+    return forwardService(config)

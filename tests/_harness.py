@@ -12,6 +12,7 @@ from twisted.python.failure import Failure
 
 from proxykit import ForwardRouter, ProxyConfig, ProxyFactory, Timeouts
 from proxykit.protocol import ProxyProtocol
+from proxykit.routing import IRouter
 
 GET = b"GET http://127.0.0.1:9000/a HTTP/1.1\r\nHost: 127.0.0.1:9000\r\nAccept: */*\r\n\r\n"
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
@@ -39,11 +40,13 @@ class Harness:
     are completed by hand.
     """
 
-    def __init__(self, config: ProxyConfig | None = None) -> None:
+    def __init__(self, config: ProxyConfig | None = None, router: IRouter | None = None) -> None:
         self.reactor = MemoryReactorClock()
         config = config or ProxyConfig(timeouts=Timeouts(connect=5, response=30, idle=60, tunnelIdle=100))
         self.config = config
-        self.factory = ProxyFactory(ForwardRouter(config.forward), config=config, reactor=self.reactor)
+        if router is None:
+            router = ForwardRouter(config.forward)
+        self.factory = ProxyFactory(router, config=config, reactor=self.reactor)
         self.client, self.clientTransport = self.connectClient()
         self.origins: list[tuple[Protocol, StringTransport]] = []
 

@@ -8,7 +8,23 @@ import os
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from proxykit.config import ConfigError, ForwardConfig, ProxyConfig, Timeouts
+from proxykit.balance import parseOriginURL
+from proxykit.config import (
+    DEFAULT_REVERSE_LISTEN,
+    ConfigError,
+    ForwardConfig,
+    HealthCheckConfig,
+    OriginConfig,
+    ProxyConfig,
+    ReverseConfig,
+    RouteConfig,
+    Timeouts,
+    VhostConfig,
+    checkOriginURL,
+    defaultHostProblem,
+    hostKey,
+    parseHost,
+)
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 
@@ -129,3 +145,565 @@ class ProxyConfigTests(SynchronousTestCase):
         with self.assertRaises(ConfigError) as caught:
             ProxyConfig.fromFile("/nonexistent/proxykit.toml")
         self.assertIn("/nonexistent/proxykit.toml", str(caught.exception))
+
+
+# The reverse-mode example of the documentation, with every key set away from
+# its default where it has one.
+REVERSE_TOML = """\
+listen = ["tcp:8000:interface=127.0.0.1"]
+
+[reverse]
+default = "app.example.test"
+trusted_proxies = ["127.0.0.1/32", "::1"]
+forward_proxy = true
+
+[[reverse.vhost]]
+hosts = ["app.example.test", "*.app.example.test"]
+
+  [[reverse.vhost.route]]
+  prefix = "/api"
+  strip_prefix = true
+  origins = ["http://127.0.0.1:9001", { url = "http://127.0.0.1:9002", weight = 2 }, "unix:/run/app.sock"]
+  balance = "least_outstanding"
+  host_header = "origin"
+  x_forwarded_for = false
+  x_forwarded_proto = false
+  x_forwarded_host = false
+  forwarded = true
+  rewrite_redirects = false
+  retries = 3
+  eject_for = 2.5
+  [reverse.vhost.route.health_check]
+  path = "/healthz?full=1"
+  interval = 7
+  timeout = 1.5
+  rise = 4
+  fall = 5
+  host = "app.example.test:8000"
+
+  [[reverse.vhost.route]]
+  origins = ["http://[::1]:9003/"]
+
+[[reverse.vhost]]
+hosts = ["10.0.0.1", "[fe80::1]", "2001:db8::1", "other.test."]
+route = [{ prefix = "/x", origins = ["http://other.test"] }]
+"""
+
+
+class ReverseConfigTests(SynchronousTestCase):
+    """
+    C{[reverse]} and its arrays of tables C{[[reverse.vhost]]} and
+    C{[[reverse.vhost.route]]} become L{ReverseConfig}, L{VhostConfig},
+    L{RouteConfig}, L{OriginConfig} and L{HealthCheckConfig}; every mistake
+    is a L{ConfigError} naming the file, the line, the key path with indexes
+    and the problem.
+    """
+
+    def write(self, text: str) -> str:
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def assertConfigError(self, text: str, line: int | None, key: str, problem: str) -> None:
+        path = self.write(text)
+        with self.assertRaises(ConfigError) as caught:
+            ProxyConfig.fromFile(path)
+        e = caught.exception
+        self.assertEqual(
+            (e.line, e.key), (line, key), f"{text}\ngave {e}, not line {line} {key}"
+        )
+        self.assertIn(problem, e.problem)
+        self.assertIn(path, str(e))
+        self.assertIn(key, str(e))
+
+    def test_noReverseSection(self) -> None:
+        """
+        A file without C{[reverse]} has no virtual hosts, no default, no
+        trusted proxies and no combined listener.
+        """
+        config = ProxyConfig.fromFile(self.write("[timeouts]\nidle = 3\n"))
+        self.assertEqual(config.reverse, ReverseConfig((), None, (), False))
+
+    def test_values(self) -> None:
+        """
+        Every reverse-mode key lands in its field: origins as strings or
+        inline tables with a weight, the health check table, and virtual
+        hosts written as inline tables too.
+        """
+        config = ProxyConfig.fromFile(self.write(REVERSE_TOML))
+        self.assertEqual(config.listen, ("tcp:8000:interface=127.0.0.1",))
+        api = RouteConfig(
+            origins=(
+                OriginConfig("http://127.0.0.1:9001", 1),
+                OriginConfig("http://127.0.0.1:9002", 2),
+                OriginConfig("unix:/run/app.sock", 1),
+            ),
+            prefix="/api",
+            balance="least_outstanding",
+            stripPrefix=True,
+            hostHeader="origin",
+            xForwardedFor=False,
+            xForwardedProto=False,
+            xForwardedHost=False,
+            forwarded=True,
+            rewriteRedirects=False,
+            retries=3,
+            ejectFor=2.5,
+            healthCheck=HealthCheckConfig(
+                path="/healthz?full=1",
+                interval=7.0,
+                timeout=1.5,
+                rise=4,
+                fall=5,
+                host="app.example.test:8000",
+            ),
+        )
+        self.assertEqual(
+            config.reverse,
+            ReverseConfig(
+                vhosts=(
+                    VhostConfig(
+                        hosts=("app.example.test", "*.app.example.test"),
+                        routes=(api, RouteConfig(origins=(OriginConfig("http://[::1]:9003/"),))),
+                    ),
+                    VhostConfig(
+                        hosts=("10.0.0.1", "[fe80::1]", "2001:db8::1", "other.test."),
+                        routes=(RouteConfig(prefix="/x", origins=(OriginConfig("http://other.test"),)),),
+                    ),
+                ),
+                default="app.example.test",
+                trustedProxies=("127.0.0.1/32", "::1"),
+                forwardProxy=True,
+            ),
+        )
+        check = config.reverse.vhosts[0].routes[0].healthCheck
+        assert check is not None
+        self.assertIsInstance(check.interval, float)
+
+    def test_routeDefaults(self) -> None:
+        """
+        A route with only C{origins} matches every path, balances
+        round-robin, passes the client's C{Host}, adds the three
+        C{X-Forwarded-*} fields but not C{Forwarded}, rewrites redirects,
+        retries once, ejects for 10 seconds and has no active checks.
+        """
+        config = ProxyConfig.fromFile(
+            self.write('[[reverse.vhost]]\nhosts = ["a.test"]\n[[reverse.vhost.route]]\norigins = ["http://127.0.0.1:9001"]\n')
+        )
+        (route,) = config.reverse.vhosts[0].routes
+        self.assertEqual(
+            route,
+            RouteConfig(
+                origins=(OriginConfig("http://127.0.0.1:9001", 1),),
+                prefix="/",
+                balance="round_robin",
+                stripPrefix=False,
+                hostHeader="pass",
+                xForwardedFor=True,
+                xForwardedProto=True,
+                xForwardedHost=True,
+                forwarded=False,
+                rewriteRedirects=True,
+                retries=1,
+                ejectFor=10.0,
+                healthCheck=None,
+            ),
+        )
+        self.assertEqual(config.listen, ("tcp:8080:interface=127.0.0.1",))
+
+    def test_healthCheckDefaults(self) -> None:
+        """
+        An empty C{health_check} table turns checks on with the defaults:
+        C{GET /} every 5 seconds, 2-second timeout, rise 2, fall 3, the
+        origin's own address as C{Host}.
+        """
+        config = ProxyConfig.fromFile(
+            self.write(
+                '[[reverse.vhost]]\nhosts = ["a.test"]\n[[reverse.vhost.route]]\n'
+                'origins = ["http://127.0.0.1:9001"]\n[reverse.vhost.route.health_check]\n'
+            )
+        )
+        self.assertEqual(
+            config.reverse.vhosts[0].routes[0].healthCheck,
+            HealthCheckConfig("/", 5.0, 2.0, 2, 3, None),
+        )
+
+    def test_defaultListen(self) -> None:
+        """
+        The listeners used when the file has none are the caller's choice
+        (the reverse subcommand's is 127.0.0.1 port 8000); a file's own
+        C{listen} wins.
+        """
+        path = self.write("[timeouts]\nidle = 3\n")
+        self.assertEqual(
+            ProxyConfig.fromFile(path, (DEFAULT_REVERSE_LISTEN,)).listen,
+            ("tcp:8000:interface=127.0.0.1",),
+        )
+        path = self.write('listen = ["tcp:1"]\n')
+        self.assertEqual(ProxyConfig.fromFile(path, (DEFAULT_REVERSE_LISTEN,)).listen, ("tcp:1",))
+
+    def test_exampleFile(self) -> None:
+        """
+        examples/reverse.toml loads: two vhosts, the API route with its
+        weighted origins and health check, and a default vhost.
+        """
+        config = ProxyConfig.fromFile(os.path.join(EXAMPLES, "reverse.toml"))
+        self.assertEqual(config.listen, (DEFAULT_REVERSE_LISTEN,))
+        reverse = config.reverse
+        self.assertEqual(reverse.default, "app.example.test")
+        self.assertEqual(reverse.trustedProxies, ("127.0.0.1/32",))
+        self.assertFalse(reverse.forwardProxy)
+        self.assertEqual(len(reverse.vhosts), 2)
+        app = reverse.vhosts[0]
+        self.assertEqual(app.hosts, ("app.example.test", "*.app.example.test"))
+        api = app.routes[0]
+        self.assertEqual(
+            api.origins,
+            (OriginConfig("http://127.0.0.1:9001", 1), OriginConfig("http://127.0.0.1:9002", 2)),
+        )
+        self.assertEqual((api.prefix, api.stripPrefix, api.balance), ("/api", True, "least_outstanding"))
+        self.assertEqual(api.healthCheck, HealthCheckConfig("/healthz", 5.0, 2.0, 2, 3, "app.example.test"))
+        self.assertEqual(app.routes[1].prefix, "/")
+        self.assertEqual(reverse.vhosts[1].routes[0].hostHeader, "origin")
+
+    def test_exampleUNIXOrigin(self) -> None:
+        """
+        The UNIX socket origin that examples/reverse.toml shows commented out
+        is valid once uncommented.
+        """
+        with open(os.path.join(EXAMPLES, "reverse.toml")) as f:
+            text = f.read()
+        self.assertIn('# "unix:/run/app.sock",', text)
+        config = ProxyConfig.fromFile(self.write(text.replace('# "unix:/run/app.sock",', '"unix:/run/app.sock",')))
+        self.assertEqual(config.reverse.vhosts[0].routes[0].origins[2], OriginConfig("unix:/run/app.sock"))
+
+    def test_badValues(self) -> None:
+        """
+        Each bad value is reported at its own line, under its key path with
+        array indexes: hosts, prefixes, origins and their weights, policies,
+        counts, booleans, health-check settings and trusted networks.
+        """
+        head = '[[reverse.vhost]]\nhosts = ["a.test"]\n[[reverse.vhost.route]]\n'
+        route = head + 'origins = ["http://127.0.0.1:9001"]\n'
+        r = "reverse.vhost[0].route[0]"
+        cases = [
+            # hosts
+            ('[[reverse.vhost]]\nhosts = []\n', 2, "reverse.vhost[0].hosts", "non-empty list of host names"),
+            ('[[reverse.vhost]]\nroute = []\n', 1, "reverse.vhost[0].hosts", "missing"),
+            ('[[reverse.vhost]]\nhosts = "a.test"\n', 2, "reverse.vhost[0].hosts", "non-empty list"),
+            ('[[reverse.vhost]]\nhosts = ["a.test", "a.test:80"]\n', 2, "reverse.vhost[0].hosts[1]", "without a port"),
+            ('[[reverse.vhost]]\nhosts = ["http://a.test"]\n', 2, "reverse.vhost[0].hosts[0]", "without a scheme"),
+            ('[[reverse.vhost]]\nhosts = ["[::1]:80"]\n', 2, "reverse.vhost[0].hosts[0]", "without a port"),
+            ('[[reverse.vhost]]\nhosts = ["a..test"]\n', 2, "reverse.vhost[0].hosts[0]", "expected a host name"),
+            ('[[reverse.vhost]]\nhosts = ["a.*.test"]\n', 2, "reverse.vhost[0].hosts[0]", "expected a host name"),
+            ('[[reverse.vhost]]\nhosts = ["*"]\n', 2, "reverse.vhost[0].hosts[0]", "expected a host name"),
+            ('[[reverse.vhost]]\nhosts = ["a.test/x"]\n', 2, "reverse.vhost[0].hosts[0]", "expected a host name"),
+            ('[[reverse.vhost]]\nhosts = ["10.0.0.256"]\n', 2, "reverse.vhost[0].hosts[0]", "IPv4"),
+            ('[[reverse.vhost]]\nhosts = ["*.10.0.0.1"]\n', 2, "reverse.vhost[0].hosts[0]", "wildcard"),
+            ('[[reverse.vhost]]\nhosts = ["[10.0.0.1]"]\n', 2, "reverse.vhost[0].hosts[0]", "IPv6"),
+            ('[[reverse.vhost]]\nhosts = ["::g"]\n', 2, "reverse.vhost[0].hosts[0]", "IPv6"),
+            ('[[reverse.vhost]]\nhosts = [3]\n', 2, "reverse.vhost[0].hosts[0]", "expected a host name"),
+            # routes
+            ('[[reverse.vhost]]\nhosts = ["a.test"]\n', 1, "reverse.vhost[0].route", "at least one [[reverse.vhost.route]]"),
+            ('[[reverse.vhost]]\nhosts = ["a.test"]\n[reverse.vhost.route]\nprefix = "/"\n', 3, "reverse.vhost[0].route", "array of tables"),
+            ('[reverse]\nvhost = 3\n', 2, "reverse.vhost", "array of tables ([[reverse.vhost]])"),
+            (head, 3, f"{r}.origins", "missing"),
+            (head + "origins = []\n", 4, f"{r}.origins", "non-empty list of origin URLs"),
+            (head + 'origins = ["https://a.test"]\n', 4, f"{r}.origins[0]", "http://host[:port] or unix:/absolute/path"),
+            (head + 'origins = ["http://a.test", "http://a.test/x"]\n', 4, f"{r}.origins[1]", "http://host[:port]"),
+            (head + 'origins = ["unix:run/app.sock"]\n', 4, f"{r}.origins[0]", "unix:/absolute/path"),
+            (head + "origins = [9001]\n", 4, f"{r}.origins[0]", "expected an origin URL"),
+            (head + 'origins = [{ url = "http://a.test", weight = 0 }]\n', 4, f"{r}.origins[0].weight", "whole number >= 1"),
+            (head + 'origins = [{ url = "http://a.test", weight = 1.5 }]\n', 4, f"{r}.origins[0].weight", "whole number >= 1"),
+            (head + 'origins = [{ url = "http://a.test", wieght = 2 }]\n', 4, f"{r}.origins[0].wieght", "unknown key"),
+            (head + "origins = [{ weight = 2 }]\n", 4, f"{r}.origins[0].url", "missing"),
+            (head + 'origins = [{ url = "ftp://a.test" }]\n', 4, f"{r}.origins[0].url", "http://host[:port]"),
+            # route settings
+            (route + 'prefix = "api"\n', 5, f"{r}.prefix", "starting with '/'"),
+            (route + 'prefix = "/a b"\n', 5, f"{r}.prefix", "starting with '/'"),
+            (route + 'prefix = "/a?b"\n', 5, f"{r}.prefix", "starting with '/'"),
+            (route + 'balance = "fastest"\n', 5, f"{r}.balance", "round_robin or least_outstanding or random_two"),
+            (route + 'host_header = "client"\n', 5, f"{r}.host_header", "pass or origin"),
+            (route + "retries = 11\n", 5, f"{r}.retries", "0 to 10"),
+            (route + "retries = -1\n", 5, f"{r}.retries", "0 to 10"),
+            (route + "eject_for = 0\n", 5, f"{r}.eject_for", "positive number"),
+            (route + 'strip_prefix = "yes"\n', 5, f"{r}.strip_prefix", "true or false"),
+            (route + "x_forwarded_for = 1\n", 5, f"{r}.x_forwarded_for", "true or false"),
+            (route + "x_forwarded_proto = 1\n", 5, f"{r}.x_forwarded_proto", "true or false"),
+            (route + "x_forwarded_host = 1\n", 5, f"{r}.x_forwarded_host", "true or false"),
+            (route + "forwarded = 1\n", 5, f"{r}.forwarded", "true or false"),
+            (route + "rewrite_redirects = 1\n", 5, f"{r}.rewrite_redirects", "true or false"),
+            (route + "stripprefix = true\n", 5, f"{r}.stripprefix", "unknown key"),
+            # health checks
+            (route + "health_check = 3\n", 5, f"{r}.health_check", "expected a table"),
+            (route + "[reverse.vhost.route.health_check]\nrise = 0\n", 6, f"{r}.health_check.rise", "whole number >= 1"),
+            (route + "[reverse.vhost.route.health_check]\nfall = 0\n", 6, f"{r}.health_check.fall", "whole number >= 1"),
+            (route + "[reverse.vhost.route.health_check]\ninterval = -1\n", 6, f"{r}.health_check.interval", "positive"),
+            (route + "[reverse.vhost.route.health_check]\ntimeout = 0\n", 6, f"{r}.health_check.timeout", "positive"),
+            (route + '[reverse.vhost.route.health_check]\npath = "healthz"\n', 6, f"{r}.health_check.path", "starting with '/'"),
+            (route + '[reverse.vhost.route.health_check]\nhost = "a b"\n', 6, f"{r}.health_check.host", "host name"),
+            (route + '[reverse.vhost.route.health_check]\nhost = "*.a.test"\n', 6, f"{r}.health_check.host", "host name"),
+            (route + "[reverse.vhost.route.health_check]\nperiod = 1\n", 6, f"{r}.health_check.period", "unknown key"),
+            (route + "health_check = { rise = 0 }\n", 5, f"{r}.health_check.rise", "whole number >= 1"),
+            # [reverse]
+            ('[reverse]\ntrusted_proxies = ["127.0.0.1/32", "nonsense"]\n', 2, "reverse.trusted_proxies[1]", "a CIDR network"),
+            ('[reverse]\ntrusted_proxies = "127.0.0.1/32"\n', 2, "reverse.trusted_proxies", "list of CIDR networks"),
+            ("[reverse]\nforward_proxy = 1\n", 2, "reverse.forward_proxy", "true or false"),
+            ("[reverse]\ndefault = 3\n", 2, "reverse.default", "expected a host name"),
+            ("[reverse]\nvhosts = []\n", 2, "reverse.vhosts", "unknown key"),
+            ("reverse = 1\n", 1, "reverse", "expected a table"),
+        ]
+        for text, line, key, problem in cases:
+            self.assertConfigError(text, line, key, problem)
+
+    def test_duplicateHost(self) -> None:
+        """
+        A host may belong to one vhost only; the second mention is the
+        error, and names the first.  Case, a trailing dot and IPv6
+        brackets make no difference.
+        """
+        route = '[[reverse.vhost.route]]\norigins = ["http://127.0.0.1:9001"]\n'
+        self.assertConfigError(
+            '[[reverse.vhost]]\nhosts = ["a.test", "b.test"]\n' + route
+            + '[[reverse.vhost]]\nhosts = [\n  "c.test",\n  "B.Test.",\n]\n' + route,
+            8,
+            "reverse.vhost[1].hosts[1]",
+            "host 'B.Test.' is already listed at reverse.vhost[0].hosts[1]",
+        )
+        self.assertConfigError(
+            '[[reverse.vhost]]\nhosts = ["[::1]", "0:0::1"]\n' + route,
+            2,
+            "reverse.vhost[0].hosts[1]",
+            "already listed at reverse.vhost[0].hosts[0]",
+        )
+
+    def test_duplicatePrefix(self) -> None:
+        """
+        Two routes of one vhost with the same prefix are an error at the
+        second one's C{prefix} (or its header, when it relies on the default
+        C{"/"}).  Other vhosts may reuse a prefix.
+        """
+        self.assertConfigError(
+            '[[reverse.vhost]]\nhosts = ["a.test"]\n'
+            '[[reverse.vhost.route]]\nprefix = "/api"\norigins = ["http://127.0.0.1:9001"]\n'
+            '[[reverse.vhost.route]]\norigins = ["http://127.0.0.1:9002"]\nprefix = "/api"\n',
+            8,
+            "reverse.vhost[0].route[1].prefix",
+            "prefix '/api' is already routed by reverse.vhost[0].route[0]",
+        )
+        self.assertConfigError(
+            '[[reverse.vhost]]\nhosts = ["a.test"]\n'
+            '[[reverse.vhost.route]]\norigins = ["http://127.0.0.1:9001"]\n'
+            '\n[[reverse.vhost.route]]  # again\norigins = ["http://127.0.0.1:9002"]\n',
+            6,
+            "reverse.vhost[0].route[1].prefix",
+            "prefix '/' is already routed",
+        )
+        config = ProxyConfig.fromFile(
+            self.write(
+                '[[reverse.vhost]]\nhosts = ["a.test"]\n'
+                '[[reverse.vhost.route]]\nprefix = "/api"\norigins = ["http://127.0.0.1:9001"]\n'
+                '[[reverse.vhost.route]]\nprefix = "/api/"\norigins = ["http://127.0.0.1:9001"]\n'
+                '[[reverse.vhost]]\nhosts = ["b.test"]\n'
+                '[[reverse.vhost.route]]\nprefix = "/api"\norigins = ["http://127.0.0.1:9001"]\n'
+            )
+        )
+        self.assertEqual(len(config.reverse.vhosts), 2)
+
+    def test_defaultVhost(self) -> None:
+        """
+        C{reverse.default} must be an exact host of some vhost (compared
+        without case or trailing dot), not a wildcard and not an unknown
+        name.
+        """
+        vhost = '[[reverse.vhost]]\nhosts = ["a.test", "*.b.test"]\n[[reverse.vhost.route]]\norigins = ["http://127.0.0.1:9001"]\n'
+        config = ProxyConfig.fromFile(self.write('[reverse]\ndefault = "A.Test."\n' + vhost))
+        self.assertEqual(config.reverse.default, "A.Test.")
+        self.assertConfigError(
+            '[reverse]\n\ndefault = "*.b.test"\n' + vhost, 3, "reverse.default", "not a wildcard"
+        )
+        self.assertConfigError(
+            '[reverse]\ndefault = "c.b.test"\n' + vhost, 2, "reverse.default", "'c.b.test' is not a host of any vhost"
+        )
+        self.assertConfigError(
+            '[reverse]\ndefault = "a.test:80"\n' + vhost, 2, "reverse.default", "without a port"
+        )
+
+    def test_linesInArraysOfTables(self) -> None:
+        """
+        Errors inside C{[[reverse.vhost]]} and C{[[reverse.vhost.route]]}
+        elements point at the right element: the n-th header of an array,
+        counted within its parent vhost; the elements of a multi-line array,
+        past comments and strings holding brackets, commas and quotes; the
+        header of an element a required key is missing from.
+        """
+        vhost = '[[reverse.vhost]]\nhosts = ["{}"]\n'
+        route = '  [[reverse.vhost.route]]\n  prefix = "{}"\n  origins = ["http://127.0.0.1:9001"]\n'
+        text = (
+            "# two vhosts, three routes\n"  # 1
+            + vhost.format("a.test")  # 2-3
+            + route.format("/a")  # 4-6
+            + route.format("/b")  # 7-9
+            + vhost.format("b.test")  # 10-11
+            + route.format("/c")  # 12-14
+            + '  [[reverse.vhost.route]]\n'  # 15
+            + '  prefix = "/d"\n'  # 16
+            + '  origins = [\n'  # 17
+            + '    "http://127.0.0.1:9001",  # a comment with [brackets], "quotes"\n'  # 18
+            + "    'http://127.0.0.1:9002', \"http://[::1]:9003\",\n"  # 19
+            + '    """\n'  # 20
+            + 'http://127.0.0.1:9004""",\n'  # 21
+            + '    { url = "http://x.test", weight = 0 },\n'  # 22
+            + '  ]\n'  # 23
+        )
+        r = "reverse.vhost[1].route[1]"
+        self.assertConfigError(text, 22, f"{r}.origins[4].weight", "whole number >= 1")
+        self.assertConfigError(
+            text.replace('"http://[::1]:9003"', '"http://[::1]:9003/x"'), 19, f"{r}.origins[2]", "http://host[:port]"
+        )
+        self.assertConfigError(
+            text.replace("http://127.0.0.1:9004", "http://127.0.0.1:99999"), 20, f"{r}.origins[3]", "http://host[:port]"
+        )
+        self.assertConfigError(
+            text.replace('prefix = "/b"', 'prefix = "b"'), 8, "reverse.vhost[0].route[1].prefix", "starting with '/'"
+        )
+        self.assertConfigError(
+            text.replace('prefix = "/c"', 'prefix = "c"'), 13, "reverse.vhost[1].route[0].prefix", "starting with '/'"
+        )
+        self.assertConfigError(
+            text.replace('prefix = "/b"\n  origins = ["http://127.0.0.1:9001"]\n', 'prefix = "/b"\n'),
+            7,
+            "reverse.vhost[0].route[1].origins",
+            "missing",
+        )
+        self.assertConfigError(
+            text.replace('hosts = ["b.test"]', 'hosts = ["b.test", "a.test."]').replace("weight = 0", "weight = 1"),
+            11,
+            "reverse.vhost[1].hosts[1]",
+            "already listed at reverse.vhost[0].hosts[0]",
+        )
+
+    def test_linesWithOddSyntax(self) -> None:
+        """
+        Quoted and spaced keys and headers, dotted keys and a header
+        comment do not lose the line.
+        """
+        self.assertConfigError(
+            '[ reverse ]\n[[ "reverse" . vhost ]]  # comment\nhosts = ["a.test"]\n'
+            '[[reverse.vhost.route]]\n"origins" = ["http://127.0.0.1:9001"]\n'
+            'health_check.rise = 0\n',
+            6,
+            "reverse.vhost[0].route[0].health_check.rise",
+            "whole number >= 1",
+        )
+
+    def test_inlineVhosts(self) -> None:
+        """
+        Virtual hosts written as an inline array of tables are located at
+        the element, or at least the key, that holds the mistake.
+        """
+        self.assertConfigError(
+            '[reverse]\nvhost = [\n  { hosts = ["a.test"], route = [{ origins = ["http://a.test"] }] },\n'
+            '  { hosts = ["b.test"], route = [{ origins = ["http://b.test"], retries = 11 }] },\n]\n',
+            4,
+            "reverse.vhost[1].route[0].retries",
+            "0 to 10",
+        )
+
+
+class HostAndOriginTests(SynchronousTestCase):
+    """
+    L{parseHost}, L{hostKey} and L{checkOriginURL} accept the documented
+    forms and nothing else.
+    """
+
+    def test_hosts(self) -> None:
+        """
+        Names (with underscores, digits and a trailing dot), wildcards, IPv4
+        and IPv6 literals are hosts; ports, schemes, paths, empty labels,
+        misplaced stars, bad addresses and IPv6 zones are not.
+        """
+        for good in (
+            "example.test", "a-b.example.test", "_svc.example.test", "localhost",
+            "example.test.", "*.example.test", "127.0.0.1", "[::1]", "::1",
+            "2001:db8::1", "x" * 63 + ".test",
+        ):  # fmt: skip
+            self.assertEqual(parseHost(good), good)
+        for bad in (
+            "", "example.test:80", "http://example.test", "example.test/",
+            "a..test", ".test", "-a.test", "a-.test", "*", "*.", "a.*.test",
+            "*a.test", "1.2.3.256", "*.1.2.3.4", "[::1]:80", "[::1", "[nope]",
+            "fe80::1%eth0", "exämple.test", "a test", "x" * 64 + ".test", "1.2.3",
+        ):  # fmt: skip
+            self.assertRaises(ValueError, parseHost, bad)
+
+    def test_hostKey(self) -> None:
+        """
+        Hosts compare without case, trailing dot or IPv6 brackets, and IP
+        literals in any spelling compare equal.
+        """
+        self.assertEqual(hostKey("App.Example.Test."), "app.example.test")
+        self.assertEqual(hostKey("[0:0::1]"), hostKey("::1"))
+        self.assertEqual(hostKey("*.Example.test"), "*.example.test")
+
+    def test_originURLs(self) -> None:
+        """
+        C{http://host[:port]} with an optional C{/} and C{unix:/path} are
+        origins; everything L{checkOriginURL} accepts,
+        L{proxykit.balance.parseOriginURL} accepts too, so a checked file
+        never fails later when the origins are built.
+        """
+        good = [
+            "http://127.0.0.1:9001", "http://127.0.0.1:9001/", "http://example.test",
+            "http://[::1]:9003", "http://[::1]", "http://a_b.test:1", "http://example.test.:65535",
+            "unix:/run/app.sock", "unix:/x",
+        ]  # fmt: skip
+        for url in good:
+            self.assertEqual(checkOriginURL(url), url)
+            parseOriginURL(url)
+        for bad in (
+            "https://example.test", "http://example.test/x", "http://example.test?q",
+            "http://example.test#f", "http://user@example.test", "http://example.test:",
+            "http://example.test:0", "http://example.test:65536", "http://example.test:+80",
+            "http://::1:80", "http://*.example.test", "http://", "example.test",
+            "unix:run/app.sock", "unix:/", "unix://run/app.sock", "unix:/a\0b", "ftp://x",
+            "http://exämple.test",
+        ):  # fmt: skip
+            self.assertRaises(ValueError, checkOriginURL, bad)
+
+    def test_defaultHostProblem(self) -> None:
+        """
+        A default vhost must be an exact host of one of the vhosts.
+        """
+        vhosts = (VhostConfig(("a.test", "*.b.test"), (RouteConfig(origins=(OriginConfig("http://x"),)),)),)
+        self.assertIsNone(defaultHostProblem(vhosts, "A.test"))
+        self.assertIn("wildcard", defaultHostProblem(vhosts, "*.b.test") or "")
+        self.assertIn("not a host of any vhost", defaultHostProblem(vhosts, "c.b.test") or "")
+
+
+class ValidatorTests(SynchronousTestCase):
+    """
+    The reverse-mode values check their enumerations and ranges when built
+    from Python too.
+    """
+
+    def test_invalid(self) -> None:
+        """
+        An unknown balancing policy or C{Host} mode, retries outside 0-10,
+        a weight, rise or fall below 1, a non-positive ejection time are
+        rejected.
+        """
+        origins = (OriginConfig("http://127.0.0.1:9001"),)
+        for kwargs in (
+            {"balance": "fastest"},
+            {"hostHeader": "client"},
+            {"retries": 11},
+            {"retries": -1},
+            {"ejectFor": 0},
+        ):
+            self.assertRaises(ValueError, RouteConfig, origins, **kwargs)  # type: ignore[arg-type]
+        self.assertRaises(ValueError, OriginConfig, "http://x", 0)
+        self.assertRaises(ValueError, HealthCheckConfig, rise=0)
+        self.assertRaises(ValueError, HealthCheckConfig, fall=0)
+        self.assertEqual(RouteConfig(origins, retries=10).retries, 10)

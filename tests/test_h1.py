@@ -504,16 +504,16 @@ REQUEST_CASES = [
     ),
     requestCase(
         "upgradeWithBody",
-        "An Upgrade request is flagged, but since proxykit does not switch "
-        "protocols yet its Content-Length body is still delivered and the "
-        "next request is parsed as HTTP/1.1.",
+        "An Upgrade request with a body is not offered a protocol switch "
+        "(the switch would come right after its head): its Content-Length "
+        "body is delivered and the next request is parsed as HTTP/1.1.",
         post(
             b"Connection: upgrade\r\nUpgrade: websocket\r\nContent-Length: 5\r\n",
             b"hello",
         )
         + get(b"/next"),
         [
-            request(upgrade=True, framing=Framing.LENGTH, contentLength=5),
+            request(upgrade=False, framing=Framing.LENGTH, contentLength=5),
             data(b"hello"),
             end(),
             request(target=b"/next", upgrade=False),
@@ -530,7 +530,7 @@ REQUEST_CASES = [
         )
         + get(b"/next"),
         [
-            request(upgrade=True, framing=Framing.CHUNKED),
+            request(upgrade=False, framing=Framing.CHUNKED),
             data(b"hello"),
             end([(b"X-T", b"1")]),
             request(target=b"/next"),
@@ -539,9 +539,10 @@ REQUEST_CASES = [
     ),
     requestCase(
         "upgradeWithoutBody",
-        "An Upgrade request without a body is followed by the next request.",
+        "An Upgrade request without a body is offered the switch: what "
+        "follows it waits until the response decides (see UpgradeTests).",
         get(headers=b"Connection: Upgrade\r\nUpgrade: websocket\r\n") + get(b"/next"),
-        [request(upgrade=True), end(), request(target=b"/next"), end()],
+        [request(upgrade=True), end()],
     ),
     requestCase(
         "hundredFields",
@@ -1226,8 +1227,84 @@ class RequestTests(SynchronousTestCase):
         """
         count = 1000
         one = get(headers=b"Connection: upgrade\r\nUpgrade: websocket\r\n")
-        steps = transcript([one * count])
-        self.assertEqual([kind for kind, _ in steps], ["request", "end"] * count)
+        conn = H1Connection(True)
+        conn.receiveData(one * count)
+        requests = 0
+        for _ in range(count):
+            while conn.hasEvents():
+                if isinstance(conn.nextEvent(), Request):
+                    requests += 1
+            conn.refuseUpgrade()
+        self.assertEqual(requests, count)
+        self.assertFalse(conn.upgradePending)
+        body = post(b"Connection: upgrade\r\nUpgrade: ws\r\nContent-Length: 1\r\n", b"x")
+        self.assertEqual(
+            [kind for kind, _ in transcript([body * count])], ["request", "data", "end"] * count
+        )
+
+
+class UpgradeTests(SynchronousTestCase):
+    """
+    A bodiless request asking to switch protocols holds what follows it
+    until the response decides.
+    """
+
+    def test_accepted(self) -> None:
+        """
+        After a 101, acceptUpgrade hands over every byte received after the
+        request head, including bytes that arrived later, and parsing stops.
+        """
+        conn = H1Connection(True)
+        conn.receiveData(get(headers=b"Connection: upgrade\r\nUpgrade: websocket\r\n") + b"\x81\x05")
+        self.assertTrue(conn.nextEvent().upgrade)  # type: ignore[union-attr]
+        self.assertIsInstance(conn.nextEvent(), EndOfMessage)
+        self.assertTrue(conn.upgradePending)
+        conn.receiveData(b"hello")
+        self.assertIs(conn.nextEvent(), NEED_DATA)
+        self.assertEqual(conn.acceptUpgrade(), b"\x81\x05hello")
+        conn.receiveData(get())
+        self.assertIs(conn.nextEvent(), NEED_DATA)
+
+    def test_refused(self) -> None:
+        """
+        After an ordinary response, refuseUpgrade parses what followed as
+        HTTP/1.1 requests.
+        """
+        conn = H1Connection(True)
+        conn.receiveData(get(headers=b"Connection: upgrade\r\nUpgrade: h2c\r\n") + get(b"/next"))
+        self.assertIsInstance(conn.nextEvent(), Request)
+        self.assertIsInstance(conn.nextEvent(), EndOfMessage)
+        self.assertIs(conn.nextEvent(), NEED_DATA)
+        conn.refuseUpgrade()
+        self.assertEqual(conn.nextEvent().target, b"/next")  # type: ignore[union-attr]
+
+    def test_responseSwitch(self) -> None:
+        """
+        Client role: a 101 to a request that asked for it is delivered, and
+        the bytes after its head are the new protocol's.
+        """
+        conn = H1Connection(False)
+        conn.expectResponse(b"GET", upgrade=True)
+        conn.receiveData(
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n"
+            b"Upgrade: websocket\r\n\r\n\x81\x02hi"
+        )
+        response = conn.nextEvent()
+        self.assertEqual(response.status, 101)  # type: ignore[union-attr]
+        self.assertIs(conn.nextEvent(), NEED_DATA)
+        self.assertEqual(conn.trailingData, b"\x81\x02hi")
+
+    def test_responseNoSwitch(self) -> None:
+        """
+        Client role: an ordinary response to an upgrade request is parsed as
+        usual.
+        """
+        conn = H1Connection(False)
+        conn.expectResponse(b"GET", upgrade=True)
+        conn.receiveData(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        self.assertEqual(conn.nextEvent().status, 200)  # type: ignore[union-attr]
+        self.assertIsInstance(conn.nextEvent(), Data)
+        self.assertIsInstance(conn.nextEvent(), EndOfMessage)
 
     def test_errorStopsEverything(self) -> None:
         """

@@ -8,9 +8,22 @@ from twisted.application.service import IServiceCollection
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
-from proxykit.config import ProxyConfig
+from proxykit.config import (
+    OriginConfig,
+    ProxyConfig,
+    ReverseConfig,
+    RouteConfig,
+    VhostConfig,
+)
 from proxykit.service import ProxyService
-from proxykit.tap import Options, makeService
+from proxykit.tap import (
+    ForwardOptions,
+    Options,
+    ReverseOptions,
+    makeService,
+    parseRoute,
+)
+from proxykit.vhosts import CombinedRouter, ReverseRouter
 
 
 def parse(*argv: str) -> Options:
@@ -98,3 +111,265 @@ class OptionsTests(SynchronousTestCase):
         service = makeService(parse("forward", "--listen", "tcp:0", "--listen", "tcp:0"))
         self.assertIsInstance(service, ProxyService)
         self.assertEqual(len(list(IServiceCollection(service))), 2)
+
+
+ROUTE = "example.test=http://127.0.0.1:9001"
+
+FILE = """\
+[reverse]
+default = "app.example.test"
+trusted_proxies = ["10.0.0.0/8"]
+
+[[reverse.vhost]]
+hosts = ["app.example.test"]
+[[reverse.vhost.route]]
+origins = ["http://127.0.0.1:9001"]
+"""
+
+
+class ReverseOptionsTests(SynchronousTestCase):
+    """
+    The reverse subcommand's flags, and its config file, become a
+    L{ProxyConfig} whose C{reverse} holds the virtual hosts.
+    """
+
+    def write(self, text: str) -> str:
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def assertUsageError(self, argv: list[str], message: str) -> None:
+        with self.assertRaises(usage.UsageError) as caught:
+            parse(*argv)
+        self.assertIn(message, str(caught.exception))
+
+    def test_route(self) -> None:
+        """
+        One --route is one virtual host answering to HOST with a single
+        route for every path, on 127.0.0.1 port 8000 by default; the other
+        settings keep their defaults.
+        """
+        config = parse("reverse", "--route", ROUTE).subOptions["proxyConfig"]
+        self.assertEqual(
+            config,
+            ProxyConfig(
+                listen=("tcp:8000:interface=127.0.0.1",),
+                reverse=ReverseConfig(
+                    vhosts=(
+                        VhostConfig(
+                            ("example.test",),
+                            (RouteConfig(origins=(OriginConfig("http://127.0.0.1:9001"),)),),
+                        ),
+                    ),
+                ),
+            ),
+        )
+
+    def test_routes(self) -> None:
+        """
+        --route repeats; a comma separates the origins of a host, which
+        share its requests round-robin; wildcards, IP literals and UNIX
+        socket origins are accepted.
+        """
+        config = parse(
+            "reverse",
+            "--listen", "tcp:0:interface=127.0.0.1",
+            "--route", ROUTE,
+            "--route", "*.example.test=http://127.0.0.1:9002,http://127.0.0.1:9003/",
+            "--route", "[::1]=unix:/run/app.sock",
+        ).subOptions["proxyConfig"]
+        self.assertEqual(config.listen, ("tcp:0:interface=127.0.0.1",))
+        self.assertEqual(
+            [(v.hosts, [o.url for o in v.routes[0].origins]) for v in config.reverse.vhosts],
+            [
+                (("example.test",), ["http://127.0.0.1:9001"]),
+                (("*.example.test",), ["http://127.0.0.1:9002", "http://127.0.0.1:9003/"]),
+                (("[::1]",), ["unix:/run/app.sock"]),
+            ],
+        )
+        for vhost in config.reverse.vhosts:
+            (route,) = vhost.routes
+            self.assertEqual((route.prefix, route.balance), ("/", "round_robin"))
+
+    def test_parseRoute(self) -> None:
+        """
+        L{parseRoute} reads C{HOST=URL[,URL...]}.
+        """
+        self.assertEqual(
+            parseRoute("a.test=http://127.0.0.1:1,http://127.0.0.1:2"),
+            VhostConfig(
+                ("a.test",),
+                (RouteConfig(origins=(OriginConfig("http://127.0.0.1:1"), OriginConfig("http://127.0.0.1:2"))),),
+            ),
+        )
+
+    def test_badRoutes(self) -> None:
+        """
+        A malformed --route is a usage error that quotes it and says what is
+        wrong: no C{=}, a host with a port or scheme, a bad or missing
+        origin URL.
+        """
+        for value, problem in (
+            ("example.test", "expected HOST=URL[,URL...]"),
+            ("http://127.0.0.1:9001", "expected HOST=URL[,URL...]"),
+            ("example.test:8000=http://127.0.0.1:9001", "without a port"),
+            ("=http://127.0.0.1:9001", "expected a host name"),
+            ("example.test=", "http://host[:port] or unix:/absolute/path"),
+            ("example.test=127.0.0.1:9001", "http://host[:port] or unix:/absolute/path"),
+            ("example.test=http://127.0.0.1:9001,", "http://host[:port] or unix:/absolute/path"),
+            ("example.test=https://127.0.0.1:9001", "http://host[:port] or unix:/absolute/path"),
+        ):
+            self.assertUsageError(["reverse", "--route", value], "--route")
+            self.assertUsageError(["reverse", "--route", value], problem)
+
+    def test_sameHostTwice(self) -> None:
+        """
+        Two --route for the same host (however spelled) are an error.
+        """
+        self.assertUsageError(
+            ["reverse", "--route", ROUTE, "--route", "Example.Test.=http://127.0.0.1:9002"],
+            "--route: host 'Example.Test.' is given twice",
+        )
+
+    def test_noVhosts(self) -> None:
+        """
+        Reverse mode without a single virtual host, from the command line or
+        the file, is a usage error.
+        """
+        message = "reverse mode needs at least one --route or [[reverse.vhost]]"
+        self.assertUsageError(["reverse"], message)
+        self.assertUsageError(["reverse", "--config", self.write("[reverse]\n")], message)
+
+    def test_configFile(self) -> None:
+        """
+        --config reads the vhosts; --route adds to them; --trusted-proxy
+        replaces the file's list; the file's default stays; without
+        C{listen} in the file the reverse default listener applies.
+        """
+        path = self.write(FILE)
+        config = parse("reverse", "--config", path).subOptions["proxyConfig"]
+        self.assertEqual(config.listen, ("tcp:8000:interface=127.0.0.1",))
+        self.assertEqual(config.reverse.trustedProxies, ("10.0.0.0/8",))
+        config = parse(
+            "reverse", "--config", path, "--route", ROUTE,
+            "--trusted-proxy", "127.0.0.1/32", "--trusted-proxy", "::1/128",
+        ).subOptions["proxyConfig"]
+        self.assertEqual(
+            [vhost.hosts for vhost in config.reverse.vhosts],
+            [("app.example.test",), ("example.test",)],
+        )
+        self.assertEqual(config.reverse.trustedProxies, ("127.0.0.1/32", "::1/128"))
+        self.assertEqual(config.reverse.default, "app.example.test")
+        self.assertFalse(config.reverse.forwardProxy)
+
+    def test_fileListenAndTimeouts(self) -> None:
+        """
+        The file's C{listen} and timeouts apply unless --listen and the
+        timeout flags override them, as in forward mode.
+        """
+        path = self.write('listen = ["tcp:1"]\n[timeouts]\nconnect = 3\nidle = 4\n' + FILE)
+        config = parse("reverse", "--config", path).subOptions["proxyConfig"]
+        self.assertEqual(config.listen, ("tcp:1",))
+        self.assertEqual((config.timeouts.connect, config.timeouts.idle), (3.0, 4.0))
+        config = parse(
+            "reverse", "--config", path, "--listen", "tcp:2",
+            "--connect-timeout", "5", "--response-timeout", "6", "--idle-timeout", "7",
+        ).subOptions["proxyConfig"]
+        self.assertEqual(config.listen, ("tcp:2",))
+        self.assertEqual(
+            (config.timeouts.connect, config.timeouts.response, config.timeouts.idle),
+            (5.0, 6.0, 7.0),
+        )
+
+    def test_routeConflictsWithFile(self) -> None:
+        """
+        A --route for a host the file already serves is an error naming the
+        host and the file.
+        """
+        path = self.write(FILE)
+        self.assertUsageError(
+            ["reverse", "--config", path, "--route", "APP.example.test=http://127.0.0.1:9002"],
+            f"--route: host 'APP.example.test' is already a host of {path}",
+        )
+
+    def test_badFile(self) -> None:
+        """
+        A bad file is a usage error naming file, line and key path.
+        """
+        path = self.write(FILE + 'retries = 11\n')
+        self.assertUsageError(
+            ["reverse", "--config", path], f"{path}:9: reverse.vhost[0].route[0].retries"
+        )
+
+    def test_default(self) -> None:
+        """
+        --default names the vhost that serves unknown hosts; it must be an
+        exact host of a vhost from the file or a --route.
+        """
+        path = self.write(FILE)
+        config = parse(
+            "reverse", "--config", path, "--route", ROUTE, "--default", "example.test"
+        ).subOptions["proxyConfig"]
+        self.assertEqual(config.reverse.default, "example.test")
+        self.assertUsageError(
+            ["reverse", "--route", ROUTE, "--default", "other.test"],
+            "--default: 'other.test' is not a host of any vhost",
+        )
+        self.assertUsageError(
+            ["reverse", "--route", "*.example.test=http://127.0.0.1:9001", "--default", "*.example.test"],
+            "--default: expected an exact host name, not a wildcard",
+        )
+
+    def test_trustedProxyAndForwardProxy(self) -> None:
+        """
+        --trusted-proxy takes CIDR networks; --forward-proxy turns on the
+        combined listener.
+        """
+        config = parse(
+            "reverse", "--route", ROUTE, "--trusted-proxy", "10.1.2.3", "--forward-proxy"
+        ).subOptions["proxyConfig"]
+        self.assertEqual(config.reverse.trustedProxies, ("10.1.2.3",))
+        self.assertTrue(config.reverse.forwardProxy)
+        self.assertUsageError(
+            ["reverse", "--route", ROUTE, "--trusted-proxy", "10.0.0.0/33"],
+            "--trusted-proxy: expected a CIDR network, got '10.0.0.0/33'",
+        )
+
+    def test_badTimeouts(self) -> None:
+        """
+        The shared timeout flags are checked in reverse mode too.
+        """
+        self.assertUsageError(["reverse", "--route", ROUTE, "--idle-timeout", "0"], "--idle-timeout")
+
+    def test_sharedOptions(self) -> None:
+        """
+        Both modes offer --listen, --config and the timeouts; each help text
+        gives its own default listener; only forward has --connect-port
+        and only reverse --route.
+        """
+        forward, reverse = ForwardOptions(), ReverseOptions()
+        self.assertIn("tcp:8080:interface=127.0.0.1", forward.docs["listen"])
+        self.assertIn("tcp:8000:interface=127.0.0.1", reverse.docs["listen"])
+        for flag in ("listen", "config", "connect-timeout", "response-timeout", "idle-timeout"):
+            self.assertIn(flag, forward.docs)
+            self.assertIn(flag, reverse.docs)
+        self.assertIn("connect-port", forward.docs)
+        self.assertNotIn("connect-port", reverse.docs)
+        self.assertIn("route", reverse.docs)
+        self.assertNotIn("route", forward.docs)
+
+    def test_makeService(self) -> None:
+        """
+        makeService runs the reverse proxy for the reverse subcommand: one
+        listener per --listen, serving the vhosts; with --forward-proxy the
+        listeners serve forward-proxy requests too.
+        """
+        service = makeService(parse("reverse", "--listen", "tcp:0", "--listen", "tcp:0", "--route", ROUTE))
+        self.assertIsInstance(service, ProxyService)
+        self.assertEqual(len(list(IServiceCollection(service))), 2)
+        assert isinstance(service, ProxyService)
+        self.assertIsInstance(service.factory.router, ReverseRouter)
+        service = makeService(parse("reverse", "--listen", "tcp:0", "--route", ROUTE, "--forward-proxy"))
+        assert isinstance(service, ProxyService)
+        self.assertIsInstance(service.factory.router, CombinedRouter)

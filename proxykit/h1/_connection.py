@@ -113,6 +113,10 @@ class H1Connection:
         self._dead = False
         self.trailingData = b""
         self.reusableAfterHead = True
+        self.upgradePending = False
+        self._upgradeExpected = False
+        self._upgradeOffered = False
+        self._lastStatus = 0
         # Messages begun so far, to tell whether a head began in this read.
         self._messages = 0
         # Server role: the start of a request line whose method llhttp
@@ -160,13 +164,46 @@ class H1Connection:
 
     # Public API
 
-    def expectResponse(self, method: bytes) -> None:
+    def expectResponse(self, method: bytes, upgrade: bool = False) -> None:
         """
         Client role: a request with C{method} was sent; the next response
         answers it.
+
+        @param upgrade: The request asked to switch protocols, so a 101
+            response is acceptable; after it the connection's remaining bytes
+            are in L{trailingData} and nothing more is parsed.
         """
         self._requestMethod = method
+        self._upgradeExpected = upgrade
         self._tail = b""
+
+    def acceptUpgrade(self) -> bytes:
+        """
+        Server role: the request that asked to switch protocols was answered
+        101.  Stop parsing.
+
+        @return: The bytes received after that request's head, which belong
+            to the new protocol.
+        """
+        rest = self.trailingData
+        self.trailingData = b""
+        self.upgradePending = False
+        self._dead = True
+        return rest
+
+    def refuseUpgrade(self) -> None:
+        """
+        Server role: the request that asked to switch protocols got an
+        ordinary response.  Go on parsing what followed it as HTTP/1.1.
+        """
+        if not self.upgradePending:
+            return
+        self.upgradePending = False
+        rest = self.trailingData
+        self.trailingData = b""
+        self._parser = self._newParser()
+        if rest:
+            self.receiveData(rest)
 
     def receiveData(self, data: bytes) -> None:
         """
@@ -175,6 +212,10 @@ class H1Connection:
         @param data: Bytes from the peer.
         """
         if self._dead or not data:
+            return
+        if self.upgradePending:
+            # Held until the response says whether the protocol switches.
+            self.trailingData += data
             return
         if self._pendingLine is not None:
             self._decideMethod(self._pendingLine + data)
@@ -409,11 +450,24 @@ class H1Connection:
             self._dead = True
             return None
         if not self.isServer:
+            if self._upgradeExpected and self._lastStatus == 101:
+                # The origin switched protocols: the rest is not HTTP.
+                self.trailingData = rest
+                self._dead = True
+                return None
             self._fail(ProtocolError(502, "unrequested protocol switch"))
             return None
-        # An Upgrade request: proxykit does not switch protocols, so keep
-        # parsing.  llhttp skipped the body of such a request; restart it on a
-        # fresh parser primed with a synthetic head declaring the same framing.
+        if self._upgradeOffered:
+            # Whether the protocol switches depends on the response: hold the
+            # rest until acceptUpgrade or refuseUpgrade.
+            self._upgradeOffered = False
+            self.trailingData = rest
+            self.upgradePending = True
+            return None
+        # An Upgrade request with a body is not offered to switch (see
+        # _requestHeadComplete), so keep parsing.  llhttp skipped its body;
+        # restart it on a fresh parser primed with a synthetic head declaring
+        # the same framing.
         self._parser = self._newParser()
         if self._suppressEnd:
             if self._framing == Framing.CHUNKED:
@@ -557,9 +611,13 @@ class H1Connection:
             expectContinue = version == b"1.1"
         connect = method == b"CONNECT"
         self._connect = connect
-        upgrade = not connect and parser.should_upgrade()
-        # llhttp skips the body of an Upgrade request; _afterUpgrade resumes it.
-        self._suppressEnd = upgrade and framing != Framing.NONE
+        upgradeAsked = not connect and parser.should_upgrade()
+        # Only a bodiless request may switch protocols: the switch happens
+        # right after its head.  llhttp skips the body of any Upgrade request;
+        # _afterUpgrade resumes it.
+        upgrade = upgradeAsked and framing == Framing.NONE
+        self._upgradeOffered = upgrade
+        self._suppressEnd = upgradeAsked and framing != Framing.NONE
         self._framing = framing
         self._contentLengthValue = length
         self._inBody = True
@@ -587,6 +645,7 @@ class H1Connection:
         persist: bool,
     ) -> None:
         status: int = parser.get_status_code()
+        self._lastStatus = status
         method = self._requestMethod or b"GET"
         framing, length = self._frame(False, version, status, method)
         if framing == Framing.CLOSE:

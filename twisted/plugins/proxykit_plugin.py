@@ -7,6 +7,6 @@ from twisted.application.service import ServiceMaker
 proxykit = ServiceMaker(
     "proxykit",
     "proxykit.tap",
-    "HTTP/1.1 forward proxy (reverse proxy coming)",
+    "HTTP/1.1 forward and reverse proxy",
     "proxykit",
 )

@@ -1,0 +1,480 @@
+# -*- test-case-name: tests.test_balance -*-
+"""
+Origin groups: how a route spreads its requests over several origins, and
+which of them are fit to receive any.
+
+An L{OriginGroup} is an L{proxykit.routing.Upstream}: the exchange asks it to
+L{pick <OriginGroup.pick>} an origin for each attempt and reports back when a
+request starts, finishes, fails or succeeds.  Three policies are offered (see
+L{proxykit.config.BALANCE_POLICIES}):
+
+  - C{"round_robin"}: nginx's smooth weighted round-robin.  Over any run of
+    C{sum(weights)} picks each origin gets exactly its weight's share, and
+    the picks of a heavy origin are interleaved with the others' rather than
+    bunched together.
+  - C{"least_outstanding"}: the origin with the fewest requests in flight per
+    unit of weight; ties (an idle group, say) are broken by smooth weighted
+    round-robin among the tied origins, as nginx's C{least_conn} does.
+  - C{"random_two"}: the power of two random choices.  Two distinct origins
+    are drawn at random in proportion to their weights and the one with fewer
+    requests in flight per unit of weight gets the request.
+
+Health is kept in two ways.  Passive: an origin that refused a connection or
+timed out (L{OriginGroup.failed}) is ejected for C{ejectFor} seconds, twice as
+long on each further consecutive failure up to eight times as long; it comes
+back by itself when the time has passed, which L{OriginGroup.pick} notices
+lazily, so no timers are involved.  Active: L{proxykit.health.HealthChecker}
+calls L{OriginGroup.markDown} and L{OriginGroup.markUp}.
+
+The group only ever chooses among the origins that are up; when none is, it
+answers C{None} and the request gets 502 at once rather than being sent to an
+origin known to be failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from random import Random
+from typing import Final
+
+from twisted.internet.interfaces import IReactorTime
+
+from .config import BALANCE_POLICIES, RouteConfig
+from .routing import Origin, parseAuthority
+
+_MAX_BACKOFF_DOUBLINGS: Final = 3
+"""
+Consecutive failures past the first that double an ejection: C{2 ** 3 = 8}
+times C{ejectFor} at most.
+"""
+
+
+def parseOriginURL(url: str) -> Origin:
+    """
+    Parse an origin's URL as written in configuration.
+
+    Two forms are accepted:
+
+      - C{http://host[:port]}, optionally followed by C{/}: C{host} is a DNS
+        name, an IPv4 literal or a bracketed IPv6 literal (C{[::1]}); the
+        port defaults to 80.  Names are lower-cased.
+      - C{unix:/absolute/path}: a UNIX socket (port C{0}).
+
+    @param url: The URL.
+    @return: The origin it names.
+    @raise ValueError: Anything else (another scheme, C{https} included for
+        now, userinfo, a path, query or fragment, a bad host or port); the
+        message says what is wrong in a few words, and never repeats the URL.
+    """
+    scheme, sep, rest = url.partition(":")
+    scheme = scheme.lower()
+    if not sep:
+        raise ValueError("expected http://host[:port] or unix:/path")
+    if scheme == "unix":
+        if not rest.startswith("/") or rest.startswith("//"):
+            raise ValueError("unix socket path must be absolute (unix:/path)")
+        if "\x00" in rest:
+            raise ValueError("NUL in unix socket path")
+        return Origin("unix", rest, 0)
+    if scheme == "https":
+        raise ValueError("https origins are not supported yet")
+    if scheme != "http":
+        raise ValueError("unsupported scheme (expected http or unix)")
+    if not rest.startswith("//"):
+        raise ValueError("expected http://host[:port]")
+    authority, slash, path = rest[2:].partition("/")
+    if path:
+        raise ValueError("origin URL may not have a path")
+    for delimiter in ("?", "#"):
+        if delimiter in authority:
+            raise ValueError("origin URL may not have a query or fragment")
+    if not authority:
+        raise ValueError("missing host")
+    if authority.endswith(":"):
+        # RFC 3986 allows an empty port, but in configuration it is a typo.
+        raise ValueError("empty port")
+    try:
+        encoded = authority.encode("ascii")
+    except UnicodeEncodeError:
+        raise ValueError("non-ASCII host (use its IDNA form)")
+    host, port = parseAuthority(encoded, 80)
+    return Origin("http", host, port)
+
+
+def originURL(origin: Origin) -> str:
+    """
+    The URL of C{origin}, as L{parseOriginURL} reads it: for logs and
+    metrics.
+
+    @param origin: An origin.
+    @return: C{http://host[:port]} or C{unix:/path}.
+    """
+    if origin.scheme == "unix":
+        return f"unix:{origin.host}"
+    return f"{origin.scheme}://{origin.authority.decode('ascii')}"
+
+
+class _Slot:
+    """
+    One origin of a group and everything the group knows about it.
+
+    @ivar origin: The origin.
+    @ivar weight: Its relative share of requests.
+    @ivar current: Its smooth weighted round-robin counter.
+    @ivar outstanding: Requests in flight.
+    @ivar failures: Consecutive passive failures.
+    @ivar ejectedUntil: When a passive ejection ends, or C{0.0} when the
+        origin is not ejected.
+    @ivar down: Whether active health checks took it out.
+    @ivar eligible: Scratch flag of L{OriginGroup._pickRandomTwo}.
+    """
+
+    __slots__ = (
+        "origin",
+        "weight",
+        "current",
+        "outstanding",
+        "failures",
+        "ejectedUntil",
+        "down",
+        "eligible",
+    )
+
+    def __init__(self, origin: Origin, weight: int) -> None:
+        self.origin = origin
+        self.weight = weight
+        self.current = 0
+        self.outstanding = 0
+        self.failures = 0
+        self.ejectedUntil = 0.0
+        self.down = False
+        self.eligible = False
+
+
+class OriginGroup:
+    """
+    Several origins behind one route: a balancing policy plus passive and
+    active health state.  Implements L{proxykit.routing.Upstream}.
+
+    @ivar origins: The origins, in configuration order.
+    @ivar policy: One of L{proxykit.config.BALANCE_POLICIES}.
+    @ivar ejectFor: Seconds an origin is ejected after its first consecutive
+        failure.
+    """
+
+    def __init__(
+        self,
+        origins: Sequence[tuple[Origin, int]],
+        policy: str = "round_robin",
+        clock: IReactorTime | None = None,
+        ejectFor: float = 10.0,
+        random: Random | None = None,
+    ) -> None:
+        """
+        @param origins: C{(origin, weight)} pairs, at least one, each origin
+            once; weights are whole numbers of 1 or more.
+        @param policy: One of L{proxykit.config.BALANCE_POLICIES}.
+        @param clock: Tells the time for ejections; the global reactor if
+            C{None}.
+        @param ejectFor: Seconds (positive) an origin is taken out after a
+            failure.
+        @param random: The source of randomness for C{"random_two"}; a fresh
+            L{Random} if C{None}.
+        @raise ValueError: An unknown policy, no origins, a repeated origin,
+            a weight below 1 or an C{ejectFor} that is not positive.
+        """
+        if policy not in BALANCE_POLICIES:
+            raise ValueError(f"unknown balance policy {policy!r}")
+        if not origins:
+            raise ValueError("an origin group needs at least one origin")
+        if not ejectFor > 0:
+            raise ValueError("ejectFor must be positive")
+        slots: list[_Slot] = []
+        index: dict[Origin, _Slot] = {}
+        for origin, weight in origins:
+            if isinstance(weight, bool) or not isinstance(weight, int) or weight < 1:
+                raise ValueError("origin weights must be whole numbers >= 1")
+            if origin in index:
+                raise ValueError("an origin appears twice in one group")
+            slot = _Slot(origin, weight)
+            slots.append(slot)
+            index[origin] = slot
+        if clock is None:
+            from twisted.internet import reactor as _reactor
+
+            clock = _reactor
+        assert clock is not None
+        self.origins: tuple[Origin, ...] = tuple(index)
+        self.policy = policy
+        self.ejectFor = float(ejectFor)
+        self._clock = clock
+        self._random = random if random is not None else Random()
+        self._slots: Final = tuple(slots)
+        self._index: Final = index
+        # How many slots have a non-zero ejectedUntil, so that pick only asks
+        # the clock when some origin is ejected.
+        self._ejected = 0
+        self._pick = {
+            "round_robin": self._pickRoundRobin,
+            "least_outstanding": self._pickLeastOutstanding,
+            "random_two": self._pickRandomTwo,
+        }[policy]
+
+    @classmethod
+    def fromRouteConfig(
+        cls,
+        route: RouteConfig,
+        clock: IReactorTime | None = None,
+        random: Random | None = None,
+    ) -> OriginGroup:
+        """
+        The group of a reverse-proxy route.
+
+        @param route: The route's configuration (origins, balance, ejectFor).
+        @param clock: See L{__init__}.
+        @param random: See L{__init__}.
+        @raise ValueError: An origin URL does not parse, or see L{__init__}.
+        """
+        return cls(
+            [(parseOriginURL(o.url), o.weight) for o in route.origins],
+            policy=route.balance,
+            clock=clock,
+            ejectFor=route.ejectFor,
+            random=random,
+        )
+
+    def __repr__(self) -> str:
+        return f"<OriginGroup {self.policy} {[originURL(o) for o in self.origins]}>"
+
+    # Upstream
+
+    def pick(self, exclude: Collection[Origin] = ()) -> Origin | None:
+        """
+        Choose an origin by the group's policy among those that are up and
+        not in C{exclude}.
+
+        @param exclude: Origins not to choose (those this request already
+            failed on).
+        @return: The origin, or C{None} if every origin is ejected, down or
+            excluded.
+        """
+        if self._ejected:
+            self._readmit()
+        return self._pick(exclude)
+
+    def started(self, origin: Origin) -> None:
+        """
+        A request to C{origin} starts: count it as in flight.
+
+        @param origin: An origin of this group.
+        @raise KeyError: C{origin} is not in this group.
+        """
+        self._index[origin].outstanding += 1
+
+    def finished(self, origin: Origin) -> None:
+        """
+        A request to C{origin} ended, however it ended.
+
+        @param origin: An origin of this group.
+        @raise KeyError: C{origin} is not in this group.
+        """
+        slot = self._index[origin]
+        if slot.outstanding > 0:
+            slot.outstanding -= 1
+
+    def failed(self, origin: Origin) -> None:
+        """
+        C{origin} refused a connection, timed out, or closed without an
+        answer: eject it.
+
+        The ejection lasts C{ejectFor} seconds after the first consecutive
+        failure and doubles with each further one, up to eight times
+        C{ejectFor}.  Failures reported while the origin is still ejected
+        (requests that were already in flight when it was taken out) neither
+        extend nor double the ejection: only a failure after it was readmitted
+        counts as the next consecutive one.
+
+        @param origin: An origin of this group.
+        @raise KeyError: C{origin} is not in this group.
+        """
+        slot = self._index[origin]
+        now = self._clock.seconds()
+        if slot.ejectedUntil:
+            if slot.ejectedUntil > now:
+                return
+        else:
+            self._ejected += 1
+        doublings = min(slot.failures, _MAX_BACKOFF_DOUBLINGS)
+        slot.failures += 1
+        slot.ejectedUntil = now + self.ejectFor * (1 << doublings)
+
+    def succeeded(self, origin: Origin) -> None:
+        """
+        C{origin} answered: its next failure is a first failure again.
+
+        @param origin: An origin of this group.
+        @raise KeyError: C{origin} is not in this group.
+        """
+        self._index[origin].failures = 0
+
+    # Active health
+
+    def markDown(self, origin: Origin) -> None:
+        """
+        Active health checks found C{origin} failing: choose it no more until
+        L{markUp}.
+
+        @param origin: An origin of this group.
+        @raise KeyError: C{origin} is not in this group.
+        """
+        self._index[origin].down = True
+
+    def markUp(self, origin: Origin) -> None:
+        """
+        Active health checks found C{origin} healthy again.  (A passive
+        ejection still in force still applies.)
+
+        @param origin: An origin of this group.
+        @raise KeyError: C{origin} is not in this group.
+        """
+        self._index[origin].down = False
+
+    # Introspection
+
+    def isUp(self, origin: Origin) -> bool:
+        """
+        Whether C{origin} may be chosen now: not ejected, not marked down.
+
+        @param origin: An origin of this group.
+        @raise KeyError: C{origin} is not in this group.
+        """
+        slot = self._index[origin]
+        if slot.down:
+            return False
+        return not slot.ejectedUntil or slot.ejectedUntil <= self._clock.seconds()
+
+    def outstanding(self, origin: Origin) -> int:
+        """
+        How many requests to C{origin} are in flight.
+
+        @param origin: An origin of this group.
+        @raise KeyError: C{origin} is not in this group.
+        """
+        return self._index[origin].outstanding
+
+    # Policies.  Each loops over the slots without allocating; an origin is a
+    # candidate when it is not down, not ejected (L{_readmit} has cleared the
+    # expired ejections) and not excluded.
+
+    def _readmit(self) -> None:
+        """
+        End the ejections whose time has passed.
+        """
+        now = self._clock.seconds()
+        for slot in self._slots:
+            until = slot.ejectedUntil
+            if until and until <= now:
+                slot.ejectedUntil = 0.0
+                self._ejected -= 1
+
+    def _pickRoundRobin(self, exclude: Collection[Origin]) -> Origin | None:
+        # nginx, ngx_http_upstream_get_peer: every candidate's current weight
+        # grows by its weight; the largest wins and loses the total.
+        best: _Slot | None = None
+        total = 0
+        for slot in self._slots:
+            if slot.down or slot.ejectedUntil or (exclude and slot.origin in exclude):
+                continue
+            slot.current += slot.weight
+            total += slot.weight
+            if best is None or slot.current > best.current:
+                best = slot
+        if best is None:
+            return None
+        best.current -= total
+        return best.origin
+
+    def _pickLeastOutstanding(self, exclude: Collection[Origin]) -> Origin | None:
+        # nginx, ngx_http_upstream_get_least_conn_peer: the least loaded
+        # (outstanding / weight, compared by cross-multiplying); if several
+        # are tied, smooth weighted round-robin among them.
+        best: _Slot | None = None
+        ties = 0
+        for slot in self._slots:
+            if slot.down or slot.ejectedUntil or (exclude and slot.origin in exclude):
+                continue
+            if best is None or (
+                slot.outstanding * best.weight < best.outstanding * slot.weight
+            ):
+                best = slot
+                ties = 1
+            elif slot.outstanding * best.weight == best.outstanding * slot.weight:
+                ties += 1
+        if best is None:
+            return None
+        if ties == 1:
+            return best.origin
+        # Several tied: smooth weighted round-robin among them.
+        leader = best
+        chosen: _Slot | None = None
+        total = 0
+        for slot in self._slots:
+            if (
+                slot.down
+                or slot.ejectedUntil
+                or (exclude and slot.origin in exclude)
+                or slot.outstanding * leader.weight != leader.outstanding * slot.weight
+            ):
+                continue
+            slot.current += slot.weight
+            total += slot.weight
+            if chosen is None or slot.current > chosen.current:
+                chosen = slot
+        assert chosen is not None
+        chosen.current -= total
+        return chosen.origin
+
+    def _pickRandomTwo(self, exclude: Collection[Origin]) -> Origin | None:
+        # Mitzenmacher's power of two choices, with weighted draws.
+        total = 0
+        count = 0
+        last: _Slot | None = None
+        for slot in self._slots:
+            ok = not (
+                slot.down or slot.ejectedUntil or (exclude and slot.origin in exclude)
+            )
+            slot.eligible = ok
+            if ok:
+                total += slot.weight
+                count += 1
+                last = slot
+        if last is None:
+            return None
+        if count == 1:
+            return last.origin
+        first = self._draw(total, None) or last
+        second = self._draw(total - first.weight, first)
+        if second is None:
+            # Only reachable through float rounding at the very top of the
+            # range: the last candidate other than the first.
+            for slot in self._slots:
+                if slot.eligible and slot is not first:
+                    second = slot
+        assert second is not None
+        if second.outstanding * first.weight < first.outstanding * second.weight:
+            return second.origin
+        return first.origin
+
+    def _draw(self, total: int, skip: _Slot | None) -> _Slot | None:
+        """
+        One eligible slot other than C{skip}, at random in proportion to the
+        weights, whose sum is C{total}.
+        """
+        point = self._random.random() * total
+        for slot in self._slots:
+            if not slot.eligible or slot is skip:
+                continue
+            point -= slot.weight
+            if point < 0:
+                return slot
+        return None

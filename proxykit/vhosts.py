@@ -1,0 +1,367 @@
+# -*- test-case-name: tests.test_vhosts -*-
+"""
+Reverse-proxy routing: virtual hosts, path prefixes and their upstreams.
+
+L{VhostTable} maps a C{Host} (or the authority of an absolute-form target)
+to a virtual host, and a path to the route with the longest matching prefix.
+L{ReverseRouter} turns that into a L{Forward} decision, or 421 for a host
+the table does not name: an absolute-form target never reaches an origin
+the table does not list.  L{CombinedRouter} lets one listener serve as both
+a forward proxy (absolute-form and CONNECT) and a reverse proxy
+(origin-form).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator, Sequence
+from typing import Final
+
+from twisted.internet.interfaces import IReactorTime
+
+from .balance import OriginGroup, parseOriginURL
+from .config import ReverseConfig, RouteConfig
+from .forwarded import addForwardingHeaders, rewriteLocation, rewriteResponseHeaders
+from .h1 import Headers, Request
+from .rewrite import forwardHeaders
+from .routing import (
+    ClientInfo,
+    Decision,
+    Forward,
+    ForwardRouter,
+    Origin,
+    Refuse,
+    Upstream,
+)
+
+
+def normalizeHost(value: bytes) -> str | None:
+    """
+    The host name a C{Host} value or authority names, as the table keys it:
+    lower case, without port or trailing dot; IPv6 without brackets.
+
+    @return: The name, or C{None} if C{value} is not a plausible authority.
+    """
+    try:
+        text = value.decode("ascii").strip().lower()
+    except UnicodeDecodeError:
+        return None
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            return None
+        host = text[1:end]
+        try:
+            return str(ipaddress.IPv6Address(host))
+        except ValueError:
+            return None
+    host = text.rsplit(":", 1)[0] if text.count(":") == 1 else text
+    if ":" in host:
+        try:
+            return str(ipaddress.IPv6Address(host))
+        except ValueError:
+            return None
+    host = host.rstrip(".")
+    return host or None
+
+
+class RoutePolicy:
+    """
+    A route's header policy: what is sent to its origins and what comes
+    back to clients.
+
+    @ivar retries: How many other origins an idempotent request that failed
+        before any byte was sent may be retried on.
+    """
+
+    def __init__(self, config: RouteConfig, prefix: bytes, trusted: Sequence[str]) -> None:
+        self._config = config
+        self._prefix = prefix
+        self._strip = prefix if config.stripPrefix and prefix != b"/" else b""
+        self._trusted = [ipaddress.ip_network(net, strict=False) for net in trusted]
+        self._trustCache: dict[str, bool] = {}
+        self.retries = config.retries
+
+    def isTrusted(self, client: str) -> bool:
+        """
+        Whether C{client} is a trusted proxy (its forwarding headers are kept
+        and appended to).
+        """
+        trusted = self._trustCache.get(client)
+        if trusted is None:
+            try:
+                address = ipaddress.ip_address(client)
+            except ValueError:
+                trusted = False
+            else:
+                trusted = any(address in net for net in self._trusted)
+            if len(self._trustCache) > 1024:
+                self._trustCache.clear()
+            self._trustCache[client] = trusted
+        return trusted
+
+    def requestHeaders(
+        self, request: Request, client: ClientInfo, origin: Origin, host: bytes | None, via: bytes
+    ) -> Headers:
+        """
+        The fields to send to C{origin} for C{request}.
+        """
+        config = self._config
+        if config.hostHeader == "origin":
+            host = origin.authority
+        headers = forwardHeaders(request.headers, request.connectionTokens, via, host)
+        return addForwardingHeaders(
+            headers,
+            client=client.peerHost,
+            trusted=self.isTrusted(client.peerHost),
+            proto=b"http",
+            host=request.host,
+            xForwardedFor=config.xForwardedFor,
+            xForwardedProto=config.xForwardedProto,
+            xForwardedHost=config.xForwardedHost,
+            forwarded=config.forwarded,
+        )
+
+    def responseHeaders(self, headers: Headers, request: Request, origin: Origin) -> Headers:
+        """
+        The response fields to send to the client: C{Location} and
+        C{Content-Location} pointing at the origin rewritten to the public
+        address.
+        """
+        if not self._config.rewriteRedirects or request.host is None:
+            return headers
+        authorities = (origin.authority,)
+        public = request.host
+        strip = self._strip
+
+        def rewrite(value: bytes) -> bytes | None:
+            return rewriteLocation(value, authorities, b"http", public, strip, strip)
+
+        return rewriteResponseHeaders(headers, rewrite)
+
+
+class Route:
+    """
+    A path prefix of a virtual host and where its requests go.
+
+    @ivar prefix: The prefix, e.g. C{b"/api"}.
+    @ivar upstream: The origins.
+    @ivar policy: The header policy.
+    @ivar config: The route's settings.
+    """
+
+    def __init__(self, prefix: bytes, upstream: Upstream, policy: RoutePolicy, config: RouteConfig) -> None:
+        self.prefix = prefix
+        self.upstream = upstream
+        self.policy = policy
+        self.config = config
+        self._stripped = prefix.rstrip(b"/")
+
+    def matches(self, path: bytes) -> bool:
+        """
+        Whether C{path} is under this prefix: C{/api} matches C{/api},
+        C{/api/x} and C{/api?q}, not C{/apix}.
+        """
+        prefix = self.prefix
+        if prefix == b"/" or path == prefix:
+            return True
+        if not path.startswith(self._stripped):
+            return False
+        if prefix.endswith(b"/"):
+            return path.startswith(prefix)
+        following = path[len(prefix) : len(prefix) + 1]
+        return following in (b"/", b"?", b"")
+
+    def target(self, path: bytes) -> bytes:
+        """
+        The request-target to send: C{path}, without the prefix if the route
+        strips it.
+        """
+        if not self.config.stripPrefix or self.prefix == b"/":
+            return path
+        rest = path[len(self._stripped) :]
+        if not rest.startswith(b"/"):
+            rest = b"/" + rest
+        return rest
+
+
+class VhostTable:
+    """
+    Virtual hosts by name: exact names first, then wildcards (longest
+    suffix first), then the default.
+    """
+
+    _CACHE_SIZE: Final = 4096
+
+    def __init__(self, vhosts: Sequence[tuple[Sequence[str], Sequence[Route]]], default: str | None = None) -> None:
+        """
+        @param vhosts: Each virtual host's names (exact, C{*.suffix}, IP
+            literals) and routes.
+        @param default: A name of one of them, serving unknown hosts.
+        """
+        self._exact: dict[str, list[Route]] = {}
+        wildcards: list[tuple[str, list[Route]]] = []
+        self.routes: list[Route] = []
+        for names, routes in vhosts:
+            ordered = sorted(routes, key=lambda route: len(route.prefix), reverse=True)
+            self.routes.extend(ordered)
+            for name in names:
+                name = name.lower().rstrip(".")
+                if name.startswith("*."):
+                    wildcards.append((name[1:], ordered))
+                else:
+                    normalized = normalizeHost(name.encode("ascii")) or name
+                    self._exact[normalized] = ordered
+        wildcards.sort(key=lambda item: len(item[0]), reverse=True)
+        self._wildcards = wildcards
+        self._default = (
+            self._exact.get(normalizeHost(default.encode("ascii")) or default)
+            if default
+            else None
+        )
+        if default and self._default is None:
+            raise ValueError(f"default vhost {default!r} is not one of the hosts")
+        self._cache: dict[bytes, list[Route] | None] = {}
+
+    @classmethod
+    def fromConfig(cls, config: ReverseConfig, clock: IReactorTime) -> VhostTable:
+        """
+        Build the table and its origin groups from configuration.
+        """
+        vhosts = []
+        for vhost in config.vhosts:
+            routes = []
+            for routeConfig in vhost.routes:
+                origins = [(parseOriginURL(o.url), o.weight) for o in routeConfig.origins]
+                group = OriginGroup(
+                    origins, policy=routeConfig.balance, clock=clock, ejectFor=routeConfig.ejectFor
+                )
+                prefix = routeConfig.prefix.encode("ascii")
+                policy = RoutePolicy(routeConfig, prefix, config.trustedProxies)
+                routes.append(Route(prefix, group, policy, routeConfig))
+            vhosts.append((vhost.hosts, routes))
+        return cls(vhosts, config.default)
+
+    def routesFor(self, host: bytes | None) -> list[Route] | None:
+        """
+        The routes of the virtual host C{host} names, or C{None}.
+        """
+        if host is None:
+            return self._default
+        cache = self._cache
+        try:
+            return cache[host]
+        except KeyError:
+            pass
+        name = normalizeHost(host)
+        routes: list[Route] | None = None
+        if name is not None:
+            routes = self._exact.get(name)
+            if routes is None:
+                for suffix, candidates in self._wildcards:
+                    if name.endswith(suffix) and len(name) > len(suffix):
+                        routes = candidates
+                        break
+        if routes is None:
+            routes = self._default
+        if len(cache) >= self._CACHE_SIZE:
+            cache.clear()
+        cache[host] = routes
+        return routes
+
+    def match(self, host: bytes | None, path: bytes) -> Route | None | bool:
+        """
+        The route for C{host} and C{path}: C{False} when no virtual host
+        matches, C{None} when one does but none of its prefixes does.
+        """
+        routes = self.routesFor(host)
+        if routes is None:
+            return False
+        for route in routes:
+            if route.matches(path):
+                return route
+        return None
+
+    def __iter__(self) -> Iterator[Route]:
+        return iter(self.routes)
+
+
+class ReverseRouter:
+    """
+    The reverse-proxy router: the virtual host and path pick a route.
+
+    @ivar table: The virtual hosts.
+    """
+
+    def __init__(self, table: VhostTable, config: ReverseConfig | None = None) -> None:
+        self.table = table
+        self.config = config if config is not None else ReverseConfig()
+
+    def clientAllowed(self, peerHost: str) -> bool:
+        """
+        Everyone may talk to a site.
+        """
+        return True
+
+    def route(self, request: Request, client: ClientInfo) -> Decision:
+        """
+        Decide where C{request} goes.
+        """
+        target = request.target
+        if target[:1] == b"/":
+            host = request.host
+            path = target
+            sendHost: bytes | None = None
+        elif request.method == b"CONNECT":
+            return Refuse(405, "CONNECT to a reverse proxy")
+        elif target == b"*":
+            return Refuse(400, "asterisk-form to a reverse proxy")
+        else:
+            # RFC 9112 section 3.2.2: the target's authority replaces Host.
+            scheme, sep, rest = target.partition(b"://")
+            if not sep or scheme.lower() not in (b"http", b"https"):
+                return Refuse(400, "malformed request target")
+            cut = len(rest)
+            for delimiter in (b"/", b"?"):
+                index = rest.find(delimiter)
+                if 0 <= index < cut:
+                    cut = index
+            host = rest[:cut]
+            path = rest[cut:] or b"/"
+            if path[:1] == b"?":
+                path = b"/" + path
+            sendHost = host
+        found = self.table.match(host, path)
+        if found is False:
+            return Refuse(421, "unknown host")
+        if found is None or found is True:
+            return Refuse(404, "no route for this path")
+        return Forward(found.upstream, found.target(path), sendHost, found.policy)
+
+
+class CombinedRouter:
+    """
+    One listener, two roles: absolute-form and CONNECT requests go to the
+    forward router, origin-form requests to the reverse router.
+    """
+
+    def __init__(self, forward: ForwardRouter, reverse: ReverseRouter) -> None:
+        self.forward = forward
+        self.reverse = reverse
+
+    def clientAllowed(self, peerHost: str) -> bool:
+        """
+        Site clients are always allowed; the forward router checks its own
+        client list per request (see L{route}).
+        """
+        return True
+
+    def route(self, request: Request, client: ClientInfo) -> Decision:
+        """
+        Forward-proxy requests to the forward router, the rest to the vhosts.
+        """
+        if request.method == b"CONNECT" or request.target[:1] not in (b"/", b"*"):
+            if not self.forward.clientAllowed(client.peerHost):
+                return Refuse(403, "client not allowed")
+            return self.forward.route(request, client)
+        return self.reverse.route(request, client)

@@ -1,0 +1,218 @@
+"""
+Reverse-mode exchanges on in-memory fakes: balancing, retries, passive
+health, forwarding headers, redirects and protocol switches.
+"""
+
+from __future__ import annotations
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from proxykit.config import (
+    OriginConfig,
+    ProxyConfig,
+    ReverseConfig,
+    RouteConfig,
+    Timeouts,
+    VhostConfig,
+)
+from proxykit.vhosts import ReverseRouter, VhostTable
+
+from ._harness import OK, Harness, lose, originSaw
+
+GET = b"GET /page HTTP/1.1\r\nHost: app.example.test:8000\r\n\r\n"
+
+
+def reverse(*ports: int, **routeOptions: object) -> Harness:
+    route = RouteConfig(
+        origins=tuple(OriginConfig(f"http://127.0.0.1:{port}") for port in ports),
+        **routeOptions,  # type: ignore[arg-type]
+    )
+    reverseConfig = ReverseConfig(vhosts=(VhostConfig(("app.example.test",), (route,)),))
+    config = ProxyConfig(reverse=reverseConfig, timeouts=Timeouts(connect=5, response=30))
+    h = Harness(config, router=None)
+    table = VhostTable.fromConfig(reverseConfig, h.reactor)
+    h.factory.router = ReverseRouter(table, reverseConfig)
+    return h
+
+
+def headerLines(raw: bytes) -> list[bytes]:
+    return raw.split(b"\r\n\r\n")[0].split(b"\r\n")[1:]
+
+
+class ReverseExchangeTests(SynchronousTestCase):
+    """
+    Requests to a virtual host reach its origins with the route's policy.
+    """
+
+    def test_forwardingHeaders(self) -> None:
+        """
+        The origin sees the client's Host, and X-Forwarded-For/-Proto/-Host
+        set by the proxy: a client's own (spoofed) values are replaced.
+        """
+        h = reverse(9001)
+        h.send(b"GET /page HTTP/1.1\r\nHost: app.example.test:8000\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n")
+        origin, ot = h.acceptOrigin()
+        lines = headerLines(originSaw(ot))
+        self.assertIn(b"Host: app.example.test:8000", lines)
+        self.assertNotIn(b"X-Forwarded-For: 6.6.6.6", lines)
+        self.assertIn(b"X-Forwarded-For: 127.0.0.1", lines)
+        self.assertIn(b"X-Forwarded-Proto: http", lines)
+        self.assertIn(b"X-Forwarded-Host: app.example.test:8000", lines)
+
+    def test_originHostHeader(self) -> None:
+        """
+        With host_header = "origin" the origin sees its own address as Host.
+        """
+        h = reverse(9001, hostHeader="origin")
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        self.assertIn(b"Host: 127.0.0.1:9001", headerLines(originSaw(ot)))
+
+    def test_locationRewritten(self) -> None:
+        """
+        A redirect to the origin's own address is rewritten to the public
+        one.
+        """
+        h = reverse(9001)
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(
+            b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9001/login?x=1\r\n"
+            b"Content-Location: http://elsewhere.test/\r\nContent-Length: 0\r\n\r\n"
+        )
+        lines = headerLines(h.received())
+        self.assertIn(b"Location: http://app.example.test:8000/login?x=1", lines)
+        self.assertIn(b"Content-Location: http://elsewhere.test/", lines)
+
+    def test_roundRobin(self) -> None:
+        """
+        Requests alternate between a route's origins.
+        """
+        h = reverse(9001, 9002)
+        h.send(GET)
+        first, ft = h.acceptOrigin()
+        first.dataReceived(OK)
+        h.client2, h.client2Transport = h.connectClient()
+        h.client2.dataReceived(GET)
+        self.assertEqual([c[1] for c in h.reactor.tcpClients], [9001, 9002])
+
+    def test_retryOnAnotherOrigin(self) -> None:
+        """
+        A GET whose origin refuses the connection is retried on another
+        origin; the refusing one is taken out, so the next request does not
+        try it.
+        """
+        h = reverse(9001, 9002)
+        h.send(GET)
+        h.refuseOrigin()
+        self.assertEqual([c[1] for c in h.reactor.tcpClients], [9001, 9002])
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        self.assertTrue(h.received().endswith(b"hello"))
+        h.send(GET)
+        self.assertEqual(len(h.reactor.tcpClients), 2, "reused the healthy origin's connection")
+        origin.dataReceived(OK)
+        client2, transport2 = h.connectClient()
+        client2.dataReceived(GET)
+        self.assertEqual([c[1] for c in h.reactor.tcpClients], [9001, 9002])
+
+    def test_allDownFast(self) -> None:
+        """
+        When every origin is out, the client gets 502 at once, without a
+        connection attempt.
+        """
+        h = reverse(9001, retries=0)
+        h.send(GET)
+        h.refuseOrigin()
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 502 "))
+        h.send(GET)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 502 "))
+        self.assertEqual(len(h.reactor.tcpClients), 1)
+        h.reactor.advance(11)
+        h.send(GET)
+        self.assertEqual(len(h.reactor.tcpClients), 2, "back after the ejection period")
+
+    def test_postNotRetried(self) -> None:
+        """
+        A request with a body is not retried on another origin.
+        """
+        h = reverse(9001, 9002)
+        h.send(b"POST /f HTTP/1.1\r\nHost: app.example.test\r\nContent-Length: 1\r\n\r\nx")
+        h.refuseOrigin()
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 502 "))
+        self.assertEqual(len(h.reactor.tcpClients), 1)
+
+
+class UpgradeTests(SynchronousTestCase):
+    """
+    Upgrade requests: 101 splices the connections; anything else goes on as
+    HTTP.
+    """
+
+    UPGRADE = (
+        b"GET /chat HTTP/1.1\r\nHost: app.example.test\r\nConnection: Upgrade\r\n"
+        b"Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+
+    def test_switch(self) -> None:
+        """
+        The origin is asked to upgrade; its 101 reaches the client with the
+        upgrade fields, and then bytes flow both ways untouched, including
+        bytes that followed either head.
+        """
+        h = reverse(9001)
+        h.send(self.UPGRADE + b"\x81\x85early")
+        origin, ot = h.acceptOrigin()
+        sent = originSaw(ot)
+        self.assertIn(b"Connection: upgrade\r\n", sent)
+        self.assertIn(b"Upgrade: websocket\r\n", sent)
+        self.assertIn(b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", sent)
+        self.assertFalse(sent.endswith(b"early"), "held until the switch")
+        origin.dataReceived(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81\x02hi"
+        )
+        out = h.received()
+        self.assertTrue(out.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"))
+        self.assertIn(b"Upgrade: websocket\r\n", out)
+        self.assertIn(b"Connection: upgrade\r\n", out)
+        self.assertIn(b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n", out)
+        self.assertTrue(out.endswith(b"\r\n\r\n\x81\x02hi"))
+        self.assertEqual(originSaw(ot), b"\x81\x85early")
+        h.send(b"\x81\x03abc")
+        self.assertEqual(originSaw(ot), b"\x81\x03abc")
+        origin.dataReceived(b"\x88\x00")
+        self.assertEqual(h.received(), b"\x88\x00")
+        lose(origin)
+        self.assertTrue(h.clientTransport.disconnecting)
+        self.assertEqual(h.factory.pool.connections, set())
+
+    def test_noSwitch(self) -> None:
+        """
+        An ordinary answer to an Upgrade request is relayed, and a request
+        pipelined after it is then served.
+        """
+        h = reverse(9001)
+        h.send(self.UPGRADE + GET)
+        origin, ot = h.acceptOrigin()
+        originSaw(ot)
+        origin.dataReceived(b"HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 426 "))
+        self.assertIn(b"GET /page HTTP/1.1\r\n", originSaw(ot))
+        origin.dataReceived(OK)
+        self.assertTrue(h.received().endswith(b"hello"))
+
+    def test_forwardModeUpgrade(self) -> None:
+        """
+        Upgrades work through the forward proxy too (absolute-form ws over
+        http).
+        """
+        h = Harness()
+        h.send(self.UPGRADE.replace(b"GET /chat", b"GET http://127.0.0.1:9000/chat"))
+        origin, ot = h.acceptOrigin()
+        self.assertIn(b"Upgrade: websocket\r\n", originSaw(ot))
+        origin.dataReceived(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 101 "))
+        h.send(b"frame")
+        self.assertEqual(originSaw(ot), b"frame")

@@ -1,0 +1,204 @@
+"""
+Tests for L{proxykit.vhosts}: virtual hosts, prefixes and the reverse
+router, without a reactor.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from proxykit.config import (
+    ForwardConfig,
+    OriginConfig,
+    ReverseConfig,
+    RouteConfig,
+    VhostConfig,
+)
+from proxykit.routing import ClientInfo, Forward, ForwardRouter, Origin, Refuse, Tunnel
+from proxykit.vhosts import CombinedRouter, ReverseRouter, VhostTable, normalizeHost
+
+from ._helpers import parseRequest
+
+CLIENT = ClientInfo(peerHost="127.0.0.1", localHost="127.0.0.1", localPort=8000)
+
+
+def route(prefix: str = "/", port: int = 9001, strip: bool = False) -> RouteConfig:
+    return RouteConfig(
+        origins=(OriginConfig(f"http://127.0.0.1:{port}"),), prefix=prefix, stripPrefix=strip
+    )
+
+
+def table(default: str | None = None) -> ReverseConfig:
+    return ReverseConfig(
+        vhosts=(
+            VhostConfig(("app.example.test",), (route(port=9001), route("/api", 9002, strip=True), route("/api/v2/", 9003))),
+            VhostConfig(("*.example.test",), (route(port=9004),)),
+            VhostConfig(("*.deep.example.test", "[::1]", "192.0.2.7"), (route(port=9005),)),
+            VhostConfig(("static.example.test",), (route("/files", 9006),)),
+        ),
+        default=default,
+    )
+
+
+def decide(raw: bytes, config: ReverseConfig | None = None) -> object:
+    config = config or table()
+    router = ReverseRouter(VhostTable.fromConfig(config, Clock()), config)
+    return router.route(parseRequest(raw), CLIENT)
+
+
+def originOf(decision: object) -> tuple[str, int]:
+    assert isinstance(decision, Forward), decision
+    origin = decision.upstream.pick()
+    assert origin is not None
+    return origin.host, origin.port
+
+
+def get(target: bytes, host: bytes = b"app.example.test") -> bytes:
+    return b"GET " + target + b" HTTP/1.1\r\nHost: " + host + b"\r\n\r\n"
+
+
+class HostMatchingTests(SynchronousTestCase):
+    """
+    The Host picks the virtual host: exact names, then wildcards, then the
+    default; case, port and a trailing dot do not matter.
+    """
+
+    def test_exact(self) -> None:
+        """
+        An exact name picks its vhost, in any case, with or without port or
+        trailing dot.
+        """
+        for host in (b"app.example.test", b"APP.Example.Test", b"app.example.test:8000", b"app.example.test."):
+            self.assertEqual(originOf(decide(get(b"/", host))), ("127.0.0.1", 9001), host)
+
+    def test_wildcard(self) -> None:
+        """
+        C{*.example.test} matches any subdomain, the longest wildcard
+        suffix winning; not the bare domain.
+        """
+        self.assertEqual(originOf(decide(get(b"/", b"x.example.test"))), ("127.0.0.1", 9004))
+        self.assertEqual(originOf(decide(get(b"/", b"a.b.example.test"))), ("127.0.0.1", 9004))
+        self.assertEqual(originOf(decide(get(b"/", b"a.deep.example.test"))), ("127.0.0.1", 9005))
+        self.assertEqual(decide(get(b"/", b"example.test")), Refuse(421, "unknown host"))
+
+    def test_ipLiterals(self) -> None:
+        """
+        IPv4 and IPv6 literals (with port, in brackets) match.
+        """
+        self.assertEqual(originOf(decide(get(b"/", b"[::1]:8000"))), ("127.0.0.1", 9005))
+        self.assertEqual(originOf(decide(get(b"/", b"[0:0::1]"))), ("127.0.0.1", 9005))
+        self.assertEqual(originOf(decide(get(b"/", b"192.0.2.7:80"))), ("127.0.0.1", 9005))
+
+    def test_unknownHost(self) -> None:
+        """
+        An unknown host gets 421, unless a default vhost is configured.
+        """
+        self.assertEqual(decide(get(b"/", b"other.test")), Refuse(421, "unknown host"))
+        config = table(default="app.example.test")
+        self.assertEqual(originOf(decide(get(b"/", b"other.test"), config)), ("127.0.0.1", 9001))
+
+    def test_absoluteFormCannotEscape(self) -> None:
+        """
+        An absolute-form target is matched against the table like Host: it
+        never reaches an origin the table does not name.
+        """
+        self.assertEqual(
+            decide(b"GET http://127.0.0.1:9999/ HTTP/1.1\r\nHost: app.example.test\r\n\r\n"),
+            Refuse(421, "unknown host"),
+        )
+        decision = decide(b"GET http://app.example.test/x HTTP/1.1\r\nHost: evil\r\n\r\n")
+        self.assertEqual(originOf(decision), ("127.0.0.1", 9001))
+        self.assertEqual(decision.host, b"app.example.test")  # type: ignore[attr-defined]
+        self.assertEqual(decision.target, b"/x")  # type: ignore[attr-defined]
+
+    def test_connectRefused(self) -> None:
+        """
+        CONNECT to a reverse proxy is not allowed.
+        """
+        self.assertEqual(
+            decide(b"CONNECT app.example.test:443 HTTP/1.1\r\nHost: x\r\n\r\n").status,  # type: ignore[attr-defined]
+            405,
+        )
+
+    def test_normalizeHost(self) -> None:
+        """
+        normalizeHost lower-cases, drops port and trailing dot, and
+        canonicalises IPv6.
+        """
+        self.assertEqual(normalizeHost(b"A.B:80"), "a.b")
+        self.assertEqual(normalizeHost(b"[2001:DB8::1]:443"), "2001:db8::1")
+        self.assertEqual(normalizeHost(b"[bad"), None)
+        self.assertEqual(normalizeHost(b"\xff"), None)
+
+
+class PrefixTests(SynchronousTestCase):
+    """
+    Inside a vhost the longest matching path prefix wins, and may be
+    stripped.
+    """
+
+    def test_longestPrefix(self) -> None:
+        """
+        /api/v2/x goes to the /api/v2/ route, /api/x to /api, /apix and /
+        to the / route.
+        """
+        self.assertEqual(originOf(decide(get(b"/api/v2/x"))), ("127.0.0.1", 9003))
+        self.assertEqual(originOf(decide(get(b"/api/x"))), ("127.0.0.1", 9002))
+        self.assertEqual(originOf(decide(get(b"/api"))), ("127.0.0.1", 9002))
+        self.assertEqual(originOf(decide(get(b"/api?q=1"))), ("127.0.0.1", 9002))
+        self.assertEqual(originOf(decide(get(b"/apix"))), ("127.0.0.1", 9001))
+        self.assertEqual(originOf(decide(get(b"/"))), ("127.0.0.1", 9001))
+
+    def test_strip(self) -> None:
+        """
+        A stripping route sends the path without its prefix.
+        """
+        self.assertEqual(decide(get(b"/api/x?y")).target, b"/x?y")  # type: ignore[attr-defined]
+        self.assertEqual(decide(get(b"/api")).target, b"/")  # type: ignore[attr-defined]
+        self.assertEqual(decide(get(b"/api?q")).target, b"/?q")  # type: ignore[attr-defined]
+        self.assertEqual(decide(get(b"/api/v2/z")).target, b"/api/v2/z")  # type: ignore[attr-defined]
+
+    def test_noRoute(self) -> None:
+        """
+        A known host without a route for the path gets 404.
+        """
+        self.assertEqual(
+            decide(get(b"/other", b"static.example.test")), Refuse(404, "no route for this path")
+        )
+        self.assertEqual(originOf(decide(get(b"/files/a", b"static.example.test"))), ("127.0.0.1", 9006))
+
+
+class CombinedRouterTests(SynchronousTestCase):
+    """
+    One listener can serve both roles (opt-in).
+    """
+
+    def test_split(self) -> None:
+        """
+        Absolute-form and CONNECT go to the forward router; origin-form to
+        the vhosts.
+        """
+        config = table()
+        reverse = ReverseRouter(VhostTable.fromConfig(config, Clock()), config)
+        router = CombinedRouter(ForwardRouter(ForwardConfig()), reverse)
+        decision = router.route(parseRequest(b"GET http://other.test:81/p HTTP/1.1\r\nHost: x\r\n\r\n"), CLIENT)
+        self.assertEqual(decision, Forward(Origin("http", "other.test", 81), b"/p", b"other.test:81"))
+        decision = router.route(parseRequest(b"CONNECT other.test:443 HTTP/1.1\r\nHost: x\r\n\r\n"), CLIENT)
+        self.assertEqual(decision, Tunnel("other.test", 443))
+        self.assertEqual(originOf(router.route(parseRequest(get(b"/")), CLIENT)), ("127.0.0.1", 9001))
+
+    def test_forwardClientsChecked(self) -> None:
+        """
+        Site clients may come from anywhere, but only allowed clients may use
+        the forward role.
+        """
+        config = table()
+        reverse = ReverseRouter(VhostTable.fromConfig(config, Clock()), config)
+        router = CombinedRouter(ForwardRouter(ForwardConfig()), reverse)
+        outsider = ClientInfo("192.0.2.9", "0.0.0.0", 8000)
+        self.assertEqual(
+            router.route(parseRequest(b"GET http://other.test/ HTTP/1.1\r\nHost: x\r\n\r\n"), outsider),
+            Refuse(403, "client not allowed"),
+        )
+        self.assertIsInstance(router.route(parseRequest(get(b"/")), outsider), Forward)
