@@ -384,8 +384,9 @@ class Exchange:
         self.origin = None
         client.setPeer(None)
         if origin is not None:
+            # No deadline reset: release() sets the idle expiry, and a closed
+            # connection drops its timer.
             origin.exchange = None
-            origin.setDeadline(None)
             if self.requestComplete and not origin.willClose and origin.reusable:
                 self._pool.release(origin)
             else:

@@ -21,7 +21,7 @@ from .config import ForwardConfig
 from .h1 import Request
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Origin:
     """
     One origin server: the pool key of its connections.
