@@ -135,6 +135,8 @@ class Side(Protocol):
         """
         transport = self.transport
         if transport is not None:
+            # What was collected goes out before the close.
+            self.uncork()
             self._unregister()
             transport.loseConnection()
 
@@ -144,6 +146,7 @@ class Side(Protocol):
         """
         transport = self.transport
         if transport is not None:
+            self.uncork()
             self._unregister()
             transport.loseWriteConnection()  # type: ignore[attr-defined]
 

@@ -306,7 +306,7 @@ class ProxyProtocol(Side):
             self._splice = splice = Splice(
                 self, origin, factory.config.timeouts.tunnelIdle
             )
-            self.transport.write(_ESTABLISHED)
+            self.send(_ESTABLISHED)
             rest = self._conn.trailingData
             if rest:
                 splice.fromClient(rest)
@@ -338,7 +338,7 @@ class ProxyProtocol(Side):
         transport = self.transport
         if transport is None:
             return
-        transport.write(errorResponse(status, close))
+        self.send(errorResponse(status, close))
         if close:
             self.closing = True
             self.closeAfterWrite()

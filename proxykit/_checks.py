@@ -1,0 +1,324 @@
+# -*- test-case-name: tests.test_config -*-
+"""
+Checks of single configuration values: host names, origin URLs, ports,
+networks, durations, counts.  Pure functions, no I/O.
+
+Each takes a value from TOML or the command line and returns it (or its
+converted form), or raises C{TypeError} or C{ValueError}; a L{Problem} says
+what is wrong in words that can follow a key path, otherwise
+L{proxykit._configreader.ConfigReader} says what was expected.
+L{proxykit.config} re-exports the public ones.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import VhostConfig
+
+
+class Problem(ValueError):
+    """
+    A value is wrong; C{str()} says how, in words that can follow a key path.
+    """
+
+
+def parseHost(value: object) -> str:
+    """
+    Check a virtual host name: an exact DNS name (C{app.example.test}), a
+    wildcard (C{*.example.test}), an IPv4 literal, or an IPv6 literal with or
+    without brackets.  No port, no scheme; one trailing dot is allowed.
+
+    @return: C{value} unchanged (see L{hostKey} for comparisons).
+    @raise ValueError: Anything else; C{str()} of it says what is wrong.
+    """
+    if not isinstance(value, str) or not value:
+        raise Problem(f"expected a host name, got {value!r}")
+    if "://" in value or value.lower().startswith(("http:", "https:", "unix:")):
+        raise Problem(f"expected a host name without a scheme, got {value!r}")
+    if value.startswith("["):
+        if value.endswith("]") and _isIPv6(value[1:-1]):
+            return value
+        if re.fullmatch(r"\[[^\]]*\]:\d*", value):
+            raise Problem(f"expected a host name without a port, got {value!r}")
+        raise Problem(f"expected an IPv6 literal in brackets, got {value!r}")
+    if value.count(":") > 1:
+        if _isIPv6(value):
+            return value
+        raise Problem(f"expected an IPv6 literal, got {value!r}")
+    if ":" in value:
+        raise Problem(f"expected a host name without a port, got {value!r}")
+    name = value[:-1] if value.endswith(".") else value
+    wildcard = name.startswith("*.")
+    if wildcard:
+        name = name[2:]
+    labels = name.split(".")
+    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise Problem(
+            f"expected a host name, *.wildcard or IP literal, got {value!r}"
+        )
+    if labels[-1].isdigit():
+        # RFC 3986 section 3.2.2: a name that could be an IPv4 address is one.
+        try:
+            ipaddress.IPv4Address(name)
+        except ValueError:
+            raise Problem(f"expected a valid IPv4 address, got {value!r}")
+        if wildcard:
+            raise Problem(f"an IP address cannot be a wildcard, got {value!r}")
+    return value
+
+
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+
+
+def _isIPv6(value: str) -> bool:
+    if "%" in value:
+        return False
+    try:
+        ipaddress.IPv6Address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def hostKey(host: str) -> str:
+    """
+    The form of a host (as accepted by L{parseHost}) used to compare hosts:
+    lower case, without the trailing dot and brackets, IP literals in their
+    canonical form.
+    """
+    key = host.lower()
+    if key.endswith("."):
+        key = key[:-1]
+    if key.startswith("[") and key.endswith("]"):
+        key = key[1:-1]
+    try:
+        return ipaddress.ip_address(key).compressed
+    except ValueError:
+        return key
+
+
+def checkOriginURL(value: object) -> str:
+    """
+    Check an origin URL: C{http://host[:port]} (an optional trailing C{/},
+    IPv6 in brackets) or C{unix:/absolute/path}.
+
+    @return: C{value} unchanged.
+    @raise ValueError: Anything else; C{str()} of it says what is wrong.
+    """
+    expected = f"expected http://host[:port] or unix:/absolute/path, got {value!r}"
+    if not isinstance(value, str):
+        raise Problem(expected)
+    if value.startswith("unix:"):
+        path = value[len("unix:") :]
+        if not path.startswith("/") or path.startswith("//") or len(path) < 2:
+            raise Problem(expected)
+        if "\0" in path:
+            raise Problem(f"a socket path cannot contain NUL, got {value!r}")
+        return value
+    found = re.fullmatch(r"http://(\[[^\]/]*\]|[^\[\]:/]*)(?::([^/]*))?/?", value)
+    if found is None:
+        raise Problem(expected)
+    host, port = found.groups()
+    try:
+        if host.startswith("*"):
+            raise ValueError(host)
+        parseHost(host)
+        if port is not None:
+            parsePort(port)
+    except ValueError:
+        raise Problem(expected)
+    return value
+
+
+def defaultHostProblem(vhosts: tuple[VhostConfig, ...], default: str) -> str | None:
+    """
+    Why C{default} cannot be L{proxykit.config.ReverseConfig.default} given
+    C{vhosts}, or C{None} if it can: it must be an exact host (not a
+    wildcard) of one of them.
+    """
+    try:
+        parseHost(default)
+    except ValueError as e:
+        return str(e)
+    if default.startswith("*."):
+        return f"expected an exact host name, not a wildcard, got {default!r}"
+    key = hostKey(default)
+    for vhost in vhosts:
+        for host in vhost.hosts:
+            if not host.startswith("*.") and hostKey(host) == key:
+                return None
+    return f"{default!r} is not a host of any vhost"
+
+
+
+def stringList(value: Any) -> tuple[str, ...]:
+    """
+    A list of non-empty strings (the list may be empty), as a tuple.
+    """
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise TypeError(value)
+    return tuple(value)
+
+
+def anything(value: Any) -> Any:
+    """
+    Any value, unchecked (its elements are checked on their own).
+    """
+    return value
+
+
+def string(value: Any) -> str:
+    """
+    A non-empty string.
+    """
+    if not isinstance(value, str) or not value:
+        raise TypeError(value)
+    return value
+
+
+def boolean(value: Any) -> bool:
+    """
+    C{true} or C{false}.
+    """
+    if not isinstance(value, bool):
+        raise TypeError(value)
+    return value
+
+
+def seconds(value: Any) -> float:
+    """
+    A positive number of seconds, as a float.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(value)
+    return float(value)
+
+
+def count0(value: Any) -> int:
+    """
+    A whole number >= 0 (not a boolean).
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(value)
+    return value
+
+
+def count1(value: Any) -> int:
+    """
+    A whole number >= 1 (not a boolean).
+    """
+    if count0(value) < 1:
+        raise ValueError(value)
+    return int(value)
+
+
+def choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    """
+    A check that accepts only one of C{choices}.
+    """
+    def convert(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(value)
+        return str(value)
+
+    return convert
+
+
+def routePrefix(value: Any) -> str:
+    """
+    A route prefix: an absolute path without query, fragment, spaces or
+    control characters.
+    """
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ValueError(value)
+    if not value.isascii() or not value.isprintable() or any(c in value for c in " ?#"):
+        raise ValueError(value)
+    return value
+
+
+def requestPath(value: Any) -> str:
+    """
+    A health-check path: an absolute path, optionally with a query.
+    """
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ValueError(value)
+    if not value.isascii() or not value.isprintable() or any(c in value for c in " #"):
+        raise ValueError(value)
+    return value
+
+
+def authority(value: Any) -> str:
+    """
+    A C{Host} value: an exact host name or IP literal, optionally with a port.
+    """
+    if not isinstance(value, str):
+        raise TypeError(value)
+    hostPort = re.fullmatch(r"(.*[^:]):(\d+)", value)
+    host = value
+    if hostPort and (hostPort.group(1).startswith("[") or ":" not in hostPort.group(1)):
+        host = hostPort.group(1)
+        parsePort(hostPort.group(2))
+    parseHost(host)
+    if host.startswith("*."):
+        raise ValueError(value)
+    return value
+
+
+def parsePort(value: Any) -> int:
+    """
+    A TCP port from TOML or the command line: digits only, 1 to 65535.
+
+    @raise ValueError: Anything else.
+    """
+    if isinstance(value, str):
+        if not value.isascii() or not value.isdigit() or len(value) > 5:
+            raise ValueError(value)
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise ValueError(value)
+    return value
+
+
+def portSet(value: Any) -> frozenset[int]:
+    """
+    A list of ports (see L{parsePort}), as a set.
+    """
+    if not isinstance(value, list):
+        raise TypeError(value)
+    return frozenset(parsePort(v) for v in value)
+
+
+def networkList(value: Any) -> tuple[str, ...]:
+    """
+    A list of CIDR networks, unchanged.
+    """
+    networks = stringList(value)
+    for network in networks:
+        ipaddress.ip_network(network, strict=False)
+    return networks
+
+
+def network(value: Any) -> str:
+    """
+    A CIDR network, unchanged.
+    """
+    if not isinstance(value, str):
+        raise TypeError(value)
+    ipaddress.ip_network(value, strict=False)
+    return value
+
+
+def token(value: Any) -> str:
+    """
+    An RFC 9110 C{token} (the pseudonym in C{Via}).
+    """
+    if not isinstance(value, str) or not value or not all(
+        c.isascii() and (c.isalnum() or c in "!#$%&'*+-.^_`|~") for c in value
+    ):
+        raise ValueError(value)
+    return value

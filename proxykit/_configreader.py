@@ -1,0 +1,373 @@
+# -*- test-case-name: tests.test_config -*-
+"""
+Reading configuration: a TOML file or mapping to L{proxykit.config} values,
+every problem a located L{ConfigError}.
+
+Used by L{ProxyConfig.fromFile} and L{ProxyConfig.fromMapping}; the values
+themselves are checked by L{proxykit._checks}, and lines are found by
+L{proxykit._keylines}.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from ._checks import (
+    Problem,
+    anything,
+    authority,
+    boolean,
+    checkOriginURL,
+    choice,
+    count0,
+    count1,
+    defaultHostProblem,
+    hostKey,
+    network,
+    networkList,
+    parseHost,
+    portSet,
+    requestPath,
+    routePrefix,
+    seconds,
+    string,
+    stringList,
+    token,
+)
+from ._keylines import keyLines
+from .config import (
+    BALANCE_POLICIES,
+    HOST_HEADER_MODES,
+    MAX_RETRIES,
+    ConfigError,
+    ForwardConfig,
+    HealthCheckConfig,
+    LimitsConfig,
+    OriginConfig,
+    PoolConfig,
+    ProxyConfig,
+    ReverseConfig,
+    RouteConfig,
+    Timeouts,
+    VhostConfig,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib  # type: ignore[import-not-found, no-redef, unused-ignore]
+
+
+def loadFile(path: str) -> tuple[dict[str, Any], str]:
+    """
+    Read and parse a TOML file.
+
+    @return: The parsed document and its text.
+    @raise ConfigError: The file cannot be read, is not UTF-8 or is not
+        valid TOML.
+    """
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise ConfigError(path, None, "", f"cannot read: {e.strerror}")
+    try:
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise ConfigError(path, None, "", "not UTF-8")
+    except tomllib.TOMLDecodeError as e:
+        # Python < 3.14 has no lineno attribute; the message has it.
+        found = re.search(r"at line (\d+)", str(e))
+        line = int(found.group(1)) if found else None
+        raise ConfigError(path, line, "", f"invalid TOML: {e}")
+    return data, text
+
+
+T = TypeVar("T")
+
+
+class ConfigReader:
+    """
+    Turns a TOML document into config values, locating errors.
+    """
+
+    def __init__(self, source: str, text: str) -> None:
+        self.source = source
+        self.lines = keyLines(text)
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(self.source, self.locate(key), key, problem)
+
+    def locate(self, key: str) -> int | None:
+        """
+        The line where C{key} is assigned, or where its table or array
+        element starts.
+
+        @param key: A key path, with indexes into arrays:
+            C{reverse.vhost[0].route[1].origins[2]}.  A key that is not in
+            the file (a missing key, or one inside an inline table) is
+            located at its closest enclosing key, table or element.
+        """
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            element = re.fullmatch(r"(.*)\[\d+\]", key)
+            if element:
+                key = element.group(1)
+            else:
+                key = key.rpartition(".")[0]
+        return None
+
+    def table(self, data: Mapping[str, Any], key: str, known: set[str]) -> Mapping[str, Any]:
+        value = data.get(_leaf(key), {})
+        if not isinstance(value, dict):
+            raise self.error(key, "expected a table")
+        self.known(value, key, known)
+        return value
+
+    def known(self, value: Mapping[str, Any], key: str, known: set[str]) -> None:
+        for name in value:
+            if name not in known:
+                raise self.error(f"{key}.{name}", "unknown key")
+
+    def tables(
+        self, data: Mapping[str, Any], key: str, known: set[str], header: str
+    ) -> list[Mapping[str, Any]]:
+        """
+        An array of tables (C{[[header]]}), each checked for unknown keys.
+        """
+        value = data.get(_leaf(key), [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.error(key, f"expected an array of tables ([[{header}]])")
+        for index, element in enumerate(value):
+            self.known(element, f"{key}[{index}]", known)
+        return value
+
+    def get(
+        self,
+        data: Mapping[str, Any],
+        key: str,
+        convert: Callable[[Any], T],
+        default: T,
+        expected: str,
+    ) -> T:
+        name = _leaf(key)
+        if name not in data:
+            return default
+        return self.convert(data[name], key, convert, expected)
+
+    def convert(self, value: Any, key: str, convert: Callable[[Any], T], expected: str) -> T:
+        try:
+            return convert(value)
+        except Problem as e:
+            raise self.error(key, str(e))
+        except (TypeError, ValueError):
+            raise self.error(key, f"expected {expected}, got {value!r}")
+
+    def items(
+        self,
+        data: Mapping[str, Any],
+        key: str,
+        convert: Callable[[Any], T],
+        expected: tuple[str, str],
+        nonEmpty: bool = True,
+    ) -> tuple[T, ...]:
+        """
+        A list, each element converted and located on its own (C{key[index]}).
+
+        @param expected: What the list holds, in the plural and for one
+            element (C{("host names", "a host name")}).
+        @param nonEmpty: Whether a missing or empty list is an error (else it
+            is C{()}).
+        """
+        value = data.get(_leaf(key))
+        if not nonEmpty and value in (None, []):
+            return ()
+        if not isinstance(value, list) or not value:
+            what = "missing" if value is None else f"got {value!r}"
+            raise self.error(key, f"expected a non-empty list of {expected[0]}, {what}")
+        return tuple(
+            self.convert(element, f"{key}[{index}]", convert, expected[1])
+            for index, element in enumerate(value)
+        )
+
+    def proxyConfig(
+        self, data: Mapping[str, Any], defaultListen: tuple[str, ...]
+    ) -> ProxyConfig:
+        known = {"listen", "forward", "reverse", "timeouts", "pool", "limits"}
+        for name in data:
+            if name not in known:
+                raise self.error(name, "unknown key")
+        listen = self.get(data, "listen", stringList, defaultListen, "a list of endpoint strings")
+        if not listen:
+            raise self.error("listen", "expected at least one endpoint")
+        forward = self.table(data, "forward", {"connect_ports", "allow_clients", "allow_private_destinations", "via"})
+        timeouts = self.table(data, "timeouts", {"connect", "response", "idle", "tunnel_idle"})
+        pool = self.table(data, "pool", {"max_idle_per_origin", "idle_expiry"})
+        limits = self.table(data, "limits", {"max_request_line", "max_header_bytes", "max_header_count"})
+        d = ForwardConfig()
+        forwardConfig = ForwardConfig(
+            connectPorts=self.get(forward, "forward.connect_ports", portSet, d.connectPorts, "a list of ports (1-65535)"),
+            allowClients=self.get(forward, "forward.allow_clients", networkList, d.allowClients, "a list of CIDR networks"),
+            allowPrivateDestinations=self.get(forward, "forward.allow_private_destinations", boolean, d.allowPrivateDestinations, "true or false"),
+            via=self.get(forward, "forward.via", token, d.via, "a token"),
+        )
+        t = Timeouts()
+        timeoutConfig = Timeouts(
+            connect=self.get(timeouts, "timeouts.connect", seconds, t.connect, "a positive number"),
+            response=self.get(timeouts, "timeouts.response", seconds, t.response, "a positive number"),
+            idle=self.get(timeouts, "timeouts.idle", seconds, t.idle, "a positive number"),
+            tunnelIdle=self.get(timeouts, "timeouts.tunnel_idle", seconds, t.tunnelIdle, "a positive number"),
+        )
+        p = PoolConfig()
+        poolConfig = PoolConfig(
+            maxIdlePerOrigin=self.get(pool, "pool.max_idle_per_origin", count0, p.maxIdlePerOrigin, "a whole number >= 0"),
+            idleExpiry=self.get(pool, "pool.idle_expiry", seconds, p.idleExpiry, "a positive number"),
+        )
+        lim = LimitsConfig()
+        limitsConfig = LimitsConfig(
+            maxRequestLine=self.get(limits, "limits.max_request_line", count1, lim.maxRequestLine, "a whole number >= 1"),
+            maxHeaderBytes=self.get(limits, "limits.max_header_bytes", count1, lim.maxHeaderBytes, "a whole number >= 1"),
+            maxHeaderCount=self.get(limits, "limits.max_header_count", count1, lim.maxHeaderCount, "a whole number >= 1"),
+        )
+        return ProxyConfig(
+            listen=listen,
+            forward=forwardConfig,
+            reverse=self.reverseConfig(data),
+            timeouts=timeoutConfig,
+            pool=poolConfig,
+            limits=limitsConfig,
+        )
+
+    def reverseConfig(self, data: Mapping[str, Any]) -> ReverseConfig:
+        reverse = self.table(data, "reverse", {"default", "trusted_proxies", "forward_proxy", "vhost"})
+        vhosts = tuple(
+            self.vhostConfig(vhost, f"reverse.vhost[{index}]")
+            for index, vhost in enumerate(
+                self.tables(reverse, "reverse.vhost", {"hosts", "route"}, "reverse.vhost")
+            )
+        )
+        owners: dict[str, str] = {}
+        for index, vhost in enumerate(vhosts):
+            for position, host in enumerate(vhost.hosts):
+                key = f"reverse.vhost[{index}].hosts[{position}]"
+                owner = owners.setdefault(hostKey(host), key)
+                if owner != key:
+                    raise self.error(key, f"host {host!r} is already listed at {owner}")
+        default = self.get(reverse, "reverse.default", string, None, "a host name")
+        if default is not None:
+            problem = defaultHostProblem(vhosts, default)
+            if problem is not None:
+                raise self.error("reverse.default", problem)
+        return ReverseConfig(
+            vhosts=vhosts,
+            default=default,
+            trustedProxies=self.items(
+                reverse, "reverse.trusted_proxies", network,
+                ("CIDR networks", "a CIDR network"), nonEmpty=False,
+            ),
+            forwardProxy=self.get(reverse, "reverse.forward_proxy", boolean, False, "true or false"),
+        )
+
+    def vhostConfig(self, data: Mapping[str, Any], key: str) -> VhostConfig:
+        hosts = self.items(data, f"{key}.hosts", parseHost, ("host names", "a host name"))
+        routes = tuple(
+            self.routeConfig(route, f"{key}.route[{index}]")
+            for index, route in enumerate(
+                self.tables(data, f"{key}.route", _ROUTE_KEYS, "reverse.vhost.route")
+            )
+        )
+        if not routes:
+            raise self.error(f"{key}.route", "expected at least one [[reverse.vhost.route]]")
+        prefixes: dict[str, int] = {}
+        for index, route in enumerate(routes):
+            first = prefixes.setdefault(route.prefix, index)
+            if first != index:
+                raise self.error(
+                    f"{key}.route[{index}].prefix",
+                    f"prefix {route.prefix!r} is already routed by {key}.route[{first}]",
+                )
+        return VhostConfig(hosts=hosts, routes=routes)
+
+    def routeConfig(self, data: Mapping[str, Any], key: str) -> RouteConfig:
+        origins = self.items(data, f"{key}.origins", anything, ("origin URLs", "an origin URL"))
+        d = _DEFAULT_ROUTE
+        healthCheck = None
+        if "health_check" in data:
+            healthCheck = self.healthCheckConfig(data, f"{key}.health_check")
+        return RouteConfig(
+            origins=tuple(
+                self.originConfig(origin, f"{key}.origins[{index}]")
+                for index, origin in enumerate(origins)
+            ),
+            prefix=self.get(data, f"{key}.prefix", routePrefix, d.prefix, "a path prefix starting with '/'"),
+            balance=self.get(data, f"{key}.balance", choice(BALANCE_POLICIES), d.balance, " or ".join(BALANCE_POLICIES)),
+            stripPrefix=self.get(data, f"{key}.strip_prefix", boolean, d.stripPrefix, "true or false"),
+            hostHeader=self.get(data, f"{key}.host_header", choice(HOST_HEADER_MODES), d.hostHeader, " or ".join(HOST_HEADER_MODES)),
+            xForwardedFor=self.get(data, f"{key}.x_forwarded_for", boolean, d.xForwardedFor, "true or false"),
+            xForwardedProto=self.get(data, f"{key}.x_forwarded_proto", boolean, d.xForwardedProto, "true or false"),
+            xForwardedHost=self.get(data, f"{key}.x_forwarded_host", boolean, d.xForwardedHost, "true or false"),
+            forwarded=self.get(data, f"{key}.forwarded", boolean, d.forwarded, "true or false"),
+            rewriteRedirects=self.get(data, f"{key}.rewrite_redirects", boolean, d.rewriteRedirects, "true or false"),
+            retries=self.get(data, f"{key}.retries", _retries, d.retries, f"a whole number from 0 to {MAX_RETRIES}"),
+            ejectFor=self.get(data, f"{key}.eject_for", seconds, d.ejectFor, "a positive number"),
+            healthCheck=healthCheck,
+        )
+
+    def originConfig(self, value: Any, key: str) -> OriginConfig:
+        """
+        An origin: a URL string, or an inline table C{{ url = ..., weight = N }}.
+        """
+        if isinstance(value, dict):
+            self.known(value, key, {"url", "weight"})
+            if "url" not in value:
+                raise self.error(f"{key}.url", "missing: expected an origin URL")
+            return OriginConfig(
+                url=self.get(value, f"{key}.url", checkOriginURL, "", "an origin URL"),
+                weight=self.get(value, f"{key}.weight", count1, 1, "a whole number >= 1"),
+            )
+        if isinstance(value, str):
+            return OriginConfig(url=self.convert(value, key, checkOriginURL, "an origin URL"))
+        raise self.error(key, f"expected an origin URL or {{ url = ..., weight = N }}, got {value!r}")
+
+    def healthCheckConfig(self, data: Mapping[str, Any], key: str) -> HealthCheckConfig:
+        check = self.table(data, key, {"path", "interval", "timeout", "rise", "fall", "host"})
+        d = HealthCheckConfig()
+        return HealthCheckConfig(
+            path=self.get(check, f"{key}.path", requestPath, d.path, "a path starting with '/'"),
+            interval=self.get(check, f"{key}.interval", seconds, d.interval, "a positive number"),
+            timeout=self.get(check, f"{key}.timeout", seconds, d.timeout, "a positive number"),
+            rise=self.get(check, f"{key}.rise", count1, d.rise, "a whole number >= 1"),
+            fall=self.get(check, f"{key}.fall", count1, d.fall, "a whole number >= 1"),
+            host=self.get(check, f"{key}.host", authority, d.host, "a host name, optionally with :port"),
+        )
+
+
+_ROUTE_KEYS = {
+    "prefix", "origins", "balance", "strip_prefix", "host_header",
+    "x_forwarded_for", "x_forwarded_proto", "x_forwarded_host", "forwarded",
+    "rewrite_redirects", "retries", "eject_for", "health_check",
+}  # fmt: skip
+
+_DEFAULT_ROUTE = RouteConfig(origins=())
+
+
+def _leaf(key: str) -> str:
+    """
+    The last name of a key path: C{"prefix"} for C{"reverse.vhost[0].route[1].prefix"}.
+    """
+    return key.rpartition(".")[2]
+
+
+
+def _retries(value: Any) -> int:
+    """
+    A whole number from 0 to L{MAX_RETRIES}.
+    """
+    if count0(value) > MAX_RETRIES:
+        raise ValueError(value)
+    return int(value)
