@@ -3,6 +3,7 @@ records tool versions."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import shutil
@@ -74,6 +75,8 @@ def ensure_venv(venv_dir: Path, repo_root: Path) -> str | None:
     if the peers did not install.
     """
     if not (venv_dir / "bin" / "python").exists():
+        if importlib.util.find_spec("ensurepip") is None:
+            ensure_debs(("python3-venv",))  # Debian splits ensurepip out
         log(f"creating {venv_dir}")
         venv.EnvBuilder(with_pip=True).create(venv_dir)
     done = pip(venv_dir, "install", *VENV_PACKAGES)
@@ -139,3 +142,16 @@ def machine_info(venv_dir: Path) -> dict[str, object]:
             **venv_versions(venv_dir),
         },
     }
+
+
+def git_revision(repo_root: Path) -> str:
+    """The commit proxykit was installed from, and whether the tree was dirty."""
+    head = first_line(["git", "-C", str(repo_root), "rev-parse", "--short", "HEAD"])
+    if not head or "fatal" in head or "unavailable" in head:
+        head = "no commit"
+    dirty = subprocess.run(
+        ["git", "-C", str(repo_root), "status", "--porcelain", "--", "proxykit"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return f"{head}{' + uncommitted changes' if dirty else ''}"
