@@ -205,16 +205,29 @@ class ConfigReader:
         listen = self.get(data, "listen", stringList, defaultListen, "a list of endpoint strings")
         if not listen:
             raise self.error("listen", "expected at least one endpoint")
-        forward = self.table(data, "forward", {"connect_ports", "allow_clients", "allow_private_destinations", "via"})
-        timeouts = self.table(data, "timeouts", {"connect", "response", "idle", "tunnel_idle"})
+        forward = self.table(data, "forward", {"connect_ports", "allow_clients", "allow_private_destinations", "via", "allow_trace"})
+        timeouts = self.table(data, "timeouts", {"connect", "response", "idle", "tunnel_idle", "header"})
         pool = self.table(data, "pool", {"max_idle_per_origin", "idle_expiry"})
-        limits = self.table(data, "limits", {"max_request_line", "max_header_bytes", "max_header_count"})
+        limits = self.table(
+            data,
+            "limits",
+            {
+                "max_request_line",
+                "max_header_bytes",
+                "max_header_count",
+                "max_body_bytes",
+                "max_client_connections",
+                "max_origin_connections",
+                "max_origin_queue",
+            },
+        )
         d = ForwardConfig()
         forwardConfig = ForwardConfig(
             connectPorts=self.get(forward, "forward.connect_ports", portSet, d.connectPorts, "a list of ports (1-65535)"),
             allowClients=self.get(forward, "forward.allow_clients", networkList, d.allowClients, "a list of CIDR networks"),
             allowPrivateDestinations=self.get(forward, "forward.allow_private_destinations", boolean, d.allowPrivateDestinations, "true or false"),
             via=self.get(forward, "forward.via", token, d.via, "a token"),
+            allowTrace=self.get(forward, "forward.allow_trace", boolean, d.allowTrace, "true or false"),
         )
         t = Timeouts()
         timeoutConfig = Timeouts(
@@ -222,6 +235,7 @@ class ConfigReader:
             response=self.get(timeouts, "timeouts.response", seconds, t.response, "a positive number"),
             idle=self.get(timeouts, "timeouts.idle", seconds, t.idle, "a positive number"),
             tunnelIdle=self.get(timeouts, "timeouts.tunnel_idle", seconds, t.tunnelIdle, "a positive number"),
+            header=self.get(timeouts, "timeouts.header", seconds, t.header, "a positive number"),
         )
         p = PoolConfig()
         poolConfig = PoolConfig(
@@ -233,6 +247,10 @@ class ConfigReader:
             maxRequestLine=self.get(limits, "limits.max_request_line", count1, lim.maxRequestLine, "a whole number >= 1"),
             maxHeaderBytes=self.get(limits, "limits.max_header_bytes", count1, lim.maxHeaderBytes, "a whole number >= 1"),
             maxHeaderCount=self.get(limits, "limits.max_header_count", count1, lim.maxHeaderCount, "a whole number >= 1"),
+            maxBodyBytes=self.get(limits, "limits.max_body_bytes", count0, lim.maxBodyBytes, "a whole number >= 0"),
+            maxClientConnections=self.get(limits, "limits.max_client_connections", count1, lim.maxClientConnections, "a whole number >= 1"),
+            maxOriginConnections=self.get(limits, "limits.max_origin_connections", count1, lim.maxOriginConnections, "a whole number >= 1"),
+            maxOriginQueue=self.get(limits, "limits.max_origin_queue", count0, lim.maxOriginQueue, "a whole number >= 0"),
         )
         return ProxyConfig(
             listen=listen,

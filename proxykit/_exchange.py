@@ -38,7 +38,7 @@ from .h1 import (
     requestHead,
     responseHead,
 )
-from .rewrite import forwardHeaders, forwardTrailers
+from .rewrite import decrementMaxForwards, forwardHeaders, forwardTrailers
 from .routing import Forward, Origin
 
 if TYPE_CHECKING:
@@ -92,6 +92,7 @@ class Exchange:
         "_counted",
         "_policy",
         "_failStatus",
+        "_bodyLeft",
     )
 
     def __init__(
@@ -128,6 +129,14 @@ class Exchange:
         self._counted = False
         self._policy: RoutePolicy | None = decision.policy  # type: ignore[assignment]
         self._failStatus = 0
+        # Chunked bodies are counted against the limit as they arrive (a
+        # Content-Length over it was refused before the exchange began).
+        limit = client.bodyLimit
+        self._bodyLeft = limit if limit and self._chunkUp else -1
+        # Chunked bodies are counted against the limit as they arrive (a
+        # Content-Length over it was refused before the exchange began).
+        limit = client.bodyLimit
+        self._bodyLeft = limit if limit and self._chunkUp else -1
 
     def start(self) -> None:
         """
@@ -167,6 +176,8 @@ class Exchange:
             headers = policy.requestHeaders(
                 request, self.client.client, target, decision.host, self._via
             )
+        if request.maxForwards is not None and request.method in (b"OPTIONS", b"TRACE"):
+            headers = decrementMaxForwards(headers)
         if request.upgrade:
             # Connection and Upgrade are hop-by-hop, but a protocol switch is
             # asked of each hop in turn: ask the origin the same.
@@ -240,6 +251,12 @@ class Exchange:
         """
         A piece of the request body.
         """
+        if self._bodyLeft >= 0:
+            self._bodyLeft -= len(data)
+            if self._bodyLeft < 0:
+                self._log.info("request body too large", host=self.request.host)
+                self.originFailed("request body too large", 413)
+                return
         if self._chunkUp:
             data = b"".join((chunkHeader(len(data)), data, _CRLF))
         origin = self.origin

@@ -95,12 +95,15 @@ class Timeouts:
         (before the head: 504; after it: the client connection is aborted).
     @ivar idle: A client connection with no request in progress.
     @ivar tunnelIdle: A CONNECT tunnel with no bytes either way.
+    @ivar header: Receiving one request head, from its first byte (a client
+        dripping a head slowly is answered 408 and closed).
     """
 
     connect: float = attrs.field(default=10.0, validator=_positive)
     response: float = attrs.field(default=60.0, validator=_positive)
     idle: float = attrs.field(default=60.0, validator=_positive)
     tunnelIdle: float = attrs.field(default=300.0, validator=_positive)
+    header: float = attrs.field(default=10.0, validator=_positive)
 
 
 @attrs.frozen
@@ -124,11 +127,23 @@ class LimitsConfig:
     @ivar maxRequestLine: Longest request-target (414 beyond).
     @ivar maxHeaderBytes: Largest header section (431 beyond).
     @ivar maxHeaderCount: Most header fields (431 beyond).
+    @ivar maxBodyBytes: Largest request body (413 beyond); C{0}: no limit.
+        Bodies are streamed, so this protects origins, not the proxy.
+    @ivar maxClientConnections: Open client connections per listener; at
+        the cap the listener stops accepting until one closes.
+    @ivar maxOriginConnections: Open connections per origin; requests over
+        it wait in a queue.
+    @ivar maxOriginQueue: Requests that may wait for a connection to one
+        origin; beyond it: 503.
     """
 
     maxRequestLine: int = 8192
     maxHeaderBytes: int = 65536
     maxHeaderCount: int = 100
+    maxBodyBytes: int = 0
+    maxClientConnections: int = 1024
+    maxOriginConnections: int = 256
+    maxOriginQueue: int = 1024
 
 
 @attrs.frozen
@@ -143,13 +158,17 @@ class ForwardConfig:
     @ivar allowPrivateDestinations: Whether literal loopback, private and
         link-local destinations are allowed when the proxy listens beyond
         loopback (always allowed on a loopback listener).
-    @ivar via: The pseudonym this proxy uses in C{Via}.
+    @ivar via: The pseudonym this proxy uses in C{Via}; a request that
+        already carries it has looped back (508).
+    @ivar allowTrace: Whether TRACE requests are forwarded (refused with 405
+        by default: TRACE echoes headers, cookies included).
     """
 
     connectPorts: frozenset[int] = frozenset({443})
     allowClients: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     allowPrivateDestinations: bool = False
     via: str = "proxykit"
+    allowTrace: bool = False
 
 
 BALANCE_POLICIES = ("round_robin", "least_outstanding", "random_two")

@@ -62,6 +62,10 @@ def connectFailureStatus(failure: BaseException | None) -> tuple[int, str]:
         (error.TimeoutError, defer.TimeoutError, error.ConnectingCancelledError),
     ):
         return 504, "origin connect timed out"
+    from .pool import PoolFull
+
+    if isinstance(failure, PoolFull):
+        return 503, "too many requests waiting for the origin"
     if isinstance(failure, error.DNSLookupError):
         return 502, "origin name does not resolve"
     if isinstance(failure, error.ConnectionRefusedError):

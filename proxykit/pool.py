@@ -11,11 +11,12 @@ complete, correctly framed response).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Protocol as TypingProtocol
 
 from twisted.internet.defer import Deferred, DeferredList
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -65,21 +66,58 @@ Connector = Callable[[Hashable], "Deferred[Pooled]"]
 """Makes a new connection for a key."""
 
 
+class PoolFull(Exception):
+    """
+    Too many requests are already waiting for a connection to this origin,
+    or one waited longer than the queue timeout (503).
+    """
+
+
+class _Waiter:
+    __slots__ = ("requester", "connector", "timer")
+
+    def __init__(self, requester: Requester, connector: Connector, timer: IDelayedCall) -> None:
+        self.requester = requester
+        self.connector = connector
+        self.timer = timer
+
+
 class ConnectionPool:
     """
-    Idle keep-alive connections per key, most recently used first.
+    Idle keep-alive connections per key, most recently used first, and a
+    bound on open connections per key with a bounded queue of waiting
+    requests.
 
     @ivar connections: All open connections (idle or in use), for shutdown.
     """
 
     _log = Logger()
 
-    def __init__(self, reactor: IReactorTime, config: PoolConfig | None = None) -> None:
+    def __init__(
+        self,
+        reactor: IReactorTime,
+        config: PoolConfig | None = None,
+        maxPerKey: int = 0,
+        maxQueue: int = 0,
+        queueTimeout: float = 10.0,
+    ) -> None:
+        """
+        @param maxPerKey: Most open (or opening) connections per key; C{0}:
+            no limit.
+        @param maxQueue: Most requests waiting per key when C{maxPerKey} is
+            reached; more fail at once with L{PoolFull}.
+        @param queueTimeout: Seconds a request may wait in the queue.
+        """
         self._reactor = reactor
         self._config = config if config is not None else PoolConfig()
         self._idle: dict[Hashable, list[Pooled]] = {}
         self.connections: set[Pooled] = set()
         self._closing = False
+        self._maxPerKey = maxPerKey
+        self._maxQueue = maxQueue
+        self._queueTimeout = queueTimeout
+        self._open: dict[Hashable, int] = {}
+        self._waiting: dict[Hashable, deque[_Waiter]] = {}
 
     def acquire(
         self,
@@ -101,6 +139,14 @@ class ConnectionPool:
                 connection = idle.pop()
                 requester.connectionReady(connection, True)
                 return
+        limit = self._maxPerKey
+        if limit and self._open.get(key, 0) >= limit:
+            self._wait(key, requester, connector)
+            return
+        self._connect(key, requester, connector)
+
+    def _connect(self, key: Hashable, requester: Requester, connector: Connector) -> None:
+        self._open[key] = self._open.get(key, 0) + 1
         d = connector(key)
 
         def connected(connection: Pooled) -> None:
@@ -108,7 +154,52 @@ class ConnectionPool:
             connection.whenClosed().addCallback(lambda _: self.discard(connection))
             requester.connectionReady(connection, False)
 
-        d.addCallbacks(connected, requester.connectionFailed)
+        def failed(reason: Failure) -> None:
+            self._closed(key)
+            requester.connectionFailed(reason)
+
+        d.addCallbacks(connected, failed)
+
+    def _wait(self, key: Hashable, requester: Requester, connector: Connector) -> None:
+        queue = self._waiting.get(key)
+        if queue is None:
+            queue = self._waiting[key] = deque()
+        if len(queue) >= self._maxQueue:
+            self._log.info("too many requests waiting for {origin}", origin=key)
+            requester.connectionFailed(Failure(PoolFull()))  # type: ignore[no-untyped-call]
+            return
+        waiter = _Waiter(requester, connector, None)  # type: ignore[arg-type]
+
+        def expired() -> None:
+            queue.remove(waiter)
+            requester.connectionFailed(Failure(PoolFull()))  # type: ignore[no-untyped-call]
+
+        waiter.timer = self._reactor.callLater(self._queueTimeout, expired)
+        queue.append(waiter)
+
+    def _nextWaiter(self, key: Hashable) -> _Waiter | None:
+        queue = self._waiting.get(key)
+        if not queue:
+            return None
+        waiter = queue.popleft()
+        if not queue:
+            del self._waiting[key]
+        waiter.timer.cancel()
+        return waiter
+
+    def _closed(self, key: Hashable) -> None:
+        """
+        One fewer connection is open for C{key}: a waiting request may open
+        one.
+        """
+        count = self._open.get(key, 0) - 1
+        if count > 0:
+            self._open[key] = count
+        else:
+            self._open.pop(key, None)
+        waiter = self._nextWaiter(key)
+        if waiter is not None:
+            self._connect(key, waiter.requester, waiter.connector)
 
     def release(self, connection: Pooled) -> None:
         """
@@ -116,6 +207,10 @@ class ConnectionPool:
         """
         if self._closing:
             connection.close()
+            return
+        waiter = self._nextWaiter(connection.poolKey)
+        if waiter is not None:
+            waiter.requester.connectionReady(connection, True)
             return
         idle = self._idle.setdefault(connection.poolKey, [])
         if len(idle) >= self._config.maxIdlePerOrigin:
@@ -126,9 +221,12 @@ class ConnectionPool:
 
     def discard(self, connection: Pooled) -> None:
         """
-        Forget a connection (it closed or will not be reused).
+        Forget a connection (it closed).
         """
+        if connection not in self.connections:
+            return
         self.connections.discard(connection)
+        self._closed(connection.poolKey)
         idle = self._idle.get(connection.poolKey)
         if idle is not None:
             try:
@@ -149,6 +247,10 @@ class ConnectionPool:
         Close every connection, idle or busy; fires when all are closed.
         """
         self._closing = True
+        for queue in self._waiting.values():
+            for waiter in queue:
+                waiter.timer.cancel()
+        self._waiting.clear()
         waits = [c.whenClosed() for c in list(self.connections)]
         for connection in list(self.connections):
             connection.close()

@@ -11,7 +11,7 @@ Only the router differs between forward and reverse mode.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Final, cast
+from typing import TYPE_CHECKING, Final, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IHalfCloseableProtocol, IReactorTime
@@ -25,7 +25,7 @@ from ._flow import NOT_CONNECTED, PIPELINE, Side
 from ._origin import OriginFactory, OriginProtocol
 from .config import ProxyConfig
 from .endpoints import connect
-from .errors import connectFailureStatus, errorResponse
+from .errors import REASONS, connectFailureStatus, errorResponse
 from .h1 import (
     NEED_DATA,
     Data,
@@ -36,13 +36,28 @@ from .h1 import (
     Limits,
     ProtocolError,
     Request,
+    responseHead,
 )
 from .pool import ConnectionPool, Pooled
 from .rewrite import viaValue
-from .routing import ClientInfo, Forward, IRouter, Origin, Refuse, Tunnel
+from .routing import (
+    ClientInfo,
+    Decision,
+    Forward,
+    IRouter,
+    Origin,
+    Refuse,
+    Respond,
+    Tunnel,
+    messagePolicy,
+)
 from .splice import Splice, TunnelFactory, TunnelProtocol
 
+if TYPE_CHECKING:
+    from .service import ListenerGate
+
 _ESTABLISHED: Final = b"HTTP/1.1 200 Connection established\r\n\r\n"
+_CHECKED_METHODS: Final = frozenset({b"TRACE", b"OPTIONS"})
 
 
 class _Waiting:
@@ -81,6 +96,11 @@ class ProxyProtocol(Side):
 
     _log = Logger()
     closing = False
+    _headTimed = False
+    bodyLimit = 0
+    """The largest request body allowed (0: no limit)."""
+    gate: ListenerGate | None = None
+    """The listener's connection cap, if it has one."""
     client: ClientInfo
     corking: list[Side] | None = None
     """While handling one read: the origin sides whose writes are held."""
@@ -88,6 +108,7 @@ class ProxyProtocol(Side):
     def __init__(self, factory: ProxyFactory) -> None:
         self.factory = factory
         self._factory = factory
+        self.bodyLimit = factory.config.limits.maxBodyBytes
         self._clock = factory.reactor
         self._conn = H1Connection(True, factory.limits)
         self._exchange: Exchange | _Waiting | None = None
@@ -111,6 +132,11 @@ class ProxyProtocol(Side):
             return
         if self.closing:
             return
+        if not self._headTimed and self._exchange is None:
+            # A request head has begun: it must be complete in time
+            # (slowloris), whatever the idle timeout.
+            self._headTimed = True
+            self.setDeadline(self._factory.config.timeouts.header)
         self._conn.receiveData(data)
         # Writes to origins are collected per read and sent once.
         corking: list[Side] = []
@@ -142,6 +168,10 @@ class ProxyProtocol(Side):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.cancelTimer()
+        gate = self.gate
+        if gate is not None:
+            self.gate = None
+            gate.closed()
         splice = self._splice
         if splice is not None:
             splice.lost()
@@ -207,7 +237,16 @@ class ProxyProtocol(Side):
 
     def _startRequest(self, request: Request) -> None:
         factory = self._factory
-        decision = factory.router.route(request, self.client)
+        self._headTimed = False
+        decision: Decision | None = None
+        if request.via is not None or request.method in _CHECKED_METHODS:
+            decision = messagePolicy(request, factory.pseudonym, factory.config.forward.allowTrace)
+        if decision is None:
+            limit = factory.config.limits.maxBodyBytes
+            if limit and request.framing == Framing.LENGTH and request.contentLength > limit:
+                decision = Refuse(413, "request body too large")
+            else:
+                decision = factory.router.route(request, self.client)
         kind = type(decision)
         if kind is Forward:
             self.setDeadline(None)
@@ -224,6 +263,8 @@ class ProxyProtocol(Side):
             exchange.start()
         elif kind is Tunnel:
             self._openTunnel(cast(Tunnel, decision))
+        elif kind is Respond:
+            self._respond(request, cast(Respond, decision))
         else:
             refusal = cast(Refuse, decision)
             self._log.info(
@@ -241,6 +282,7 @@ class ProxyProtocol(Side):
                 # speaking to us as a proxy, so what follows cannot be
                 # trusted either.
                 or refusal.status == 400
+                or refusal.status == 413
             ):
                 self._exchange = _Waiting()
                 self.sendError(refusal.status, close=True)
@@ -249,6 +291,20 @@ class ProxyProtocol(Side):
                 waiting = _Waiting()
                 waiting._onEnd = lambda: self.exchangeDone(waiting, True)
                 self._exchange = waiting
+
+    def _respond(self, request: Request, answer: Respond) -> None:
+        """
+        Answer C{request} here (see L{Respond}).
+        """
+        keepAlive = request.keepAlive and request.framing == Framing.NONE
+        headers = list(answer.headers)
+        if not keepAlive:
+            headers.append((b"Connection", b"close"))
+        reason = REASONS.get(answer.status, b"OK")
+        self.send(responseHead(answer.status, reason, headers) + answer.body)
+        waiting = _Waiting()
+        waiting._onEnd = lambda: self.exchangeDone(waiting, keepAlive)
+        self._exchange = waiting
 
     def _protocolError(self, error: ProtocolError) -> None:
         exchange = self._exchange
@@ -385,6 +441,22 @@ class ProxyProtocol(Side):
             self.transport.abortConnection()  # type: ignore[attr-defined]
 
 
+def poolFor(config: ProxyConfig, reactor: IReactorTime) -> ConnectionPool:
+    """
+    The upstream pool C{config} describes: its idle settings, and its limits
+    on connections per origin and on requests waiting for one (which wait
+    at most the connect timeout).
+    """
+    limits = config.limits
+    return ConnectionPool(
+        reactor,
+        config.pool,
+        maxPerKey=limits.maxOriginConnections,
+        maxQueue=limits.maxOriginQueue,
+        queueTimeout=config.timeouts.connect,
+    )
+
+
 class ProxyFactory(Factory):
     """
     Serves HTTP/1.1 proxy clients; forward or reverse by the router it is
@@ -412,12 +484,13 @@ class ProxyFactory(Factory):
         self.reactor: IReactorTime = reactor
         self.config = config if config is not None else ProxyConfig()
         self.router = router
-        self.pool = pool if pool is not None else ConnectionPool(self.reactor, self.config.pool)
+        self.pool = pool if pool is not None else poolFor(self.config, self.reactor)
         limits = self.config.limits
         self.limits = Limits(
             limits.maxRequestLine, limits.maxHeaderBytes, limits.maxHeaderCount
         )
         pseudonym = self.config.forward.via.encode("ascii")
+        self.pseudonym = pseudonym.lower()
         self.via: dict[bytes, bytes] = {
             b"1.1": viaValue(b"1.1", pseudonym),
             b"1.0": viaValue(b"1.0", pseudonym),

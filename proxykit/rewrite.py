@@ -86,6 +86,23 @@ def forwardHeaders(
     return out
 
 
+def decrementMaxForwards(headers: Headers) -> Headers:
+    """
+    RFC 9110 section 7.6.2: an intermediary forwarding OPTIONS or TRACE
+    "MUST generate an updated Max-Forwards field in the forwarded message
+    with a field value that is the lesser of a) the received value
+    decremented by one (1) or b) the recipient's maximum supported value".
+
+    An invalid value (not all digits) is left as received.  C{headers} is
+    changed in place and returned.
+    """
+    for index, (name, value) in enumerate(headers):
+        if name.lower() == b"max-forwards" and value.isdigit() and value != b"0":
+            number = int(value) - 1 if len(value) <= 9 else 999_999_999
+            headers[index] = (name, b"%d" % (number,))
+    return headers
+
+
 def forwardTrailers(trailers: Headers, connectionTokens: frozenset[bytes]) -> Headers:
     """
     The trailer fields to send on: hop-by-hop names removed.

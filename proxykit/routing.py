@@ -157,7 +157,81 @@ class Refuse:
     reason: str
 
 
-Decision = Forward | Tunnel | Refuse
+@attrs.frozen
+class Respond:
+    """
+    Answer the request here, as its final recipient (RFC 9110 section
+    7.6.2: OPTIONS or TRACE whose C{Max-Forwards} reached zero).
+
+    @ivar status: The status.
+    @ivar headers: The response fields (framing fields included).
+    @ivar body: The response body.
+    """
+
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+
+
+Decision = Forward | Tunnel | Refuse | Respond
+
+_DIGITS: Final = frozenset(b"0123456789")
+_ALLOW: Final = b"GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, CONNECT"
+_SENSITIVE: Final = frozenset(
+    {b"authorization", b"proxy-authorization", b"cookie", b"set-cookie"}
+)
+
+
+def hasLooped(via: list[bytes], pseudonym: bytes) -> bool:
+    """
+    Whether a C{Via} field names this proxy: the request went round and
+    came back (RFC 9110 section 7.6.3, C{received-by}).
+
+    @param via: The C{Via} field values.
+    @param pseudonym: This proxy's C{received-by} name, lower case.
+    """
+    for value in via:
+        if pseudonym not in value.lower():
+            continue
+        for element in value.split(b","):
+            parts = element.split()
+            if len(parts) >= 2 and parts[1].lower() == pseudonym:
+                return True
+    return False
+
+
+def messagePolicy(request: Request, pseudonym: bytes, allowTrace: bool) -> Decision | None:
+    """
+    Checks every request gets before routing, in both modes: loops (508),
+    TRACE (405 unless allowed), and OPTIONS/TRACE whose C{Max-Forwards} is
+    zero, which this proxy answers itself.
+
+    @return: A decision, or C{None} to go on routing.
+    """
+    if request.via is not None and hasLooped(request.via, pseudonym):
+        return Refuse(508, "request looped back through this proxy")
+    method = request.method
+    if method == b"TRACE" and not allowTrace:
+        return Refuse(405, "TRACE is not allowed")
+    if (method == b"OPTIONS" or method == b"TRACE") and request.maxForwards == b"0":
+        if method == b"OPTIONS":
+            return Respond(200, ((b"Allow", _ALLOW), (b"Content-Length", b"0")), b"")
+        lines = [request.method + b" " + request.target + b" HTTP/" + request.version]
+        lines.extend(
+            name + b": " + value
+            for name, value in request.headers
+            if name.lower() not in _SENSITIVE
+        )
+        body = b"\r\n".join(lines) + b"\r\n\r\n"
+        return Respond(
+            200,
+            (
+                (b"Content-Type", b"message/http"),
+                (b"Content-Length", b"%d" % (len(body),)),
+            ),
+            body,
+        )
+    return None
 
 
 @attrs.frozen

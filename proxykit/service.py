@@ -10,12 +10,87 @@ from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet import endpoints
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import (
+    IAddress,
+    IListeningPort,
+    IProtocolFactory,
+    IReactorTime,
+    IStreamServerEndpoint,
+)
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+from zope.interface import implementer
 
 from .config import ProxyConfig
-from .pool import ConnectionPool
-from .protocol import ProxyFactory
+from .protocol import ProxyFactory, ProxyProtocol, poolFor
 from .routing import ForwardRouter, IRouter
+
+
+class ListenerGate(Factory):
+    """
+    Caps the open connections of one listener: at the cap the listening
+    port stops accepting (connections wait in the kernel's backlog rather
+    than being refused) until one closes.
+
+    @ivar open: The listener's open connections.
+    """
+
+    noisy = False
+    _log = Logger()
+
+    def __init__(self, factory: ProxyFactory, cap: int) -> None:
+        self.factory = factory
+        self.cap = cap
+        self.open = 0
+        self.port: IListeningPort | None = None
+        self._paused = False
+
+    def doStart(self) -> None:
+        self.factory.doStart()  # type: ignore[no-untyped-call]
+
+    def doStop(self) -> None:
+        self.factory.doStop()  # type: ignore[no-untyped-call]
+
+    def buildProtocol(self, addr: IAddress) -> ProxyProtocol:  # type: ignore[override]
+        protocol = self.factory.buildProtocol(addr)
+        protocol.gate = self
+        self.open += 1
+        if self.open >= self.cap and not self._paused:
+            stopReading = getattr(self.port, "stopReading", None)
+            if stopReading is not None:
+                self._paused = True
+                stopReading()
+                self._log.info(
+                    "listener at {cap} connections: not accepting", cap=self.cap
+                )
+        return protocol
+
+    def closed(self) -> None:
+        """
+        One of the listener's connections closed.
+        """
+        self.open -= 1
+        if self._paused and self.open < self.cap:
+            self._paused = False
+            self.port.startReading()  # type: ignore[union-attr]
+
+
+@implementer(IStreamServerEndpoint)
+class _GatedEndpoint:
+    """
+    Listens through an endpoint and tells the gate its port.
+    """
+
+    def __init__(self, endpoint: IStreamServerEndpoint, gate: ListenerGate) -> None:
+        self._endpoint = endpoint
+        self._gate = gate
+
+    def listen(self, factory: IProtocolFactory) -> Deferred[IListeningPort]:
+        def listening(port: IListeningPort) -> IListeningPort:
+            self._gate.port = port
+            return port
+
+        return self._endpoint.listen(factory).addCallback(listening)
 
 
 class ProxyService(service.MultiService):
@@ -30,9 +105,16 @@ class ProxyService(service.MultiService):
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.factory = factory
+        cap = factory.config.limits.maxClientConnections
+        self.gates: list[ListenerGate] = []
         for description in listen:
-            endpoint = endpoints.serverFromString(reactor, description)  # type: ignore[no-untyped-call]
-            listener = StreamServerEndpointService(endpoint, factory)  # type: ignore[no-untyped-call]
+            gate = ListenerGate(factory, cap)
+            self.gates.append(gate)
+            endpoint = _GatedEndpoint(
+                endpoints.serverFromString(reactor, description),  # type: ignore[no-untyped-call]
+                gate,
+            )
+            listener = StreamServerEndpointService(endpoint, gate)  # type: ignore[no-untyped-call]
             listener.setServiceParent(self)  # type: ignore[no-untyped-call]
 
     def stopService(self) -> Deferred[None]:
@@ -105,6 +187,5 @@ def makeService(
 
         reactor = _reactor
     assert reactor is not None
-    pool = ConnectionPool(reactor, config.pool)
-    factory = ProxyFactory(router, pool, config, reactor=reactor)
+    factory = ProxyFactory(router, poolFor(config, reactor), config, reactor=reactor)
     return ProxyService(factory, config.listen, reactor)

@@ -151,3 +151,78 @@ class ConnectionPoolTests(SynchronousTestCase):
         late = FakeConnection("a")
         self.pool.release(late)
         self.assertTrue(late.closed)
+
+
+class PoolLimitTests(SynchronousTestCase):
+    """
+    At most C{maxPerKey} connections per key; further requests wait in a
+    bounded queue, for a bounded time.
+    """
+
+    def setUp(self) -> None:
+        self.made: list[FakeConnection] = []
+        self.pending: list[Deferred[Pooled]] = []
+        self.clock = MemoryReactorClock()
+        self.pool = ConnectionPool(self.clock, PoolConfig(), maxPerKey=2, maxQueue=1, queueTimeout=5)
+
+    def connector(self, key: Hashable) -> Deferred[Pooled]:
+        d: Deferred[Pooled] = Deferred()
+        self.pending.append(d)
+        return d
+
+    def connect(self, index: int) -> FakeConnection:
+        connection = FakeConnection("a")
+        self.made.append(connection)
+        self.pending[index].callback(connection)
+        return connection
+
+    def test_queueAndHandOver(self) -> None:
+        """
+        The third request waits; a released connection goes to it directly.
+        """
+        rs = [Requester() for _ in range(3)]
+        for r in rs:
+            self.pool.acquire("a", r, self.connector)
+        self.assertEqual(len(self.pending), 2)
+        first = self.connect(0)
+        self.pool.release(first)
+        self.assertEqual(rs[2].ready, [(first, True)])
+        self.assertEqual(self.pool.idleCount("a"), 0)
+
+    def test_overflow(self) -> None:
+        """
+        Beyond the queue, requests fail at once with PoolFull (503).
+        """
+        rs = [Requester() for _ in range(4)]
+        for r in rs:
+            self.pool.acquire("a", r, self.connector)
+        self.assertEqual(len(rs[3].failed), 1)
+        from proxykit.errors import connectFailureStatus
+        from proxykit.pool import PoolFull
+
+        self.assertIsInstance(rs[3].failed[0].value, PoolFull)
+        self.assertEqual(connectFailureStatus(rs[3].failed[0].value)[0], 503)
+
+    def test_queueTimeout(self) -> None:
+        """
+        A request that waits longer than the queue timeout fails.
+        """
+        rs = [Requester() for _ in range(3)]
+        for r in rs:
+            self.pool.acquire("a", r, self.connector)
+        self.clock.advance(5.1)
+        self.assertEqual(len(rs[2].failed), 1)
+
+    def test_closedConnectionLetsWaiterConnect(self) -> None:
+        """
+        When a connection closes (or fails to connect), a waiting request
+        opens a new one.
+        """
+        rs = [Requester() for _ in range(3)]
+        for r in rs:
+            self.pool.acquire("a", r, self.connector)
+        self.pending[1].errback(ConnectionRefusedError())
+        self.assertEqual(len(self.pending), 3)
+        first = self.connect(0)
+        first.close()
+        self.assertEqual(len(self.pending), 3, "the queue is empty: nothing new opened")

@@ -8,8 +8,11 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit import (
+    ForwardConfig,
+    LimitsConfig,
     PoolConfig,
     ProxyConfig,
+    Timeouts,
 )
 
 from ._harness import GET, OK, Harness, lose, originSaw
@@ -394,3 +397,111 @@ class BackpressureTests(SynchronousTestCase):
         self.assertEqual(h.clientTransport.producerState, "paused")
         origin.resumeProducing()
         self.assertEqual(h.clientTransport.producerState, "producing")
+
+
+class HardeningTests(SynchronousTestCase):
+    """
+    Limits, loop protection and TRACE/OPTIONS handling, in both modes'
+    shared protocol.
+    """
+
+    def test_slowHead(self) -> None:
+        """
+        A client dripping a request head gets 408 after the header timeout,
+        however often it sends a byte.
+        """
+        h = Harness(ProxyConfig(timeouts=Timeouts(header=5, idle=60)))
+        h.send(b"GET http://127.0.0.1:9000/ HTTP/1.1\r\n")
+        for _ in range(4):
+            h.reactor.advance(1)
+            h.send(b"X")
+        h.reactor.advance(1.1)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 408 "))
+        self.assertTrue(h.clientTransport.disconnecting)
+
+    def test_headTimeoutPerRequest(self) -> None:
+        """
+        The header timeout runs per request head: a keep-alive client taking
+        longer than it in total, but not per head, is served.
+        """
+        h = Harness(ProxyConfig(timeouts=Timeouts(header=5, idle=60)))
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        h.reactor.advance(4)
+        h.send(GET[:10])
+        h.reactor.advance(4)
+        h.send(GET[10:])
+        origin.dataReceived(OK)
+        self.assertEqual(h.received().count(b"hello"), 2)
+
+    def test_bodyTooLarge(self) -> None:
+        """
+        A Content-Length over the limit gets 413 before any origin is
+        contacted, also when the client waits for 100-continue.
+        """
+        h = Harness(ProxyConfig(limits=LimitsConfig(maxBodyBytes=10)))
+        h.send(b"PUT http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 413 "))
+        self.assertEqual(h.reactor.tcpClients, [])
+        self.assertTrue(h.clientTransport.disconnecting)
+
+    def test_chunkedBodyTooLarge(self) -> None:
+        """
+        A chunked body that grows over the limit gets 413 and the origin
+        connection is dropped.
+        """
+        h = Harness(ProxyConfig(limits=LimitsConfig(maxBodyBytes=10)))
+        h.send(b"POST http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n")
+        origin, ot = h.acceptOrigin()
+        h.send(b"6\r\nghijkl\r\n")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 413 "))
+        self.assertTrue(ot.aborted)
+
+    def test_loopDetected(self) -> None:
+        """
+        A request that already passed through this proxy (its Via names
+        it) gets 508.
+        """
+        h = Harness()
+        h.send(b"GET http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nVia: 1.0 other, 1.1 ProxyKit\r\n\r\n")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 508 "))
+        self.assertEqual(h.reactor.tcpClients, [])
+        h.send(b"GET http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nVia: 1.1 proxykitten\r\n\r\n")
+        self.assertEqual(len(h.reactor.tcpClients), 1)
+
+    def test_traceRefused(self) -> None:
+        """
+        TRACE is refused with 405 by default.
+        """
+        h = Harness()
+        h.send(b"TRACE http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 405 "))
+
+    def test_maxForwards(self) -> None:
+        """
+        OPTIONS with Max-Forwards: 0 is answered by the proxy; a larger value
+        is decremented on the way.
+        """
+        h = Harness()
+        h.send(b"OPTIONS http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n\r\n")
+        out = h.received()
+        self.assertTrue(out.startswith(b"HTTP/1.1 200 OK\r\n"))
+        self.assertIn(b"Allow: ", out)
+        self.assertEqual(h.reactor.tcpClients, [])
+        self.assertFalse(h.clientTransport.disconnecting)
+        h.send(b"OPTIONS http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nMax-Forwards: 5\r\n\r\n")
+        origin, ot = h.acceptOrigin()
+        self.assertIn(b"Max-Forwards: 4\r\n", originSaw(ot))
+
+    def test_traceMaxForwardsZero(self) -> None:
+        """
+        When TRACE is allowed, Max-Forwards: 0 is answered with the request
+        reflected, without credentials or cookies.
+        """
+        h = Harness(ProxyConfig(forward=ForwardConfig(allowTrace=True)))
+        h.send(b"TRACE http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\nCookie: s=1\r\n\r\n")
+        out = h.received()
+        self.assertIn(b"Content-Type: message/http", out)
+        self.assertIn(b"TRACE http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n", out)
+        self.assertNotIn(b"Cookie", out)

@@ -42,3 +42,43 @@ class ServiceTests(SynchronousTestCase):
         d = service.stopService()
         self.successResultOf(d)
         self.assertEqual(closed, [True])
+
+
+class ListenerGateTests(SynchronousTestCase):
+    """
+    A listener at its connection cap stops accepting until one closes.
+    """
+
+    def test_cap(self) -> None:
+        """
+        The port stops reading at the cap and starts again below it.
+        """
+        from twisted.internet.address import IPv4Address
+        from twisted.internet.testing import StringTransport
+
+        from proxykit import ForwardRouter, ProxyFactory
+        from proxykit.service import ListenerGate
+
+        class Port:
+            reading = True
+
+            def stopReading(self) -> None:
+                self.reading = False
+
+            def startReading(self) -> None:
+                self.reading = True
+
+        reactor = MemoryReactorClock()
+        gate = ListenerGate(ProxyFactory(ForwardRouter(), reactor=reactor), cap=2)
+        port = Port()
+        gate.port = port  # type: ignore[assignment]
+        protocols = []
+        for _ in range(2):
+            protocol = gate.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+            protocol.makeConnection(StringTransport())
+            protocols.append(protocol)
+        self.assertFalse(port.reading)
+        self.assertEqual(gate.open, 2)
+        protocols[0].connectionLost()
+        self.assertTrue(port.reading)
+        self.assertEqual(gate.open, 1)

@@ -68,13 +68,23 @@ _EMPTY_TOKENS: Final[frozenset[bytes]] = frozenset()
 
 # Codes for the header fields this layer interprets; every other field is only
 # collected.
-_CONTENT_LENGTH, _TRANSFER_ENCODING, _CONNECTION, _HOST, _EXPECT = range(5)
+(
+    _CONTENT_LENGTH,
+    _TRANSFER_ENCODING,
+    _CONNECTION,
+    _HOST,
+    _EXPECT,
+    _VIA,
+    _MAX_FORWARDS,
+) = range(7)
 _SPECIAL: Final = {
     b"content-length": _CONTENT_LENGTH,
     b"transfer-encoding": _TRANSFER_ENCODING,
     b"connection": _CONNECTION,
     b"host": _HOST,
     b"expect": _EXPECT,
+    b"via": _VIA,
+    b"max-forwards": _MAX_FORWARDS,
 }
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]*")
@@ -149,6 +159,8 @@ class H1Connection:
         self._host: bytes | None = None
         self._hostCount = 0
         self._expect: list[bytes] | None = None
+        self._via: list[bytes] | None = None
+        self._maxForwards: bytes | None = None
         self._framing = Framing.NONE
         self._suppressEnd = False
         self._synthetic = False
@@ -505,6 +517,8 @@ class H1Connection:
         self._host = None
         self._hostCount = 0
         self._expect = None
+        self._via = None
+        self._maxForwards = None
         self._connect = False
 
     def on_url(self, url: bytes) -> None:
@@ -554,6 +568,13 @@ class H1Connection:
         elif special == _HOST:
             self._host = value
             self._hostCount += 1
+        elif special == _VIA:
+            if self._via is None:
+                self._via = [value]
+            else:
+                self._via.append(value)
+        elif special == _MAX_FORWARDS:
+            self._maxForwards = value
         elif special == _EXPECT:
             if self._expect is None:
                 self._expect = [value]
@@ -634,6 +655,8 @@ class H1Connection:
                 self._host,
                 expectContinue,
                 upgrade,
+                self._via,
+                self._maxForwards,
             )
         )
 

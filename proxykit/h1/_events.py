@@ -48,6 +48,8 @@ class Request:
     @ivar expectContinue: Whether the client sent C{Expect: 100-continue}.
     @ivar upgrade: Whether the request asked for a protocol upgrade
         (C{Connection: upgrade} with C{Upgrade}); CONNECT is not one.
+    @ivar via: The C{Via} field values, or C{None} if there were none.
+    @ivar maxForwards: The last C{Max-Forwards} value, or C{None}.
     """
 
     __slots__ = (
@@ -62,6 +64,8 @@ class Request:
         "host",
         "expectContinue",
         "upgrade",
+        "via",
+        "maxForwards",
     )
 
     def __init__(
@@ -77,6 +81,8 @@ class Request:
         host: bytes | None,
         expectContinue: bool,
         upgrade: bool,
+        via: list[bytes] | None = None,
+        maxForwards: bytes | None = None,
     ) -> None:
         self.method = method
         self.target = target
@@ -89,6 +95,8 @@ class Request:
         self.host = host
         self.expectContinue = expectContinue
         self.upgrade = upgrade
+        self.via = via
+        self.maxForwards = maxForwards
 
     def __repr__(self) -> str:
         return f"<Request {self.method!r} {self.target!r} HTTP/{self.version!r}>"
