@@ -45,6 +45,12 @@ class ListenerGate(Factory):
         self.port: IListeningPort | None = None
         self._paused = False
 
+    def logPrefix(self) -> str:
+        """
+        Log as the factory it guards (C{ProxyFactory starting on 8080}).
+        """
+        return self.factory.logPrefix()  # type: ignore[no-any-return, no-untyped-call]
+
     def doStart(self) -> None:
         self.factory.doStart()  # type: ignore[no-untyped-call]
 
