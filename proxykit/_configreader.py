@@ -205,7 +205,7 @@ class ConfigReader:
         listen = self.get(data, "listen", stringList, defaultListen, "a list of endpoint strings")
         if not listen:
             raise self.error("listen", "expected at least one endpoint")
-        forward = self.table(data, "forward", {"connect_ports", "allow_clients", "allow_private_destinations", "via", "allow_trace"})
+        forward = self.table(data, "forward", {"connect_ports", "allow_clients", "allow_private_destinations", "via", "allow_trace", "auth_file", "auth_realm"})
         timeouts = self.table(data, "timeouts", {"connect", "response", "idle", "tunnel_idle", "header"})
         pool = self.table(data, "pool", {"max_idle_per_origin", "idle_expiry"})
         limits = self.table(
@@ -228,6 +228,8 @@ class ConfigReader:
             allowPrivateDestinations=self.get(forward, "forward.allow_private_destinations", boolean, d.allowPrivateDestinations, "true or false"),
             via=self.get(forward, "forward.via", token, d.via, "a token"),
             allowTrace=self.get(forward, "forward.allow_trace", boolean, d.allowTrace, "true or false"),
+            authFile=self.get(forward, "forward.auth_file", nonEmptyString, d.authFile, "a file name"),
+            authRealm=self.get(forward, "forward.auth_realm", nonEmptyString, d.authRealm, "a realm name"),
         )
         t = Timeouts()
         timeoutConfig = Timeouts(
@@ -389,3 +391,12 @@ def _retries(value: Any) -> int:
     if count0(value) > MAX_RETRIES:
         raise ValueError(value)
     return int(value)
+
+
+def nonEmptyString(value: Any) -> str:
+    """
+    A non-empty string without control characters.
+    """
+    if not isinstance(value, str) or not value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(value)
+    return value

@@ -38,6 +38,8 @@ PIPELINE: Final = 2
 """A pipelined request waits until the response before it is done."""
 NOT_CONNECTED: Final = 4
 """The other side of the exchange is not ready to take bytes yet."""
+AUTHENTICATING: Final = 8
+"""Proxy credentials are being checked."""
 
 
 @implementer(IPushProducer)

@@ -162,6 +162,10 @@ class ForwardConfig:
         already carries it has looped back (508).
     @ivar allowTrace: Whether TRACE requests are forwarded (refused with 405
         by default: TRACE echoes headers, cookies included).
+    @ivar authFile: An htpasswd file (bcrypt hashes only) whose users may use
+        the forward proxy (C{Proxy-Authorization: Basic}, 407 otherwise);
+        C{None}: no authentication.
+    @ivar authRealm: The realm named in the C{Proxy-Authenticate} challenge.
     """
 
     connectPorts: frozenset[int] = frozenset({443})
@@ -169,6 +173,8 @@ class ForwardConfig:
     allowPrivateDestinations: bool = False
     via: str = "proxykit"
     allowTrace: bool = False
+    authFile: str | None = None
+    authRealm: str = "proxykit"
 
 
 BALANCE_POLICIES = ("round_robin", "least_outstanding", "random_two")

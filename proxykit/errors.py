@@ -15,6 +15,7 @@ REASONS: Final[dict[int, bytes]] = {
     403: b"Forbidden",
     404: b"Not Found",
     405: b"Method Not Allowed",
+    407: b"Proxy Authentication Required",
     408: b"Request Timeout",
     413: b"Content Too Large",
     414: b"URI Too Long",
@@ -76,14 +77,22 @@ def connectFailureStatus(failure: BaseException | None) -> tuple[int, str]:
 _CACHE: dict[tuple[int, bool], bytes] = {}
 
 
-def errorResponse(status: int, close: bool) -> bytes:
+def errorResponse(
+    status: int, close: bool, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> bytes:
     """
     A complete fixed error response.
 
     @param status: The status code.
     @param close: Whether to announce C{Connection: close}.
+    @param headers: More fields (a challenge, for 407).
     @return: The bytes to write.
     """
+    if headers:
+        plain = errorResponse(status, close)
+        top, sep, rest = plain.partition(b"\r\n\r\n")
+        extra = b"".join(b"\r\n" + name + b": " + value for name, value in headers)
+        return top + extra + sep + rest
     cached = _CACHE.get((status, close))
     if cached is not None:
         return cached

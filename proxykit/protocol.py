@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ._exchange import Exchange
-from ._flow import NOT_CONNECTED, PIPELINE, Side
+from ._flow import AUTHENTICATING, NOT_CONNECTED, PIPELINE, Side
 from ._origin import OriginFactory, OriginProtocol
 from .config import ProxyConfig
 from .endpoints import connect
@@ -54,7 +54,18 @@ from .routing import (
 from .splice import Splice, TunnelFactory, TunnelProtocol
 
 if TYPE_CHECKING:
+    from .auth import ProxyAuthenticator
     from .service import ListenerGate
+
+
+def proxyAuthorization(headers: Headers) -> bytes | None:
+    """
+    The first C{Proxy-Authorization} value, or C{None}.
+    """
+    for name, value in headers:
+        if len(name) == 19 and name.lower() == b"proxy-authorization":
+            return value
+    return None
 
 _ESTABLISHED: Final = b"HTTP/1.1 200 Connection established\r\n\r\n"
 _CHECKED_METHODS: Final = frozenset({b"TRACE", b"OPTIONS"})
@@ -238,6 +249,51 @@ class ProxyProtocol(Side):
     def _startRequest(self, request: Request) -> None:
         factory = self._factory
         self._headTimed = False
+        authenticator = factory.authenticator
+        if authenticator is not None and (
+            request.method == b"CONNECT" or request.target[:1] not in (b"/", b"*")
+        ):
+            # A forward-proxy request: the client must prove who it is.
+            value = proxyAuthorization(request.headers)
+            verdict = authenticator.checkCached(value)
+            if verdict is None:
+                self._authenticate(request, authenticator.check(value))  # type: ignore[arg-type]
+                return
+            if not verdict:
+                self._refuse(request, self._challenge())
+                return
+        self._dispatch(request)
+
+    def _challenge(self) -> Refuse:
+        challenge = self._factory.authenticator.challenge  # type: ignore[union-attr]
+        return Refuse(407, "proxy authentication required", ((b"Proxy-Authenticate", challenge),))
+
+    def _authenticate(self, request: Request, checking: Deferred[bool]) -> None:
+        """
+        Hold C{request} (and what follows it) until its credentials are
+        checked.
+        """
+        held = _Waiting()
+        held.requestComplete = True
+        self._exchange = held
+        self.setDeadline(self._factory.config.timeouts.response)
+        self.pauseReading(AUTHENTICATING)
+
+        def checked(ok: bool) -> None:
+            if self._exchange is not held or self.transport is None:
+                return
+            self._exchange = None
+            self.resumeReading(AUTHENTICATING)
+            if ok:
+                self._dispatch(request)
+            else:
+                self._refuse(request, self._challenge())
+            self._process()
+
+        checking.addCallback(checked)
+
+    def _dispatch(self, request: Request) -> None:
+        factory = self._factory
         decision: Decision | None = None
         if request.via is not None or request.method in _CHECKED_METHODS:
             decision = messagePolicy(request, factory.pseudonym, factory.config.forward.allowTrace)
@@ -266,31 +322,37 @@ class ProxyProtocol(Side):
         elif kind is Respond:
             self._respond(request, cast(Respond, decision))
         else:
-            refusal = cast(Refuse, decision)
-            self._log.info(
-                "refused {method} request: {why}",
-                method=request.method,
-                why=refusal.reason,
-                client=self.client.peerHost,
-            )
-            if (
-                request.framing != Framing.NONE
-                or request.method == b"CONNECT"
-                or not request.keepAlive
-                # 400: the request makes no sense to a forward proxy (an
-                # origin-form target, a malformed one); the client is not
-                # speaking to us as a proxy, so what follows cannot be
-                # trusted either.
-                or refusal.status == 400
-                or refusal.status == 413
-            ):
-                self._exchange = _Waiting()
-                self.sendError(refusal.status, close=True)
-            else:
-                self.sendError(refusal.status, close=False)
-                waiting = _Waiting()
-                waiting._onEnd = lambda: self.exchangeDone(waiting, True)
-                self._exchange = waiting
+            self._refuse(request, cast(Refuse, decision))
+
+    def _refuse(self, request: Request, refusal: Refuse) -> None:
+        """
+        Answer C{request} with the refusal's status; keep the connection
+        only when nothing unread of the request could follow.
+        """
+        self._log.info(
+            "refused {method} request: {why}",
+            method=request.method,
+            why=refusal.reason,
+            client=self.client.peerHost,
+        )
+        if (
+            request.framing != Framing.NONE
+            or request.method == b"CONNECT"
+            or not request.keepAlive
+            # 400: the request makes no sense to a forward proxy (an
+            # origin-form target, a malformed one); the client is not
+            # speaking to us as a proxy, so what follows cannot be
+            # trusted either.
+            or refusal.status == 400
+            or refusal.status == 413
+        ):
+            self._exchange = _Waiting()
+            self.sendError(refusal.status, close=True, headers=refusal.headers)
+        else:
+            self.sendError(refusal.status, close=False, headers=refusal.headers)
+            waiting = _Waiting()
+            waiting._onEnd = lambda: self.exchangeDone(waiting, True)
+            self._exchange = waiting
 
     def _respond(self, request: Request, answer: Respond) -> None:
         """
@@ -387,14 +449,16 @@ class ProxyProtocol(Side):
         """
         return self._factory.via[version]
 
-    def sendError(self, status: int, close: bool) -> None:
+    def sendError(
+        self, status: int, close: bool, headers: tuple[tuple[bytes, bytes], ...] = ()
+    ) -> None:
         """
         Answer a fixed error response; close afterwards if C{close}.
         """
         transport = self.transport
         if transport is None:
             return
-        self.send(errorResponse(status, close))
+        self.send(errorResponse(status, close, headers))
         if close:
             self.closing = True
             self.closeAfterWrite()
@@ -476,7 +540,12 @@ class ProxyFactory(Factory):
         pool: ConnectionPool | None = None,
         config: ProxyConfig | None = None,
         reactor: IReactorTime | None = None,
+        authenticator: ProxyAuthenticator | None = None,
     ) -> None:
+        """
+        @param authenticator: Checks C{Proxy-Authorization} on forward-proxy
+            requests (absolute-form and CONNECT); C{None}: no authentication.
+        """
         if reactor is None:
             from twisted.internet import reactor as _reactor
 
@@ -489,6 +558,7 @@ class ProxyFactory(Factory):
         self.limits = Limits(
             limits.maxRequestLine, limits.maxHeaderBytes, limits.maxHeaderCount
         )
+        self.authenticator: ProxyAuthenticator | None = authenticator
         pseudonym = self.config.forward.via.encode("ascii")
         self.pseudonym = pseudonym.lower()
         self.via: dict[bytes, bytes] = {

@@ -151,10 +151,12 @@ class Refuse:
     Answer C{status} without contacting anything.
 
     @ivar reason: A short fixed description for the log; never sent.
+    @ivar headers: Fields to add to the error response (a challenge).
     """
 
     status: int
     reason: str
+    headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
 @attrs.frozen

@@ -6,6 +6,8 @@ and the upstream pool closed on stop.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet import endpoints
@@ -23,6 +25,9 @@ from zope.interface import implementer
 
 from .config import ProxyConfig
 from .protocol import ProxyFactory, ProxyProtocol, poolFor
+
+if TYPE_CHECKING:
+    from .auth import ProxyAuthenticator
 from .routing import ForwardRouter, IRouter
 
 
@@ -136,6 +141,23 @@ def forwardService(config: ProxyConfig, reactor: IReactorTime | None = None) -> 
     return makeService(ForwardRouter(config.forward), config, reactor)
 
 
+def authenticatorFor(config: ProxyConfig, reactor: IReactorTime) -> ProxyAuthenticator | None:
+    """
+    The proxy authenticator C{forward.auth_file} asks for, or C{None}.
+
+    @raise proxykit.auth.HtpasswdError: The file is malformed or has hashes
+        other than bcrypt.
+    @raise OSError: The file cannot be read.
+    """
+    path = config.forward.authFile
+    if path is None:
+        return None
+    from .auth import BcryptChecker, ProxyAuthenticator
+
+    checker = BcryptChecker.fromFile(path, reactor=reactor)  # type: ignore[arg-type]
+    return ProxyAuthenticator(checker, realm=config.forward.authRealm, reactor=reactor)
+
+
 def reverseService(config: ProxyConfig, reactor: IReactorTime | None = None) -> ProxyService:
     """
     The reverse proxy described by C{config}: its virtual hosts, their
@@ -193,5 +215,11 @@ def makeService(
 
         reactor = _reactor
     assert reactor is not None
-    factory = ProxyFactory(router, poolFor(config, reactor), config, reactor=reactor)
+    factory = ProxyFactory(
+        router,
+        poolFor(config, reactor),
+        config,
+        reactor=reactor,
+        authenticator=authenticatorFor(config, reactor),
+    )
     return ProxyService(factory, config.listen, reactor)

@@ -124,7 +124,17 @@ class _ModeOptions(usage.Options):
                 changes[field] = _seconds("--" + flag, self[flag])
         if changes:
             config = attrs.evolve(config, timeouts=attrs.evolve(config.timeouts, **changes))
-        return self.applyMode(config)
+        config = self.applyMode(config)
+        authFile = config.forward.authFile
+        if authFile is not None:
+            # Report a bad password file before anything listens.
+            from .auth import loadHtpasswd
+
+            try:
+                loadHtpasswd(authFile)
+            except (OSError, ValueError) as e:
+                raise usage.UsageError(f"{authFile}: {e}" if isinstance(e, OSError) else str(e))
+        return config
 
     def applyMode(self, config: ProxyConfig) -> ProxyConfig:
         """
@@ -144,6 +154,10 @@ class ForwardOptions(_ModeOptions):
         f"tunnels.  Listens on {DEFAULT_LISTEN} by default."
     )
 
+    optParameters = [
+        ["auth-file", None, None, "Require Proxy-Authorization: Basic checked against this htpasswd file (bcrypt)."],
+    ]
+
     def __init__(self) -> None:
         super().__init__()
         self["connect-ports"] = []
@@ -162,6 +176,10 @@ class ForwardOptions(_ModeOptions):
             config = attrs.evolve(
                 config,
                 forward=attrs.evolve(config.forward, connectPorts=frozenset(self["connect-ports"])),
+            )
+        if self["auth-file"]:
+            config = attrs.evolve(
+                config, forward=attrs.evolve(config.forward, authFile=self["auth-file"])
             )
         return config
 

@@ -1,0 +1,60 @@
+"""
+Proxy authentication with a real client: curl with and without
+C{--proxy-user} against a forward proxy with an htpasswd file.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import bcrypt
+from twisted.internet import reactor
+from twisted.internet.defer import inlineCallbacks
+from twisted.trial.unittest import TestCase
+
+from proxykit import ForwardRouter, ProxyConfig, ProxyFactory
+from proxykit.auth import BcryptChecker, ProxyAuthenticator
+
+from ._reverse_servers import ReverseHarness
+from ._servers import runProcess
+
+
+class CurlProxyAuthTests(TestCase):
+    """
+    curl's --proxy-user works; without it the client is challenged.
+    """
+
+    timeout = 60
+
+    @inlineCallbacks
+    def test_curl(self) -> Any:
+        """
+        Without credentials curl gets 407; with the wrong password 407; with
+        the right ones the origin's answer.  (That credentials are never
+        forwarded is shown in tests.test_proxyauth.)
+        """
+        h = ReverseHarness(self, reactor)
+        self.addCleanup(h.close)
+        origin = h.startOrigin("o")
+        path = os.path.abspath(self.mktemp())
+        with open(path, "wb") as f:
+            f.write(b"# users\nalice:" + bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)) + b"\n")
+        factory = ProxyFactory(
+            ForwardRouter(),
+            config=ProxyConfig(),
+            reactor=reactor,
+            authenticator=ProxyAuthenticator(BcryptChecker.fromFile(path), reactor=reactor),
+        )
+        port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        self.addCleanup(factory.pool.closeAll)
+        proxy = ["-sS", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}", "-x", f"http://127.0.0.1:{port.getHost().port}"]
+        url = f"{origin.url}/echo"
+        out, err, code = yield runProcess(reactor, "curl", [*proxy, url])
+        self.assertEqual(out, b"407", err)
+        out, err, code = yield runProcess(reactor, "curl", [*proxy, "--proxy-user", "alice:wrong", url])
+        self.assertEqual(out, b"407", err)
+        out, err, code = yield runProcess(reactor, "curl", [*proxy, "--proxy-user", "alice:s3cret", url])
+        self.assertEqual(out, b"200", err)
+        self.assertEqual(len(origin.served), 1)
