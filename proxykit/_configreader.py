@@ -38,6 +38,7 @@ from ._checks import (
     token,
 )
 from ._keylines import keyLines
+from .destinations import checkPattern
 from .config import (
     BALANCE_POLICIES,
     HOST_HEADER_MODES,
@@ -205,7 +206,7 @@ class ConfigReader:
         listen = self.get(data, "listen", stringList, defaultListen, "a list of endpoint strings")
         if not listen:
             raise self.error("listen", "expected at least one endpoint")
-        forward = self.table(data, "forward", {"connect_ports", "allow_clients", "allow_private_destinations", "via", "allow_trace", "auth_file", "auth_realm"})
+        forward = self.table(data, "forward", {"connect_ports", "allow_clients", "allow_private_destinations", "via", "allow_trace", "auth_file", "auth_realm", "allow_destinations", "deny_destinations", "allow_ports"})
         timeouts = self.table(data, "timeouts", {"connect", "response", "idle", "tunnel_idle", "header"})
         pool = self.table(data, "pool", {"max_idle_per_origin", "idle_expiry"})
         limits = self.table(
@@ -230,6 +231,9 @@ class ConfigReader:
             allowTrace=self.get(forward, "forward.allow_trace", boolean, d.allowTrace, "true or false"),
             authFile=self.get(forward, "forward.auth_file", nonEmptyString, d.authFile, "a file name"),
             authRealm=self.get(forward, "forward.auth_realm", nonEmptyString, d.authRealm, "a realm name"),
+            allowDestinations=self.get(forward, "forward.allow_destinations", destinationList, d.allowDestinations, "a list of host patterns and networks"),
+            denyDestinations=self.get(forward, "forward.deny_destinations", destinationList, d.denyDestinations, "a list of host patterns and networks"),
+            allowPorts=self.get(forward, "forward.allow_ports", portSet, d.allowPorts, "a list of ports (1-65535)"),
         )
         t = Timeouts()
         timeoutConfig = Timeouts(
@@ -400,3 +404,14 @@ def nonEmptyString(value: Any) -> str:
     if not isinstance(value, str) or not value or any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise ValueError(value)
     return value
+
+
+def destinationList(value: Any) -> tuple[str, ...]:
+    """
+    Destination patterns: host names, C{*.suffix} wildcards, addresses and
+    CIDR networks.
+    """
+    patterns = stringList(value)
+    for pattern in patterns:
+        checkPattern(pattern)
+    return patterns

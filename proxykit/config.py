@@ -166,6 +166,12 @@ class ForwardConfig:
         the forward proxy (C{Proxy-Authorization: Basic}, 407 otherwise);
         C{None}: no authentication.
     @ivar authRealm: The realm named in the C{Proxy-Authenticate} challenge.
+    @ivar allowDestinations: Host patterns (C{example.com},
+        C{*.example.com}) and networks (C{10.0.0.0/8}) the proxy may
+        connect to; empty: anywhere (subject to the rest).
+    @ivar denyDestinations: Host patterns and networks it may not connect
+        to; networks are checked on every resolved address.
+    @ivar allowPorts: Ports absolute-form requests may reach; empty: any.
     """
 
     connectPorts: frozenset[int] = frozenset({443})
@@ -175,6 +181,9 @@ class ForwardConfig:
     allowTrace: bool = False
     authFile: str | None = None
     authRealm: str = "proxykit"
+    allowDestinations: tuple[str, ...] = ()
+    denyDestinations: tuple[str, ...] = ()
+    allowPorts: frozenset[int] = frozenset()
 
 
 BALANCE_POLICIES = ("round_robin", "least_outstanding", "random_two")

@@ -63,8 +63,11 @@ def connectFailureStatus(failure: BaseException | None) -> tuple[int, str]:
         (error.TimeoutError, defer.TimeoutError, error.ConnectingCancelledError),
     ):
         return 504, "origin connect timed out"
+    from .destinations import DestinationRefused
     from .pool import PoolFull
 
+    if isinstance(failure, DestinationRefused):
+        return 403, "destination address not allowed"
     if isinstance(failure, PoolFull):
         return 503, "too many requests waiting for the origin"
     if isinstance(failure, error.DNSLookupError):

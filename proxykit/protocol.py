@@ -24,6 +24,7 @@ from ._exchange import Exchange
 from ._flow import AUTHENTICATING, NOT_CONNECTED, PIPELINE, Side
 from ._origin import OriginFactory, OriginProtocol
 from .config import ProxyConfig
+from .destinations import OPEN, DestinationPolicy
 from .endpoints import connect
 from .errors import REASONS, connectFailureStatus, errorResponse
 from .h1 import (
@@ -414,6 +415,8 @@ class ProxyProtocol(Side):
             tunnel.port,
             factory.config.timeouts.connect,
             TunnelFactory(factory.reactor),
+            "http",
+            factory.destinations.addressCheck(tunnel.host),
         )
 
         def connected(origin: TunnelProtocol) -> None:
@@ -541,10 +544,13 @@ class ProxyFactory(Factory):
         config: ProxyConfig | None = None,
         reactor: IReactorTime | None = None,
         authenticator: ProxyAuthenticator | None = None,
+        destinations: DestinationPolicy = OPEN,
     ) -> None:
         """
         @param authenticator: Checks C{Proxy-Authorization} on forward-proxy
             requests (absolute-form and CONNECT); C{None}: no authentication.
+        @param destinations: Checked on every address a forward-proxy
+            destination resolves to (the router checks names and literals).
         """
         if reactor is None:
             from twisted.internet import reactor as _reactor
@@ -559,6 +565,7 @@ class ProxyFactory(Factory):
             limits.maxRequestLine, limits.maxHeaderBytes, limits.maxHeaderCount
         )
         self.authenticator: ProxyAuthenticator | None = authenticator
+        self.destinations = destinations
         pseudonym = self.config.forward.via.encode("ascii")
         self.pseudonym = pseudonym.lower()
         self.via: dict[bytes, bytes] = {
@@ -593,4 +600,5 @@ class ProxyFactory(Factory):
             self.config.timeouts.connect,
             OriginFactory(origin, self.reactor, self.limits),
             origin.scheme,
+            self.destinations.addressCheck(origin.host) if origin.forward else None,
         )

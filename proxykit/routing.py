@@ -18,6 +18,7 @@ from typing import Final, Protocol
 import attrs
 
 from .config import ForwardConfig
+from .destinations import DestinationPolicy
 from .h1 import Request
 
 
@@ -33,11 +34,16 @@ class Origin:
     @ivar host: A DNS name or an IP literal (without brackets), lower case;
         for C{"unix"} the socket path.
     @ivar port: The TCP port (C{0} for C{"unix"}).
+    @ivar forward: Named by a forward-proxy client rather than by
+        configuration: connections to it are checked against the destination
+        policy after name resolution, and are pooled apart from reverse-mode
+        origins.
     """
 
     scheme: str
     host: str
     port: int
+    forward: bool = False
 
     @property
     def authority(self) -> bytes:
@@ -371,6 +377,11 @@ class ForwardRouter:
 
     def __init__(self, config: ForwardConfig | None = None) -> None:
         self.config = config if config is not None else ForwardConfig()
+        self.destinations = DestinationPolicy(
+            self.config.allowDestinations,
+            self.config.denyDestinations,
+            self.config.allowPorts,
+        )
         self._networks = [
             ipaddress.ip_network(net, strict=False) for net in self.config.allowClients
         ]
@@ -443,7 +454,7 @@ class ForwardRouter:
         except ValueError as e:
             found: tuple[Origin, bytes] | str = str(e)
         else:
-            found = (Origin("http", host, port), authority)
+            found = (Origin("http", host, port, forward=True), authority)
         if len(self._authorities) >= self._CACHE_SIZE:
             self._authorities.clear()
         self._authorities[authority] = found
@@ -456,14 +467,20 @@ class ForwardRouter:
             return Refuse(400, "malformed CONNECT authority")
         if port not in self.config.connectPorts:
             return Refuse(403, "CONNECT port not allowed")
-        refusal = self._checkDestination(host, port, client)
+        refusal = self._checkDestination(host, port, client, connect=True)
         if refusal is not None:
             return refusal
         return Tunnel(host, port)
 
     def _checkDestination(
-        self, host: str, port: int, client: ClientInfo
+        self, host: str, port: int, client: ClientInfo, connect: bool = False
     ) -> Refuse | None:
+        destinations = self.destinations
+        why = destinations.checkName(host)
+        if why is not None:
+            return Refuse(403, why)
+        if not connect and not destinations.checkPort(port):
+            return Refuse(403, "destination port not allowed")
         if port == client.localPort and (
             host == client.localHost or _isLoopback(host) or host in ("0.0.0.0", "::")
         ):

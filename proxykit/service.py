@@ -6,6 +6,8 @@ and the upstream pool closed on stop.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import TYPE_CHECKING
 
 from twisted.application import service
@@ -24,6 +26,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from .config import ProxyConfig
+from .destinations import DestinationPolicy
 from .protocol import ProxyFactory, ProxyProtocol, poolFor
 
 if TYPE_CHECKING:
@@ -141,6 +144,46 @@ def forwardService(config: ProxyConfig, reactor: IReactorTime | None = None) -> 
     return makeService(ForwardRouter(config.forward), config, reactor)
 
 
+def listensBeyondLoopback(descriptions: tuple[str, ...]) -> bool:
+    """
+    Whether any of these endpoint strings may accept connections from
+    beyond this machine: TCP on all interfaces or on a non-loopback address,
+    or any kind of endpoint this function does not know (UNIX sockets are
+    local).
+    """
+    for description in descriptions:
+        kind = description.split(":", 1)[0].lower()
+        if kind == "unix":
+            continue
+        if kind not in ("tcp", "tcp6", "ssl"):
+            return True
+        found = re.search(r"(?:^|:)interface=((?:\\.|[^:])*)", description)
+        if found is None:
+            return True
+        interface = found.group(1).replace("\\", "")
+        try:
+            if not ipaddress.ip_address(interface).is_loopback:
+                return True
+        except ValueError:
+            if interface != "localhost":
+                return True
+    return False
+
+
+def destinationsFor(config: ProxyConfig) -> DestinationPolicy:
+    """
+    The destination policy applied after name resolution: C{config}'s deny
+    and allow lists, and, when the proxy listens beyond loopback and
+    C{forward.allow_private_destinations} is off, no loopback, private or
+    link-local addresses.
+    """
+    forward = config.forward
+    strict = not forward.allowPrivateDestinations and listensBeyondLoopback(config.listen)
+    return DestinationPolicy(
+        forward.allowDestinations, forward.denyDestinations, forward.allowPorts, strict
+    )
+
+
 def authenticatorFor(config: ProxyConfig, reactor: IReactorTime) -> ProxyAuthenticator | None:
     """
     The proxy authenticator C{forward.auth_file} asks for, or C{None}.
@@ -221,5 +264,6 @@ def makeService(
         config,
         reactor=reactor,
         authenticator=authenticatorFor(config, reactor),
+        destinations=destinationsFor(config),
     )
     return ProxyService(factory, config.listen, reactor)

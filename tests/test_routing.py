@@ -42,7 +42,7 @@ class ForwardRouterTests(SynchronousTestCase):
         decision = route(b"GET http://Example.COM:8000/a/b?c=d HTTP/1.1\r\nHost: other\r\n\r\n")
         self.assertEqual(
             decision,
-            Forward(Origin("http", "example.com", 8000), b"/a/b?c=d", b"Example.COM:8000"),
+            Forward(Origin("http", "example.com", 8000, forward=True), b"/a/b?c=d", b"Example.COM:8000"),
         )
 
     def test_defaultPortAndEmptyPath(self) -> None:
@@ -52,11 +52,11 @@ class ForwardRouterTests(SynchronousTestCase):
         """
         self.assertEqual(
             route(b"GET http://example.com HTTP/1.1\r\nHost: x\r\n\r\n"),
-            Forward(Origin("http", "example.com", 80), b"/", b"example.com"),
+            Forward(Origin("http", "example.com", 80, forward=True), b"/", b"example.com"),
         )
         self.assertEqual(
             route(b"GET http://example.com?q HTTP/1.1\r\nHost: x\r\n\r\n"),
-            Forward(Origin("http", "example.com", 80), b"/?q", b"example.com"),
+            Forward(Origin("http", "example.com", 80, forward=True), b"/?q", b"example.com"),
         )
 
     def test_ipv6Literal(self) -> None:
@@ -64,7 +64,7 @@ class ForwardRouterTests(SynchronousTestCase):
         An IPv6 literal authority names the address without brackets.
         """
         decision = route(b"GET http://[::1]:9000/ HTTP/1.1\r\nHost: x\r\n\r\n")
-        self.assertEqual(decision, Forward(Origin("http", "::1", 9000), b"/", b"[::1]:9000"))
+        self.assertEqual(decision, Forward(Origin("http", "::1", 9000, forward=True), b"/", b"[::1]:9000"))
 
     def test_originFormRefused(self) -> None:
         """

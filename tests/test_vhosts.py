@@ -183,7 +183,7 @@ class CombinedRouterTests(SynchronousTestCase):
         reverse = ReverseRouter(VhostTable.fromConfig(config, Clock()), config)
         router = CombinedRouter(ForwardRouter(ForwardConfig()), reverse)
         decision = router.route(parseRequest(b"GET http://other.test:81/p HTTP/1.1\r\nHost: x\r\n\r\n"), CLIENT)
-        self.assertEqual(decision, Forward(Origin("http", "other.test", 81), b"/p", b"other.test:81"))
+        self.assertEqual(decision, Forward(Origin("http", "other.test", 81, forward=True), b"/p", b"other.test:81"))
         decision = router.route(parseRequest(b"CONNECT other.test:443 HTTP/1.1\r\nHost: x\r\n\r\n"), CLIENT)
         self.assertEqual(decision, Tunnel("other.test", 443))
         self.assertEqual(originOf(router.route(parseRequest(get(b"/")), CLIENT)), ("127.0.0.1", 9001))

@@ -58,3 +58,38 @@ class CurlProxyAuthTests(TestCase):
         out, err, code = yield runProcess(reactor, "curl", [*proxy, "--proxy-user", "alice:s3cret", url])
         self.assertEqual(out, b"200", err)
         self.assertEqual(len(origin.served), 1)
+
+
+class DestinationPolicyTests(TestCase):
+    """
+    A name that resolves to a forbidden address is refused after
+    resolution (SSRF through DNS).
+    """
+
+    timeout = 60
+
+    @inlineCallbacks
+    def test_nameToLoopbackRefused(self) -> Any:
+        """
+        With strict destinations (as when listening beyond loopback),
+        C{localhost} (resolving to 127.0.0.1) gets 403 and the origin sees
+        nothing; with the loopback network explicitly allowed it works.
+        """
+        from proxykit.destinations import DestinationPolicy
+
+        h = ReverseHarness(self, reactor)
+        self.addCleanup(h.close)
+        origin = h.startOrigin("o")
+        originPort = origin.url.rsplit(":", 1)[1]
+        for policy, expected in (
+            (DestinationPolicy(strict=True), b"403"),
+            (DestinationPolicy(allow=("127.0.0.0/8",), strict=True), b"200"),
+        ):
+            factory = ProxyFactory(ForwardRouter(), config=ProxyConfig(), reactor=reactor, destinations=policy)
+            port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+            self.addCleanup(port.stopListening)
+            self.addCleanup(factory.pool.closeAll)
+            proxy = ["-sS", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}", "-x", f"http://127.0.0.1:{port.getHost().port}"]
+            out, err, code = yield runProcess(reactor, "curl", [*proxy, f"http://localhost:{originPort}/x"])
+            self.assertEqual(out, expected, err)
+        self.assertEqual(len(origin.served), 1)
