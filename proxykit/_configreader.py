@@ -38,7 +38,6 @@ from ._checks import (
     token,
 )
 from ._keylines import keyLines
-from .destinations import checkPattern
 from .config import (
     BALANCE_POLICIES,
     HOST_HEADER_MODES,
@@ -55,6 +54,7 @@ from .config import (
     Timeouts,
     VhostConfig,
 )
+from .destinations import checkPattern
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -38,6 +38,14 @@ HOP_BY_HOP: Final = frozenset(
 """Fields always removed when forwarding, in lower case."""
 
 
+FRAMING: Final = frozenset({b"content-length", b"host"})
+"""
+Fields a C{Connection} option cannot remove: they frame or address the
+message.  Dropping C{Content-Length} while passing the body on would make
+the body a second message to the next hop (request smuggling).
+"""
+
+
 def viaValue(version: bytes, pseudonym: bytes) -> bytes:
     """
     The C{Via} field value this proxy adds (RFC 9110 section 7.6.3):
@@ -72,7 +80,7 @@ def forwardHeaders(
     sawHost = False
     for field in headers:
         name = field[0].lower()
-        if name in hop or name in connectionTokens:
+        if name in hop or (name in connectionTokens and name not in FRAMING):
             continue
         if host is not None and name == b"host":
             if not sawHost:

@@ -1765,3 +1765,29 @@ class PropertyTests(SynchronousTestCase):
         self.assertEqual(
             transcript(split(wire, points), isServer, method, eof=True), whole
         )
+
+
+class HostValueTests(SynchronousTestCase):
+    """
+    RFC 9112 section 3.2: an invalid Host value gets 400.
+    """
+
+    def test_invalidHost(self) -> None:
+        """
+        Spaces, slashes, userinfo and stray colons are not a host.
+        """
+        for value in (b"a b", b"a/b", b"user@a", b"a:b", b"[::1", b"a\\b"):
+            conn = H1Connection(True)
+            conn.receiveData(b"GET / HTTP/1.1\r\nHost: " + value + b"\r\n\r\n")
+            with self.assertRaises(ProtocolError, msg=repr(value)) as caught:
+                conn.nextEvent()
+            self.assertEqual(caught.exception.status, 400)
+
+    def test_validHost(self) -> None:
+        """
+        Names, ports, IP literals and the empty value are accepted.
+        """
+        for value in (b"example.com", b"example.com:8080", b"[::1]:80", b"192.0.2.1", b""):
+            conn = H1Connection(True)
+            conn.receiveData(b"GET / HTTP/1.1\r\nHost: " + value + b"\r\n\r\n")
+            self.assertEqual(conn.nextEvent().host, value)  # type: ignore[union-attr]

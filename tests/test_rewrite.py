@@ -101,3 +101,18 @@ class ForwardTrailersTests(SynchronousTestCase):
             forwardTrailers(trailers, frozenset({b"x-drop"})), [(b"X-Checksum", b"abc")]
         )
         self.assertEqual(forwardTrailers([], frozenset()), [])
+
+
+class FramingProtectedTests(SynchronousTestCase):
+    """
+    A Connection option cannot strip the fields that frame the message.
+    """
+
+    def test_contentLengthKept(self) -> None:
+        """
+        C{Connection: Content-Length, Host} removes neither: the body would
+        otherwise reach the next hop as a second request.
+        """
+        headers = [(b"Host", b"h"), (b"Content-Length", b"5"), (b"X", b"1")]
+        out = forwardHeaders(headers, frozenset({b"content-length", b"host", b"x"}), b"1.1 p")
+        self.assertEqual(out, [(b"Host", b"h"), (b"Content-Length", b"5"), (b"Via", b"1.1 p")])

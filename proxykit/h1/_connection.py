@@ -94,6 +94,10 @@ _HEAD_END = b"\r\n\r\n"
 
 _VERSIONS: Final = {"1.1": b"1.1", "1.0": b"1.0"}
 
+# Host = uri-host [ ":" port ]; uri-host = IP-literal / IPv4address / reg-name
+# (RFC 3986 section 3.2.2).  An empty value is allowed.
+_HOST_VALUE: Final = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?\Z")
+
 
 class _StopAtHead(Exception):
     """
@@ -621,8 +625,14 @@ class H1Connection:
             self._raise(ProtocolError(400, "fragment in request target"))
         if self._hostCount > 1:
             self._raise(ProtocolError(400, "repeated Host"))
-        if self._host is None and version == b"1.1":
-            self._raise(ProtocolError(400, "missing Host"))
+        if self._host is None:
+            if version == b"1.1":
+                self._raise(ProtocolError(400, "missing Host"))
+        elif not _HOST_VALUE.match(self._host):
+            # RFC 9112 section 3.2: "A server MUST respond with a 400 (Bad
+            # Request) status code to any HTTP/1.1 request message that [...]
+            # contains [...] a Host header field with an invalid field value."
+            self._raise(ProtocolError(400, "invalid Host"))
         framing, length = self._frame(True, version, 0, method)
         expectContinue = False
         if self._expect is not None:
