@@ -206,7 +206,7 @@ class ConfigReader:
         listen = self.get(data, "listen", stringList, defaultListen, "a list of endpoint strings")
         if not listen:
             raise self.error("listen", "expected at least one endpoint")
-        forward = self.table(data, "forward", {"connect_ports", "allow_clients", "allow_private_destinations", "via", "allow_trace", "auth_file", "auth_realm", "allow_destinations", "deny_destinations", "allow_ports"})
+        forward = self.table(data, "forward", {"connect_ports", "allow_clients", "allow_private_destinations", "via", "allow_trace", "auth_file", "auth_realm", "allow_destinations", "deny_destinations", "allow_ports", "parent", "parent_for", "no_parent"})
         timeouts = self.table(data, "timeouts", {"connect", "response", "idle", "tunnel_idle", "header"})
         pool = self.table(data, "pool", {"max_idle_per_origin", "idle_expiry"})
         limits = self.table(
@@ -234,6 +234,9 @@ class ConfigReader:
             allowDestinations=self.get(forward, "forward.allow_destinations", destinationList, d.allowDestinations, "a list of host patterns and networks"),
             denyDestinations=self.get(forward, "forward.deny_destinations", destinationList, d.denyDestinations, "a list of host patterns and networks"),
             allowPorts=self.get(forward, "forward.allow_ports", portSet, d.allowPorts, "a list of ports (1-65535)"),
+            parent=self.get(forward, "forward.parent", parentURL, d.parent, "http://[user:password@]host[:port]"),
+            parentFor=self.get(forward, "forward.parent_for", destinationList, d.parentFor, "a list of host patterns and networks"),
+            noParent=self.get(forward, "forward.no_parent", destinationList, d.noParent, "a list of host patterns and networks"),
         )
         t = Timeouts()
         timeoutConfig = Timeouts(
@@ -415,3 +418,15 @@ def destinationList(value: Any) -> tuple[str, ...]:
     for pattern in patterns:
         checkPattern(pattern)
     return patterns
+
+
+def parentURL(value: Any) -> str:
+    """
+    A parent proxy URL, C{http://[user:password@]host[:port]}.
+    """
+    if not isinstance(value, str):
+        raise TypeError(value)
+    from .routing import parseParent
+
+    parseParent(value)
+    return value

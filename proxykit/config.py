@@ -172,6 +172,12 @@ class ForwardConfig:
     @ivar denyDestinations: Host patterns and networks it may not connect
         to; networks are checked on every resolved address.
     @ivar allowPorts: Ports absolute-form requests may reach; empty: any.
+    @ivar parent: A parent proxy, C{http://[user:password@]host[:port]},
+        that requests and tunnels are sent through; C{None}: direct.
+    @ivar parentFor: Host patterns and networks sent through the parent;
+        empty: every destination.
+    @ivar noParent: Exceptions (like C{no_proxy}): destinations reached
+        directly.
     """
 
     connectPorts: frozenset[int] = frozenset({443})
@@ -184,6 +190,9 @@ class ForwardConfig:
     allowDestinations: tuple[str, ...] = ()
     denyDestinations: tuple[str, ...] = ()
     allowPorts: frozenset[int] = frozenset()
+    parent: str | None = None
+    parentFor: tuple[str, ...] = ()
+    noParent: tuple[str, ...] = ()
 
 
 BALANCE_POLICIES = ("round_robin", "least_outstanding", "random_two")

@@ -66,6 +66,12 @@ def connectFailureStatus(failure: BaseException | None) -> tuple[int, str]:
     from .destinations import DestinationRefused
     from .pool import PoolFull
 
+    from .splice import ParentRefused
+
+    if isinstance(failure, ParentRefused):
+        return 502, "parent proxy refused the tunnel"
+    if isinstance(failure, TimeoutError):
+        return 504, "parent proxy did not answer"
     if isinstance(failure, DestinationRefused):
         return 403, "destination address not allowed"
     if isinstance(failure, PoolFull):

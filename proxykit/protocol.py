@@ -409,15 +409,42 @@ class ProxyProtocol(Side):
         waiting = _Waiting()
         self._exchange = waiting
         factory = self._factory
-        d = connect(
-            factory.reactor,
-            tunnel.host,
-            tunnel.port,
-            factory.config.timeouts.connect,
-            TunnelFactory(factory.reactor),
-            "http",
-            factory.destinations.addressCheck(tunnel.host),
-        )
+        timeout = factory.config.timeouts.connect
+        parent = tunnel.parent
+        if parent is None:
+            d = connect(
+                factory.reactor,
+                tunnel.host,
+                tunnel.port,
+                timeout,
+                TunnelFactory(factory.reactor),
+                "http",
+                factory.destinations.addressCheck(tunnel.host),
+            )
+        else:
+            authority = Origin("http", tunnel.host, tunnel.port).authority
+            if tunnel.port == 80:
+                authority += b":80"
+            handshake = [b"CONNECT " + authority + b" HTTP/1.1", b"Host: " + authority]
+            if tunnel.parentAuthorization is not None:
+                handshake.append(b"Proxy-Authorization: " + tunnel.parentAuthorization)
+            d = connect(
+                factory.reactor,
+                parent.host,
+                parent.port,
+                timeout,
+                TunnelFactory(factory.reactor, b"\r\n".join(handshake) + b"\r\n\r\n", timeout),
+            )
+        early: list[bytes] = []
+
+        def handshaken(origin: TunnelProtocol) -> Deferred[TunnelProtocol]:
+            def keep(rest: bytes) -> TunnelProtocol:
+                early.append(rest)
+                return origin
+
+            return origin.ready.addCallback(keep)
+
+        d.addCallback(handshaken)  # type: ignore[call-overload]
 
         def connected(origin: TunnelProtocol) -> None:
             if self._exchange is not waiting or self.transport is None:
@@ -428,6 +455,8 @@ class ProxyProtocol(Side):
                 self, origin, factory.config.timeouts.tunnelIdle
             )
             self.send(_ESTABLISHED)
+            if early and early[0]:
+                splice.fromOrigin(early[0])
             rest = self._conn.trailingData
             if rest:
                 splice.fromClient(rest)

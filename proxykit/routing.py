@@ -10,6 +10,7 @@ L{proxykit.ProxyFactory} is given.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
 from collections.abc import Collection
@@ -18,8 +19,9 @@ from typing import Final, Protocol
 import attrs
 
 from .config import ForwardConfig
+from .rewrite import forwardHeaders
 from .destinations import DestinationPolicy
-from .h1 import Request
+from .h1 import Headers, Request
 
 
 @attrs.frozen(cache_hash=True)
@@ -145,10 +147,76 @@ class Forward:
 class Tunnel:
     """
     Open a byte tunnel to C{host}:C{port} (CONNECT).
+
+    @ivar parent: A parent proxy to ask for the tunnel (with its own
+        CONNECT), or C{None} to connect directly.
+    @ivar parentAuthorization: The C{Proxy-Authorization} value for the
+        parent, if it needs one.
     """
 
     host: str
     port: int
+    parent: Origin | None = None
+    parentAuthorization: bytes | None = None
+
+
+class ParentPolicy:
+    """
+    Header policy for requests sent through a parent proxy: the plain
+    forward-proxy rewriting, plus the parent's credentials.
+
+    @ivar retries: Retries on other origins (none: a parent is one origin).
+    """
+
+    retries = 0
+
+    def __init__(self, authorization: bytes | None) -> None:
+        self._authorization = authorization
+
+    def requestHeaders(
+        self, request: Request, client: ClientInfo, origin: Origin, host: bytes | None, via: bytes
+    ) -> Headers:
+        """
+        The client's fields, rewritten as for any origin, with the parent's
+        C{Proxy-Authorization} (the client's own never passes).
+        """
+        headers = forwardHeaders(request.headers, request.connectionTokens, via, host)
+        if self._authorization is not None:
+            headers.append((b"Proxy-Authorization", self._authorization))
+        return headers
+
+    def responseHeaders(self, headers: Headers, request: Request, origin: Origin) -> Headers:
+        """
+        Responses pass as they are.
+        """
+        return headers
+
+
+def parseParent(url: str) -> tuple[Origin, bytes | None]:
+    """
+    A parent proxy URL, C{http://[user:password@]host[:port]} (port 3128
+    by default), as its origin and C{Proxy-Authorization} value.
+
+    @raise ValueError: Not such a URL.
+    """
+    if not url.lower().startswith("http://"):
+        raise ValueError("expected http://[user:password@]host[:port]")
+    rest = url[7:].rstrip("/")
+    authorization = None
+    if "@" in rest:
+        userinfo, rest = rest.rsplit("@", 1)
+        if ":" not in userinfo:
+            raise ValueError("credentials must be user:password")
+        from urllib.parse import unquote
+
+        user, password = userinfo.split(":", 1)
+        authorization = b"Basic " + base64.b64encode(
+            unquote(user).encode("utf-8") + b":" + unquote(password).encode("utf-8")
+        )
+    if "/" in rest or "?" in rest or "#" in rest:
+        raise ValueError("a parent proxy URL has no path")
+    host, port = parseAuthority(rest.encode("ascii"), 3128)
+    return Origin("http", host, port), authorization
 
 
 @attrs.frozen
@@ -382,11 +450,32 @@ class ForwardRouter:
             self.config.denyDestinations,
             self.config.allowPorts,
         )
+        self._parent: tuple[Origin, bytes | None] | None = None
+        self._parentPolicy: ParentPolicy | None = None
+        if self.config.parent is not None:
+            self._parent = parseParent(self.config.parent)
+            self._parentPolicy = ParentPolicy(self._parent[1])
+        self._parentFor = DestinationPolicy(allow=self.config.parentFor) if self.config.parentFor else None
+        self._noParent = DestinationPolicy(deny=self.config.noParent) if self.config.noParent else None
         self._networks = [
             ipaddress.ip_network(net, strict=False) for net in self.config.allowClients
         ]
         self._clients: dict[str, bool] = {}
         self._authorities: dict[bytes, tuple[Origin, bytes] | str] = {}
+
+    def _viaParent(self, host: str) -> bool:
+        """
+        Whether requests for C{host} go through the parent proxy: it is
+        configured, C{host} matches C{parent_for} (if given), and not
+        C{no_parent}.
+        """
+        if self._parent is None:
+            return False
+        if self._noParent is not None and self._noParent.checkName(host) is not None:
+            return False
+        if self._parentFor is not None and self._parentFor.checkName(host) is not None:
+            return False
+        return True
 
     def clientAllowed(self, peerHost: str) -> bool:
         """
@@ -446,6 +535,10 @@ class ForwardRouter:
         refusal = self._checkDestination(origin.host, origin.port, client)
         if refusal is not None:
             return refusal
+        if self._viaParent(origin.host):
+            # RFC 9112 section 3.2.2: to a proxy, the absolute form.
+            parent = self._parent[0]  # type: ignore[index]
+            return Forward(parent, b"http://" + host + path, host, self._parentPolicy)
         return Forward(origin, path, host)
 
     def _resolveAuthority(self, authority: bytes) -> tuple[Origin, bytes] | str:
@@ -470,6 +563,9 @@ class ForwardRouter:
         refusal = self._checkDestination(host, port, client, connect=True)
         if refusal is not None:
             return refusal
+        if self._viaParent(host):
+            parent, authorization = self._parent  # type: ignore[misc]
+            return Tunnel(host, port, parent, authorization)
         return Tunnel(host, port)
 
     def _checkDestination(

@@ -18,7 +18,10 @@ from twisted.internet.protocol import Factory, connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from twisted.internet.defer import Deferred
+
 from ._flow import Side
+from .h1 import NEED_DATA, H1Connection, ProtocolError, Response
 
 if TYPE_CHECKING:
     pass
@@ -120,21 +123,81 @@ class Splice:
                 side.transport.abortConnection()  # type: ignore[attr-defined]
 
 
+class ParentRefused(Exception):
+    """
+    A parent proxy did not open the tunnel (its status is the argument).
+    """
+
+
 @implementer(IHalfCloseableProtocol)
 class TunnelProtocol(Side):
     """
-    The origin side of a tunnel.
+    The origin side of a tunnel; with a handshake, a connection to a parent
+    proxy that is first asked to open the tunnel (its own CONNECT).
+
+    @ivar ready: Fires with the bytes that followed the parent's 2xx (or
+        C{b""} without a handshake) once bytes may flow; fails with
+        L{ParentRefused} or a timeout.
     """
 
     splice: Splice | None = None
+    _conn: H1Connection | None = None
 
-    def __init__(self, clock: IReactorTime) -> None:
+    def __init__(self, clock: IReactorTime, handshake: bytes | None = None, timeout: float = 10.0) -> None:
         self._clock = clock
+        self._handshake = handshake
+        self._timeout = timeout
+        self.ready: Deferred[bytes] = Deferred()
+
+    def connectionMade(self) -> None:
+        Side.connectionMade(self)
+        if self._handshake is None:
+            self.ready.callback(b"")
+            return
+        self._conn = H1Connection(False)
+        self._conn.expectResponse(b"CONNECT")
+        self.setDeadline(self._timeout)
+        self.send(self._handshake)
+
+    def timedOut(self) -> None:
+        if self._conn is not None:
+            self._conn = None
+            self.ready.errback(TimeoutError("parent proxy did not answer"))
+            self.transport.abortConnection()  # type: ignore[union-attr]
 
     def dataReceived(self, data: bytes) -> None:
         splice = self.splice
         if splice is not None:
             splice.fromOrigin(data)
+            return
+        conn = self._conn
+        if conn is None:
+            return
+        conn.receiveData(data)
+        while True:
+            try:
+                event = conn.nextEvent()
+            except ProtocolError:
+                self._refused(502)
+                return
+            if event is NEED_DATA:
+                return
+            if isinstance(event, Response) and event.status >= 200:
+                if event.status >= 300:
+                    self._refused(event.status)
+                    return
+                self._conn = None
+                self.setDeadline(None)
+                # Bytes the origin sent right after the parent's answer
+                # arrived with it: hand them on.
+                self.ready.callback(conn.trailingData)
+                return
+
+    def _refused(self, status: int) -> None:
+        self._conn = None
+        self.setDeadline(None)
+        self.ready.errback(ParentRefused(status))
+        self.transport.loseConnection()  # type: ignore[union-attr]
 
     def readConnectionLost(self) -> None:
         if self.splice is not None:
@@ -147,6 +210,9 @@ class TunnelProtocol(Side):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.cancelTimer()
+        if self._conn is not None:
+            self._conn = None
+            self.ready.errback(ParentRefused(502))
         if self.splice is not None:
             self.splice.lost()
 
@@ -158,8 +224,10 @@ class TunnelFactory(Factory):
 
     noisy = False
 
-    def __init__(self, clock: IReactorTime) -> None:
+    def __init__(self, clock: IReactorTime, handshake: bytes | None = None, timeout: float = 10.0) -> None:
         self._clock = clock
+        self._handshake = handshake
+        self._timeout = timeout
 
     def buildProtocol(self, addr: object) -> TunnelProtocol:
-        return TunnelProtocol(self._clock)
+        return TunnelProtocol(self._clock, self._handshake, self._timeout)

@@ -221,3 +221,67 @@ class ParseAuthorityTests(SynchronousTestCase):
                 parseAuthority(authority, 80)
         with self.assertRaises(ValueError):
             parseAuthority(b"a:", None)
+
+
+class ParentProxyTests(SynchronousTestCase):
+    """
+    Destinations matching the parent rules go through the parent proxy.
+    """
+
+    def test_absoluteFormViaParent(self) -> None:
+        """
+        An http request is sent to the parent in absolute form, with the
+        parent's credentials.
+        """
+        router = ForwardRouter(ForwardConfig(parent="http://u:p%40ss@parent.test:3128"))
+        decision = router.route(parseRequest(b"GET http://example.com/x HTTP/1.1\r\nHost: x\r\n\r\n"), LOCAL)
+        assert isinstance(decision, Forward)
+        self.assertEqual(decision.upstream, Origin("http", "parent.test", 3128))
+        self.assertEqual(decision.target, b"http://example.com/x")
+        headers = decision.policy.requestHeaders(  # type: ignore[attr-defined]
+            parseRequest(b"GET http://example.com/x HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic bWU6bWU=\r\n\r\n"),
+            LOCAL,
+            decision.upstream,
+            decision.host,
+            b"1.1 proxykit",
+        )
+        self.assertIn((b"Proxy-Authorization", b"Basic dTpwQHNz"), headers)
+        self.assertNotIn((b"Proxy-Authorization", b"Basic bWU6bWU="), headers)
+
+    def test_connectViaParent(self) -> None:
+        """
+        A CONNECT becomes a tunnel through the parent.
+        """
+        router = ForwardRouter(ForwardConfig(parent="http://parent.test"))
+        decision = router.route(parseRequest(b"CONNECT example.com:443 HTTP/1.1\r\nHost: x\r\n\r\n"), LOCAL)
+        self.assertEqual(decision, Tunnel("example.com", 443, Origin("http", "parent.test", 3128), None))
+
+    def test_rules(self) -> None:
+        """
+        parent_for limits which destinations use the parent; no_parent
+        makes exceptions.
+        """
+        router = ForwardRouter(
+            ForwardConfig(
+                parent="http://parent.test:8080",
+                parentFor=("*.corp.test",),
+                noParent=("direct.corp.test",),
+            )
+        )
+
+        def upstream(host: bytes) -> object:
+            decision = router.route(parseRequest(b"GET http://" + host + b"/ HTTP/1.1\r\nHost: x\r\n\r\n"), LOCAL)
+            return decision.upstream  # type: ignore[attr-defined]
+
+        self.assertEqual(upstream(b"a.corp.test"), Origin("http", "parent.test", 8080))
+        self.assertEqual(upstream(b"direct.corp.test"), Origin("http", "direct.corp.test", 80, forward=True))
+        self.assertEqual(upstream(b"public.test"), Origin("http", "public.test", 80, forward=True))
+
+    def test_badParent(self) -> None:
+        """
+        Parent URLs are checked.
+        """
+        from proxykit.routing import parseParent
+
+        for bad in ("https://p", "http://p/x", "http://user@p", "p:3128"):
+            self.assertRaises(ValueError, parseParent, bad)

@@ -93,3 +93,93 @@ class DestinationPolicyTests(TestCase):
             out, err, code = yield runProcess(reactor, "curl", [*proxy, f"http://localhost:{originPort}/x"])
             self.assertEqual(out, expected, err)
         self.assertEqual(len(origin.served), 1)
+
+
+class ParentProxyChainTests(TestCase):
+    """
+    A proxykit forward proxy chained to a parent proxykit that requires
+    credentials: http requests in absolute form and CONNECT tunnels go
+    through the parent.
+    """
+
+    timeout = 60
+
+    @inlineCallbacks
+    def test_chain(self) -> Any:
+        """
+        curl through the child reaches the origin via the parent (which
+        requires Basic credentials, given in the parent URL); a CONNECT
+        through the child is tunnelled by the parent to a raw origin.  (With
+        the same Via name on both, the parent answers 508: see
+        tests.test_protocol's loop test.)
+        """
+        from proxykit import ForwardConfig
+
+        from ._servers import RawPeerFactory
+
+        h = ReverseHarness(self, reactor)
+        self.addCleanup(h.close)
+        origin = h.startOrigin("o")
+        path = os.path.abspath(self.mktemp())
+        with open(path, "wb") as f:
+            f.write(b"child:" + bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=4)) + b"\n")
+        def echo(peer: Any) -> None:
+            if peer.received.endswith(b"ping"):
+                peer.transport.write(b"echo:ping")
+
+        tunnelPort = h.listen(RawPeerFactory(reactor, echo)).port
+        parent = ProxyFactory(
+            ForwardRouter(ForwardConfig(connectPorts=frozenset({tunnelPort}))),
+            config=ProxyConfig(),
+            reactor=reactor,
+            authenticator=ProxyAuthenticator(BcryptChecker.fromFile(path), reactor=reactor),
+        )
+        parentPort = h.listen(parent).port
+        self.addCleanup(parent.pool.closeAll)
+        childConfig = ForwardConfig(
+            connectPorts=frozenset({tunnelPort}),
+            parent=f"http://child:pw@127.0.0.1:{parentPort}",
+            # Each proxy of a chain needs its own Via name: the parent would
+            # take its own name as a loop (508).
+            via="child-proxy",
+        )
+        child = ProxyFactory(ForwardRouter(childConfig), config=ProxyConfig(forward=childConfig), reactor=reactor)
+        childPort = h.listen(child).port
+        self.addCleanup(child.pool.closeAll)
+        proxy = ["-sS", "--max-time", "20", "-x", f"http://127.0.0.1:{childPort}"]
+        out, err, code = yield runProcess(reactor, "curl", [*proxy, f"{origin.url}/chained"])
+        self.assertEqual((code, out), (0, b"origin=o uri=/chained\n"), err)
+
+        from twisted.internet.endpoints import TCP4ClientEndpoint
+
+        from ._servers import RawPeer
+
+        client = RawPeer(reactor)
+        yield TCP4ClientEndpoint(reactor, "127.0.0.1", childPort).connect(
+            _Once(client)
+        )
+        client.transport.write(f"CONNECT 127.0.0.1:{tunnelPort} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        yield client.waitFor(lambda data: b"\r\n\r\n" in data)
+        self.assertTrue(client.received.startswith(b"HTTP/1.1 200 "))
+        client.transport.write(b"ping")
+        yield client.waitFor(lambda data: data.endswith(b"echo:ping"))
+        client.transport.loseConnection()
+        yield client.waitForClose()
+
+
+class _Once:
+    """
+    A client factory for one given protocol.
+    """
+
+    def __init__(self, protocol: Any) -> None:
+        self._protocol = protocol
+
+    def buildProtocol(self, addr: Any) -> Any:
+        return self._protocol
+
+    def doStart(self) -> None:
+        pass
+
+    def doStop(self) -> None:
+        pass
