@@ -38,6 +38,7 @@ from .h1 import (
     requestHead,
     responseHead,
 )
+from .pool import PoolFull
 from .rewrite import decrementMaxForwards, forwardHeaders, forwardTrailers
 from .routing import Forward, Origin
 
@@ -93,6 +94,7 @@ class Exchange:
         "_policy",
         "_failStatus",
         "_bodyLeft",
+        "_lastFailure",
     )
 
     def __init__(
@@ -129,10 +131,7 @@ class Exchange:
         self._counted = False
         self._policy: RoutePolicy | None = decision.policy  # type: ignore[assignment]
         self._failStatus = 0
-        # Chunked bodies are counted against the limit as they arrive (a
-        # Content-Length over it was refused before the exchange began).
-        limit = client.bodyLimit
-        self._bodyLeft = limit if limit and self._chunkUp else -1
+        self._lastFailure = 0
         # Chunked bodies are counted against the limit as they arrive (a
         # Content-Length over it was refused before the exchange began).
         limit = client.bodyLimit
@@ -152,7 +151,9 @@ class Exchange:
         target = upstream.pick(self._tried)
         if target is None:
             self._log.info("no origin available", host=self.request.host)
-            self._fail(502)
+            # After a failed attempt, its failure is the answer: a connect
+            # timeout is 504 even when no other origin is left to try.
+            self._fail(self._lastFailure or 502)
             return
         self._target = target
         upstream.started(target)
@@ -228,8 +229,11 @@ class Exchange:
         target = self._target
         self._log.info("origin connection failed: {why}", why=why, origin=target)
         self._uncount()
-        self.decision.upstream.failed(target)  # type: ignore[arg-type]
+        if not isinstance(reason.value, PoolFull):
+            # The pool's own limit says nothing of the origin's health.
+            self.decision.upstream.failed(target)  # type: ignore[arg-type]
         if self._mayRetryElsewhere():
+            self._lastFailure = status
             self._tried = (*self._tried, target)  # type: ignore[arg-type]
             self._attempt(fresh=False)
             return
@@ -306,6 +310,10 @@ class Exchange:
             self.origin = None
             origin.exchange = None
             origin.abort()
+        elif self._target is not None:
+            # Still waiting for a connection: give up the place in the
+            # origin's queue.
+            self._pool.withdraw(self._target, self)
 
     # From the origin side
 
@@ -379,11 +387,47 @@ class Exchange:
         origin.setDeadline(None)
         client.switchProtocols(self, origin)
 
+    def originActive(self) -> None:
+        """
+        Bytes arrived from the origin: restart the response timeout.
+        """
+        origin = self.origin
+        if origin is not None:
+            origin.setDeadline(self._timeout)
+
+    def timedOut(self) -> None:
+        """
+        Nothing moved for the response timeout.  When the request is not
+        complete, the origin took everything the client sent (its connection
+        is not blocked on writes) and the client is not waiting for a
+        C{100 Continue}, it is the client that stopped sending: answer it
+        408, and do not hold it against the origin.
+        """
+        if self.finished:
+            return
+        origin = self.origin
+        if (
+            self.requestComplete
+            or self.responseStarted
+            or origin is None
+            or origin.writeBlocked
+            or (self.request.expectContinue and not origin.responseStarted)
+        ):
+            self.originFailed("origin timed out", 504)
+            return
+        self._log.info("client stopped sending its request body", origin=self._target)
+        self.finished = True
+        self._uncount()
+        self.origin = None
+        self.client.setPeer(None)
+        origin.exchange = None
+        origin.abort()
+        self._answerError(408)
+
     def responseData(self, data: bytes) -> None:
         """
         A piece of the response body.
         """
-        self.origin.setDeadline(self._timeout)  # type: ignore[union-attr]
         if self._chunkDown:
             data = b"".join((chunkHeader(len(data)), data, _CRLF))
         self.client.send(data)

@@ -128,6 +128,9 @@ class OriginProtocol(Side):
             self.abort()
             return
         self.responseStarted = True
+        # Any byte is a sign of life: the response timeout bounds the
+        # origin's silence, in the head as in the body.
+        exchange.originActive()
         self._conn.receiveData(data)
         # One write to the client for everything this read produced.
         client = exchange.client
@@ -160,7 +163,7 @@ class OriginProtocol(Side):
         if exchange is None:
             self.close()  # idle expiry
         else:
-            exchange.originFailed("origin timed out", 504)
+            exchange.timedOut()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.closed = True

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
+from twisted.internet import error
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import (
     HostnameEndpoint,
@@ -175,5 +176,14 @@ def connect(
         d.addErrback(refused)
     # Name resolution has no bound of its own: bound the whole attempt (a
     # moment after the connect timeout, which reports itself more precisely).
-    d.addTimeout(timeout + 1.0, reactor)  # type: ignore[arg-type]
+    # A lookup still in progress fails with DNSLookupError when cancelled:
+    # whatever the attempt fails with then, it did not connect in time.
+    d.addTimeout(timeout + 1.0, reactor, onTimeoutCancel=_timedOut)  # type: ignore[arg-type]
     return d
+
+
+def _timedOut(result: object, timeout: float) -> object:
+    if isinstance(result, Failure):
+        reason = error.TimeoutError(string=f"no connection within {timeout} s")  # type: ignore[no-untyped-call]
+        return Failure(reason)  # type: ignore[no-untyped-call]
+    return result

@@ -177,6 +177,22 @@ class ConnectionPool:
         waiter.timer = self._reactor.callLater(self._queueTimeout, expired)
         queue.append(waiter)
 
+    def withdraw(self, key: Hashable, requester: Requester) -> None:
+        """
+        C{requester} no longer wants the connection it asked for C{key}: if
+        it is still waiting for one, give up its place in the queue.
+        """
+        queue = self._waiting.get(key)
+        if not queue:
+            return
+        for waiter in queue:
+            if waiter.requester is requester:
+                queue.remove(waiter)
+                waiter.timer.cancel()
+                break
+        if not queue:
+            del self._waiting[key]
+
     def _nextWaiter(self, key: Hashable) -> _Waiter | None:
         queue = self._waiting.get(key)
         if not queue:
