@@ -173,6 +173,17 @@ class DestinationPolicy:
             return False
         return True
 
+    def explicitlyAllowed(self, host: str) -> bool:
+        """
+        Whether the literal address C{host} lies in an allowed network (which
+        lifts the rule against special-purpose addresses for it).
+        """
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self._allowNetworks)
+
     def addressCheck(self, host: str) -> Callable[[str], bool] | None:
         """
         The check to apply to each address C{host} resolves to, or C{None}

@@ -65,7 +65,6 @@ def connectFailureStatus(failure: BaseException | None) -> tuple[int, str]:
         return 504, "origin connect timed out"
     from .destinations import DestinationRefused
     from .pool import PoolFull
-
     from .splice import ParentRefused
 
     if isinstance(failure, ParentRefused):

@@ -250,6 +250,11 @@ class ProxyProtocol(Side):
     def _startRequest(self, request: Request) -> None:
         factory = self._factory
         self._headTimed = False
+        if not self.client.allowed:
+            # Before anything else: a client that may not use this proxy
+            # learns nothing more than 403.
+            self._refuse(request, Refuse(403, "client not allowed"))
+            return
         authenticator = factory.authenticator
         if authenticator is not None and (
             request.method == b"CONNECT" or request.target[:1] not in (b"/", b"*")

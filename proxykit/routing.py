@@ -19,9 +19,9 @@ from typing import Final, Protocol
 import attrs
 
 from .config import ForwardConfig
-from .rewrite import forwardHeaders
 from .destinations import DestinationPolicy
 from .h1 import Headers, Request
+from .rewrite import forwardHeaders
 
 
 @attrs.frozen(cache_hash=True)
@@ -585,6 +585,7 @@ class ForwardRouter:
             not client.localIsLoopback
             and not self.config.allowPrivateDestinations
             and _isSpecialAddress(host)
+            and not destinations.explicitlyAllowed(host)
         ):
             return Refuse(403, "destination address not allowed")
         return None

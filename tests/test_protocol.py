@@ -5,6 +5,7 @@ the client and the origin send and see, on Twisted's in-memory fakes.
 
 from __future__ import annotations
 
+import attrs
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit import (
@@ -505,3 +506,19 @@ class HardeningTests(SynchronousTestCase):
         self.assertIn(b"Content-Type: message/http", out)
         self.assertIn(b"TRACE http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n", out)
         self.assertNotIn(b"Cookie", out)
+
+
+class ClientCheckFirstTests(SynchronousTestCase):
+    """
+    A client outside the allowed networks gets 403 before anything else.
+    """
+
+    def test_optionsFromOutsider(self) -> None:
+        """
+        Even OPTIONS with Max-Forwards: 0, which the proxy would answer
+        itself, gets 403 for a client that may not use the proxy.
+        """
+        h = Harness()
+        h.client.client = attrs.evolve(h.client.client, allowed=False)
+        h.send(b"OPTIONS http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n\r\n")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 403 "))

@@ -285,3 +285,19 @@ class ParentProxyTests(SynchronousTestCase):
 
         for bad in ("https://p", "http://p/x", "http://user@p", "p:3128"):
             self.assertRaises(ValueError, parseParent, bad)
+
+
+class ExplicitNetworkTests(SynchronousTestCase):
+    """
+    An allowed network lifts the private-address rule for literal
+    addresses too.
+    """
+
+    def test_literalInAllowedNetwork(self) -> None:
+        """
+        Beyond loopback, 10.1.2.3 is refused by default but allowed when
+        10.0.0.0/8 is an allowed destination.
+        """
+        raw = b"GET http://10.1.2.3/ HTTP/1.1\r\nHost: x\r\n\r\n"
+        self.assertEqual(route(raw, PUBLIC), Refuse(403, "destination address not allowed"))
+        self.assertIsInstance(route(raw, PUBLIC, allowDestinations=("10.0.0.0/8",)), Forward)
