@@ -703,6 +703,41 @@ REQUEST_CASES = [
         400,
     ),
     rejected(
+        "http09LineAlone",
+        "An HTTP/0.9 request line with nothing after it, as an HTTP/0.9 "
+        "client sends it before waiting for an answer: 400 at once (not "
+        "after the idle timeout), however the line is split across reads.",
+        b"GET /index.html\r\n",
+        400,
+    ),
+    rejected(
+        "http09BareLF",
+        "An HTTP/0.9 line ended by a bare LF, nothing after it: 400 at once.",
+        b"GET /\n",
+        400,
+    ),
+    rejected(
+        "http09WithFields",
+        "An HTTP/0.9 line followed by field lines, the head not yet ended: "
+        "400 at once.",
+        b"GET /\r\nHost: example.com\r\n",
+        400,
+    ),
+    requestCase(
+        "http09AfterRequest",
+        "An HTTP/0.9 line pipelined after a complete request: the request, "
+        "then 400 (llhttp still reports the first request's version).",
+        get() + b"GET /next\r\n",
+        [request(method=b"GET", target=b"/"), end(), error(400)],
+    ),
+    requestCase(
+        "fieldEndingLikeRequestLine",
+        "A header line ending with the method and target of its own request "
+        "line is not taken for an HTTP/0.9 line: the head just goes on.",
+        b"GET / HTTP/1.1\r\nX-A: GET /\r\n",
+        [],
+    ),
+    rejected(
         "unknownMethod",
         "A well-formed request line with a method proxykit does not know: 501, "
         "however the line is split across reads.",

@@ -137,6 +137,9 @@ class H1Connection:
         # refused before it could be told to be a token (see _decideMethod).
         self._lineStart = b""
         self._pendingLine: bytes | None = None
+        # Server role, while a head spans reads: the last bytes received,
+        # enough to see the whole request line and the byte before it.
+        self._recent = b""
         # Bytes of a chunked body received without any chunk or data in them
         # (a trailer section or chunk extension in progress).
         self._progress = False
@@ -330,6 +333,16 @@ class H1Connection:
                     # already: what is too long here is the header section.
                     self._fail(ProtocolError(self._sizeStatus(), "head too large"))
                     return
+                if self.isServer:
+                    recent = (
+                        self._recent + data
+                        if inHead and self._messages == begun
+                        else data
+                    )
+                    if self._url and self._versionless(recent):
+                        self._fail(ProtocolError(400, "HTTP/0.9 is not supported"))
+                        return
+                    self._recent = recent[-(_MAX_METHOD + self._urlLength + 4) :]
                 if self.isServer and not self._url:
                     # Still in the method: remember its start.
                     if inHead and self._messages == begun:
@@ -351,6 +364,37 @@ class H1Connection:
                             )
                         )
             return
+
+    def _versionless(self, recent: bytes) -> bool:
+        """
+        Server role, a head in progress: whether its request line ended
+        without a version (HTTP/0.9, C{GET /path CRLF}).
+
+        llhttp records version 0.9 only once a byte after that line's LF
+        arrives, and keeps the previous message's version until then, so a
+        client that sends one HTTP/0.9 line and waits would wait for the
+        idle timeout.  When the bytes so far end with LF, look at the last
+        line: it is a versionless request line when it is exactly C{method
+        SP target} and starts the read the head began in or follows an LF
+        (no header line can be that: its name would hold a space).
+
+        @param recent: The bytes received since the start of the read the
+            head began in (or their tail, see L{_recent}).
+        """
+        if self._parser.get_http_version() == "0.9":
+            return True
+        if recent[-1:] != b"\n":
+            return False
+        line = self._parser.get_method() + b" " + b"".join(self._url)
+        end = len(recent) - 1
+        if recent[end - 1 : end] == b"\r":
+            end -= 1
+        start = end - len(line)
+        return (
+            start >= 0
+            and recent[start:end] == line
+            and (start == 0 or recent[start - 1 : start] == b"\n")
+        )
 
     def receiveEOF(self) -> None:
         """
