@@ -654,7 +654,7 @@ class ForwardProxyTests(TestCase):
         A request for a name that does not resolve is answered 502.
         """
         h = self.harness
-        proxy = h.startProxy(timeouts=Timeouts(connect=5))
+        proxy = h.startProxy(timeouts=Timeouts(connect=10))
         result = yield h.curl(proxy, "http://nonexistent.invalid/")
         self.assertEqual((result.exitCode, result.status), (0, 502), result.stderr)
 
