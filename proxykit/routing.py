@@ -19,7 +19,7 @@ from typing import Final, Protocol
 import attrs
 
 from .config import ForwardConfig
-from .destinations import DestinationPolicy
+from .destinations import DestinationPolicy, isSpecialAddress
 from .h1 import Headers, Request
 from .rewrite import forwardHeaders
 
@@ -418,14 +418,31 @@ def _isSpecialAddress(host: str) -> bool:
         address = ipaddress.ip_address(host)
     except ValueError:
         return host == "localhost" or host.endswith(".localhost")
-    return (
-        address.is_loopback
-        or address.is_private
-        or address.is_link_local
-        or address.is_unspecified
-        or address.is_multicast
-        or address.is_reserved
-    )
+    return isSpecialAddress(address)
+
+
+def splitAbsolute(target: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """
+    Split an absolute-form request-target (RFC 9112 section 3.2.2) into
+    lower-cased scheme, authority and origin-form path (C{/} when empty; a
+    bare query gets its C{/}).
+
+    @return: The three parts, or C{None} if C{target} has no C{://}.
+    """
+    scheme, sep, rest = target.partition(b"://")
+    if not sep:
+        return None
+    cut = len(rest)
+    for delimiter in (b"/", b"?"):
+        index = rest.find(delimiter)
+        if 0 <= index < cut:
+            cut = index
+    path = rest[cut:]
+    if not path:
+        path = b"/"
+    elif path[:1] == b"?":
+        path = b"/" + path
+    return scheme.lower(), rest[:cut], path
 
 
 class ForwardRouter:
@@ -509,23 +526,12 @@ class ForwardRouter:
             return self._connect(target, client)
         if target[:1] == b"/" or target == b"*":
             return Refuse(400, "origin-form request to a forward proxy")
-        scheme, sep, rest = target.partition(b"://")
-        if not sep:
+        parts = splitAbsolute(target)
+        if parts is None:
             return Refuse(400, "malformed request target")
-        scheme = scheme.lower()
+        scheme, authority, path = parts
         if scheme != b"http":
             return Refuse(501, "unsupported scheme")
-        cut = len(rest)
-        for delimiter in (b"/", b"?"):
-            index = rest.find(delimiter)
-            if 0 <= index < cut:
-                cut = index
-        authority = rest[:cut]
-        path = rest[cut:]
-        if not path:
-            path = b"/"
-        elif path[:1] == b"?":
-            path = b"/" + path
         found = self._authorities.get(authority)
         if found is None:
             found = self._resolveAuthority(authority)

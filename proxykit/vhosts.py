@@ -32,6 +32,7 @@ from .routing import (
     Origin,
     Refuse,
     Upstream,
+    splitAbsolute,
 )
 
 
@@ -318,18 +319,10 @@ class ReverseRouter:
             return Refuse(400, "asterisk-form to a reverse proxy")
         else:
             # RFC 9112 section 3.2.2: the target's authority replaces Host.
-            scheme, sep, rest = target.partition(b"://")
-            if not sep or scheme.lower() not in (b"http", b"https"):
+            parts = splitAbsolute(target)
+            if parts is None or parts[0] not in (b"http", b"https"):
                 return Refuse(400, "malformed request target")
-            cut = len(rest)
-            for delimiter in (b"/", b"?"):
-                index = rest.find(delimiter)
-                if 0 <= index < cut:
-                    cut = index
-            host = rest[:cut]
-            path = rest[cut:] or b"/"
-            if path[:1] == b"?":
-                path = b"/" + path
+            _, host, path = parts
             sendHost = host
         found = self.table.match(host, path)
         if found is False:
