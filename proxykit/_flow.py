@@ -25,7 +25,12 @@ import socket
 from typing import Any, Final
 
 from twisted.internet import tcp
-from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IPushProducer,
+    IReactorTime,
+    ISSLTransport,
+)
 from twisted.internet.protocol import Protocol
 from zope.interface import implementer
 
@@ -145,9 +150,16 @@ class Side(Protocol):
     def closeWriteAfterWrite(self) -> None:
         """
         Half-close (send FIN) once everything written so far is sent.
+
+        A TLS connection is closed whole instead: Twisted's TLS layer cannot
+        half-close, and half-closing the socket under it would skip the TLS
+        close and break its later shutdown.
         """
         transport = self.transport
         if transport is not None:
+            if ISSLTransport.providedBy(transport):
+                self.closeAfterWrite()
+                return
             self.uncork()
             self._unregister()
             transport.loseWriteConnection()  # type: ignore[attr-defined]

@@ -4,9 +4,11 @@ Tests for L{proxykit._flow}: pause reasons and the lazy deadline.
 
 from __future__ import annotations
 
+from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import directlyProvides
 
 from proxykit._flow import NOT_CONNECTED, PEER_BLOCKED, PIPELINE, Side
 
@@ -124,3 +126,14 @@ class DeadlineTests(SynchronousTestCase):
         self.assertIsNone(transport.producer)
         self.assertTrue(transport.disconnecting)
         side.closeAfterWrite()
+
+    def test_halfCloseOverTLS(self) -> None:
+        """
+        On a TLS transport, closeWriteAfterWrite closes the whole
+        connection: Twisted's TLS layer cannot half-close, and half-closing
+        the socket beneath it breaks its shutdown.
+        """
+        side, transport = connected(Clock())
+        directlyProvides(transport, ISSLTransport)
+        side.closeWriteAfterWrite()
+        self.assertTrue(transport.disconnecting)
