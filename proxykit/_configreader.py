@@ -38,6 +38,7 @@ from ._checks import (
     token,
 )
 from ._keylines import keyLines
+from ._tlsconfig import readTLS
 from .config import (
     BALANCE_POLICIES,
     HOST_HEADER_MODES,
@@ -199,12 +200,13 @@ class ConfigReader:
     def proxyConfig(
         self, data: Mapping[str, Any], defaultListen: tuple[str, ...]
     ) -> ProxyConfig:
-        known = {"listen", "forward", "reverse", "timeouts", "pool", "limits"}
+        known = {"listen", "forward", "reverse", "timeouts", "pool", "limits", "tls"}
         for name in data:
             if name not in known:
                 raise self.error(name, "unknown key")
         listen = self.get(data, "listen", stringList, defaultListen, "a list of endpoint strings")
-        if not listen:
+        tls = readTLS(self, data)
+        if not listen and tls is None:
             raise self.error("listen", "expected at least one endpoint")
         forward = self.table(data, "forward", {"connect_ports", "allow_clients", "allow_private_destinations", "via", "allow_trace", "auth_file", "auth_realm", "allow_destinations", "deny_destinations", "allow_ports", "parent", "parent_for", "no_parent"})
         timeouts = self.table(data, "timeouts", {"connect", "response", "idle", "tunnel_idle", "header"})
@@ -268,6 +270,7 @@ class ConfigReader:
             timeouts=timeoutConfig,
             pool=poolConfig,
             limits=limitsConfig,
+            tls=tls,
         )
 
     def reverseConfig(self, data: Mapping[str, Any]) -> ReverseConfig:

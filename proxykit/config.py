@@ -25,9 +25,11 @@ from ._checks import (
     parseHost,
     parsePort,
 )
+from ._tlsconfig import CertificateConfig, TLSConfig
 
 __all__ = [
     "BALANCE_POLICIES",
+    "CertificateConfig",
     "DEFAULT_LISTEN",
     "DEFAULT_REVERSE_LISTEN",
     "HOST_HEADER_MODES",
@@ -41,6 +43,7 @@ __all__ = [
     "ProxyConfig",
     "ReverseConfig",
     "RouteConfig",
+    "TLSConfig",
     "Timeouts",
     "VhostConfig",
     "checkOriginURL",
@@ -326,6 +329,8 @@ class ProxyConfig:
     Everything C{twistd proxykit} needs.
 
     @ivar listen: Twisted server endpoint strings.
+    @ivar tls: TLS listeners and their certificates (the C{[tls]} table),
+        or C{None}.
     """
 
     listen: tuple[str, ...] = (DEFAULT_LISTEN,)
@@ -334,6 +339,7 @@ class ProxyConfig:
     timeouts: Timeouts = Timeouts()
     pool: PoolConfig = PoolConfig()
     limits: LimitsConfig = LimitsConfig()
+    tls: TLSConfig | None = None
 
     @classmethod
     def fromFile(

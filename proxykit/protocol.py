@@ -13,8 +13,14 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Final, cast
 
+import attrs
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IAddress, IHalfCloseableProtocol, IReactorTime
+from twisted.internet.interfaces import (
+    IAddress,
+    IHalfCloseableProtocol,
+    IReactorTime,
+    ISSLTransport,
+)
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -68,6 +74,22 @@ def proxyAuthorization(headers: Headers) -> bytes | None:
             return value
     return None
 
+def _serverName(transport: object) -> str | None:
+    """
+    The server name a TLS client sent (SNI), lower case, or C{None}.
+    """
+    getHandle = getattr(transport, "getHandle", None)
+    handle = getHandle() if getHandle is not None else None
+    getName = getattr(handle, "get_servername", None)
+    name = getName() if getName is not None else None
+    if not isinstance(name, bytes):
+        return None
+    try:
+        return name.decode("ascii").lower().rstrip(".") or None
+    except UnicodeDecodeError:
+        return None
+
+
 _ESTABLISHED: Final = b"HTTP/1.1 200 Connection established\r\n\r\n"
 _CHECKED_METHODS: Final = frozenset({b"TRACE", b"OPTIONS"})
 
@@ -116,6 +138,7 @@ class ProxyProtocol(Side):
     client: ClientInfo
     corking: list[Side] | None = None
     """While handling one read: the origin sides whose writes are held."""
+    _serverNameUnread = False
 
     def __init__(self, factory: ProxyFactory) -> None:
         self.factory = factory
@@ -135,6 +158,11 @@ class ProxyProtocol(Side):
         transport = self.transport
         assert transport is not None
         self.client = self._factory.clientInfo(transport.getPeer(), transport.getHost())
+        if ISSLTransport.providedBy(transport):
+            # The handshake may still be under way: the server name is read
+            # at the first request (see _startRequest).
+            self.client = attrs.evolve(self.client, secure=True)
+            self._serverNameUnread = True
         self.setDeadline(self._factory.config.timeouts.idle)
 
     def dataReceived(self, data: bytes) -> None:
@@ -250,6 +278,11 @@ class ProxyProtocol(Side):
     def _startRequest(self, request: Request) -> None:
         factory = self._factory
         self._headTimed = False
+        if self._serverNameUnread:
+            # Application data comes only after the handshake: the client's
+            # server name is known by now.
+            self._serverNameUnread = False
+            self.client = attrs.evolve(self.client, serverName=_serverName(self.transport))
         if not self.client.allowed:
             # Before anything else: a client that may not use this proxy
             # learns nothing more than 403.

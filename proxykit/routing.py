@@ -319,12 +319,17 @@ class ClientInfo:
     @ivar localHost: The address the client connected to (C{""} for UNIX).
     @ivar localPort: The port the client connected to (C{0} for UNIX).
     @ivar allowed: Whether the client may use the proxy at all.
+    @ivar secure: Whether the connection is TLS (a TLS listener).
+    @ivar serverName: The server name (SNI) the client sent in its TLS
+        handshake, lower case, or C{None}.
     """
 
     peerHost: str
     localHost: str
     localPort: int
     allowed: bool = True
+    secure: bool = False
+    serverName: str | None = None
     localIsLoopback: bool = attrs.field(default=attrs.Factory(
         lambda self: not self.localHost or _isLoopback(self.localHost),
         takes_self=True,

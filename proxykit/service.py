@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import TYPE_CHECKING
+import signal
+from typing import TYPE_CHECKING, Any
 
 from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
@@ -31,6 +32,7 @@ from .protocol import ProxyFactory, ProxyProtocol, poolFor
 
 if TYPE_CHECKING:
     from .auth import ProxyAuthenticator
+    from .tls import ServerTLS
 from .routing import ForwardRouter, IRouter
 
 
@@ -112,26 +114,76 @@ class ProxyService(service.MultiService):
     Listeners for one L{ProxyFactory}, and its pool's shutdown.
 
     @ivar factory: The factory every listener uses.
+    @ivar tls: The TLS listeners' certificates, or C{None}.
+    @ivar reloadOnHangup: Whether, while running, C{SIGHUP} reloads the TLS
+        certificates (C{twistd proxykit} sets it).
     """
 
+    _log = Logger()
+    reloadOnHangup = False
+
     def __init__(
-        self, factory: ProxyFactory, listen: tuple[str, ...], reactor: object
+        self,
+        factory: ProxyFactory,
+        listen: tuple[str, ...],
+        reactor: object,
+        tls: ServerTLS | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.factory = factory
+        self.tls = tls
+        self._reactor = reactor
+        self._previousHandler: Any = None
         cap = factory.config.limits.maxClientConnections
         self.gates: list[ListenerGate] = []
-        for description in listen:
+        listeners = [(description, False) for description in listen]
+        if tls is not None:
+            listeners += [(description, True) for description in tls.config.listen]
+        for description, secure in listeners:
             gate = ListenerGate(factory, cap)
             self.gates.append(gate)
             endpoint = _GatedEndpoint(
                 endpoints.serverFromString(reactor, description),  # type: ignore[no-untyped-call]
                 gate,
             )
-            listener = StreamServerEndpointService(endpoint, gate)  # type: ignore[no-untyped-call]
+            served: IProtocolFactory = gate
+            if secure:
+                assert tls is not None
+                served = tls.wrap(gate)
+            listener = StreamServerEndpointService(endpoint, served)  # type: ignore[no-untyped-call]
             listener.setServiceParent(self)  # type: ignore[no-untyped-call]
 
+    def reloadTLS(self) -> bool:
+        """
+        Read the TLS certificate and key files again (see
+        L{proxykit.tls.ServerTLS.reload}); a failure is logged and the old
+        certificates stay in use.
+
+        @return: Whether the files were reloaded.
+        """
+        if self.tls is None:
+            return False
+        from .tls import TLSFileError
+
+        try:
+            self.tls.reload()
+        except TLSFileError as e:
+            self._log.error("TLS certificates not reloaded: {problem}", problem=str(e))
+            return False
+        return True
+
+    def _hangup(self, signum: int, frame: object) -> None:
+        self._reactor.callFromThread(self.reloadTLS)  # type: ignore[attr-defined]
+
+    def startService(self) -> None:
+        super().startService()  # type: ignore[no-untyped-call]
+        if self.reloadOnHangup and self.tls is not None and hasattr(signal, "SIGHUP"):
+            self._previousHandler = signal.signal(signal.SIGHUP, self._hangup)
+
     def stopService(self) -> Deferred[None]:
+        if self._previousHandler is not None:
+            signal.signal(signal.SIGHUP, self._previousHandler)
+            self._previousHandler = None
         d: Deferred[None] = super().stopService()  # type: ignore[no-untyped-call]
         d.addCallback(lambda _: self.factory.pool.closeAll())
         return d
@@ -178,7 +230,8 @@ def destinationsFor(config: ProxyConfig) -> DestinationPolicy:
     link-local addresses.
     """
     forward = config.forward
-    strict = not forward.allowPrivateDestinations and listensBeyondLoopback(config.listen)
+    listen = config.listen + (config.tls.listen if config.tls is not None else ())
+    strict = not forward.allowPrivateDestinations and listensBeyondLoopback(listen)
     return DestinationPolicy(
         forward.allowDestinations, forward.denyDestinations, forward.allowPorts, strict
     )
@@ -251,7 +304,11 @@ def makeService(
     router: IRouter, config: ProxyConfig, reactor: IReactorTime | None = None
 ) -> ProxyService:
     """
-    A service serving C{router}'s decisions on C{config.listen}.
+    A service serving C{router}'s decisions on C{config.listen}, and over
+    TLS on C{config.tls.listen}.
+
+    @raise proxykit.tls.TLSFileError: A certificate or key file cannot be
+        used.
     """
     if reactor is None:
         from twisted.internet import reactor as _reactor
@@ -266,4 +323,9 @@ def makeService(
         authenticator=authenticatorFor(config, reactor),
         destinations=destinationsFor(config),
     )
-    return ProxyService(factory, config.listen, reactor)
+    tls = None
+    if config.tls is not None:
+        from .tls import ServerTLS
+
+        tls = ServerTLS(config.tls)
+    return ProxyService(factory, config.listen, reactor, tls)

@@ -272,5 +272,9 @@ def makeService(options: Options) -> IService:
     """
     config = options.subOptions["proxyConfig"]
     if options.subCommand == "reverse":
-        return reverseService(config)
-    return forwardService(config)
+        proxy = reverseService(config)
+    else:
+        proxy = forwardService(config)
+    # SIGHUP reloads the TLS certificates.
+    proxy.reloadOnHangup = True
+    return proxy

@@ -73,9 +73,15 @@ class RoutePolicy:
 
     @ivar retries: How many other origins an idempotent request that failed
         before any byte was sent may be retried on.
+    @ivar scheme: The scheme clients use, C{b"http"} or C{b"https"} (on a
+        TLS listener): sent as C{X-Forwarded-Proto} and C{Forwarded:
+        proto=}, and used in rewritten C{Location} fields.
     """
 
-    def __init__(self, config: RouteConfig, prefix: bytes, trusted: Sequence[str]) -> None:
+    def __init__(
+        self, config: RouteConfig, prefix: bytes, trusted: Sequence[str], scheme: bytes = b"http"
+    ) -> None:
+        self.scheme = scheme
         self._config = config
         self._prefix = prefix
         self._strip = prefix if config.stripPrefix and prefix != b"/" else b""
@@ -115,7 +121,7 @@ class RoutePolicy:
             headers,
             client=client.peerHost,
             trusted=self.isTrusted(client.peerHost),
-            proto=b"http",
+            proto=self.scheme,
             host=request.host,
             xForwardedFor=config.xForwardedFor,
             xForwardedProto=config.xForwardedProto,
@@ -134,9 +140,10 @@ class RoutePolicy:
         authorities = (origin.authority,)
         public = request.host
         strip = self._strip
+        scheme = self.scheme
 
         def rewrite(value: bytes) -> bytes | None:
-            return rewriteLocation(value, authorities, b"http", public, strip, strip)
+            return rewriteLocation(value, authorities, scheme, public, strip, strip)
 
         return rewriteResponseHeaders(headers, rewrite)
 
@@ -148,13 +155,22 @@ class Route:
     @ivar prefix: The prefix, e.g. C{b"/api"}.
     @ivar upstream: The origins.
     @ivar policy: The header policy.
+    @ivar securePolicy: The header policy for requests that came over TLS.
     @ivar config: The route's settings.
     """
 
-    def __init__(self, prefix: bytes, upstream: Upstream, policy: RoutePolicy, config: RouteConfig) -> None:
+    def __init__(
+        self,
+        prefix: bytes,
+        upstream: Upstream,
+        policy: RoutePolicy,
+        config: RouteConfig,
+        securePolicy: RoutePolicy | None = None,
+    ) -> None:
         self.prefix = prefix
         self.upstream = upstream
         self.policy = policy
+        self.securePolicy = securePolicy if securePolicy is not None else policy
         self.config = config
         self._stripped = prefix.rstrip(b"/")
 
@@ -239,7 +255,8 @@ class VhostTable:
                 )
                 prefix = routeConfig.prefix.encode("ascii")
                 policy = RoutePolicy(routeConfig, prefix, config.trustedProxies)
-                routes.append(Route(prefix, group, policy, routeConfig))
+                secure = RoutePolicy(routeConfig, prefix, config.trustedProxies, b"https")
+                routes.append(Route(prefix, group, policy, routeConfig, secure))
             vhosts.append((vhost.hosts, routes))
         return cls(vhosts, config.default)
 
@@ -324,12 +341,19 @@ class ReverseRouter:
                 return Refuse(400, "malformed request target")
             _, host, path = parts
             sendHost = host
+        serverName = client.serverName
+        if serverName is not None and host is not None and normalizeHost(host) != serverName:
+            # The certificate the client accepted was chosen by its server
+            # name: it must not reach another virtual host (RFC 9110
+            # section 15.5.20: 421 Misdirected Request).
+            return Refuse(421, "TLS server name and Host differ")
         found = self.table.match(host, path)
         if found is False:
             return Refuse(421, "unknown host")
         if found is None or found is True:
             return Refuse(404, "no route for this path")
-        return Forward(found.upstream, found.target(path), sendHost, found.policy)
+        policy = found.securePolicy if client.secure else found.policy
+        return Forward(found.upstream, found.target(path), sendHost, policy)
 
 
 class CombinedRouter:

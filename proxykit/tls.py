@@ -1,0 +1,205 @@
+# -*- test-case-name: tests.test_tls -*-
+"""
+TLS listeners: server contexts from PEM files, a certificate per server
+name (SNI), and reloading the files without a restart.
+
+L{ServerTLS} holds the contexts of one L{TLSConfig}.  Wrap any factory with
+L{ServerTLS.wrap} and listen with the result on a plain endpoint; each new
+connection starts with the default certificate, and an OpenSSL servername
+callback switches it to the certificate listed for the name the client
+sent (exact names first, then the longest matching C{*.suffix}).
+L{ServerTLS.reload} re-reads every file: new connections get the new
+certificates, open ones keep theirs.
+
+Only TLS 1.2 and 1.3 are offered; TLS 1.2 uses ECDHE with AES-GCM or
+ChaCha20-Poly1305 only; ALPN offers C{http/1.1}.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Final
+
+from OpenSSL import SSL
+from twisted.internet.interfaces import (
+    IOpenSSLServerConnectionCreator,
+    IProtocolFactory,
+)
+from twisted.logger import Logger
+from twisted.protocols.tls import TLSMemoryBIOFactory
+from zope.interface import implementer
+
+from ._tlsconfig import CertificateConfig, TLSConfig
+
+__all__ = [
+    "CIPHERS",
+    "CertificateConfig",
+    "ServerTLS",
+    "TLSConfig",
+    "TLSFileError",
+    "loadContext",
+]
+
+CIPHERS: Final = b"ECDHE+AESGCM:ECDHE+CHACHA20"
+"""The TLS 1.2 cipher suites offered (TLS 1.3 suites are all AEAD)."""
+
+_ALPN: Final = b"http/1.1"
+
+
+class TLSFileError(Exception):
+    """
+    A certificate or key file cannot be read or used.
+
+    @ivar which: C{"cert"} or C{"key"}: the file at fault.
+    @ivar problem: What is wrong, in words.
+    """
+
+    def __init__(self, which: str, problem: str) -> None:
+        super().__init__(which, problem)
+        self.which = which
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"{self.which}: {self.problem}"
+
+
+def _selectALPN(connection: SSL.Connection, offered: list[bytes]) -> bytes:
+    if _ALPN in offered:
+        return _ALPN
+    return SSL.NO_OVERLAPPING_PROTOCOLS  # type: ignore[return-value]
+
+
+def _describe(error: SSL.Error) -> str:
+    reasons = [str(part[2]) for part in error.args[0] if len(part) > 2] if error.args and isinstance(error.args[0], list) else []
+    return "; ".join(reasons) or str(error) or "not usable"
+
+
+def loadContext(certificate: CertificateConfig) -> SSL.Context:
+    """
+    A server context for C{certificate}: its chain and key, TLS 1.2 or
+    later, L{CIPHERS}, ALPN C{http/1.1}.
+
+    @raise TLSFileError: A file is missing, unreadable, not PEM, or the key
+        does not belong to the certificate.
+    """
+    for which, path in (("cert", certificate.cert), ("key", certificate.key)):
+        if not os.access(path, os.R_OK):
+            reason = "no such file" if not os.path.exists(path) else "cannot be read"
+            raise TLSFileError(which, f"{path}: {reason}")
+    context = SSL.Context(SSL.TLS_SERVER_METHOD)
+    context.set_min_proto_version(SSL.TLS1_2_VERSION)
+    context.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE)
+    context.set_cipher_list(CIPHERS)
+    context.set_alpn_select_callback(_selectALPN)
+    try:
+        context.use_certificate_chain_file(certificate.cert)
+    except SSL.Error as e:
+        raise TLSFileError("cert", f"{certificate.cert}: not a PEM certificate ({_describe(e)})")
+    try:
+        context.use_privatekey_file(certificate.key)
+    except SSL.Error as e:
+        why = _describe(e)
+        if "mismatch" in why:
+            raise TLSFileError("key", f"{certificate.key}: does not match {certificate.cert}")
+        raise TLSFileError("key", f"{certificate.key}: not a PEM private key ({why})")
+    try:
+        context.check_privatekey()
+    except SSL.Error:
+        raise TLSFileError("key", f"{certificate.key}: does not match {certificate.cert}")
+    return context
+
+
+class _Contexts:
+    """
+    One loading of the files: the default context and those by name.
+    """
+
+    def __init__(self, config: TLSConfig, onServerName: object) -> None:
+        self.default = loadContext(config.defaultCertificate)
+        self.default.set_tlsext_servername_callback(onServerName)  # type: ignore[arg-type]
+        self.exact: dict[str, SSL.Context] = {}
+        wildcards: list[tuple[str, SSL.Context]] = []
+        for certificate in config.certificates:
+            context = loadContext(certificate)
+            for host in certificate.hosts:
+                name = host.lower().rstrip(".")
+                if name.startswith("*."):
+                    wildcards.append((name[1:], context))
+                else:
+                    self.exact[name.strip("[]")] = context
+        wildcards.sort(key=lambda item: len(item[0]), reverse=True)
+        self.wildcards: Sequence[tuple[str, SSL.Context]] = wildcards
+
+    def forName(self, name: str) -> SSL.Context | None:
+        context = self.exact.get(name)
+        if context is not None:
+            return context
+        for suffix, candidate in self.wildcards:
+            if name.endswith(suffix) and len(name) > len(suffix):
+                return candidate
+        return None
+
+
+@implementer(IOpenSSLServerConnectionCreator)
+class ServerTLS:
+    """
+    The TLS server side of one L{TLSConfig}.
+
+    @ivar config: The configuration the files were read from.
+    """
+
+    _log = Logger()
+
+    def __init__(self, config: TLSConfig) -> None:
+        """
+        @raise TLSFileError: A file cannot be read or used.
+        """
+        self.config = config
+        self._contexts = _Contexts(config, self._serverName)
+
+    def reload(self) -> None:
+        """
+        Read every certificate and key file again.  New connections use the
+        new certificates; open connections keep theirs.  If any file cannot
+        be used, nothing changes.
+
+        @raise TLSFileError: A file cannot be read or used.
+        """
+        self._contexts = _Contexts(self.config, self._serverName)
+        self._log.info("TLS certificates reloaded")
+
+    def contextFor(self, serverName: bytes | None) -> SSL.Context:
+        """
+        The context serving C{serverName}: the one its certificate is listed
+        for, or the default one.
+        """
+        contexts = self._contexts
+        if serverName is None:
+            return contexts.default
+        try:
+            name = serverName.decode("ascii").lower().rstrip(".")
+        except UnicodeDecodeError:
+            return contexts.default
+        found = contexts.forName(name)
+        return found if found is not None else contexts.default
+
+    def _serverName(self, connection: SSL.Connection) -> None:
+        name = connection.get_servername()
+        if name is None:
+            return
+        context = self.contextFor(name)
+        if context is not connection.get_context():
+            connection.set_context(context)
+
+    def serverConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
+        """
+        A new server connection, starting with the current default context.
+        """
+        return SSL.Connection(self._contexts.default, None)
+
+    def wrap(self, factory: IProtocolFactory) -> TLSMemoryBIOFactory:
+        """
+        C{factory}, served over TLS.
+        """
+        return TLSMemoryBIOFactory(self, False, factory)

@@ -1,0 +1,107 @@
+"""
+Throwaway certificates for the TLS tests: a CA and leaf certificates it
+signs, made at test time (no key is ever committed).
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+def _key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _altName(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+class TestCA:
+    """
+    A certificate authority for one test.
+
+    @ivar certificatePEM: The CA certificate, for C{--cacert}.
+    """
+
+    def __init__(self) -> None:
+        self._key = _key()
+        self._name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "proxykit test CA")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self._certificate = (
+            x509.CertificateBuilder()
+            .subject_name(self._name)
+            .issuer_name(self._name)
+            .public_key(self._key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self._key, hashes.SHA256())
+        )
+        self.certificatePEM = self._certificate.public_bytes(serialization.Encoding.PEM)
+
+    def issue(self, commonName: str, *names: str) -> tuple[bytes, bytes]:
+        """
+        A leaf certificate for C{names} (DNS names or IP addresses;
+        C{commonName} too).
+
+        @return: C{(certificatePEM, keyPEM)}.
+        """
+        key = _key()
+        now = datetime.datetime.now(datetime.timezone.utc)
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, commonName)]))
+            .issuer_name(self._name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(
+                x509.SubjectAlternativeName([_altName(name) for name in (commonName, *names)]),
+                critical=False,
+            )
+            .sign(self._key, hashes.SHA256())
+        )
+        return certificate.public_bytes(serialization.Encoding.PEM), _pem(key)
+
+    def write(self, directory: str, stem: str, commonName: str, *names: str) -> tuple[str, str]:
+        """
+        Issue a certificate and write it and its key to
+        C{directory/stem.pem} and C{directory/stem.key}.
+
+        @return: The two paths.
+        """
+        certificate, key = self.issue(commonName, *names)
+        paths = (os.path.join(directory, stem + ".pem"), os.path.join(directory, stem + ".key"))
+        for path, data in zip(paths, (certificate, key), strict=True):
+            with open(path, "wb") as f:
+                f.write(data)
+        return paths
+
+    def writeCA(self, directory: str) -> str:
+        """
+        Write the CA certificate to C{directory/ca.pem}; return the path.
+        """
+        path = os.path.join(directory, "ca.pem")
+        with open(path, "wb") as f:
+            f.write(self.certificatePEM)
+        return path

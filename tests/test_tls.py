@@ -1,0 +1,478 @@
+"""
+Tests for L{proxykit.tls} and L{proxykit._tlsconfig}: the C{[tls]} table,
+certificates chosen by server name, the protocol versions offered, reloading,
+and what the reverse router does with a TLS connection's server name.
+"""
+
+from __future__ import annotations
+
+import os
+
+from OpenSSL import SSL
+from twisted.trial.unittest import SynchronousTestCase
+
+from proxykit.config import (
+    CertificateConfig,
+    ConfigError,
+    OriginConfig,
+    ProxyConfig,
+    ReverseConfig,
+    RouteConfig,
+    TLSConfig,
+    VhostConfig,
+)
+from proxykit.h1 import Request
+from proxykit.routing import ClientInfo, Forward, Refuse
+from proxykit.tls import ServerTLS, TLSFileError
+from proxykit.vhosts import ReverseRouter, VhostTable
+
+from ._certs import TestCA
+from ._helpers import parseRequest
+
+
+def handshake(
+    tls: ServerTLS,
+    serverName: bytes | None,
+    maxVersion: int | None = None,
+    alpn: list[bytes] | None = None,
+) -> SSL.Connection:
+    """
+    Run a TLS handshake between a client and C{tls} in memory.
+
+    @return: The client's connection (its peer certificate is the one the
+        server chose).
+    @raise SSL.Error: The handshake failed.
+    """
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    if maxVersion is not None:
+        context.set_min_proto_version(maxVersion)
+        context.set_max_proto_version(maxVersion)
+        context.set_cipher_list(b"DEFAULT:@SECLEVEL=0")
+    if alpn is not None:
+        context.set_alpn_protos(alpn)
+    client = SSL.Connection(context, None)
+    if serverName is not None:
+        client.set_tlsext_host_name(serverName)
+    client.set_connect_state()
+    server = tls.serverConnectionForTLS(None)
+    server.set_accept_state()
+    for _ in range(20):
+        for side in (client, server):
+            try:
+                side.do_handshake()
+            except SSL.WantReadError:
+                pass
+        moved = False
+        for source, sink in ((client, server), (server, client)):
+            try:
+                data = source.bio_read(65536)
+            except SSL.WantReadError:
+                continue
+            sink.bio_write(data)
+            moved = True
+        if not moved:
+            break
+    if client.get_peer_certificate() is None:
+        raise SSL.Error("no handshake")
+    return client
+
+
+def commonName(connection: SSL.Connection) -> str:
+    certificate = connection.get_peer_certificate()
+    assert certificate is not None
+    return str(certificate.get_subject().CN)
+
+
+class Files:
+    """
+    A CA and certificate files in a test's directory.
+    """
+
+    def __init__(self, case: SynchronousTestCase) -> None:
+        self.directory = os.path.abspath(case.mktemp())
+        os.makedirs(self.directory)
+        self.ca = TestCA()
+
+    def certificate(self, stem: str, name: str, *names: str) -> CertificateConfig:
+        cert, key = self.ca.write(self.directory, stem, name, *names)
+        return CertificateConfig(cert=cert, key=key, hosts=(name, *names) if stem != "default" else ())
+
+    def write(self, name: str, text: str) -> str:
+        path = os.path.join(self.directory, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+
+class ServerTLSTests(SynchronousTestCase):
+    """
+    L{ServerTLS} picks a certificate by the name the client asks for.
+    """
+
+    def setUp(self) -> None:
+        self.files = Files(self)
+        self.config = TLSConfig(
+            listen=("tcp:0",),
+            defaultCertificate=self.files.certificate("default", "default.test"),
+            certificates=(
+                self.files.certificate("app", "app.example.test"),
+                self.files.certificate("wild", "*.example.test"),
+                self.files.certificate("other", "other.test"),
+            ),
+        )
+        self.tls = ServerTLS(self.config)
+
+    def test_exactName(self) -> None:
+        """
+        A client asking for a listed name gets that name's certificate.
+        """
+        self.assertEqual(commonName(handshake(self.tls, b"app.example.test")), "app.example.test")
+        self.assertEqual(commonName(handshake(self.tls, b"OTHER.test")), "other.test")
+
+    def test_wildcard(self) -> None:
+        """
+        A name under a C{*.suffix} pattern gets the wildcard's certificate;
+        the exact name wins over the wildcard.
+        """
+        self.assertEqual(commonName(handshake(self.tls, b"api.example.test")), "*.example.test")
+        self.assertEqual(commonName(handshake(self.tls, b"app.example.test")), "app.example.test")
+
+    def test_default(self) -> None:
+        """
+        A client sending no name, or an unknown one, gets the default
+        certificate.
+        """
+        self.assertEqual(commonName(handshake(self.tls, None)), "default.test")
+        self.assertEqual(commonName(handshake(self.tls, b"unknown.test")), "default.test")
+        self.assertEqual(commonName(handshake(self.tls, b"example.test")), "default.test")
+
+    def test_oldVersionsRefused(self) -> None:
+        """
+        TLS 1.0 and 1.1 clients fail the handshake; TLS 1.2 and 1.3 succeed.
+        """
+        for version in (SSL.TLS1_VERSION, SSL.TLS1_1_VERSION):
+            self.assertRaises(SSL.Error, handshake, self.tls, b"app.example.test", version)
+        for version, name in ((SSL.TLS1_2_VERSION, b"TLSv1.2"), (SSL.TLS1_3_VERSION, b"TLSv1.3")):
+            client = handshake(self.tls, b"app.example.test", version)
+            self.assertEqual(client.get_protocol_version_name(), name.decode())
+
+    def test_alpn(self) -> None:
+        """
+        ALPN selects C{http/1.1}; a client offering only C{h2} gets no
+        protocol rather than a failed handshake.
+        """
+        client = handshake(self.tls, b"app.example.test", alpn=[b"h2", b"http/1.1"])
+        self.assertEqual(client.get_alpn_proto_negotiated(), b"http/1.1")
+        client = handshake(self.tls, b"app.example.test", alpn=[b"h2"])
+        self.assertEqual(client.get_alpn_proto_negotiated(), b"")
+
+    def test_reload(self) -> None:
+        """
+        After L{ServerTLS.reload}, handshakes get the certificates now in
+        the files.
+        """
+        before = handshake(self.tls, b"app.example.test").get_peer_certificate()
+        self.files.ca.write(self.files.directory, "app", "app.example.test")
+        self.tls.reload()
+        after = handshake(self.tls, b"app.example.test").get_peer_certificate()
+        assert before is not None and after is not None
+        self.assertNotEqual(before.get_serial_number(), after.get_serial_number())
+        self.assertEqual(after.get_subject().CN, "app.example.test")
+
+    def test_reloadFailureKeepsCertificates(self) -> None:
+        """
+        A reload that finds a broken file raises L{TLSFileError} and the old
+        certificates stay in use.
+        """
+        before = handshake(self.tls, None).get_peer_certificate()
+        with open(self.config.defaultCertificate.key, "w") as f:
+            f.write("not a key\n")
+        error = self.assertRaises(TLSFileError, self.tls.reload)
+        self.assertEqual(error.which, "key")
+        after = handshake(self.tls, None).get_peer_certificate()
+        assert before is not None and after is not None
+        self.assertEqual(before.get_serial_number(), after.get_serial_number())
+
+
+class TLSConfigTests(SynchronousTestCase):
+    """
+    The C{[tls]} table of a config file.
+    """
+
+    def setUp(self) -> None:
+        self.files = Files(self)
+        self.files.ca.write(self.files.directory, "default", "default.test")
+        self.files.ca.write(self.files.directory, "app", "app.example.test")
+
+    def load(self, text: str) -> ProxyConfig:
+        return ProxyConfig.fromFile(self.files.write("proxy.toml", text))
+
+    def test_values(self) -> None:
+        """
+        The listeners, the default certificate and the certificates by
+        name are read; file names are relative to the config file.
+        """
+        config = self.load(
+            '[tls]\nlisten = ["tcp:8443"]\n'
+            'default_certificate = { cert = "default.pem", key = "default.key" }\n'
+            '[[tls.certificate]]\nhosts = ["app.example.test", "*.example.test"]\n'
+            'cert = "app.pem"\nkey = "app.key"\n'
+        )
+        d = self.files.directory
+        self.assertEqual(
+            config.tls,
+            TLSConfig(
+                listen=("tcp:8443",),
+                defaultCertificate=CertificateConfig(
+                    os.path.join(d, "default.pem"), os.path.join(d, "default.key")
+                ),
+                certificates=(
+                    CertificateConfig(
+                        os.path.join(d, "app.pem"),
+                        os.path.join(d, "app.key"),
+                        ("app.example.test", "*.example.test"),
+                    ),
+                ),
+            ),
+        )
+
+    def test_noTable(self) -> None:
+        """
+        Without C{[tls]} there are no TLS listeners.
+        """
+        self.assertIsNone(self.load("").tls)
+
+    def test_onlyTLS(self) -> None:
+        """
+        C{listen = []} is allowed when there are TLS listeners.
+        """
+        config = self.load(
+            'listen = []\n[tls]\nlisten = ["tcp:8443"]\n'
+            'default_certificate = { cert = "default.pem", key = "default.key" }\n'
+        )
+        self.assertEqual(config.listen, ())
+
+    def assertError(self, text: str, line: int | None, key: str, problem: str) -> None:
+        error = self.assertRaises(ConfigError, self.load, text)
+        self.assertEqual((error.line, error.key), (line, key))
+        self.assertIn(problem, error.problem)
+
+    def test_missingFile(self) -> None:
+        """
+        A certificate file that does not exist is reported at its key.
+        """
+        self.assertError(
+            '[tls]\nlisten = ["tcp:8443"]\n'
+            'default_certificate = { cert = "default.pem", key = "default.key" }\n'
+            '[[tls.certificate]]\nhosts = ["a.test"]\n'
+            'cert = "missing.pem"\nkey = "app.key"\n',
+            6,
+            "tls.certificate[0].cert",
+            "no such file",
+        )
+
+    def test_wrongKey(self) -> None:
+        """
+        A key that does not belong to its certificate is reported.
+        """
+        self.assertError(
+            '[tls]\nlisten = ["tcp:8443"]\n'
+            'default_certificate = { cert = "default.pem", key = "app.key" }\n',
+            3,
+            "tls.default_certificate.key",
+            "does not match",
+        )
+
+    def test_notPEM(self) -> None:
+        """
+        A file that is not a PEM certificate is reported.
+        """
+        self.files.write("junk.pem", "junk\n")
+        self.assertError(
+            '[tls]\nlisten = ["tcp:8443"]\n'
+            'default_certificate = { cert = "junk.pem", key = "default.key" }\n',
+            3,
+            "tls.default_certificate.cert",
+            "not a PEM certificate",
+        )
+
+    def test_missingDefault(self) -> None:
+        """
+        The default certificate is required.
+        """
+        self.assertError(
+            '[tls]\nlisten = ["tcp:8443"]\n', 1, "tls.default_certificate", "missing"
+        )
+
+    def test_noListeners(self) -> None:
+        """
+        C{tls.listen} must name at least one endpoint.
+        """
+        self.assertError(
+            '[tls]\nlisten = []\n'
+            'default_certificate = { cert = "default.pem", key = "default.key" }\n',
+            2,
+            "tls.listen",
+            "at least one",
+        )
+
+    def test_unknownKey(self) -> None:
+        """
+        Unknown keys are reported.
+        """
+        self.assertError(
+            '[tls]\nlisten = ["tcp:8443"]\nciphers = "x"\n'
+            'default_certificate = { cert = "default.pem", key = "default.key" }\n',
+            3,
+            "tls.ciphers",
+            "unknown key",
+        )
+
+    def test_duplicateHost(self) -> None:
+        """
+        A host listed for two certificates is reported at the second.
+        """
+        self.assertError(
+            '[tls]\nlisten = ["tcp:8443"]\n'
+            'default_certificate = { cert = "default.pem", key = "default.key" }\n'
+            '[[tls.certificate]]\nhosts = ["a.test"]\ncert = "app.pem"\nkey = "app.key"\n'
+            '[[tls.certificate]]\nhosts = ["A.test"]\ncert = "app.pem"\nkey = "app.key"\n',
+            9,
+            "tls.certificate[1].hosts[0]",
+            "already listed",
+        )
+
+
+def get(host: bytes) -> Request:
+    return parseRequest(b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+
+
+class ServerNameRoutingTests(SynchronousTestCase):
+    """
+    On a TLS connection the reverse router checks the server name against
+    the request's host, and tells origins the client used https.
+    """
+
+    def setUp(self) -> None:
+        reverse = ReverseConfig(
+            vhosts=(
+                VhostConfig(
+                    ("app.example.test", "other.example.test"),
+                    (RouteConfig(origins=(OriginConfig("http://127.0.0.1:9001"),)),),
+                ),
+            )
+        )
+        from twisted.internet.task import Clock
+
+        self.router = ReverseRouter(VhostTable.fromConfig(reverse, Clock()), reverse)
+
+    def client(self, serverName: str | None) -> ClientInfo:
+        return ClientInfo("127.0.0.1", "127.0.0.1", 8443, secure=True, serverName=serverName)
+
+    def test_mismatch(self) -> None:
+        """
+        A request for another host than the server name gets 421.
+        """
+        decision = self.router.route(get(b"other.example.test"), self.client("app.example.test"))
+        self.assertEqual(decision, Refuse(421, "TLS server name and Host differ"))
+
+    def test_match(self) -> None:
+        """
+        The same host in any case and with a port is served, with the
+        https policy.
+        """
+        decision = self.router.route(
+            get(b"APP.example.test:8443"), self.client("app.example.test")
+        )
+        assert isinstance(decision, Forward)
+        self.assertEqual(decision.policy.scheme, b"https")  # type: ignore[union-attr]
+
+    def test_noServerName(self) -> None:
+        """
+        A TLS client that sent no server name may ask for any host.
+        """
+        decision = self.router.route(get(b"other.example.test"), self.client(None))
+        self.assertIsInstance(decision, Forward)
+
+    def test_plain(self) -> None:
+        """
+        Plain connections get the http policy.
+        """
+        decision = self.router.route(
+            get(b"app.example.test"), ClientInfo("127.0.0.1", "127.0.0.1", 8000)
+        )
+        assert isinstance(decision, Forward)
+        self.assertEqual(decision.policy.scheme, b"http")  # type: ignore[union-attr]
+
+
+class ExampleTests(SynchronousTestCase):
+    """
+    examples/reverse-tls.toml loads once its certificates exist.
+    """
+
+    def test_example(self) -> None:
+        """
+        With certificates in C{certs/} beside it, the example loads: a TLS
+        listener, the default certificate and one for the app's names.
+        """
+        files = Files(self)
+        example = os.path.join(
+            os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+            "examples",
+            "reverse-tls.toml",
+        )
+        with open(example) as f:
+            text = f.read()
+        certs = os.path.join(files.directory, "certs")
+        os.makedirs(certs)
+        files.ca.write(certs, "default", "localhost")
+        files.ca.write(certs, "app", "app.example.test")
+        config = ProxyConfig.fromFile(files.write("reverse-tls.toml", text))
+        assert config.tls is not None
+        self.assertEqual(config.tls.listen, ("tcp:8443:interface=127.0.0.1",))
+        self.assertEqual(
+            config.tls.certificates[0].hosts, ("app.example.test", "*.app.example.test")
+        )
+        ServerTLS(config.tls)
+
+
+class HangupTests(SynchronousTestCase):
+    """
+    A service with C{reloadOnHangup} reloads its certificates on SIGHUP
+    while it runs, and puts the previous handler back when it stops.
+    """
+
+    def test_hangup(self) -> None:
+        """
+        Starting installs the handler; a hangup reloads (through the
+        reactor's thread-safe queue); stopping restores the old handler.
+        """
+        import signal
+
+        from twisted.internet.testing import MemoryReactorClock
+
+        from proxykit.routing import ForwardRouter
+        from proxykit.service import makeService
+
+        files = Files(self)
+        tls = TLSConfig(
+            listen=("tcp:0:interface=127.0.0.1",),
+            defaultCertificate=files.certificate("default", "default.test"),
+        )
+        reactor = MemoryReactorClock()
+        calls: list[object] = []
+        reactor.callFromThread = lambda f, *a: calls.append(f)  # type: ignore[method-assign]
+        service = makeService(ForwardRouter(), ProxyConfig(listen=(), tls=tls), reactor)
+        service.reloadOnHangup = True
+        before = signal.getsignal(signal.SIGHUP)
+        service.startService()  # type: ignore[no-untyped-call]
+        try:
+            self.assertEqual(len(reactor.tcpServers), 1)
+            handler = signal.getsignal(signal.SIGHUP)
+            self.assertNotEqual(handler, before)
+            handler(signal.SIGHUP, None)  # type: ignore[operator, misc]
+            self.assertEqual(calls, [service.reloadTLS])
+            self.assertTrue(service.reloadTLS())
+        finally:
+            service.stopService()
+        self.assertEqual(signal.getsignal(signal.SIGHUP), before)
