@@ -1,0 +1,1 @@
+TLS listeners: a [tls] table serves both modes over TLS 1.2/1.3 with a certificate per server name (SNI) and a default one; on TLS a reverse proxy answers 421 when the server name and Host differ, and sends X-Forwarded-Proto/Forwarded proto=https; forward mode works as an HTTPS proxy; certificates reload on SIGHUP or ServerTLS.reload().
