@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._checks import parseHost, stringList
+from ._checks import parseHost, parsePort, stringList
 
 if TYPE_CHECKING:
     from ._configreader import ConfigReader
@@ -58,11 +58,17 @@ class TLSConfig:
     @ivar defaultCertificate: Served to clients that send no server name,
         or one no other certificate lists.
     @ivar certificates: Certificates chosen by the client's server name.
+    @ivar redirectListen: Plain-HTTP endpoint strings where every request
+        is answered C{301} to the same host and target over https.
+    @ivar redirectPort: The https port named in those redirects (omitted
+        from the URL when 443).
     """
 
     listen: tuple[str, ...]
     defaultCertificate: CertificateConfig
     certificates: tuple[CertificateConfig, ...] = ()
+    redirectListen: tuple[str, ...] = ()
+    redirectPort: int = 443
 
 
 def readTLS(reader: ConfigReader, data: Mapping[str, Any]) -> TLSConfig | None:
@@ -74,11 +80,25 @@ def readTLS(reader: ConfigReader, data: Mapping[str, Any]) -> TLSConfig | None:
     """
     if "tls" not in data:
         return None
-    tls = reader.table(data, "tls", {"listen", "default_certificate", "certificate"})
+    tls = reader.table(
+        data,
+        "tls",
+        {"listen", "default_certificate", "certificate", "redirect_listen", "redirect_port"},
+    )
     none: tuple[str, ...] = ()
     listen = reader.get(tls, "tls.listen", stringList, none, "a list of endpoint strings")
     if not listen:
         raise reader.error("tls.listen", "expected at least one endpoint")
+    for index, description in enumerate(listen):
+        if description.split(":", 1)[0].lower() == "ssl":
+            raise reader.error(
+                f"tls.listen[{index}]",
+                "expected a plain endpoint (tcp:, tcp6:, unix:): TLS is added on top",
+            )
+    redirectListen = reader.get(
+        tls, "tls.redirect_listen", stringList, none, "a list of endpoint strings"
+    )
+    redirectPort = reader.get(tls, "tls.redirect_port", parsePort, 443, "a port (1-65535)")
     base = os.path.dirname(os.path.abspath(reader.source)) if os.path.isfile(reader.source) else ""
     if "default_certificate" not in tls:
         raise reader.error("tls.default_certificate", "missing: expected { cert = ..., key = ... }")
@@ -96,7 +116,13 @@ def readTLS(reader: ConfigReader, data: Mapping[str, Any]) -> TLSConfig | None:
             owner = owners.setdefault(host.lower().rstrip("."), key)
             if owner != key:
                 raise reader.error(key, f"host {host!r} is already listed at {owner}")
-    return TLSConfig(listen=listen, defaultCertificate=default, certificates=certificates)
+    return TLSConfig(
+        listen=listen,
+        defaultCertificate=default,
+        certificates=certificates,
+        redirectListen=redirectListen,
+        redirectPort=redirectPort,
+    )
 
 
 def _certificate(

@@ -128,7 +128,13 @@ class ProxyService(service.MultiService):
         listen: tuple[str, ...],
         reactor: object,
         tls: ServerTLS | None = None,
+        redirect: ProxyFactory | None = None,
     ) -> None:
+        """
+        @param tls: Also listen on C{tls.config.listen} over TLS.
+        @param redirect: The factory of the plain listeners that redirect to
+            https (on C{tls.config.redirectListen}).
+        """
         super().__init__()  # type: ignore[no-untyped-call]
         self.factory = factory
         self.tls = tls
@@ -136,11 +142,15 @@ class ProxyService(service.MultiService):
         self._previousHandler: Any = None
         cap = factory.config.limits.maxClientConnections
         self.gates: list[ListenerGate] = []
-        listeners = [(description, False) for description in listen]
+        listeners = [(description, False, factory) for description in listen]
         if tls is not None:
-            listeners += [(description, True) for description in tls.config.listen]
-        for description, secure in listeners:
-            gate = ListenerGate(factory, cap)
+            listeners += [(description, True, factory) for description in tls.config.listen]
+            if redirect is not None:
+                listeners += [
+                    (description, False, redirect) for description in tls.config.redirectListen
+                ]
+        for description, secure, proxy in listeners:
+            gate = ListenerGate(proxy, cap)
             self.gates.append(gate)
             endpoint = _GatedEndpoint(
                 endpoints.serverFromString(reactor, description),  # type: ignore[no-untyped-call]
@@ -324,8 +334,20 @@ def makeService(
         destinations=destinationsFor(config),
     )
     tls = None
+    redirect = None
     if config.tls is not None:
-        from .tls import ServerTLS
+        from .tls import HTTPSRedirectRouter, ServerTLS
 
         tls = ServerTLS(config.tls)
-    return ProxyService(factory, config.listen, reactor, tls)
+        if config.tls.redirectListen:
+            table = getattr(router, "table", None)
+            reverse = getattr(router, "reverse", None)
+            if table is None and reverse is not None:
+                table = getattr(reverse, "table", None)
+            redirect = ProxyFactory(
+                HTTPSRedirectRouter(table, config.tls.redirectPort),
+                poolFor(config, reactor),
+                config,
+                reactor=reactor,
+            )
+    return ProxyService(factory, config.listen, reactor, tls, redirect)

@@ -9,7 +9,8 @@ connection starts with the default certificate, and an OpenSSL servername
 callback switches it to the certificate listed for the name the client
 sent (exact names first, then the longest matching C{*.suffix}).
 L{ServerTLS.reload} re-reads every file: new connections get the new
-certificates, open ones keep theirs.
+certificates, open ones keep theirs.  L{HTTPSRedirectRouter} answers a
+plain-HTTP listener with redirects to https.
 
 Only TLS 1.2 and 1.3 are offered; TLS 1.2 uses ECDHE with AES-GCM or
 ChaCha20-Poly1305 only; ALPN offers C{http/1.1}.
@@ -31,10 +32,14 @@ from twisted.protocols.tls import TLSMemoryBIOFactory
 from zope.interface import implementer
 
 from ._tlsconfig import CertificateConfig, TLSConfig
+from .h1 import Request
+from .routing import ClientInfo, Decision, Refuse, Respond
+from .vhosts import VhostTable, normalizeHost
 
 __all__ = [
     "CIPHERS",
     "CertificateConfig",
+    "HTTPSRedirectRouter",
     "ServerTLS",
     "TLSConfig",
     "TLSFileError",
@@ -203,3 +208,46 @@ class ServerTLS:
         C{factory}, served over TLS.
         """
         return TLSMemoryBIOFactory(self, False, factory)
+
+
+class HTTPSRedirectRouter:
+    """
+    The router of a plain-HTTP listener that sends every client to https:
+    C{301} to the same host and request-target, on the https port.
+
+    Only hosts the virtual host table serves are redirected (others get
+    421, as on the https listener); without a table, any well-formed host.
+    """
+
+    def __init__(self, table: VhostTable | None, port: int = 443) -> None:
+        """
+        @param table: The virtual hosts, or C{None}.
+        @param port: The public https port (left out of the URL when 443).
+        """
+        self.table = table
+        self._port = b"" if port == 443 else b":%d" % (port,)
+
+    def clientAllowed(self, peerHost: str) -> bool:
+        """
+        Anyone may be redirected.
+        """
+        return True
+
+    def route(self, request: Request, client: ClientInfo) -> Decision:
+        """
+        A redirect to the https address of C{request}.
+        """
+        target = request.target
+        if request.method == b"CONNECT" or target[:1] != b"/":
+            return Refuse(400, "not an origin-form request")
+        host = request.host
+        name = normalizeHost(host) if host is not None else None
+        if name is None:
+            return Refuse(400, "no usable Host")
+        if self.table is not None and self.table.routesFor(host) is None:
+            return Refuse(421, "unknown host")
+        authority = name.encode("ascii")
+        if b":" in authority:
+            authority = b"[" + authority + b"]"
+        location = b"https://" + authority + self._port + target
+        return Respond(301, ((b"Location", location), (b"Content-Length", b"0")), b"")

@@ -22,8 +22,8 @@ from proxykit.config import (
     VhostConfig,
 )
 from proxykit.h1 import Request
-from proxykit.routing import ClientInfo, Forward, Refuse
-from proxykit.tls import ServerTLS, TLSFileError
+from proxykit.routing import ClientInfo, Forward, Refuse, Respond
+from proxykit.tls import HTTPSRedirectRouter, ServerTLS, TLSFileError
 from proxykit.vhosts import ReverseRouter, VhostTable
 
 from ._certs import TestCA
@@ -476,3 +476,82 @@ class HangupTests(SynchronousTestCase):
         finally:
             service.stopService()
         self.assertEqual(signal.getsignal(signal.SIGHUP), before)
+
+
+class RedirectTests(SynchronousTestCase):
+    """
+    L{HTTPSRedirectRouter} sends plain-HTTP clients to the https address.
+    """
+
+    def setUp(self) -> None:
+        from twisted.internet.task import Clock
+
+        reverse = ReverseConfig(
+            vhosts=(
+                VhostConfig(
+                    ("app.example.test", "*.example.test"),
+                    (RouteConfig(origins=(OriginConfig("http://127.0.0.1:9001"),)),),
+                ),
+            )
+        )
+        self.table = VhostTable.fromConfig(reverse, Clock())
+        self.client = ClientInfo("127.0.0.1", "127.0.0.1", 8080)
+
+    def test_redirect(self) -> None:
+        """
+        A known host is redirected with 301 to https, same host (without the
+        plain port) and target; the https port appears unless it is 443.
+        """
+        request = parseRequest(b"GET /a?b=1 HTTP/1.1\r\nHost: App.example.test:8080\r\n\r\n")
+        self.assertEqual(
+            HTTPSRedirectRouter(self.table).route(request, self.client),
+            Respond(
+                301,
+                ((b"Location", b"https://app.example.test/a?b=1"), (b"Content-Length", b"0")),
+                b"",
+            ),
+        )
+        decision = HTTPSRedirectRouter(self.table, 8443).route(request, self.client)
+        assert isinstance(decision, Respond)
+        self.assertEqual(decision.headers[0], (b"Location", b"https://app.example.test:8443/a?b=1"))
+
+    def test_unknownHost(self) -> None:
+        """
+        A host the table does not serve gets 421; no Host, 400.
+        """
+        router = HTTPSRedirectRouter(self.table)
+        request = parseRequest(b"GET / HTTP/1.1\r\nHost: evil.test\r\n\r\n")
+        self.assertEqual(router.route(request, self.client), Refuse(421, "unknown host"))
+        request = parseRequest(b"GET / HTTP/1.0\r\n\r\n")
+        self.assertEqual(router.route(request, self.client), Refuse(400, "no usable Host"))
+
+    def test_anyHost(self) -> None:
+        """
+        Without a table, any well-formed host is redirected; IPv6 literals
+        keep their brackets.
+        """
+        request = parseRequest(b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n")
+        decision = HTTPSRedirectRouter(None).route(request, self.client)
+        assert isinstance(decision, Respond)
+        self.assertEqual(decision.headers[0], (b"Location", b"https://[::1]/"))
+
+    def test_config(self) -> None:
+        """
+        C{tls.redirect_listen} and C{tls.redirect_port} are read;
+        C{ssl:} endpoints in C{tls.listen} are refused.
+        """
+        files = Files(self)
+        files.ca.write(files.directory, "default", "default.test")
+        text = (
+            '[tls]\nlisten = ["tcp:8443"]\nredirect_listen = ["tcp:8080"]\nredirect_port = 8443\n'
+            'default_certificate = { cert = "default.pem", key = "default.key" }\n'
+        )
+        tls = ProxyConfig.fromFile(files.write("a.toml", text)).tls
+        assert tls is not None
+        self.assertEqual((tls.redirectListen, tls.redirectPort), (("tcp:8080",), 8443))
+        error = self.assertRaises(
+            ConfigError,
+            ProxyConfig.fromFile,
+            files.write("b.toml", text.replace('"tcp:8443"', '"ssl:8443"')),
+        )
+        self.assertEqual(error.key, "tls.listen[0]")

@@ -11,6 +11,7 @@ import json
 import os
 from typing import Any
 
+import attrs
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.trial.unittest import TestCase
@@ -70,7 +71,16 @@ class TLSListenerTests(TestCase):
         """
         service.startService()  # type: ignore[no-untyped-call]
         self.addCleanup(self.stop, service)
-        [listening] = [child for child in service if hasattr(child, "_waitingForPort")]
+        listening = [child for child in service if hasattr(child, "_waitingForPort")][0]
+        self.listening = listening
+        port = yield self.portOf(listening)
+        return port
+
+    def portOf(self, listening: Any) -> Deferred[int]:
+        """
+        The port number a listener of a service got (without taking the
+        port from the service, which needs it to stop listening).
+        """
         waiting: Deferred[Any] = Deferred()
 
         def passOn(port: Any) -> Any:
@@ -80,8 +90,7 @@ class TLSListenerTests(TestCase):
 
         listening._waitingForPort.addCallback(passOn)
         waiting.addTimeout(WAIT, reactor)
-        port = yield waiting
-        return port.getHost().port
+        return waiting.addCallback(lambda port: port.getHost().port)
 
     def stop(self, service: ProxyService) -> Deferred[None]:
         d = service.stopService()
@@ -204,6 +213,26 @@ class TLSListenerTests(TestCase):
         out, err, code = yield self.sClient(port, "-servername", APP)
         self.assertIn(after.strip(), out)
         self.assertNotIn(before.strip(), out)
+
+    @inlineCallbacks
+    def test_redirectListener(self) -> Any:
+        """
+        A plain listener in C{tls.redirect_listen} answers 301 to the https
+        address of the same host and target.
+        """
+        self.tls = attrs.evolve(
+            self.tls, redirectListen=("tcp:0:interface=127.0.0.1",), redirectPort=8443
+        )
+        yield self.startReverse()
+        [redirecting] = [
+            child for child in self.service
+            if hasattr(child, "_waitingForPort") and child is not self.listening
+        ]
+        number = yield self.portOf(redirecting)
+        out, err, code = yield self.curl(
+            number, f"http://{APP}:{number}/a?b=1", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}"
+        )
+        self.assertEqual(out, f"301 https://{APP}:8443/a?b=1".encode())
 
     @inlineCallbacks
     def startForward(self, connectPort: int) -> Any:
