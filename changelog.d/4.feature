@@ -1,0 +1,1 @@
+Origins over TLS: `https://` origins in reverse mode, verified against the system's trust store or a route's `ca_file`, with `server_name`, mutual TLS (`client_cert`, `client_key`) and `verify = false`; absolute-form `https://` targets in forward mode (trusting `forward.ca_file` if given). A certificate that fails verification is a 502, and the log says why.
