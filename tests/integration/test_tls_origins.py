@@ -52,7 +52,6 @@ class TLSOriginTests(TestCase):
 
     def setUp(self) -> None:
         self.harness = ReverseHarness(self, reactor)
-        self.addCleanup(self.harness.close)
         self.pki = PKI()
         self.directory = self.mktemp()
         self.caFile = writeFile(self.directory, "ca.pem", self.pki.caPEM)
@@ -209,6 +208,7 @@ class TLSOriginTests(TestCase):
         without = self.startProxy(OriginConfig(self.localURL(origin), caFile=self.caFile))
         [response] = yield self.get(without.port)
         self.assertEqual(response.status, 502)
+        self.assertTrue(any("TLS" in why for why in self.failures()), self.failures())
 
 
 class ForwardHTTPSTests(TestCase):
@@ -221,8 +221,10 @@ class ForwardHTTPSTests(TestCase):
 
     def setUp(self) -> None:
         self.harness = ReverseHarness(self, reactor)
-        self.addCleanup(self.harness.close)
         self.pki = PKI()
+        self.events: list[LogEvent] = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
         origin = siteFor(SiteResource("A"), reactor)
         self.origin = self.harness.listen(origin, options=serverOptions(self.pki.leaf()))
 
@@ -255,3 +257,5 @@ class ForwardHTTPSTests(TestCase):
         proxy = self.harness.startProxy()
         response = yield self.fetch(proxy)
         self.assertEqual(response.status, 502)
+        reasons = [str(e.get("why", "")) for e in self.events]
+        self.assertTrue(any("unknown issuer" in why for why in reasons), reasons)
