@@ -104,13 +104,13 @@ def hostKey(host: str) -> str:
 
 def checkOriginURL(value: object) -> str:
     """
-    Check an origin URL: C{http://host[:port]} (an optional trailing C{/},
-    IPv6 in brackets) or C{unix:/absolute/path}.
+    Check an origin URL: C{http://host[:port]} or C{https://host[:port]}
+    (an optional trailing C{/}, IPv6 in brackets) or C{unix:/absolute/path}.
 
     @return: C{value} unchanged.
     @raise ValueError: Anything else; C{str()} of it says what is wrong.
     """
-    expected = f"expected http://host[:port] or unix:/absolute/path, got {value!r}"
+    expected = f"expected https://host[:port], http://host[:port] or unix:/absolute/path, got {value!r}"
     if not isinstance(value, str):
         raise Problem(expected)
     if value.startswith("unix:"):
@@ -120,7 +120,7 @@ def checkOriginURL(value: object) -> str:
         if "\0" in path:
             raise Problem(f"a socket path cannot contain NUL, got {value!r}")
         return value
-    found = re.fullmatch(r"http://(\[[^\]/]*\]|[^\[\]:/]*)(?::([^/]*))?/?", value)
+    found = re.fullmatch(r"https?://(\[[^\]/]*\]|[^\[\]:/]*)(?::([^/]*))?/?", value)
     if found is None:
         raise Problem(expected)
     host, port = found.groups()

@@ -208,7 +208,7 @@ class ConfigReader:
         tls = readTLS(self, data)
         if not listen and tls is None:
             raise self.error("listen", "expected at least one endpoint")
-        forward = self.table(data, "forward", {"connect_ports", "allow_clients", "allow_private_destinations", "via", "allow_trace", "auth_file", "auth_realm", "allow_destinations", "deny_destinations", "allow_ports", "parent", "parent_for", "no_parent"})
+        forward = self.table(data, "forward", {"connect_ports", "allow_clients", "allow_private_destinations", "via", "allow_trace", "auth_file", "auth_realm", "allow_destinations", "deny_destinations", "allow_ports", "parent", "parent_for", "no_parent", "ca_file"})
         timeouts = self.table(data, "timeouts", {"connect", "response", "idle", "tunnel_idle", "header"})
         pool = self.table(data, "pool", {"max_idle_per_origin", "idle_expiry"})
         limits = self.table(
@@ -239,6 +239,7 @@ class ConfigReader:
             parent=self.get(forward, "forward.parent", parentURL, d.parent, "http://[user:password@]host[:port]"),
             parentFor=self.get(forward, "forward.parent_for", destinationList, d.parentFor, "a list of host patterns and networks"),
             noParent=self.get(forward, "forward.no_parent", destinationList, d.noParent, "a list of host patterns and networks"),
+            caFile=self.get(forward, "forward.ca_file", readableFile, d.caFile, "a file name"),
         )
         t = Timeouts()
         timeoutConfig = Timeouts(
@@ -350,15 +351,30 @@ class ConfigReader:
 
     def originConfig(self, value: Any, key: str) -> OriginConfig:
         """
-        An origin: a URL string, or an inline table C{{ url = ..., weight = N }}.
+        An origin: a URL string, or an inline table C{{ url = ..., weight = N }}
+        (with TLS settings for C{https} origins: C{ca_file}, C{client_cert},
+        C{client_key}, C{server_name}, C{verify}).
         """
         if isinstance(value, dict):
-            self.known(value, key, {"url", "weight"})
+            self.known(value, key, _ORIGIN_KEYS)
             if "url" not in value:
                 raise self.error(f"{key}.url", "missing: expected an origin URL")
+            url = self.get(value, f"{key}.url", checkOriginURL, "", "an origin URL")
+            tlsKeys = [name for name in _TLS_KEYS if name in value]
+            if tlsKeys and not url.startswith("https:"):
+                raise self.error(f"{key}.{tlsKeys[0]}", "TLS settings need an https:// origin")
+            if ("client_cert" in value) != ("client_key" in value):
+                missing = "client_key" if "client_cert" in value else "client_cert"
+                raise self.error(f"{key}.{missing}", "missing: client_cert and client_key go together")
+            d = OriginConfig(url="")
             return OriginConfig(
-                url=self.get(value, f"{key}.url", checkOriginURL, "", "an origin URL"),
+                url=url,
                 weight=self.get(value, f"{key}.weight", count1, 1, "a whole number >= 1"),
+                caFile=self.get(value, f"{key}.ca_file", readableFile, d.caFile, "a file name"),
+                clientCert=self.get(value, f"{key}.client_cert", readableFile, d.clientCert, "a file name"),
+                clientKey=self.get(value, f"{key}.client_key", readableFile, d.clientKey, "a file name"),
+                serverName=self.get(value, f"{key}.server_name", serverName, d.serverName, "a host name"),
+                verify=self.get(value, f"{key}.verify", boolean, d.verify, "true or false"),
             )
         if isinstance(value, str):
             return OriginConfig(url=self.convert(value, key, checkOriginURL, "an origin URL"))
@@ -385,6 +401,10 @@ _ROUTE_KEYS = {
 
 _DEFAULT_ROUTE = RouteConfig(origins=())
 
+_TLS_KEYS = ("ca_file", "client_cert", "client_key", "server_name", "verify")
+
+_ORIGIN_KEYS = {"url", "weight", *_TLS_KEYS}
+
 
 def _leaf(key: str) -> str:
     """
@@ -401,6 +421,32 @@ def _retries(value: Any) -> int:
     if count0(value) > MAX_RETRIES:
         raise ValueError(value)
     return int(value)
+
+
+def readableFile(value: Any) -> str:
+    """
+    The name of a file that can be read now.
+    """
+    name = nonEmptyString(value)
+    try:
+        with open(name, "rb"):
+            pass
+    except OSError as e:
+        raise Problem(f"cannot read {name!r}: {e.strerror}")
+    return name
+
+
+def serverName(value: Any) -> str:
+    """
+    A host name or IP literal to verify in a certificate and send as SNI.
+    """
+    if not isinstance(value, str) or value.startswith("*"):
+        raise ValueError(value)
+    parseHost(value)
+    name = value.lower().rstrip(".")
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    return name
 
 
 def nonEmptyString(value: Any) -> str:

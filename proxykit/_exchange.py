@@ -27,6 +27,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ._flow import NOT_CONNECTED
+from .endpoints import tlsFailureReason
 from .errors import connectFailureStatus
 from .h1 import (
     Framing,
@@ -471,9 +472,13 @@ class Exchange:
             origin.abort()
         self._fail(status)
 
-    def originLost(self) -> None:
+    def originLost(self, reason: BaseException | None = None) -> None:
         """
         The origin connection closed before the response was complete.
+
+        @param reason: Why, if known (a TLS alert from the origin, say: an
+            origin that rejects the client certificate under TLS 1.3 says
+            so only after the handshake).
         """
         if self.finished:
             return
@@ -495,6 +500,10 @@ class Exchange:
             self.client.setPeer(None)
             self._uncount()
             self._attempt(fresh=True)
+            return
+        why = tlsFailureReason(reason)
+        if why is not None:
+            self.originFailed(f"origin TLS connection failed: {why}", 502)
             return
         self.originFailed("origin closed the connection", 502)
 

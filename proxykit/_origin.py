@@ -63,6 +63,9 @@ class OriginProtocol(Side):
 
     def close(self) -> None:
         if self.transport is not None and not self.closed:
+            # A TLS transport does not close while a producer is registered
+            # on it (TCP does): drop the registration first.
+            self._unregister()
             self.transport.loseConnection()
 
     def abort(self) -> None:
@@ -175,7 +178,7 @@ class OriginProtocol(Side):
             self._conn.receiveEOF()
             self._deliver(exchange)
             if self.exchange is exchange:
-                exchange.originLost()
+                exchange.originLost(reason.value)
         self.exchange = None
         self.peer = None
         waiters, self._closedWaiters = self._closedWaiters, []

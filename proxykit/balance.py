@@ -37,9 +37,11 @@ from collections.abc import Collection, Sequence
 from random import Random
 from typing import Final
 
+import attrs
 from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
 
-from .config import BALANCE_POLICIES, RouteConfig
+from .config import BALANCE_POLICIES, OriginConfig, RouteConfig
 from .routing import Origin, parseAuthority
 
 _MAX_BACKOFF_DOUBLINGS: Final = 3
@@ -55,15 +57,15 @@ def parseOriginURL(url: str) -> Origin:
 
     Two forms are accepted:
 
-      - C{http://host[:port]}, optionally followed by C{/}: C{host} is a DNS
-        name, an IPv4 literal or a bracketed IPv6 literal (C{[::1]}); the
-        port defaults to 80.  Names are lower-cased.
+      - C{http://host[:port]} or C{https://host[:port]}, optionally followed
+        by C{/}: C{host} is a DNS name, an IPv4 literal or a bracketed IPv6
+        literal (C{[::1]}); the port defaults to 80 (C{http}) or 443
+        (C{https}).  Names are lower-cased.
       - C{unix:/absolute/path}: a UNIX socket (port C{0}).
 
     @param url: The URL.
     @return: The origin it names.
-    @raise ValueError: Anything else (another scheme, C{https} included for
-        now, userinfo, a path, query or fragment, a bad host or port); the
+    @raise ValueError: Anything else (another scheme, userinfo, a path, query or fragment, a bad host or port); the
         message says what is wrong in a few words, and never repeats the URL.
     """
     scheme, sep, rest = url.partition(":")
@@ -76,12 +78,10 @@ def parseOriginURL(url: str) -> Origin:
         if "\x00" in rest:
             raise ValueError("NUL in unix socket path")
         return Origin("unix", rest, 0)
-    if scheme == "https":
-        raise ValueError("https origins are not supported yet")
-    if scheme != "http":
-        raise ValueError("unsupported scheme (expected http or unix)")
+    if scheme not in ("http", "https"):
+        raise ValueError("unsupported scheme (expected http, https or unix)")
     if not rest.startswith("//"):
-        raise ValueError("expected http://host[:port]")
+        raise ValueError(f"expected {scheme}://host[:port]")
     authority, slash, path = rest[2:].partition("/")
     if path:
         raise ValueError("origin URL may not have a path")
@@ -97,8 +97,31 @@ def parseOriginURL(url: str) -> Origin:
         encoded = authority.encode("ascii")
     except UnicodeEncodeError:
         raise ValueError("non-ASCII host (use its IDNA form)")
-    host, port = parseAuthority(encoded, 80)
-    return Origin("http", host, port)
+    host, port = parseAuthority(encoded, 443 if scheme == "https" else 80)
+    return Origin(scheme, host, port)
+
+
+def originFromConfig(config: OriginConfig) -> Origin:
+    """
+    The origin an L{OriginConfig} names, with its TLS settings when it is an
+    C{https} origin.
+
+    @raise ValueError: The URL does not parse (see L{parseOriginURL}).
+    """
+    origin = parseOriginURL(config.url)
+    if origin.scheme != "https":
+        return origin
+    tls = config.tls
+    if not tls.verify:
+        _log.warn(
+            "TLS certificate verification is off for origin {origin}: "
+            "anyone on the path can impersonate it",
+            origin=originURL(origin),
+        )
+    return attrs.evolve(origin, tls=tls)
+
+
+_log = Logger()
 
 
 def originURL(origin: Origin) -> str:
@@ -107,7 +130,8 @@ def originURL(origin: Origin) -> str:
     metrics.
 
     @param origin: An origin.
-    @return: C{http://host[:port]} or C{unix:/path}.
+    @return: C{http://host[:port]}, C{https://host[:port]} or
+        C{unix:/path}.
     """
     if origin.scheme == "unix":
         return f"unix:{origin.host}"
@@ -236,7 +260,7 @@ class OriginGroup:
         @raise ValueError: An origin URL does not parse, or see L{__init__}.
         """
         return cls(
-            [(parseOriginURL(o.url), o.weight) for o in route.origins],
+            [(originFromConfig(o), o.weight) for o in route.origins],
             policy=route.balance,
             clock=clock,
             ejectFor=route.ejectFor,

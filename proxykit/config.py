@@ -39,6 +39,7 @@ __all__ = [
     "HealthCheckConfig",
     "LimitsConfig",
     "OriginConfig",
+    "OriginTLS",
     "PoolConfig",
     "ProxyConfig",
     "ReverseConfig",
@@ -181,6 +182,9 @@ class ForwardConfig:
         empty: every destination.
     @ivar noParent: Exceptions (like C{no_proxy}): destinations reached
         directly.
+    @ivar caFile: A PEM bundle of the certificate authorities trusted for
+        absolute-form C{https://} targets instead of the system's trust
+        store.
     """
 
     connectPorts: frozenset[int] = frozenset({443})
@@ -196,6 +200,7 @@ class ForwardConfig:
     parent: str | None = None
     parentFor: tuple[str, ...] = ()
     noParent: tuple[str, ...] = ()
+    caFile: str | None = None
 
 
 BALANCE_POLICIES = ("round_robin", "least_outstanding", "random_two")
@@ -208,17 +213,64 @@ MAX_RETRIES = 10
 """The most L{RouteConfig.retries} a route may have."""
 
 
+@attrs.frozen(cache_hash=True)
+class OriginTLS:
+    """
+    How a TLS connection to an C{https} origin is made and verified.
+
+    Part of the origin's pool key: connections made with different settings
+    are never shared.
+
+    @ivar caFile: A PEM bundle of the certificate authorities to trust
+        instead of the system's trust store.
+    @ivar clientCert: A PEM certificate presented to the origin (mutual
+        TLS); needs C{clientKey}.
+    @ivar clientKey: The PEM private key of C{clientCert}.
+    @ivar serverName: The name verified in the origin's certificate and sent
+        as SNI; C{None}: the origin's host.
+    @ivar verify: Whether the origin's certificate is verified at all.
+        C{False} accepts any certificate, which lets anyone on the path
+        impersonate the origin: for tests and trusted networks only.
+    """
+
+    caFile: str | None = None
+    clientCert: str | None = None
+    clientKey: str | None = None
+    serverName: str | None = None
+    verify: bool = True
+
+
 @attrs.frozen
 class OriginConfig:
     """
     One origin server of a route.
 
-    @ivar url: C{http://host[:port]} or C{unix:/path/to/socket}.
+    @ivar url: C{http://host[:port]}, C{https://host[:port]} or
+        C{unix:/path/to/socket}.
     @ivar weight: Relative share of requests (1 or more).
+    @ivar caFile: See L{OriginTLS.caFile} (C{https} only).
+    @ivar clientCert: See L{OriginTLS.clientCert} (C{https} only).
+    @ivar clientKey: See L{OriginTLS.clientKey} (C{https} only).
+    @ivar serverName: See L{OriginTLS.serverName} (C{https} only).
+    @ivar verify: See L{OriginTLS.verify} (C{https} only).
     """
 
     url: str
     weight: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    caFile: str | None = None
+    clientCert: str | None = None
+    clientKey: str | None = None
+    serverName: str | None = None
+    verify: bool = True
+
+    @property
+    def tls(self) -> OriginTLS:
+        """
+        The TLS settings of this origin.
+        """
+        return OriginTLS(
+            self.caFile, self.clientCert, self.clientKey, self.serverName, self.verify
+        )
 
 
 @attrs.frozen

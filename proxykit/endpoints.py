@@ -4,36 +4,63 @@ How proxykit reaches origins: the one place that builds client endpoints.
 
 IP literals connect directly (no resolver round trip); names go through
 L{HostnameEndpoint}, which resolves them off the reactor thread and races
-the addresses (RFC 8305).  TLS origins will be wrapped here too.
+the addresses (RFC 8305).  C{https} origins are wrapped in TLS here too
+(L{ClientTLS} builds and caches the connection creators), and their
+connection is only handed out once the TLS handshake has completed, so that
+a certificate that fails verification is a connect failure (L{TLSFailed}),
+like a refused connection.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
+from typing import Any, Final
 
+from OpenSSL import SSL
+from service_identity import CertificateError, VerificationError
+from service_identity.cryptography import (
+    verify_certificate_hostname,
+    verify_certificate_ip_address,
+)
 from twisted.internet import error
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.endpoints import (
     HostnameEndpoint,
     TCP4ClientEndpoint,
     TCP6ClientEndpoint,
     UNIXClientEndpoint,
+    wrapClientTLS,
 )
 from twisted.internet.interfaces import (
     IAddress,
+    IHandshakeListener,
     IHostnameResolver,
     IHostResolution,
+    IOpenSSLClientConnectionCreator,
     IProtocol,
     IProtocolFactory,
     IReactorPluggableNameResolver,
     IResolutionReceiver,
     IStreamClientEndpoint,
 )
+from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.internet.ssl import (
+    Certificate,
+    CertificateOptions,
+    PrivateCertificate,
+    platformTrust,
+    trustRootFromCertificates,
+)
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from .config import OriginTLS
 from .destinations import DestinationRefused
+
+_log = Logger()
 
 
 def clientEndpoint(
@@ -145,17 +172,24 @@ def connect(
     factory: IProtocolFactory,
     scheme: str = "http",
     addressCheck: Callable[[str], bool] | None = None,
+    tls: IOpenSSLClientConnectionCreator | None = None,
 ) -> Deferred[IProtocol]:
     """
     Connect C{factory}'s protocol to C{host}:C{port}.
 
+    @param scheme: C{"http"}, C{"https"} or C{"unix"}.
     @param addressCheck: Applied to each address a name resolves to; only
         allowed addresses are tried (an IP literal must be checked by the
         caller).
-    @return: Fires with the connected protocol, or fails with the connect
-        error (L{twisted.internet.error.TimeoutError} after C{timeout};
-        L{proxykit.destinations.DestinationRefused} when every resolved
-        address was forbidden).
+    @param tls: For C{"https"}: how to make the TLS connection (see
+        L{ClientTLS.creatorFor}); C{None}: verify C{host} against the
+        system's trust store.
+    @return: Fires with the connected protocol (for C{"https"}, once the TLS
+        handshake has completed), or fails with the connect error
+        (L{twisted.internet.error.TimeoutError} after C{timeout}, the TLS
+        handshake included; L{proxykit.destinations.DestinationRefused}
+        when every resolved address was forbidden; L{TLSFailed} when the
+        handshake failed).
     """
     resolver = None
     if addressCheck is not None and scheme != "unix" and not _isAddress(host):
@@ -164,7 +198,16 @@ def connect(
         resolver = _FilteringResolver(reactor.nameResolver, addressCheck)  # type: ignore[attr-defined]
         reactor = _ResolvingReactor(reactor, resolver)
     endpoint = clientEndpoint(reactor, host, port, timeout, scheme)
-    d = endpoint.connect(factory)
+    if scheme == "https":
+        if tls is None:
+            try:
+                tls = buildCreator(host, None)
+            except TLSFailed:
+                return fail()
+        d = wrapClientTLS(tls, endpoint).connect(_HandshakeFactory(factory))
+        d.addCallback(_handshaken)
+    else:
+        d = endpoint.connect(factory)
     if resolver is not None:
         receivers = resolver.receivers
 
@@ -182,8 +225,288 @@ def connect(
     return d
 
 
+def _handshaken(standIn: IProtocol) -> Deferred[IProtocol]:
+    return standIn.done  # type: ignore[attr-defined, no-any-return]
+
+
 def _timedOut(result: object, timeout: float) -> object:
     if isinstance(result, Failure):
         reason = error.TimeoutError(string=f"no connection within {timeout} s")  # type: ignore[no-untyped-call]
         return Failure(reason)  # type: ignore[no-untyped-call]
     return result
+
+
+# TLS
+
+
+_VERIFY_REASONS: Final = {
+    2: "unable to get the issuer certificate",
+    7: "certificate signature failure",
+    9: "certificate is not yet valid",
+    10: "certificate has expired",
+    18: "self-signed certificate",
+    19: "self-signed certificate in the chain",
+    20: "unknown issuer (unable to get the local issuer certificate)",
+    21: "unable to verify the first certificate",
+    23: "certificate revoked",
+    24: "invalid CA certificate",
+    26: "unsupported certificate purpose",
+}
+"""
+OpenSSL's X509 verification error codes (C{X509_V_ERR_*}) and what they
+mean, for the log.
+"""
+
+
+class TLSFailed(Exception):
+    """
+    A TLS connection to an origin could not be made: the handshake failed,
+    the certificate did not verify, or the TLS settings could not be loaded.
+
+    @ivar reason: Why, in a few words (from OpenSSL or the certificate
+        check; safe to log, never sent to clients).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def tlsFailureReason(value: BaseException | None) -> str | None:
+    """
+    Why a TLS connection failed, if C{value} is a TLS failure.
+
+    @param value: The exception a connection attempt failed with, or a
+        connection was lost with.
+    @return: The reason, or C{None} if C{value} is no TLS failure.
+    """
+    if isinstance(value, TLSFailed):
+        return value.reason
+    if isinstance(value, SSL.Error):
+        return _sslErrorText(value)
+    return None
+
+
+def _sslErrorText(e: BaseException) -> str:
+    # pyOpenSSL: Error([(library, function, reason), ...]).
+    parts: list[str] = []
+    if e.args and isinstance(e.args[0], list):
+        parts = [str(entry[2]) for entry in e.args[0] if isinstance(entry, tuple) and len(entry) == 3]
+    return ", ".join(parts) or str(e) or type(e).__name__
+
+
+@implementer(IHandshakeListener)
+class _Handshake(Protocol):
+    """
+    Stands in for the application protocol on a TLS connection until the
+    handshake has completed; then hands the connection over to it.
+
+    @ivar protocol: The application protocol.
+    @ivar done: Fires with C{protocol} once the handshake completed, or
+        fails with L{TLSFailed}.
+    @ivar verifyError: Why certificate verification failed, if it did.
+    """
+
+    verifyError: str | None = None
+
+    def __init__(self, protocol: IProtocol) -> None:
+        self.protocol = protocol
+        self.done: Deferred[IProtocol] = Deferred(self._cancel)
+
+    def _cancel(self, d: Deferred[IProtocol]) -> None:
+        if self.transport is not None:
+            self.transport.abortConnection()  # type: ignore[attr-defined]
+
+    def handshakeCompleted(self) -> None:
+        tls = self.transport
+        if self.done.called:
+            return
+        # The TLS layer delivers to its wrapped protocol: from now on, the
+        # application's.
+        tls.wrappedProtocol = self.protocol  # type: ignore[union-attr]
+        self.protocol.makeConnection(tls)  # type: ignore[arg-type]
+        self.done.callback(self.protocol)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self.done.called:
+            return
+        why = self.verifyError or tlsFailureReason(reason.value)
+        if why is None:
+            why = f"connection lost during the TLS handshake: {reason.getErrorMessage()}"
+        self.done.errback(Failure(TLSFailed(why)))  # type: ignore[no-untyped-call]
+
+
+class _HandshakeFactory(Factory):
+    """
+    Builds the wrapped factory's protocols behind a L{_Handshake}.
+    """
+
+    noisy = False
+
+    def __init__(self, factory: IProtocolFactory) -> None:
+        self._factory = factory
+
+    def buildProtocol(self, addr: IAddress) -> _Handshake | None:  # type: ignore[override]
+        protocol = self._factory.buildProtocol(addr)
+        if protocol is None:
+            return None
+        return _Handshake(protocol)
+
+
+def _noteFailure(tlsProtocol: object, reason: str) -> None:
+    standIn = getattr(tlsProtocol, "wrappedProtocol", None)
+    if isinstance(standIn, _Handshake) and standIn.verifyError is None:
+        standIn.verifyError = reason
+
+
+@implementer(IOpenSSLClientConnectionCreator)
+class _ClientCreator:
+    """
+    Makes the TLS connections to one origin: SNI and (when
+    verifying) the chain checked against a trust root and the leaf against
+    the server name by C{service_identity}, with the reason of a failure
+    noted for the log.
+    """
+
+    def __init__(self, options: CertificateOptions, serverName: str, verify: bool) -> None:
+        self._options = options
+        self._serverName = serverName
+        self._isAddress = _isAddress(serverName)
+        self._sni = None if self._isAddress else serverName.encode("ascii")
+        self._verify = verify
+        # Build the context now, once: every connection shares it.
+        options.getContext()
+
+    def clientConnectionForTLS(self, tlsProtocol: Any) -> SSL.Connection:
+        connection = self._options.clientConnectionForTLS(tlsProtocol)
+        if self._sni is not None:
+            connection.set_tlsext_host_name(self._sni)
+        if self._verify:
+            connection.set_verify(
+                SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT,
+                self._verifier(tlsProtocol),
+            )
+        return connection
+
+    def _verifier(self, tlsProtocol: Any) -> Callable[[SSL.Connection, Any, int, int, int], bool]:
+        name = self._serverName
+        isAddress = self._isAddress
+
+        def verifyCallback(
+            connection: SSL.Connection, cert: Any, errno: int, depth: int, ok: int
+        ) -> bool:
+            try:
+                if not ok:
+                    _noteFailure(
+                        tlsProtocol,
+                        _VERIFY_REASONS.get(errno, f"certificate verification error {errno}"),
+                    )
+                    return False
+                if depth != 0:
+                    return True
+                try:
+                    leaf = cert.to_cryptography()
+                    if isAddress:
+                        verify_certificate_ip_address(leaf, name)
+                    else:
+                        verify_certificate_hostname(leaf, name)
+                except (VerificationError, CertificateError):
+                    reason = f"certificate does not match the name {name!r}"
+                    _noteFailure(tlsProtocol, reason)
+                    tlsProtocol.failVerification(Failure(TLSFailed(reason)))  # type: ignore[no-untyped-call]
+                    return False
+                return True
+            except BaseException:
+                # An exception raised into OpenSSL would be lost.
+                _log.failure("while verifying an origin's certificate")
+                return False
+
+        return verifyCallback
+
+
+_PEM_CERTIFICATE: Final = re.compile(
+    rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL
+)
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise TLSFailed(f"cannot read {path}: {e.strerror}")
+
+
+def buildCreator(host: str, tls: OriginTLS | None) -> IOpenSSLClientConnectionCreator:
+    """
+    Build the TLS connection creator for an origin (reads the files it
+    names).
+
+    @param host: The origin's host: the name verified and sent as SNI
+        unless C{tls} names another.
+    @param tls: The origin's TLS settings; C{None}: the defaults (the
+        system's trust store).
+    @raise TLSFailed: A file cannot be read or holds no usable certificate
+        or key.
+    """
+    if tls is None:
+        tls = OriginTLS()
+    # No ALPN: without it a server must speak HTTP/1.1, and offering it
+    # makes a Twisted TLS server that has no ALPN protocols configured fail
+    # the handshake with an internal error.
+    extra: dict[str, Any] = {}
+    try:
+        if tls.clientCert is not None and tls.clientKey is not None:
+            client = PrivateCertificate.loadPEM(  # type: ignore[no-untyped-call]
+                _read(tls.clientCert) + b"\n" + _read(tls.clientKey)
+            )
+            extra["privateKey"] = client.privateKey.original
+            extra["certificate"] = client.original
+        if not tls.verify:
+            options = CertificateOptions(verify=False, **extra)
+        else:
+            if tls.caFile is not None:
+                pems = _PEM_CERTIFICATE.findall(_read(tls.caFile))
+                if not pems:
+                    raise TLSFailed(f"no certificate in {tls.caFile}")
+                trustRoot: Any = trustRootFromCertificates(  # type: ignore[no-untyped-call]
+                    [Certificate.loadPEM(pem) for pem in pems]
+                )
+            else:
+                trustRoot = platformTrust()  # type: ignore[no-untyped-call]
+            options = CertificateOptions(trustRoot=trustRoot, **extra)
+        return _ClientCreator(options, tls.serverName or host, tls.verify)
+    except TLSFailed:
+        raise
+    except Exception as e:
+        raise TLSFailed(f"cannot load the TLS settings: {e}")
+
+
+class ClientTLS:
+    """
+    The TLS connection creators of a proxy's origins, built once per host
+    and settings (not per connection: an OpenSSL context is costly to build
+    and loads the trust store).
+
+    Creators are cached until C{maxSize} are held, then the cache starts
+    over (forward mode may meet any number of hosts).
+    """
+
+    def __init__(self, maxSize: int = 1024) -> None:
+        self._maxSize = maxSize
+        self._cache: dict[tuple[str, OriginTLS | None], IOpenSSLClientConnectionCreator] = {}
+
+    def creatorFor(self, host: str, tls: OriginTLS | None) -> IOpenSSLClientConnectionCreator:
+        """
+        The creator for connections to C{host} with C{tls}.
+
+        @raise TLSFailed: See L{buildCreator}.
+        """
+        key = (host, tls)
+        creator = self._cache.get(key)
+        if creator is None:
+            creator = buildCreator(host, tls)
+            if len(self._cache) >= self._maxSize:
+                self._cache.clear()
+            self._cache[key] = creator
+        return creator

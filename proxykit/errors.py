@@ -54,7 +54,8 @@ def connectFailureStatus(failure: BaseException | None) -> tuple[int, str]:
     Map a failure to connect to an origin to a status and a fixed reason.
 
     A connect timeout is 504 (the origin said nothing in time); refusal,
-    DNS failure and anything else are 502.
+    DNS failure, a failed TLS handshake or certificate verification (the
+    reason says why) and anything else are 502.
     """
     from twisted.internet import defer, error
 
@@ -64,9 +65,12 @@ def connectFailureStatus(failure: BaseException | None) -> tuple[int, str]:
     ):
         return 504, "origin connect timed out"
     from .destinations import DestinationRefused
+    from .endpoints import TLSFailed
     from .pool import PoolFull
     from .splice import ParentRefused
 
+    if isinstance(failure, TLSFailed):
+        return 502, f"origin TLS handshake failed: {failure.reason}"
     if isinstance(failure, ParentRefused):
         return 502, "parent proxy refused the tunnel"
     if isinstance(failure, TimeoutError):

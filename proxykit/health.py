@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import (
     IAddress,
     IDelayedCall,
@@ -34,7 +34,7 @@ from twisted.python.failure import Failure
 
 from .balance import OriginGroup, originURL
 from .config import HealthCheckConfig
-from .endpoints import connect
+from .endpoints import ClientTLS, TLSFailed, connect
 from .h1 import NEED_DATA, H1Connection, ProtocolError, Response, requestHead
 from .routing import Origin
 
@@ -120,6 +120,7 @@ class HealthChecker:
         if connector is None:
             connector = self._connect
         self._connector = connector
+        self._clientTLS = ClientTLS()
         path = config.path.encode("ascii")
         self._origins: dict[Origin, _OriginHealth] = {}
         for origin in group.origins:
@@ -141,6 +142,12 @@ class HealthChecker:
         self._loop: LoopingCall | None = None
 
     def _connect(self, origin: Origin, factory: IProtocolFactory) -> Deferred[IProtocol]:
+        tls = None
+        if origin.scheme == "https":
+            try:
+                tls = self._clientTLS.creatorFor(origin.host, origin.tls)
+            except TLSFailed:
+                return fail()
         return connect(
             self._reactor,
             origin.host,
@@ -148,6 +155,7 @@ class HealthChecker:
             self.config.timeout,
             factory,
             origin.scheme,
+            tls=tls,
         )
 
     def start(self) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Hashable
 from typing import TYPE_CHECKING, Final, cast
 
 import attrs
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import (
     IAddress,
     IHalfCloseableProtocol,
@@ -31,7 +31,7 @@ from ._flow import AUTHENTICATING, NOT_CONNECTED, PIPELINE, Side
 from ._origin import OriginFactory, OriginProtocol
 from .config import ProxyConfig
 from .destinations import OPEN, DestinationPolicy
-from .endpoints import connect
+from .endpoints import ClientTLS, TLSFailed, connect
 from .errors import REASONS, connectFailureStatus, errorResponse
 from .h1 import (
     NEED_DATA,
@@ -633,6 +633,7 @@ class ProxyFactory(Factory):
         )
         self.authenticator: ProxyAuthenticator | None = authenticator
         self.destinations = destinations
+        self.clientTLS = ClientTLS()
         pseudonym = self.config.forward.via.encode("ascii")
         self.pseudonym = pseudonym.lower()
         self.via: dict[bytes, bytes] = {
@@ -660,6 +661,12 @@ class ProxyFactory(Factory):
         Open a new connection to an origin (used by the pool).
         """
         origin: Origin = key  # type: ignore[assignment]
+        tls = None
+        if origin.scheme == "https":
+            try:
+                tls = self.clientTLS.creatorFor(origin.host, origin.tls)
+            except TLSFailed:
+                return fail()
         return connect(  # type: ignore[return-value]
             self.reactor,
             origin.host,
@@ -668,4 +675,5 @@ class ProxyFactory(Factory):
             OriginFactory(origin, self.reactor, self.limits),
             origin.scheme,
             self.destinations.addressCheck(origin.host) if origin.forward else None,
+            tls,
         )

@@ -18,7 +18,7 @@ from typing import Final, Protocol
 
 import attrs
 
-from .config import ForwardConfig
+from .config import ForwardConfig, OriginTLS
 from .destinations import DestinationPolicy, isSpecialAddress
 from .h1 import Headers, Request
 from .rewrite import forwardHeaders
@@ -32,7 +32,7 @@ class Origin:
     An L{Origin} is also the simplest L{Upstream}: a group of one, always
     picked, with no health state (forward mode uses it so).
 
-    @ivar scheme: C{"http"} or C{"unix"} (C{"https"} comes with TLS origins).
+    @ivar scheme: C{"http"}, C{"https"} or C{"unix"}.
     @ivar host: A DNS name or an IP literal (without brackets), lower case;
         for C{"unix"} the socket path.
     @ivar port: The TCP port (C{0} for C{"unix"}).
@@ -40,23 +40,29 @@ class Origin:
         configuration: connections to it are checked against the destination
         policy after name resolution, and are pooled apart from reverse-mode
         origins.
+    @ivar tls: How to make and verify the TLS connection (C{"https"} only);
+        C{None}: verify the host's name against the system's trust store.
     """
 
     scheme: str
     host: str
     port: int
     forward: bool = False
+    tls: OriginTLS | None = None
 
     @property
     def authority(self) -> bytes:
         """
         C{host[:port]} as it appears in a URL or C{Host} field (IPv6 in
-        brackets, port 80 left out); C{localhost} for UNIX sockets.
+        brackets, the scheme's default port left out); C{localhost} for UNIX
+        sockets.
         """
         if self.scheme == "unix":
             return b"localhost"
         host = f"[{self.host}]" if ":" in self.host else self.host
-        if self.port == 80 and self.scheme == "http":
+        if (self.port == 80 and self.scheme == "http") or (
+            self.port == 443 and self.scheme == "https"
+        ):
             return host.encode("ascii")
         return f"{host}:{self.port}".encode("ascii")
 
@@ -455,7 +461,9 @@ class ForwardRouter:
     The forward-proxy router.
 
     Absolute-form C{http://} targets are forwarded in origin-form with C{Host}
-    taken from the target (RFC 9112 section 3.2.2); C{CONNECT host:port}
+    taken from the target (RFC 9112 section 3.2.2); so are C{https://}
+    targets, over a TLS connection the proxy makes and verifies (against
+    the system's trust store, or C{forward.ca_file}); C{CONNECT host:port}
     becomes a L{Tunnel} when the port is allowed.  Origin-form requests are
     refused with 400: this proxy is not a web server, and serving them would
     let a request loop back to it.
@@ -483,7 +491,8 @@ class ForwardRouter:
             ipaddress.ip_network(net, strict=False) for net in self.config.allowClients
         ]
         self._clients: dict[str, bool] = {}
-        self._authorities: dict[bytes, tuple[Origin, bytes] | str] = {}
+        self._authorities: dict[tuple[bytes, bytes], tuple[Origin, bytes] | str] = {}
+        self._tls = OriginTLS(caFile=self.config.caFile) if self.config.caFile else None
 
     def _viaParent(self, host: str) -> bool:
         """
@@ -535,11 +544,11 @@ class ForwardRouter:
         if parts is None:
             return Refuse(400, "malformed request target")
         scheme, authority, path = parts
-        if scheme != b"http":
+        if scheme != b"http" and scheme != b"https":
             return Refuse(501, "unsupported scheme")
-        found = self._authorities.get(authority)
+        found = self._authorities.get((scheme, authority))
         if found is None:
-            found = self._resolveAuthority(authority)
+            found = self._resolveAuthority(scheme, authority)
         if isinstance(found, str):
             return Refuse(400, found)
         origin, host = found
@@ -549,19 +558,26 @@ class ForwardRouter:
         if self._viaParent(origin.host):
             # RFC 9112 section 3.2.2: to a proxy, the absolute form.
             parent = self._parent[0]  # type: ignore[index]
-            return Forward(parent, b"http://" + host + path, host, self._parentPolicy)
+            return Forward(parent, scheme + b"://" + host + path, host, self._parentPolicy)
         return Forward(origin, path, host)
 
-    def _resolveAuthority(self, authority: bytes) -> tuple[Origin, bytes] | str:
+    def _resolveAuthority(self, scheme: bytes, authority: bytes) -> tuple[Origin, bytes] | str:
+        https = scheme == b"https"
         try:
-            host, port = parseAuthority(authority, 80)
+            host, port = parseAuthority(authority, 443 if https else 80)
         except ValueError as e:
             found: tuple[Origin, bytes] | str = str(e)
         else:
-            found = (Origin("http", host, port, forward=True), authority)
+            if https:
+                # The proxy makes the TLS connection and verifies the
+                # origin's certificate for its name.
+                origin = Origin("https", host, port, forward=True, tls=self._tls)
+            else:
+                origin = Origin("http", host, port, forward=True)
+            found = (origin, authority)
         if len(self._authorities) >= self._CACHE_SIZE:
             self._authorities.clear()
-        self._authorities[authority] = found
+        self._authorities[(scheme, authority)] = found
         return found
 
     def _connect(self, target: bytes, client: ClientInfo) -> Decision:

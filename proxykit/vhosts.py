@@ -19,7 +19,7 @@ from typing import Final
 
 from twisted.internet.interfaces import IReactorTime
 
-from .balance import OriginGroup, parseOriginURL
+from .balance import OriginGroup, originFromConfig
 from .config import ReverseConfig, RouteConfig
 from .forwarded import addForwardingHeaders, rewriteLocation, rewriteResponseHeaders
 from .h1 import Headers, Request
@@ -249,7 +249,7 @@ class VhostTable:
         for vhost in config.vhosts:
             routes = []
             for routeConfig in vhost.routes:
-                origins = [(parseOriginURL(o.url), o.weight) for o in routeConfig.origins]
+                origins = [(originFromConfig(o), o.weight) for o in routeConfig.origins]
                 group = OriginGroup(
                     origins, policy=routeConfig.balance, clock=clock, ejectFor=routeConfig.ejectFor
                 )

@@ -12,7 +12,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit.balance import OriginGroup, originURL, parseOriginURL
-from proxykit.config import OriginConfig, RouteConfig
+from proxykit.config import OriginConfig, OriginTLS, RouteConfig
 from proxykit.routing import Origin, Upstream
 
 A = Origin("http", "a.test", 80)
@@ -28,12 +28,16 @@ GOOD_URLS = [
     ("http://[::1]:8080", Origin("http", "::1", 8080)),
     ("http://[::1]", Origin("http", "::1", 80)),
     ("http://app.internal.:81", Origin("http", "app.internal", 81)),
+    ("https://a.test", Origin("https", "a.test", 443)),
+    ("HTTPS://a.test:8443/", Origin("https", "a.test", 8443)),
+    ("https://[::1]", Origin("https", "::1", 443)),
     ("unix:/run/app.sock", Origin("unix", "/run/app.sock", 0)),
     ("unix:/run/App.sock", Origin("unix", "/run/App.sock", 0)),
 ]
 
 BAD_URLS = [
-    ("https://a.test", "https origins are not supported yet"),
+    ("https:a.test", "expected https://"),
+    ("https://a.test/app", "path"),
     ("ftp://a.test", "unsupported scheme"),
     ("a.test:80", "unsupported scheme"),
     ("a.test", "expected"),
@@ -150,8 +154,39 @@ class ConstructionTests(SynchronousTestCase):
         self.assertEqual(group.origins, (A, Origin("unix", "/run/b.sock", 0)))
         self.assertEqual(group.policy, "least_outstanding")
         self.assertEqual(group.ejectFor, 4.0)
-        bad = RouteConfig(origins=(OriginConfig("https://a.test"),))
+        bad = RouteConfig(origins=(OriginConfig("ftp://a.test"),))
         self.assertRaises(ValueError, OriginGroup.fromRouteConfig, bad, Clock())
+
+    def test_fromRouteConfigTLS(self) -> None:
+        """
+        An C{https} origin of a route carries its TLS settings (they are part
+        of its pool key); a plain one carries none.  Turning verification
+        off is logged as a warning.
+        """
+        from twisted.logger import LogEvent, globalLogPublisher
+
+        events: list[LogEvent] = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        route = RouteConfig(
+            origins=(
+                OriginConfig("https://a.test", caFile="/ca.pem", serverName="b.test"),
+                OriginConfig("https://c.test:8443", verify=False),
+                OriginConfig("http://a.test"),
+            )
+        )
+        group = OriginGroup.fromRouteConfig(route, clock=Clock())
+        self.assertEqual(
+            group.origins,
+            (
+                Origin("https", "a.test", 443, tls=OriginTLS(caFile="/ca.pem", serverName="b.test")),
+                Origin("https", "c.test", 8443, tls=OriginTLS(verify=False)),
+                A,
+            ),
+        )
+        self.assertEqual(group.origins[0].authority, b"a.test")
+        warnings = [e for e in events if "verification is off" in e.get("log_format", "")]
+        self.assertEqual([e["origin"] for e in warnings], ["https://c.test:8443"])
 
     def test_unknownOrigin(self) -> None:
         """

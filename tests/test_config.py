@@ -15,6 +15,7 @@ from proxykit.config import (
     ForwardConfig,
     HealthCheckConfig,
     OriginConfig,
+    OriginTLS,
     ProxyConfig,
     ReverseConfig,
     RouteConfig,
@@ -378,6 +379,65 @@ class ReverseConfigTests(SynchronousTestCase):
         config = ProxyConfig.fromFile(self.write(text.replace('# "unix:/run/app.sock",', '"unix:/run/app.sock",')))
         self.assertEqual(config.reverse.vhosts[0].routes[0].origins[2], OriginConfig("unix:/run/app.sock"))
 
+    def test_tlsOrigin(self) -> None:
+        """
+        An C{https://} origin's inline table may carry TLS settings:
+        C{ca_file}, C{client_cert} with C{client_key}, C{server_name} and
+        C{verify}; the files must be readable when the file is loaded.
+        """
+        ca = self.write("CA")
+        cert = self.write("CERT")
+        key = self.write("KEY")
+        text = (
+            '[[reverse.vhost]]\nhosts = ["a.test"]\n[[reverse.vhost.route]]\n'
+            f'origins = [{{ url = "https://10.0.0.1:8443", ca_file = "{ca}", '
+            f'client_cert = "{cert}", client_key = "{key}", server_name = "API.internal" }},\n'
+            '  { url = "https://b.test", verify = false }, "https://c.test"]\n'
+        )
+        origins = ProxyConfig.fromFile(self.write(text)).reverse.vhosts[0].routes[0].origins
+        self.assertEqual(
+            origins,
+            (
+                OriginConfig(
+                    "https://10.0.0.1:8443", caFile=ca, clientCert=cert, clientKey=key,
+                    serverName="api.internal",
+                ),
+                OriginConfig("https://b.test", verify=False),
+                OriginConfig("https://c.test"),
+            ),
+        )  # fmt: skip
+        self.assertEqual(origins[0].tls, OriginTLS(ca, cert, key, "api.internal", True))
+
+    def test_badTLSOrigins(self) -> None:
+        """
+        TLS settings are checked where they are written: unreadable files,
+        a client certificate without its key (or the reverse), a bad server
+        name, a non-boolean C{verify}, and TLS settings on an origin that is
+        not C{https}.
+        """
+        ca = self.write("CA")
+        head = '[[reverse.vhost]]\nhosts = ["a.test"]\n[[reverse.vhost.route]]\n'
+        r = "reverse.vhost[0].route[0].origins[0]"
+        missing = self.mktemp()
+        cases = [
+            (f'origins = [{{ url = "https://a.test", ca_file = "{missing}" }}]\n', f"{r}.ca_file", "cannot read"),
+            (f'origins = [{{ url = "https://a.test", client_cert = "{ca}" }}]\n', f"{r}.client_key", "go together"),
+            (f'origins = [{{ url = "https://a.test", client_key = "{ca}" }}]\n', f"{r}.client_cert", "go together"),
+            (f'origins = [{{ url = "https://a.test", client_cert = "{ca}", client_key = "{missing}" }}]\n', f"{r}.client_key", "cannot read"),
+            ('origins = [{ url = "https://a.test", server_name = "a b" }]\n', f"{r}.server_name", "host name"),
+            ('origins = [{ url = "https://a.test", server_name = "*.a.test" }]\n', f"{r}.server_name", "host name"),
+            ('origins = [{ url = "https://a.test", verify = "no" }]\n', f"{r}.verify", "true or false"),
+            (f'origins = [{{ url = "http://a.test", ca_file = "{ca}" }}]\n', f"{r}.ca_file", "need an https:// origin"),
+            ('origins = [{ url = "unix:/run/a.sock", verify = false }]\n', f"{r}.verify", "need an https:// origin"),
+        ]  # fmt: skip
+        for text, key, problem in cases:
+            self.assertConfigError(head + text, 4, key, problem)
+        self.assertConfigError(
+            f'[forward]\nca_file = "{missing}"\n', 2, "forward.ca_file", "cannot read"
+        )
+        config = ProxyConfig.fromFile(self.write(f'[forward]\nca_file = "{ca}"\n'))
+        self.assertEqual(config.forward.caFile, ca)
+
     def test_badValues(self) -> None:
         """
         Each bad value is reported at its own line, under its key path with
@@ -410,7 +470,7 @@ class ReverseConfigTests(SynchronousTestCase):
             ('[reverse]\nvhost = 3\n', 2, "reverse.vhost", "array of tables ([[reverse.vhost]])"),
             (head, 3, f"{r}.origins", "missing"),
             (head + "origins = []\n", 4, f"{r}.origins", "non-empty list of origin URLs"),
-            (head + 'origins = ["https://a.test"]\n', 4, f"{r}.origins[0]", "http://host[:port] or unix:/absolute/path"),
+            (head + 'origins = ["ftp://a.test"]\n', 4, f"{r}.origins[0]", "http://host[:port] or unix:/absolute/path"),
             (head + 'origins = ["http://a.test", "http://a.test/x"]\n', 4, f"{r}.origins[1]", "http://host[:port]"),
             (head + 'origins = ["unix:run/app.sock"]\n', 4, f"{r}.origins[0]", "unix:/absolute/path"),
             (head + "origins = [9001]\n", 4, f"{r}.origins[0]", "expected an origin URL"),
@@ -657,13 +717,13 @@ class HostAndOriginTests(SynchronousTestCase):
         good = [
             "http://127.0.0.1:9001", "http://127.0.0.1:9001/", "http://example.test",
             "http://[::1]:9003", "http://[::1]", "http://a_b.test:1", "http://example.test.:65535",
-            "unix:/run/app.sock", "unix:/x",
+            "unix:/run/app.sock", "unix:/x", "https://example.test", "https://[::1]:8443/",
         ]  # fmt: skip
         for url in good:
             self.assertEqual(checkOriginURL(url), url)
             parseOriginURL(url)
         for bad in (
-            "https://example.test", "http://example.test/x", "http://example.test?q",
+            "https://example.test/x", "http://example.test/x", "http://example.test?q",
             "http://example.test#f", "http://user@example.test", "http://example.test:",
             "http://example.test:0", "http://example.test:65536", "http://example.test:+80",
             "http://::1:80", "http://*.example.test", "http://", "example.test",

@@ -4,17 +4,30 @@ Tests for L{proxykit.endpoints}.
 
 from __future__ import annotations
 
+from OpenSSL import SSL
 from twisted.internet.endpoints import (
     HostnameEndpoint,
     TCP4ClientEndpoint,
     TCP6ClientEndpoint,
 )
+from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import MemoryReactorClock
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from proxykit.endpoints import clientEndpoint, connect
+from proxykit.config import OriginTLS
+from proxykit.endpoints import (
+    ClientTLS,
+    TLSFailed,
+    buildCreator,
+    clientEndpoint,
+    connect,
+    tlsFailureReason,
+)
 from proxykit.errors import connectFailureStatus
+
+from ._pki import PKI, writeFile
 
 
 class ClientEndpointTests(SynchronousTestCase):
@@ -43,3 +56,80 @@ class ClientEndpointTests(SynchronousTestCase):
         reactor.advance(6.5)
         failure = self.failureResultOf(d)
         self.assertEqual(connectFailureStatus(failure.value)[0], 504)
+
+
+class TLSSettingsTests(SynchronousTestCase):
+    """
+    The TLS connection creators of C{https} origins: built from the
+    origin's settings once, and failing with L{TLSFailed} when a file is
+    unusable.
+    """
+
+    def test_cached(self) -> None:
+        """
+        L{ClientTLS} builds one creator per host and settings, and reuses it
+        for every connection.
+        """
+        directory = self.mktemp()
+        pki = PKI()
+        ca = writeFile(directory, "ca.pem", pki.caPEM)
+        cert, key = pki.leaf("client", client=True)
+        tls = OriginTLS(
+            caFile=ca,
+            clientCert=writeFile(directory, "c.pem", cert),
+            clientKey=writeFile(directory, "c.key", key),
+        )
+        clientTLS = ClientTLS()
+        first = clientTLS.creatorFor("a.test", tls)
+        self.assertIs(clientTLS.creatorFor("a.test", tls), first)
+        self.assertIsNot(clientTLS.creatorFor("b.test", tls), first)
+        self.assertIsNot(clientTLS.creatorFor("a.test", OriginTLS(verify=False)), first)
+        self.assertIsNotNone(clientTLS.creatorFor("a.test", None))
+
+    def test_badFiles(self) -> None:
+        """
+        A missing file, a CA file without a certificate or a key that is not
+        a key fail with L{TLSFailed}, naming the problem.
+        """
+        directory = self.mktemp()
+        junk = writeFile(directory, "junk.pem", b"not PEM")
+        missing = f"{directory}/missing.pem"
+        with self.assertRaises(TLSFailed) as caught:
+            buildCreator("a.test", OriginTLS(caFile=missing))
+        self.assertIn("cannot read", caught.exception.reason)
+        with self.assertRaises(TLSFailed) as caught:
+            buildCreator("a.test", OriginTLS(caFile=junk))
+        self.assertIn("no certificate", caught.exception.reason)
+        with self.assertRaises(TLSFailed):
+            buildCreator("a.test", OriginTLS(clientCert=junk, clientKey=junk))
+
+    def test_httpsWaitsForHandshake(self) -> None:
+        """
+        An C{https} connection is not handed out when TCP connects: only once
+        the TLS handshake completes (so a certificate that fails to verify
+        is a connect failure).
+        """
+        reactor = MemoryReactorClock()
+        d = connect(reactor, "127.0.0.1", 443, 5, Factory.forProtocol(Protocol), "https")
+        [(host, port, factory, timeout, bind)] = reactor.tcpClients
+        self.assertEqual((host, port), ("127.0.0.1", 443))
+        from twisted.internet.testing import StringTransport
+
+        tlsProtocol = factory.buildProtocol(None)
+        tlsProtocol.makeConnection(StringTransport())
+        self.assertNoResult(d)
+        self.assertTrue(tlsProtocol.transport.value().startswith(b"\x16\x03"))  # a ClientHello
+        tlsProtocol.connectionLost(Failure(ConnectionDone()))
+        failure = self.failureResultOf(d, TLSFailed)
+        self.assertIn("connection lost during the TLS handshake", failure.value.reason)
+
+    def test_failureReason(self) -> None:
+        """
+        The reason of a TLS failure is OpenSSL's, or the verification's;
+        other failures have none.
+        """
+        error = SSL.Error([("SSL routines", "", "tlsv13 alert certificate required")])
+        self.assertEqual(tlsFailureReason(error), "tlsv13 alert certificate required")
+        self.assertEqual(tlsFailureReason(TLSFailed("certificate has expired")), "certificate has expired")
+        self.assertIsNone(tlsFailureReason(OSError()))
+        self.assertIsNone(tlsFailureReason(None))

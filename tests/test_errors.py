@@ -46,3 +46,14 @@ class ErrorResponseTests(SynchronousTestCase):
         self.assertEqual(connectFailureStatus(error.ConnectionRefusedError())[0], 502)
         self.assertEqual(connectFailureStatus(error.DNSLookupError())[0], 502)
         self.assertEqual(connectFailureStatus(OSError())[0], 502)
+
+    def test_tlsFailures(self) -> None:
+        """
+        A failed TLS handshake or certificate verification is 502, and the
+        reason (for the log) says why.
+        """
+        from proxykit.endpoints import TLSFailed
+
+        status, why = connectFailureStatus(TLSFailed("certificate has expired"))
+        self.assertEqual(status, 502)
+        self.assertIn("certificate has expired", why)

@@ -44,7 +44,7 @@ class ForwardTranscriptTests(SynchronousTestCase):
             h.received(),
             b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nVia: 1.1 proxykit\r\n\r\nhello",
         )
-        self.assertEqual(h.factory.pool.idleCount(h.factory.router._authorities[b"127.0.0.1:9000"][0]), 1)  # type: ignore[index]
+        self.assertEqual(h.factory.pool.idleCount(h.factory.router._authorities[(b"http", b"127.0.0.1:9000")][0]), 1)  # type: ignore[index]
         self.assertFalse(h.clientTransport.disconnecting)
 
     def test_keepAliveReusesOrigin(self) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from proxykit.config import ForwardConfig
+from proxykit.config import ForwardConfig, OriginTLS
 from proxykit.routing import (
     ClientInfo,
     Forward,
@@ -82,9 +82,29 @@ class ForwardRouterTests(SynchronousTestCase):
         decision = route(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertEqual(decision.status, 400)  # type: ignore[attr-defined]
 
+    def test_httpsTarget(self) -> None:
+        """
+        An absolute-form C{https://} target is forwarded to an C{https}
+        origin (port 443 by default), which the proxy reaches over TLS; with
+        C{forward.ca_file} its TLS settings trust that bundle.
+        """
+        decision = route(b"GET https://Example.com/a?b HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(
+            decision,
+            Forward(Origin("https", "example.com", 443, forward=True), b"/a?b", b"Example.com"),
+        )
+        self.assertEqual(decision.upstream.authority, b"example.com")  # type: ignore[union-attr]
+        decision = route(
+            b"GET https://example.com:8443/ HTTP/1.1\r\nHost: x\r\n\r\n", caFile="/etc/ca.pem"
+        )
+        self.assertEqual(
+            decision.upstream,  # type: ignore[union-attr]
+            Origin("https", "example.com", 8443, forward=True, tls=OriginTLS(caFile="/etc/ca.pem")),
+        )
+
     def test_unsupportedScheme(self) -> None:
         """
-        Schemes other than http get 501.
+        Schemes other than http and https get 501.
         """
         decision = route(b"GET ftp://example.com/ HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertEqual(decision.status, 501)  # type: ignore[attr-defined]

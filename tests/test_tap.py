@@ -218,7 +218,7 @@ class ReverseOptionsTests(SynchronousTestCase):
             ("example.test=", "http://host[:port] or unix:/absolute/path"),
             ("example.test=127.0.0.1:9001", "http://host[:port] or unix:/absolute/path"),
             ("example.test=http://127.0.0.1:9001,", "http://host[:port] or unix:/absolute/path"),
-            ("example.test=https://127.0.0.1:9001", "http://host[:port] or unix:/absolute/path"),
+            ("example.test=ftp://127.0.0.1:9001", "http://host[:port] or unix:/absolute/path"),
         ):
             self.assertUsageError(["reverse", "--route", value], "--route")
             self.assertUsageError(["reverse", "--route", value], problem)

@@ -728,14 +728,19 @@ class Harness:
 
     # Listeners
 
-    def listen(self, factory: IProtocolFactory, tls: bool = False) -> Listener:
+    def listen(
+        self, factory: IProtocolFactory, tls: bool = False, options: Any = None
+    ) -> Listener:
         """
         Listen on 127.0.0.1, port 0, with C{factory} (over TLS with
-        L{localhostCertificate} if C{tls}).
+        L{localhostCertificate} if C{tls}; with the TLS C{options} if
+        given).
         """
         tracker = Tracker()
         wrapped = TrackingFactory(factory, tracker)
-        if tls:
+        if options is not None:
+            port = self.reactor.listenSSL(0, wrapped, options, interface="127.0.0.1")
+        elif tls:
             certificate, key = localhostCertificate()
             options = ssl.PrivateCertificate.loadPEM(key + certificate).options()
             port = self.reactor.listenSSL(0, wrapped, options, interface="127.0.0.1")
@@ -749,13 +754,15 @@ class Harness:
         self,
         connectPorts: Iterable[int] = (443,),
         timeouts: Timeouts | None = None,
+        caFile: str | None = None,
     ) -> Proxy:
         """
-        Start a forward proxy.
+        Start a forward proxy (trusting C{caFile} for C{https://} targets,
+        if given).
         """
         reactor = self.reactor
         config = ProxyConfig(
-            forward=ForwardConfig(connectPorts=frozenset(connectPorts)),
+            forward=ForwardConfig(connectPorts=frozenset(connectPorts), caFile=caFile),
             timeouts=timeouts if timeouts is not None else Timeouts(),
         )
         factory = ProxyFactory(
