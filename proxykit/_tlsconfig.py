@@ -48,6 +48,10 @@ class CertificateConfig:
     hosts: tuple[str, ...] = ()
 
 
+DEFAULT_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
+"""TLS 1.2 ciphers: forward secrecy and AEAD only."""
+
+
 @attrs.frozen
 class TLSConfig:
     """
@@ -62,6 +66,10 @@ class TLSConfig:
         is answered C{301} to the same host and target over https.
     @ivar redirectPort: The https port named in those redirects (omitted
         from the URL when 443).
+    @ivar minVersion: The oldest TLS version accepted, C{"1.2"} (default)
+        or C{"1.3"}.
+    @ivar ciphers: The OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are
+        OpenSSL's defaults).
     """
 
     listen: tuple[str, ...]
@@ -69,6 +77,8 @@ class TLSConfig:
     certificates: tuple[CertificateConfig, ...] = ()
     redirectListen: tuple[str, ...] = ()
     redirectPort: int = 443
+    minVersion: str = "1.2"
+    ciphers: str = DEFAULT_CIPHERS
 
 
 def readTLS(reader: ConfigReader, data: Mapping[str, Any]) -> TLSConfig | None:
@@ -83,7 +93,15 @@ def readTLS(reader: ConfigReader, data: Mapping[str, Any]) -> TLSConfig | None:
     tls = reader.table(
         data,
         "tls",
-        {"listen", "default_certificate", "certificate", "redirect_listen", "redirect_port"},
+        {
+            "listen",
+            "default_certificate",
+            "certificate",
+            "redirect_listen",
+            "redirect_port",
+            "min_version",
+            "ciphers",
+        },
     )
     none: tuple[str, ...] = ()
     listen = reader.get(tls, "tls.listen", stringList, none, "a list of endpoint strings")
@@ -99,6 +117,8 @@ def readTLS(reader: ConfigReader, data: Mapping[str, Any]) -> TLSConfig | None:
         tls, "tls.redirect_listen", stringList, none, "a list of endpoint strings"
     )
     redirectPort = reader.get(tls, "tls.redirect_port", parsePort, 443, "a port (1-65535)")
+    minVersion = reader.get(tls, "tls.min_version", _tlsVersion, "1.2", '"1.2" or "1.3"')
+    ciphers = reader.get(tls, "tls.ciphers", _cipherList, DEFAULT_CIPHERS, "an OpenSSL cipher list")
     base = os.path.dirname(os.path.abspath(reader.source)) if os.path.isfile(reader.source) else ""
     if "default_certificate" not in tls:
         raise reader.error("tls.default_certificate", "missing: expected { cert = ..., key = ... }")
@@ -122,7 +142,24 @@ def readTLS(reader: ConfigReader, data: Mapping[str, Any]) -> TLSConfig | None:
         certificates=certificates,
         redirectListen=redirectListen,
         redirectPort=redirectPort,
+        minVersion=minVersion,
+        ciphers=ciphers,
     )
+
+
+def _tlsVersion(value: Any) -> str:
+    if value not in ("1.2", "1.3"):
+        raise ValueError(value)
+    return str(value)
+
+
+def _cipherList(value: Any) -> str:
+    from .tls import checkCiphers
+
+    if not isinstance(value, str) or not value:
+        raise ValueError(value)
+    checkCiphers(value)
+    return value
 
 
 def _certificate(

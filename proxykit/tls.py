@@ -80,10 +80,29 @@ def _describe(error: SSL.Error) -> str:
     return "; ".join(reasons) or str(error) or "not usable"
 
 
-def loadContext(certificate: CertificateConfig) -> SSL.Context:
+_VERSIONS: Final = {"1.2": SSL.TLS1_2_VERSION, "1.3": SSL.TLS1_3_VERSION}
+"""The minimum protocol versions a TLS listener may be set to."""
+
+
+def checkCiphers(ciphers: str) -> None:
     """
-    A server context for C{certificate}: its chain and key, TLS 1.2 or
-    later, L{CIPHERS}, ALPN C{http/1.1}.
+    Whether OpenSSL accepts C{ciphers} as a cipher list.
+
+    @raise ValueError: It selects no cipher.
+    """
+    try:
+        SSL.Context(SSL.TLS_SERVER_METHOD).set_cipher_list(ciphers.encode("ascii"))
+    except (SSL.Error, UnicodeEncodeError):
+        raise ValueError(ciphers)
+
+
+def loadContext(
+    certificate: CertificateConfig, minVersion: str = "1.2", ciphers: bytes = CIPHERS
+) -> SSL.Context:
+    """
+    A server context for C{certificate}: its chain and key, TLS
+    C{minVersion} or later (1.2 by default), C{ciphers} for TLS 1.2
+    (L{CIPHERS} by default), ALPN C{http/1.1}.
 
     @raise TLSFileError: A file is missing, unreadable, not PEM, or the key
         does not belong to the certificate.
@@ -93,9 +112,9 @@ def loadContext(certificate: CertificateConfig) -> SSL.Context:
             reason = "no such file" if not os.path.exists(path) else "cannot be read"
             raise TLSFileError(which, f"{path}: {reason}")
     context = SSL.Context(SSL.TLS_SERVER_METHOD)
-    context.set_min_proto_version(SSL.TLS1_2_VERSION)
+    context.set_min_proto_version(_VERSIONS[minVersion])
     context.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE)
-    context.set_cipher_list(CIPHERS)
+    context.set_cipher_list(ciphers)
     context.set_alpn_select_callback(_selectALPN)
     try:
         context.use_certificate_chain_file(certificate.cert)
@@ -121,12 +140,13 @@ class _Contexts:
     """
 
     def __init__(self, config: TLSConfig, onServerName: object) -> None:
-        self.default = loadContext(config.defaultCertificate)
+        settings = (config.minVersion, config.ciphers.encode("ascii"))
+        self.default = loadContext(config.defaultCertificate, *settings)
         self.default.set_tlsext_servername_callback(onServerName)  # type: ignore[arg-type]
         self.exact: dict[str, SSL.Context] = {}
         wildcards: list[tuple[str, SSL.Context]] = []
         for certificate in config.certificates:
-            context = loadContext(certificate)
+            context = loadContext(certificate, *settings)
             for host in certificate.hosts:
                 name = host.lower().rstrip(".")
                 if name.startswith("*."):

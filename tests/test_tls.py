@@ -321,10 +321,10 @@ class TLSConfigTests(SynchronousTestCase):
         Unknown keys are reported.
         """
         self.assertError(
-            '[tls]\nlisten = ["tcp:8443"]\nciphers = "x"\n'
+            '[tls]\nlisten = ["tcp:8443"]\ncipher = "x"\n'
             'default_certificate = { cert = "default.pem", key = "default.key" }\n',
             3,
-            "tls.ciphers",
+            "tls.cipher",
             "unknown key",
         )
 
@@ -555,3 +555,48 @@ class RedirectTests(SynchronousTestCase):
             files.write("b.toml", text.replace('"tcp:8443"', '"ssl:8443"')),
         )
         self.assertEqual(error.key, "tls.listen[0]")
+
+
+class TLSSettingsTests(SynchronousTestCase):
+    """
+    The oldest TLS version and the TLS 1.2 cipher list can be set for the
+    TLS listeners.
+    """
+
+    def setUp(self) -> None:
+        self.files = Files(self)
+        self.files.ca.write(self.files.directory, "default", "default.test")
+
+    def load(self, extra: str) -> ProxyConfig:
+        return ProxyConfig.fromFile(
+            self.files.write(
+                "proxy.toml",
+                '[tls]\nlisten = ["tcp:8443"]\n'
+                'default_certificate = { cert = "default.pem", key = "default.key" }\n' + extra,
+            )
+        )
+
+    def test_tls13Only(self) -> None:
+        """
+        With C{min_version = "1.3"} a TLS 1.2 client fails the handshake.
+        """
+        config = self.load('min_version = "1.3"\n').tls
+        assert config is not None
+        self.assertEqual(config.minVersion, "1.3")
+        tls = ServerTLS(config)
+        self.assertRaises(SSL.Error, handshake, tls, b"default.test", SSL.TLS1_2_VERSION)
+        self.assertEqual(handshake(tls, b"default.test").get_protocol_version_name(), "TLSv1.3")
+
+    def test_ciphers(self) -> None:
+        """
+        A cipher list is used for TLS 1.2; one OpenSSL rejects is a config
+        error naming the key.
+        """
+        config = self.load('ciphers = "ECDHE+CHACHA20"\n').tls
+        assert config is not None
+        client = handshake(ServerTLS(config), b"default.test", SSL.TLS1_2_VERSION)
+        self.assertIn("CHACHA20", client.get_cipher_name())
+        error = self.assertRaises(ConfigError, self.load, 'ciphers = "NOTHING-AT-ALL"\n')
+        self.assertEqual(error.key, "tls.ciphers")
+        error = self.assertRaises(ConfigError, self.load, 'min_version = "1.1"\n')
+        self.assertEqual(error.key, "tls.min_version")
