@@ -288,17 +288,17 @@ def addForwardingHeaders(
     return out
 
 
-def _normalAuthority(authority: bytes) -> bytes:
+def _normalAuthority(authority: bytes, defaultPort: bytes = b":80") -> bytes:
     """
-    An C{http} authority in the form used for comparison: lower case, without
-    the default port (RFC 9110 section 4.2.1: "If the port subcomponent is
-    empty or not given, TCP port 80 (the reserved port for WWW services) is
-    the default").  One with userinfo is left as it is and so never equals
-    an origin's.
+    An authority in the form used for comparison: lower case, without the
+    scheme's default port (RFC 9110 section 4.2.1: "If the port subcomponent
+    is empty or not given, TCP port 80 (the reserved port for WWW services)
+    is the default"; 443 for https, section 4.2.2).  One with userinfo is
+    left as it is and so never equals an origin's.
     """
     authority = authority.lower()
-    if authority.endswith(b":80"):
-        return authority[:-3]
+    if authority.endswith(defaultPort):
+        return authority[: -len(defaultPort)]
     if authority.endswith(b":"):
         return authority[:-1]
     return authority
@@ -311,10 +311,13 @@ def rewriteLocation(
     publicAuthority: bytes,
     stripPrefix: bytes = b"",
     prefix: bytes = b"",
+    originScheme: bytes = b"http",
 ) -> bytes | None:
     """
     Point a C{Location} or C{Content-Location} that names an origin at the
     public address instead, like nginx's C{proxy_redirect default}.
+    (C{originScheme} is the scheme the origins are spoken to with, C{http}
+    or C{https}; below, C{http} stands for it.)
 
       - C{http://ORIGIN/x?q#f}, where C{ORIGIN} is one of
         C{originAuthorities} (host compared without case, C{:80} the same as
@@ -348,10 +351,10 @@ def rewriteLocation(
             # An absolute-path reference.
             return base + value if base else None
         start = 2
-    elif value[:7].lower() == b"http://":
-        start = 7
     else:
-        return None
+        start = len(originScheme) + 3
+        if value[:start].lower() != originScheme + b"://":
+            return None
 
     # RFC 3986 section 3.2: "The authority component is preceded by a double
     # slash ("//") and is terminated by the next slash ("/"), question mark
@@ -361,11 +364,12 @@ def rewriteLocation(
         at = value.find(delimiter, start, end)
         if at >= 0:
             end = at
-    authority = _normalAuthority(value[start:end])
+    defaultPort = b":443" if originScheme == b"https" else b":80"
+    authority = _normalAuthority(value[start:end], defaultPort)
     if not authority:
         return None
     if authority not in originAuthorities and not any(
-        _normalAuthority(origin) == authority for origin in originAuthorities
+        _normalAuthority(origin, defaultPort) == authority for origin in originAuthorities
     ):
         return None
 

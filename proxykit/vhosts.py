@@ -141,9 +141,12 @@ class RoutePolicy:
         public = request.host
         strip = self._strip
         scheme = self.scheme
+        originScheme = origin.scheme.encode("ascii")
 
         def rewrite(value: bytes) -> bytes | None:
-            return rewriteLocation(value, authorities, scheme, public, strip, strip)
+            return rewriteLocation(
+                value, authorities, scheme, public, strip, strip, originScheme
+            )
 
         return rewriteResponseHeaders(headers, rewrite)
 

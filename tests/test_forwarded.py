@@ -741,3 +741,23 @@ class RewriteResponseHeadersTests(SynchronousTestCase):
             ],
         )
         self.assertEqual(headers, received)
+
+
+class HTTPSOriginLocationTests(SynchronousTestCase):
+    """
+    Redirects from an origin spoken to over https name it with https.
+    """
+
+    def test_httpsOrigin(self) -> None:
+        """
+        C{https://ORIGIN/x} is rewritten for an https origin (C{:443} the
+        same as no port); C{http://ORIGIN/x} is then somewhere else.
+        """
+        origins = {b"origin.test"}
+        self.assertEqual(
+            rewriteLocation(b"https://origin.test:443/x", origins, b"https", b"site.test", originScheme=b"https"),
+            b"https://site.test/x",
+        )
+        self.assertIsNone(
+            rewriteLocation(b"http://origin.test/x", origins, b"https", b"site.test", originScheme=b"https")
+        )
