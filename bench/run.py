@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
 """proxykit benchmark harness.
 
-    python3 bench/run.py            # full run, ~9.5 minutes
-    python3 bench/run.py --quick    # ~1.5 minutes, 3 s runs, 1 repetition
+    python3 bench/run.py                    # forward + reverse, ~18 minutes
+    python3 bench/run.py --quick            # ~3 minutes, 3 s runs, 1 repetition
+    python3 bench/run.py --mode forward     # forward mode only, ~9.5 minutes
+    python3 bench/run.py --mode reverse     # reverse mode only, ~9 minutes
 
-Starts nginx as the origin on 127.0.0.1, then each proxy in turn (proxykit,
-twisted.web.proxy, proxy.py, tinyproxy, and no proxy at all), pinned to CPU 0
-while wrk, nginx and this script run on CPU 1, and measures keep-alive
-requests/s and latency, CONNECT tunnel throughput and the proxies' memory
-under a slow client.  See bench/README.md.  Uses the standard library only;
-the proxies run from bench/.venv, which this script creates.
+Starts nginx as the origin on 127.0.0.1, then each proxy in turn, pinned to
+CPU 0 while wrk, nginx and this script run on CPU 1.  Forward mode: proxykit
+forward, twisted.web.proxy, proxy.py and tinyproxy; keep-alive requests/s and
+latency, CONNECT tunnel throughput and memory under a slow client.  Reverse
+mode: proxykit reverse, twisted.web.proxy.ReverseProxyResource, proxy.py's
+reverse proxy and nginx; keep-alive requests/s and latency.  Both modes
+share the no-proxy baseline.  See bench/README.md.  Uses the standard library
+only; the proxies run from bench/.venv, which this script creates.
 """
 
 from __future__ import annotations
@@ -51,9 +55,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="repetitions of the no-proxy baseline (default 1)",
     )
     p.add_argument(
+        "--mode",
+        choices=[*servers.MODES, "all"],
+        default="all",
+        help="forward proxies, reverse proxies or both (default all)",
+    )
+    p.add_argument(
         "--proxies",
-        default=",".join(servers.PROXY_NAMES),
-        help="comma-separated subset of: " + ",".join(servers.PROXY_NAMES),
+        default=",".join(servers.DEFAULT_NAMES),
+        help="comma-separated subset of: "
+        + ",".join(servers.PROXY_NAMES)
+        + " (default: all but proxy.py-threadless)",
     )
     p.add_argument("--proxykit-reactor", help="twistd -r REACTOR for proxykit")
     p.add_argument(
@@ -61,6 +73,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         help="extra argument for 'proxykit forward' (repeatable)",
+    )
+    p.add_argument(
+        "--proxykit-reverse-arg",
+        action="append",
+        default=[],
+        help="extra argument for 'proxykit reverse' (repeatable)",
     )
     p.add_argument(
         "--tunnel-mib",
@@ -89,7 +107,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         choices=["http", "tunnel", "slow"],
-        help="skip a phase",
+        help="skip a phase (tunnel and slow are forward mode only)",
     )
     p.add_argument(
         "--retry-noisy",
@@ -108,6 +126,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.duration = args.duration or (3 if args.quick else 10)
     args.reps = args.reps or (1 if args.quick else 3)
     args.slow_seconds = args.slow_seconds or (3.0 if args.quick else 5.0)
+    args.modes = list(servers.MODES) if args.mode == "all" else [args.mode]
     args.proxy_list = [n for n in args.proxies.split(",") if n]
     unknown = set(args.proxy_list) - set(servers.PROXY_NAMES)
     if unknown:
@@ -145,27 +164,44 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
-def rotated(names: list[str], rep: int) -> list[str]:
-    shift = rep % len(names)
-    return names[shift:] + names[:shift]
+def rotated(items: list[ProxySpec], rep: int) -> list[ProxySpec]:
+    shift = rep % len(items)
+    return items[shift:] + items[:shift]
 
 
-def request_target(ctx: Context, proxy: RunningProxy, name: str) -> str:
-    """Absolute-form for proxies, origin-form for the no-proxy baseline."""
-    return f"/{name}" if proxy.proc is None else ctx.origin.url(name)
+def request_for(ctx: Context, proxy: RunningProxy, name: str) -> tuple[str, str]:
+    """(request target, Host) for file ``name``: absolute-form for forward
+    proxies, origin-form with ``Host: bench.test`` for reverse proxies, and
+    origin-form with the origin's Host for the no-proxy baseline."""
+    if proxy.spec.mode == "forward":
+        return ctx.origin.url(name), ctx.origin.host
+    if proxy.spec.mode == "reverse":
+        return f"/{name}", servers.REVERSE_HOST
+    return f"/{name}", ctx.origin.host
+
+
+def label(spec: ProxySpec) -> str:
+    return spec.name if spec.mode == servers.BASELINE else f"{spec.mode} {spec.name}"
 
 
 def start(ctx: Context, spec: ProxySpec, rep: int | str) -> RunningProxy | None:
     try:
         proxy = servers.start_proxy(ctx.pm, spec, ctx.settings, ctx.origin)
     except StartError as exc:
-        say(f"  {spec.name}: failed to start: {exc}")
+        say(f"  {label(spec)}: failed to start: {exc}")
         ctx.results.starts.append(
-            {"proxy": spec.name, "rep": rep, "ok": False, "error": str(exc)}
+            {
+                "mode": spec.mode,
+                "proxy": spec.name,
+                "rep": rep,
+                "ok": False,
+                "error": str(exc),
+            }
         )
         return None
     ctx.results.starts.append(
         {
+            "mode": spec.mode,
             "proxy": spec.name,
             "rep": rep,
             "ok": True,
@@ -179,20 +215,16 @@ def preflight(ctx: Context, proxy: RunningProxy) -> str | None:
     """Check that the proxy relays both files intact; return an error or None."""
     for name, size in servers.SIZES.items():
         try:
-            status, body = load.fetch(
-                proxy.port, request_target(ctx, proxy, name), ctx.origin.host
-            )
+            status, body = load.fetch(proxy.port, *request_for(ctx, proxy, name))
         except OSError as exc:
             return f"GET /{name}: {type(exc).__name__}: {exc}"
         if status != 200 or body != servers.file_body(size):
             return f"GET /{name}: status {status}, {len(body)} bytes (want {size})"
     try:
-        verdict = load.keepalive_probe(
-            proxy.port, request_target(ctx, proxy, "small"), ctx.origin.host
-        )
+        verdict = load.keepalive_probe(proxy.port, *request_for(ctx, proxy, "small"))
     except OSError as exc:
         return f"keep-alive probe: {type(exc).__name__}: {exc}"
-    ctx.results.keepalive[proxy.spec.name] = verdict
+    ctx.results.keepalive.setdefault(proxy.spec.mode, {})[proxy.spec.name] = verdict
     return None
 
 
@@ -222,6 +254,7 @@ def wrk_once(
 ) -> dict[str, Any]:
     """One wrk run, as a raw result row."""
     row: dict[str, Any] = {
+        "mode": proxy.spec.mode,
         "proxy": proxy.spec.name,
         "rep": rep,
         "size": name,
@@ -229,12 +262,12 @@ def wrk_once(
     }
     pid = proxy.proc.pid if proxy.proc else ctx.origin.proc.pid
     hwm_reset = procs.reset_peak_rss(pid)
+    cpu_before = procs.tree_jiffies(pid)
     try:
         with ctx.foreign_cpu(proxy) as foreign:
             result = load.run_wrk(
                 proxy.port,
-                request_target(ctx, proxy, name),
-                ctx.origin.host,
+                *request_for(ctx, proxy, name),
                 conns,
                 ctx.args.duration,
                 ctx.load_cpu,
@@ -243,11 +276,15 @@ def wrk_once(
         row.update(error=str(exc), flags=["wrk-failed"])
         say(f"    {name:<5} c={conns:<3} wrk failed: {exc}")
         return row
+    cpu_s = (procs.tree_jiffies(pid) - cpu_before) / os.sysconf("SC_CLK_TCK")
     alive = proxy.proc is None or proxy.proc.alive()
-    keepalive = ctx.results.keepalive.get(proxy.spec.name, "")
+    keepalive = ctx.results.keepalive.get(proxy.spec.mode, {}).get(proxy.spec.name, "")
     row.update(
         wrk=result.as_dict(),
         peak_rss_kib=procs.tree_kib(pid, "VmHWM"),
+        cpu_share=round(cpu_s / (result.duration_us / 1e6), 3)
+        if result.duration_us
+        else None,
         rss_of="nginx" if proxy.proc is None else "proxy",
         hwm_reset=hwm_reset,
         alive=alive,
@@ -319,8 +356,7 @@ def warm_up(ctx: Context, proxy: RunningProxy) -> None:
     try:
         load.run_wrk(
             proxy.port,
-            request_target(ctx, proxy, "small"),
-            ctx.origin.host,
+            *request_for(ctx, proxy, "small"),
             10,
             1,
             ctx.load_cpu,
@@ -331,7 +367,7 @@ def warm_up(ctx: Context, proxy: RunningProxy) -> None:
 
 def http_session(ctx: Context, spec: ProxySpec, rep: int) -> None:
     """Start one proxy, run every (size, conns) load and the tunnel, stop it."""
-    say(f"  [{spec.name}]")
+    say(f"  [{label(spec)}]")
     proxy = start(ctx, spec, rep)
     if proxy is None:
         return
@@ -341,11 +377,13 @@ def http_session(ctx: Context, spec: ProxySpec, rep: int) -> None:
             say(f"    preflight failed: {error}")
             ctx.results.http.append(
                 {
+                    "mode": spec.mode,
                     "proxy": spec.name,
                     "rep": rep,
                     "size": "small",
                     "conns": 50,
                     "error": error,
+                    "log_tail": proxy.proc.log_tail(12) if proxy.proc else "",
                     "flags": ["preflight-failed"],
                 }
             )
@@ -358,24 +396,44 @@ def http_session(ctx: Context, spec: ProxySpec, rep: int) -> None:
                 for name in servers.SIZES
                 for conns in CONNS
             )
-        if usable and "tunnel" not in ctx.args.skip:
+        if usable and wants_tunnel(ctx, spec):
             measure_tunnel(ctx, proxy, rep)
     finally:
         if proxy.proc:
             ctx.pm.stop(proxy.proc)
 
 
-def run_http_phase(ctx: Context) -> None:
-    specs = {s.name: s for s in servers.PROXIES if s.name in ctx.args.proxy_list}
+def wants_tunnel(ctx: Context, spec: ProxySpec) -> bool:
+    """CONNECT is a forward-proxy feature: measured in forward mode (and for
+    the baseline when forward mode runs)."""
+    return (
+        "tunnel" not in ctx.args.skip
+        and "forward" in ctx.args.modes
+        and spec.mode != "reverse"
+    )
+
+
+def run_http_phase(ctx: Context, mode: str, with_baseline: bool) -> None:
+    """Every repetition of ``mode``'s peers (and of the baseline if asked),
+    in an order rotated on each repetition."""
+    names = ctx.args.proxy_list
+    specs = servers.specs_for(mode, names)
+    if with_baseline:
+        specs += servers.specs_for(servers.BASELINE, names)
+    if not specs:
+        return
     for rep in range(ctx.args.reps):
-        say(f"repetition {rep + 1}/{ctx.args.reps}")
-        for name in rotated(list(specs), rep):
-            if ctx.results.failed_to_start(name):
-                say(f"  [{name}] skipped: failed to start earlier")
+        say(f"{mode} mode, repetition {rep + 1}/{ctx.args.reps}")
+        for spec in rotated(specs, rep):
+            if ctx.results.failed_to_start(spec.mode, spec.name):
+                say(f"  [{label(spec)}] skipped: failed to start earlier")
                 continue
-            if name == "none" and rep >= ctx.args.baseline_reps:
+            if ctx.results.failed_preflight(spec.mode, spec.name):
+                say(f"  [{label(spec)}] skipped: preflight failed earlier")
                 continue
-            http_session(ctx, specs[name], rep)
+            if spec.mode == servers.BASELINE and rep >= ctx.args.baseline_reps:
+                continue
+            http_session(ctx, spec, rep)
 
 
 def slow_session(ctx: Context, spec: ProxySpec) -> None:
@@ -422,10 +480,8 @@ def run_slow_phase(ctx: Context) -> None:
         f"slow client: {ctx.args.slow_rate_kib} KiB/s for {ctx.args.slow_seconds:g} s, "
         f"{ctx.args.slow_mib} MiB file"
     )
-    for spec in servers.PROXIES:
-        if spec.build is None or spec.name not in ctx.args.proxy_list:
-            continue
-        if ctx.results.failed_to_start(spec.name):
+    for spec in servers.specs_for("forward", ctx.args.proxy_list):
+        if ctx.results.failed_to_start(spec.mode, spec.name):
             ctx.results.slow.append({"proxy": spec.name, "error": "failed to start"})
             continue
         slow_session(ctx, spec)
@@ -451,7 +507,12 @@ def make_meta(args: argparse.Namespace, install_error: str | None) -> dict[str, 
         "duration_s": args.duration,
         "reps": args.reps,
         "baseline_reps": args.baseline_reps,
-        "proxies": args.proxy_list,
+        "modes": args.modes,
+        "proxies": {
+            mode: [s.name for s in servers.specs_for(mode, args.proxy_list)]
+            for mode in [*args.modes, servers.BASELINE]
+        },
+        "reverse_host": servers.REVERSE_HOST,
         "conns": list(CONNS),
         "sizes": servers.SIZES,
         "tunnel_bytes": args.tunnel_mib * MIB,
@@ -464,10 +525,10 @@ def make_meta(args: argparse.Namespace, install_error: str | None) -> dict[str, 
         "pinning": {
             "proxy_cpu": args.proxy_cpu or None,
             "load_cpu": args.load_cpu or None,
-            "on_load_cpu": "wrk, nginx, tunnel origin, harness",
+            "on_load_cpu": "wrk, origin nginx, tunnel origin, harness",
         },
         "wrk": "wrk -t1 -cN -dDs --latency --timeout 5s -s bench/wrk_request.lua",
-        "proxy_commands": {s.name: s.notes for s in servers.PROXIES},
+        "proxy_commands": {f"{s.mode} {s.name}": s.notes for s in servers.PROXIES},
         "proxykit_reactor": args.proxykit_reactor or "twistd default",
         "proxykit_install_error": install_error,
         "machine": environment.machine_info(VENV_DIR),
@@ -491,15 +552,22 @@ def benchmark(args: argparse.Namespace, results: Results, tmp: Path) -> None:
             args.proxy_cpu or None,
             args.proxykit_reactor,
             args.proxykit_arg,
+            origin.port,
+            args.proxykit_reverse_arg,
         )
         ctx = Context(args, pm, origin, tunnel, tunnel_port, settings, results)
         say(
             f"origin nginx on 127.0.0.1:{origin.port}, tunnel origin on "
             f"127.0.0.1:{tunnel_port}"
         )
-        if "http" not in args.skip or "tunnel" not in args.skip:
-            run_http_phase(ctx)
-        if "slow" not in args.skip:
+        baseline_done = False
+        for mode in args.modes:
+            if "http" in args.skip and (mode == "reverse" or "tunnel" in args.skip):
+                continue
+            # The no-proxy baseline is the same load in both modes: run it once.
+            run_http_phase(ctx, mode, with_baseline=not baseline_done)
+            baseline_done = True
+        if "slow" not in args.skip and "forward" in args.modes:
             run_slow_phase(ctx)
     finally:
         pm.stop_all()

@@ -1,10 +1,11 @@
 -- wrk script shared by every target of bench/run.py.
 --
 -- Usage: wrk ... http://127.0.0.1:TARGETPORT/ -- REQUEST_TARGET HOST
---   REQUEST_TARGET  absolute-form URI for proxies
---                   (http://127.0.0.1:ORIGINPORT/small) or origin-form for the
---                   no-proxy baseline (/small).
---   HOST            value of the Host header (127.0.0.1:ORIGINPORT).
+--   REQUEST_TARGET  absolute-form URI for forward proxies
+--                   (http://127.0.0.1:ORIGINPORT/small), origin-form for
+--                   reverse proxies and the no-proxy baseline (/small).
+--   HOST            value of the Host header: 127.0.0.1:ORIGINPORT, or
+--                   bench.test (the virtual host) for reverse proxies.
 --
 -- The request is built once per thread in init() and served by wrk's default
 -- (static) request function, so the script adds no per-request Lua work.

@@ -214,6 +214,11 @@ def process_jiffies(pid: int) -> int:
     return sum(int(v) for v in fields[11:15]) if fields else 0
 
 
+def tree_jiffies(root: int) -> int:
+    """CPU time used so far by ``root`` and its descendants, in jiffies."""
+    return sum(process_jiffies(pid) for pid in child_pids(root))
+
+
 def kernel_thread_jiffies() -> int:
     total = 0
     for entry in os.scandir("/proc"):

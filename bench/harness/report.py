@@ -11,7 +11,18 @@ from pathlib import Path
 from typing import Any
 
 PROXYKIT = "proxykit"
-PEERS = ("twisted.web.proxy", "proxy.py", "tinyproxy", "none")
+BASELINE = "baseline"
+PEERS: dict[str, tuple[str, ...]] = {
+    "forward": ("twisted.web.proxy", "proxy.py", "tinyproxy", "none"),
+    "reverse": (
+        "ReverseProxyResource",
+        "proxy.py",
+        "proxy.py-threadless",
+        "nginx",
+        "none",
+    ),
+}
+MODE_TITLES = {"forward": "Forward proxy", "reverse": "Reverse proxy"}
 Row = dict[str, Any]
 
 
@@ -24,10 +35,21 @@ class Results:
     http: list[Row] = field(default_factory=list)
     tunnel: list[Row] = field(default_factory=list)
     slow: list[Row] = field(default_factory=list)
-    keepalive: dict[str, str] = field(default_factory=dict)
+    keepalive: dict[str, dict[str, str]] = field(default_factory=dict)
 
-    def failed_to_start(self, proxy: str) -> bool:
-        return any(s["proxy"] == proxy and not s["ok"] for s in self.starts)
+    def failed_to_start(self, mode: str, proxy: str) -> bool:
+        return any(
+            s["mode"] == mode and s["proxy"] == proxy and not s["ok"]
+            for s in self.starts
+        )
+
+    def failed_preflight(self, mode: str, proxy: str) -> bool:
+        return any(
+            r["mode"] == mode
+            and r["proxy"] == proxy
+            and "preflight-failed" in r.get("flags", [])
+            for r in self.http
+        )
 
 
 def median(values: list[float]) -> float | None:
@@ -44,24 +66,28 @@ def http_busy(row: Row) -> bool:
 
 
 def summarise_http(rows: list[Row]) -> list[Row]:
-    """Median req/s, p50, p99 and max peak RSS per (proxy, size, conns).
+    """Median req/s, p50, p99, CPU share and max peak RSS per (mode, proxy,
+    size, conns).
 
     Medians use the undisturbed runs when there are any; error counts are
     summed over every kept run.
     """
-    groups: dict[tuple[str, str, int], list[Row]] = {}
+    groups: dict[tuple[str, str, str, int], list[Row]] = {}
     for row in (r for r in rows if not r.get("discarded")):
-        groups.setdefault((row["proxy"], row["size"], row["conns"]), []).append(row)
+        key = (row["mode"], row["proxy"], row["size"], row["conns"])
+        groups.setdefault(key, []).append(row)
     summary = []
-    for (proxy, size, conns), group in groups.items():
+    for (mode, proxy, size, conns), group in groups.items():
         done = [r for r in group if r.get("wrk")]
         used = undisturbed(done, http_busy)
         rss = [r["peak_rss_kib"] for r in done if r.get("peak_rss_kib")]
         flags = {f for r in group for f in r.get("flags", []) if f != "busy-machine"}
         if any(http_busy(r) for r in used):
             flags.add("busy-machine")
+        cpu = [r["cpu_share"] for r in used if r.get("cpu_share") is not None]
         summary.append(
             {
+                "mode": mode,
                 "proxy": proxy,
                 "size": size,
                 "conns": conns,
@@ -72,6 +98,7 @@ def summarise_http(rows: list[Row]) -> list[Row]:
                 "p50_ms": median([r["wrk"]["p50_us"] / 1000 for r in used]),
                 "p99_ms": median([r["wrk"]["p99_us"] / 1000 for r in used]),
                 "peak_rss_mib": max(rss) / 1024 if rss else None,
+                "cpu_share": median(cpu),
                 "non2xx": sum(r["wrk"]["err_status"] for r in done),
                 "socket_errors": sum(r["wrk"]["socket_errors"] for r in done),
                 "flags": sorted(flags),
@@ -112,16 +139,29 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a and b else None
 
 
+def peer_mode(mode: str, peer: str) -> str:
+    return BASELINE if peer == "none" else mode
+
+
 def http_ratios(summary: list[Row]) -> list[Row]:
-    """proxykit / peer for req/s (higher is better) and p99 (lower is better)."""
+    """proxykit / peer for req/s (higher is better) and p99 (lower is better),
+    within each mode (the no-proxy baseline is a peer in both)."""
     out = []
     for mine in (r for r in summary if r["proxy"] == PROXYKIT):
-        for peer in PEERS:
-            other = find(summary, proxy=peer, size=mine["size"], conns=mine["conns"])
+        mode = mine["mode"]
+        for peer in PEERS.get(mode, ()):
+            other = find(
+                summary,
+                mode=peer_mode(mode, peer),
+                proxy=peer,
+                size=mine["size"],
+                conns=mine["conns"],
+            )
             if other is None:
                 continue
             out.append(
                 {
+                    "mode": mode,
                     "peer": peer,
                     "size": mine["size"],
                     "conns": mine["conns"],
@@ -132,36 +172,60 @@ def http_ratios(summary: list[Row]) -> list[Row]:
     return out
 
 
-def targets(http: list[Row], tunnel: list[Row]) -> list[Row]:
-    """The issue's acceptance targets, evaluated on the medians."""
+def targets(http: list[Row], tunnel: list[Row], modes: list[str]) -> list[Row]:
+    """The issues' acceptance targets, evaluated on the medians."""
 
-    def rps(proxy: str) -> float | None:
-        row = find(http, proxy=proxy, size="small", conns=50)
+    def rps(mode: str, proxy: str) -> float | None:
+        row = find(http, mode=mode, proxy=proxy, size="small", conns=50)
         return row["rps"] if row else None
 
     def mbps(proxy: str) -> float | None:
         row = find(tunnel, proxy=proxy)
         return row["mb_per_s"] if row else None
 
-    checks = [
-        (
-            "small, 50 conns: proxykit >= 4x twisted.web.proxy req/s",
-            ratio(rps(PROXYKIT), rps("twisted.web.proxy")),
-            4.0,
-        ),
-        (
-            "small, 50 conns: proxykit >= proxy.py req/s",
-            ratio(rps(PROXYKIT), rps("proxy.py")),
-            1.0,
-        ),
-        (
-            "CONNECT tunnel: proxykit >= tinyproxy MB/s",
-            ratio(mbps(PROXYKIT), mbps("tinyproxy")),
-            1.0,
-        ),
-    ]
+    def vs(mode: str, peer: str) -> float | None:
+        return ratio(rps(mode, PROXYKIT), rps(mode, peer))
+
+    checks = []
+    if "forward" in modes:
+        checks += [
+            (
+                "forward",
+                "small, 50 conns: proxykit >= 4x twisted.web.proxy req/s",
+                vs("forward", "twisted.web.proxy"),
+                4.0,
+            ),
+            (
+                "forward",
+                "small, 50 conns: proxykit >= proxy.py req/s",
+                vs("forward", "proxy.py"),
+                1.0,
+            ),
+            (
+                "forward",
+                "CONNECT tunnel: proxykit >= tinyproxy MB/s",
+                ratio(mbps(PROXYKIT), mbps("tinyproxy")),
+                1.0,
+            ),
+        ]
+    if "reverse" in modes:
+        checks += [
+            (
+                "reverse",
+                "small, 50 conns: proxykit reverse >= 4x ReverseProxyResource req/s",
+                vs("reverse", "ReverseProxyResource"),
+                4.0,
+            ),
+            (
+                "reverse",
+                "small, 50 conns: proxykit reverse >= 20% of nginx req/s",
+                vs("reverse", "nginx"),
+                0.2,
+            ),
+        ]
     return [
         {
+            "mode": mode,
             "target": name,
             "ratio": value,
             "needed": need,
@@ -169,7 +233,7 @@ def targets(http: list[Row], tunnel: list[Row]) -> list[Row]:
             if value is None
             else ("PASS" if value >= need else "FAIL"),
         }
-        for name, value, need in checks
+        for mode, name, value, need in checks
     ]
 
 
@@ -181,7 +245,12 @@ def build_summary(results: Results) -> dict[str, Any]:
         "tunnel": tunnel,
         "slow_client": results.slow,
         "ratios": http_ratios(http),
-        "targets": targets(http, tunnel),
+        "targets": targets(http, tunnel, results.meta["modes"]),
+        "preflight_failures": [
+            {k: r.get(k) for k in ("mode", "proxy", "rep", "error")}
+            for r in results.http
+            if "preflight-failed" in r.get("flags", [])
+        ],
         "start_failures": [s for s in results.starts if not s["ok"]],
         "client_keepalive": results.keepalive,
     }
@@ -191,79 +260,130 @@ def fmt(value: float | None, spec: str = ".1f") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def http_lines(summary: list[Row], proxies: list[str]) -> list[str]:
-    head = (
-        f"{'proxy':<18} {'size':<5} {'conns':>5} {'req/s':>9} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'RSS MiB':>8} {'non2xx':>7} {'sockerr':>7}  flags"
-    )
-    lines = [head, "-" * len(head)]
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.0f}%"
+
+
+def mode_rows(summary: list[Row], mode: str, proxies: list[str]) -> list[Row]:
+    """``mode``'s summary rows plus the baseline's, in table order."""
     order = {name: i for i, name in enumerate(proxies)}
-    rows = sorted(
-        summary,
+    rows = [
+        r
+        for r in summary
+        if r["mode"] == mode or (r["mode"] == BASELINE and r["proxy"] in proxies)
+    ]
+    return sorted(
+        rows,
         key=lambda r: (r["size"] != "small", -r["conns"], order.get(r["proxy"], 99)),
     )
+
+
+def table_proxies(meta: dict[str, Any], mode: str) -> list[str]:
+    return meta["proxies"].get(mode, []) + meta["proxies"].get(BASELINE, [])
+
+
+def http_lines(summary: list[Row], mode: str, proxies: list[str]) -> list[str]:
+    head = (
+        f"{'proxy':<20} {'size':<5} {'conns':>5} {'req/s':>9} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'CPU':>5} {'RSS MiB':>8} {'non2xx':>7} {'sockerr':>7}  flags"
+    )
+    lines = [head, "-" * len(head)]
+    rows = mode_rows(summary, mode, proxies)
     for r in rows:
         lines.append(
-            f"{r['proxy']:<18} {r['size']:<5} {r['conns']:>5} {fmt(r['rps']):>9} "
+            f"{r['proxy']:<20} {r['size']:<5} {r['conns']:>5} {fmt(r['rps']):>9} "
             f"{fmt(r['p50_ms'], '.2f'):>8} {fmt(r['p99_ms'], '.2f'):>8} "
+            f"{pct(r['cpu_share']):>5} "
             f"{fmt(r['peak_rss_mib']):>8} {r['non2xx']:>7} {r['socket_errors']:>7}  "
             f"{','.join(r['flags'])}"
         )
-    measured = {r["proxy"] for r in summary}
+    measured = {r["proxy"] for r in rows}
     for proxy in proxies:
         if proxy not in measured:
             lines.append(
-                f"{proxy:<18} {'-':<5} {'-':>5} {'no results':>9}"
-                "  (failed to start, or preflight failed)"
+                f"{proxy:<20} {'-':<5} {'-':>5} {'no results':>9}  (failed to start)"
             )
     return lines
 
 
-def other_lines(summary: dict[str, Any]) -> list[str]:
-    lines = ["(RSS of 'none' is nginx's.)", "", "Client keep-alive honoured:"]
-    for proxy, verdict in summary["client_keepalive"].items():
-        lines.append(f"  {proxy:<18} {verdict}")
-    lines += ["", "CONNECT tunnel (MB/s = 1e6 bytes/s, median):"]
+def keepalive_lines(summary: dict[str, Any], mode: str) -> list[str]:
+    lines = ["Client keep-alive honoured:"]
+    verdicts = {
+        **summary["client_keepalive"].get(mode, {}),
+        **summary["client_keepalive"].get(BASELINE, {}),
+    }
+    for proxy, verdict in verdicts.items():
+        lines.append(f"  {proxy:<20} {verdict}")
+    return lines
+
+
+def forward_lines(summary: dict[str, Any]) -> list[str]:
+    lines = ["", "CONNECT tunnel (MB/s = 1e6 bytes/s, median):"]
     for r in summary["tunnel"]:
         note = "; ".join(r["errors"])
-        lines.append(f"  {r['proxy']:<18} {fmt(r['mb_per_s']):>9}  {note}")
+        lines.append(f"  {r['proxy']:<20} {fmt(r['mb_per_s']):>9}  {note}")
     lines += ["", "Slow client (RSS growth = max VmRSS - baseline):"]
     for r in summary["slow_client"]:
         if r.get("error"):
-            lines.append(f"  {r['proxy']:<18} {'-':>9}  {r['error']}")
+            lines.append(f"  {r['proxy']:<20} {'-':>9}  {r['error']}")
             continue
         lines.append(
-            f"  {r['proxy']:<18} {r['growth_kib'] / 1024:>7.1f} MiB  "
+            f"  {r['proxy']:<20} {r['growth_kib'] / 1024:>7.1f} MiB  "
             f"(baseline {r['baseline_kib'] / 1024:.1f} MiB, read "
             f"{r['received'] / 1024:.0f} KiB in {r['seconds']:.1f} s)"
         )
+    return lines
+
+
+def mode_lines(summary: dict[str, Any], meta: dict[str, Any], mode: str) -> list[str]:
+    proxies = table_proxies(meta, mode)
+    lines = [
+        f"== {MODE_TITLES[mode]} ==",
+        *http_lines(summary["http"], mode, proxies),
+        "(CPU = the proxy's CPU time / wall time; for 'none', nginx's CPU and RSS.)",
+        "",
+        *keepalive_lines(summary, mode),
+    ]
+    if mode == "forward":
+        lines += forward_lines(summary)
     lines += ["", "proxykit / peer (req/s ratio; p99 ratio, lower is better):"]
-    for r in summary["ratios"]:
+    for r in (r for r in summary["ratios"] if r["mode"] == mode):
         lines.append(
-            f"  vs {r['peer']:<18} {r['size']:<5} c={r['conns']:<3} "
+            f"  vs {r['peer']:<20} {r['size']:<5} c={r['conns']:<3} "
             f"req/s x{fmt(r['rps_ratio'], '.2f')}  p99 x{fmt(r['p99_ratio'], '.2f')}"
         )
     lines += ["", "Targets:"]
-    for t in summary["targets"]:
+    for t in (t for t in summary["targets"] if t["mode"] == mode):
         lines.append(
             f"  [{t['verdict']}] {t['target']} (ratio {fmt(t['ratio'], '.2f')})"
         )
+    return lines
+
+
+def failure_lines(summary: dict[str, Any]) -> list[str]:
+    lines = []
     for s in summary["start_failures"]:
-        lines.append(f"\n{s['proxy']}: failed to start (rep {s['rep']}): {s['error']}")
+        lines.append(
+            f"{s['mode']} {s['proxy']}: failed to start (rep {s['rep']}): {s['error']}"
+        )
+    for f in summary["preflight_failures"]:
+        lines.append(
+            f"{f['mode']} {f['proxy']}: preflight failed (rep {f['rep']}): {f['error']}"
+        )
     return lines
 
 
 def render(results: Results, summary: dict[str, Any]) -> str:
     meta = results.meta
-    title = (
+    lines = [
         f"HTTP keep-alive via wrk -t1, {meta['duration_s']} s x "
         f"{meta['reps']} reps, medians; RSS = peak VmHWM of the proxy tree"
-    )
-    lines = [
-        title,
-        *http_lines(summary["http"], meta["proxies"]),
-        *other_lines(summary),
     ]
+    for mode in meta["modes"]:
+        lines += ["", *mode_lines(summary, meta, mode)]
+    failures = failure_lines(summary)
+    if failures:
+        lines += ["", *failures]
     return "\n".join(lines)
 
 
@@ -296,33 +416,29 @@ def md_table(head: list[str], rows: list[list[object]]) -> list[str]:
     return [md_row(head), md_row(["---"] * len(head)), *(md_row(r) for r in rows)]
 
 
-def md_http(summary: list[Row], proxies: list[str]) -> list[str]:
-    order = {name: i for i, name in enumerate(proxies)}
-    rows = sorted(
-        summary,
-        key=lambda r: (r["size"] != "small", -r["conns"], order.get(r["proxy"], 99)),
-    )
-    head = ["proxy", "size", "conns", "req/s", "p50 ms", "p99 ms", "peak RSS MiB"]
-    head += ["non-2xx", "socket errors", "flags"]
+def md_http(summary: list[Row], mode: str, proxies: list[str]) -> list[str]:
+    head = ["proxy", "size", "conns", "req/s", "p50 ms", "p99 ms", "CPU"]
+    head += ["peak RSS MiB", "non-2xx", "socket errors", "flags"]
     return md_table(
         head,
         [
             [r["proxy"], r["size"], r["conns"], fmt(r["rps"], ".0f")]
-            + [fmt(r["p50_ms"], ".2f"), fmt(r["p99_ms"], ".2f")]
+            + [fmt(r["p50_ms"], ".2f"), fmt(r["p99_ms"], ".2f"), pct(r["cpu_share"])]
             + [fmt(r["peak_rss_mib"]), r["non2xx"], r["socket_errors"]]
             + [", ".join(r["flags"])]
-            for r in rows
+            for r in mode_rows(summary, mode, proxies)
         ],
     )
 
 
-def md_ratios(ratios: list[Row]) -> list[str]:
+def md_ratios(ratios: list[Row], mode: str) -> list[str]:
+    ratios = [r for r in ratios if r["mode"] == mode]
     combos = sorted(
         {(r["size"], r["conns"]) for r in ratios},
         key=lambda c: (c[0] != "small", -c[1]),
     )
     rows = []
-    for peer in PEERS:
+    for peer in PEERS.get(mode, ()):
         cells = [
             find(ratios, peer=peer, size=size, conns=conns) for size, conns in combos
         ]
@@ -333,15 +449,8 @@ def md_ratios(ratios: list[Row]) -> list[str]:
     return md_table(["proxykit req/s ÷"] + [f"{s}, {c} conn" for s, c in combos], rows)
 
 
-def markdown(results: Results, summary: dict[str, Any]) -> str:
-    """The summary as Markdown tables, for docs/performance.md."""
-    meta = results.meta
-    lines = [
-        f"Run {meta['started_at']}: `{meta['command']}`, {meta['duration_s']} s per "
-        f"load, {meta['reps']} repetitions (baseline {meta['baseline_reps']}).",
-        "",
-        *md_http(summary["http"], meta["proxies"]),
-        "",
+def md_forward(summary: dict[str, Any], meta: dict[str, Any]) -> list[str]:
+    return [
         *md_table(
             [f"CONNECT, {meta['tunnel_bytes'] // 2**20} MiB", "MB/s", "note"],
             [
@@ -367,11 +476,33 @@ def markdown(results: Results, summary: dict[str, Any]) -> str:
             ],
         ),
         "",
-        *md_ratios(summary["ratios"]),
-        "",
-        *(
-            f"- **{t['verdict']}** {t['target']} (ratio {fmt(t['ratio'], '.2f')})"
-            for t in summary["targets"]
-        ),
     ]
+
+
+def markdown(results: Results, summary: dict[str, Any]) -> str:
+    """The summary as Markdown tables, for docs/performance.md."""
+    meta = results.meta
+    lines = [
+        f"Run {meta['started_at']}: `{meta['command']}`, {meta['duration_s']} s per "
+        f"load, {meta['reps']} repetitions (baseline {meta['baseline_reps']}).",
+    ]
+    for mode in meta["modes"]:
+        lines += [
+            "",
+            f"## {MODE_TITLES[mode]}",
+            "",
+            *md_http(summary["http"], mode, table_proxies(meta, mode)),
+            "",
+            *(md_forward(summary, meta) if mode == "forward" else []),
+            *md_ratios(summary["ratios"], mode),
+            "",
+            *(
+                f"- **{t['verdict']}** {t['target']} (ratio {fmt(t['ratio'], '.2f')})"
+                for t in summary["targets"]
+                if t["mode"] == mode
+            ),
+        ]
+    failures = failure_lines(summary)
+    if failures:
+        lines += ["", *(f"- {line}" for line in failures)]
     return "\n".join(lines) + "\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,11 @@ MIB = 1024 * KIB
 # Static files served by nginx: name -> size in bytes.
 SIZES: dict[str, int] = {"small": 100, "100k": 100 * KIB}
 SLOW_FILE = "64m"
+
+# The two modes measured, and the Host header every reverse proxy routes on.
+MODES = ("forward", "reverse")
+BASELINE = "baseline"
+REVERSE_HOST = "bench.test"
 
 
 def pinned(cpu: str | None, argv: list[str]) -> list[str]:
@@ -103,29 +109,48 @@ class Settings:
     proxy_cpu: str | None
     proxykit_reactor: str | None = None
     proxykit_args: list[str] = field(default_factory=list)
+    origin_port: int = 0
+    proxykit_reverse_args: list[str] = field(default_factory=list)
 
     def bin(self, name: str) -> str:
         return str(self.venv / "bin" / name)
 
+    @property
+    def origin_url(self) -> str:
+        return f"http://127.0.0.1:{self.origin_port}"
+
 
 ArgvBuilder = Callable[[Settings, int], list[str]]
+EnvBuilder = Callable[[Settings], dict[str, str]]
 
 
 @dataclass(frozen=True)
 class ProxySpec:
-    """One proxy under test; ``build`` is None for the no-proxy baseline."""
+    """One proxy under test; ``build`` is None for the no-proxy baseline.
+
+    ``mode`` is "forward" (the client sends absolute-form requests), "reverse"
+    (origin-form with ``Host: bench.test``) or "baseline" (no proxy: wrk
+    straight at the origin, shared by both modes).  Peers with
+    ``default=False`` run only when named in ``--proxies``.
+    """
 
     name: str
     build: ArgvBuilder | None
     supports_connect: bool
     notes: str
+    mode: str = "forward"
+    env: EnvBuilder | None = None
+    default: bool = True
+
+
+def twistd_prefix(s: Settings) -> list[str]:
+    reactor = ["-r", s.proxykit_reactor] if s.proxykit_reactor else []
+    return [s.bin("twistd"), "-n", "--pidfile=", *reactor, "proxykit"]
 
 
 def proxykit_argv(s: Settings, port: int) -> list[str]:
-    reactor = ["-r", s.proxykit_reactor] if s.proxykit_reactor else []
     return [
-        s.bin("twistd"), "-n", "--pidfile=", *reactor,
-        "proxykit", "forward",
+        *twistd_prefix(s), "forward",
         "--listen", f"tcp:{port}:interface=127.0.0.1",
         "--connect-port", str(s.connect_port),
         *s.proxykit_args,
@@ -152,6 +177,61 @@ def tinyproxy_argv(s: Settings, port: int) -> list[str]:
     values = {"TMP": str(s.tmp), "PORT": str(port), "CONNECT_PORT": str(s.connect_port)}
     conf.write_text(fill_template("tinyproxy.conf", values))
     return ["tinyproxy", "-d", "-c", str(conf)]
+
+
+def proxykit_reverse_argv(s: Settings, port: int) -> list[str]:
+    return [
+        *twistd_prefix(s), "reverse",
+        "--listen", f"tcp:{port}:interface=127.0.0.1",
+        "--route", f"{REVERSE_HOST}={s.origin_url}",
+        *s.proxykit_reverse_args,
+    ]  # fmt: skip
+
+
+def twisted_reverse_argv(s: Settings, port: int) -> list[str]:
+    script = str(BENCH_DIR / "twisted_reverse_proxy.py")
+    return [s.bin("python"), script, str(port), str(s.origin_port)]
+
+
+# proxy.py's reverse proxy takes its routes from a plugin (bench/
+# proxypy_reverse.py).  Its default "threadless" worker crashes on the second
+# request of a keep-alive connection (see proxypy_reverse.py), so the measured
+# configuration runs it --threaded; "proxy.py-threadless" (not run by
+# default) shows the failure.
+PROXYPY_REVERSE_FLAGS = [
+    "--enable-reverse-proxy", "--rewrite-host-header", "--disable-http-proxy",
+    "--plugins", "proxypy_reverse.BenchReverseProxy",
+]  # fmt: skip
+
+
+def proxypy_reverse_argv(s: Settings, port: int, threaded: bool = True) -> list[str]:
+    return [
+        *proxypy_argv(s, port), *PROXYPY_REVERSE_FLAGS,
+        "--bench-origin", s.origin_url, *(["--threaded"] if threaded else []),
+    ]  # fmt: skip
+
+
+def proxypy_threadless_argv(s: Settings, port: int) -> list[str]:
+    return proxypy_reverse_argv(s, port, threaded=False)
+
+
+def bench_on_pythonpath(s: Settings) -> dict[str, str]:
+    """The environment with bench/ importable (for the proxy.py plugin)."""
+    return {**os.environ, "PYTHONPATH": str(BENCH_DIR)}
+
+
+def nginx_reverse_argv(s: Settings, port: int) -> list[str]:
+    directory = s.tmp / f"nginx-reverse-{port}"
+    directory.mkdir(parents=True, exist_ok=True)
+    conf = directory / "nginx.conf"
+    values = {
+        "DIR": str(directory),
+        "PORT": str(port),
+        "ORIGIN_PORT": str(s.origin_port),
+    }
+    conf.write_text(fill_template("nginx-reverse.conf", values))
+    error_log = str(directory / "error.log")
+    return ["nginx", "-p", str(directory), "-c", str(conf), "-e", error_log]
 
 
 PROXIES: list[ProxySpec] = [
@@ -184,9 +264,71 @@ PROXIES: list[ProxySpec] = [
         "tinyproxy -d -c bench/tinyproxy.conf (one thread per client connection,"
         " MaxClients 512, LogLevel Critical, ConnectPort TUNNELPORT)",
     ),
-    ProxySpec("none", None, True, "wrk straight at nginx (upper bound)"),
+    ProxySpec(
+        "proxykit",
+        proxykit_reverse_argv,
+        False,
+        "twistd -n --pidfile= proxykit reverse --listen tcp:PORT:interface=127.0.0.1"
+        f" --route {REVERSE_HOST}=http://127.0.0.1:ORIGINPORT"
+        " (default reactor unless --proxykit-reactor)",
+        mode="reverse",
+    ),
+    ProxySpec(
+        "ReverseProxyResource",
+        twisted_reverse_argv,
+        False,
+        "bench/twisted_reverse_proxy.py: Site(ReverseProxyResource('127.0.0.1',"
+        " ORIGINPORT, b'')), default reactor, access log off,"
+        " ProxyClientFactory.noisy=False",
+        mode="reverse",
+    ),
+    ProxySpec(
+        "proxy.py",
+        proxypy_reverse_argv,
+        False,
+        "PYTHONPATH=bench proxy --hostname 127.0.0.1 --port PORT "
+        + " ".join(PROXYPY_FLAGS)
+        + " --data-dir TMP "
+        + " ".join(PROXYPY_REVERSE_FLAGS)
+        + " --bench-origin http://127.0.0.1:ORIGINPORT --threaded"
+        " (one acceptor process, one thread per client connection)",
+        mode="reverse",
+        env=bench_on_pythonpath,
+    ),
+    ProxySpec(
+        "proxy.py-threadless",
+        proxypy_threadless_argv,
+        False,
+        "as proxy.py (reverse) without --threaded: proxy.py's default worker;"
+        " not run unless named in --proxies",
+        mode="reverse",
+        env=bench_on_pythonpath,
+        default=False,
+    ),
+    ProxySpec(
+        "nginx",
+        nginx_reverse_argv,
+        False,
+        "nginx -c bench/nginx-reverse.conf: one process (master_process off),"
+        " access_log off, upstream keepalive 64, proxy_http_version 1.1,"
+        ' proxy_set_header Connection ""',
+        mode="reverse",
+    ),
+    ProxySpec(
+        "none",
+        None,
+        True,
+        "wrk straight at nginx (upper bound, shared by both modes)",
+        mode=BASELINE,
+    ),
 ]
-PROXY_NAMES = [spec.name for spec in PROXIES]
+PROXY_NAMES = list(dict.fromkeys(spec.name for spec in PROXIES))
+DEFAULT_NAMES = list(dict.fromkeys(spec.name for spec in PROXIES if spec.default))
+
+
+def specs_for(mode: str, names: list[str]) -> list[ProxySpec]:
+    """The peers of ``mode`` named in ``names``, in table order."""
+    return [s for s in PROXIES if s.mode == mode and s.name in names]
 
 
 @dataclass
@@ -210,7 +352,8 @@ def start_proxy(
         return RunningProxy(spec, origin.port, None)
     port = free_port()
     argv = pinned(settings.proxy_cpu, spec.build(settings, port))
-    proc = pm.start(spec.name, argv, cwd=settings.tmp)
+    env = spec.env(settings) if spec.env else None
+    proc = pm.start(f"{spec.mode}-{spec.name}", argv, cwd=settings.tmp, env=env)
     try:
         waited = wait_for_port(proc, port, timeout=20.0)
     except StartError as exc:
