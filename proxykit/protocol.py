@@ -370,7 +370,7 @@ class ProxyProtocol(Side):
         """
         self._log.info(
             "refused {method} request: {why}",
-            method=request.method,
+            method=request.method.decode("ascii", "replace"),
             why=refusal.reason,
             client=self.client.peerHost,
         )
