@@ -89,11 +89,17 @@ class Side(Protocol):
         transport = self.transport
         transport.registerProducer(self, True)  # type: ignore[union-attr]
         self._registered = True
+        # Heads and bodies are written as they are ready; Nagle's algorithm
+        # would hold the second small write for a delayed ACK (40 ms).
         if type(transport) in _DIRECT:
             self._socket = transport.socket  # type: ignore[union-attr]
-            # Heads and bodies are written as they are ready; Nagle's
-            # algorithm would hold the second small write for a delayed ACK.
             transport.setTcpNoDelay(True)  # type: ignore[union-attr]
+        else:
+            # TLS: the TCP connection is beneath the TLS transport.
+            lower = getattr(transport, "transport", None)
+            setTcpNoDelay = getattr(lower, "setTcpNoDelay", None)
+            if setTcpNoDelay is not None:
+                setTcpNoDelay(True)
 
     def send(self, data: bytes) -> None:
         """

@@ -137,3 +137,31 @@ class DeadlineTests(SynchronousTestCase):
         directlyProvides(transport, ISSLTransport)
         side.closeWriteAfterWrite()
         self.assertTrue(transport.disconnecting)
+
+
+class NoDelayTests(SynchronousTestCase):
+    """
+    Nagle's algorithm is off beneath TLS too: a small head and body written
+    separately must not wait for a delayed ACK.
+    """
+
+    def test_beneathTLS(self) -> None:
+        """
+        On a transport wrapping a TCP transport (TLS), the TCP transport gets
+        TCP_NODELAY.
+        """
+
+        class Lower(StringTransport):
+            noDelay = False
+
+            def setTcpNoDelay(self, enabled: bool) -> None:
+                self.noDelay = enabled
+
+        class Wrapper(StringTransport):
+            def __init__(self) -> None:
+                super().__init__()
+                self.transport = Lower()
+
+        wrapper = Wrapper()
+        Recorder(Clock()).makeConnection(wrapper)
+        self.assertTrue(wrapper.transport.noDelay)
