@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
 """proxykit benchmark harness.
 
-    python3 bench/run.py                    # forward + reverse, ~18 minutes
+    python3 bench/run.py                    # forward + reverse + tls, ~25 minutes
     python3 bench/run.py --quick            # ~3 minutes, 3 s runs, 1 repetition
     python3 bench/run.py --mode forward     # forward mode only, ~9.5 minutes
     python3 bench/run.py --mode reverse     # reverse mode only, ~9 minutes
+    python3 bench/run.py --mode tls         # reverse proxies over TLS, ~6.5 minutes
 
 Starts nginx as the origin on 127.0.0.1, then each proxy in turn, pinned to
 CPU 0 while wrk, nginx and this script run on CPU 1.  Forward mode: proxykit
 forward, twisted.web.proxy, proxy.py and tinyproxy; keep-alive requests/s and
 latency, CONNECT tunnel throughput and memory under a slow client.  Reverse
 mode: proxykit reverse, twisted.web.proxy.ReverseProxyResource, proxy.py's
-reverse proxy and nginx; keep-alive requests/s and latency.  Both modes
-share the no-proxy baseline.  See bench/README.md.  Uses the standard library
+reverse proxy and nginx; keep-alive requests/s and latency.  TLS mode: proxykit
+reverse, ReverseProxyResource and nginx terminating TLS (https from wrk, plain
+HTTP to the origin).  Forward and reverse mode share the no-proxy baseline.  See bench/README.md.  Uses the standard library
 only; the proxies run from bench/.venv, which this script creates.
 """
 
@@ -58,7 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--mode",
         choices=[*servers.MODES, "all"],
         default="all",
-        help="forward proxies, reverse proxies or both (default all)",
+        help="forward proxies, reverse proxies, reverse proxies over TLS, or all"
+        " three (default all)",
     )
     p.add_argument(
         "--proxies",
@@ -175,9 +178,14 @@ def request_for(ctx: Context, proxy: RunningProxy, name: str) -> tuple[str, str]
     origin-form with the origin's Host for the no-proxy baseline."""
     if proxy.spec.mode == "forward":
         return ctx.origin.url(name), ctx.origin.host
-    if proxy.spec.mode == "reverse":
+    if proxy.spec.mode in ("reverse", servers.TLS_MODE):
         return f"/{name}", servers.REVERSE_HOST
     return f"/{name}", ctx.origin.host
+
+
+def tls_name(proxy: RunningProxy) -> str | None:
+    """The server name (SNI) to send: the virtual host in tls mode."""
+    return servers.REVERSE_HOST if proxy.spec.mode == servers.TLS_MODE else None
 
 
 def label(spec: ProxySpec) -> str:
@@ -215,13 +223,17 @@ def preflight(ctx: Context, proxy: RunningProxy) -> str | None:
     """Check that the proxy relays both files intact; return an error or None."""
     for name, size in servers.SIZES.items():
         try:
-            status, body = load.fetch(proxy.port, *request_for(ctx, proxy, name))
+            status, body = load.fetch(
+                proxy.port, *request_for(ctx, proxy, name), tls_name=tls_name(proxy)
+            )
         except OSError as exc:
             return f"GET /{name}: {type(exc).__name__}: {exc}"
         if status != 200 or body != servers.file_body(size):
             return f"GET /{name}: status {status}, {len(body)} bytes (want {size})"
     try:
-        verdict = load.keepalive_probe(proxy.port, *request_for(ctx, proxy, "small"))
+        verdict = load.keepalive_probe(
+            proxy.port, *request_for(ctx, proxy, "small"), tls_name=tls_name(proxy)
+        )
     except OSError as exc:
         return f"keep-alive probe: {type(exc).__name__}: {exc}"
     ctx.results.keepalive.setdefault(proxy.spec.mode, {})[proxy.spec.name] = verdict
@@ -271,6 +283,7 @@ def wrk_once(
                 conns,
                 ctx.args.duration,
                 ctx.load_cpu,
+                tls=tls_name(proxy) is not None,
             )
     except load.LoadError as exc:
         row.update(error=str(exc), flags=["wrk-failed"])
@@ -360,6 +373,7 @@ def warm_up(ctx: Context, proxy: RunningProxy) -> None:
             10,
             1,
             ctx.load_cpu,
+            tls=tls_name(proxy) is not None,
         )
     except load.LoadError as exc:
         say(f"    warm-up failed: {exc}")
@@ -409,7 +423,7 @@ def wants_tunnel(ctx: Context, spec: ProxySpec) -> bool:
     return (
         "tunnel" not in ctx.args.skip
         and "forward" in ctx.args.modes
-        and spec.mode != "reverse"
+        and spec.mode in ("forward", servers.BASELINE)
     )
 
 
@@ -545,6 +559,13 @@ def benchmark(args: argparse.Namespace, results: Results, tmp: Path) -> None:
         tunnel, tunnel_port = servers.start_tunnel_origin(
             pm, args.tunnel_mib * MIB, load_cpu
         )
+        cert = key = None
+        if servers.TLS_MODE in args.modes:
+            try:
+                cert, key = servers.make_certificate(tmp)
+            except StartError as exc:
+                say(f"tls mode skipped: no certificate: {exc}")
+                args.modes = [m for m in args.modes if m != servers.TLS_MODE]
         settings = Settings(
             VENV_DIR,
             tmp,
@@ -554,6 +575,8 @@ def benchmark(args: argparse.Namespace, results: Results, tmp: Path) -> None:
             args.proxykit_arg,
             origin.port,
             args.proxykit_reverse_arg,
+            cert,
+            key,
         )
         ctx = Context(args, pm, origin, tunnel, tunnel_port, settings, results)
         say(
@@ -562,9 +585,13 @@ def benchmark(args: argparse.Namespace, results: Results, tmp: Path) -> None:
         )
         baseline_done = False
         for mode in args.modes:
-            if "http" in args.skip and (mode == "reverse" or "tunnel" in args.skip):
+            if "http" in args.skip and (mode != "forward" or "tunnel" in args.skip):
                 continue
-            # The no-proxy baseline is the same load in both modes: run it once.
+            # The no-proxy baseline is the same load in forward and reverse
+            # mode: run it once.  It is plain HTTP, so not a peer in tls mode.
+            if mode == servers.TLS_MODE:
+                run_http_phase(ctx, mode, with_baseline=False)
+                continue
             run_http_phase(ctx, mode, with_baseline=not baseline_done)
             baseline_done = True
         if "slow" not in args.skip and "forward" in args.modes:

@@ -11,7 +11,10 @@ ReverseProxyResource opens a new origin connection for every request (it
 speaks HTTP/1.0 with ``Connection: close`` to the origin); that is its design,
 not a setting of this script.
 
-Usage: python twisted_reverse_proxy.py PORT ORIGINPORT
+Usage: python twisted_reverse_proxy.py PORT ORIGINPORT [CERT KEY]
+
+With CERT and KEY (PEM files) it listens over TLS (``reactor.listenSSL``
+with ``DefaultOpenSSLContextFactory``), for bench/run.py's tls mode.
 """
 
 from __future__ import annotations
@@ -33,9 +36,17 @@ def main(argv: list[str]) -> None:
     port, origin_port = int(argv[1]), int(argv[2])
     proxy.ProxyClientFactory.noisy = False
     root = proxy.ReverseProxyResource("127.0.0.1", origin_port, b"")
-    reactor.listenTCP(  # type: ignore[attr-defined]
-        port, QuietSite(root), backlog=1024, interface="127.0.0.1"
-    )
+    if len(argv) >= 5:
+        from twisted.internet import ssl
+
+        context = ssl.DefaultOpenSSLContextFactory(argv[4], argv[3])
+        reactor.listenSSL(  # type: ignore[attr-defined]
+            port, QuietSite(root), context, backlog=1024, interface="127.0.0.1"
+        )
+    else:
+        reactor.listenTCP(  # type: ignore[attr-defined]
+            port, QuietSite(root), backlog=1024, interface="127.0.0.1"
+        )
     reactor.run()  # type: ignore[attr-defined]
 
 

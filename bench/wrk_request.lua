@@ -11,6 +11,17 @@
 -- (static) request function, so the script adds no per-request Lua work.
 -- done() prints one machine-readable line prefixed with "WRKJSON ".
 
+-- A URL host ending in ".test" (https://bench.test:PORT/ in tls mode) is
+-- connected to on 127.0.0.1: wrk sends the URL's host as the TLS server name
+-- (SNI), and the reserved .test names have no DNS entry.
+local default_resolve = wrk.resolve
+function wrk.resolve(host, service)
+   if string.sub(host, -5) == ".test" then
+      host = "127.0.0.1"
+   end
+   return default_resolve(host, service)
+end
+
 function init(args)
    if args[1] ~= nil then
       wrk.path = args[1]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import ssl
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
@@ -60,19 +61,35 @@ class WrkResult:
 
 
 def wrk_argv(
-    port: int, target: str, host: str, conns: int, seconds: int, cpu: str | None
+    port: int,
+    target: str,
+    host: str,
+    conns: int,
+    seconds: int,
+    cpu: str | None,
+    tls: bool = False,
 ) -> list[str]:
+    # Over TLS the URL names the virtual host, so that wrk sends it as the
+    # server name (SNI); wrk_request.lua connects to 127.0.0.1 for it.
+    url = f"https://{host}:{port}/" if tls else f"http://{HOST}:{port}/"
     return pinned(cpu, [
         "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "5s",
-        "-s", str(WRK_LUA), f"http://{HOST}:{port}/", "--", target, host,
+        "-s", str(WRK_LUA), url, "--", target, host,
     ])  # fmt: skip
 
 
 def run_wrk(
-    port: int, target: str, host: str, conns: int, seconds: int, cpu: str | None
+    port: int,
+    target: str,
+    host: str,
+    conns: int,
+    seconds: int,
+    cpu: str | None,
+    tls: bool = False,
 ) -> WrkResult:
-    """One wrk run (one thread, keep-alive) against ``port``."""
-    argv = wrk_argv(port, target, host, conns, seconds, cpu)
+    """One wrk run (one thread, keep-alive) against ``port``; over https
+    when ``tls`` (wrk does not verify the certificate)."""
+    argv = wrk_argv(port, target, host, conns, seconds, cpu, tls)
     try:
         done = subprocess.run(
             argv,
@@ -89,11 +106,42 @@ def run_wrk(
     raise LoadError(f"wrk printed no result (rc={done.returncode}): {done.stderr}")
 
 
+def connection(
+    port: int, timeout: float, tls_name: str | None
+) -> http.client.HTTPConnection:
+    """A client connection to ``port``; over TLS when ``tls_name`` is given
+    (sent as the server name; the benchmark's self-signed certificate is
+    not verified)."""
+    if tls_name is None:
+        return http.client.HTTPConnection(HOST, port, timeout=timeout)
+    return NamedHTTPSConnection(HOST, port, tls_name, timeout)
+
+
+class NamedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to an IP address, sending ``server_name`` as SNI, unverified."""
+
+    def __init__(self, host: str, port: int, server_name: str, timeout: float):
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        super().__init__(host, port, timeout=timeout, context=context)
+        self.server_name = server_name
+        self.tls_context = context
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self.tls_context.wrap_socket(raw, server_hostname=self.server_name)
+
+
 def fetch(
-    port: int, target: str, host: str, timeout: float = 10.0
+    port: int,
+    target: str,
+    host: str,
+    timeout: float = 10.0,
+    tls_name: str | None = None,
 ) -> tuple[int, bytes]:
     """One GET for ``target`` through the proxy (or server) on ``port``."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    conn = connection(port, timeout, tls_name)
     try:
         conn.request("GET", target, headers={"Host": host})
         response = conn.getresponse()
@@ -102,9 +150,15 @@ def fetch(
         conn.close()
 
 
-def keepalive_probe(port: int, target: str, host: str, timeout: float = 10.0) -> str:
+def keepalive_probe(
+    port: int,
+    target: str,
+    host: str,
+    timeout: float = 10.0,
+    tls_name: str | None = None,
+) -> str:
     """How the proxy treats a persistent client connection (two GETs)."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    conn = connection(port, timeout, tls_name)
     try:
         conn.request("GET", target, headers={"Host": host})
         first = conn.getresponse()

@@ -21,8 +21,14 @@ PEERS: dict[str, tuple[str, ...]] = {
         "nginx",
         "none",
     ),
+    # TLS mode has no no-proxy row: the baseline is plain HTTP.
+    "tls": ("ReverseProxyResource", "nginx"),
 }
-MODE_TITLES = {"forward": "Forward proxy", "reverse": "Reverse proxy"}
+MODE_TITLES = {
+    "forward": "Forward proxy",
+    "reverse": "Reverse proxy",
+    "tls": "Reverse proxy over TLS",
+}
 Row = dict[str, Any]
 
 
@@ -279,6 +285,8 @@ def mode_rows(summary: list[Row], mode: str, proxies: list[str]) -> list[Row]:
 
 
 def table_proxies(meta: dict[str, Any], mode: str) -> list[str]:
+    if mode == "tls":
+        return meta["proxies"].get(mode, [])
     return meta["proxies"].get(mode, []) + meta["proxies"].get(BASELINE, [])
 
 
@@ -310,7 +318,7 @@ def keepalive_lines(summary: dict[str, Any], mode: str) -> list[str]:
     lines = ["Client keep-alive honoured:"]
     verdicts = {
         **summary["client_keepalive"].get(mode, {}),
-        **summary["client_keepalive"].get(BASELINE, {}),
+        **(summary["client_keepalive"].get(BASELINE, {}) if mode != "tls" else {}),
     }
     for proxy, verdict in verdicts.items():
         lines.append(f"  {proxy:<20} {verdict}")

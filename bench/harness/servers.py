@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,10 +19,13 @@ MIB = 1024 * KIB
 SIZES: dict[str, int] = {"small": 100, "100k": 100 * KIB}
 SLOW_FILE = "64m"
 
-# The two modes measured, and the Host header every reverse proxy routes on.
-MODES = ("forward", "reverse")
+# The modes measured, and the Host header every reverse proxy routes on.
+# "tls" is reverse mode with the client side over TLS (https to the proxy,
+# plain HTTP to the origin).
+MODES = ("forward", "reverse", "tls")
 BASELINE = "baseline"
 REVERSE_HOST = "bench.test"
+TLS_MODE = "tls"
 
 
 def pinned(cpu: str | None, argv: list[str]) -> list[str]:
@@ -111,6 +115,8 @@ class Settings:
     proxykit_args: list[str] = field(default_factory=list)
     origin_port: int = 0
     proxykit_reverse_args: list[str] = field(default_factory=list)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     def bin(self, name: str) -> str:
         return str(self.venv / "bin" / name)
@@ -118,6 +124,26 @@ class Settings:
     @property
     def origin_url(self) -> str:
         return f"http://127.0.0.1:{self.origin_port}"
+
+
+def make_certificate(directory: Path) -> tuple[Path, Path]:
+    """A throwaway self-signed P-256 certificate for REVERSE_HOST (2 days),
+    made with the openssl command; returns (cert, key) paths."""
+    cert, key = directory / "bench-cert.pem", directory / "bench-key.pem"
+    argv = [
+        "openssl", "req", "-x509", "-newkey", "ec",
+        "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+        "-subj", f"/CN={REVERSE_HOST}",
+        "-addext", f"subjectAltName=DNS:{REVERSE_HOST}",
+        "-keyout", str(key), "-out", str(cert),
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise StartError(f"openssl req failed: {exc}") from None
+    if done.returncode != 0 or not cert.exists() or not key.exists():
+        raise StartError(f"openssl req failed (rc={done.returncode}): {done.stderr}")
+    return cert, key
 
 
 ArgvBuilder = Callable[[Settings, int], list[str]]
@@ -220,7 +246,7 @@ def bench_on_pythonpath(s: Settings) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(BENCH_DIR)}
 
 
-def nginx_reverse_argv(s: Settings, port: int) -> list[str]:
+def nginx_reverse_argv(s: Settings, port: int, tls: bool = False) -> list[str]:
     directory = s.tmp / f"nginx-reverse-{port}"
     directory.mkdir(parents=True, exist_ok=True)
     conf = directory / "nginx.conf"
@@ -228,10 +254,44 @@ def nginx_reverse_argv(s: Settings, port: int) -> list[str]:
         "DIR": str(directory),
         "PORT": str(port),
         "ORIGIN_PORT": str(s.origin_port),
+        "CERT": str(s.tls_cert),
+        "KEY": str(s.tls_key),
     }
-    conf.write_text(fill_template("nginx-reverse.conf", values))
+    template = "nginx-reverse-tls.conf" if tls else "nginx-reverse.conf"
+    conf.write_text(fill_template(template, values))
     error_log = str(directory / "error.log")
     return ["nginx", "-p", str(directory), "-c", str(conf), "-e", error_log]
+
+
+def proxykit_tls_config(s: Settings, port: int) -> Path:
+    """The TOML configuration of proxykit reverse over TLS only."""
+    conf = s.tmp / f"proxykit-tls-{port}.toml"
+    conf.write_text(
+        "listen = []\n\n"
+        "[tls]\n"
+        f'listen = ["tcp:{port}:interface=127.0.0.1"]\n'
+        f'default_certificate = {{ cert = "{s.tls_cert}", key = "{s.tls_key}" }}\n\n'
+        "[[reverse.vhost]]\n"
+        f'hosts = ["{REVERSE_HOST}"]\n\n'
+        "  [[reverse.vhost.route]]\n"
+        f'  origins = ["{s.origin_url}"]\n'
+    )
+    return conf
+
+
+def proxykit_tls_argv(s: Settings, port: int) -> list[str]:
+    return [
+        *twistd_prefix(s), "reverse", "--config", str(proxykit_tls_config(s, port)),
+        *s.proxykit_reverse_args,
+    ]  # fmt: skip
+
+
+def twisted_reverse_tls_argv(s: Settings, port: int) -> list[str]:
+    return [*twisted_reverse_argv(s, port), str(s.tls_cert), str(s.tls_key)]
+
+
+def nginx_reverse_tls_argv(s: Settings, port: int) -> list[str]:
+    return nginx_reverse_argv(s, port, tls=True)
 
 
 PROXIES: list[ProxySpec] = [
@@ -313,6 +373,33 @@ PROXIES: list[ProxySpec] = [
         " access_log off, upstream keepalive 64, proxy_http_version 1.1,"
         ' proxy_set_header Connection ""',
         mode="reverse",
+    ),
+    ProxySpec(
+        "proxykit",
+        proxykit_tls_argv,
+        False,
+        "twistd -n --pidfile= proxykit reverse --config TMP/proxykit-tls-PORT.toml:"
+        ' listen = []; [tls] listen = ["tcp:PORT:interface=127.0.0.1"],'
+        " default_certificate = the run's self-signed P-256 certificate;"
+        f' one [[reverse.vhost]] hosts = ["{REVERSE_HOST}"] with one route,'
+        ' origins = ["http://127.0.0.1:ORIGINPORT"]',
+        mode=TLS_MODE,
+    ),
+    ProxySpec(
+        "ReverseProxyResource",
+        twisted_reverse_tls_argv,
+        False,
+        "bench/twisted_reverse_proxy.py PORT ORIGINPORT CERT KEY: as in reverse"
+        " mode, on reactor.listenSSL with DefaultOpenSSLContextFactory(KEY, CERT)",
+        mode=TLS_MODE,
+    ),
+    ProxySpec(
+        "nginx",
+        nginx_reverse_tls_argv,
+        False,
+        "nginx -c bench/nginx-reverse-tls.conf: as nginx-reverse.conf, with"
+        " listen PORT ssl, ssl_protocols TLSv1.2 TLSv1.3, the run's certificate",
+        mode=TLS_MODE,
     ),
     ProxySpec(
         "none",
