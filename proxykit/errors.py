@@ -32,23 +32,6 @@ REASONS: Final[dict[int, bytes]] = {
 }
 
 
-class OriginError(Exception):
-    """
-    The origin could not be reached or answered badly.
-
-    @ivar status: 502 or 504.
-    @ivar reason: A short fixed description, safe to log.
-    @ivar requestSent: Whether any byte of the request may have reached the
-        origin (if not, an idempotent request can be retried elsewhere).
-    """
-
-    def __init__(self, status: int, reason: str, requestSent: bool) -> None:
-        super().__init__(status, reason)
-        self.status = status
-        self.reason = reason
-        self.requestSent = requestSent
-
-
 def connectFailureStatus(failure: BaseException | None) -> tuple[int, str]:
     """
     Map a failure to connect to an origin to a status and a fixed reason.

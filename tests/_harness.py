@@ -67,9 +67,6 @@ class Harness:
         self.clientTransport.clear()
         return value
 
-    def pendingConnects(self) -> int:
-        return len(self.reactor.tcpClients) - len(self.origins) - self.failedConnects
-
     failedConnects = 0
 
     def acceptOrigin(self) -> tuple[Protocol, StringTransport]:
