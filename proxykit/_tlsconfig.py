@@ -3,7 +3,10 @@
 Configuration of TLS listeners: the C{[tls]} table.
 
     [tls]
-    listen = ["tcp:8443:interface=127.0.0.1"]
+    listen = [
+        "tcp:8443:interface=127.0.0.1",
+        { endpoint = "tcp:9443:interface=127.0.0.1", min_version = "1.3" },
+    ]
     default_certificate = { cert = "certs/default.pem", key = "certs/default.key" }
 
     [[tls.certificate]]
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._checks import parseHost, parsePort, stringList
+from ._checks import Problem, parseHost, parsePort, stringList
 
 if TYPE_CHECKING:
     from ._configreader import ConfigReader
@@ -53,12 +56,45 @@ DEFAULT_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
 
 @attrs.frozen
+class TLSSettings:
+    """
+    The protocol settings of a TLS listener.
+
+    @ivar minVersion: The oldest TLS version accepted, C{"1.2"} (default)
+        or C{"1.3"}.
+    @ivar ciphers: The OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are
+        OpenSSL's defaults).
+    """
+
+    minVersion: str = "1.2"
+    ciphers: str = DEFAULT_CIPHERS
+
+
+@attrs.frozen
+class TLSListener:
+    """
+    A TLS listener that overrides some of the C{[tls]} table's settings.
+
+    @ivar endpoint: A plain Twisted server endpoint string (TLS is added on
+        top).
+    @ivar minVersion: See L{TLSSettings.minVersion}; C{None} for the
+        table's.
+    @ivar ciphers: See L{TLSSettings.ciphers}; C{None} for the table's.
+    """
+
+    endpoint: str
+    minVersion: str | None = None
+    ciphers: str | None = None
+
+
+@attrs.frozen
 class TLSConfig:
     """
     TLS listeners: the same proxy as the plain listeners, over TLS.
 
-    @ivar listen: Twisted server endpoint strings (plain TCP ones: TLS is
-        added on top, e.g. C{tcp:8443:interface=127.0.0.1}).
+    @ivar listen: The TLS listeners: Twisted server endpoint strings (plain
+        TCP ones: TLS is added on top, e.g. C{tcp:8443:interface=127.0.0.1}),
+        or L{TLSListener}s where a listener has settings of its own.
     @ivar defaultCertificate: Served to clients that send no server name,
         or one no other certificate lists.
     @ivar certificates: Certificates chosen by the client's server name.
@@ -66,19 +102,52 @@ class TLSConfig:
         is answered C{301} to the same host and target over https.
     @ivar redirectPort: The https port named in those redirects (omitted
         from the URL when 443).
-    @ivar minVersion: The oldest TLS version accepted, C{"1.2"} (default)
-        or C{"1.3"}.
-    @ivar ciphers: The OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are
-        OpenSSL's defaults).
+    @ivar minVersion: The oldest TLS version accepted by listeners that do
+        not set their own: C{"1.2"} (default) or C{"1.3"}.
+    @ivar ciphers: The OpenSSL cipher list for TLS 1.2 of listeners that do
+        not set their own (TLS 1.3 suites are OpenSSL's defaults).
     """
 
-    listen: tuple[str, ...]
+    listen: tuple[str | TLSListener, ...]
     defaultCertificate: CertificateConfig
     certificates: tuple[CertificateConfig, ...] = ()
     redirectListen: tuple[str, ...] = ()
     redirectPort: int = 443
     minVersion: str = "1.2"
     ciphers: str = DEFAULT_CIPHERS
+
+    @property
+    def settings(self) -> TLSSettings:
+        """
+        The settings of listeners that set none of their own.
+        """
+        return TLSSettings(self.minVersion, self.ciphers)
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """
+        The endpoint strings of every TLS listener.
+        """
+        return tuple(each if isinstance(each, str) else each.endpoint for each in self.listen)
+
+    def listeners(self) -> tuple[tuple[str, TLSSettings], ...]:
+        """
+        Every TLS listener's endpoint string and settings, the table's
+        filled in where the listener sets none.
+        """
+        default = self.settings
+        return tuple(
+            (listener, default)
+            if isinstance(listener, str)
+            else (
+                listener.endpoint,
+                TLSSettings(
+                    listener.minVersion if listener.minVersion is not None else self.minVersion,
+                    listener.ciphers if listener.ciphers is not None else self.ciphers,
+                ),
+            )
+            for listener in self.listen
+        )
 
 
 def readTLS(reader: ConfigReader, data: Mapping[str, Any]) -> TLSConfig | None:
@@ -104,15 +173,7 @@ def readTLS(reader: ConfigReader, data: Mapping[str, Any]) -> TLSConfig | None:
         },
     )
     none: tuple[str, ...] = ()
-    listen = reader.get(tls, "tls.listen", stringList, none, "a list of endpoint strings")
-    if not listen:
-        raise reader.error("tls.listen", "expected at least one endpoint")
-    for index, description in enumerate(listen):
-        if description.split(":", 1)[0].lower() == "ssl":
-            raise reader.error(
-                f"tls.listen[{index}]",
-                "expected a plain endpoint (tcp:, tcp6:, unix:): TLS is added on top",
-            )
+    listen = _listeners(reader, tls.get("listen"))
     redirectListen = reader.get(
         tls, "tls.redirect_listen", stringList, none, "a list of endpoint strings"
     )
@@ -145,6 +206,43 @@ def readTLS(reader: ConfigReader, data: Mapping[str, Any]) -> TLSConfig | None:
         minVersion=minVersion,
         ciphers=ciphers,
     )
+
+
+def _listeners(reader: ConfigReader, value: Any) -> tuple[str | TLSListener, ...]:
+    """
+    The C{tls.listen} list: endpoint strings, or tables with an C{endpoint}
+    and the settings that listener overrides.
+    """
+    if not isinstance(value, list) or not value:
+        what = "missing" if value is None else f"got {value!r}"
+        raise reader.error(
+            "tls.listen",
+            f"expected at least one listener (an endpoint string or an endpoint table), {what}",
+        )
+    listeners: list[str | TLSListener] = []
+    for index, element in enumerate(value):
+        key = f"tls.listen[{index}]"
+        if isinstance(element, dict):
+            reader.known(element, key, {"endpoint", "min_version", "ciphers"})
+            if "endpoint" not in element:
+                raise reader.error(f"{key}.endpoint", "missing: expected an endpoint string")
+            endpoint = reader.convert(
+                element["endpoint"], f"{key}.endpoint", _endpoint, "an endpoint string"
+            )
+            minVersion = reader.get(element, f"{key}.min_version", _tlsVersion, None, '"1.2" or "1.3"')
+            ciphers = reader.get(element, f"{key}.ciphers", _cipherList, None, "an OpenSSL cipher list")
+            listeners.append(TLSListener(endpoint, minVersion, ciphers))
+        else:
+            listeners.append(reader.convert(element, key, _endpoint, "an endpoint string or a table"))
+    return tuple(listeners)
+
+
+def _endpoint(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(value)
+    if value.split(":", 1)[0].lower() == "ssl":
+        raise Problem("expected a plain endpoint (tcp:, tcp6:, unix:): TLS is added on top")
+    return value
 
 
 def _tlsVersion(value: Any) -> str:

@@ -25,7 +25,7 @@ from ._checks import (
     parseHost,
     parsePort,
 )
-from ._tlsconfig import CertificateConfig, TLSConfig
+from ._tlsconfig import CertificateConfig, TLSConfig, TLSListener, TLSSettings
 
 __all__ = [
     "BALANCE_POLICIES",
@@ -45,6 +45,8 @@ __all__ = [
     "ReverseConfig",
     "RouteConfig",
     "TLSConfig",
+    "TLSListener",
+    "TLSSettings",
     "Timeouts",
     "VhostConfig",
     "checkOriginURL",

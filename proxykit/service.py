@@ -32,7 +32,7 @@ from .protocol import ProxyFactory, ProxyProtocol, poolFor
 
 if TYPE_CHECKING:
     from .auth import ProxyAuthenticator
-    from .tls import ServerTLS
+    from .tls import ServerTLS, TLSSettings
 from .routing import ForwardRouter, IRouter
 
 
@@ -131,7 +131,8 @@ class ProxyService(service.MultiService):
         redirect: ProxyFactory | None = None,
     ) -> None:
         """
-        @param tls: Also listen on C{tls.config.listen} over TLS.
+        @param tls: Also listen on C{tls.config.listen} over TLS, each
+            listener with its own settings.
         @param redirect: The factory of the plain listeners that redirect to
             https (on C{tls.config.redirectListen}).
         """
@@ -142,14 +143,18 @@ class ProxyService(service.MultiService):
         self._previousHandler: Any = None
         cap = factory.config.limits.maxClientConnections
         self.gates: list[ListenerGate] = []
-        listeners = [(description, False, factory) for description in listen]
+        listeners: list[tuple[str, TLSSettings | None, ProxyFactory]]
+        listeners = [(description, None, factory) for description in listen]
         if tls is not None:
-            listeners += [(description, True, factory) for description in tls.config.listen]
+            listeners += [
+                (description, settings, factory)
+                for description, settings in tls.config.listeners()
+            ]
             if redirect is not None:
                 listeners += [
-                    (description, False, redirect) for description in tls.config.redirectListen
+                    (description, None, redirect) for description in tls.config.redirectListen
                 ]
-        for description, secure, proxy in listeners:
+        for description, settings, proxy in listeners:
             gate = ListenerGate(proxy, cap)
             self.gates.append(gate)
             endpoint = _GatedEndpoint(
@@ -157,9 +162,9 @@ class ProxyService(service.MultiService):
                 gate,
             )
             served: IProtocolFactory = gate
-            if secure:
+            if settings is not None:
                 assert tls is not None
-                served = tls.wrap(gate)
+                served = tls.wrap(gate, settings)
             listener = StreamServerEndpointService(endpoint, served)  # type: ignore[no-untyped-call]
             listener.setServiceParent(self)  # type: ignore[no-untyped-call]
 
@@ -240,7 +245,7 @@ def destinationsFor(config: ProxyConfig) -> DestinationPolicy:
     link-local addresses.
     """
     forward = config.forward
-    listen = config.listen + (config.tls.listen if config.tls is not None else ())
+    listen = config.listen + (config.tls.endpoints if config.tls is not None else ())
     strict = not forward.allowPrivateDestinations and listensBeyondLoopback(listen)
     return DestinationPolicy(
         forward.allowDestinations, forward.denyDestinations, forward.allowPorts, strict

@@ -9,7 +9,9 @@ connection starts with the default certificate, and an OpenSSL servername
 callback switches it to the certificate listed for the name the client
 sent (exact names first, then the longest matching C{*.suffix}).
 L{ServerTLS.reload} re-reads every file: new connections get the new
-certificates, open ones keep theirs.  L{HTTPSRedirectRouter} answers a
+certificates, open ones keep theirs.  Listeners may differ in protocol
+settings (L{TLSSettings}: the oldest version, the TLS 1.2 ciphers); the
+certificates are loaded once per set of settings.  L{HTTPSRedirectRouter} answers a
 plain-HTTP listener with redirects to https.
 
 Only TLS 1.2 and 1.3 are offered; TLS 1.2 uses ECDHE with AES-GCM or
@@ -31,7 +33,7 @@ from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from zope.interface import implementer
 
-from ._tlsconfig import CertificateConfig, TLSConfig
+from ._tlsconfig import CertificateConfig, TLSConfig, TLSListener, TLSSettings
 from .h1 import Request
 from .routing import ClientInfo, Decision, Refuse, Respond
 from .vhosts import VhostTable, normalizeHost
@@ -43,6 +45,8 @@ __all__ = [
     "ServerTLS",
     "TLSConfig",
     "TLSFileError",
+    "TLSListener",
+    "TLSSettings",
     "loadContext",
 ]
 
@@ -136,17 +140,18 @@ def loadContext(
 
 class _Contexts:
     """
-    One loading of the files: the default context and those by name.
+    One loading of the files for one set of settings: the default context
+    and those by name.
     """
 
-    def __init__(self, config: TLSConfig, onServerName: object) -> None:
-        settings = (config.minVersion, config.ciphers.encode("ascii"))
-        self.default = loadContext(config.defaultCertificate, *settings)
-        self.default.set_tlsext_servername_callback(onServerName)  # type: ignore[arg-type]
+    def __init__(self, config: TLSConfig, settings: TLSSettings) -> None:
+        loaded = (settings.minVersion, settings.ciphers.encode("ascii"))
+        self.default = loadContext(config.defaultCertificate, *loaded)
+        self.default.set_tlsext_servername_callback(self._serverName)
         self.exact: dict[str, SSL.Context] = {}
         wildcards: list[tuple[str, SSL.Context]] = []
         for certificate in config.certificates:
-            context = loadContext(certificate, *settings)
+            context = loadContext(certificate, *loaded)
             for host in certificate.hosts:
                 name = host.lower().rstrip(".")
                 if name.startswith("*."):
@@ -156,20 +161,42 @@ class _Contexts:
         wildcards.sort(key=lambda item: len(item[0]), reverse=True)
         self.wildcards: Sequence[tuple[str, SSL.Context]] = wildcards
 
-    def forName(self, name: str) -> SSL.Context | None:
+    def forName(self, serverName: bytes | None) -> SSL.Context:
+        """
+        The context serving C{serverName}: the one its certificate is listed
+        for, or the default one.
+        """
+        if serverName is None:
+            return self.default
+        try:
+            name = serverName.decode("ascii").lower().rstrip(".")
+        except UnicodeDecodeError:
+            return self.default
         context = self.exact.get(name)
         if context is not None:
             return context
         for suffix, candidate in self.wildcards:
             if name.endswith(suffix) and len(name) > len(suffix):
                 return candidate
-        return None
+        return self.default
+
+    def _serverName(self, connection: SSL.Connection) -> None:
+        name = connection.get_servername()
+        if name is None:
+            return
+        context = self.forName(name)
+        if context is not connection.get_context():
+            connection.set_context(context)
 
 
 @implementer(IOpenSSLServerConnectionCreator)
 class ServerTLS:
     """
-    The TLS server side of one L{TLSConfig}.
+    The TLS server side of one L{TLSConfig}: its certificates, loaded once
+    for each set of listener settings (L{TLSSettings}) the config uses.
+
+    As an L{IOpenSSLServerConnectionCreator} it serves the C{[tls]} table's
+    own settings; L{wrap} takes a listener's.
 
     @ivar config: The configuration the files were read from.
     """
@@ -181,7 +208,16 @@ class ServerTLS:
         @raise TLSFileError: A file cannot be read or used.
         """
         self.config = config
-        self._contexts = _Contexts(config, self._serverName)
+        self._contexts = self._load()
+
+    def _load(self) -> dict[TLSSettings, _Contexts]:
+        config = self.config
+        wanted = [config.settings] + [settings for _, settings in config.listeners()]
+        loaded: dict[TLSSettings, _Contexts] = {}
+        for settings in wanted:
+            if settings not in loaded:
+                loaded[settings] = _Contexts(config, settings)
+        return loaded
 
     def reload(self) -> None:
         """
@@ -191,43 +227,59 @@ class ServerTLS:
 
         @raise TLSFileError: A file cannot be read or used.
         """
-        self._contexts = _Contexts(self.config, self._serverName)
+        self._contexts = self._load()
         self._log.info("TLS certificates reloaded")
 
-    def contextFor(self, serverName: bytes | None) -> SSL.Context:
+    def contextFor(
+        self, serverName: bytes | None, settings: TLSSettings | None = None
+    ) -> SSL.Context:
         """
         The context serving C{serverName}: the one its certificate is listed
         for, or the default one.
-        """
-        contexts = self._contexts
-        if serverName is None:
-            return contexts.default
-        try:
-            name = serverName.decode("ascii").lower().rstrip(".")
-        except UnicodeDecodeError:
-            return contexts.default
-        found = contexts.forName(name)
-        return found if found is not None else contexts.default
 
-    def _serverName(self, connection: SSL.Connection) -> None:
-        name = connection.get_servername()
-        if name is None:
-            return
-        context = self.contextFor(name)
-        if context is not connection.get_context():
-            connection.set_context(context)
-
-    def serverConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
+        @param settings: The listener's settings (by default the C{[tls]}
+            table's); they must be among those the config uses.
         """
-        A new server connection, starting with the current default context.
-        """
-        return SSL.Connection(self._contexts.default, None)
+        return self._contexts[settings or self.config.settings].forName(serverName)
 
-    def wrap(self, factory: IProtocolFactory) -> TLSMemoryBIOFactory:
+    def serverConnectionForTLS(
+        self, tlsProtocol: object, settings: TLSSettings | None = None
+    ) -> SSL.Connection:
+        """
+        A new server connection, starting with the current default context
+        (of the C{[tls]} table's settings, or of C{settings}).
+        """
+        return SSL.Connection(self._contexts[settings or self.config.settings].default, None)
+
+    def wrap(
+        self, factory: IProtocolFactory, settings: TLSSettings | None = None
+    ) -> TLSMemoryBIOFactory:
         """
         C{factory}, served over TLS.
+
+        @param settings: The listener's settings, from
+            L{TLSConfig.listeners}; by default the C{[tls]} table's.
         """
-        return TLSMemoryBIOFactory(self, False, factory)
+        if settings is None or settings == self.config.settings:
+            return TLSMemoryBIOFactory(self, False, factory)
+        if settings not in self._contexts:
+            raise ValueError(f"{settings} is not among the config's listener settings")
+        return TLSMemoryBIOFactory(_ListenerTLS(self, settings), False, factory)
+
+
+@implementer(IOpenSSLServerConnectionCreator)
+class _ListenerTLS:
+    """
+    The connections of a listener with settings of its own; the contexts
+    stay with the L{ServerTLS}, so that reloading it reaches them too.
+    """
+
+    def __init__(self, tls: ServerTLS, settings: TLSSettings) -> None:
+        self._tls = tls
+        self._settings = settings
+
+    def serverConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
+        return self._tls.serverConnectionForTLS(tlsProtocol, self._settings)
 
 
 class HTTPSRedirectRouter:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from OpenSSL import SSL
+from twisted.internet.protocol import Factory, Protocol
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit.config import (
@@ -19,6 +20,8 @@ from proxykit.config import (
     ReverseConfig,
     RouteConfig,
     TLSConfig,
+    TLSListener,
+    TLSSettings,
     VhostConfig,
 )
 from proxykit.h1 import Request
@@ -35,12 +38,14 @@ def handshake(
     serverName: bytes | None,
     maxVersion: int | None = None,
     alpn: list[bytes] | None = None,
+    settings: TLSSettings | None = None,
 ) -> SSL.Connection:
     """
     Run a TLS handshake between a client and C{tls} in memory.
 
     @return: The client's connection (its peer certificate is the one the
         server chose).
+    @param settings: The listener settings the server side uses.
     @raise SSL.Error: The handshake failed.
     """
     context = SSL.Context(SSL.TLS_CLIENT_METHOD)
@@ -54,7 +59,7 @@ def handshake(
     if serverName is not None:
         client.set_tlsext_host_name(serverName)
     client.set_connect_state()
-    server = tls.serverConnectionForTLS(None)
+    server = tls.serverConnectionForTLS(None, settings)
     server.set_accept_state()
     for _ in range(20):
         for side in (client, server):
@@ -600,3 +605,154 @@ class TLSSettingsTests(SynchronousTestCase):
         self.assertEqual(error.key, "tls.ciphers")
         error = self.assertRaises(ConfigError, self.load, 'min_version = "1.1"\n')
         self.assertEqual(error.key, "tls.min_version")
+
+
+class ListenerSettingsTests(SynchronousTestCase):
+    """
+    A TLS listener can override the C{[tls]} table's oldest version and
+    cipher list: C{listen} takes C{{ endpoint = ..., min_version = ...,
+    ciphers = ... }} tables beside endpoint strings.
+    """
+
+    def setUp(self) -> None:
+        self.files = Files(self)
+        self.files.ca.write(self.files.directory, "default", "default.test")
+        self.files.ca.write(self.files.directory, "app", "app.example.test")
+
+    def load(self, listen: str, extra: str = "") -> ProxyConfig:
+        return ProxyConfig.fromFile(
+            self.files.write(
+                "proxy.toml",
+                f"[tls]\nlisten = {listen}\n"
+                'default_certificate = { cert = "default.pem", key = "default.key" }\n'
+                + extra
+                + '[[tls.certificate]]\nhosts = ["app.example.test"]\n'
+                'cert = "app.pem"\nkey = "app.key"\n',
+            )
+        )
+
+    def test_read(self) -> None:
+        """
+        A listener table's settings override the table's; what it leaves
+        out, and plain endpoint strings, get the table's.
+        """
+        config = self.load(
+            '["tcp:8443", { endpoint = "tcp:8444", min_version = "1.3" },'
+            ' { endpoint = "tcp:8445", ciphers = "ECDHE+CHACHA20" }]',
+            'ciphers = "ECDHE+AESGCM"\n',
+        ).tls
+        assert config is not None
+        self.assertEqual(
+            config.listen,
+            (
+                "tcp:8443",
+                TLSListener("tcp:8444", minVersion="1.3"),
+                TLSListener("tcp:8445", ciphers="ECDHE+CHACHA20"),
+            ),
+        )
+        self.assertEqual(config.endpoints, ("tcp:8443", "tcp:8444", "tcp:8445"))
+        self.assertEqual(
+            config.listeners(),
+            (
+                ("tcp:8443", TLSSettings("1.2", "ECDHE+AESGCM")),
+                ("tcp:8444", TLSSettings("1.3", "ECDHE+AESGCM")),
+                ("tcp:8445", TLSSettings("1.2", "ECDHE+CHACHA20")),
+            ),
+        )
+
+    def test_handshakes(self) -> None:
+        """
+        Each listener's connections use its own settings, with the
+        certificate chosen by server name as on any other listener: a TLS
+        1.2 client is refused by the listener that asks for 1.3 only, and
+        served by the one beside it.
+        """
+        config = self.load('["tcp:8443", { endpoint = "tcp:8444", min_version = "1.3" }]').tls
+        assert config is not None
+        tls = ServerTLS(config)
+        (_, open12), (_, only13) = config.listeners()
+        client = handshake(tls, b"app.example.test", SSL.TLS1_2_VERSION, settings=open12)
+        self.assertEqual(commonName(client), "app.example.test")
+        self.assertRaises(
+            SSL.Error, handshake, tls, b"app.example.test", SSL.TLS1_2_VERSION, settings=only13
+        )
+        client = handshake(tls, b"app.example.test", settings=only13)
+        self.assertEqual(
+            (commonName(client), client.get_protocol_version_name()),
+            ("app.example.test", "TLSv1.3"),
+        )
+        self.assertEqual(commonName(handshake(tls, None, settings=only13)), "default.test")
+
+    def test_ciphers(self) -> None:
+        """
+        A listener's cipher list is used for its TLS 1.2 connections only.
+        """
+        config = self.load(
+            '["tcp:8443", { endpoint = "tcp:8444", ciphers = "ECDHE+CHACHA20" }]'
+        ).tls
+        assert config is not None
+        tls = ServerTLS(config)
+        (_, table), (_, chacha) = config.listeners()
+        client = handshake(tls, b"app.example.test", SSL.TLS1_2_VERSION, settings=chacha)
+        self.assertIn("CHACHA20", client.get_cipher_name())
+        client = handshake(tls, b"app.example.test", SSL.TLS1_2_VERSION, settings=table)
+        self.assertIn("AES", client.get_cipher_name())
+
+    def test_wrapUnknownSettings(self) -> None:
+        """
+        L{ServerTLS.wrap} refuses settings the config does not use (it has
+        loaded no certificates for them).  Listeners wrapped with their
+        settings are tested on real sockets in
+        L{tests.integration.test_tls_listeners}.
+        """
+        config = self.load('["tcp:8443", { endpoint = "tcp:8444", min_version = "1.3" }]').tls
+        assert config is not None
+        tls = ServerTLS(config)
+        factory = Factory.forProtocol(Protocol)
+        for _, settings in config.listeners():
+            tls.wrap(factory, settings)
+        self.assertRaises(ValueError, tls.wrap, factory, TLSSettings("1.3", "ECDHE+CHACHA20"))
+
+    def test_reload(self) -> None:
+        """
+        L{ServerTLS.reload} reaches the certificates of every listener's
+        settings.
+        """
+        config = self.load('["tcp:8443", { endpoint = "tcp:8444", min_version = "1.3" }]').tls
+        assert config is not None
+        tls = ServerTLS(config)
+        (_, only13) = config.listeners()[1]
+        before = handshake(tls, b"app.example.test", settings=only13).get_peer_certificate()
+        self.files.ca.write(self.files.directory, "app", "app.example.test")
+        tls.reload()
+        after = handshake(tls, b"app.example.test", settings=only13).get_peer_certificate()
+        assert before is not None and after is not None
+        self.assertNotEqual(before.get_serial_number(), after.get_serial_number())
+
+    def assertError(self, listen: str, key: str, problem: str) -> None:
+        error = self.assertRaises(ConfigError, self.load, listen)
+        self.assertEqual((error.line, error.key), (2, key))
+        self.assertIn(problem, error.problem)
+
+    def test_errors(self) -> None:
+        """
+        A bad listener table is reported with the key inside it.
+        """
+        self.assertError(
+            '["tcp:8443", { endpoint = "tcp:8444", min_version = "1.0" }]',
+            "tls.listen[1].min_version",
+            '"1.2" or "1.3"',
+        )
+        self.assertError(
+            '[{ endpoint = "tcp:8444", ciphers = "NOTHING-AT-ALL" }]',
+            "tls.listen[0].ciphers",
+            "an OpenSSL cipher list",
+        )
+        self.assertError(
+            '[{ endpoint = "tcp:8444", min = "1.3" }]', "tls.listen[0].min", "unknown key"
+        )
+        self.assertError('[{ min_version = "1.3" }]', "tls.listen[0].endpoint", "missing")
+        self.assertError(
+            '["tcp:8443", { endpoint = "ssl:8444" }]', "tls.listen[1].endpoint", "plain endpoint"
+        )
+        self.assertError('["tcp:8443", 8444]', "tls.listen[1]", "an endpoint string or a table")

@@ -25,6 +25,7 @@ from proxykit.config import (
     RouteConfig,
     Timeouts,
     TLSConfig,
+    TLSListener,
     VhostConfig,
 )
 from proxykit.service import ProxyService, forwardService, reverseService
@@ -166,6 +167,39 @@ class TLSListenerTests(TestCase):
         out, err, code = yield self.sClient(port, "-servername", APP, "-tls1_2")
         self.assertIn(b"CN = app.example.test", out)
         self.assertIn(b"TLSv1.2", out)
+
+    @inlineCallbacks
+    def test_listenerSettings(self) -> Any:
+        """
+        Two TLS listeners of one proxy with different settings: the one
+        set to TLS 1.3 only refuses a TLS 1.2 client that the other serves,
+        and both choose the certificate by server name and proxy the
+        request.
+        """
+        self.tls = attrs.evolve(
+            self.tls,
+            listen=(
+                "tcp:0:interface=127.0.0.1",
+                TLSListener("tcp:0:interface=127.0.0.1", minVersion="1.3"),
+            ),
+        )
+        first = yield self.startReverse()
+        [second] = [
+            child for child in self.service
+            if hasattr(child, "_waitingForPort") and child is not self.listening
+        ]
+        only13 = yield self.portOf(second)
+        out, err, code = yield self.sClient(first, "-servername", APP, "-tls1_2")
+        self.assertIn(b"CN = app.example.test", out)
+        out, err, code = yield self.sClient(only13, "-servername", APP, "-tls1_2")
+        self.assertNotEqual(code, 0)
+        self.assertNotIn(b"CN = app.example.test", out)
+        out, err, code = yield self.sClient(only13, "-servername", APP, "-tls1_3")
+        self.assertIn(b"CN = app.example.test", out)
+        self.assertIn(b"TLSv1.3", out)
+        for port in (first, only13):
+            out, err, code = yield self.curl(port, f"https://{OTHER}:{port}/x")
+            self.assertEqual((out, code), (b"origin=other uri=/x\n", 0), err)
 
     @inlineCallbacks
     def test_serverNameAndHostDiffer(self) -> Any:
