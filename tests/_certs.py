@@ -41,29 +41,37 @@ class TestCA:
     @ivar certificatePEM: The CA certificate, for C{--cacert}.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, issuer: TestCA | None = None, name: str = "proxykit test CA") -> None:
+        """
+        @param issuer: The authority that signs this one (an intermediate),
+            or C{None} for a root.
+        """
         self._key = _key()
-        self._name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "proxykit test CA")])
+        self._name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = datetime.datetime.now(datetime.timezone.utc)
         self._certificate = (
             x509.CertificateBuilder()
             .subject_name(self._name)
-            .issuer_name(self._name)
+            .issuer_name(self._name if issuer is None else issuer._name)
             .public_key(self._key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(hours=1))
             .not_valid_after(now + datetime.timedelta(days=1))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(self._key, hashes.SHA256())
+            .sign(self._key if issuer is None else issuer._key, hashes.SHA256())
         )
         self.certificatePEM = self._certificate.public_bytes(serialization.Encoding.PEM)
+        self.chainPEM = b"" if issuer is None else self.certificatePEM + issuer.chainPEM
+        """The intermediate certificates a server sends after a leaf this
+        authority signed: empty for a root."""
 
     def issue(self, commonName: str, *names: str) -> tuple[bytes, bytes]:
         """
         A leaf certificate for C{names} (DNS names or IP addresses;
         C{commonName} too).
 
-        @return: C{(certificatePEM, keyPEM)}.
+        @return: C{(certificatePEM, keyPEM)}; the certificate is followed by
+            the chain of an intermediate authority.
         """
         key = _key()
         now = datetime.datetime.now(datetime.timezone.utc)
@@ -81,7 +89,7 @@ class TestCA:
             )
             .sign(self._key, hashes.SHA256())
         )
-        return certificate.public_bytes(serialization.Encoding.PEM), _pem(key)
+        return certificate.public_bytes(serialization.Encoding.PEM) + self.chainPEM, _pem(key)
 
     def write(self, directory: str, stem: str, commonName: str, *names: str) -> tuple[str, str]:
         """

@@ -154,6 +154,27 @@ class TLSListenerTests(TestCase):
         self.assertIn(f"CN = {OTHER}".encode(), out)
 
     @inlineCallbacks
+    def test_chainFile(self) -> Any:
+        """
+        A certificate file that holds the chain after the leaf (a leaf
+        signed by an intermediate authority) is served whole: a client that
+        trusts only the root verifies it.
+        """
+        intermediate = TestCA(self.ca, "proxykit test intermediate")
+        self.certificates["app"] = CertificateConfig(
+            *intermediate.write(self.directory, "app-chain", APP), hosts=(APP,)
+        )
+        self.tls = attrs.evolve(
+            self.tls, certificates=(self.certificates["app"], self.certificates["other"])
+        )
+        port = yield self.startReverse()
+        out, err, code = yield self.curl(port, f"https://{APP}:{port}/x")
+        self.assertEqual((out, code), (b"origin=app uri=/x\n", 0), err)
+        out, err, code = yield self.sClient(port, "-servername", APP, "-showcerts")
+        self.assertEqual(out.count(b"-----BEGIN CERTIFICATE-----"), 2)
+        self.assertIn(b"CN = proxykit test intermediate", out)
+
+    @inlineCallbacks
     def test_oldTLSRefused(self) -> Any:
         """
         A TLS 1.0 client cannot complete a handshake; TLS 1.2 can.
