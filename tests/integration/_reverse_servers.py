@@ -51,7 +51,7 @@ from ._servers import (
     RecordingChannel,
     Tracker,
     TrackingFactory,
-    parseHeadLines,
+    runCurl,
     runProcess,
 )
 
@@ -335,29 +335,13 @@ class ReverseHarness(Harness):
             f"{SITE}:{port}:127.0.0.1",
         ]
 
-    @inlineCallbacks
-    def curlSite(self, port: int, *args: str) -> Any:
+    def curlSite(self, port: int, *args: str) -> Deferred[CurlResult]:
         """
         Run curl with C{args} against the reverse proxy on C{port}, which
         C{app.example.test} resolves to; fires with a L{CurlResult}.
         """
         self._runs += 1
-        body = self.tempPath(f"curl-{self._runs}.body")
-        heads = self.tempPath(f"curl-{self._runs}.heads")
-        argv = [*self._curlArgs(port), "-o", body, "-D", heads, "-w", "%{json}", *args]
-        out, err, code = yield runProcess(self.reactor, "curl", argv)
-        meta = json.loads(out) if out.strip() else {}
-        received = b""
-        if os.path.exists(body):
-            with open(body, "rb") as f:
-                received = f.read()
-        parsedHeads = []
-        if os.path.exists(heads):
-            with open(heads, "rb") as f:
-                for block in f.read().split(b"\r\n\r\n"):
-                    if block.strip():
-                        parsedHeads.append(parseHeadLines(block.strip(b"\r\n")))
-        return CurlResult(code, err, received, meta, parsedHeads)
+        return runCurl(self.reactor, [*self._curlArgs(port), *args], self.tempPath(f"curl-{self._runs}"))
 
     @inlineCallbacks
     def curlMany(self, port: int, paths: Sequence[str]) -> Any:

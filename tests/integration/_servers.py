@@ -680,6 +680,31 @@ class CurlResult:
         return self.heads[-1][1] if self.heads else []
 
 
+@inlineCallbacks
+def runCurl(reactor: Any, argv: list[str], stem: str) -> Any:
+    """
+    Run curl with C{argv}; the body goes to C{stem.body}, the heads to
+    C{stem.heads} and C{--write-out} gives the transfer's metadata.
+
+    @return: A Deferred firing with a L{CurlResult}.
+    """
+    body, heads = stem + ".body", stem + ".heads"
+    argv = [*argv, "-o", body, "-D", heads, "-w", "%{json}"]
+    out, err, code = yield runProcess(reactor, "curl", argv)
+    meta = json.loads(out) if out.strip() else {}
+    received = b""
+    if os.path.exists(body):
+        with open(body, "rb") as f:
+            received = f.read()
+    parsedHeads = []
+    if os.path.exists(heads):
+        with open(heads, "rb") as f:
+            for block in f.read().split(b"\r\n\r\n"):
+                if block.strip():
+                    parsedHeads.append(parseHeadLines(block.strip(b"\r\n")))
+    return CurlResult(code, err, received, meta, parsedHeads)
+
+
 def clientEnvironment() -> dict[str, str]:
     """
     The environment for client processes: ours without proxy settings, so
@@ -836,43 +861,13 @@ class Harness:
         received = yield peer.waitForClose()
         return received
 
-    @inlineCallbacks
-    def curl(self, proxy: Proxy, *args: str) -> Any:
+    def curl(self, proxy: Proxy, *args: str) -> Deferred[CurlResult]:
         """
         Run curl through C{proxy} with C{args}; fires with a L{CurlResult}.
-        The body goes to a file, the heads to another and C{--write-out} gives
-        the transfer's metadata.
         """
         self._runs += 1
-        body = self.tempPath(f"curl-{self._runs}.body")
-        heads = self.tempPath(f"curl-{self._runs}.heads")
-        argv = [
-            "-sS",
-            "--max-time",
-            "20",
-            "-x",
-            proxy.url,
-            "-o",
-            body,
-            "-D",
-            heads,
-            "-w",
-            "%{json}",
-            *args,
-        ]
-        out, err, code = yield runProcess(self.reactor, "curl", argv)
-        meta = json.loads(out) if out.strip() else {}
-        received = b""
-        if os.path.exists(body):
-            with open(body, "rb") as f:
-                received = f.read()
-        parsedHeads = []
-        if os.path.exists(heads):
-            with open(heads, "rb") as f:
-                for block in f.read().split(b"\r\n\r\n"):
-                    if block.strip():
-                        parsedHeads.append(parseHeadLines(block.strip(b"\r\n")))
-        return CurlResult(code, err, received, meta, parsedHeads)
+        argv = ["-sS", "--max-time", "20", "-x", proxy.url, *args]
+        return runCurl(self.reactor, argv, self.tempPath(f"curl-{self._runs}"))
 
     # Teardown
 
