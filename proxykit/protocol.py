@@ -18,6 +18,7 @@ from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import (
     IAddress,
     IHalfCloseableProtocol,
+    IHandshakeListener,
     IReactorTime,
     ISSLTransport,
 )
@@ -119,7 +120,7 @@ class _Waiting:
         pass
 
 
-@implementer(IHalfCloseableProtocol)
+@implementer(IHalfCloseableProtocol, IHandshakeListener)
 class ProxyProtocol(Side):
     """
     One client connection.
@@ -139,6 +140,9 @@ class ProxyProtocol(Side):
     corking: list[Side] | None = None
     """While handling one read: the origin sides whose writes are held."""
     _serverNameUnread = False
+    _handshaking = False
+    """A TLS handshake is under way: nothing can be written or closed
+    cleanly until it completes."""
 
     def __init__(self, factory: ProxyFactory) -> None:
         self.factory = factory
@@ -163,7 +167,22 @@ class ProxyProtocol(Side):
             # at the first request (see _startRequest).
             self.client = attrs.evolve(self.client, secure=True)
             self._serverNameUnread = True
+            # The handshake is the start of the first request's head: it
+            # must be over within the header timeout (a client that stalls
+            # in it holds a connection, as a slow head would).
+            self._handshaking = True
+            self.setDeadline(self._factory.config.timeouts.header)
+            return
         self.setDeadline(self._factory.config.timeouts.idle)
+
+    def handshakeCompleted(self) -> None:
+        """
+        The TLS handshake is over: until a request begins, the connection is
+        idle.
+        """
+        self._handshaking = False
+        if not self._headTimed and self._exchange is None and not self.closing:
+            self.setDeadline(self._factory.config.timeouts.idle)
 
     def dataReceived(self, data: bytes) -> None:
         splice = self._splice
@@ -226,14 +245,18 @@ class ProxyProtocol(Side):
         if splice is not None:
             splice.timedOut()
             return
-        if self.closing:
+        if self.closing or self._handshaking:
             # A closing connection whose client did not take the rest of
-            # its bytes in time.
+            # its bytes in time, or a TLS handshake that never completed
+            # (which TLS cannot close cleanly).
             self.abortConnection()
             return
         if self._exchange is None:
-            # Idle keep-alive connection, or a head that never completed.
+            # Idle keep-alive connection, or a head that never completed:
+            # close, and abort if the client does not let the close finish
+            # within the idle timeout.
             self.closing = True
+            self.setDeadline(self._factory.config.timeouts.idle)
             if self._conn.inMessage:
                 self.sendError(408, close=True)
             else:

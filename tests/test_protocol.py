@@ -6,17 +6,21 @@ the client and the origin send and see, on Twisted's in-memory fakes.
 from __future__ import annotations
 
 import attrs
+from twisted.internet.address import IPv4Address
+from twisted.internet.interfaces import ISSLTransport
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import directlyProvides
 
 from proxykit import (
     ForwardConfig,
     LimitsConfig,
     PoolConfig,
     ProxyConfig,
+    ProxyProtocol,
     Timeouts,
 )
 
-from ._harness import GET, OK, Harness, lose, originSaw
+from ._harness import GET, OK, Harness, Transport, lose, originSaw
 
 
 class ForwardTranscriptTests(SynchronousTestCase):
@@ -435,6 +439,65 @@ class HardeningTests(SynchronousTestCase):
         h.send(GET[10:])
         origin.dataReceived(OK)
         self.assertEqual(h.received().count(b"hello"), 2)
+
+    def tlsClient(self, h: Harness) -> tuple[ProxyProtocol, Transport]:
+        """
+        Connect a client to C{h}'s factory over a transport that says it is
+        TLS (as a TLS listener's connections do, from before the handshake
+        completes).
+        """
+        proto = h.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50001))
+        transport = Transport(
+            hostAddress=IPv4Address("TCP", "127.0.0.1", 8443),
+            peerAddress=IPv4Address("TCP", "127.0.0.1", 50001),
+        )
+        directlyProvides(transport, ISSLTransport)
+        proto.makeConnection(transport)
+        return proto, transport
+
+    def test_stalledHandshake(self) -> None:
+        """
+        A TLS handshake must complete within the header timeout; one that
+        does not is aborted (TLS cannot close a connection cleanly before
+        its handshake is done).
+        """
+        h = Harness(ProxyConfig(timeouts=Timeouts(header=5, idle=60)))
+        proto, transport = self.tlsClient(h)
+        h.reactor.advance(4.9)
+        self.assertFalse(transport.disconnecting)
+        h.reactor.advance(0.2)
+        self.assertTrue(transport.aborted)
+        self.assertEqual(transport.value(), b"")
+
+    def test_idleAfterHandshake(self) -> None:
+        """
+        Once the handshake is over, the connection is idle until a request
+        begins: the idle timeout applies, not the header timeout.
+        """
+        h = Harness(ProxyConfig(timeouts=Timeouts(header=5, idle=60)))
+        proto, transport = self.tlsClient(h)
+        h.reactor.advance(1)
+        proto.handshakeCompleted()
+        h.reactor.advance(59.9)
+        self.assertFalse(transport.disconnecting)
+        h.reactor.advance(0.2)
+        self.assertTrue(transport.disconnecting)
+        self.assertFalse(transport.aborted)
+
+    def test_closeThatDoesNotFinish(self) -> None:
+        """
+        A connection closed for a timeout whose close cannot finish (the
+        client takes none of the bytes still to send) is aborted after the
+        idle timeout more: no connection is held forever.
+        """
+        h = Harness(ProxyConfig(timeouts=Timeouts(header=5, idle=60)))
+        h.send(b"GET http://a/ HTTP/1.1\r\nHo")
+        h.reactor.advance(5.1)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 408 "))
+        self.assertTrue(h.clientTransport.disconnecting)
+        self.assertFalse(h.clientTransport.aborted)
+        h.reactor.advance(60.1)
+        self.assertTrue(h.clientTransport.aborted)
 
     def test_bodyTooLarge(self) -> None:
         """

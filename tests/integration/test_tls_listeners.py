@@ -99,7 +99,7 @@ class TLSListenerTests(TestCase):
         return d
 
     @inlineCallbacks
-    def startReverse(self) -> Any:
+    def startReverse(self, timeouts: Timeouts | None = None) -> Any:
         """
         A reverse proxy with two virtual hosts on two origins, over TLS.
         """
@@ -113,7 +113,10 @@ class TLSListenerTests(TestCase):
             default=APP,
         )
         config = ProxyConfig(
-            listen=(), reverse=reverse, timeouts=Timeouts(connect=5, response=5), tls=self.tls
+            listen=(),
+            reverse=reverse,
+            timeouts=timeouts or Timeouts(connect=5, response=5),
+            tls=self.tls,
         )
         self.service = reverseService(config, reactor)
         port = yield self.start(self.service)
@@ -221,6 +224,19 @@ class TLSListenerTests(TestCase):
         for port in (first, only13):
             out, err, code = yield self.curl(port, f"https://{OTHER}:{port}/x")
             self.assertEqual((out, code), (b"origin=other uri=/x\n", 0), err)
+
+    @inlineCallbacks
+    def test_stalledHandshake(self) -> Any:
+        """
+        A client that connects and never finishes the handshake (here: half
+        a ClientHello) is disconnected by the header-read timeout, as a
+        plain client that sends no request would be.
+        """
+        port = yield self.startReverse(Timeouts(connect=5, response=5, header=0.5))
+        peer = yield self.harness.connect(port)
+        peer.send(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        received = yield peer.waitForClose(timeout=10)
+        self.assertNotIn(b"HTTP/1.1", received)
 
     @inlineCallbacks
     def test_serverNameAndHostDiffer(self) -> Any:

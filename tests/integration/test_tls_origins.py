@@ -13,10 +13,17 @@ from typing import Any
 
 from twisted.internet import reactor, ssl
 from twisted.internet.defer import inlineCallbacks
+from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import LogEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
 
-from proxykit.config import OriginConfig, ReverseConfig, RouteConfig, VhostConfig
+from proxykit.config import (
+    OriginConfig,
+    ReverseConfig,
+    RouteConfig,
+    Timeouts,
+    VhostConfig,
+)
 
 from .._pki import PKI, writeFile
 from ._reverse_servers import SITE, ReverseHarness, SiteResource, siteFor
@@ -105,6 +112,29 @@ class TLSOriginTests(TestCase):
         [response] = yield self.get(proxy.port)
         self.assertEqual(response.status, 200)
         self.assertEqual(response.body, b"origin=A uri=/r0\n")
+
+    @inlineCallbacks
+    def test_stalledHandshake(self) -> Any:
+        """
+        An origin that accepts the connection but never answers the TLS
+        handshake gets the request a 504: the connect timeout covers the
+        handshake.  The origin connection is dropped.
+        """
+        silent = self.harness.listen(Factory.forProtocol(Protocol))
+        proxy = self.harness.startReverseProxy(
+            ReverseConfig(
+                vhosts=(
+                    VhostConfig(
+                        (SITE,),
+                        (RouteConfig(origins=(OriginConfig(self.localURL(silent), caFile=self.caFile),)),),
+                    ),
+                )
+            ),
+            Timeouts(connect=0.5, response=5),
+        )
+        [response] = yield self.get(proxy.port)
+        self.assertEqual(response.status, 504)
+        yield silent.tracker.whenLost(0, reactor)
 
     @inlineCallbacks
     def test_pooledReuse(self) -> Any:
