@@ -30,7 +30,7 @@ from twisted.internet.interfaces import (
     IProtocolFactory,
 )
 from twisted.logger import Logger
-from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from zope.interface import implementer
 
 from ._tlsconfig import CertificateConfig, TLSConfig, TLSListener, TLSSettings
@@ -261,10 +261,50 @@ class ServerTLS:
             L{TLSConfig.listeners}; by default the C{[tls]} table's.
         """
         if settings is None or settings == self.config.settings:
-            return TLSMemoryBIOFactory(self, False, factory)
+            return _TLSServerFactory(self, False, factory)
         if settings not in self._contexts:
             raise ValueError(f"{settings} is not among the config's listener settings")
-        return TLSMemoryBIOFactory(_ListenerTLS(self, settings), False, factory)
+        return _TLSServerFactory(_ListenerTLS(self, settings), False, factory)
+
+
+_PLAIN_HTTP_BODY: Final = b"400 Bad Request: plain HTTP was sent to a TLS port; use https://\n"
+_PLAIN_HTTP: Final = (
+    b"HTTP/1.1 400 Bad Request\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: %d\r\n"
+    b"Cache-Control: no-store\r\n"
+    b"Connection: close\r\n\r\n" % (len(_PLAIN_HTTP_BODY),)
+) + _PLAIN_HTTP_BODY
+
+
+class _TLSServerProtocol(TLSMemoryBIOProtocol):
+    """
+    The TLS layer of one listener connection.  A client that speaks plain
+    HTTP to it (its first byte is a letter, where a TLS record starts with
+    C{0x16}) is answered C{400} in plain text and closed, as nginx does,
+    rather than given a bare close.
+    """
+
+    _sniffed = False
+    _refused = False
+
+    def dataReceived(self, data: bytes) -> None:
+        if not self._sniffed:
+            self._sniffed = True
+            if data[:1].isalpha():
+                self._refused = True
+                transport = self.transport
+                assert transport is not None
+                transport.write(_PLAIN_HTTP)
+                transport.loseConnection()
+                return
+        elif self._refused:
+            return
+        super().dataReceived(data)  # type: ignore[no-untyped-call]
+
+
+class _TLSServerFactory(TLSMemoryBIOFactory):
+    protocol = _TLSServerProtocol
 
 
 @implementer(IOpenSSLServerConnectionCreator)

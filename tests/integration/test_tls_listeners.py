@@ -239,6 +239,21 @@ class TLSListenerTests(TestCase):
         self.assertNotIn(b"HTTP/1.1", received)
 
     @inlineCallbacks
+    def test_plainHTTPOnTLSPort(self) -> Any:
+        """
+        A client that speaks plain HTTP to a TLS listener gets a plain-text
+        400 that says so (as from nginx), not an empty reply.
+        """
+        port = yield self.startReverse()
+        out, err, code = yield self.curl(port, f"http://{APP}:{port}/x", "-i")
+        self.assertEqual(code, 0, err)
+        self.assertTrue(out.startswith(b"HTTP/1.1 400 Bad Request\r\n"), out)
+        self.assertIn(b"Connection: close\r\n", out)
+        self.assertTrue(out.endswith(b"plain HTTP was sent to a TLS port; use https://\n"), out)
+        out, err, code = yield self.curl(port, f"https://{APP}:{port}/x")
+        self.assertEqual((out, code), (b"origin=app uri=/x\n", 0), err)
+
+    @inlineCallbacks
     def test_serverNameAndHostDiffer(self) -> Any:
         """
         A request whose Host names another virtual host than the TLS server
