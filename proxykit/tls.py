@@ -20,11 +20,18 @@ ChaCha20-Poly1305 only; ALPN offers C{http/1.1}.
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import os
 from collections.abc import Sequence
 from typing import Final
 
-from OpenSSL import SSL
+from OpenSSL import SSL, crypto
+from service_identity import CertificateError, VerificationError
+from service_identity.cryptography import (
+    verify_certificate_hostname,
+    verify_certificate_ip_address,
+)
 from twisted.internet.interfaces import (
     IOpenSSLServerConnectionCreator,
     IProtocolFactory,
@@ -47,6 +54,7 @@ __all__ = [
     "TLSFileError",
     "TLSListener",
     "TLSSettings",
+    "certificateProblems",
     "loadContext",
 ]
 
@@ -138,6 +146,54 @@ def loadContext(
     return context
 
 
+EXPIRY_WARNING: Final = datetime.timedelta(days=14)
+"""How close to its expiry a certificate is warned about at (re)load."""
+
+
+def certificateProblems(
+    certificate: CertificateConfig, now: datetime.datetime | None = None
+) -> list[str]:
+    """
+    What an operator should hear about a usable certificate: that it has
+    expired, is not valid yet or expires within L{EXPIRY_WARNING}, and each
+    of its C{hosts} it is not valid for (clients that verify would refuse
+    it for that name).
+
+    @param now: The time to judge expiry at (by default the current time).
+    """
+    with open(certificate.cert, "rb") as f:
+        leaf = crypto.load_certificate(crypto.FILETYPE_PEM, f.read())
+    problems = []
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    notBefore, notAfter = (
+        datetime.datetime.strptime(stamp.decode("ascii"), "%Y%m%d%H%M%SZ").replace(
+            tzinfo=datetime.timezone.utc
+        )
+        for stamp in (leaf.get_notBefore() or b"", leaf.get_notAfter() or b"")
+    )
+    if notAfter <= now:
+        problems.append(f"expired on {notAfter:%Y-%m-%d %H:%M} UTC")
+    elif notBefore > now:
+        problems.append(f"not valid before {notBefore:%Y-%m-%d %H:%M} UTC")
+    elif notAfter - now < EXPIRY_WARNING:
+        problems.append(f"expires on {notAfter:%Y-%m-%d %H:%M} UTC")
+    parsed = leaf.to_cryptography()
+    for host in certificate.hosts:
+        name = host.lower().rstrip(".").strip("[]")
+        try:
+            try:
+                address = ipaddress.ip_address(name)
+            except ValueError:
+                # A wildcard entry must be covered for any name under it.
+                sample = "proxykit-check" + name[1:] if name.startswith("*.") else name
+                verify_certificate_hostname(parsed, sample)
+            else:
+                verify_certificate_ip_address(parsed, str(address))
+        except (VerificationError, CertificateError):
+            problems.append(f"not valid for {host} (listed in its hosts)")
+    return problems
+
+
 class _Contexts:
     """
     One loading of the files for one set of settings: the default context
@@ -217,6 +273,11 @@ class ServerTLS:
         for settings in wanted:
             if settings not in loaded:
                 loaded[settings] = _Contexts(config, settings)
+        for certificate in (config.defaultCertificate, *config.certificates):
+            for problem in certificateProblems(certificate):
+                self._log.warn(
+                    "TLS certificate {cert}: {problem}", cert=certificate.cert, problem=problem
+                )
         return loaded
 
     def reload(self) -> None:

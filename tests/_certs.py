@@ -56,7 +56,7 @@ class TestCA:
             .public_key(self._key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=90))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(self._key if issuer is None else issuer._key, hashes.SHA256())
         )
@@ -82,7 +82,7 @@ class TestCA:
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=90))
             .add_extension(
                 x509.SubjectAlternativeName([_altName(name) for name in (commonName, *names)]),
                 critical=False,

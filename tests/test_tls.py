@@ -6,10 +6,13 @@ and what the reverse router does with a TLS connection's server name.
 
 from __future__ import annotations
 
+import datetime
 import os
 
+import attrs
 from OpenSSL import SSL
 from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit.config import (
@@ -26,7 +29,12 @@ from proxykit.config import (
 )
 from proxykit.h1 import Request
 from proxykit.routing import ClientInfo, Forward, Refuse, Respond
-from proxykit.tls import HTTPSRedirectRouter, ServerTLS, TLSFileError
+from proxykit.tls import (
+    HTTPSRedirectRouter,
+    ServerTLS,
+    TLSFileError,
+    certificateProblems,
+)
 from proxykit.vhosts import ReverseRouter, VhostTable
 
 from ._certs import TestCA
@@ -756,3 +764,79 @@ class ListenerSettingsTests(SynchronousTestCase):
             '["tcp:8443", { endpoint = "ssl:8444" }]', "tls.listen[1].endpoint", "plain endpoint"
         )
         self.assertError('["tcp:8443", 8444]', "tls.listen[1]", "an endpoint string or a table")
+
+
+class CertificateProblemsTests(SynchronousTestCase):
+    """
+    L{certificateProblems} tells what an operator should hear about a usable
+    certificate; L{ServerTLS} logs it as warnings when it (re)loads.
+    """
+
+    def setUp(self) -> None:
+        self.files = Files(self)
+        self.now = datetime.datetime.now(datetime.timezone.utc)
+
+    def test_healthy(self) -> None:
+        """
+        A current certificate valid for every host it is listed for has no
+        problem.
+        """
+        certificate = self.files.certificate("app", "app.example.test", "127.0.0.1")
+        self.assertEqual(certificateProblems(certificate), [])
+
+    def test_expiry(self) -> None:
+        """
+        An expired certificate, one not valid yet and one that expires within
+        two weeks are each reported with the date.
+        """
+        certificate = self.files.certificate("app", "app.example.test")
+        day = datetime.timedelta(days=1)
+        [expired] = certificateProblems(certificate, self.now + 91 * day)
+        self.assertTrue(expired.startswith("expired on "), expired)
+        [early] = certificateProblems(certificate, self.now - day)
+        self.assertTrue(early.startswith("not valid before "), early)
+        [soon] = certificateProblems(certificate, self.now + 80 * day)
+        self.assertTrue(soon.startswith("expires on "), soon)
+        self.assertEqual(certificateProblems(certificate, self.now + 70 * day), [])
+
+    def test_hostsNotCovered(self) -> None:
+        """
+        Each listed host the certificate is not valid for is reported: an
+        exact name, an address, and a wildcard deeper than the
+        certificate's.
+        """
+        cert, key = self.files.ca.write(self.files.directory, "wild", "*.example.test")
+        certificate = CertificateConfig(
+            cert, key, ("*.example.test", "a.example.test", "example.test", "*.a.example.test", "10.0.0.1")
+        )
+        self.assertEqual(
+            certificateProblems(certificate),
+            [
+                "not valid for example.test (listed in its hosts)",
+                "not valid for *.a.example.test (listed in its hosts)",
+                "not valid for 10.0.0.1 (listed in its hosts)",
+            ],
+        )
+
+    def test_logged(self) -> None:
+        """
+        L{ServerTLS} warns of each problem, naming the file, when it loads
+        and when it reloads the certificates.
+        """
+        certificate = self.files.certificate("app", "app.example.test")
+        config = TLSConfig(
+            listen=("tcp:0",),
+            defaultCertificate=self.files.certificate("default", "default.test"),
+            certificates=(attrs.evolve(certificate, hosts=("app.example.test", "api.example.test")),),
+        )
+        with capturedLogs() as events:
+            tls = ServerTLS(config)
+            tls.reload()
+        warnings = [
+            formatEvent(event) for event in events if event["log_level"] == LogLevel.warn
+        ]
+        expected = (
+            f"TLS certificate {certificate.cert}: "
+            "not valid for api.example.test (listed in its hosts)"
+        )
+        self.assertEqual(warnings, [expected, expected])
