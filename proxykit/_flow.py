@@ -37,6 +37,43 @@ from zope.interface import implementer
 _DIRECT: Final = (tcp.Server, tcp.Client)
 """Transport types whose socket L{Side.send} may write to directly."""
 
+def directSocket(transport: object) -> socket.socket | None:
+    """
+    The socket L{writeNow} may write C{transport}'s bytes to: that of a
+    plain TCP connection, C{None} for any other transport.
+    """
+    if type(transport) in _DIRECT:
+        return transport.socket  # type: ignore[attr-defined,no-any-return]
+    return None
+
+
+def writeNow(transport: Any, sock: socket.socket, data: bytes) -> None:
+    """
+    Write C{data} to a plain TCP C{transport} whose socket is C{sock},
+    sending at once when possible.
+
+    Twisted buffers every write until the reactor's next turn, which costs
+    two C{epoll_ctl} calls and a wake-up per write.  With nothing buffered,
+    try the socket first and hand Twisted only what the kernel did not
+    take; order is kept because Twisted's buffer is empty.
+    """
+    if (
+        not transport.dataBuffer
+        and not transport._tempDataBuffer
+        and transport.connected
+        and not transport.disconnecting
+    ):
+        try:
+            sent = sock.send(data)
+        except OSError:
+            # EAGAIN, or an error Twisted will meet and report itself.
+            sent = 0
+        if sent == len(data):
+            return
+        data = data[sent:]
+    transport.write(data)
+
+
 PEER_BLOCKED: Final = 1
 """The peer's write buffer is full."""
 PIPELINE: Final = 2
@@ -91,8 +128,8 @@ class Side(Protocol):
         self._registered = True
         # Heads and bodies are written as they are ready; Nagle's algorithm
         # would hold the second small write for a delayed ACK (40 ms).
-        if type(transport) in _DIRECT:
-            self._socket = transport.socket  # type: ignore[union-attr]
+        self._socket = directSocket(transport)
+        if self._socket is not None:
             transport.setTcpNoDelay(True)  # type: ignore[union-attr]
         else:
             # TLS: the TCP connection is beneath the TLS transport.
@@ -103,36 +140,18 @@ class Side(Protocol):
 
     def send(self, data: bytes) -> None:
         """
-        Write C{data} to the transport, sending at once when possible.
-
-        Twisted buffers every write until the reactor's next turn, which costs
-        two C{epoll_ctl} calls and a wake-up per write.  When the transport
-        is a plain TCP connection with nothing buffered, try the socket first
-        and hand Twisted only what the kernel did not take; order is kept
-        because Twisted's buffer is empty.
+        Write C{data} to the transport, sending at once when possible (see
+        L{writeNow}); while corked, collect it.
         """
         corked = self._corked
         if corked is not None:
             corked.append(data)
             return
-        transport: Any = self.transport
         sock = self._socket
-        if (
-            sock is not None
-            and not transport.dataBuffer
-            and not transport._tempDataBuffer
-            and transport.connected
-            and not transport.disconnecting
-        ):
-            try:
-                sent = sock.send(data)
-            except OSError:
-                # EAGAIN, or an error Twisted will meet and report itself.
-                sent = 0
-            if sent == len(data):
-                return
-            data = data[sent:]
-        transport.write(data)
+        if sock is None:
+            self.transport.write(data)  # type: ignore[union-attr]
+        else:
+            writeNow(self.transport, sock, data)
 
     def _unregister(self) -> None:
         if self._registered:

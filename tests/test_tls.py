@@ -840,3 +840,25 @@ class CertificateProblemsTests(SynchronousTestCase):
             "not valid for api.example.test (listed in its hosts)"
         )
         self.assertEqual(warnings, [expected, expected])
+
+
+class DirectSendTests(SynchronousTestCase):
+    """
+    TLS listener connections send their encrypted bytes straight to the
+    socket by overriding C{TLSMemoryBIOProtocol._flushSendBIO}, a private
+    Twisted method; this checks that Twisted still calls it by that name
+    (otherwise the override would silently do nothing).
+    """
+
+    def test_hookStillThere(self) -> None:
+        """
+        Twisted's TLS protocol still defines and calls C{_flushSendBIO}.
+        """
+        import inspect
+
+        from twisted.protocols import tls as twistedTLS
+
+        source = inspect.getsource(twistedTLS.TLSMemoryBIOProtocol)
+        self.assertIn("def _flushSendBIO(self)", source)
+        self.assertGreater(source.count("self._flushSendBIO()"), 2)
+        self.assertIn("self._tlsConnection.bio_read(", source)
