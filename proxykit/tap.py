@@ -271,6 +271,11 @@ def makeService(options: Options) -> IService:
     The service for the chosen mode.
     """
     config = options.subOptions["proxyConfig"]
+    # Unless twistd was told which reactor to use (-r), use proxykit's: the
+    # reactor is not installed yet when twistd asks for the service.
+    from .reactor import installIfNone
+
+    installIfNone()
     if options.subCommand == "reverse":
         proxy = reverseService(config)
     else:

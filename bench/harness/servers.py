@@ -300,7 +300,7 @@ PROXIES: list[ProxySpec] = [
         proxykit_argv,
         True,
         "twistd -n --pidfile= proxykit forward --listen tcp:PORT:interface=127.0.0.1"
-        " --connect-port TUNNELPORT (default reactor unless --proxykit-reactor)",
+        " --connect-port TUNNELPORT (proxykit.reactor.ProxyReactor unless --proxykit-reactor)",
     ),
     ProxySpec(
         "twisted.web.proxy",
@@ -330,7 +330,7 @@ PROXIES: list[ProxySpec] = [
         False,
         "twistd -n --pidfile= proxykit reverse --listen tcp:PORT:interface=127.0.0.1"
         f" --route {REVERSE_HOST}=http://127.0.0.1:ORIGINPORT"
-        " (default reactor unless --proxykit-reactor)",
+        " (proxykit.reactor.ProxyReactor unless --proxykit-reactor)",
         mode="reverse",
     ),
     ProxySpec(

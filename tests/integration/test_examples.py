@@ -110,7 +110,8 @@ class ForwardExampleTests(TestCase):
         """
         The forward example (listener moved to a free port) proxies curl's
         absolute-form request to a local origin and refuses CONNECT to
-        port 25.
+        port 25.  twistd runs it on proxykit's reactor, as no C{-r} was
+        given.
         """
         h = ReverseHarness(self, reactor)
         self.addCleanup(h.close)
@@ -128,3 +129,4 @@ class ForwardExampleTests(TestCase):
         out, err, code = yield runProcess(reactor, "curl", [*proxy, "-p", "https://127.0.0.1:25/"])
         self.assertNotEqual(code, 0)
         self.assertIn(b"403", err)
+        self.assertIn("reactor class: proxykit.reactor.ProxyReactor", child.output())

@@ -179,7 +179,8 @@ class InstalledTests(TestCase):
         """
         C{twistd --help} lists the C{proxykit} subcommand, and
         C{twistd -n proxykit forward --help} describes C{--listen} and
-        C{--connect-port}.
+        C{--connect-port}; C{twistd --help-reactors} lists the C{proxykit}
+        reactor.
         """
 
         def check() -> None:
@@ -192,6 +193,8 @@ class InstalledTests(TestCase):
             )
             self.assertIn("--listen", forward)
             self.assertIn("--connect-port", forward)
+            reactors = venv.check([venv.bin("twistd"), "--help-reactors"])
+            self.assertRegex(reactors, r"(?m)^\s+proxykit\s+epoll without per-event log context")
 
         return deferToThread(check)
 

