@@ -1,6 +1,8 @@
 """
 Run the whole suite: ruff, mypy --strict, then trial (unit, integration,
-packaging and docs tests).  Prints a closing line C{N passed, N failed}.
+packaging and docs tests) on Twisted's default reactor, and the integration
+tests again on C{proxykit.reactor} (what C{twistd proxykit} runs on).
+Prints a closing line C{N passed, N failed}.
 
     python -m tests.runner [trial test names]
 """
@@ -40,15 +42,23 @@ def main(argv: list[str]) -> int:
             code, _ = _run(title, command)
             if code:
                 failedChecks += 1
-    tests = argv or ["tests"]
-    code, output = _run("trial", [python, "-m", "twisted.trial", "--temp-directory", os.path.join(ROOT, "_trial_temp"), *tests])
-    summary = re.findall(r"^(PASSED|FAILED) \((.*)\)$", output, re.M)
+    runs = [("trial", [], argv or ["tests"])]
+    if not argv:
+        # twistd proxykit runs on proxykit's own reactor: the real-socket
+        # tests run on it too (the whole suite above ran on Twisted's).
+        runs.append(("trial on proxykit.reactor", ["--reactor=proxykit"], ["tests.integration"]))
     counts = {"successes": 0, "failures": 0, "errors": 0, "skips": 0, "expectedFailures": 0, "unexpectedSuccesses": 0}
-    if summary:
-        for part in summary[-1][1].split(","):
-            name, _, value = part.strip().partition("=")
-            if name in counts:
-                counts[name] = int(value)
+    code = 0
+    for title, options, tests in runs:
+        temp = os.path.join(ROOT, "_trial_temp" if not options else "_trial_temp_reactor")
+        runCode, output = _run(title, [python, "-m", "twisted.trial", *options, "--temp-directory", temp, *tests])
+        code = code or runCode
+        summary = re.findall(r"^(PASSED|FAILED) \((.*)\)$", output, re.M)
+        if summary:
+            for part in summary[-1][1].split(","):
+                name, _, value = part.strip().partition("=")
+                if name in counts:
+                    counts[name] += int(value)
     passed = counts["successes"] + counts["expectedFailures"] + checks - failedChecks
     failed = counts["failures"] + counts["errors"] + counts["unexpectedSuccesses"] + failedChecks
     if code and not failed:
