@@ -47,10 +47,10 @@ def directSocket(transport: object) -> socket.socket | None:
     return None
 
 
-def writeNow(transport: Any, sock: socket.socket, data: bytes) -> None:
+def writeNow(transport: Any, sock: socket.socket | None, data: bytes) -> None:
     """
-    Write C{data} to a plain TCP C{transport} whose socket is C{sock},
-    sending at once when possible.
+    Write C{data} to C{transport}; when it is a plain TCP connection (its
+    socket C{sock}, from L{directSocket}), send at once when possible.
 
     Twisted buffers every write until the reactor's next turn, which costs
     two C{epoll_ctl} calls and a wake-up per write.  With nothing buffered,
@@ -58,7 +58,8 @@ def writeNow(transport: Any, sock: socket.socket, data: bytes) -> None:
     take; order is kept because Twisted's buffer is empty.
     """
     if (
-        not transport.dataBuffer
+        sock is not None
+        and not transport.dataBuffer
         and not transport._tempDataBuffer
         and transport.connected
         and not transport.disconnecting
@@ -147,11 +148,7 @@ class Side(Protocol):
         if corked is not None:
             corked.append(data)
             return
-        sock = self._socket
-        if sock is None:
-            self.transport.write(data)  # type: ignore[union-attr]
-        else:
-            writeNow(self.transport, sock, data)
+        writeNow(self.transport, self._socket, data)
 
     def _unregister(self) -> None:
         if self._registered:

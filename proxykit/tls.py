@@ -365,11 +365,7 @@ class _TLSServerProtocol(TLSMemoryBIOProtocol):
             data = self._tlsConnection.bio_read(2**15)
         except SSL.WantReadError:
             return
-        sock = self._socket
-        if sock is None:
-            self.transport.write(data)  # type: ignore[union-attr]
-        else:
-            writeNow(self.transport, sock, data)
+        writeNow(self.transport, self._socket, data)
 
     def dataReceived(self, data: bytes) -> None:
         if not self._sniffed:
