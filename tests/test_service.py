@@ -8,8 +8,14 @@ from twisted.internet.defer import Deferred
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
-from proxykit.config import ProxyConfig
-from proxykit.service import forwardService
+from proxykit.config import (
+    CertificateConfig,
+    ForwardConfig,
+    ProxyConfig,
+    TLSConfig,
+    TLSListener,
+)
+from proxykit.service import destinationsFor, forwardService
 
 
 class ServiceTests(SynchronousTestCase):
@@ -82,3 +88,47 @@ class ListenerGateTests(SynchronousTestCase):
         protocols[0].connectionLost()
         self.assertTrue(port.reading)
         self.assertEqual(gate.open, 1)
+
+
+class DestinationsForTests(SynchronousTestCase):
+    """
+    L{destinationsFor} refuses special-purpose destinations (strict) when
+    any listener, plain or TLS, may accept connections from beyond this
+    machine.
+    """
+
+    def tls(self, *listen: str | TLSListener) -> TLSConfig:
+        return TLSConfig(listen=listen, defaultCertificate=CertificateConfig("c.pem", "k.pem"))
+
+    def test_loopbackOnly(self) -> None:
+        """
+        Loopback listeners, plain and TLS (strings or tables), are not
+        strict.
+        """
+        config = ProxyConfig(
+            listen=("tcp:8080:interface=127.0.0.1", "unix:/tmp/p.sock"),
+            tls=self.tls("tcp6:8443:interface=\\:\\:1", TLSListener("tcp:9443:interface=localhost")),
+        )
+        self.assertFalse(destinationsFor(config).strict)
+
+    def test_beyondLoopback(self) -> None:
+        """
+        A plain listener, a TLS endpoint string or a TLS listener table
+        beyond loopback makes the policy strict.
+        """
+        loopback = ("tcp:8080:interface=127.0.0.1",)
+        for config in (
+            ProxyConfig(listen=("tcp:8080",)),
+            ProxyConfig(listen=loopback, tls=self.tls("tcp:8443:interface=192.0.2.1")),
+            ProxyConfig(listen=loopback, tls=self.tls("tcp:8443:interface=127.0.0.1", TLSListener("tcp:9443"))),
+        ):
+            self.assertTrue(destinationsFor(config).strict, config)
+
+    def test_allowPrivate(self) -> None:
+        """
+        C{forward.allow_private_destinations} turns strictness off.
+        """
+        config = ProxyConfig(
+            listen=("tcp:8080",), forward=ForwardConfig(allowPrivateDestinations=True)
+        )
+        self.assertFalse(destinationsFor(config).strict)
