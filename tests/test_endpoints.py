@@ -27,7 +27,7 @@ from proxykit.endpoints import (
 )
 from proxykit.errors import connectFailureStatus
 
-from ._pki import PKI, writeFile
+from ._certs import TestCA, writeFile
 
 
 class ClientEndpointTests(SynchronousTestCase):
@@ -71,7 +71,7 @@ class TLSSettingsTests(SynchronousTestCase):
         for every connection.
         """
         directory = self.mktemp()
-        pki = PKI()
+        pki = TestCA()
         ca = writeFile(directory, "ca.pem", pki.caPEM)
         cert, key = pki.leaf("client", client=True)
         tls = OriginTLS(

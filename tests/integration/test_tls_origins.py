@@ -4,7 +4,7 @@ C{https://} origins (verified against a CA file or the system's trust
 store, with a server name override, with verification off, with a client
 certificate), and a forward proxy forwarding absolute-form C{https://}
 targets.  The certificates come from a throwaway CA generated for each test
-(L{tests._pki.PKI}).
+(L{tests._certs.TestCA}).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from proxykit.config import (
     VhostConfig,
 )
 
-from .._pki import PKI, writeFile
+from .._certs import TestCA, writeFile
 from ._reverse_servers import SITE, ReverseHarness, SiteResource, siteFor
 from ._servers import Listener, completeResponses, parseResponses, request
 
@@ -59,7 +59,7 @@ class TLSOriginTests(TestCase):
 
     def setUp(self) -> None:
         self.harness = ReverseHarness(self, reactor)
-        self.pki = PKI()
+        self.pki = TestCA()
         self.directory = self.mktemp()
         self.caFile = writeFile(self.directory, "ca.pem", self.pki.caPEM)
         self.events: list[LogEvent] = []
@@ -208,7 +208,7 @@ class TLSOriginTests(TestCase):
         With C{verify = false} any certificate is accepted (an expired one
         from an unknown issuer here), and a warning is logged.
         """
-        origin = self.startTLSOrigin("A", serverOptions(PKI().leaf("x.test", expired=True)))
+        origin = self.startTLSOrigin("A", serverOptions(TestCA().leaf("x.test", expired=True)))
         proxy = self.startProxy(OriginConfig(self.localURL(origin), verify=False))
         [response] = yield self.get(proxy.port)
         self.assertEqual(response.status, 200)
@@ -222,7 +222,7 @@ class TLSOriginTests(TestCase):
         An origin that requires a client certificate is reached with the
         route's C{client_cert} and C{client_key}; without them it gets 502.
         """
-        clients = PKI("client CA")
+        clients = TestCA(name="client CA")
         cert, key = clients.leaf("proxy", client=True)
         origin = self.startTLSOrigin("A", serverOptions(self.pki.leaf(), clients.caPEM))
         withCert = self.startProxy(
@@ -251,7 +251,7 @@ class ForwardHTTPSTests(TestCase):
 
     def setUp(self) -> None:
         self.harness = ReverseHarness(self, reactor)
-        self.pki = PKI()
+        self.pki = TestCA()
         self.events: list[LogEvent] = []
         globalLogPublisher.addObserver(self.events.append)
         self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
