@@ -37,6 +37,7 @@ from zope.interface import implementer
 _DIRECT: Final = (tcp.Server, tcp.Client)
 """Transport types whose socket L{Side.send} may write to directly."""
 
+
 def directSocket(transport: object) -> socket.socket | None:
     """
     The socket L{writeNow} may write C{transport}'s bytes to: that of a

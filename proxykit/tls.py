@@ -164,16 +164,20 @@ def certificateProblems(
 
     @param now: The time to judge expiry at (by default the current time).
     """
-    with open(certificate.cert, "rb") as f:
-        leaf = crypto.load_certificate(crypto.FILETYPE_PEM, f.read())
+    try:
+        with open(certificate.cert, "rb") as f:
+            leaf = crypto.load_certificate(crypto.FILETYPE_PEM, f.read())
+        notBefore, notAfter = (
+            datetime.datetime.strptime(stamp.decode("ascii"), "%Y%m%d%H%M%SZ").replace(
+                tzinfo=datetime.timezone.utc
+            )
+            for stamp in (leaf.get_notBefore() or b"", leaf.get_notAfter() or b"")
+        )
+    except (OSError, crypto.Error, ValueError) as e:
+        # Replaced since it was loaded, or dates in an unusual form.
+        return [f"could not be read to check its dates and names ({e})"]
     problems = []
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    notBefore, notAfter = (
-        datetime.datetime.strptime(stamp.decode("ascii"), "%Y%m%d%H%M%SZ").replace(
-            tzinfo=datetime.timezone.utc
-        )
-        for stamp in (leaf.get_notBefore() or b"", leaf.get_notAfter() or b"")
-    )
     if notAfter <= now:
         problems.append(f"expired on {notAfter:%Y-%m-%d %H:%M} UTC")
     elif notBefore > now:

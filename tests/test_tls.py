@@ -862,3 +862,20 @@ class DirectSendTests(SynchronousTestCase):
         self.assertIn("def _flushSendBIO(self)", source)
         self.assertGreater(source.count("self._flushSendBIO()"), 2)
         self.assertIn("self._tlsConnection.bio_read(", source)
+
+
+class CertificateProblemsUnreadableTests(SynchronousTestCase):
+    """
+    L{certificateProblems} reports a certificate it cannot read rather than
+    raising: it runs after the files were loaded, and one may have been
+    replaced since.
+    """
+
+    def test_unreadable(self) -> None:
+        """
+        A file that is no longer PEM is reported as one problem.
+        """
+        files = Files(self)
+        certificate = CertificateConfig(files.write("gone.pem", "not PEM\n"), "unused.key")
+        [problem] = certificateProblems(certificate)
+        self.assertTrue(problem.startswith("could not be read to check"), problem)
