@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -322,3 +322,38 @@ def token(value: Any) -> str:
     ):
         raise ValueError(value)
     return value
+
+
+class AddressSet:
+    """
+    Networks, and whether an address a transport reports is in one of them,
+    with the answers for up to L{CACHE_SIZE} addresses kept (a connection's
+    address is asked about on every request).
+    """
+
+    CACHE_SIZE = 1024
+
+    def __init__(self, networks: Iterable[str]) -> None:
+        """
+        @param networks: CIDR networks (C{"10.0.0.0/8"}); host bits allowed.
+        """
+        self._networks = [ipaddress.ip_network(net, strict=False) for net in networks]
+        self._cache: dict[str, bool] = {}
+
+    def __contains__(self, host: str) -> bool:
+        """
+        Whether C{host}, an IP address in text, is in one of the networks;
+        anything else is not.
+        """
+        found = self._cache.get(host)
+        if found is None:
+            try:
+                address = ipaddress.ip_address(host)
+            except ValueError:
+                found = False
+            else:
+                found = any(address in net for net in self._networks)
+            if len(self._cache) >= self.CACHE_SIZE:
+                self._cache.clear()
+            self._cache[host] = found
+        return found

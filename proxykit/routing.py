@@ -18,6 +18,7 @@ from typing import Final, Protocol
 
 import attrs
 
+from ._checks import AddressSet
 from .config import ForwardConfig, OriginTLS
 from .destinations import DestinationPolicy, isSpecialAddress
 from .h1 import Headers, Request
@@ -487,10 +488,7 @@ class ForwardRouter:
             self._parentPolicy = ParentPolicy(self._parent[1])
         self._parentFor = DestinationPolicy(allow=self.config.parentFor) if self.config.parentFor else None
         self._noParent = DestinationPolicy(deny=self.config.noParent) if self.config.noParent else None
-        self._networks = [
-            ipaddress.ip_network(net, strict=False) for net in self.config.allowClients
-        ]
-        self._clients: dict[str, bool] = {}
+        self._clients = AddressSet(self.config.allowClients)
         self._authorities: dict[tuple[bytes, bytes], tuple[Origin, bytes] | str] = {}
         self._tls = OriginTLS(caFile=self.config.caFile) if self.config.caFile else None
 
@@ -513,21 +511,7 @@ class ForwardRouter:
         Whether C{peerHost} is inside one of the allowed client networks
         (by default loopback only).  UNIX-socket clients are always allowed.
         """
-        allowed = self._clients.get(peerHost)
-        if allowed is None:
-            if not peerHost:
-                allowed = True
-            else:
-                try:
-                    address = ipaddress.ip_address(peerHost)
-                except ValueError:
-                    allowed = False
-                else:
-                    allowed = any(address in net for net in self._networks)
-            if len(self._clients) >= self._CACHE_SIZE:
-                self._clients.clear()
-            self._clients[peerHost] = allowed
-        return allowed
+        return not peerHost or peerHost in self._clients
 
     def route(self, request: Request, client: ClientInfo) -> Decision:
         """

@@ -19,6 +19,7 @@ from typing import Final
 
 from twisted.internet.interfaces import IReactorTime
 
+from ._checks import AddressSet
 from .balance import OriginGroup, originFromConfig
 from .config import ReverseConfig, RouteConfig
 from .forwarded import addForwardingHeaders, rewriteLocation, rewriteResponseHeaders
@@ -85,8 +86,7 @@ class RoutePolicy:
         self._config = config
         self._prefix = prefix
         self._strip = prefix if config.stripPrefix and prefix != b"/" else b""
-        self._trusted = [ipaddress.ip_network(net, strict=False) for net in trusted]
-        self._trustCache: dict[str, bool] = {}
+        self._trusted = AddressSet(trusted)
         self.retries = config.retries
 
     def isTrusted(self, client: str) -> bool:
@@ -94,18 +94,7 @@ class RoutePolicy:
         Whether C{client} is a trusted proxy (its forwarding headers are kept
         and appended to).
         """
-        trusted = self._trustCache.get(client)
-        if trusted is None:
-            try:
-                address = ipaddress.ip_address(client)
-            except ValueError:
-                trusted = False
-            else:
-                trusted = any(address in net for net in self._trusted)
-            if len(self._trustCache) > 1024:
-                self._trustCache.clear()
-            self._trustCache[client] = trusted
-        return trusted
+        return client in self._trusted
 
     def requestHeaders(
         self, request: Request, client: ClientInfo, origin: Origin, host: bytes | None, via: bytes

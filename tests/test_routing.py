@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from proxykit._checks import AddressSet
 from proxykit.config import ForwardConfig, OriginTLS
 from proxykit.routing import (
     ClientInfo,
@@ -321,3 +322,34 @@ class ExplicitNetworkTests(SynchronousTestCase):
         raw = b"GET http://10.1.2.3/ HTTP/1.1\r\nHost: x\r\n\r\n"
         self.assertEqual(route(raw, PUBLIC), Refuse(403, "destination address not allowed"))
         self.assertIsInstance(route(raw, PUBLIC, allowDestinations=("10.0.0.0/8",)), Forward)
+
+
+class AddressSetTests(SynchronousTestCase):
+    """
+    L{proxykit._checks.AddressSet}: membership of transport addresses in
+    networks, with a bounded cache.
+    """
+
+    def test_membership(self) -> None:
+        """
+        IPv4 and IPv6 addresses are matched against the networks; anything
+        that is not an IP address is not in the set.
+        """
+        networks = AddressSet(["10.0.0.0/8", "2001:db8::1/32"])
+        self.assertIn("10.1.2.3", networks)
+        self.assertIn("2001:db8::5", networks)
+        self.assertNotIn("192.0.2.1", networks)
+        self.assertNotIn("", networks)
+        self.assertNotIn("example.com", networks)
+        self.assertIn("10.1.2.3", networks)
+
+    def test_cacheBounded(self) -> None:
+        """
+        The cache never holds more than C{CACHE_SIZE} answers, and answers
+        stay right after it is emptied.
+        """
+        networks = AddressSet(["10.0.0.0/8"])
+        for n in range(AddressSet.CACHE_SIZE * 2 + 5):
+            self.assertIn(f"10.0.{n // 256}.{n % 256}", networks)
+            self.assertLessEqual(len(networks._cache), AddressSet.CACHE_SIZE)
+        self.assertNotIn("11.0.0.1", networks)
