@@ -50,6 +50,8 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
+from .reactor import orGlobal
+
 _BCRYPT: Final = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
 """
 A complete bcrypt hash in modular crypt format: C{$2b$}, a two-digit cost
@@ -216,11 +218,7 @@ class BcryptChecker:
             default.
         @raise ValueError: A hash is not a bcrypt hash.
         """
-        if reactor is None:
-            from twisted.internet import reactor as _reactor
-
-            reactor = _reactor  # type: ignore[assignment]
-        assert reactor is not None
+        reactor = orGlobal(reactor)
         self._reactor = reactor
         self._threadpool = threadpool
         self._users: dict[bytes, bytes] = {}
@@ -374,11 +372,7 @@ class ProxyAuthenticator:
         """
         if _hasControl(realm):
             raise ValueError("realm must not contain control characters")
-        if reactor is None:
-            from twisted.internet import reactor as _reactor
-
-            reactor = _reactor
-        assert reactor is not None
+        reactor = orGlobal(reactor)
         self._checker = checker
         self._clock = reactor
         self._cacheSeconds = cacheSeconds

@@ -42,6 +42,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from .config import BALANCE_POLICIES, OriginConfig, RouteConfig
+from .reactor import orGlobal
 from .routing import Origin, parseAuthority
 
 _MAX_BACKOFF_DOUBLINGS: Final = 3
@@ -223,11 +224,7 @@ class OriginGroup:
             slot = _Slot(origin, weight)
             slots.append(slot)
             index[origin] = slot
-        if clock is None:
-            from twisted.internet import reactor as _reactor
-
-            clock = _reactor
-        assert clock is not None
+        clock = orGlobal(clock)
         self.origins: tuple[Origin, ...] = tuple(index)
         self.policy = policy
         self.ejectFor = float(ejectFor)

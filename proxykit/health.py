@@ -36,6 +36,7 @@ from .balance import OriginGroup, originURL
 from .config import HealthCheckConfig
 from .endpoints import ClientTLS, TLSFailed, connect
 from .h1 import NEED_DATA, H1Connection, ProtocolError, Response, requestHead
+from .reactor import orGlobal
 from .routing import Origin
 
 Connector = Callable[[Origin, IProtocolFactory], "Deferred[IProtocol]"]
@@ -109,11 +110,7 @@ class HealthChecker:
             not config.host or not _visibleASCII(config.host)
         ):
             raise ValueError("health check host must be visible ASCII")
-        if reactor is None:
-            from twisted.internet import reactor as _reactor
-
-            reactor = _reactor
-        assert reactor is not None
+        reactor = orGlobal(reactor)
         self.group = group
         self.config = config
         self._reactor = reactor

@@ -47,6 +47,7 @@ from .h1 import (
     responseHead,
 )
 from .pool import ConnectionPool, Pooled
+from .reactor import orGlobal
 from .rewrite import viaValue
 from .routing import (
     ClientInfo,
@@ -642,10 +643,7 @@ class ProxyFactory(Factory):
         @param destinations: Checked on every address a forward-proxy
             destination resolves to (the router checks names and literals).
         """
-        if reactor is None:
-            from twisted.internet import reactor as _reactor
-
-            reactor = _reactor
+        reactor = orGlobal(reactor)
         self.reactor: IReactorTime = reactor
         self.config = config if config is not None else ProxyConfig()
         self.router = router

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import sys
+from typing import TypeVar, cast
 
 from twisted.internet.main import installReactor
 from twisted.logger import Logger
@@ -30,9 +31,24 @@ try:
 except ImportError:  # pragma: no cover - not Linux
     EPollReactor = None  # type: ignore[assignment,misc]
 
-__all__ = ["available", "install", "installIfNone"]
+__all__ = ["available", "install", "installIfNone", "orGlobal"]
 
 _log = Logger()
+
+_R = TypeVar("_R")
+
+
+def orGlobal(reactor: _R | None) -> _R:
+    """
+    C{reactor}, or, when it is C{None}, the global reactor (Twisted's
+    default is installed if none is yet): what proxykit's classes use when
+    they are not given a reactor.
+    """
+    if reactor is not None:
+        return reactor
+    from twisted.internet import reactor as installed
+
+    return cast(_R, installed)
 
 
 def available() -> bool:

@@ -29,6 +29,7 @@ from zope.interface import implementer
 from .config import ProxyConfig
 from .destinations import DestinationPolicy
 from .protocol import ProxyFactory, ProxyProtocol, poolFor
+from .reactor import orGlobal
 
 if TYPE_CHECKING:
     from .auth import ProxyAuthenticator
@@ -280,11 +281,7 @@ def reverseService(config: ProxyConfig, reactor: IReactorTime | None = None) -> 
     from .health import HealthChecker
     from .vhosts import CombinedRouter, ReverseRouter, VhostTable
 
-    if reactor is None:
-        from twisted.internet import reactor as _reactor
-
-        reactor = _reactor
-    assert reactor is not None
+    reactor = orGlobal(reactor)
     table = VhostTable.fromConfig(config.reverse, reactor)
     router: IRouter = ReverseRouter(table, config.reverse)
     if config.reverse.forwardProxy:
@@ -325,11 +322,7 @@ def makeService(
     @raise proxykit.tls.TLSFileError: A certificate or key file cannot be
         used.
     """
-    if reactor is None:
-        from twisted.internet import reactor as _reactor
-
-        reactor = _reactor
-    assert reactor is not None
+    reactor = orGlobal(reactor)
     factory = ProxyFactory(
         router,
         poolFor(config, reactor),
