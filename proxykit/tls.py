@@ -271,11 +271,12 @@ class ServerTLS:
         @raise TLSFileError: A file cannot be read or used.
         """
         self.config = config
+        self._settings = config.settings
         self._contexts = self._load()
 
     def _load(self) -> dict[TLSSettings, _Contexts]:
         config = self.config
-        wanted = [config.settings] + [settings for _, settings in config.listeners()]
+        wanted = [self._settings] + [settings for _, settings in config.listeners()]
         loaded: dict[TLSSettings, _Contexts] = {}
         for settings in wanted:
             if settings not in loaded:
@@ -308,7 +309,7 @@ class ServerTLS:
         @param settings: The listener's settings (by default the C{[tls]}
             table's); they must be among those the config uses.
         """
-        return self._contexts[settings or self.config.settings].forName(serverName)
+        return self._contexts[settings or self._settings].forName(serverName)
 
     def serverConnectionForTLS(
         self, tlsProtocol: object, settings: TLSSettings | None = None
@@ -317,7 +318,7 @@ class ServerTLS:
         A new server connection, starting with the current default context
         (of the C{[tls]} table's settings, or of C{settings}).
         """
-        return SSL.Connection(self._contexts[settings or self.config.settings].default, None)
+        return SSL.Connection(self._contexts[settings or self._settings].default, None)
 
     def wrap(
         self, factory: IProtocolFactory, settings: TLSSettings | None = None
@@ -328,7 +329,7 @@ class ServerTLS:
         @param settings: The listener's settings, from
             L{TLSConfig.listeners}; by default the C{[tls]} table's.
         """
-        if settings is None or settings == self.config.settings:
+        if settings is None or settings == self._settings:
             return _TLSServerFactory(self, False, factory)
         if settings not in self._contexts:
             raise ValueError(f"{settings} is not among the config's listener settings")
