@@ -241,17 +241,6 @@ class DestinationPolicy:
             return False
         return True
 
-    def explicitlyAllowed(self, host: str) -> bool:
-        """
-        Whether the literal address C{host} lies in an allowed network (which
-        lifts the rule against special-purpose addresses for it).
-        """
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        return _inAny(address, self._allowNetworks)
-
     def addressCheck(self, host: str) -> Callable[[str], bool]:
         """
         The check to apply to each socket address the connector is about to
