@@ -161,9 +161,11 @@ class ForwardConfig:
     @ivar allowClients: Client networks (CIDR) that may use the proxy;
         loopback only by default, so that the proxy is never an open relay
         by accident.
-    @ivar allowPrivateDestinations: Whether literal loopback, private and
-        link-local destinations are allowed when the proxy listens beyond
-        loopback (always allowed on a loopback listener).
+    @ivar allowPrivateDestinations: Whether loopback, private, link-local
+        and other special-purpose destinations (literal or resolved) are
+        allowed when the proxy listens beyond loopback (always allowed
+        when it listens on loopback only), whatever address the client
+        reached it on.
     @ivar via: The pseudonym this proxy uses in C{Via}; a request that
         already carries it has looped back (508).
     @ivar allowTrace: Whether TRACE requests are forwarded (refused with 405

@@ -1,13 +1,23 @@
 # -*- test-case-name: tests.test_destinations -*-
 """
 Where the forward proxy may connect: host patterns, networks and ports,
-checked before name resolution and again on every resolved address.
+checked before name resolution and again on every address connected to.
 
 Checking the name alone is not enough: C{internal.example.com} may resolve
-to C{10.0.0.5} and C{metadata.example.net} to C{169.254.169.254}.  So the
-policy is applied twice: L{DestinationPolicy.checkName} when routing, and
-L{DestinationPolicy.addressCheck} on each address the resolver returns,
-before any connection is attempted.
+to C{10.0.0.5} and C{metadata.example.net} to C{169.254.169.254}; nor is
+checking the spelling of a literal, since the system resolver reads
+C{127.1}, C{2130706433} and C{0x7f000001} as C{127.0.0.1}.  So the policy
+is applied twice: L{DestinationPolicy.checkName} when routing (names by
+pattern, canonical literals by address), and L{DestinationPolicy.addressCheck}
+on every socket address the connector is about to connect to, literal or
+resolved, before any connection is attempted (see
+L{proxykit.endpoints.connect}).
+
+One rule for literals and names: an address is judged the same way
+whichever spelling or name produced it, and whatever address the client
+reached the proxy on.  Whether special-purpose addresses are refused
+(L{DestinationPolicy.strict}) is decided once for the whole proxy, from
+what its listeners bind (see L{proxykit.service.destinationsFor}).
 """
 
 from __future__ import annotations
@@ -15,6 +25,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterable
 from typing import Final
+
+from ._checks import Address, canonicalHost, endsInNumber
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -25,15 +37,26 @@ class DestinationRefused(Exception):
     """
 
 
-def isSpecialAddress(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+def judged(address: Address) -> Address:
+    """
+    The address C{address} reaches: the IPv4 address an IPv4-mapped IPv6
+    address (C{::ffff:127.0.0.1}) maps, else C{address} itself.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        mapped = address.ipv4_mapped
+        if mapped is not None:
+            return mapped
+    return address
+
+
+def isSpecialAddress(address: Address) -> bool:
     """
     Whether C{address} is loopback, private, link-local, unspecified,
     multicast or reserved: places a proxy reachable from elsewhere must not
-    let its clients into by default (SSRF).
+    let its clients into by default (SSRF).  An IPv4-mapped address is
+    judged as the IPv4 address it maps.
     """
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:
-        address = mapped
+    address = judged(address)
     return (
         address.is_loopback
         or address.is_private
@@ -42,6 +65,26 @@ def isSpecialAddress(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> 
         or address.is_multicast
         or address.is_reserved
     )
+
+
+def isNeverDestination(address: Address) -> bool:
+    """
+    Whether C{address} is the unspecified address (C{0.0.0.0}, C{::}, or
+    C{::ffff:0.0.0.0}): never a destination (RFC 1122 section 3.2.1.3,
+    RFC 4291 section 2.5.2), yet connecting to it reaches this machine.
+    """
+    return judged(address).is_unspecified
+
+
+def _inAny(address: Address, networks: tuple[IPNetwork, ...]) -> bool:
+    """
+    Whether C{address}, as written or as the IPv4 address it maps, is in
+    one of C{networks}.
+    """
+    if not networks:
+        return False
+    plain = judged(address)
+    return any(address in network or plain in network for network in networks)
 
 
 def _split(patterns: Iterable[str]) -> tuple[frozenset[str], tuple[str, ...], tuple[IPNetwork, ...]]:
@@ -77,6 +120,10 @@ def checkPattern(pattern: str) -> None:
         pass
     name = text[2:] if text.startswith("*.") else text
     labels = name.split(".")
+    if name and endsInNumber(name):
+        # Not an address (see above) but spelled as a number: it would
+        # never match, since such hosts are refused (canonicalHost).
+        raise ValueError(pattern)
     if not name or any(
         not label or not all(c.isalnum() or c == "-" for c in label) for label in labels
     ):
@@ -87,15 +134,22 @@ class DestinationPolicy:
     """
     The forward proxy's destination rules.
 
-    A destination is refused when its name matches a denied pattern, or an
-    address it resolves to is in a denied network.  When an allow list is
-    given, a destination must match it: by name (an allowed host pattern),
-    or by address (an allowed network).  When C{strict}, addresses in
-    loopback, private, link-local and similar ranges are refused too,
-    unless an allowed network names them explicitly.
+    A destination is refused when its name matches a denied pattern, or
+    its address (the literal, or any address its name resolves to) is in a
+    denied network.  When an allow list is given, a destination must match
+    it: by name (an allowed host pattern), or by address (an allowed
+    network).  When C{strict}, addresses in loopback, private, link-local
+    and similar ranges are refused too, unless an allowed network names
+    them explicitly.  The unspecified addresses (C{0.0.0.0}, C{::}) are
+    always refused.
+
+    Addresses are judged alike whether they were written as literals or
+    resolved from names, and an IPv4-mapped IPv6 address as the IPv4
+    address it maps.
 
     @ivar strict: Refuse special-purpose addresses (the proxy is reachable
-        from beyond this machine).
+        from beyond this machine: see
+        L{proxykit.service.destinationsFor}).
     """
 
     def __init__(
@@ -136,64 +190,70 @@ class DestinationPolicy:
         """
         The check before resolution.
 
-        @param host: A lower-case name or an IP literal (no brackets).
+        A name is checked against the host patterns; an IP literal is
+        judged by L{addressAllowed}, exactly as an address a name resolves
+        to is.
+
+        @param host: A name or an IP literal (no brackets), canonical as
+            L{proxykit._checks.canonicalHost} makes it; anything that is
+            not is refused.
         @return: Why the destination is refused, or C{None} to go on.
         """
+        try:
+            host, address = canonicalHost(host)
+        except ValueError:
+            return "destination host malformed"
+        if address is not None:
+            if self.addressAllowed(address, nameAllowed=False):
+                return None
+            return "destination address not allowed"
         if self._open:
             return None
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            if self._nameIn(host, self._denyExact, self._denySuffixes):
-                return "destination denied"
-            if (
-                self._hasAllow
-                and not self._allowNetworks
-                and not self._nameIn(host, self._allowExact, self._allowSuffixes)
-            ):
-                return "destination not allowed"
-            return None
-        return None if self.addressAllowed(address, nameAllowed=False) else "destination address not allowed"
+        if self._nameIn(host, self._denyExact, self._denySuffixes):
+            return "destination denied"
+        if (
+            self._hasAllow
+            and not self._allowNetworks
+            and not self._nameIn(host, self._allowExact, self._allowSuffixes)
+        ):
+            return "destination not allowed"
+        return None
 
-    def addressAllowed(
-        self, address: ipaddress.IPv4Address | ipaddress.IPv6Address, nameAllowed: bool
-    ) -> bool:
+    def addressAllowed(self, address: Address, nameAllowed: bool) -> bool:
         """
-        The check of one address (literal or resolved).
+        The check of one address (literal or resolved), whatever spelling
+        produced it.  An IPv4-mapped address is judged as the IPv4 address
+        it maps; the unspecified addresses are never allowed.
 
         @param nameAllowed: The destination's name matched an allowed host
             pattern.
         """
-        if any(address in network for network in self._denyNetworks):
+        if isNeverDestination(address):
             return False
-        explicitly = any(address in network for network in self._allowNetworks)
+        if self._open:
+            return True
+        if _inAny(address, self._denyNetworks):
+            return False
+        explicitly = _inAny(address, self._allowNetworks)
         if self._hasAllow and not (nameAllowed or explicitly):
             return False
         if self.strict and not explicitly and isSpecialAddress(address):
             return False
         return True
 
-    def explicitlyAllowed(self, host: str) -> bool:
+    def addressCheck(self, host: str) -> Callable[[str], bool]:
         """
-        Whether the literal address C{host} lies in an allowed network (which
-        lifts the rule against special-purpose addresses for it).
-        """
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        return any(address in network for network in self._allowNetworks)
+        The check to apply to each socket address the connector is about to
+        connect to for the destination C{host}: the address C{host} is, or
+        each address it resolves to.
 
-    def addressCheck(self, host: str) -> Callable[[str], bool] | None:
+        @param host: The destination as the client named it (its name
+            decides whether the allowed host patterns apply).
+        @return: A function of an address in text (as a transport reports
+            it, an IPv6 zone allowed) that says whether it may be connected
+            to; anything that is not an IP address may not.
         """
-        The check to apply to each address C{host} resolves to, or C{None}
-        when any address will do.
-        """
-        if self._open:
-            return None
-        nameAllowed = self._nameIn(host, self._allowExact, self._allowSuffixes)
-        if nameAllowed and not self._denyNetworks and not self.strict:
-            return None
+        nameAllowed = self._nameIn(host.lower().rstrip("."), self._allowExact, self._allowSuffixes)
 
         def check(text: str) -> bool:
             try:
@@ -206,4 +266,7 @@ class DestinationPolicy:
 
 
 OPEN: Final = DestinationPolicy()
-"""No rules: every destination allowed."""
+"""
+No rules: every destination allowed, except the unspecified addresses,
+which are never destinations (see L{isNeverDestination}).
+"""

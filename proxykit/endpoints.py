@@ -4,7 +4,11 @@ How proxykit reaches origins: the one place that builds client endpoints.
 
 IP literals connect directly (no resolver round trip); names go through
 L{HostnameEndpoint}, which resolves them off the reactor thread and races
-the addresses (RFC 8305).  C{https} origins are wrapped in TLS here too
+the addresses (RFC 8305).  When a destination policy applies (forward-proxy
+destinations), L{connect} checks the socket address handed to the reactor's
+C{connectTCP}, for literals and resolved names alike: a host spelled so that
+only the system resolver reads it as an address (C{127.1}) is judged by the
+address it turns out to be.  C{https} origins are wrapped in TLS here too
 (L{ClientTLS} builds and caches the connection creators), and their
 connection is only handed out once the TLS handshake has completed, so that
 a certificate that fails verification is a connect failure (L{TLSFailed}),
@@ -140,17 +144,34 @@ class _FilteringResolver:
 
 
 @implementer(IReactorPluggableNameResolver)
-class _ResolvingReactor:
+class _CheckingReactor:
     """
-    A reactor that is another reactor in everything but its name resolver.
+    A reactor that is another reactor in everything but two: its name
+    resolver withholds the addresses C{check} forbids, and its C{connectTCP}
+    refuses (raises L{DestinationRefused}) an address C{check} forbids.
+
+    The second is the one that matters: every TCP connection an endpoint
+    built on this reactor makes goes through C{connectTCP} with the socket
+    address about to be connected to, whether that address was a literal
+    or one a name resolved to, and however the host was spelled.  The first
+    only lets a name with several addresses go on to the allowed ones, and
+    report L{DestinationRefused} when it has none.
     """
 
-    def __init__(self, reactor: object, resolver: IHostnameResolver) -> None:
+    def __init__(self, reactor: object, check: Callable[[str], bool], host: str) -> None:
         self._reactor = reactor
-        self.nameResolver = resolver
+        self._check = check
+        self._host = host
+        self.resolver = _FilteringResolver(reactor.nameResolver, check)  # type: ignore[attr-defined]
+        self.nameResolver: IHostnameResolver = self.resolver
 
     def installNameResolver(self, resolver: IHostnameResolver) -> IHostnameResolver:
         raise NotImplementedError("a filtered resolver cannot be replaced")
+
+    def connectTCP(self, host: str, port: int, factory: object, *args: Any, **kwargs: Any) -> object:
+        if not self._check(host):
+            raise DestinationRefused(self._host)
+        return self._reactor.connectTCP(host, port, factory, *args, **kwargs)  # type: ignore[attr-defined]
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._reactor, name)
@@ -178,9 +199,9 @@ def connect(
     Connect C{factory}'s protocol to C{host}:C{port}.
 
     @param scheme: C{"http"}, C{"https"} or C{"unix"}.
-    @param addressCheck: Applied to each address a name resolves to; only
-        allowed addresses are tried (an IP literal must be checked by the
-        caller).
+    @param addressCheck: Applied to every socket address about to be
+        connected to (an IP literal, or each address a name resolves to);
+        only allowed addresses are tried.
     @param tls: For C{"https"}: how to make the TLS connection (see
         L{ClientTLS.creatorFor}); C{None}: verify C{host} against the
         system's trust store.
@@ -188,15 +209,16 @@ def connect(
         handshake has completed), or fails with the connect error
         (L{twisted.internet.error.TimeoutError} after C{timeout}, the TLS
         handshake included; L{proxykit.destinations.DestinationRefused}
-        when every resolved address was forbidden; L{TLSFailed} when the
+        when the address, or every resolved address, was forbidden; L{TLSFailed} when the
         handshake failed).
     """
     resolver = None
-    if addressCheck is not None and scheme != "unix" and not _isAddress(host):
-        # HostnameEndpoint resolves through its reactor's name resolver:
-        # hand it a reactor whose resolver filters.
-        resolver = _FilteringResolver(reactor.nameResolver, addressCheck)  # type: ignore[attr-defined]
-        reactor = _ResolvingReactor(reactor, resolver)
+    if addressCheck is not None and scheme != "unix":
+        # Every TCP connection the endpoint makes, to a literal or to an
+        # address a name resolved to, passes the check first.
+        checking = _CheckingReactor(reactor, addressCheck, host)
+        resolver = checking.resolver
+        reactor = checking
     endpoint = clientEndpoint(reactor, host, port, timeout, scheme)
     if scheme == "https":
         if tls is None:

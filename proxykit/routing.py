@@ -18,9 +18,9 @@ from typing import Final, Protocol
 
 import attrs
 
-from ._checks import AddressSet
+from ._checks import AddressSet, canonicalHost
 from .config import ForwardConfig, OriginTLS
-from .destinations import DestinationPolicy, isSpecialAddress
+from .destinations import DestinationPolicy
 from .h1 import Headers, Request
 from .rewrite import forwardHeaders
 
@@ -337,14 +337,6 @@ class ClientInfo:
     allowed: bool = True
     secure: bool = False
     serverName: str | None = None
-    localIsLoopback: bool = attrs.field(default=attrs.Factory(
-        lambda self: not self.localHost or _isLoopback(self.localHost),
-        takes_self=True,
-    ))
-    """
-    Whether the listener the client reached is on a loopback address (or a
-    UNIX socket), so that only this machine can reach it.
-    """
 
 
 class IRouter(Protocol):
@@ -378,11 +370,16 @@ def parseAuthority(authority: bytes, defaultPort: int | None) -> tuple[str, int]
     """
     Split an C{authority} (RFC 3986 section 3.2) into host and port.
 
+    The host must be one L{proxykit._checks.canonicalHost} accepts, and is
+    returned in its canonical form: an IPv4 address spelled other than in
+    dotted decimal (C{127.1}, C{2130706433}, C{0x7f000001}) is malformed,
+    one trailing dot is dropped.
+
     @param authority: C{host[:port]}, C{[v6]:port}; no userinfo.
     @param defaultPort: The port when none is given, or C{None} if a port is
         required (CONNECT, RFC 9110 section 9.3.6).
-    @return: C{(host, port)}; an IPv6 host comes without brackets, a name is
-        lower-cased.
+    @return: C{(host, port)}; an IPv6 host comes without brackets,
+        compressed; a name is lower-cased.
     @raise ValueError: Malformed, with userinfo, or port out of range.
     """
     try:
@@ -396,23 +393,17 @@ def parseAuthority(authority: bytes, defaultPort: int | None) -> tuple[str, int]
         end = text.find("]")
         if end < 0:
             raise ValueError("unterminated IPv6 literal")
-        host = text[1:end]
+        host = text[: end + 1]
         rest = text[end + 1 :]
         if rest:
             if not rest.startswith(":"):
                 raise ValueError("junk after IPv6 literal")
             port = rest[1:]
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise ValueError("bad IPv6 literal")
     else:
         host, sep, port = text.partition(":")
         if not host or not _REG_NAME.match(host):
             raise ValueError("bad host")
-        host = host.lower().rstrip(".")
-        if not host:
-            raise ValueError("bad host")
+    host = canonicalHost(host)[0]
     if port:
         if not _PORT.match(port):
             raise ValueError("bad port")
@@ -423,14 +414,6 @@ def parseAuthority(authority: bytes, defaultPort: int | None) -> tuple[str, int]
     if defaultPort is None:
         raise ValueError("port required")
     return host, defaultPort
-
-
-def _isSpecialAddress(host: str) -> bool:
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host == "localhost" or host.endswith(".localhost")
-    return isSpecialAddress(address)
 
 
 def splitAbsolute(target: bytes) -> tuple[bytes, bytes, bytes] | None:
@@ -474,13 +457,27 @@ class ForwardRouter:
 
     _CACHE_SIZE: Final = 1024
 
-    def __init__(self, config: ForwardConfig | None = None) -> None:
+    def __init__(
+        self, config: ForwardConfig | None = None, destinations: DestinationPolicy | None = None
+    ) -> None:
+        """
+        @param config: The forward-mode settings; C{None}: the defaults.
+        @param destinations: The proxy's destination policy, the one its
+            L{proxykit.ProxyFactory} applies to every address it connects
+            to (see L{proxykit.service.destinationsFor}): checked here on
+            names and literal addresses before anything is contacted, and
+            on literal destinations sent through a parent proxy.  C{None}:
+            C{config}'s allow and deny lists and ports, without the rule
+            against special-purpose addresses.
+        """
         self.config = config if config is not None else ForwardConfig()
-        self.destinations = DestinationPolicy(
-            self.config.allowDestinations,
-            self.config.denyDestinations,
-            self.config.allowPorts,
-        )
+        if destinations is None:
+            destinations = DestinationPolicy(
+                self.config.allowDestinations,
+                self.config.denyDestinations,
+                self.config.allowPorts,
+            )
+        self.destinations = destinations
         self._parent: tuple[Origin, bytes | None] | None = None
         self._parentPolicy: ParentPolicy | None = None
         if self.config.parent is not None:
@@ -588,15 +585,10 @@ class ForwardRouter:
             return Refuse(403, why)
         if not connect and not destinations.checkPort(port):
             return Refuse(403, "destination port not allowed")
-        if port == client.localPort and (
-            host == client.localHost or _isLoopback(host) or host in ("0.0.0.0", "::")
-        ):
+        if port == client.localPort and (host == client.localHost or _isLoopback(host)):
             return Refuse(508, "request to the proxy itself")
-        if (
-            not client.localIsLoopback
-            and not self.config.allowPrivateDestinations
-            and _isSpecialAddress(host)
-            and not destinations.explicitlyAllowed(host)
-        ):
-            return Refuse(403, "destination address not allowed")
+        # Whether an address is allowed does not depend on the address the
+        # client reached the proxy on: literals were judged above by the
+        # same policy that the connector applies to every address it
+        # connects to (resolved or literal).
         return None

@@ -209,7 +209,7 @@ def forwardService(config: ProxyConfig, reactor: IReactorTime | None = None) -> 
     """
     The forward proxy described by C{config}.
     """
-    return makeService(ForwardRouter(config.forward), config, reactor)
+    return makeService(ForwardRouter(config.forward, destinationsFor(config)), config, reactor)
 
 
 def listensBeyondLoopback(descriptions: tuple[str, ...]) -> bool:
@@ -240,10 +240,18 @@ def listensBeyondLoopback(descriptions: tuple[str, ...]) -> bool:
 
 def destinationsFor(config: ProxyConfig) -> DestinationPolicy:
     """
-    The destination policy applied after name resolution: C{config}'s deny
-    and allow lists, and, when the proxy listens beyond loopback and
-    C{forward.allow_private_destinations} is off, no loopback, private or
-    link-local addresses.
+    The proxy's destination policy: C{config}'s deny and allow lists and
+    allowed ports, and, when the proxy listens beyond loopback (see
+    L{listensBeyondLoopback}) and C{forward.allow_private_destinations} is
+    off, no loopback, private, link-local or other special-purpose
+    addresses.
+
+    One rule for literals and names: the router applies it to literal
+    destinations, and the connector to every address it connects to,
+    literal or resolved.  Whether special-purpose addresses are refused
+    depends on what the proxy's listeners bind, never on the address a
+    client reached it on: with one listener beyond loopback, a client on
+    the loopback listener is refused them too.
     """
     forward = config.forward
     listen = config.listen + (config.tls.endpoints if config.tls is not None else ())
@@ -285,7 +293,8 @@ def reverseService(config: ProxyConfig, reactor: IReactorTime | None = None) -> 
     table = VhostTable.fromConfig(config.reverse, reactor)
     router: IRouter = ReverseRouter(table, config.reverse)
     if config.reverse.forwardProxy:
-        router = CombinedRouter(ForwardRouter(config.forward), router)  # type: ignore[arg-type]
+        forward = ForwardRouter(config.forward, destinationsFor(config))
+        router = CombinedRouter(forward, router)  # type: ignore[arg-type]
     proxy = makeService(router, config, reactor)
     for route in table:
         check = route.config.healthCheck

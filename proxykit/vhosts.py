@@ -13,13 +13,12 @@ a forward proxy (absolute-form and CONNECT) and a reverse proxy
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator, Sequence
 from typing import Final
 
 from twisted.internet.interfaces import IReactorTime
 
-from ._checks import AddressSet
+from ._checks import AddressSet, canonicalHost
 from .balance import OriginGroup, originFromConfig
 from .config import ReverseConfig, RouteConfig
 from .forwarded import addForwardingHeaders, rewriteLocation, rewriteResponseHeaders
@@ -39,32 +38,30 @@ from .routing import (
 
 def normalizeHost(value: bytes) -> str | None:
     """
-    The host name a C{Host} value or authority names, as the table keys it:
-    lower case, without port or trailing dot; IPv6 without brackets.
+    The host a C{Host} value or authority names, as the table keys it:
+    canonical as L{proxykit._checks.canonicalHost} makes it (lower case,
+    without port or trailing dot; IPv6 without brackets, compressed).
 
-    @return: The name, or C{None} if C{value} is not a plausible authority.
+    @return: The host, or C{None} if C{value} is not a valid authority
+        (IPv4 addresses in any spelling but dotted decimal included).
     """
     try:
-        text = value.decode("ascii").strip().lower()
+        text = value.decode("ascii").strip()
     except UnicodeDecodeError:
         return None
     if text.startswith("["):
         end = text.find("]")
         if end < 0:
             return None
-        host = text[1:end]
-        try:
-            return str(ipaddress.IPv6Address(host))
-        except ValueError:
-            return None
-    host = text.rsplit(":", 1)[0] if text.count(":") == 1 else text
-    if ":" in host:
-        try:
-            return str(ipaddress.IPv6Address(host))
-        except ValueError:
-            return None
-    host = host.rstrip(".")
-    return host or None
+        host = text[: end + 1]
+    elif text.count(":") == 1:
+        host = text.split(":", 1)[0]
+    else:
+        host = text
+    try:
+        return canonicalHost(host)[0]
+    except ValueError:
+        return None
 
 
 class RoutePolicy:
@@ -333,8 +330,14 @@ class ReverseRouter:
                 return Refuse(400, "malformed request target")
             _, host, path = parts
             sendHost = host
+        name = normalizeHost(host) if host else None
+        if host and name is None:
+            # RFC 9112 section 3.2: a Host field with an invalid value is
+            # answered 400.  The same rule as for forward-proxy targets
+            # (canonicalHost): an IPv4 address only in dotted decimal.
+            return Refuse(400, "invalid host")
         serverName = client.serverName
-        if serverName is not None and host is not None and normalizeHost(host) != serverName:
+        if serverName is not None and host is not None and name != serverName:
             # The certificate the client accepted was chosen by its server
             # name: it must not reach another virtual host (RFC 9110
             # section 15.5.20: 421 Misdirected Request).

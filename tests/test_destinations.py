@@ -1,17 +1,48 @@
 """
-Tests for L{proxykit.destinations} and the resolver filter in
-L{proxykit.endpoints}: names and every resolved address are checked.
+Tests for L{proxykit.destinations}, the host classification it relies on
+(L{proxykit._checks.canonicalHost}) and the connector's checks in
+L{proxykit.endpoints}: names and every address connected to are checked,
+whatever spelling produced it.
 """
 
 from __future__ import annotations
 
+import ipaddress
+
+from twisted.internet.address import IPv4Address
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
+from proxykit import ForwardConfig, ForwardRouter, ProxyConfig, ProxyFactory
+from proxykit._checks import canonicalHost, endsInNumber
 from proxykit.destinations import DestinationPolicy, DestinationRefused, checkPattern
 from proxykit.endpoints import connect
 from proxykit.errors import connectFailureStatus
+
+from ._harness import Transport
+
+NON_CANONICAL = (
+    "127.1",
+    "127.0.1",
+    "2130706433",
+    "0x7f000001",
+    "0x7F.1",
+    "0177.0.0.1",
+    "0177.1",
+    "127.000.000.001",
+    "017700000001",
+    "0",
+    "10.1",
+    "169.254.43518",
+    "example.123",
+    "a.0x",
+)
+"""
+Hosts the system resolver (C{inet_aton}) or a browser's URL parser reads
+as IPv4 addresses, or would try to, but which are not written as one in
+dotted decimal: decimal, octal, hexadecimal and short forms.
+"""
 
 
 def allowed(policy: DestinationPolicy, host: str, address: str) -> bool:
@@ -29,11 +60,79 @@ class DestinationPolicyTests(SynchronousTestCase):
 
     def test_open(self) -> None:
         """
-        Without rules everything is allowed and no address check is made.
+        Without rules everything is allowed, except the unspecified
+        addresses, which are never destinations.
         """
         policy = DestinationPolicy()
         self.assertIsNone(policy.checkName("10.0.0.1"))
-        self.assertIsNone(policy.addressCheck("internal.example"))
+        self.assertIsNone(policy.checkName("internal.example"))
+        self.assertTrue(policy.addressCheck("internal.example")("127.0.0.1"))
+        for unspecified in ("0.0.0.0", "::", "::ffff:0.0.0.0"):
+            self.assertIsNotNone(policy.checkName(unspecified), unspecified)
+            self.assertFalse(policy.addressCheck("x.test")(unspecified), unspecified)
+
+    def test_unspecifiedNeverAllowed(self) -> None:
+        """
+        C{0.0.0.0} and C{::} connect to this machine: they are refused even
+        when an allowed network includes them, literal or resolved.
+        """
+        policy = DestinationPolicy(allow=("0.0.0.0/0", "::/0"), allowPorts=())
+        for unspecified in ("0.0.0.0", "::", "::ffff:0.0.0.0"):
+            self.assertEqual(
+                policy.checkName(unspecified), "destination address not allowed", unspecified
+            )
+            self.assertFalse(allowed(policy, "x.test", unspecified), unspecified)
+        self.assertTrue(allowed(policy, "x.test", "192.0.2.1"))
+
+    def test_mappedJudgedAsIPv4(self) -> None:
+        """
+        An IPv4-mapped IPv6 address is judged as the IPv4 address it maps,
+        against denied and allowed networks and the special ranges alike,
+        as a literal and as a resolved address.
+        """
+        deny = DestinationPolicy(deny=("127.0.0.0/8", "10.0.0.0/8"))
+        for mapped in ("::ffff:127.0.0.1", "::ffff:7f00:1", "::ffff:10.1.2.3"):
+            self.assertEqual(deny.checkName(mapped), "destination address not allowed", mapped)
+            self.assertFalse(allowed(deny, "x.test", mapped), mapped)
+        strict = DestinationPolicy(strict=True)
+        self.assertIsNotNone(strict.checkName("::ffff:169.254.169.254"))
+        allow = DestinationPolicy(allow=("10.0.0.0/8",), strict=True)
+        self.assertIsNone(allow.checkName("::ffff:10.1.2.3"))
+        self.assertTrue(allowed(allow, "x.test", "::ffff:10.1.2.3"))
+
+    def test_literalsJudgedLikeResolvedAddresses(self) -> None:
+        """
+        One rule: a literal destination is refused exactly when the same
+        address, resolved from a name, would be.
+        """
+        policies = (
+            DestinationPolicy(strict=True),
+            DestinationPolicy(),
+            DestinationPolicy(deny=("192.0.2.0/24",)),
+            DestinationPolicy(allow=("10.0.0.0/8",), strict=True),
+        )
+        addresses = (
+            "127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "192.0.2.9",
+            "93.184.216.34", "::1", "fe80::1", "::ffff:127.0.0.1", "0.0.0.0", "::",
+            "2606:4700::1",
+        )  # fmt: skip
+        for policy in policies:
+            for address in addresses:
+                self.assertEqual(
+                    policy.checkName(address) is None,
+                    policy.addressCheck("name.test")(address),
+                    (policy.strict, address),
+                )
+
+    def test_nonCanonicalNamesRefused(self) -> None:
+        """
+        A host spelled as a number other than dotted decimal is refused by
+        L{DestinationPolicy.checkName} (the router refuses it earlier with
+        400).
+        """
+        for policy in (DestinationPolicy(), DestinationPolicy(strict=True)):
+            for host in NON_CANONICAL:
+                self.assertEqual(policy.checkName(host), "destination host malformed", host)
 
     def test_deny(self) -> None:
         """
@@ -87,7 +186,7 @@ class DestinationPolicyTests(SynchronousTestCase):
         """
         for good in ("example.com", "*.example.com", "10.0.0.0/8", "::1", "2001:db8::/32", "a-b.c"):
             checkPattern(good)
-        for bad in ("", "exa mple.com", "*.", "http://x", "a..b"):
+        for bad in ("", "exa mple.com", "*.", "http://x", "a..b", "127.1", "0x7f000001", "*.1"):
             self.assertRaises(ValueError, checkPattern, bad)
 
 
@@ -123,3 +222,167 @@ class ResolvedAddressTests(SynchronousTestCase):
         )
         self.assertNoResult(d)
         self.assertEqual(reactor.tcpClients[0][:2], ("127.0.0.1", 80))
+
+    def test_literalChecked(self) -> None:
+        """
+        An IP literal is checked by the connector too: a forbidden one fails
+        with DestinationRefused and is not connected to.
+        """
+        for host in ("127.0.0.1", "::1", "::ffff:127.0.0.1", "0.0.0.0"):
+            reactor = MemoryReactorClock()
+            d = connect(
+                reactor, host, 80, 5, Factory.forProtocol(Protocol),
+                addressCheck=DestinationPolicy(strict=True).addressCheck(host),
+            )  # fmt: skip
+            self.failureResultOf(d, DestinationRefused)
+            self.assertEqual(reactor.tcpClients, [], host)
+
+    def test_numericNameJudgedByItsAddress(self) -> None:
+        """
+        A host only the system resolver reads as an address (C{127.1}) is
+        judged by the address it resolves to, not by its spelling.
+        """
+        reactor = MemoryReactorClock()  # resolves every name to 127.0.0.1
+        d = connect(
+            reactor, "127.1", 80, 5, Factory.forProtocol(Protocol),
+            addressCheck=DestinationPolicy(deny=("127.0.0.0/8",)).addressCheck("127.1"),
+        )  # fmt: skip
+        self.failureResultOf(d, DestinationRefused)
+        self.assertEqual(reactor.tcpClients, [])
+
+
+class CanonicalHostTests(SynchronousTestCase):
+    """
+    L{canonicalHost}: the one classification of hosts clients name.
+    """
+
+    def test_nonCanonicalIPv4Refused(self) -> None:
+        """
+        Decimal, octal, hexadecimal and short spellings of IPv4 addresses,
+        and names ending in a number, are malformed.
+        """
+        for host in NON_CANONICAL + tuple(h + "." for h in NON_CANONICAL):
+            self.assertTrue(endsInNumber(host), host)
+            self.assertRaises(ValueError, canonicalHost, host)
+
+    def test_canonical(self) -> None:
+        """
+        Dotted-decimal IPv4 and IPv6 literals are addresses, names are
+        lower-cased; one trailing dot is dropped.
+        """
+        v4 = ipaddress.IPv4Address("127.0.0.1")
+        self.assertEqual(canonicalHost("127.0.0.1"), ("127.0.0.1", v4))
+        self.assertEqual(canonicalHost("127.0.0.1."), ("127.0.0.1", v4))
+        self.assertEqual(canonicalHost("LocalHost."), ("localhost", None))
+        self.assertEqual(canonicalHost("1.2.3.4.example"), ("1.2.3.4.example", None))
+        mapped = ipaddress.IPv6Address("::ffff:127.0.0.1")
+        self.assertEqual(canonicalHost("[::FFFF:127.0.0.1]"), ("::ffff:7f00:1", mapped))
+        self.assertEqual(canonicalHost("0:0::1"), ("::1", ipaddress.IPv6Address("::1")))
+        self.assertEqual(canonicalHost("0.0.0.0")[0], "0.0.0.0")
+
+    def test_configuredHosts(self) -> None:
+        """
+        Configured hosts (vhost names, origin URLs) follow the same rule.
+        """
+        from proxykit.config import checkOriginURL, parseHost
+
+        for host in ("127.1", "0x7f000001", "2130706433", "0177.0.0.1", "x.0x1"):
+            self.assertRaises(ValueError, parseHost, host)
+            self.assertRaises(ValueError, checkOriginURL, f"http://{host}:8080")
+        self.assertEqual(parseHost("127.0.0.1."), "127.0.0.1.")
+
+    def test_malformed(self) -> None:
+        """
+        Empty labels (two trailing dots included), percent-encoding, IPv6
+        zones, IPv4 in brackets and non-ASCII are malformed.
+        """
+        for host in ("", ".", "localhost..", "a..b", ".a", "127%2e0%2e0%2e1",
+                     "fe80::1%eth0", "[127.0.0.1]", "[::1", "exämple.test", "1:2"):  # fmt: skip
+            self.assertRaises(ValueError, canonicalHost, host)
+
+
+STRICT = ProxyConfig(forward=ForwardConfig(allowClients=("192.0.2.0/24", "127.0.0.0/8")))
+
+
+class NonLoopbackClientTests(SynchronousTestCase):
+    """
+    A forward proxy that listens beyond loopback (strict destinations),
+    driven by a client at a non-loopback address, through the whole stack
+    on a fake reactor: no spelling of a loopback, private or unspecified
+    address reaches an origin.
+    """
+
+    def proxy(self, peer: str = "192.0.2.7", local: str = "192.0.2.10") -> tuple[
+        MemoryReactorClock, ProxyFactory
+    ]:
+        reactor = MemoryReactorClock()  # resolves every name to 127.0.0.1
+        policy = DestinationPolicy(strict=True)
+        factory = ProxyFactory(
+            ForwardRouter(STRICT.forward, policy),
+            config=STRICT,
+            reactor=reactor,
+            destinations=policy,
+        )
+        self.peer, self.local = peer, local
+        return reactor, factory
+
+    def status(self, factory: ProxyFactory, request: bytes) -> bytes:
+        proto = factory.buildProtocol(IPv4Address("TCP", self.peer, 50000))
+        transport = Transport(
+            hostAddress=IPv4Address("TCP", self.local, 3128),
+            peerAddress=IPv4Address("TCP", self.peer, 50000),
+        )
+        proto.makeConnection(transport)
+        proto.dataReceived(request)
+        return transport.value().split(b"\r\n", 1)[0]
+
+    def test_spellings(self) -> None:
+        """
+        Absolute-form targets and CONNECT authorities naming 127.0.0.1 in
+        any spelling: non-canonical numbers get 400; dotted decimal (with a
+        trailing dot or IPv4-mapped), the unspecified addresses and names
+        that resolve to loopback get 403.  No origin connection is tried.
+        """
+        expected = {host: b"400" for host in NON_CANONICAL}
+        expected.update({
+            "127.0.0.1": b"403", "127.0.0.1.": b"403", "127.9.9.9": b"403",
+            "[::ffff:127.0.0.1]": b"403", "[::ffff:7f00:1]": b"403", "[::1]": b"403",
+            "0.0.0.0": b"403", "[::]": b"403", "[::ffff:0.0.0.0]": b"403",
+            "localhost": b"403", "localhost.": b"403", "evil.test": b"403",
+            "10.1.2.3": b"403", "169.254.169.254": b"403",
+        })  # fmt: skip
+        for host, status in expected.items():
+            for request in (
+                b"GET http://%s:9000/ HTTP/1.1\r\nHost: x\r\n\r\n" % (host.encode(),),
+                b"CONNECT %s:443 HTTP/1.1\r\nHost: x\r\n\r\n" % (host.encode(),),
+            ):
+                reactor, factory = self.proxy()
+                self.assertEqual(
+                    self.status(factory, request), b"HTTP/1.1 " + status + (
+                        b" Bad Request" if status == b"400" else b" Forbidden"
+                    ), request,
+                )  # fmt: skip
+                self.assertEqual(reactor.tcpClients, [], request)
+
+    def test_loopbackClientSameRule(self) -> None:
+        """
+        One rule for literals and names: a client that reached the proxy
+        over loopback gets the same answers as one that did not.
+        """
+        for host in (b"127.0.0.1", b"[::1]", b"localhost", b"10.1.2.3"):
+            reactor, factory = self.proxy(peer="127.0.0.1", local="127.0.0.1")
+            request = b"GET http://%s:9000/ HTTP/1.1\r\nHost: x\r\n\r\n" % (host,)
+            self.assertEqual(self.status(factory, request), b"HTTP/1.1 403 Forbidden", host)
+            self.assertEqual(reactor.tcpClients, [], host)
+        # The client is allowed: a public destination is tried.
+        reactor, factory = self.proxy(peer="127.0.0.1", local="127.0.0.1")
+        self.status(factory, b"GET http://93.184.216.34:9000/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(reactor.tcpClients[0][:2], ("93.184.216.34", 9000))
+
+    def test_publicDestinationConnects(self) -> None:
+        """
+        A public address is connected to, at the address named.
+        """
+        reactor, factory = self.proxy()
+        self.status(factory, b"GET http://93.184.216.34:9000/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(reactor.tcpClients[0][:2], ("93.184.216.34", 9000))

@@ -58,6 +58,37 @@ class ClientEndpointTests(SynchronousTestCase):
         self.assertEqual(connectFailureStatus(failure.value)[0], 504)
 
 
+    def test_everyAddressChecked(self) -> None:
+        """
+        With an address check, the address handed to the reactor is
+        checked whatever the endpoint: an IPv4 or IPv6 literal, a name
+        (each resolved address), and under TLS; a refused one is not
+        connected to and fails with DestinationRefused (403).
+        """
+        from proxykit.destinations import DestinationRefused
+
+        tls = buildCreator("10.0.0.1", OriginTLS(verify=False))
+        for host, scheme in (
+            ("10.0.0.1", "http"), ("fd00::1", "http"), ("internal.test", "http"),
+            ("10.0.0.1", "https"), ("internal.test", "https"),
+        ):  # fmt: skip
+            reactor = MemoryReactorClock()  # resolves names to 127.0.0.1
+            seen: list[str] = []
+
+            def check(address: str, seen: list[str] = seen) -> bool:
+                seen.append(address)
+                return False
+
+            d = connect(
+                reactor, host, 443, 5, Factory.forProtocol(Protocol), scheme, check,
+                tls if scheme == "https" else None,
+            )  # fmt: skip
+            failure = self.failureResultOf(d, DestinationRefused)
+            self.assertEqual(connectFailureStatus(failure.value)[0], 403)
+            self.assertEqual(reactor.tcpClients, [], (host, scheme))
+            self.assertEqual(seen[-1], "127.0.0.1" if host == "internal.test" else host)
+
+
 class TLSSettingsTests(SynchronousTestCase):
     """
     The TLS connection creators of C{https} origins: built from the

@@ -9,6 +9,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit._checks import AddressSet
 from proxykit.config import ForwardConfig, OriginTLS
+from proxykit.destinations import DestinationPolicy
 from proxykit.routing import (
     ClientInfo,
     Forward,
@@ -28,6 +29,18 @@ PUBLIC = ClientInfo(peerHost="127.0.0.1", localHost="192.0.2.10", localPort=8080
 def route(raw: bytes, client: ClientInfo = LOCAL, **config: object) -> object:
     router = ForwardRouter(ForwardConfig(**config))  # type: ignore[arg-type]
     return router.route(parseRequest(raw), client)
+
+
+def strictRoute(raw: bytes, client: ClientInfo = PUBLIC, **config: object) -> object:
+    """
+    Route C{raw} as a proxy that listens beyond loopback does: with the
+    strict destination policy built from C{config}.
+    """
+    forward = ForwardConfig(**config)  # type: ignore[arg-type]
+    policy = DestinationPolicy(
+        forward.allowDestinations, forward.denyDestinations, forward.allowPorts, strict=True
+    )
+    return ForwardRouter(forward, policy).route(parseRequest(raw), client)
 
 
 class ForwardRouterTests(SynchronousTestCase):
@@ -184,18 +197,76 @@ class ForwardRouterTests(SynchronousTestCase):
 
     def test_privateRefusedBeyondLoopback(self) -> None:
         """
-        When the proxy listens beyond loopback, literal loopback, private and
-        link-local destinations are refused with 403 unless allowed.
+        When the proxy listens beyond loopback (a strict destination
+        policy), literal loopback, private, link-local and unspecified
+        destinations are refused with 403 unless allowed, whether the
+        client reached the proxy on a loopback address or not: literals
+        follow the same rule as names.
         """
-        for host in (b"127.0.0.1:9000", b"10.1.2.3", b"192.168.1.1", b"169.254.169.254", b"[::1]:9000", b"localhost:9000"):
-            decision = route(b"GET http://" + host + b"/ HTTP/1.1\r\nHost: x\r\n\r\n", PUBLIC)
-            self.assertEqual(decision, Refuse(403, "destination address not allowed"), repr(host))
+        for client in (PUBLIC, LOCAL):
+            for host in (
+                b"127.0.0.1:9000", b"127.0.0.1.:9000", b"10.1.2.3", b"192.168.1.1",
+                b"169.254.169.254", b"[::1]:9000", b"[::ffff:127.0.0.1]:9000",
+                b"[::ffff:a01:203]", b"0.0.0.0:9000", b"[::]:9000",
+            ):  # fmt: skip
+                decision = strictRoute(b"GET http://" + host + b"/ HTTP/1.1\r\nHost: x\r\n\r\n", client)
+                self.assertEqual(decision, Refuse(403, "destination address not allowed"), repr(host))
+                decision = strictRoute(b"CONNECT " + host.split(b":9000")[0] + b":443 HTTP/1.1\r\nHost: x\r\n\r\n", client)
+                self.assertEqual(decision, Refuse(403, "destination address not allowed"), repr(host))
         decision = route(
             b"GET http://10.1.2.3/ HTTP/1.1\r\nHost: x\r\n\r\n",
             PUBLIC,
             allowPrivateDestinations=True,
         )
         self.assertIsInstance(decision, Forward)
+
+    def test_sameRuleForEveryClient(self) -> None:
+        """
+        Without the strict policy (a proxy on loopback only), a literal
+        private destination is allowed whatever address the client
+        reached the proxy on; the unspecified addresses never are.
+        """
+        for client in (PUBLIC, LOCAL):
+            decision = route(b"GET http://10.1.2.3/ HTTP/1.1\r\nHost: x\r\n\r\n", client)
+            self.assertIsInstance(decision, Forward)
+            for host in (b"0.0.0.0", b"[::]", b"[::ffff:0.0.0.0]"):
+                decision = route(b"GET http://" + host + b":9000/ HTTP/1.1\r\nHost: x\r\n\r\n", client)
+                self.assertEqual(decision, Refuse(403, "destination address not allowed"), repr(host))
+
+    def test_nonCanonicalNumericHostsRefused(self) -> None:
+        """
+        Decimal, octal, hexadecimal and short spellings of IPv4 addresses
+        in absolute-form targets and CONNECT authorities get 400 before
+        any check or connection, whatever the policy; so do names ending in
+        a number, percent-encoded hosts and empty labels.
+        """
+        for host in (
+            b"127.1", b"127.0.1", b"2130706433", b"0x7f000001", b"0177.0.0.1",
+            b"127.000.000.001", b"0", b"10.1", b"example.123", b"127.1.",
+            b"localhost..", b"a..b", b"127%2e0%2e0%2e1",
+        ):  # fmt: skip
+            for router in (route, strictRoute):
+                decision = router(b"GET http://" + host + b":9000/ HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertIsInstance(decision, Refuse, repr(host))
+                self.assertEqual(decision.status, 400, repr(host))  # type: ignore[attr-defined]
+                decision = router(b"CONNECT " + host + b":443 HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(decision, Refuse(400, "malformed CONNECT authority"), repr(host))
+
+    def test_trailingDot(self) -> None:
+        """
+        A trailing dot changes nothing: C{127.0.0.1.} is C{127.0.0.1},
+        C{example.com.} is C{example.com}, for the checks and the origin.
+        """
+        decision = route(b"GET http://127.0.0.1.:9000/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert isinstance(decision, Forward)
+        self.assertEqual(decision.upstream, Origin("http", "127.0.0.1", 9000, forward=True))
+        decision = route(
+            b"GET http://blocked.example.:9000/ HTTP/1.1\r\nHost: x\r\n\r\n",
+            denyDestinations=("blocked.example",),
+        )
+        self.assertEqual(decision, Refuse(403, "destination denied"))
+        decision = route(b"GET http://127.0.0.1.:8080/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(decision, Refuse(508, "request to the proxy itself"))
 
     def test_clientNotAllowed(self) -> None:
         """
@@ -232,12 +303,17 @@ class ParseAuthorityTests(SynchronousTestCase):
         self.assertEqual(parseAuthority(b"Example.com.:81", 80), ("example.com", 81))
         self.assertEqual(parseAuthority(b"[2001:db8::1]", 80), ("2001:db8::1", 80))
         self.assertEqual(parseAuthority(b"10.0.0.1:65535", None), ("10.0.0.1", 65535))
+        self.assertEqual(parseAuthority(b"10.0.0.1.", 80), ("10.0.0.1", 80))
+        self.assertEqual(parseAuthority(b"[::FFFF:127.0.0.1]:1", 80), ("::ffff:7f00:1", 1))
 
     def test_invalid(self) -> None:
         """
         Anything not strictly host[:port] raises L{ValueError}.
         """
-        for authority in (b"", b":80", b"a:0", b"a:65536", b"a: 80", b"\xff", b"[::1]x", b"a@b", b".:80"):
+        for authority in (
+            b"", b":80", b"a:0", b"a:65536", b"a: 80", b"\xff", b"[::1]x", b"a@b", b".:80",
+            b"127.1", b"0x7f000001:80", b"[127.0.0.1]", b"[fe80::1%25eth0]", b"a..:80",
+        ):  # fmt: skip
             with self.assertRaises(ValueError, msg=repr(authority)):
                 parseAuthority(authority, 80)
         with self.assertRaises(ValueError):
@@ -298,6 +374,22 @@ class ParentProxyTests(SynchronousTestCase):
         self.assertEqual(upstream(b"direct.corp.test"), Origin("http", "direct.corp.test", 80, forward=True))
         self.assertEqual(upstream(b"public.test"), Origin("http", "public.test", 80, forward=True))
 
+    def test_literalViaParentChecked(self) -> None:
+        """
+        A literal destination sent through the parent is judged by the
+        proxy's policy like one it connects to itself; a non-canonical
+        numeric one is malformed.
+        """
+        parent = "http://parent.test:3128"
+        refused = strictRoute(b"CONNECT 10.1.2.3:443 HTTP/1.1\r\nHost: x\r\n\r\n", parent=parent)
+        self.assertEqual(refused, Refuse(403, "destination address not allowed"))
+        refused = strictRoute(b"GET http://127.0.0.1/ HTTP/1.1\r\nHost: x\r\n\r\n", parent=parent)
+        self.assertEqual(refused, Refuse(403, "destination address not allowed"))
+        malformed = strictRoute(b"CONNECT 10.1:443 HTTP/1.1\r\nHost: x\r\n\r\n", parent=parent)
+        self.assertEqual(malformed, Refuse(400, "malformed CONNECT authority"))
+        allowed = strictRoute(b"CONNECT 93.184.216.34:443 HTTP/1.1\r\nHost: x\r\n\r\n", parent=parent)
+        self.assertEqual(allowed, Tunnel("93.184.216.34", 443, Origin("http", "parent.test", 3128), None))
+
     def test_badParent(self) -> None:
         """
         Parent URLs are checked.
@@ -320,8 +412,10 @@ class ExplicitNetworkTests(SynchronousTestCase):
         10.0.0.0/8 is an allowed destination.
         """
         raw = b"GET http://10.1.2.3/ HTTP/1.1\r\nHost: x\r\n\r\n"
-        self.assertEqual(route(raw, PUBLIC), Refuse(403, "destination address not allowed"))
-        self.assertIsInstance(route(raw, PUBLIC, allowDestinations=("10.0.0.0/8",)), Forward)
+        self.assertEqual(strictRoute(raw), Refuse(403, "destination address not allowed"))
+        self.assertIsInstance(strictRoute(raw, allowDestinations=("10.0.0.0/8",)), Forward)
+        mapped = b"GET http://[::ffff:10.1.2.3]/ HTTP/1.1\r\nHost: x\r\n\r\n"
+        self.assertIsInstance(strictRoute(mapped, allowDestinations=("10.0.0.0/8",)), Forward)
 
 
 class AddressSetTests(SynchronousTestCase):

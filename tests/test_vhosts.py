@@ -130,6 +130,26 @@ class HostMatchingTests(SynchronousTestCase):
         self.assertEqual(normalizeHost(b"[2001:DB8::1]:443"), "2001:db8::1")
         self.assertEqual(normalizeHost(b"[bad"), None)
         self.assertEqual(normalizeHost(b"\xff"), None)
+        self.assertEqual(normalizeHost(b"192.0.2.7.:80"), "192.0.2.7")
+        self.assertEqual(normalizeHost(b"[::FFFF:192.0.2.7]"), "::ffff:c000:207")
+        for bad in (b"3221225991", b"192.0.519", b"0xc0000207:80", b"0300.0.2.7", b"a..b", b"x.1"):
+            self.assertEqual(normalizeHost(bad), None, bad)
+
+    def test_nonCanonicalHostRefused(self) -> None:
+        """
+        A C{Host} (or absolute-form authority) spelling an IPv4 address other
+        than in dotted decimal is an invalid field value: 400, by the rule
+        forward-proxy targets follow; it does not fall to the default vhost.
+        """
+        config = table(default="app.example.test")
+        for host in (b"3221225991", b"192.0.519", b"0xc0000207:80", b"0300.0.2.7", b"192.0.2.7..", b"x.1"):
+            self.assertEqual(decide(get(b"/", host), config), Refuse(400, "invalid host"), host)
+            self.assertEqual(
+                decide(b"GET http://" + host + b"/ HTTP/1.1\r\nHost: app.example.test\r\n\r\n", config),
+                Refuse(400, "invalid host"),
+                host,
+            )
+        self.assertEqual(originOf(decide(get(b"/", b"192.0.2.7."), config)), ("127.0.0.1", 9005))
 
 
 class PrefixTests(SynchronousTestCase):
