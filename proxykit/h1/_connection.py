@@ -14,6 +14,15 @@ itself.  This layer adds what llhttp accepts but a proxy must not:
 versions other than 1.0 and 1.1, any Transfer-Encoding other than a single
 final C{chunked}, chunked in HTTP/1.0, a missing or repeated Host, fragments
 in the request-target, size limits, and bodies on responses to HEAD.
+
+llhttp also reads the framing fields itself, and its reading can differ from
+the one decision made by L{proxykit.h1._framing.bodyFraming} (it does not
+take C{Transfer-Encoding: chunked<TAB>} as chunked, for one).  So llhttp never
+delimits a request body from the received head: at the end of a head that
+announces a body, parsing stops and goes on with a fresh parser primed with a
+synthetic head declaring exactly the framing decided (see L{_primeBody}).
+The framing announced upstream (L{Request.framing}) and the framing the body
+is read with are then the same value.
 """
 
 from __future__ import annotations
@@ -101,8 +110,10 @@ _HOST_VALUE: Final = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+
 
 class _StopAtHead(Exception):
     """
-    Raised inside httptools to stop after the head of a response to HEAD,
-    which llhttp cannot be told has no body.
+    Raised inside httptools to stop at the end of a head: of a response to
+    HEAD, which llhttp cannot be told has no body, and of a request with a
+    body, which is read with the framing decided (see
+    L{H1Connection._primeBody}).
     """
 
 
@@ -169,8 +180,9 @@ class H1Connection:
         self._via: list[bytes] | None = None
         self._maxForwards: bytes | None = None
         self._framing = Framing.NONE
-        self._suppressEnd = False
         self._synthetic = False
+        self._persist = True
+        self._contentLengthValue = 0
         self._connect = False
         # Client role: the method of the request the next response answers.
         self._requestMethod: bytes | None = None
@@ -247,7 +259,59 @@ class H1Connection:
             if method == b"HEAD" or method == b"CONNECT":
                 self._receiveUntilHeadEnd(data)
                 return
-        self._feed(data)
+            self._feed(data)
+            return
+        self._receiveRequests(data)
+
+    def _receiveRequests(self, data: bytes) -> None:
+        """
+        Server role: feed C{data} in pieces ending at each CRLF CRLF (where a
+        head can end), so that when a head announcing a body ends, the bytes
+        after it are known exactly and go to a parser primed with the framing
+        decided (see L{_primeBody}).
+        """
+        tail = self._tail
+        self._tail = data[-3:] if len(data) >= 3 else (tail + data)[-3:]
+        start = 0
+        if tail:
+            # A CRLF CRLF that began in the previous read.
+            edge = tail + data[:3]
+            i = edge.find(_HEAD_END)
+            while i != -1:
+                start = self._piece(data, start, i + 4 - len(tail))
+                if start < 0:
+                    return
+                i = edge.find(_HEAD_END, i + 1)
+        i = data.find(_HEAD_END)
+        while i != -1:
+            start = self._piece(data, start, i + 4)
+            if start < 0:
+                return
+            i = data.find(_HEAD_END, i + 1)
+        if start < len(data):
+            self._piece(data, start, len(data))
+
+    def _piece(self, data: bytes, start: int, end: int) -> int:
+        """
+        Server role: feed C{data[start:end]}.
+
+        @return: Where the next piece starts, or C{-1} when parsing stopped
+            (what remains then goes where L{receiveData} sends it).
+        """
+        if end <= start:
+            return start
+        self._feed(data[start:end])
+        if self._dead or self.upgradePending or self._pendingLine is not None:
+            rest = data[end:]
+            if rest:
+                if self._dead:
+                    if self._connect:
+                        # After a CONNECT head: the tunnel's bytes.
+                        self.trailingData += rest
+                else:
+                    self.receiveData(rest)
+            return -1
+        return end
 
     def _receiveUntilHeadEnd(self, data: bytes) -> None:
         """
@@ -300,6 +364,11 @@ class H1Connection:
             except httptools.HttpParserCallbackError:
                 if self._error is None and self._stopping:
                     self._stopping = False
+                    if self.isServer:
+                        # The head of a request with a body ended this
+                        # piece (see _receiveRequests).
+                        self._primeBody()
+                        return
                     self._stopped = True
                     self._parser = self._newParser()
                     return
@@ -423,7 +492,9 @@ class H1Connection:
         The next event, or L{NEED_DATA}.
 
         @raise ProtocolError: The peer's bytes at this point of the stream
-            were malformed.  The connection must then be closed.
+            were malformed.  The connection must then be closed.  Server
+            role: a request head is not returned when the bytes received of
+            that request already failed; the error is raised instead.
         """
         events = self._events
         if not events:
@@ -431,6 +502,17 @@ class H1Connection:
         event = events.popleft()
         if type(event) is ProtocolError:
             raise event
+        if type(event) is Request and events and type(events[-1]) is ProtocolError:
+            # Everything received so far was parsed before any of it is
+            # acted upon: a request whose own bytes already failed (its body
+            # framing, say) is refused before it goes anywhere.  An error
+            # is always the last event: nothing is parsed after it.
+            for later in events:
+                if type(later) is EndOfMessage:
+                    break
+                if isinstance(later, ProtocolError):
+                    events.clear()
+                    raise later
         return event  # type: ignore[return-value]
 
     def hasEvents(self) -> bool:
@@ -517,30 +599,38 @@ class H1Connection:
                 return None
             self._fail(ProtocolError(502, "unrequested protocol switch"))
             return None
-        if self._upgradeOffered:
-            # Whether the protocol switches depends on the response: hold the
-            # rest until acceptUpgrade or refuseUpgrade.
-            self._upgradeOffered = False
-            self.trailingData = rest
-            self.upgradePending = True
-            return None
-        # An Upgrade request with a body is not offered to switch (see
-        # _requestHeadComplete), so keep parsing.  llhttp skipped its body;
-        # restart it on a fresh parser primed with a synthetic head declaring
-        # the same framing.
-        self._parser = self._newParser()
-        if self._suppressEnd:
-            if self._framing == Framing.CHUNKED:
-                prime = b"PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-            else:
-                prime = b"PUT / HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % (
-                    self._contentLengthValue,
-                )
-            self._synthetic = True
-            self._parser.feed_data(prime)
+        # Only a bodiless Upgrade request gets here: parsing stops at the end
+        # of a head announcing a body (see _requestHeadComplete).  Whether the
+        # protocol switches depends on the response: hold the rest until
+        # acceptUpgrade or refuseUpgrade.
+        self._upgradeOffered = False
+        self.trailingData = rest
+        self.upgradePending = True
+        return None
+
+    def _primeBody(self) -> None:
+        """
+        Server role: the head of a request announcing a body has ended.  Go
+        on with a fresh parser primed with a synthetic head that declares the
+        framing L{bodyFraming} decided, and nothing else: the body is read
+        with exactly the framing the L{Request} event announced, whatever
+        llhttp would have made of the received framing fields.
+        """
+        parser = self._newParser()
+        close = b"" if self._persist else b"Connection: close\r\n"
+        if self._framing == Framing.CHUNKED:
+            prime = b"PUT / HTTP/1.1\r\n%sTransfer-Encoding: chunked\r\n\r\n" % (close,)
+        else:
+            prime = b"PUT / HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n" % (
+                close,
+                self._contentLengthValue,
+            )
+        self._synthetic = True
+        try:
+            parser.feed_data(prime)
+        finally:
             self._synthetic = False
-            self._suppressEnd = False
-        return rest
+        self._parser = parser
 
     # httptools callbacks
 
@@ -692,9 +782,9 @@ class H1Connection:
         # _afterUpgrade resumes it.
         upgrade = upgradeAsked and framing == Framing.NONE
         self._upgradeOffered = upgrade
-        self._suppressEnd = upgradeAsked and framing != Framing.NONE
         self._framing = framing
         self._contentLengthValue = length
+        self._persist = persist
         self._inBody = True
         self._events.append(
             Request(
@@ -713,6 +803,11 @@ class H1Connection:
                 self._maxForwards,
             )
         )
+        if framing != Framing.NONE:
+            # The body is read by a parser primed with this framing (see
+            # _primeBody), never by llhttp's own reading of the head.
+            self._stopping = True
+            raise _StopAtHead()
 
     def _responseHeadComplete(
         self,
@@ -778,8 +873,6 @@ class H1Connection:
 
     def on_message_complete(self) -> None:
         if self._synthetic:
-            return
-        if self._suppressEnd:
             return
         if not self._inBody:
             # An informational response: the final one follows.
