@@ -1335,6 +1335,41 @@ class RequestTests(SynchronousTestCase):
         ]
         self.assertEqual(restrict(steps, expected), expected)
 
+    def test_bodyEndsMidRead(self) -> None:
+        """
+        A read that holds the end of a Content-Length body (with a CRLF CRLF
+        inside it) and a pipelined request whose framing needs optional
+        whitespace removed: the body ends where its length says, and the
+        next request's chunked body is read as chunked.
+        """
+        first = post(b"Content-Length: 10\r\n")
+        second = post(b"Transfer-Encoding:\tchunked\t\r\n", b"5\r\nhello\r\n0\r\n\r\n")
+        for split in (0, 1, 5, 6):
+            body = b"ab\r\n\r\ncdef"
+            steps = transcript([first + body[:split], body[split:] + second])
+            expected = [
+                request(framing=Framing.LENGTH, contentLength=10),
+                data(body),
+                end(),
+                request(framing=Framing.CHUNKED),
+                data(b"hello"),
+                end(),
+            ]
+            self.assertEqual(restrict(steps, expected), expected, split)
+
+    def test_headEndSplitAcrossReads(self) -> None:
+        """
+        A head announcing a body whose final CRLF CRLF is split between two
+        reads, at every point, with the body in the second: the body is
+        read with the framing decided.
+        """
+        wire = post(b"Transfer-Encoding: chunked\t\r\n", b"5\r\nhello\r\n0\r\n\r\n")
+        at = wire.index(b"\r\n\r\n")
+        for split in range(at, at + 5):
+            steps = transcript([wire[:split], wire[split:]])
+            expected = [request(framing=Framing.CHUNKED), data(b"hello"), end()]
+            self.assertEqual(restrict(steps, expected), expected, split)
+
     def test_manyPipelinedRequestsInOneRead(self) -> None:
         """
         A read holding more than the head limit's worth of small pipelined

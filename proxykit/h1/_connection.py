@@ -183,6 +183,8 @@ class H1Connection:
         self._synthetic = False
         self._persist = True
         self._contentLengthValue = 0
+        # Server role: bytes of a Content-Length body not received yet.
+        self._bodyLeft = 0
         self._connect = False
         # Client role: the method of the request the next response answers.
         self._requestMethod: bytes | None = None
@@ -273,8 +275,20 @@ class H1Connection:
         tail = self._tail
         self._tail = data[-3:] if len(data) >= 3 else (tail + data)[-3:]
         start = 0
-        if tail:
-            # A CRLF CRLF that began in the previous read.
+        if self._inBody and self._framing == Framing.LENGTH:
+            # No head can end inside the rest of a Content-Length body: feed
+            # it whole (searching a large body for CRLF CRLF costs more than
+            # parsing it).
+            left = self._bodyLeft
+            if len(data) <= left:
+                self._feed(data)
+                return
+            # The body ends in this read (a Content-Length body cannot fail).
+            self._feed(data[:left])
+            start = left
+        elif self._inHead and tail:
+            # The end of a head that began in an earlier read: a CRLF CRLF
+            # that began in the previous read.
             edge = tail + data[:3]
             i = edge.find(_HEAD_END)
             while i != -1:
@@ -282,7 +296,7 @@ class H1Connection:
                 if start < 0:
                     return
                 i = edge.find(_HEAD_END, i + 1)
-        i = data.find(_HEAD_END)
+        i = data.find(_HEAD_END, max(start - 3, 0))
         while i != -1:
             start = self._piece(data, start, i + 4)
             if start < 0:
@@ -298,8 +312,6 @@ class H1Connection:
         @return: Where the next piece starts, or C{-1} when parsing stopped
             (what remains then goes where L{receiveData} sends it).
         """
-        if end <= start:
-            return start
         self._feed(data[start:end])
         if self._dead or self.upgradePending or self._pendingLine is not None:
             rest = data[end:]
@@ -348,91 +360,87 @@ class H1Connection:
             self._feed(data[start:])
 
     def _feed(self, data: bytes) -> None:
-        while True:
-            limits = self._limits
-            begun = self._messages
-            inHead = self._inHead
-            self._progress = False
-            try:
-                self._parser.feed_data(data)
-            except httptools.HttpParserUpgrade as e:
-                rest = self._afterUpgrade(data[e.args[0] :])
-                if rest:
-                    data = rest
-                    continue
-                return
-            except httptools.HttpParserCallbackError:
-                if self._error is None and self._stopping:
-                    self._stopping = False
-                    if self.isServer:
-                        # The head of a request with a body ended this
-                        # piece (see _receiveRequests).
-                        self._primeBody()
-                        return
-                    self._stopped = True
-                    self._parser = self._newParser()
-                    return
-                self._fail(
-                    self._error or ProtocolError(self._badStatus(), "bad message")
-                )
-                return
-            except httptools.HttpParserError as e:
-                if (
-                    self._error is None
-                    and isinstance(e, httptools.HttpParserInvalidMethodError)
-                    and self.isServer
-                ):
-                    # The request line may not be complete yet: decide once
-                    # the method token has ended.
-                    inLine = inHead and self._messages == begun
-                    start = self._lineStart if inLine else b""
-                    self._decideMethod(start + data)
-                    return
-                self._fail(self._error or self._classify(e, data))
-                return
-            if self._inHead:
-                if inHead and self._messages == begun:
-                    self._headBytes += len(data)
-                else:
-                    # The head began in this read, maybe after the end of
-                    # another message: count what is known of it.
-                    self._headBytes = self._urlLength + self._fieldBytes
-                if self._headBytes > limits.maxRequestLine + limits.maxHeaderBytes:
-                    # A request-target over its limit was refused by on_url
-                    # already: what is too long here is the header section.
-                    self._fail(ProtocolError(self._sizeStatus(), "head too large"))
-                    return
-                if self.isServer:
-                    recent = (
-                        self._recent + data
-                        if inHead and self._messages == begun
-                        else data
-                    )
-                    if self._url and self._versionless(recent):
-                        self._fail(ProtocolError(400, "HTTP/0.9 is not supported"))
-                        return
-                    self._recent = recent[-(_MAX_METHOD + self._urlLength + 4) :]
-                if self.isServer and not self._url:
-                    # Still in the method: remember its start.
-                    if inHead and self._messages == begun:
-                        start = self._lineStart + data
-                    else:
-                        # The method so far: the letters ending this read.
-                        last = data[-_MAX_METHOD:]
-                        start = last[len(last.rstrip(_UPPER)) :]
-                    self._lineStart = start[-_MAX_METHOD:]
-            elif self._inBody and self._framing == Framing.CHUNKED:
-                if self._progress:
-                    self._stalled = 0
-                else:
-                    self._stalled += len(data)
-                    if self._stalled > limits.maxHeaderBytes:
-                        self._fail(
-                            ProtocolError(
-                                self._sizeStatus(), "trailer section too large"
-                            )
-                        )
+        limits = self._limits
+        begun = self._messages
+        inHead = self._inHead
+        self._progress = False
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as e:
+            self._afterUpgrade(data[e.args[0] :])
             return
+        except httptools.HttpParserCallbackError:
+            if self._error is None and self._stopping:
+                self._stopping = False
+                if self.isServer:
+                    # The head of a request with a body ended this
+                    # piece (see _receiveRequests).
+                    self._primeBody()
+                    return
+                self._stopped = True
+                self._parser = self._newParser()
+                return
+            self._fail(
+                self._error or ProtocolError(self._badStatus(), "bad message")
+            )
+            return
+        except httptools.HttpParserError as e:
+            if (
+                self._error is None
+                and isinstance(e, httptools.HttpParserInvalidMethodError)
+                and self.isServer
+            ):
+                # The request line may not be complete yet: decide once
+                # the method token has ended.
+                inLine = inHead and self._messages == begun
+                start = self._lineStart if inLine else b""
+                self._decideMethod(start + data)
+                return
+            self._fail(self._error or self._classify(e, data))
+            return
+        if self._inHead:
+            if inHead and self._messages == begun:
+                self._headBytes += len(data)
+            else:
+                # The head began in this read, maybe after the end of
+                # another message: count what is known of it.
+                self._headBytes = self._urlLength + self._fieldBytes
+            if self._headBytes > limits.maxRequestLine + limits.maxHeaderBytes:
+                # A request-target over its limit was refused by on_url
+                # already: what is too long here is the header section.
+                self._fail(ProtocolError(self._sizeStatus(), "head too large"))
+                return
+            if self.isServer:
+                recent = (
+                    self._recent + data
+                    if inHead and self._messages == begun
+                    else data
+                )
+                if self._url and self._versionless(recent):
+                    self._fail(ProtocolError(400, "HTTP/0.9 is not supported"))
+                    return
+                self._recent = recent[-(_MAX_METHOD + self._urlLength + 4) :]
+            if self.isServer and not self._url:
+                # Still in the method: remember its start.
+                if inHead and self._messages == begun:
+                    start = self._lineStart + data
+                else:
+                    # The method so far: the letters ending this read.
+                    last = data[-_MAX_METHOD:]
+                    start = last[len(last.rstrip(_UPPER)) :]
+                self._lineStart = start[-_MAX_METHOD:]
+        elif self._inBody and self._framing == Framing.CHUNKED:
+            if self._progress:
+                self._stalled = 0
+            else:
+                self._stalled += len(data)
+                if self._stalled > limits.maxHeaderBytes:
+                    self._fail(
+                        ProtocolError(
+                            self._sizeStatus(), "trailer section too large"
+                        )
+                    )
+        return
 
     def _versionless(self, recent: bytes) -> bool:
         """
@@ -507,12 +515,11 @@ class H1Connection:
             # acted upon: a request whose own bytes already failed (its body
             # framing, say) is refused before it goes anywhere.  An error
             # is always the last event: nothing is parsed after it.
-            for later in events:
-                if type(later) is EndOfMessage:
-                    break
-                if isinstance(later, ProtocolError):
-                    events.clear()
-                    raise later
+            if not any(type(later) is EndOfMessage for later in events):
+                error = events.pop()
+                assert isinstance(error, ProtocolError)
+                events.clear()
+                raise error
         return event  # type: ignore[return-value]
 
     def hasEvents(self) -> bool:
@@ -577,28 +584,26 @@ class H1Connection:
         else:
             self._fail(ProtocolError(400, "malformed request line"))
 
-    def _afterUpgrade(self, rest: bytes) -> bytes | None:
+    def _afterUpgrade(self, rest: bytes) -> None:
         """
-        llhttp stopped after an upgrading head.
-
-        @return: The bytes to go on parsing, if any.
+        llhttp stopped after an upgrading head: C{rest} followed it.
         """
         if self._dead:
-            return None
+            return
         if self._connect:
             # Everything after a CONNECT head belongs to the tunnel; the caller
             # stops feeding this connection.
             self.trailingData = rest
             self._dead = True
-            return None
+            return
         if not self.isServer:
             if self._upgradeExpected and self._lastStatus == 101:
                 # The origin switched protocols: the rest is not HTTP.
                 self.trailingData = rest
                 self._dead = True
-                return None
+                return
             self._fail(ProtocolError(502, "unrequested protocol switch"))
-            return None
+            return
         # Only a bodiless Upgrade request gets here: parsing stops at the end
         # of a head announcing a body (see _requestHeadComplete).  Whether the
         # protocol switches depends on the response: hold the rest until
@@ -606,7 +611,6 @@ class H1Connection:
         self._upgradeOffered = False
         self.trailingData = rest
         self.upgradePending = True
-        return None
 
     def _primeBody(self) -> None:
         """
@@ -784,6 +788,7 @@ class H1Connection:
         self._upgradeOffered = upgrade
         self._framing = framing
         self._contentLengthValue = length
+        self._bodyLeft = length
         self._persist = persist
         self._inBody = True
         self._events.append(
@@ -866,14 +871,13 @@ class H1Connection:
 
     def on_body(self, body: bytes) -> None:
         self._progress = True
+        self._bodyLeft -= len(body)
         self._events.append(Data(body))
 
     def on_chunk_header(self) -> None:
         self._progress = True
 
     def on_message_complete(self) -> None:
-        if self._synthetic:
-            return
         if not self._inBody:
             # An informational response: the final one follows.
             return
