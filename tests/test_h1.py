@@ -949,6 +949,40 @@ RESPONSE_CASES = [
         ],
     ),
     responseCase(
+        "responseChunkedWithTabs",
+        "A response with Transfer-Encoding:<TAB>chunked<TAB> is chunked and "
+        "its body is read as chunked: the framing the response event "
+        "announces.",
+        okResponse(b"Transfer-Encoding:\tchunked\t\r\n", b"5\r\nhello\r\n0\r\n\r\n"),
+        [response(framing=Framing.CHUNKED, keepAlive=True), data(b"hello"), end()],
+    ),
+    responseCase(
+        "responseLengthWithTabs",
+        "A response with Content-Length:<TAB>5<TAB>: five bytes.",
+        okResponse(b"Content-Length:\t5\t\r\n", b"hello"),
+        [response(framing=Framing.LENGTH, contentLength=5), data(b"hello"), end()],
+    ),
+    responseCase(
+        "responseCloseWithBytesAfter",
+        "Bytes after a complete response that said Connection: close are an "
+        "error.",
+        okResponse(b"Connection: close\r\nContent-Length: 5\r\n", b"hello") + b"X",
+        [response(keepAlive=False), data(b"hello"), end(), error(502)],
+    ),
+    responseCase(
+        "continueThenChunkedWithTab",
+        "A 100 Continue and a final response with a tab after chunked, in one "
+        "read: the final body is read as chunked.",
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        + okResponse(b"Transfer-Encoding: chunked\t\r\n", b"5\r\nhello\r\n0\r\n\r\n"),
+        [
+            response(status=100),
+            response(status=200, framing=Framing.CHUNKED),
+            data(b"hello"),
+            end(),
+        ],
+    ),
+    responseCase(
         "responseCloseDelimited",
         "A response without Content-Length or chunked runs until the origin "
         "closes, and the connection cannot be reused.",

@@ -18,11 +18,16 @@ in the request-target, size limits, and bodies on responses to HEAD.
 llhttp also reads the framing fields itself, and its reading can differ from
 the one decision made by L{proxykit.h1._framing.bodyFraming} (it does not
 take C{Transfer-Encoding: chunked<TAB>} as chunked, for one).  So llhttp never
-delimits a request body from the received head: at the end of a head that
-announces a body, parsing stops and goes on with a fresh parser primed with a
-synthetic head declaring exactly the framing decided (see L{_primeBody}).
-The framing announced upstream (L{Request.framing}) and the framing the body
-is read with are then the same value.
+delimits a body from the received head: at the end of a head that announces
+a body, request or response, parsing stops and goes on with a fresh parser
+primed with a synthetic head declaring exactly the framing decided (see
+L{H1Connection._primeBody}).  The framing the proxy announces to the next hop
+(L{Request.framing}, L{Response.framing}) and the framing the body is read
+with are then the same value.
+
+In the server role, L{H1Connection.nextEvent} does not hand out a request
+whose own bytes, among those already received, failed to parse: the error
+comes instead, so nothing is done with a request already known to be bad.
 """
 
 from __future__ import annotations
@@ -111,7 +116,7 @@ _HOST_VALUE: Final = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+
 class _StopAtHead(Exception):
     """
     Raised inside httptools to stop at the end of a head: of a response to
-    HEAD, which llhttp cannot be told has no body, and of a request with a
+    HEAD, which llhttp cannot be told has no body, and of a message with a
     body, which is read with the framing decided (see
     L{H1Connection._primeBody}).
     """
@@ -160,6 +165,9 @@ class H1Connection:
         self._tail = b""
         self._stopping = False
         self._stopped = False
+        # After a CONNECT head or a 101 response: the rest of the stream is
+        # the tunnel's, in trailingData.
+        self._tunnel = False
         # Per-message state, reset by _onMessageBegin.
         self._inHead = False
         self._inBody = False
@@ -183,7 +191,7 @@ class H1Connection:
         self._synthetic = False
         self._persist = True
         self._contentLengthValue = 0
-        # Server role: bytes of a Content-Length body not received yet.
+        # Bytes of a Content-Length body not received yet.
         self._bodyLeft = 0
         self._connect = False
         # Client role: the method of the request the next response answers.
@@ -261,17 +269,21 @@ class H1Connection:
             if method == b"HEAD" or method == b"CONNECT":
                 self._receiveUntilHeadEnd(data)
                 return
+        self._receiveSplit(data)
+
+    def _receiveSplit(self, data: bytes) -> None:
+        """
+        Feed C{data} in pieces ending at each CRLF CRLF (where a head can
+        end), so that when a head announcing a body ends, the bytes after it
+        are known exactly and go to a parser primed with the framing decided
+        (see L{_primeBody}).
+        """
+        if self._inBody and not self.isServer:
+            # One response answers one request: nothing after the end of
+            # this body is parsed as a response the proxy uses (see
+            # OriginProtocol.reusable), so the body is fed whole.
             self._feed(data)
             return
-        self._receiveRequests(data)
-
-    def _receiveRequests(self, data: bytes) -> None:
-        """
-        Server role: feed C{data} in pieces ending at each CRLF CRLF (where a
-        head can end), so that when a head announcing a body ends, the bytes
-        after it are known exactly and go to a parser primed with the framing
-        decided (see L{_primeBody}).
-        """
         tail = self._tail
         self._tail = data[-3:] if len(data) >= 3 else (tail + data)[-3:]
         start = 0
@@ -307,7 +319,7 @@ class H1Connection:
 
     def _piece(self, data: bytes, start: int, end: int) -> int:
         """
-        Server role: feed C{data[start:end]}.
+        Feed C{data[start:end]}.
 
         @return: Where the next piece starts, or C{-1} when parsing stopped
             (what remains then goes where L{receiveData} sends it).
@@ -317,8 +329,8 @@ class H1Connection:
             rest = data[end:]
             if rest:
                 if self._dead:
-                    if self._connect:
-                        # After a CONNECT head: the tunnel's bytes.
+                    if self._tunnel:
+                        # After a CONNECT or 101 head: the tunnel's bytes.
                         self.trailingData += rest
                 else:
                     self.receiveData(rest)
@@ -372,9 +384,9 @@ class H1Connection:
         except httptools.HttpParserCallbackError:
             if self._error is None and self._stopping:
                 self._stopping = False
-                if self.isServer:
-                    # The head of a request with a body ended this
-                    # piece (see _receiveRequests).
+                if self._inBody:
+                    # The head of a message with a body ended this piece
+                    # (see _receiveSplit).
                     self._primeBody()
                     return
                 self._stopped = True
@@ -594,13 +606,13 @@ class H1Connection:
             # Everything after a CONNECT head belongs to the tunnel; the caller
             # stops feeding this connection.
             self.trailingData = rest
-            self._dead = True
+            self._tunnel = self._dead = True
             return
         if not self.isServer:
             if self._upgradeExpected and self._lastStatus == 101:
                 # The origin switched protocols: the rest is not HTTP.
                 self.trailingData = rest
-                self._dead = True
+                self._tunnel = self._dead = True
                 return
             self._fail(ProtocolError(502, "unrequested protocol switch"))
             return
@@ -614,21 +626,27 @@ class H1Connection:
 
     def _primeBody(self) -> None:
         """
-        Server role: the head of a request announcing a body has ended.  Go
-        on with a fresh parser primed with a synthetic head that declares the
-        framing L{bodyFraming} decided, and nothing else: the body is read
-        with exactly the framing the L{Request} event announced, whatever
-        llhttp would have made of the received framing fields.
+        The head of a message announcing a body has ended.  Go on with a
+        fresh parser primed with a synthetic head that declares the framing
+        L{bodyFraming} decided, and nothing else: the body is read with
+        exactly the framing the L{Request} or L{Response} event announced,
+        whatever llhttp would have made of the received framing fields.
         """
         parser = self._newParser()
+        start = b"PUT / HTTP/1.1\r\n" if self.isServer else b"HTTP/1.1 200 OK\r\n"
         close = b"" if self._persist else b"Connection: close\r\n"
-        if self._framing == Framing.CHUNKED:
-            prime = b"PUT / HTTP/1.1\r\n%sTransfer-Encoding: chunked\r\n\r\n" % (close,)
-        else:
-            prime = b"PUT / HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n" % (
+        framing = self._framing
+        if framing == Framing.CHUNKED:
+            prime = b"%s%sTransfer-Encoding: chunked\r\n\r\n" % (start, close)
+        elif framing == Framing.LENGTH:
+            prime = b"%s%sContent-Length: %d\r\n\r\n" % (
+                start,
                 close,
                 self._contentLengthValue,
             )
+        else:
+            # A response read until the connection closes.
+            prime = start + b"Connection: close\r\n\r\n"
         self._synthetic = True
         try:
             parser.feed_data(prime)
@@ -842,7 +860,14 @@ class H1Connection:
             return
         self._framing = framing
         self._inBody = True
-        if framing == Framing.NONE and (method == b"HEAD" or method == b"CONNECT"):
+        if framing != Framing.NONE:
+            # The body is read by a parser primed with this framing (see
+            # _primeBody), never by llhttp's own reading of the head.
+            self._contentLengthValue = self._bodyLeft = length
+            self._persist = persist
+            self._stopping = True
+            raise _StopAtHead()
+        if method == b"HEAD" or method == b"CONNECT":
             # llhttp would wait for the body announced by Content-Length or
             # chunked, or for the close; a response to HEAD and a 2xx to
             # CONNECT have none.  Stop here (see _receiveUntilHeadEnd).

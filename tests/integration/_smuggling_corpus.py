@@ -1461,6 +1461,18 @@ RESPONSE_CASES: list[ResponseCase] = [
         dropped=False,
     ),
     ResponseCase(
+        "responseChunkedWithTabs",
+        "An origin response with Transfer-Encoding:<TAB>chunked<TAB>: its "
+        "body is read as chunked, as announced, and the client gets ok (not "
+        "the chunked coding as body, cut short at the close).",
+        "RFC 9110 5.5: optional whitespace around a field value is not part "
+        "of it.",
+        okResponse(b"Transfer-Encoding:\tchunked\t\r\n", b"2\r\nok\r\n0\r\n\r\n"),
+        status=200,
+        body=b"ok",
+        dropped=False,
+    ),
+    ResponseCase(
         "responseExtraBytes",
         "An origin sending more bytes than its Content-Length, shaped as a "
         "second response: the client gets the first response only; the "
