@@ -325,7 +325,13 @@ class H1Connection:
             (what remains then goes where L{receiveData} sends it).
         """
         self._feed(data[start:end])
-        if self._dead or self.upgradePending or self._pendingLine is not None:
+        if (
+            self._dead
+            or self.upgradePending
+            or self._pendingLine is not None
+            # A response body: fed whole from here (see _receiveSplit).
+            or (self._inBody and not self.isServer)
+        ):
             rest = data[end:]
             if rest:
                 if self._dead:
