@@ -699,3 +699,27 @@ class FramingAgreementTests(TestCase):
             b"5\r\nhello\r\n",
             lambda client: client.transport.loseWriteConnection(),
         )
+
+    @inlineCallbacks
+    def test_malformedBodyAfterHeadDropsOriginReverse(self) -> Any:
+        """
+        The same through a reverse proxy (a vhost route to the origin): 400
+        to the client, and the origin connection is closed at once.
+        """
+        origin = self.harness.startRawOrigin()
+        route = RouteConfig(origins=(OriginConfig(f"http://127.0.0.1:{origin.port}"),))
+        proxy = self.harness.startReverseProxy(
+            ReverseConfig(vhosts=(VhostConfig((SITE,), (route,)),))
+        )
+        head = (
+            b"POST /up HTTP/1.1\r\nHost: " + SITE.encode("ascii")
+            + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        received = yield self.checkOriginDropped(
+            proxy,
+            origin,
+            head,
+            b"5\r\nhello\r\n",
+            lambda client: client.send(b"5_\r\nhello\r\n0\r\n\r\n"),
+        )
+        self.assertEqual([r.status for r in finals(received)], [400], describe(received))
