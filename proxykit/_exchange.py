@@ -40,7 +40,12 @@ from .h1 import (
     responseHead,
 )
 from .pool import PoolFull
-from .rewrite import decrementMaxForwards, forwardHeaders, forwardTrailers
+from .rewrite import (
+    decrementMaxForwards,
+    forwardHeaders,
+    forwardTrailers,
+    framedHeaders,
+)
 from .routing import Forward, Origin
 
 if TYPE_CHECKING:
@@ -187,8 +192,10 @@ class Exchange:
             headers.extend(
                 field for field in request.headers if field[0].lower() == b"upgrade"
             )
-        if self._chunkUp:
-            headers.append((b"Transfer-Encoding", b"chunked"))
+        if request.framing != Framing.NONE:
+            # The framing sent on is the one the body is read with: both
+            # come from the one decision carried by the request.
+            headers = framedHeaders(headers, request.framing, request.contentLength)
         return requestHead(request.method, decision.target, headers)
 
     # Pool requester

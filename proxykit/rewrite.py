@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from .h1 import Headers
+from .h1 import Framing, Headers
 
 HOP_BY_HOP: Final = frozenset(
     {
@@ -91,6 +91,43 @@ def forwardHeaders(
     if host is not None and not sawHost:
         out.insert(0, (b"Host", host))
     append((b"Via", via))
+    return out
+
+
+def framedHeaders(headers: Headers, framing: int, length: int) -> Headers:
+    """
+    Make the framing fields of a head to send say exactly what was decided
+    for the received message: the message's body goes on with the framing
+    its body was read with, so the next hop can never read it another way.
+
+    Every C{Content-Length} and C{Transfer-Encoding} field is removed; for
+    L{Framing.LENGTH} a C{Content-Length} with the decided length takes the
+    place of the first received one, for L{Framing.CHUNKED}
+    C{Transfer-Encoding: chunked} is appended.  For L{Framing.NONE} a
+    received C{Content-Length} (which was 0) is kept as C{0}.
+
+    @param headers: The fields to send (hop-by-hop ones already removed).
+    @param framing: The L{Framing} decided for the received body.
+    @param length: The decided length for L{Framing.LENGTH}.
+    @return: A new list; C{headers} is not changed.
+    """
+    out: Headers = []
+    append = out.append
+    sawLength = False
+    for field in headers:
+        name = field[0]
+        if len(name) == 14 and name.lower() == b"content-length":
+            if not sawLength and framing != Framing.CHUNKED:
+                append((name, b"%d" % (length,)))
+            sawLength = True
+        elif len(name) == 17 and name.lower() == b"transfer-encoding":
+            continue
+        else:
+            append(field)
+    if framing == Framing.CHUNKED:
+        append((b"Transfer-Encoding", b"chunked"))
+    elif framing == Framing.LENGTH and not sawLength:
+        append((b"Content-Length", b"%d" % (length,)))
     return out
 
 

@@ -239,6 +239,9 @@ class Case(NamedTuple):
     @ivar isServer: The role: C{True} receives requests.
     @ivar requestMethod: Client role: the method of the request answered.
     @ivar eof: Whether the peer closes after C{wire}.
+    @ivar whole: The transcript when C{wire} arrives in one read, if it
+        differs from C{expected} (a request that fails within the bytes
+        already received is refused before its head is delivered).
     """
 
     name: str
@@ -248,10 +251,17 @@ class Case(NamedTuple):
     isServer: bool = True
     requestMethod: bytes | None = b"GET"
     eof: bool = False
+    whole: list[Step] | None = None
 
 
-def requestCase(name: str, doc: str, wire: bytes, expected: list[Step]) -> Case:
-    return Case(name, doc, wire, expected)
+def requestCase(
+    name: str,
+    doc: str,
+    wire: bytes,
+    expected: list[Step],
+    whole: list[Step] | None = None,
+) -> Case:
+    return Case(name, doc, wire, expected, whole=whole)
 
 
 def responseCase(
@@ -776,15 +786,100 @@ REQUEST_CASES = [
     ),
     requestCase(
         "oversizedChunkSize",
-        "A chunk size too large to represent: 400, after the head.",
+        "A chunk size too large to represent: 400, after the head when the "
+        "size arrives after it, instead of the head when they arrive together.",
         post(b"Transfer-Encoding: chunked\r\n", b"ffffffffffffffffffff\r\n"),
         [request(framing=Framing.CHUNKED), error(400)],
+        whole=[error(400)],
+    ),
+    requestCase(
+        "chunkSizeHexPrefixTogether",
+        "Chunk size 0x5 sent with the head: 400 before the head is "
+        "delivered (after it when the size arrives later).",
+        post(b"Transfer-Encoding: chunked\r\n", b"0x5\r\nhello\r\n0\r\n\r\n"),
+        [request(framing=Framing.CHUNKED), error(400)],
+        whole=[error(400)],
+    ),
+    requestCase(
+        "chunkSizeMinusTogether",
+        "Chunk size -5 sent with the head: 400 before the head is "
+        "delivered (after it when the size arrives later).",
+        post(b"Transfer-Encoding: chunked\r\n", b"-5\r\nhello\r\n0\r\n\r\n"),
+        [request(framing=Framing.CHUNKED), error(400)],
+        whole=[error(400)],
+    ),
+    requestCase(
+        "chunkSizeUnderscoreTogether",
+        "Chunk size 5_ sent with the head: 400 before the head is "
+        "delivered (after it when the size arrives later).",
+        post(b"Transfer-Encoding: chunked\r\n", b"5_\r\nhello\r\n0\r\n\r\n"),
+        [request(framing=Framing.CHUNKED), error(400)],
+        whole=[error(400)],
+    ),
+    requestCase(
+        "chunkSizePlusTogether",
+        "Chunk size +5 sent with the head: 400 before the head is "
+        "delivered (after it when the size arrives later).",
+        post(b"Transfer-Encoding: chunked\r\n", b"+5\r\nhello\r\n0\r\n\r\n"),
+        [request(framing=Framing.CHUNKED), error(400)],
+        whole=[error(400)],
+    ),
+    requestCase(
+        "chunkLinesBareLFTogether",
+        "Chunk lines ended by bare LF sent with the head: 400 before the head "
+        "is delivered.",
+        post(b"Transfer-Encoding: chunked\r\n", b"5\nhello\n0\n\n"),
+        [request(framing=Framing.CHUNKED), error(400)],
+        whole=[error(400)],
     ),
     requestCase(
         "malformedChunk",
-        "Chunk data not followed by CRLF: 400, after the data.",
+        "Chunk data not followed by CRLF: 400, after the data when it "
+        "arrives after the head, instead of the head when all arrive together.",
         post(b"Transfer-Encoding: chunked\r\n", b"5\r\nhelloXX0\r\n\r\n"),
         [request(framing=Framing.CHUNKED), data(b"hello"), error(400)],
+        whole=[error(400)],
+    ),
+    requestCase(
+        "chunkedWithTabs",
+        "Transfer-Encoding:<TAB>chunked<TAB> (optional whitespace, RFC 9110 "
+        "section 5.5) is chunked, and the body is read as chunked: the same "
+        "framing the request event announces.",
+        post(b"Transfer-Encoding:\tchunked\t\r\n", b"5\r\nhello\r\n0\r\n\r\n")
+        + get(b"/next"),
+        [
+            request(framing=Framing.CHUNKED),
+            data(b"hello"),
+            end(),
+            request(target=b"/next"),
+            end(),
+        ],
+    ),
+    requestCase(
+        "chunkedAfterEmptyElement",
+        "Transfer-Encoding: ,chunked (an empty list element first) is chunked, "
+        "and the body is read as chunked.",
+        post(b"Transfer-Encoding: ,chunked\r\n", b"5\r\nhello\r\n0\r\n\r\n"),
+        [request(framing=Framing.CHUNKED), data(b"hello"), end()],
+    ),
+    requestCase(
+        "contentLengthWithTabs",
+        "Content-Length:<TAB>5<TAB> is five bytes, read as five bytes.",
+        post(b"Content-Length:\t5\t\r\n", b"hello") + get(b"/next"),
+        [
+            request(framing=Framing.LENGTH, contentLength=5),
+            data(b"hello"),
+            end(),
+            request(target=b"/next"),
+            end(),
+        ],
+    ),
+    requestCase(
+        "closeThenMore",
+        "Bytes after a request with a body and Connection: close are an error "
+        "after that request, as after a bodiless one.",
+        post(b"Connection: close\r\nContent-Length: 5\r\n", b"hello") + get(),
+        [request(keepAlive=False), data(b"hello"), end(), error(400)],
     ),
     requestCase(
         "pipelinedThenMalformed",
@@ -851,6 +946,40 @@ RESPONSE_CASES = [
             response(framing=Framing.CHUNKED),
             data(b"hello"),
             end([(b"X-Checksum", b"abc")]),
+        ],
+    ),
+    responseCase(
+        "responseChunkedWithTabs",
+        "A response with Transfer-Encoding:<TAB>chunked<TAB> is chunked and "
+        "its body is read as chunked: the framing the response event "
+        "announces.",
+        okResponse(b"Transfer-Encoding:\tchunked\t\r\n", b"5\r\nhello\r\n0\r\n\r\n"),
+        [response(framing=Framing.CHUNKED, keepAlive=True), data(b"hello"), end()],
+    ),
+    responseCase(
+        "responseLengthWithTabs",
+        "A response with Content-Length:<TAB>5<TAB>: five bytes.",
+        okResponse(b"Content-Length:\t5\t\r\n", b"hello"),
+        [response(framing=Framing.LENGTH, contentLength=5), data(b"hello"), end()],
+    ),
+    responseCase(
+        "responseCloseWithBytesAfter",
+        "Bytes after a complete response that said Connection: close are an "
+        "error.",
+        okResponse(b"Connection: close\r\nContent-Length: 5\r\n", b"hello") + b"X",
+        [response(keepAlive=False), data(b"hello"), end(), error(502)],
+    ),
+    responseCase(
+        "continueThenChunkedWithTab",
+        "A 100 Continue and a final response with a tab after chunked, in one "
+        "read: the final body is read as chunked.",
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        + okResponse(b"Transfer-Encoding: chunked\t\r\n", b"5\r\nhello\r\n0\r\n\r\n"),
+        [
+            response(status=100),
+            response(status=200, framing=Framing.CHUNKED),
+            data(b"hello"),
+            end(),
         ],
     ),
     responseCase(
@@ -1068,14 +1197,13 @@ class TableTests(SynchronousTestCase):
         small pieces (one byte at a time when short).
         """
         size = 1 if len(case.wire) < 4096 else 1021
-        for chunks, how in (
-            ([case.wire], "in one piece"),
-            (pieces(case.wire, size), f"in pieces of {size} bytes"),
+        whole = case.expected if case.whole is None else case.whole
+        for chunks, how, expected in (
+            ([case.wire], "in one piece", whole),
+            (pieces(case.wire, size), f"in pieces of {size} bytes", case.expected),
         ):
             steps = transcript(chunks, case.isServer, case.requestMethod, case.eof)
-            self.assertEqual(
-                restrict(steps, case.expected), case.expected, f"fed {how}"
-            )
+            self.assertEqual(restrict(steps, expected), expected, f"fed {how}")
 
 
 @tableTests(REQUEST_CASES)
@@ -1240,6 +1368,41 @@ class RequestTests(SynchronousTestCase):
             end(),
         ]
         self.assertEqual(restrict(steps, expected), expected)
+
+    def test_bodyEndsMidRead(self) -> None:
+        """
+        A read that holds the end of a Content-Length body (with a CRLF CRLF
+        inside it) and a pipelined request whose framing needs optional
+        whitespace removed: the body ends where its length says, and the
+        next request's chunked body is read as chunked.
+        """
+        first = post(b"Content-Length: 10\r\n")
+        second = post(b"Transfer-Encoding:\tchunked\t\r\n", b"5\r\nhello\r\n0\r\n\r\n")
+        for split in (0, 1, 5, 6):
+            body = b"ab\r\n\r\ncdef"
+            steps = transcript([first + body[:split], body[split:] + second])
+            expected = [
+                request(framing=Framing.LENGTH, contentLength=10),
+                data(body),
+                end(),
+                request(framing=Framing.CHUNKED),
+                data(b"hello"),
+                end(),
+            ]
+            self.assertEqual(restrict(steps, expected), expected, split)
+
+    def test_headEndSplitAcrossReads(self) -> None:
+        """
+        A head announcing a body whose final CRLF CRLF is split between two
+        reads, at every point, with the body in the second: the body is
+        read with the framing decided.
+        """
+        wire = post(b"Transfer-Encoding: chunked\t\r\n", b"5\r\nhello\r\n0\r\n\r\n")
+        at = wire.index(b"\r\n\r\n")
+        for split in range(at, at + 5):
+            steps = transcript([wire[:split], wire[split:]])
+            expected = [request(framing=Framing.CHUNKED), data(b"hello"), end()]
+            self.assertEqual(restrict(steps, expected), expected, split)
 
     def test_manyPipelinedRequestsInOneRead(self) -> None:
         """

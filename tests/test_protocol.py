@@ -5,7 +5,11 @@ the client and the origin send and see, on Twisted's in-memory fakes.
 
 from __future__ import annotations
 
+from random import Random
+
 import attrs
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.interfaces import ISSLTransport
 from twisted.trial.unittest import SynchronousTestCase
@@ -18,6 +22,15 @@ from proxykit import (
     ProxyConfig,
     ProxyProtocol,
     Timeouts,
+)
+from proxykit.h1 import (
+    NEED_DATA,
+    Data,
+    EndOfMessage,
+    Framing,
+    H1Connection,
+    ProtocolError,
+    Request,
 )
 
 from ._harness import GET, OK, Harness, Transport, lose, originSaw
@@ -585,3 +598,262 @@ class ClientCheckFirstTests(SynchronousTestCase):
         h.client.client = attrs.evolve(h.client.client, allowed=False)
         h.send(b"OPTIONS http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n\r\n")
         self.assertTrue(h.received().startswith(b"HTTP/1.1 403 "))
+
+
+_CHUNKED_POST = (
+    b"POST http://127.0.0.1:9000/up HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n"
+)
+_BODIES_FAILING = (
+    b"0x5\r\nhello\r\n0\r\n\r\n",
+    b"-5\r\nhello\r\n0\r\n\r\n",
+    b"5_\r\nhello\r\n0\r\n\r\n",
+    b"+5\r\nhello\r\n0\r\n\r\n",
+    b"5\nhello\n0\n\n",
+)
+
+
+def _parseAsOrigin(wire: bytes) -> tuple[list[tuple[Request, bytes, bool]], ProtocolError | None]:
+    """
+    Parse what an origin received with a strict server-role connection.
+
+    @return: Each request with its body and whether it ended, and the
+        error, if the bytes stopped parsing.
+    """
+    conn = H1Connection(True)
+    conn.receiveData(wire)
+    seen: list[tuple[Request, bytes, bool]] = []
+    while True:
+        try:
+            event = conn.nextEvent()
+        except ProtocolError as e:
+            return seen, e
+        if event is NEED_DATA:
+            return seen, None
+        if isinstance(event, Request):
+            seen.append((event, b"", False))
+        elif isinstance(event, Data):
+            request, body, _ = seen[-1]
+            seen[-1] = (request, body + event.data, False)
+        elif isinstance(event, EndOfMessage):
+            request, body, _ = seen[-1]
+            seen[-1] = (request, body, True)
+
+
+class FramingAgreementTests(SynchronousTestCase):
+    """
+    The framing announced upstream is the framing the body is read with; a
+    request whose bytes in hand already fail goes nowhere; an origin
+    connection whose request body went wrong is dropped at once.
+    """
+
+    def test_chunkedWithTabs(self) -> None:
+        """
+        C{Transfer-Encoding:<TAB>chunked<TAB>} with the chunked body
+        C{hello}: the origin gets a chunked head and the body C{hello},
+        chunked, and the answer reaches the client.
+        """
+        h = Harness()
+        h.send(
+            _CHUNKED_POST.replace(b"Transfer-Encoding: chunked", b"Transfer-Encoding:\tchunked\t")
+            + b"5\r\nhello\r\n0\r\n\r\n"
+        )
+        origin, ot = h.acceptOrigin()
+        [(request, body, ended)], error = _parseAsOrigin(originSaw(ot))
+        self.assertIsNone(error)
+        self.assertEqual((request.framing, body, ended), (Framing.CHUNKED, b"hello", True))
+        origin.dataReceived(OK)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 200 OK\r\n"))
+
+    def test_bodyFailingInHandContactsNoOrigin(self) -> None:
+        """
+        A chunked body whose framing fails within the bytes sent with the
+        head (sizes C{0x5}, C{-5}, C{5_}, C{+5}, bare-LF lines) gets 400 and
+        a closed connection, and no origin connection is even attempted.
+        """
+        for body in _BODIES_FAILING:
+            h = Harness()
+            h.send(_CHUNKED_POST + body)
+            self.assertTrue(h.received().startswith(b"HTTP/1.1 400 "), body)
+            self.assertTrue(h.clientTransport.disconnecting, body)
+            self.assertEqual(h.reactor.tcpClients, [], body)
+
+    def test_bodyFailingInHandReusesNothing(self) -> None:
+        """
+        With an idle origin connection in the pool, such a request sends it
+        nothing and leaves it idle.
+        """
+        h = Harness()
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        h.received()
+        originSaw(ot)
+        h.send(_CHUNKED_POST + _BODIES_FAILING[0])
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 400 "))
+        self.assertEqual(originSaw(ot), b"")
+        self.assertFalse(ot.disconnecting)
+        self.assertEqual(len(h.reactor.tcpClients), 1)
+
+    def assertOriginDropped(self, h: Harness, origin: object, ot: Transport) -> None:
+        """
+        The origin connection was aborted at once and, once closed, the
+        proxy holds no origin connection.
+        """
+        self.assertTrue(ot.aborted, "the origin connection was not aborted")
+        lose(origin)  # type: ignore[arg-type]
+        self.assertEqual(h.factory.pool.connections, set())
+        self.assertIsNone(origin.exchange)  # type: ignore[attr-defined]
+
+    def startUpload(self, h: Harness, reuse: bool = False) -> tuple[object, Transport]:
+        """
+        Send a chunked upload's head and a first chunk, and let them reach
+        an origin (a new connection, or a pooled one if C{reuse}).
+        """
+        if reuse:
+            h.send(GET)
+            origin, ot = h.acceptOrigin()
+            origin.dataReceived(OK)
+            h.received()
+            h.send(_CHUNKED_POST + b"5\r\nhello\r\n")
+        else:
+            h.send(_CHUNKED_POST + b"5\r\nhello\r\n")
+            origin, ot = h.acceptOrigin()
+        self.assertTrue(originSaw(ot).endswith(b"\r\n\r\n5\r\nhello\r\n"))
+        return origin, ot  # type: ignore[return-value]
+
+    def test_malformedBodyAfterHead(self) -> None:
+        """
+        A body that turns malformed after its head went upstream: 400 to
+        the client, and the origin connection (new or reused) is aborted.
+        """
+        for reuse in (False, True):
+            h = Harness()
+            origin, ot = self.startUpload(h, reuse)
+            h.send(b"0x5\r\nhello\r\n")
+            self.assertTrue(h.received().startswith(b"HTTP/1.1 400 "))
+            self.assertTrue(h.clientTransport.disconnecting)
+            self.assertOriginDropped(h, origin, ot)
+
+    def test_oversizedBodyAfterHead(self) -> None:
+        """
+        A body that grows over the limit after its head went upstream: 413
+        to the client, and the origin connection is aborted.
+        """
+        h = Harness(ProxyConfig(limits=LimitsConfig(maxBodyBytes=8)))
+        origin, ot = self.startUpload(h)
+        h.send(b"5\r\nworld\r\n")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 413 "))
+        self.assertOriginDropped(h, origin, ot)
+
+    def test_bodyCutShortByClose(self) -> None:
+        """
+        A client that closes its connection in the middle of a body whose
+        head went upstream: the origin connection is aborted.
+        """
+        h = Harness()
+        origin, ot = self.startUpload(h)
+        lose(h.client)
+        self.assertOriginDropped(h, origin, ot)
+
+    def test_bodyCutShortByHalfClose(self) -> None:
+        """
+        A client that ends its sending side in the middle of a body whose
+        head went upstream: the origin connection is aborted.
+        """
+        h = Harness()
+        origin, ot = self.startUpload(h, reuse=True)
+        h.client.readConnectionLost()
+        self.assertOriginDropped(h, origin, ot)
+
+    def test_malformedBodyAfterResponseHead(self) -> None:
+        """
+        A body that turns malformed after the origin's response head was
+        relayed: the origin connection is aborted, and so is the client's
+        (its response cannot be completed).
+        """
+        h = Harness()
+        origin, ot = self.startUpload(h)
+        origin.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab")  # type: ignore[attr-defined]
+        h.send(b"5\nworld\n")
+        self.assertTrue(h.clientTransport.aborted)
+        self.assertOriginDropped(h, origin, ot)
+
+
+_OWS = st.sampled_from([b"", b" ", b"\t", b" \t", b"\t "])
+
+
+@st.composite
+def _fieldLines(draw: st.DrawFn, names: list[bytes], elements: list[bytes]) -> list[bytes]:
+    """
+    Zero to two lines of one field: its name in some case, a value made of
+    list elements (some empty) with optional whitespace around each.
+    """
+    lines = []
+    for _ in range(draw(st.integers(0, 2))):
+        name = draw(st.sampled_from(names))
+        parts = draw(st.lists(st.sampled_from(elements), min_size=1, max_size=3))
+        value = b",".join(draw(_OWS) + part + draw(_OWS) for part in parts)
+        lines.append(name + b":" + draw(_OWS) + value + draw(_OWS) + b"\r\n")
+    return lines
+
+
+_TE_LINES = _fieldLines(
+    [b"Transfer-Encoding", b"transfer-encoding", b"TRANSFER-ENCODING", b"Transfer-encoding"],
+    [b"chunked", b"CHUNKED", b"Chunked", b"", b"identity", b"gzip"],
+)
+_CL_LINES = _fieldLines(
+    [b"Content-Length", b"content-length", b"CONTENT-LENGTH"],
+    [b"5", b"05", b"", b"+5", b"0x5", b"5_", b"-5"],
+)
+
+
+class FramingPropertyTests(SynchronousTestCase):
+    """
+    Whatever the spelling of the framing fields, the proxy and the origin
+    never disagree about where the body ends.
+    """
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(teLines=_TE_LINES, clLines=_CL_LINES, order=st.randoms(use_true_random=False), split=st.booleans())
+    def test_refusedOrForwardedExactly(
+        self, teLines: list[bytes], clLines: list[bytes], order: Random, split: bool
+    ) -> None:
+        """
+        For generated spellings of C{Transfer-Encoding} and
+        C{Content-Length} (case, whitespace including tabs, repeats, lists,
+        empty elements), with a body framed as the client meant it (chunked
+        when it sent a C{Transfer-Encoding}, else five bytes): either the
+        request is refused with 400 or 501 before anything goes upstream
+        (no origin connection is even attempted), or the origin receives a
+        head whose framing delivers exactly the body C{hello}.
+        """
+        lines = teLines + clLines
+        assume(lines)
+        order.shuffle(lines)
+        head = (
+            b"POST http://127.0.0.1:9000/up HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n"
+            + b"".join(lines)
+            + b"\r\n"
+        )
+        body = b"5\r\nhello\r\n0\r\n\r\n" if teLines else b"hello"
+        h = Harness()
+        if split:
+            h.send(head)
+            h.send(body)
+        else:
+            h.send(head + body)
+        answer = h.received()
+        if not h.reactor.tcpClients:
+            self.assertRegex(answer, rb"\AHTTP/1\.1 (400|501) ", head)
+            self.assertTrue(h.clientTransport.disconnecting)
+            return
+        self.assertEqual(answer, b"", head)
+        origin, ot = h.acceptOrigin()
+        seen, error = _parseAsOrigin(originSaw(ot))
+        self.assertIsNone(error, head)
+        self.assertEqual(len(seen), 1, head)
+        [(request, received, ended)] = seen
+        self.assertEqual((received, ended), (b"hello", True), head)
+        origin.dataReceived(OK)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 200 OK\r\n"), head)

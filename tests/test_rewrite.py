@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from proxykit.rewrite import HOP_BY_HOP, forwardHeaders, forwardTrailers, viaValue
+from proxykit.h1 import Framing
+from proxykit.rewrite import (
+    HOP_BY_HOP,
+    forwardHeaders,
+    forwardTrailers,
+    framedHeaders,
+    viaValue,
+)
 
 
 class ForwardHeadersTests(SynchronousTestCase):
@@ -116,3 +123,62 @@ class FramingProtectedTests(SynchronousTestCase):
         headers = [(b"Host", b"h"), (b"Content-Length", b"5"), (b"X", b"1")]
         out = forwardHeaders(headers, frozenset({b"content-length", b"host", b"x"}), b"1.1 p")
         self.assertEqual(out, [(b"Host", b"h"), (b"Content-Length", b"5"), (b"Via", b"1.1 p")])
+
+
+class FramedHeadersTests(SynchronousTestCase):
+    """
+    L{framedHeaders} makes the framing fields say exactly the framing
+    decided for the received message.
+    """
+
+    def test_length(self) -> None:
+        """
+        For a length, the first C{Content-Length} takes the decided value in
+        place; any other framing field is dropped.
+        """
+        headers = [
+            (b"A", b"1"),
+            (b"content-length", b"005"),
+            (b"Transfer-Encoding", b"chunked"),
+            (b"B", b"2"),
+        ]
+        self.assertEqual(
+            framedHeaders(headers, Framing.LENGTH, 5),
+            [(b"A", b"1"), (b"content-length", b"5"), (b"B", b"2")],
+        )
+        self.assertEqual(headers[1], (b"content-length", b"005"), "input unchanged")
+
+    def test_lengthAdded(self) -> None:
+        """
+        A decided length with no C{Content-Length} among the fields gets one.
+        """
+        self.assertEqual(
+            framedHeaders([(b"A", b"1")], Framing.LENGTH, 7),
+            [(b"A", b"1"), (b"Content-Length", b"7")],
+        )
+
+    def test_chunked(self) -> None:
+        """
+        For chunked, every C{Content-Length} and C{Transfer-Encoding} is
+        replaced by one C{Transfer-Encoding: chunked} at the end.
+        """
+        headers = [
+            (b"Transfer-Encoding", b"\tchunked"),
+            (b"A", b"1"),
+            (b"Content-Length", b"5"),
+        ]
+        self.assertEqual(
+            framedHeaders(headers, Framing.CHUNKED, 0),
+            [(b"A", b"1"), (b"Transfer-Encoding", b"chunked")],
+        )
+
+    def test_none(self) -> None:
+        """
+        Without a body, a received C{Content-Length} says 0, and nothing is
+        added when there was none.
+        """
+        self.assertEqual(
+            framedHeaders([(b"Content-Length", b"00")], Framing.NONE, 0),
+            [(b"Content-Length", b"0")],
+        )
+        self.assertEqual(framedHeaders([(b"A", b"1")], Framing.NONE, 0), [(b"A", b"1")])

@@ -14,6 +14,20 @@ itself.  This layer adds what llhttp accepts but a proxy must not:
 versions other than 1.0 and 1.1, any Transfer-Encoding other than a single
 final C{chunked}, chunked in HTTP/1.0, a missing or repeated Host, fragments
 in the request-target, size limits, and bodies on responses to HEAD.
+
+llhttp also reads the framing fields itself, and its reading can differ from
+the one decision made by L{proxykit.h1._framing.bodyFraming} (it does not
+take C{Transfer-Encoding: chunked<TAB>} as chunked, for one).  So llhttp never
+delimits a body from the received head: at the end of a head that announces
+a body, request or response, parsing stops and goes on with a fresh parser
+primed with a synthetic head declaring exactly the framing decided (see
+L{H1Connection._primeBody}).  The framing the proxy announces to the next hop
+(L{Request.framing}, L{Response.framing}) and the framing the body is read
+with are then the same value.
+
+In the server role, L{H1Connection.nextEvent} does not hand out a request
+whose own bytes, among those already received, failed to parse: the error
+comes instead, so nothing is done with a request already known to be bad.
 """
 
 from __future__ import annotations
@@ -101,8 +115,10 @@ _HOST_VALUE: Final = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+
 
 class _StopAtHead(Exception):
     """
-    Raised inside httptools to stop after the head of a response to HEAD,
-    which llhttp cannot be told has no body.
+    Raised inside httptools to stop at the end of a head: of a response to
+    HEAD, which llhttp cannot be told has no body, and of a message with a
+    body, which is read with the framing decided (see
+    L{H1Connection._primeBody}).
     """
 
 
@@ -149,6 +165,9 @@ class H1Connection:
         self._tail = b""
         self._stopping = False
         self._stopped = False
+        # After a CONNECT head or a 101 response: the rest of the stream is
+        # the tunnel's, in trailingData.
+        self._tunnel = False
         # Per-message state, reset by _onMessageBegin.
         self._inHead = False
         self._inBody = False
@@ -169,8 +188,11 @@ class H1Connection:
         self._via: list[bytes] | None = None
         self._maxForwards: bytes | None = None
         self._framing = Framing.NONE
-        self._suppressEnd = False
         self._synthetic = False
+        self._persist = True
+        self._contentLengthValue = 0
+        # Bytes of a Content-Length body not received yet.
+        self._bodyLeft = 0
         self._connect = False
         # Client role: the method of the request the next response answers.
         self._requestMethod: bytes | None = None
@@ -247,7 +269,79 @@ class H1Connection:
             if method == b"HEAD" or method == b"CONNECT":
                 self._receiveUntilHeadEnd(data)
                 return
-        self._feed(data)
+        self._receiveSplit(data)
+
+    def _receiveSplit(self, data: bytes) -> None:
+        """
+        Feed C{data} in pieces ending at each CRLF CRLF (where a head can
+        end), so that when a head announcing a body ends, the bytes after it
+        are known exactly and go to a parser primed with the framing decided
+        (see L{_primeBody}).
+        """
+        if self._inBody and not self.isServer:
+            # One response answers one request: nothing after the end of
+            # this body is parsed as a response the proxy uses (see
+            # OriginProtocol.reusable), so the body is fed whole.
+            self._feed(data)
+            return
+        tail = self._tail
+        self._tail = data[-3:] if len(data) >= 3 else (tail + data)[-3:]
+        start = 0
+        if self._inBody and self._framing == Framing.LENGTH:
+            # No head can end inside the rest of a Content-Length body: feed
+            # it whole (searching a large body for CRLF CRLF costs more than
+            # parsing it).
+            left = self._bodyLeft
+            if len(data) <= left:
+                self._feed(data)
+                return
+            # The body ends in this read (a Content-Length body cannot fail).
+            self._feed(data[:left])
+            start = left
+        elif self._inHead and tail:
+            # The end of a head that began in an earlier read: a CRLF CRLF
+            # that began in the previous read.
+            edge = tail + data[:3]
+            i = edge.find(_HEAD_END)
+            while i != -1:
+                start = self._piece(data, start, i + 4 - len(tail))
+                if start < 0:
+                    return
+                i = edge.find(_HEAD_END, i + 1)
+        i = data.find(_HEAD_END, max(start - 3, 0))
+        while i != -1:
+            start = self._piece(data, start, i + 4)
+            if start < 0:
+                return
+            i = data.find(_HEAD_END, i + 1)
+        if start < len(data):
+            self._piece(data, start, len(data))
+
+    def _piece(self, data: bytes, start: int, end: int) -> int:
+        """
+        Feed C{data[start:end]}.
+
+        @return: Where the next piece starts, or C{-1} when parsing stopped
+            (what remains then goes where L{receiveData} sends it).
+        """
+        self._feed(data[start:end])
+        if (
+            self._dead
+            or self.upgradePending
+            or self._pendingLine is not None
+            # A response body: fed whole from here (see _receiveSplit).
+            or (self._inBody and not self.isServer)
+        ):
+            rest = data[end:]
+            if rest:
+                if self._dead:
+                    if self._tunnel:
+                        # After a CONNECT or 101 head: the tunnel's bytes.
+                        self.trailingData += rest
+                else:
+                    self.receiveData(rest)
+            return -1
+        return end
 
     def _receiveUntilHeadEnd(self, data: bytes) -> None:
         """
@@ -284,86 +378,87 @@ class H1Connection:
             self._feed(data[start:])
 
     def _feed(self, data: bytes) -> None:
-        while True:
-            limits = self._limits
-            begun = self._messages
-            inHead = self._inHead
-            self._progress = False
-            try:
-                self._parser.feed_data(data)
-            except httptools.HttpParserUpgrade as e:
-                rest = self._afterUpgrade(data[e.args[0] :])
-                if rest:
-                    data = rest
-                    continue
-                return
-            except httptools.HttpParserCallbackError:
-                if self._error is None and self._stopping:
-                    self._stopping = False
-                    self._stopped = True
-                    self._parser = self._newParser()
-                    return
-                self._fail(
-                    self._error or ProtocolError(self._badStatus(), "bad message")
-                )
-                return
-            except httptools.HttpParserError as e:
-                if (
-                    self._error is None
-                    and isinstance(e, httptools.HttpParserInvalidMethodError)
-                    and self.isServer
-                ):
-                    # The request line may not be complete yet: decide once
-                    # the method token has ended.
-                    inLine = inHead and self._messages == begun
-                    start = self._lineStart if inLine else b""
-                    self._decideMethod(start + data)
-                    return
-                self._fail(self._error or self._classify(e, data))
-                return
-            if self._inHead:
-                if inHead and self._messages == begun:
-                    self._headBytes += len(data)
-                else:
-                    # The head began in this read, maybe after the end of
-                    # another message: count what is known of it.
-                    self._headBytes = self._urlLength + self._fieldBytes
-                if self._headBytes > limits.maxRequestLine + limits.maxHeaderBytes:
-                    # A request-target over its limit was refused by on_url
-                    # already: what is too long here is the header section.
-                    self._fail(ProtocolError(self._sizeStatus(), "head too large"))
-                    return
-                if self.isServer:
-                    recent = (
-                        self._recent + data
-                        if inHead and self._messages == begun
-                        else data
-                    )
-                    if self._url and self._versionless(recent):
-                        self._fail(ProtocolError(400, "HTTP/0.9 is not supported"))
-                        return
-                    self._recent = recent[-(_MAX_METHOD + self._urlLength + 4) :]
-                if self.isServer and not self._url:
-                    # Still in the method: remember its start.
-                    if inHead and self._messages == begun:
-                        start = self._lineStart + data
-                    else:
-                        # The method so far: the letters ending this read.
-                        last = data[-_MAX_METHOD:]
-                        start = last[len(last.rstrip(_UPPER)) :]
-                    self._lineStart = start[-_MAX_METHOD:]
-            elif self._inBody and self._framing == Framing.CHUNKED:
-                if self._progress:
-                    self._stalled = 0
-                else:
-                    self._stalled += len(data)
-                    if self._stalled > limits.maxHeaderBytes:
-                        self._fail(
-                            ProtocolError(
-                                self._sizeStatus(), "trailer section too large"
-                            )
-                        )
+        limits = self._limits
+        begun = self._messages
+        inHead = self._inHead
+        self._progress = False
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as e:
+            self._afterUpgrade(data[e.args[0] :])
             return
+        except httptools.HttpParserCallbackError:
+            if self._error is None and self._stopping:
+                self._stopping = False
+                if self._inBody:
+                    # The head of a message with a body ended this piece
+                    # (see _receiveSplit).
+                    self._primeBody()
+                    return
+                self._stopped = True
+                self._parser = self._newParser()
+                return
+            self._fail(
+                self._error or ProtocolError(self._badStatus(), "bad message")
+            )
+            return
+        except httptools.HttpParserError as e:
+            if (
+                self._error is None
+                and isinstance(e, httptools.HttpParserInvalidMethodError)
+                and self.isServer
+            ):
+                # The request line may not be complete yet: decide once
+                # the method token has ended.
+                inLine = inHead and self._messages == begun
+                start = self._lineStart if inLine else b""
+                self._decideMethod(start + data)
+                return
+            self._fail(self._error or self._classify(e, data))
+            return
+        if self._inHead:
+            if inHead and self._messages == begun:
+                self._headBytes += len(data)
+            else:
+                # The head began in this read, maybe after the end of
+                # another message: count what is known of it.
+                self._headBytes = self._urlLength + self._fieldBytes
+            if self._headBytes > limits.maxRequestLine + limits.maxHeaderBytes:
+                # A request-target over its limit was refused by on_url
+                # already: what is too long here is the header section.
+                self._fail(ProtocolError(self._sizeStatus(), "head too large"))
+                return
+            if self.isServer:
+                recent = (
+                    self._recent + data
+                    if inHead and self._messages == begun
+                    else data
+                )
+                if self._url and self._versionless(recent):
+                    self._fail(ProtocolError(400, "HTTP/0.9 is not supported"))
+                    return
+                self._recent = recent[-(_MAX_METHOD + self._urlLength + 4) :]
+            if self.isServer and not self._url:
+                # Still in the method: remember its start.
+                if inHead and self._messages == begun:
+                    start = self._lineStart + data
+                else:
+                    # The method so far: the letters ending this read.
+                    last = data[-_MAX_METHOD:]
+                    start = last[len(last.rstrip(_UPPER)) :]
+                self._lineStart = start[-_MAX_METHOD:]
+        elif self._inBody and self._framing == Framing.CHUNKED:
+            if self._progress:
+                self._stalled = 0
+            else:
+                self._stalled += len(data)
+                if self._stalled > limits.maxHeaderBytes:
+                    self._fail(
+                        ProtocolError(
+                            self._sizeStatus(), "trailer section too large"
+                        )
+                    )
+        return
 
     def _versionless(self, recent: bytes) -> bool:
         """
@@ -423,7 +518,9 @@ class H1Connection:
         The next event, or L{NEED_DATA}.
 
         @raise ProtocolError: The peer's bytes at this point of the stream
-            were malformed.  The connection must then be closed.
+            were malformed.  The connection must then be closed.  Server
+            role: a request head is not returned when the bytes received of
+            that request already failed; the error is raised instead.
         """
         events = self._events
         if not events:
@@ -431,6 +528,16 @@ class H1Connection:
         event = events.popleft()
         if type(event) is ProtocolError:
             raise event
+        if type(event) is Request and events and type(events[-1]) is ProtocolError:
+            # Everything received so far was parsed before any of it is
+            # acted upon: a request whose own bytes already failed (its body
+            # framing, say) is refused before it goes anywhere.  An error
+            # is always the last event: nothing is parsed after it.
+            if not any(type(later) is EndOfMessage for later in events):
+                error = events.pop()
+                assert isinstance(error, ProtocolError)
+                events.clear()
+                raise error
         return event  # type: ignore[return-value]
 
     def hasEvents(self) -> bool:
@@ -495,52 +602,63 @@ class H1Connection:
         else:
             self._fail(ProtocolError(400, "malformed request line"))
 
-    def _afterUpgrade(self, rest: bytes) -> bytes | None:
+    def _afterUpgrade(self, rest: bytes) -> None:
         """
-        llhttp stopped after an upgrading head.
-
-        @return: The bytes to go on parsing, if any.
+        llhttp stopped after an upgrading head: C{rest} followed it.
         """
         if self._dead:
-            return None
+            return
         if self._connect:
             # Everything after a CONNECT head belongs to the tunnel; the caller
             # stops feeding this connection.
             self.trailingData = rest
-            self._dead = True
-            return None
+            self._tunnel = self._dead = True
+            return
         if not self.isServer:
             if self._upgradeExpected and self._lastStatus == 101:
                 # The origin switched protocols: the rest is not HTTP.
                 self.trailingData = rest
-                self._dead = True
-                return None
+                self._tunnel = self._dead = True
+                return
             self._fail(ProtocolError(502, "unrequested protocol switch"))
-            return None
-        if self._upgradeOffered:
-            # Whether the protocol switches depends on the response: hold the
-            # rest until acceptUpgrade or refuseUpgrade.
-            self._upgradeOffered = False
-            self.trailingData = rest
-            self.upgradePending = True
-            return None
-        # An Upgrade request with a body is not offered to switch (see
-        # _requestHeadComplete), so keep parsing.  llhttp skipped its body;
-        # restart it on a fresh parser primed with a synthetic head declaring
-        # the same framing.
-        self._parser = self._newParser()
-        if self._suppressEnd:
-            if self._framing == Framing.CHUNKED:
-                prime = b"PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-            else:
-                prime = b"PUT / HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % (
-                    self._contentLengthValue,
-                )
-            self._synthetic = True
-            self._parser.feed_data(prime)
+            return
+        # Only a bodiless Upgrade request gets here: parsing stops at the end
+        # of a head announcing a body (see _requestHeadComplete).  Whether the
+        # protocol switches depends on the response: hold the rest until
+        # acceptUpgrade or refuseUpgrade.
+        self._upgradeOffered = False
+        self.trailingData = rest
+        self.upgradePending = True
+
+    def _primeBody(self) -> None:
+        """
+        The head of a message announcing a body has ended.  Go on with a
+        fresh parser primed with a synthetic head that declares the framing
+        L{bodyFraming} decided, and nothing else: the body is read with
+        exactly the framing the L{Request} or L{Response} event announced,
+        whatever llhttp would have made of the received framing fields.
+        """
+        parser = self._newParser()
+        start = b"PUT / HTTP/1.1\r\n" if self.isServer else b"HTTP/1.1 200 OK\r\n"
+        close = b"" if self._persist else b"Connection: close\r\n"
+        framing = self._framing
+        if framing == Framing.CHUNKED:
+            prime = b"%s%sTransfer-Encoding: chunked\r\n\r\n" % (start, close)
+        elif framing == Framing.LENGTH:
+            prime = b"%s%sContent-Length: %d\r\n\r\n" % (
+                start,
+                close,
+                self._contentLengthValue,
+            )
+        else:
+            # A response read until the connection closes.
+            prime = start + b"Connection: close\r\n\r\n"
+        self._synthetic = True
+        try:
+            parser.feed_data(prime)
+        finally:
             self._synthetic = False
-            self._suppressEnd = False
-        return rest
+        self._parser = parser
 
     # httptools callbacks
 
@@ -692,9 +810,10 @@ class H1Connection:
         # _afterUpgrade resumes it.
         upgrade = upgradeAsked and framing == Framing.NONE
         self._upgradeOffered = upgrade
-        self._suppressEnd = upgradeAsked and framing != Framing.NONE
         self._framing = framing
         self._contentLengthValue = length
+        self._bodyLeft = length
+        self._persist = persist
         self._inBody = True
         self._events.append(
             Request(
@@ -713,6 +832,11 @@ class H1Connection:
                 self._maxForwards,
             )
         )
+        if framing != Framing.NONE:
+            # The body is read by a parser primed with this framing (see
+            # _primeBody), never by llhttp's own reading of the head.
+            self._stopping = True
+            raise _StopAtHead()
 
     def _responseHeadComplete(
         self,
@@ -742,7 +866,14 @@ class H1Connection:
             return
         self._framing = framing
         self._inBody = True
-        if framing == Framing.NONE and (method == b"HEAD" or method == b"CONNECT"):
+        if framing != Framing.NONE:
+            # The body is read by a parser primed with this framing (see
+            # _primeBody), never by llhttp's own reading of the head.
+            self._contentLengthValue = self._bodyLeft = length
+            self._persist = persist
+            self._stopping = True
+            raise _StopAtHead()
+        if method == b"HEAD" or method == b"CONNECT":
             # llhttp would wait for the body announced by Content-Length or
             # chunked, or for the close; a response to HEAD and a 2xx to
             # CONNECT have none.  Stop here (see _receiveUntilHeadEnd).
@@ -771,16 +902,13 @@ class H1Connection:
 
     def on_body(self, body: bytes) -> None:
         self._progress = True
+        self._bodyLeft -= len(body)
         self._events.append(Data(body))
 
     def on_chunk_header(self) -> None:
         self._progress = True
 
     def on_message_complete(self) -> None:
-        if self._synthetic:
-            return
-        if self._suppressEnd:
-            return
         if not self._inBody:
             # An informational response: the final one follows.
             return

@@ -53,6 +53,9 @@ class Outcome:
         the origin receives.
     @ivar restIsBody: The origin receives one request whose body is every
         byte the client sent after the first head, unchanged.
+    @ivar originConnections: If given, how many connections the origin
+        accepts: 0 when the bytes sent already show the request is bad, which
+        is then refused before any origin is contacted.
     """
 
     responses: tuple[Statuses, ...]
@@ -61,6 +64,7 @@ class Outcome:
     originBodies: tuple[bytes, ...] | None = None
     originHost: bytes | None = None
     restIsBody: bool = False
+    originConnections: int | None = None
 
 
 @dataclass(frozen=True)
@@ -218,9 +222,16 @@ def ok(
 def refused(*statuses: int, before: int = 0, closed: bool = True) -> Outcome:
     """
     C{before} legitimate requests answered 200, then the next refused with
-    one of C{statuses}; nothing after it reaches the origin.
+    one of C{statuses}; nothing after it reaches the origin.  Every case's
+    bytes are sent in one write: when none come before the refused request,
+    no origin is contacted at all.
     """
-    return Outcome(((200,),) * before + (statuses,), before, closed)
+    return Outcome(
+        ((200,),) * before + (statuses,),
+        before,
+        closed,
+        originConnections=0 if before == 0 else None,
+    )
 
 
 def both(outcome: Outcome) -> dict[str, Outcome]:
@@ -398,6 +409,16 @@ REQUEST_CASES: list[RequestCase] = [
             b"{SZ}\r\n" + SMUGGLED + b"{END}\r\n0\r\n\r\n",
         ),
         **both(ok()),
+    ),
+    case(
+        "transferEncodingTabs",
+        "Transfer-Encoding:<TAB>chunked<TAB> is chunked: the origin gets a "
+        "chunked head and the body hello, chunked (the head was once sent "
+        "announcing chunked with no body after it).",
+        "RFC 9110 5.5: OWS = *( SP / HTAB ) around field values is not part "
+        "of the value.",
+        post(b"Transfer-Encoding:\tchunked\t\r\n", HELLO_CHUNKED),
+        **both(ok(bodies=(b"hello",))),
     ),
     case(
         "transferEncodingUpperCase",
@@ -637,6 +658,38 @@ REQUEST_CASES: list[RequestCase] = [
         "Chunk size -1: refused.",
         R_CHUNK,
         post(CHUNKED, b"-1\r\nhello\r\n0\r\n\r\n"),
+        400,
+    ),
+    rejected(
+        "chunkSizeMinusFive",
+        "Chunk size -5, sent with the head: refused before any origin is "
+        "contacted.",
+        R_CHUNK,
+        post(CHUNKED, b"-5\r\nhello\r\n0\r\n\r\n"),
+        400,
+    ),
+    rejected(
+        "chunkSizeUnderscore",
+        "Chunk size 5_ (accepted by int()), sent with the head: refused "
+        "before any origin is contacted.",
+        R_CHUNK,
+        post(CHUNKED, b"5_\r\nhello\r\n0\r\n\r\n"),
+        400,
+    ),
+    rejected(
+        "chunkSizePlus",
+        "Chunk size +5 (accepted by int()), sent with the head: refused "
+        "before any origin is contacted.",
+        R_CHUNK,
+        post(CHUNKED, b"+5\r\nhello\r\n0\r\n\r\n"),
+        400,
+    ),
+    rejected(
+        "chunkLinesBareLF",
+        "Every chunk line ended by a bare LF, sent with the head: refused "
+        "before any origin is contacted.",
+        R_LINE,
+        post(CHUNKED, b"5\nhello\n0\n\n"),
         400,
     ),
     rejected(
@@ -1403,6 +1456,18 @@ RESPONSE_CASES: list[ResponseCase] = [
         "RFC 9110 7.6.1 with RFC 9112 6.3: the proxy must frame what it "
         "forwards.",
         okResponse(b"Connection: Content-Length\r\nContent-Length: 2\r\n"),
+        status=200,
+        body=b"ok",
+        dropped=False,
+    ),
+    ResponseCase(
+        "responseChunkedWithTabs",
+        "An origin response with Transfer-Encoding:<TAB>chunked<TAB>: its "
+        "body is read as chunked, as announced, and the client gets ok (not "
+        "the chunked coding as body, cut short at the close).",
+        "RFC 9110 5.5: optional whitespace around a field value is not part "
+        "of it.",
+        okResponse(b"Transfer-Encoding:\tchunked\t\r\n", b"2\r\nok\r\n0\r\n\r\n"),
         status=200,
         body=b"ok",
         dropped=False,

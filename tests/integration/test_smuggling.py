@@ -33,7 +33,14 @@ from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
-from proxykit.config import OriginConfig, ReverseConfig, RouteConfig, VhostConfig
+from proxykit import ConnectionPool, ForwardRouter, ProxyConfig, ProxyFactory
+from proxykit.config import (
+    LimitsConfig,
+    OriginConfig,
+    ReverseConfig,
+    RouteConfig,
+    VhostConfig,
+)
 from proxykit.h1 import (
     NEED_DATA,
     Data,
@@ -45,7 +52,13 @@ from proxykit.h1 import (
 )
 
 from ._reverse_servers import SITE, ReverseHarness
-from ._servers import Listener, Proxy, RawPeer, RawResponse, parseResponses
+from ._servers import (
+    Listener,
+    Proxy,
+    RawPeer,
+    RawResponse,
+    parseResponses,
+)
 from ._smuggling_corpus import (
     REQUEST_CASES,
     RESPONSE_CASES,
@@ -361,6 +374,12 @@ class SmugglingTests(TestCase):
             host = render(outcome.originHost, tokens)
             for r in seen:
                 self.assertEqual(r.values(b"Host"), [host], f"{r.target!r}")
+        if outcome.originConnections is not None:
+            self.assertEqual(
+                origin.tracker.accepted,
+                outcome.originConnections,
+                "origin connections accepted",
+            )
         if outcome.restIsBody:
             # A body holding a whole request reached the origin whole.
             start = wire.index(b"\r\n\r\n") + 4
@@ -482,3 +501,225 @@ class ReverseSmugglingTests(SmugglingTests):
     app.example.test} routed to the recording origin.
     """
 
+
+
+# Issue 9, points 2 to 4: the proxy and its parser never disagree on framing,
+# nothing goes upstream for a request whose bytes in hand already failed, and
+# an origin connection whose request body went wrong is dropped at once.
+
+BODY_FAILS_IN_HAND = {
+    "chunkSizeHex": b"0x5\r\nhello\r\n0\r\n\r\n",
+    "chunkSizeMinus": b"-5\r\nhello\r\n0\r\n\r\n",
+    "chunkSizeUnderscore": b"5_\r\nhello\r\n0\r\n\r\n",
+    "chunkSizePlus": b"+5\r\nhello\r\n0\r\n\r\n",
+    "chunkLinesBareLF": b"5\nhello\n0\n\n",
+}
+"""Chunked bodies whose framing fails within the bytes sent with the head."""
+
+CLOSE_WAIT = 1.0
+"""How long an origin may wait for the proxy to drop its connection."""
+
+
+class FramingAgreementTests(TestCase):
+    """
+    Real sockets: a raw client, a proxykit forward proxy and a raw origin
+    that records every byte and every connection.
+    """
+
+    timeout = 20
+
+    def setUp(self) -> None:
+        self.harness = ReverseHarness(self, reactor)
+
+    def startProxy(self, maxBodyBytes: int = 0) -> Proxy:
+        """
+        A forward proxy, with a request body limit if C{maxBodyBytes}.
+        """
+        h = self.harness
+        config = ProxyConfig(limits=LimitsConfig(maxBodyBytes=maxBodyBytes))
+        factory = ProxyFactory(
+            ForwardRouter(config.forward),
+            ConnectionPool(reactor, config.pool),
+            config,
+            reactor=reactor,
+        )
+        proxy = Proxy(factory, h.listen(factory))
+        h._proxies.append(proxy)
+        return proxy
+
+    def post(self, origin: Listener, fields: bytes) -> bytes:
+        """
+        A POST head for C{origin} with C{fields} (CRLF-terminated lines).
+        """
+        authority = b"127.0.0.1:%d" % (origin.port,)
+        return (
+            b"POST http://" + authority + b"/up HTTP/1.1\r\nHost: " + authority
+            + b"\r\n" + fields + b"\r\n"
+        )
+
+    @inlineCallbacks
+    def test_chunkedWithTabsReachesOrigin(self) -> Any:
+        """
+        C{Transfer-Encoding:<TAB>chunked<TAB>} (optional whitespace) with the
+        chunked body C{hello}: the origin receives a chunked head followed
+        by the body C{hello}, properly chunked, and answers it.
+        """
+        h = self.harness
+
+        def answer(peer: RawPeer) -> None:
+            if peer.received.endswith(b"\r\n0\r\n\r\n") and not peer.state:
+                peer.state["answered"] = True
+                peer.send(OK_RESPONSE)
+
+        origin = h.startRawOrigin(answer)
+        proxy = self.startProxy()
+        client = yield h.connect(proxy.port)
+        client.send(
+            self.post(origin, b"Transfer-Encoding:\tchunked\t\r\n")
+            + b"5\r\nhello\r\n0\r\n\r\n"
+        )
+        received = yield client.waitFor(answered(1), WAIT)
+        self.assertEqual([r.status for r in finals(received)], [200], describe(received))
+        peer = yield origin.tracker.connection(0, reactor)
+        head, _, body = peer.received.partition(b"\r\n\r\n")
+        self.assertIn(b"\r\nTransfer-Encoding: chunked", head)
+        self.assertEqual(body, b"5\r\nhello\r\n0\r\n\r\n")
+
+    @inlineCallbacks
+    def test_bodyFailingInHandContactsNoOrigin(self) -> Any:
+        """
+        A chunked request whose chunk framing is already invalid in the
+        bytes sent with its head (sizes C{0x5}, C{-5}, C{5_}, C{+5}, bare-LF
+        chunk lines) is answered 400 and closed, and no origin is contacted
+        at all.
+        """
+        h = self.harness
+        origin = h.startRawOrigin()
+        proxy = self.startProxy()
+        for name, body in BODY_FAILS_IN_HAND.items():
+            client = yield h.connect(proxy.port)
+            client.send(self.post(origin, b"Transfer-Encoding: chunked\r\n") + body)
+            received = yield client.waitForClose(WAIT)
+            self.assertEqual(
+                [r.status for r in finals(received)], [400], f"{name}: {describe(received)}"
+            )
+        self.assertEqual(origin.tracker.accepted, 0, "an origin was contacted")
+        self.assertEqual(proxy.factory.pool.connections, set())
+
+    @inlineCallbacks
+    def checkOriginDropped(
+        self, proxy: Proxy, origin: Listener, head: bytes, first: bytes, then: Any
+    ) -> Any:
+        """
+        Send C{head} and C{first}; once the origin has them, call C{then}
+        with the client; the origin must see its connection closed within
+        L{CLOSE_WAIT} and the proxy must hold no origin connection.
+
+        @return: What the client received until its connection closed.
+        """
+        h = self.harness
+        client = yield h.connect(proxy.port)
+        client.send(head + first)
+        peer = yield origin.tracker.connection(0, reactor)
+        yield peer.waitFor(lambda data: data.endswith(first), WAIT)
+        then(client)
+        try:
+            yield origin.tracker.whenLost(0, reactor, CLOSE_WAIT)
+        except Exception:
+            self.fail("the origin connection was left open")
+        # Idle connections are among these too: none is kept for reuse.
+        self.assertEqual(proxy.factory.pool.connections, set())
+        received = yield client.waitForClose(WAIT)
+        return received
+
+    @inlineCallbacks
+    def test_malformedBodyAfterHeadDropsOrigin(self) -> Any:
+        """
+        A chunked body that turns malformed after its head went upstream:
+        the client gets 400 and a closed connection, and the origin
+        connection is closed at once.
+        """
+        origin = self.harness.startRawOrigin()
+        proxy = self.startProxy()
+        received = yield self.checkOriginDropped(
+            proxy,
+            origin,
+            self.post(origin, b"Transfer-Encoding: chunked\r\n"),
+            b"5\r\nhello\r\n",
+            lambda client: client.send(b"0x5\r\nhello\r\n0\r\n\r\n"),
+        )
+        self.assertEqual([r.status for r in finals(received)], [400], describe(received))
+
+    @inlineCallbacks
+    def test_oversizedBodyDropsOrigin(self) -> Any:
+        """
+        A chunked body that grows over the body limit after its head went
+        upstream: the client gets 413, and the origin connection is closed
+        at once.
+        """
+        origin = self.harness.startRawOrigin()
+        proxy = self.startProxy(maxBodyBytes=8)
+        received = yield self.checkOriginDropped(
+            proxy,
+            origin,
+            self.post(origin, b"Transfer-Encoding: chunked\r\n"),
+            b"5\r\nhello\r\n",
+            lambda client: client.send(b"5\r\nworld\r\n"),
+        )
+        self.assertEqual([r.status for r in finals(received)], [413], describe(received))
+
+    @inlineCallbacks
+    def test_bodyCutShortDropsOrigin(self) -> Any:
+        """
+        A client that closes its connection in the middle of a body whose
+        head went upstream: the origin connection is closed at once.
+        """
+        origin = self.harness.startRawOrigin()
+        proxy = self.startProxy()
+        yield self.checkOriginDropped(
+            proxy,
+            origin,
+            self.post(origin, b"Content-Length: 10\r\n"),
+            b"hello",
+            lambda client: client.transport.loseConnection(),
+        )
+
+    @inlineCallbacks
+    def test_bodyHalfClosedDropsOrigin(self) -> Any:
+        """
+        A client that ends its sending side in the middle of a body whose
+        head went upstream: the origin connection is closed at once.
+        """
+        origin = self.harness.startRawOrigin()
+        proxy = self.startProxy()
+        yield self.checkOriginDropped(
+            proxy,
+            origin,
+            self.post(origin, b"Transfer-Encoding: chunked\r\n"),
+            b"5\r\nhello\r\n",
+            lambda client: client.transport.loseWriteConnection(),
+        )
+
+    @inlineCallbacks
+    def test_malformedBodyAfterHeadDropsOriginReverse(self) -> Any:
+        """
+        The same through a reverse proxy (a vhost route to the origin): 400
+        to the client, and the origin connection is closed at once.
+        """
+        origin = self.harness.startRawOrigin()
+        route = RouteConfig(origins=(OriginConfig(f"http://127.0.0.1:{origin.port}"),))
+        proxy = self.harness.startReverseProxy(
+            ReverseConfig(vhosts=(VhostConfig((SITE,), (route,)),))
+        )
+        head = (
+            b"POST /up HTTP/1.1\r\nHost: " + SITE.encode("ascii")
+            + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        received = yield self.checkOriginDropped(
+            proxy,
+            origin,
+            head,
+            b"5\r\nhello\r\n",
+            lambda client: client.send(b"5_\r\nhello\r\n0\r\n\r\n"),
+        )
+        self.assertEqual([r.status for r in finals(received)], [400], describe(received))
