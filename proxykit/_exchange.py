@@ -6,7 +6,8 @@ connection.
 This is the only place that decides between answering an error status and
 ending the client connection:
 
-  - nothing of the response sent to the client yet: answer 502 or 504;
+  - nothing of the response sent to the client yet: answer 502 or 504
+    (503 naming the route when its health checks took every origin out);
   - the response head already went out: end the client connection so that
     a truncated body is never presented as complete.  When the body's
     framing (Content-Length or chunked) lets the client see the truncation,
@@ -28,7 +29,7 @@ from twisted.python.failure import Failure
 
 from ._flow import NOT_CONNECTED
 from .endpoints import tlsFailureReason
-from .errors import connectFailureStatus
+from .errors import connectFailureStatus, routeDownDetail
 from .h1 import (
     Framing,
     Headers,
@@ -99,6 +100,7 @@ class Exchange:
         "_counted",
         "_policy",
         "_failStatus",
+        "_failDetail",
         "_bodyLeft",
         "_lastFailure",
     )
@@ -137,6 +139,7 @@ class Exchange:
         self._counted = False
         self._policy: RoutePolicy | None = decision.policy  # type: ignore[assignment]
         self._failStatus = 0
+        self._failDetail = b""
         self._lastFailure = 0
         # Chunked bodies are counted against the limit as they arrive (a
         # Content-Length over it was refused before the exchange began).
@@ -156,7 +159,12 @@ class Exchange:
         upstream = self.decision.upstream
         target = upstream.pick(self._tried)
         if target is None:
-            self._log.info("no origin available", host=self.request.host)
+            if not self._tried:
+                # Nothing excluded and nothing to pick: the health checks
+                # took every origin out (passive ejection never does).
+                self._routeDown()
+                return
+            self._log.info("no other origin to try", host=self.request.host)
             # After a failed attempt, its failure is the answer: a connect
             # timeout is 504 even when no other origin is left to try.
             self._fail(self._lastFailure or 502)
@@ -165,6 +173,27 @@ class Exchange:
         upstream.started(target)
         self._counted = True
         self._pool.acquire(target, self, self._connector, fresh)
+
+    def _routeDown(self) -> None:
+        """
+        The route has no origin up: answer 503 naming the route (by its
+        configured prefix, never by anything from the request) and log it.
+        """
+        policy = self._policy
+        request = self.request
+        route = policy.prefix.decode("ascii", "replace") if policy is not None else None
+        self._log.warn(
+            "route {route} is down: {reason}",
+            route=route,
+            vhost=_text(request.host),
+            client=self.client.client.peerHost,
+            method=_text(request.method),
+            target=_text(request.target),
+            reason="no origin of the route passes its health checks",
+        )
+        if route is not None:
+            self._failDetail = routeDownDetail(route)
+        self._fail(503)
 
     def _uncount(self) -> None:
         if self._counted:
@@ -539,5 +568,12 @@ class Exchange:
     def _answerError(self, status: int) -> None:
         keepAlive = self._keepAlive and self.requestComplete
         client = self.client
-        client.sendError(status, close=not keepAlive)
+        client.sendError(status, close=not keepAlive, detail=self._failDetail)
         client.exchangeDone(self, keepAlive)
+
+
+def _text(value: bytes | None) -> str | None:
+    """
+    A request's bytes as a plain log value.
+    """
+    return None if value is None else value.decode("ascii", "backslashreplace")

@@ -26,14 +26,27 @@ back by itself when the time has passed, which L{OriginGroup.pick} notices
 lazily, so no timers are involved.  Active: L{proxykit.health.HealthChecker}
 calls L{OriginGroup.markDown} and L{OriginGroup.markUp}.
 
-The group only ever chooses among the origins that are up; when none is, it
-answers C{None} and the request gets 502 at once rather than being sent to an
-origin known to be failing.
+Passive failures alone never leave a group with nothing to try, because what
+one failed request shows (a refused connection while an origin restarts, say)
+may be over a moment later:
+
+  - the last usable origin of a group (the only one neither ejected nor
+    marked down) is never ejected: its failures are recorded, not acted on,
+    as nginx never marks the only server of an upstream down;
+  - when no origin is up but some are only ejected (the health checks took
+    out the one left up, or a retry already tried it), L{OriginGroup.pick}
+    chooses among the ejected ones, the least recently failed first, rather
+    than refusing without trying (Envoy's "panic mode").
+
+Only the active health checks can take every origin out: then the group is
+down (L{OriginGroup.isDown}), L{OriginGroup.pick} answers C{None}, and the
+request gets 503 naming its route.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from math import inf
 from random import Random
 from typing import Final
 
@@ -139,6 +152,14 @@ def originURL(origin: Origin) -> str:
     return f"{origin.scheme}://{origin.authority.decode('ascii')}"
 
 
+def _failedAt(slot: _Slot) -> float:
+    """
+    When C{slot}'s origin last failed; minus infinity if it never did.
+    """
+    at = slot.failedAt
+    return -inf if at is None else at
+
+
 class _Slot:
     """
     One origin of a group and everything the group knows about it.
@@ -150,6 +171,8 @@ class _Slot:
     @ivar failures: Consecutive passive failures.
     @ivar ejectedUntil: When a passive ejection ends, or C{0.0} when the
         origin is not ejected.
+    @ivar failedAt: When its latest passive failure was reported, or
+        C{None} if it never failed: orders the origins tried in panic mode.
     @ivar down: Whether active health checks took it out.
     @ivar eligible: Scratch flag of L{OriginGroup._pickRandomTwo}.
     """
@@ -161,6 +184,7 @@ class _Slot:
         "outstanding",
         "failures",
         "ejectedUntil",
+        "failedAt",
         "down",
         "eligible",
     )
@@ -172,6 +196,7 @@ class _Slot:
         self.outstanding = 0
         self.failures = 0
         self.ejectedUntil = 0.0
+        self.failedAt: float | None = None
         self.down = False
         self.eligible = False
 
@@ -272,16 +297,22 @@ class OriginGroup:
     def pick(self, exclude: Collection[Origin] = ()) -> Origin | None:
         """
         Choose an origin by the group's policy among those that are up and
-        not in C{exclude}.
+        not in C{exclude}; if there is none, the least recently failed of the
+        origins that are ejected but not marked down and not in C{exclude}
+        (panic mode: passive ejection alone never leaves nothing to try).
 
         @param exclude: Origins not to choose (those this request already
             failed on).
-        @return: The origin, or C{None} if every origin is ejected, down or
-            excluded.
+        @return: The origin, or C{None} if every origin is marked down by
+            the health checks or excluded.  Without C{exclude}, C{None}
+            means the group is down (L{isDown}).
         """
         if self._ejected:
             self._readmit()
-        return self._pick(exclude)
+        chosen = self._pick(exclude)
+        if chosen is None and self._ejected:
+            return self._pickPanic(exclude)
+        return chosen
 
     def started(self, origin: Origin) -> None:
         """
@@ -306,7 +337,7 @@ class OriginGroup:
     def failed(self, origin: Origin) -> None:
         """
         C{origin} refused a connection, timed out, or closed without an
-        answer: eject it.
+        answer: eject it, unless it is the last usable origin of the group.
 
         The ejection lasts C{ejectFor} seconds after the first consecutive
         failure and doubles with each further one, up to eight times
@@ -315,19 +346,43 @@ class OriginGroup:
         extend nor double the ejection: only a failure after it was readmitted
         counts as the next consecutive one.
 
+        When every other origin of the group is ejected or marked down (a
+        group of one, say), C{origin} is not ejected: the failure is only
+        recorded, and the next request tries it again.  A passive failure
+        says the origin failed once, not that it is still failing (it may
+        have been restarting); only active health checks take a whole group
+        out.
+
         @param origin: An origin of this group.
         @raise KeyError: C{origin} is not in this group.
         """
         slot = self._index[origin]
         now = self._clock.seconds()
+        slot.failedAt = now
         if slot.ejectedUntil:
             if slot.ejectedUntil > now:
                 return
-        else:
-            self._ejected += 1
+            # Expired but not yet readmitted by a pick.
+            slot.ejectedUntil = 0.0
+            self._ejected -= 1
+        if not self._othersUsable(slot, now):
+            return
         doublings = min(slot.failures, _MAX_BACKOFF_DOUBLINGS)
         slot.failures += 1
         slot.ejectedUntil = now + self.ejectFor * (1 << doublings)
+        self._ejected += 1
+
+    def _othersUsable(self, slot: _Slot, now: float) -> bool:
+        """
+        Whether an origin other than C{slot}'s is neither marked down nor
+        ejected at C{now}.
+        """
+        for other in self._slots:
+            if other is slot or other.down:
+                continue
+            if not other.ejectedUntil or other.ejectedUntil <= now:
+                return True
+        return False
 
     def succeeded(self, origin: Origin) -> None:
         """
@@ -361,6 +416,17 @@ class OriginGroup:
         self._index[origin].down = False
 
     # Introspection
+
+    def isDown(self) -> bool:
+        """
+        Whether the active health checks marked every origin of the group
+        down: the only way a group has nothing to try.  (Passive ejections
+        never make a group down; see L{pick}.)
+        """
+        for slot in self._slots:
+            if not slot.down:
+                return False
+        return True
 
     def isUp(self, origin: Origin) -> bool:
         """
@@ -397,6 +463,19 @@ class OriginGroup:
             if until and until <= now:
                 slot.ejectedUntil = 0.0
                 self._ejected -= 1
+
+    def _pickPanic(self, exclude: Collection[Origin]) -> Origin | None:
+        # Envoy's panic mode: no origin is up, but some are only ejected.
+        # Passive ejection must not turn a blip into an outage, so try them
+        # anyway: the one that failed longest ago first (configuration order
+        # among equals).
+        best: _Slot | None = None
+        for slot in self._slots:
+            if slot.down or (exclude and slot.origin in exclude):
+                continue
+            if best is None or _failedAt(slot) < _failedAt(best):
+                best = slot
+        return None if best is None else best.origin
 
     def _pickRoundRobin(self, exclude: Collection[Origin]) -> Origin | None:
         # nginx, ngx_http_upstream_get_peer: every candidate's current weight

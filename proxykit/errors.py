@@ -72,8 +72,31 @@ def connectFailureStatus(failure: BaseException | None) -> tuple[int, str]:
 _CACHE: dict[tuple[int, bool], bytes] = {}
 
 
+def routeDownDetail(route: str) -> bytes:
+    """
+    The body line of the 503 answered when the active health checks took
+    every origin of a route out.
+
+    @param route: The route's name as configured (its path prefix), never
+        anything from the request.  Characters other than visible ASCII are
+        replaced by C{?}.
+    @return: A line for L{errorResponse}'s C{detail}.
+    """
+    name = "".join(c if "!" <= c <= "~" else "?" for c in route[:_MAX_ROUTE_NAME])
+    return b"no origin of route %s is up\n" % (name.encode("ascii"),)
+
+
+_MAX_ROUTE_NAME: Final = 200
+"""
+The longest route name an error body repeats (a path prefix is short).
+"""
+
+
 def errorResponse(
-    status: int, close: bool, headers: tuple[tuple[bytes, bytes], ...] = ()
+    status: int,
+    close: bool,
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+    detail: bytes = b"",
 ) -> bytes:
     """
     A complete fixed error response.
@@ -81,18 +104,20 @@ def errorResponse(
     @param status: The status code.
     @param close: Whether to announce C{Connection: close}.
     @param headers: More fields (a challenge, for 407).
+    @param detail: A line added to the body, built from configuration only
+        (see L{routeDownDetail}); never from the request.
     @return: The bytes to write.
     """
     if headers:
-        plain = errorResponse(status, close)
+        plain = errorResponse(status, close, detail=detail)
         top, sep, rest = plain.partition(b"\r\n\r\n")
         extra = b"".join(b"\r\n" + name + b": " + value for name, value in headers)
         return top + extra + sep + rest
-    cached = _CACHE.get((status, close))
+    cached = None if detail else _CACHE.get((status, close))
     if cached is not None:
         return cached
     reason = REASONS.get(status, b"Error")
-    body = b"%d %s\n" % (status, reason)
+    body = b"%d %s\n" % (status, reason) + detail
     head = [
         b"HTTP/1.1 %d %s" % (status, reason),
         b"Content-Type: text/plain; charset=utf-8",
@@ -102,5 +127,6 @@ def errorResponse(
     if close:
         head.append(b"Connection: close")
     response = b"\r\n".join(head) + b"\r\n\r\n" + body
-    _CACHE[(status, close)] = response
+    if not detail:
+        _CACHE[(status, close)] = response
     return response

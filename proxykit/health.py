@@ -12,6 +12,11 @@ C{fall} consecutive failures take an origin out of its L{OriginGroup}
 (L{OriginGroup.markDown}); C{rise} consecutive successes bring it back
 (L{OriginGroup.markUp}).  Origins start up, so a route serves at once and the
 checks only take out what is failing.
+
+The checks are the only way a whole group goes down (passive failures never
+take out the last usable origin): while every origin is marked down, the
+route's requests get 503 at once, and traffic resumes as soon as one origin
+is marked up again.  Both transitions are logged.
 """
 
 from __future__ import annotations
@@ -137,6 +142,7 @@ class HealthChecker:
             )
             self._origins[origin] = _OriginHealth(origin, request)
         self._loop: LoopingCall | None = None
+        self._groupName = " ".join(originURL(o) for o in group.origins)
 
     def _connect(self, origin: Origin, factory: IProtocolFactory) -> Deferred[IProtocol]:
         tls = None
@@ -212,6 +218,7 @@ class HealthChecker:
             health.failures = 0
             health.successes += 1
             if not health.up and health.successes >= self.config.rise:
+                wasDown = self.group.isDown()
                 health.up = True
                 self.group.markUp(health.origin)
                 self._log.info(
@@ -219,6 +226,11 @@ class HealthChecker:
                     origin=originURL(health.origin),
                     count=health.successes,
                 )
+                if wasDown:
+                    self._log.info(
+                        "origin group {group} is up again: traffic resumes",
+                        group=self._groupName,
+                    )
         else:
             health.successes = 0
             health.failures += 1
@@ -232,6 +244,12 @@ class HealthChecker:
                     count=health.failures,
                     reason=reason,
                 )
+                if self.group.isDown():
+                    self._log.warn(
+                        "every origin of group {group} failed its health checks:"
+                        " its requests get 503 until one is up",
+                        group=self._groupName,
+                    )
 
 
 class _Check:

@@ -544,15 +544,20 @@ class ProxyProtocol(Side):
         return self._factory.via[version]
 
     def sendError(
-        self, status: int, close: bool, headers: tuple[tuple[bytes, bytes], ...] = ()
+        self,
+        status: int,
+        close: bool,
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+        detail: bytes = b"",
     ) -> None:
         """
         Answer a fixed error response; close afterwards if C{close}.
+        C{detail} is a fixed body line (see L{errorResponse}).
         """
         transport = self.transport
         if transport is None:
             return
-        self.send(errorResponse(status, close, headers))
+        self.send(errorResponse(status, close, headers, detail))
         if close:
             self.closing = True
             self.closeAfterWrite()

@@ -106,8 +106,9 @@ class Upstream(Protocol):
         Choose an origin for a request, avoiding C{exclude} (origins this
         request already failed on).
 
-        @return: An origin, or C{None} when every origin is down or
-            excluded (the request then gets 502 at once).
+        @return: An origin, or C{None} when every origin is excluded (the
+            last attempt's failure is then the answer) or down (with nothing
+            excluded: the request gets 503).
         """
 
     def started(self, origin: Origin) -> None:

@@ -69,6 +69,8 @@ class RoutePolicy:
     A route's header policy: what is sent to its origins and what comes
     back to clients.
 
+    @ivar prefix: The route's path prefix, which names it in logs and in
+        the 503 answered when its origins are all down.
     @ivar retries: How many other origins an idempotent request that failed
         before any byte was sent may be retried on.
     @ivar scheme: The scheme clients use, C{b"http"} or C{b"https"} (on a
@@ -81,7 +83,7 @@ class RoutePolicy:
     ) -> None:
         self.scheme = scheme
         self._config = config
-        self._prefix = prefix
+        self.prefix = prefix
         self._strip = prefix if config.stripPrefix and prefix != b"/" else b""
         self._trusted = AddressSet(trusted)
         self.retries = config.retries

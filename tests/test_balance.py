@@ -341,8 +341,9 @@ class RandomTwoTests(SynchronousTestCase):
 
     def test_neverEjected(self) -> None:
         """
-        An ejected origin is never drawn; with one candidate left it is
-        always taken.
+        An ejected origin is never drawn while another is up; with one
+        candidate left it is always taken; once the only one up is excluded,
+        the ejected one is tried rather than nothing.
         """
         clock = Clock()
         group = OriginGroup(
@@ -352,7 +353,7 @@ class RandomTwoTests(SynchronousTestCase):
         self.assertEqual(set(picks(group, 500)), {A, B})
         group.markDown(B)
         self.assertEqual(set(picks(group, 20)), {A})
-        self.assertIsNone(group.pick(exclude=[A]))
+        self.assertIs(group.pick(exclude=[A]), C)
 
     def test_exclude(self) -> None:
         """
@@ -430,13 +431,16 @@ class PassiveHealthTests(SynchronousTestCase):
         self.assertTrue(self.group.isUp(A))
         self.assertEqual(self.backoffs(1), [20])
 
-    def test_allDown(self) -> None:
+    def test_lastUsableKept(self) -> None:
         """
-        When every origin is ejected, there is nothing to pick.
+        When the other origin is already ejected, a failure of the last one
+        does not eject it: requests keep going to it.
         """
         self.group.failed(A)
         self.group.failed(B)
-        self.assertIsNone(self.group.pick())
+        self.assertFalse(self.group.isUp(A))
+        self.assertTrue(self.group.isUp(B))
+        self.assertEqual(set(picks(self.group, 4)), {B})
         self.clock.advance(10)
         self.assertEqual(set(picks(self.group, 4)), {A, B})
 
@@ -449,9 +453,136 @@ class PassiveHealthTests(SynchronousTestCase):
         self.clock.advance(15)
         self.group.failed(A)
         self.clock.advance(19)
-        self.assertIsNone(self.group.pick(exclude=[B]))
+        self.assertFalse(self.group.isUp(A))
+        self.assertEqual(set(picks(self.group, 4)), {B})
         self.clock.advance(1)
-        self.assertIs(self.group.pick(exclude=[B]), A)
+        self.assertTrue(self.group.isUp(A))
+        self.assertEqual(set(picks(self.group, 4)), {A, B})
+
+
+class NoOutageTests(SynchronousTestCase):
+    """
+    Passive failures never leave a group with nothing to try: a sole origin
+    is never ejected, the last usable origin of a group is kept, and when
+    every origin not marked down is ejected they are tried anyway, the least
+    recently failed first.  Only the health checks make a group down.
+    """
+
+    def test_soleOriginNeverEjected(self) -> None:
+        """
+        The only origin of a group stays up however often it fails, with
+        every policy: the next request tries it again.
+        """
+        for policy in ("round_robin", "least_outstanding", "random_two"):
+            clock = Clock()
+            group = OriginGroup([(A, 1)], policy=policy, clock=clock)
+            for _ in range(5):
+                group.failed(A)
+                clock.advance(1)
+                self.assertTrue(group.isUp(A), policy)
+                self.assertIs(group.pick(), A, policy)
+            self.assertFalse(group.isDown(), policy)
+            self.assertIsNone(group.pick(exclude=[A]), policy)
+
+    def test_threeTwoEjected(self) -> None:
+        """
+        Of three origins, two failing are ejected and the third gets every
+        request; when it fails too it is kept, as the last usable one.
+        """
+        for policy in ("round_robin", "least_outstanding", "random_two"):
+            clock = Clock()
+            group = OriginGroup(
+                [(A, 1), (B, 1), (C, 1)], policy=policy, clock=clock, random=Random(1)
+            )
+            group.failed(A)
+            clock.advance(1)
+            group.failed(B)
+            self.assertEqual(
+                [group.isUp(o) for o in (A, B, C)], [False, False, True], policy
+            )
+            self.assertEqual(set(picks(group, 20)), {C}, policy)
+            clock.advance(1)
+            group.failed(C)
+            self.assertTrue(group.isUp(C), policy)
+            self.assertEqual(set(picks(group, 20)), {C}, policy)
+
+    def test_allThreeFailedStillTried(self) -> None:
+        """
+        When all three origins fail, requests are still sent to them: the
+        one kept up first, and on a retry that excludes it the ejected ones,
+        the least recently failed first, never nothing.
+        """
+        clock = Clock()
+        group = OriginGroup([(A, 1), (B, 1), (C, 1)], clock=clock)
+        group.failed(B)
+        clock.advance(1)
+        group.failed(A)
+        clock.advance(1)
+        group.failed(C)
+        self.assertIs(group.pick(), C)
+        self.assertIs(group.pick(exclude=[C]), B, "B failed longest ago")
+        self.assertIs(group.pick(exclude=[C, B]), A)
+        self.assertIsNone(group.pick(exclude=[A, B, C]))
+        self.assertFalse(group.isDown())
+
+    def test_allEjectedTriedLeastRecentlyFailedFirst(self) -> None:
+        """
+        When no origin is up but some are only ejected (the others marked
+        down by the health checks), the ejected ones are tried anyway, the
+        one that failed longest ago first; a new failure sends it to the
+        back of the line.
+        """
+        clock = Clock()
+        group = OriginGroup([(A, 1), (B, 1), (C, 1)], clock=clock)
+        group.failed(B)
+        clock.advance(1)
+        group.failed(A)
+        group.markDown(C)
+        self.assertEqual([group.isUp(o) for o in (A, B, C)], [False, False, False])
+        self.assertFalse(group.isDown())
+        self.assertEqual(picks(group, 3), [B, B, B])
+        self.assertIs(group.pick(exclude=[B]), A)
+        self.assertIsNone(group.pick(exclude=[A, B]), "C is down: not tried")
+        clock.advance(1)
+        group.failed(B)
+        self.assertEqual(picks(group, 2), [A, A])
+        # The health checks bring C back: it is up, and preferred.
+        group.markUp(C)
+        self.assertEqual(picks(group, 2), [C, C])
+
+    def test_panicEveryPolicy(self) -> None:
+        """
+        Every policy falls back to the ejected origins the same way.
+        """
+        for policy in ("round_robin", "least_outstanding", "random_two"):
+            clock = Clock()
+            group = OriginGroup(
+                [(A, 1), (B, 1), (C, 1)], policy=policy, clock=clock, random=Random(2)
+            )
+            group.failed(A)
+            clock.advance(1)
+            group.failed(B)
+            group.markDown(C)
+            self.assertIs(group.pick(), A, policy)
+
+    def test_healthChecksMakeGroupDown(self) -> None:
+        """
+        Only the health checks take a whole group out: with every origin
+        marked down, the group is down and there is nothing to pick, ejected
+        or not; marking one up brings it back.
+        """
+        clock = Clock()
+        for origins in ([A], [A, B, C]):
+            group = OriginGroup([(o, 1) for o in origins], clock=clock)
+            group.failed(origins[0])
+            for origin in origins:
+                self.assertFalse(group.isDown())
+                group.markDown(origin)
+            self.assertTrue(group.isDown())
+            self.assertIsNone(group.pick())
+            group.markUp(origins[-1])
+            self.assertFalse(group.isDown())
+            self.assertIs(group.pick(), origins[-1])
 
 
 class ActiveHealthTests(SynchronousTestCase):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from twisted.internet import defer, error
 from twisted.trial.unittest import SynchronousTestCase
 
-from proxykit.errors import connectFailureStatus, errorResponse
+from proxykit.errors import connectFailureStatus, errorResponse, routeDownDetail
 from proxykit.h1 import NEED_DATA, H1Connection, Response
 
 
@@ -36,6 +36,32 @@ class ErrorResponseTests(SynchronousTestCase):
                 while (event := conn.nextEvent()) is not NEED_DATA:
                     events.append(event)
                 self.assertEqual(type(events[-1]).__name__, "EndOfMessage")
+
+    def test_routeDown(self) -> None:
+        """
+        The 503 of a route whose origins are all down is well framed, names
+        the route in its fixed body, and leaves the plain 503 (a full queue)
+        unchanged.
+        """
+        plain = errorResponse(503, False)
+        for close in (True, False):
+            raw = errorResponse(503, close, detail=routeDownDetail("/api"))
+            head, _, body = raw.partition(b"\r\n\r\n")
+            self.assertEqual(body, b"503 Service Unavailable\nno origin of route /api is up\n")
+            self.assertIn(b"\r\nContent-Length: %d\r\n" % (len(body),), head)
+            self.assertIn(b"\r\nContent-Type: text/plain; charset=utf-8", head)
+            self.assertEqual(b"Connection: close" in head, close)
+        self.assertEqual(errorResponse(503, False), plain)
+        self.assertEqual(plain.partition(b"\r\n\r\n")[2], b"503 Service Unavailable\n")
+
+    def test_routeNameVisibleASCII(self) -> None:
+        """
+        A route name is repeated as visible ASCII only, and bounded.
+        """
+        self.assertEqual(
+            routeDownDetail("/a b\r\n\u00e9"), b"no origin of route /a?b??? is up\n"
+        )
+        self.assertEqual(len(routeDownDetail("/" + "x" * 1000)), len(routeDownDetail("/" * 200)))
 
     def test_connectFailures(self) -> None:
         """

@@ -185,9 +185,40 @@ class CheckerTests(SynchronousTestCase):
         self.assertFalse(self.group.isUp(A))
         self.tick(b"HTTP/1.1 301 Moved\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n")
         self.assertTrue(self.group.isUp(A))
+        self.assertIn(
+            "origin http://a.test:8080 is up after 2 successful health checks",
+            self.messages(),
+        )
+
+    def test_wholeGroupDownAndBack(self) -> None:
+        """
+        When the checks take the last origin out, the group is down and a
+        warning says so; when one comes back, the group is up again and
+        that is logged too.
+        """
+        self.connector.behaviour[A] = "refuse"
+        self.connector.behaviour[B] = "refuse"
+        for _ in range(3):
+            self.tick()
+        self.assertTrue(self.group.isDown())
+        self.assertIsNone(self.group.pick())
         self.assertEqual(
             self.messages()[-1],
-            "origin http://a.test:8080 is up after 2 successful health checks",
+            "every origin of group http://a.test:8080 http://b.test failed its"
+            " health checks: its requests get 503 until one is up",
+        )
+        self.connector.behaviour[B] = "connect"
+        self.tick(OK, origin=B)
+        self.tick(OK, origin=B)
+        self.assertFalse(self.group.isDown())
+        self.assertIs(self.group.pick(), B)
+        self.assertEqual(
+            self.messages()[-2:],
+            [
+                "origin http://b.test is up after 2 successful health checks",
+                "origin group http://a.test:8080 http://b.test is up again:"
+                " traffic resumes",
+            ],
         )
 
     def test_statuses(self) -> None:

@@ -5,6 +5,7 @@ health, forwarding headers, redirects and protocol switches.
 
 from __future__ import annotations
 
+from twisted.logger import LogEvent, LogLevel, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit.config import (
@@ -116,21 +117,99 @@ class ReverseExchangeTests(SynchronousTestCase):
         client2.dataReceived(GET)
         self.assertEqual([c[1] for c in h.reactor.tcpClients], [9001, 9002])
 
-    def test_allDownFast(self) -> None:
+    def test_soleOriginTriedAgain(self) -> None:
         """
-        When every origin is out, the client gets 502 at once, without a
-        connection attempt.
+        A route's only origin that refused a connection once (it was
+        restarting) is tried again on the very next request, which succeeds
+        once the origin accepts: no waiting for an ejection period.
         """
-        h = reverse(9001, retries=0)
+        for retries in (0, 1):
+            h = reverse(9001, retries=retries)
+            h.send(GET)
+            h.refuseOrigin()
+            self.assertEqual(len(h.reactor.tcpClients), 1, "no other origin to retry on")
+            self.assertTrue(h.received().startswith(b"HTTP/1.1 502 "))
+            h.send(GET)
+            self.assertEqual(
+                [c[1] for c in h.reactor.tcpClients], [9001, 9001], "a new attempt"
+            )
+            origin, ot = h.acceptOrigin()
+            self.assertTrue(originSaw(ot).startswith(b"GET /page HTTP/1.1\r\n"))
+            origin.dataReceived(OK)
+            response = h.received()
+            self.assertTrue(response.startswith(b"HTTP/1.1 200 OK\r\n"), response)
+            self.assertTrue(response.endswith(b"hello"))
+
+    def test_allFailedStillTried(self) -> None:
+        """
+        When every origin of a route has refused, GETs are still tried: on
+        the origin kept as the last usable one, then retried on the ejected
+        one that failed longest ago.
+        """
+        h = reverse(9001, 9002, 9003, retries=1)
         h.send(GET)
         h.refuseOrigin()
+        h.reactor.advance(1)
+        h.refuseOrigin()
         self.assertTrue(h.received().startswith(b"HTTP/1.1 502 "))
-        h.send(GET)
-        self.assertTrue(h.received().startswith(b"HTTP/1.1 502 "))
-        self.assertEqual(len(h.reactor.tcpClients), 1)
-        h.reactor.advance(11)
-        h.send(GET)
-        self.assertEqual(len(h.reactor.tcpClients), 2, "back after the ejection period")
+        h.reactor.advance(1)
+        for expected in (b"502", b"200"):
+            client, transport = h.connectClient()
+            client.dataReceived(GET)
+            h.refuseOrigin()
+            if expected == b"502":
+                h.refuseOrigin()
+            else:
+                origin, ot = h.acceptOrigin()
+                origin.dataReceived(OK)
+            self.assertTrue(transport.value().startswith(b"HTTP/1.1 " + expected))
+            h.reactor.advance(1)
+        self.assertEqual(
+            [c[1] for c in h.reactor.tcpClients],
+            [9001, 9002, 9003, 9001, 9003, 9002],
+            "the one kept up, then the least recently failed",
+        )
+
+    def test_routeDown(self) -> None:
+        """
+        When the health checks took every origin of a route out, its
+        requests get 503 at once with a fixed body naming the route (never
+        the request), and a structured log line; once the checks bring an
+        origin back, requests reach it again.
+        """
+        events: list[LogEvent] = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        h = reverse(9001, 9002, prefix="/api")
+        group = h.factory.router.table.routes[0].upstream  # type: ignore[attr-defined]
+        for origin in group.origins:
+            group.markDown(origin)
+        h.send(b"GET /api/<script> HTTP/1.1\r\nHost: app.example.test:8000\r\n\r\n")
+        response = h.received()
+        self.assertEqual(h.reactor.tcpClients, [])
+        head, _, body = response.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 503 Service Unavailable\r\n"), head)
+        self.assertIn(b"Content-Type: text/plain; charset=utf-8", head)
+        self.assertNotIn(b"Connection: close", head)
+        self.assertEqual(
+            body, b"503 Service Unavailable\nno origin of route /api is up\n"
+        )
+        [event] = [e for e in events if e.get("log_format", "").startswith("route ")]
+        self.assertEqual(
+            {k: event[k] for k in ("route", "vhost", "client", "method", "target", "reason")},
+            {
+                "route": "/api",
+                "vhost": "app.example.test:8000",
+                "client": "127.0.0.1",
+                "method": "GET",
+                "target": "/api/<script>",
+                "reason": "no origin of the route passes its health checks",
+            },
+        )
+        self.assertEqual(event["log_level"], LogLevel.warn)
+        group.markUp(group.origins[1])
+        h.send(b"GET /api/x HTTP/1.1\r\nHost: app.example.test:8000\r\n\r\n")
+        self.assertEqual([c[1] for c in h.reactor.tcpClients], [9002])
 
     def test_postNotRetried(self) -> None:
         """

@@ -33,11 +33,21 @@ from ._reverse_servers import (
     ReverseHarness,
     WebSocketOrigin,
     servedBy,
+    siteFor,
     siteURL,
     waitUntil,
     webSocketExchange,
 )
-from ._servers import completeResponses, headLines, parseResponses, pattern, request
+from ._servers import (
+    Listener,
+    Tracker,
+    TrackingFactory,
+    completeResponses,
+    headLines,
+    parseResponses,
+    pattern,
+    request,
+)
 
 
 def site(
@@ -317,6 +327,39 @@ class ReverseProxyTests(TestCase):
             elapsed = reactor.seconds() - started
             self.assertEqual((result.exitCode, result.status), (0, 502), result.stderr)
             self.assertLess(elapsed, 1.0, f"attempt {attempt}")
+
+    @inlineCallbacks
+    def test_soleOriginRestarted(self) -> Any:
+        """
+        A route's only origin stops: a request gets 502.  It is started
+        again on the same port: the very next request gets 200 from it,
+        without waiting for any ejection period.
+        """
+        h = self.harness
+        a = h.startOrigin("A")
+        port = a.listener.port
+        proxy = h.startReverseProxy(site(route(a, ejectFor=60.0)))
+        url = siteURL(proxy.port, "/before")
+        result = yield h.curlSite(proxy.port, url)
+        self.assertEqual((result.exitCode, result.status), (0, 200), result.stderr)
+
+        yield a.listener.listeningPort.stopListening()
+        a.listener.tracker.abortOpen()
+        yield a.listener.tracker.allClosed(reactor)
+        result = yield h.curlSite(proxy.port, siteURL(proxy.port, "/during"))
+        self.assertEqual((result.exitCode, result.status), (0, 502), result.stderr)
+
+        tracker = Tracker()
+        restarted = reactor.listenTCP(
+            port, TrackingFactory(siteFor(a.resource, reactor), tracker), interface="127.0.0.1"
+        )
+        h._listeners.append(Listener(restarted, tracker))
+        started = reactor.seconds()
+        result = yield h.curlSite(proxy.port, siteURL(proxy.port, "/after"))
+        self.assertEqual((result.exitCode, result.status), (0, 200), result.stderr)
+        self.assertLess(reactor.seconds() - started, 10.0)
+        self.assertEqual(a.served, ["/before", "/after"])
+        self.assertEqual(tracker.accepted, 1)
 
     # Forwarding headers and redirects
 
