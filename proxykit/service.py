@@ -154,10 +154,15 @@ class _Listener(StreamServerEndpointService):
     _log = Logger()
 
     def __init__(
-        self, description: str, endpoint: IStreamServerEndpoint, factory: IProtocolFactory
+        self,
+        description: str,
+        endpoint: IStreamServerEndpoint,
+        factory: IProtocolFactory,
+        reactor: object,
     ) -> None:
         super().__init__(endpoint, factory)  # type: ignore[no-untyped-call]
         self.description = description
+        self._reactor = reactor
 
     def listen(self) -> None:
         """
@@ -191,9 +196,8 @@ class _Listener(StreamServerEndpointService):
             "proxykit: {error}",
             error=ListenError(self.description, _listenReason(failure.value)),
         )
-        reactor = getattr(self.endpoint, "_reactor", None)
-        if reactor is not None and getattr(reactor, "running", False):
-            reactor.stop()
+        if getattr(self._reactor, "running", False):
+            self._reactor.stop()  # type: ignore[attr-defined]
 
     def close(self) -> None:
         """
@@ -280,7 +284,7 @@ class ProxyService(service.MultiService):
             if settings is not None:
                 assert tls is not None
                 served = tls.wrap(gate, settings)
-            listener = _Listener(description, endpoint, served)
+            listener = _Listener(description, endpoint, served, reactor)
             listener.setServiceParent(self)  # type: ignore[no-untyped-call]
             self._listeners.append(listener)
 

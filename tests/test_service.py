@@ -175,6 +175,48 @@ class StartTests(SynchronousTestCase):
             self.assertEqual(reactor.listening, [])
 
 
+class LaterEndpointTests(SynchronousTestCase):
+    """
+    An endpoint that listens asynchronously (none of Twisted's does) is
+    waited for; if it fails, the failure is logged in one line and the
+    reactor stops.
+    """
+
+    def test_failsLater(self) -> None:
+        """
+        The failure is logged once, naming the endpoint, and stops the
+        reactor.
+        """
+        from twisted.internet.protocol import Factory
+
+        from proxykit.service import _Listener
+
+        class Endpoint:
+            def __init__(self) -> None:
+                self.waiting: Deferred[object] = Deferred()
+
+            def listen(self, factory: object) -> Deferred[object]:
+                return self.waiting
+
+        class Reactor:
+            running = True
+
+            def stop(self) -> None:
+                self.running = False
+
+        endpoint, reactor = Endpoint(), Reactor()
+        listener = _Listener("later:1", endpoint, Factory(), reactor)  # type: ignore[arg-type]
+        events: list[LogEvent] = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        listener.startService()
+        self.assertTrue(reactor.running)
+        endpoint.waiting.errback(CannotListenError("", 1, OSError(errno.EACCES, "Permission denied")))
+        self.assertFalse(reactor.running)
+        [error] = [str(e["error"]) for e in events if "error" in e]
+        self.assertEqual(error, "cannot listen on later:1: permission denied")
+
+
 class HangupTests(SynchronousTestCase):
     """
     Under C{twistd} (C{reloadOnHangup}), SIGHUP never ends the proxy: it
