@@ -368,6 +368,86 @@ def parsePort(value: Any) -> int:
     return value
 
 
+LISTEN_EXAMPLE = "tcp:8080:interface=127.0.0.1"
+"""An endpoint string quoted in errors about others."""
+
+_ENDPOINT_TYPES = "tcp:, tcp6:, unix:, ssl:, haproxy:, systemd:"
+
+
+def listenEndpoint(value: Any) -> str:
+    """
+    A Twisted server endpoint string (C{tcp:8080:interface=127.0.0.1},
+    C{unix:/run/proxy.sock}, C{haproxy:tcp:8080}...), checked by parsing it
+    as the proxy will when it listens, without listening (an C{ssl:}
+    endpoint's certificate files are read).
+
+    @return: C{value} unchanged.
+    @raise Problem: It is not one; C{str()} says why, quoting it.
+    """
+    problem = listenProblem(value)
+    if problem is not None:
+        raise Problem(problem)
+    return str(value)
+
+
+def listenProblem(value: object) -> str | None:
+    """
+    What is wrong with C{value} as a server endpoint string (see
+    L{listenEndpoint}), or C{None} if nothing is.
+    """
+    if not isinstance(value, str) or not value:
+        return f"expected an endpoint string such as {LISTEN_EXAMPLE}, got {value!r}"
+    if value.isascii() and value.isdigit():
+        return (
+            f"{value!r} is a port number, not an endpoint: write "
+            f"tcp:{value}:interface=127.0.0.1 (this machine only) or tcp:{value} "
+            "(every interface)"
+        )
+    # Twisted reads TCP ports (and backlogs) with int(), which accepts
+    # "+80", " 80" and "8_0", and does not check the range.
+    inner = value
+    while inner.lower().startswith("haproxy:"):
+        inner = inner[len("haproxy:") :]
+    fields = re.split(r"(?<!\\):", inner)
+    if fields[0] in ("tcp", "tcp6", "ssl"):
+        ports = [f[len("port=") :] for f in fields[1:] if f.startswith("port=")]
+        ports += [f for f in fields[1:2] if "=" not in f]
+        for port in ports[:1] or [""]:
+            if not re.fullmatch(r"[0-9]{1,5}", port) or int(port) > 65535:
+                return f"invalid endpoint {value!r}: expected a port from 0 to 65535, got {port!r}"
+    from twisted.internet.endpoints import serverFromString
+    from twisted.internet.testing import MemoryReactor
+
+    try:
+        serverFromString(MemoryReactor(), value)  # type: ignore[no-untyped-call]
+    except Exception as e:
+        return f"invalid endpoint {value!r}: {_endpointProblem(e, fields[0])}"
+    return None
+
+
+def _endpointProblem(e: Exception, kind: str) -> str:
+    """
+    What C{serverFromString}'s exception C{e} means, in words.
+
+    @param kind: The endpoint type the string names (its prefix).
+    """
+    message = str(e)
+    if message.startswith("Unknown endpoint type:"):
+        return (
+            f"unknown endpoint type {kind!r} (expected {_ENDPOINT_TYPES} "
+            f"as in {LISTEN_EXAMPLE})"
+        )
+    keyword = re.search(r"unexpected keyword argument '(.*)'", message)
+    if keyword is not None:
+        return f"unknown parameter {keyword.group(1)!r}"
+    number = re.fullmatch(r"invalid literal for int\(\) with base \d+: (.*)", message)
+    if number is not None:
+        return f"expected a number, got {number.group(1)}"
+    if isinstance(e, OSError) and e.strerror:
+        return f"cannot read {e.filename!r}: {e.strerror}" if e.filename else e.strerror
+    return message or type(e).__name__
+
+
 def portSet(value: Any) -> frozenset[int]:
     """
     A list of ports (see L{parsePort}), as a set.

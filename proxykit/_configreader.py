@@ -3,6 +3,11 @@
 Reading configuration: a TOML file or mapping to L{proxykit.config} values,
 every problem a located L{ConfigError}.
 
+The reader goes on after a problem wherever the rest of the document can
+still be read (a bad value, an unknown key, a bad element of a list or
+array of tables), and reports every problem it found together
+(L{ConfigError.several}).
+
 Used by L{ProxyConfig.fromFile} and L{ProxyConfig.fromMapping}; the values
 themselves are checked by L{proxykit._checks}, and lines are found by
 L{proxykit._keylines}.
@@ -13,6 +18,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, TypeVar
 
 from ._checks import (
@@ -26,6 +32,7 @@ from ._checks import (
     count1,
     defaultHostProblem,
     hostKey,
+    listenEndpoint,
     network,
     networkList,
     parseHost,
@@ -95,14 +102,52 @@ T = TypeVar("T")
 class ConfigReader:
     """
     Turns a TOML document into config values, locating errors.
+
+    Its methods that read a key with a default (L{get}, L{table},
+    L{tables}, L{items}, L{known}) note a problem (L{report}) and go on with
+    the default; L{convert} and L{error} are for problems that stop the
+    reading of the value they are in (L{collect} notes those and goes on
+    after it).  L{proxyConfig} raises every noted problem at once.
+
+    @ivar errors: The problems noted so far, in the order found.
     """
 
     def __init__(self, source: str, text: str) -> None:
         self.source = source
         self.lines = keyLines(text)
+        self.errors: list[ConfigError] = []
 
     def error(self, key: str, problem: str) -> ConfigError:
         return ConfigError(self.source, self.locate(key), key, problem)
+
+    def report(self, error: ConfigError) -> None:
+        """
+        Note C{error} (each of its L{ConfigError.errors}) and go on reading.
+
+        A problem with a key that already has one is a consequence of the
+        first (a list that is not a list is also empty) and is not noted.
+        """
+        for each in error.errors:
+            if not any(earlier.key == each.key for earlier in self.errors):
+                self.errors.append(each)
+
+    def collect(self, read: Callable[[], T], default: T) -> T:
+        """
+        C{read()}, or C{default} if it raises L{ConfigError} (which is
+        noted: see L{report}).
+        """
+        try:
+            return read()
+        except ConfigError as e:
+            self.report(e)
+            return default
+
+    def check(self) -> None:
+        """
+        @raise ConfigError: Every problem noted, together.
+        """
+        if self.errors:
+            raise ConfigError.several(self.errors)
 
     def locate(self, key: str) -> int | None:
         """
@@ -127,14 +172,15 @@ class ConfigReader:
     def table(self, data: Mapping[str, Any], key: str, known: set[str]) -> Mapping[str, Any]:
         value = data.get(_leaf(key), {})
         if not isinstance(value, dict):
-            raise self.error(key, "expected a table")
+            self.report(self.error(key, "expected a table"))
+            return {}
         self.known(value, key, known)
         return value
 
     def known(self, value: Mapping[str, Any], key: str, known: set[str]) -> None:
         for name in value:
             if name not in known:
-                raise self.error(f"{key}.{name}", "unknown key")
+                self.report(self.error(f"{key}.{name}" if key else name, "unknown key"))
 
     def tables(
         self, data: Mapping[str, Any], key: str, known: set[str], header: str
@@ -144,7 +190,8 @@ class ConfigReader:
         """
         value = data.get(_leaf(key), [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self.error(key, f"expected an array of tables ([[{header}]])")
+            self.report(self.error(key, f"expected an array of tables ([[{header}]])"))
+            return []
         for index, element in enumerate(value):
             self.known(element, f"{key}[{index}]", known)
         return value
@@ -160,7 +207,7 @@ class ConfigReader:
         name = _leaf(key)
         if name not in data:
             return default
-        return self.convert(data[name], key, convert, expected)
+        return self.collect(lambda: self.convert(data[name], key, convert, expected), default)
 
     def convert(self, value: Any, key: str, convert: Callable[[Any], T], expected: str) -> T:
         try:
@@ -185,29 +232,45 @@ class ConfigReader:
             element (C{("host names", "a host name")}).
         @param nonEmpty: Whether a missing or empty list is an error (else it
             is C{()}).
+        @return: The elements that could be converted (the others are
+            noted).
         """
         value = data.get(_leaf(key))
         if not nonEmpty and value in (None, []):
             return ()
         if not isinstance(value, list) or not value:
             what = "missing" if value is None else f"got {value!r}"
-            raise self.error(key, f"expected a non-empty list of {expected[0]}, {what}")
-        return tuple(
-            self.convert(element, f"{key}[{index}]", convert, expected[1])
-            for index, element in enumerate(value)
-        )
+            self.report(self.error(key, f"expected a non-empty list of {expected[0]}, {what}"))
+            return ()
+        converted = []
+        for index, element in enumerate(value):
+            try:
+                converted.append(self.convert(element, f"{key}[{index}]", convert, expected[1]))
+            except ConfigError as e:
+                self.report(e)
+        return tuple(converted)
 
     def proxyConfig(
         self, data: Mapping[str, Any], defaultListen: tuple[str, ...]
     ) -> ProxyConfig:
-        known = {"listen", "forward", "reverse", "timeouts", "pool", "limits", "tls"}
-        for name in data:
-            if name not in known:
-                raise self.error(name, "unknown key")
-        listen = self.get(data, "listen", stringList, defaultListen, "a list of endpoint strings")
-        tls = readTLS(self, data)
-        if not listen and tls is None:
-            raise self.error("listen", "expected at least one endpoint")
+        """
+        The whole configuration.
+
+        @raise ConfigError: Every problem found.
+        """
+        self.known(data, "", {"listen", "forward", "reverse", "timeouts", "pool", "limits", "tls"})
+        listen = defaultListen
+        if "listen" in data:
+            if not isinstance(data["listen"], list):
+                what = f"got {data['listen']!r}"
+                self.report(self.error("listen", f"expected a list of endpoint strings, {what}"))
+            listen = self.items(
+                data, "listen", listenEndpoint,
+                ("endpoint strings", "an endpoint string"), nonEmpty=False,
+            )
+        tls = self.collect(lambda: readTLS(self, data), None)
+        if data.get("listen") == [] and "tls" not in data:
+            self.report(self.error("listen", "expected at least one endpoint"))
         forward = self.table(data, "forward", {"connect_ports", "allow_clients", "allow_private_destinations", "via", "allow_trace", "auth_file", "auth_realm", "allow_destinations", "deny_destinations", "allow_ports", "parent", "parent_for", "no_parent", "ca_file"})
         timeouts = self.table(data, "timeouts", {"connect", "response", "idle", "tunnel_idle", "header"})
         pool = self.table(data, "pool", {"max_idle_per_origin", "idle_expiry"})
@@ -264,10 +327,12 @@ class ConfigReader:
             maxOriginConnections=self.get(limits, "limits.max_origin_connections", count1, lim.maxOriginConnections, "a whole number >= 1"),
             maxOriginQueue=self.get(limits, "limits.max_origin_queue", count0, lim.maxOriginQueue, "a whole number >= 0"),
         )
+        reverse = self.reverseConfig(data)
+        self.check()
         return ProxyConfig(
             listen=listen,
             forward=forwardConfig,
-            reverse=self.reverseConfig(data),
+            reverse=reverse,
             timeouts=timeoutConfig,
             pool=poolConfig,
             limits=limitsConfig,
@@ -276,24 +341,29 @@ class ConfigReader:
 
     def reverseConfig(self, data: Mapping[str, Any]) -> ReverseConfig:
         reverse = self.table(data, "reverse", {"default", "trusted_proxies", "forward_proxy", "vhost"})
-        vhosts = tuple(
+        read = [
             self.vhostConfig(vhost, f"reverse.vhost[{index}]")
             for index, vhost in enumerate(
                 self.tables(reverse, "reverse.vhost", {"hosts", "route"}, "reverse.vhost")
             )
-        )
+        ]
         owners: dict[str, str] = {}
-        for index, vhost in enumerate(vhosts):
-            for position, host in enumerate(vhost.hosts):
+        for index, hosts in enumerate(read):
+            for position, host in enumerate(hosts[0] if hosts is not None else ()):
                 key = f"reverse.vhost[{index}].hosts[{position}]"
                 owner = owners.setdefault(hostKey(host), key)
                 if owner != key:
-                    raise self.error(key, f"host {host!r} is already listed at {owner}")
+                    self.report(self.error(key, f"host {host!r} is already listed at {owner}"))
+        vhosts = tuple(
+            VhostConfig(hosts=each[0], routes=each[1])
+            for each in read
+            if each is not None and each[0] and each[1]
+        )
         default = self.get(reverse, "reverse.default", string, None, "a host name")
-        if default is not None:
+        if default is not None and len(vhosts) == len(read):
             problem = defaultHostProblem(vhosts, default)
             if problem is not None:
-                raise self.error("reverse.default", problem)
+                self.report(self.error("reverse.default", problem))
         return ReverseConfig(
             vhosts=vhosts,
             default=default,
@@ -304,37 +374,51 @@ class ConfigReader:
             forwardProxy=self.get(reverse, "reverse.forward_proxy", boolean, False, "true or false"),
         )
 
-    def vhostConfig(self, data: Mapping[str, Any], key: str) -> VhostConfig:
+    def vhostConfig(
+        self, data: Mapping[str, Any], key: str
+    ) -> tuple[tuple[str, ...], tuple[RouteConfig, ...]]:
+        """
+        The hosts and routes of a vhost: those that could be read (the
+        problems with the others are noted).
+        """
         hosts = self.items(data, f"{key}.hosts", parseHost, ("host names", "a host name"))
-        routes = tuple(
+        read = [
             self.routeConfig(route, f"{key}.route[{index}]")
             for index, route in enumerate(
                 self.tables(data, f"{key}.route", _ROUTE_KEYS, "reverse.vhost.route")
             )
-        )
-        if not routes:
-            raise self.error(f"{key}.route", "expected at least one [[reverse.vhost.route]]")
+        ]
+        if not read:
+            self.report(self.error(f"{key}.route", "expected at least one [[reverse.vhost.route]]"))
         prefixes: dict[str, int] = {}
-        for index, route in enumerate(routes):
+        for index, route in enumerate(read):
+            if route is None:
+                continue
             first = prefixes.setdefault(route.prefix, index)
             if first != index:
-                raise self.error(
+                self.report(self.error(
                     f"{key}.route[{index}].prefix",
                     f"prefix {route.prefix!r} is already routed by {key}.route[{first}]",
-                )
-        return VhostConfig(hosts=hosts, routes=routes)
+                ))
+        return hosts, tuple(route for route in read if route is not None)
 
-    def routeConfig(self, data: Mapping[str, Any], key: str) -> RouteConfig:
-        origins = self.items(data, f"{key}.origins", anything, ("origin URLs", "an origin URL"))
+    def routeConfig(self, data: Mapping[str, Any], key: str) -> RouteConfig | None:
+        """
+        A route, or C{None} if none of its origins could be read (the
+        problems are noted).
+        """
+        urls = self.items(data, f"{key}.origins", anything, ("origin URLs", "an origin URL"))
+        origins = [
+            self.collect(partial(self.originConfig, origin, f"{key}.origins[{index}]"), None)
+            for index, origin in enumerate(urls)
+        ]
         d = _DEFAULT_ROUTE
         healthCheck = None
         if "health_check" in data:
             healthCheck = self.healthCheckConfig(data, f"{key}.health_check")
-        return RouteConfig(
-            origins=tuple(
-                self.originConfig(origin, f"{key}.origins[{index}]")
-                for index, origin in enumerate(origins)
-            ),
+        # Read every setting, so that each problem is noted, before giving
+        # up on a route without usable origins.
+        settings: dict[str, Any] = dict(
             prefix=self.get(data, f"{key}.prefix", routePrefix, d.prefix, "a path prefix starting with '/'"),
             balance=self.get(data, f"{key}.balance", choice(BALANCE_POLICIES), d.balance, " or ".join(BALANCE_POLICIES)),
             stripPrefix=self.get(data, f"{key}.strip_prefix", boolean, d.stripPrefix, "true or false"),
@@ -348,6 +432,12 @@ class ConfigReader:
             ejectFor=self.get(data, f"{key}.eject_for", seconds, d.ejectFor, "a positive number"),
             healthCheck=healthCheck,
         )
+        if not origins or None in origins:
+            return None
+        return RouteConfig(
+            origins=tuple(origin for origin in origins if origin is not None),
+            **settings,
+        )
 
     def originConfig(self, value: Any, key: str) -> OriginConfig:
         """
@@ -359,7 +449,7 @@ class ConfigReader:
             self.known(value, key, _ORIGIN_KEYS)
             if "url" not in value:
                 raise self.error(f"{key}.url", "missing: expected an origin URL")
-            url = self.get(value, f"{key}.url", checkOriginURL, "", "an origin URL")
+            url = self.convert(value["url"], f"{key}.url", checkOriginURL, "an origin URL")
             tlsKeys = [name for name in _TLS_KEYS if name in value]
             if tlsKeys and not url.startswith("https:"):
                 raise self.error(f"{key}.{tlsKeys[0]}", "TLS settings need an https:// origin")

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._checks import Problem, parseHost, parsePort, stringList
+from ._checks import Problem, listenEndpoint, parseHost, parsePort
 
 if TYPE_CHECKING:
     from ._configreader import ConfigReader
@@ -174,9 +174,12 @@ def readTLS(reader: ConfigReader, data: Mapping[str, Any]) -> TLSConfig | None:
     )
     none: tuple[str, ...] = ()
     listen = _listeners(reader, tls.get("listen"))
-    redirectListen = reader.get(
-        tls, "tls.redirect_listen", stringList, none, "a list of endpoint strings"
-    )
+    redirectListen: tuple[str, ...] = none
+    if "redirect_listen" in tls:
+        redirectListen = reader.items(
+            tls, "tls.redirect_listen", listenEndpoint,
+            ("endpoint strings", "an endpoint string"), nonEmpty=False,
+        )
     redirectPort = reader.get(tls, "tls.redirect_port", parsePort, 443, "a port (1-65535)")
     minVersion = reader.get(tls, "tls.min_version", _tlsVersion, "1.2", '"1.2" or "1.3"')
     ciphers = reader.get(tls, "tls.ciphers", _cipherList, DEFAULT_CIPHERS, "an OpenSSL cipher list")
@@ -242,7 +245,7 @@ def _endpoint(value: Any) -> str:
         raise ValueError(value)
     if value.split(":", 1)[0].lower() == "ssl":
         raise Problem("expected a plain endpoint (tcp:, tcp6:, unix:): TLS is added on top")
-    return value
+    return listenEndpoint(value)
 
 
 def _tlsVersion(value: Any) -> str:

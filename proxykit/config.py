@@ -2,9 +2,9 @@
 """
 Configuration: frozen attrs values with named constructors.
 
-L{ProxyConfig.fromFile} reads TOML; every problem is reported as one
-L{ConfigError} naming the file, the line (where it can be found), the key
-path and what is wrong, before anything listens.
+L{ProxyConfig.fromFile} reads TOML; the problems are reported together as
+one L{ConfigError}, each naming the file, the line (where it can be found),
+the key path and what is wrong, before anything listens.
 
 The reading itself is in L{proxykit._configreader}; the checks of single
 values (L{parseHost}, L{hostKey}, L{checkOriginURL}, L{defaultHostProblem},
@@ -13,7 +13,7 @@ L{parsePort}) are in L{proxykit._checks} and re-exported here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -68,10 +68,16 @@ class ConfigError(Exception):
     """
     A configuration value is missing, malformed or out of range.
 
+    One error may stand for several found in one reading (see L{several}):
+    its own attributes are the first one's, L{errors} holds them all, and
+    C{str()} gives one line per error.
+
     @ivar source: The file name (or C{"<command line>"}).
     @ivar line: The 1-based line of the key, or C{None} if unknown.
     @ivar key: The dotted key path, e.g. C{"timeouts.connect"}.
     @ivar problem: What is wrong, in words.
+    @ivar errors: Every error this one reports, this one first; C{(self,)}
+        for a single error.
     """
 
     def __init__(self, source: str, line: int | None, key: str, problem: str) -> None:
@@ -80,8 +86,25 @@ class ConfigError(Exception):
         self.line = line
         self.key = key
         self.problem = problem
+        self.errors: tuple[ConfigError, ...] = (self,)
+
+    @classmethod
+    def several(cls, errors: Sequence[ConfigError]) -> ConfigError:
+        """
+        One error reporting all of C{errors}, in the order given (the
+        order they were found in).
+
+        @param errors: At least one error.
+        """
+        first = errors[0]
+        combined = cls(first.source, first.line, first.key, first.problem)
+        combined.errors = (combined, *errors[1:])
+        return combined
 
     def __str__(self) -> str:
+        return "\n".join(error._located() for error in self.errors)
+
+    def _located(self) -> str:
         where = self.source if self.line is None else f"{self.source}:{self.line}"
         return f"{where}: {self.key}: {self.problem}" if self.key else f"{where}: {self.problem}"
 

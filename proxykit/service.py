@@ -2,6 +2,9 @@
 """
 The service tree C{twistd proxykit} runs: one listener per endpoint string,
 and the upstream pool closed on stop.
+
+Starting binds every listener before anything else starts, and fails as a
+whole (L{ListenError}, nothing left listening) if one cannot listen.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet import endpoints
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IAddress,
     IListeningPort,
@@ -24,6 +28,7 @@ from twisted.internet.interfaces import (
 )
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from .config import ProxyConfig
@@ -110,14 +115,126 @@ class _GatedEndpoint:
         return self._endpoint.listen(factory).addCallback(listening)
 
 
+class ListenError(Exception):
+    """
+    A listener cannot listen.
+
+    @ivar description: Its endpoint string.
+    @ivar reason: Why, in words (C{"address already in use"}).
+    """
+
+    def __init__(self, description: str, reason: str) -> None:
+        super().__init__(description, reason)
+        self.description = description
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"cannot listen on {self.description}: {self.reason}"
+
+
+def _listenReason(error: BaseException | None) -> str:
+    """
+    Why listening failed, in words: the system's reason for a socket error
+    (C{"address already in use"}), else the exception's text.
+    """
+    cause = error.socketError if isinstance(error, CannotListenError) else error
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror[:1].lower() + cause.strerror[1:]
+    return str(error) or type(error).__name__
+
+
+class _Listener(StreamServerEndpointService):
+    """
+    A listener that listens when told to (L{listen}), raising at once if it
+    cannot, rather than logging the failure and running without it.
+
+    @ivar description: Its endpoint string, named in errors.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        description: str,
+        endpoint: IStreamServerEndpoint,
+        factory: IProtocolFactory,
+        reactor: object,
+    ) -> None:
+        super().__init__(endpoint, factory)  # type: ignore[no-untyped-call]
+        self.description = description
+        self._reactor = reactor
+
+    def listen(self) -> None:
+        """
+        Listen, unless listening already.  Every endpoint C{twistd} knows
+        (TCP, UNIX, SSL, haproxy, systemd) listens synchronously; one that
+        does not is waited for, and its failure is logged and stops the
+        reactor.
+
+        @raise ListenError: The endpoint cannot listen.
+        """
+        if self._waitingForPort is not None:
+            return
+        outcome: list[object] = []
+
+        def settled(result: object) -> object:
+            outcome.append(result)
+            return result
+
+        waiting = self.endpoint.listen(self.factory)
+        waiting.addBoth(settled)
+        if not outcome:
+            self._waitingForPort = waiting.addErrback(self._failedLater)
+        elif isinstance(outcome[0], Failure):
+            waiting.addErrback(lambda _: None)
+            raise ListenError(self.description, _listenReason(outcome[0].value))
+        else:
+            self._waitingForPort = waiting
+
+    def _failedLater(self, failure: Failure) -> None:
+        self._log.critical(
+            "proxykit: {error}",
+            error=ListenError(self.description, _listenReason(failure.value)),
+        )
+        if getattr(self._reactor, "running", False):
+            self._reactor.stop()  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        """
+        Stop listening (if listening), so that L{listen} listens again.
+        """
+        waiting, self._waitingForPort = self._waitingForPort, None
+        if waiting is not None:
+            waiting.addCallback(lambda port: port.stopListening())
+            waiting.addErrback(lambda _: None)
+
+    def privilegedStartService(self) -> None:
+        service.Service.privilegedStartService(self)  # type: ignore[no-untyped-call]
+        self.listen()
+
+    def startService(self) -> None:
+        self.listen()
+        service.Service.startService(self)  # type: ignore[no-untyped-call]
+
+    def stopService(self) -> Deferred[None]:
+        if self._waitingForPort is None:
+            service.Service.stopService(self)  # type: ignore[no-untyped-call]
+            return succeed(None)
+        return super().stopService()  # type: ignore[no-any-return, no-untyped-call]
+
+
 class ProxyService(service.MultiService):
     """
     Listeners for one L{ProxyFactory}, and its pool's shutdown.
 
+    Starting (L{privilegedStartService} or L{startService}) first binds
+    every listener (L{listen}); if one cannot listen, none is left
+    listening and L{ListenError} is raised.
+
     @ivar factory: The factory every listener uses.
     @ivar tls: The TLS listeners' certificates, or C{None}.
-    @ivar reloadOnHangup: Whether, while running, C{SIGHUP} reloads the TLS
-        certificates (C{twistd proxykit} sets it).
+    @ivar reloadOnHangup: Whether, while running, C{SIGHUP} calls
+        L{reload} (C{twistd proxykit} sets it).
     """
 
     _log = Logger()
@@ -144,6 +261,7 @@ class ProxyService(service.MultiService):
         self._previousHandler: Any = None
         cap = factory.config.limits.maxClientConnections
         self.gates: list[ListenerGate] = []
+        self._listeners: list[_Listener] = []
         listeners: list[tuple[str, TLSSettings | None, ProxyFactory]]
         listeners = [(description, None, factory) for description in listen]
         if tls is not None:
@@ -166,8 +284,46 @@ class ProxyService(service.MultiService):
             if settings is not None:
                 assert tls is not None
                 served = tls.wrap(gate, settings)
-            listener = StreamServerEndpointService(endpoint, served)  # type: ignore[no-untyped-call]
+            listener = _Listener(description, endpoint, served, reactor)
             listener.setServiceParent(self)  # type: ignore[no-untyped-call]
+            self._listeners.append(listener)
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """
+        The endpoint strings of every listener (plain, TLS, redirect), in
+        the order they are bound.
+        """
+        return tuple(listener.description for listener in self._listeners)
+
+    def listen(self) -> None:
+        """
+        Bind every listener now, in order, unless bound already.
+
+        C{twistd proxykit} calls this before C{twistd} forks into the
+        background, so that a failure reaches the person who started it.
+
+        @raise ListenError: One cannot listen; those bound before it are
+            closed again.
+        """
+        bound: list[_Listener] = []
+        for listener in self._listeners:
+            try:
+                listener.listen()
+            except ListenError:
+                for other in bound:
+                    other.close()
+                raise
+            bound.append(listener)
+
+    def privilegedStartService(self) -> None:
+        """
+        Bind every listener (see L{listen}), then start the rest.
+
+        @raise ListenError: A listener cannot listen.
+        """
+        self.listen()
+        super().privilegedStartService()  # type: ignore[no-untyped-call]
 
     def reloadTLS(self) -> bool:
         """
@@ -188,13 +344,40 @@ class ProxyService(service.MultiService):
             return False
         return True
 
+    def reload(self) -> None:
+        """
+        What C{SIGHUP} does: reload what can be reloaded while running (the
+        TLS certificates, see L{reloadTLS}), and log what was done.
+        """
+        if self.tls is None:
+            self._log.info(
+                "SIGHUP: nothing to reload (no TLS certificates; the other"
+                " settings are read only at start)"
+            )
+        elif self.reloadTLS():
+            self._log.info("SIGHUP: reloaded the TLS certificates")
+
     def _hangup(self, signum: int, frame: object) -> None:
-        self._reactor.callFromThread(self.reloadTLS)  # type: ignore[attr-defined]
+        # A signal handler may interrupt the reactor anywhere: reload from
+        # the reactor's loop instead.
+        self._reactor.callFromThread(self.reload)  # type: ignore[attr-defined]
 
     def startService(self) -> None:
+        """
+        Bind every listener (see L{listen}) unless bound already, start the
+        rest, and log that the proxy has started.
+
+        @raise ListenError: A listener cannot listen.
+        """
+        self.listen()
         super().startService()  # type: ignore[no-untyped-call]
-        if self.reloadOnHangup and self.tls is not None and hasattr(signal, "SIGHUP"):
+        if self.reloadOnHangup and hasattr(signal, "SIGHUP"):
+            # Without a handler, SIGHUP's default action ends the process.
             self._previousHandler = signal.signal(signal.SIGHUP, self._hangup)
+        self._log.info(
+            "proxykit started: listening on {endpoints}",
+            endpoints=", ".join(self.endpoints),
+        )
 
     def stopService(self) -> Deferred[None]:
         if self._previousHandler is not None:

@@ -14,17 +14,27 @@ C{twistd proxykit}: command-line options to a service.
 
 Command-line values override the config file; a repeated option replaces the
 file's whole list, except C{--route}, which adds virtual hosts to the file's.
+
+Run by C{twistd}, a bad option or config file prints its problems (every
+problem of the file), one a line, then where to find C{--help}, and exits
+with status 1; C{makeService} binds every listener before C{twistd} forks
+into the background, so that a port already in use is reported the same
+way, whether or not C{-n} is given.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, ClassVar
+import platform
+import sys
+from typing import Any, ClassVar, NoReturn
 
 import attrs
 from twisted.application.service import IService
 from twisted.python import usage
 
+from . import __version__
+from ._checks import listenProblem
 from .config import (
     DEFAULT_LISTEN,
     DEFAULT_REVERSE_LISTEN,
@@ -39,7 +49,33 @@ from .config import (
     parseHost,
     parsePort,
 )
-from .service import forwardService, reverseService
+from .service import ListenError, ProxyService, forwardService, reverseService
+
+
+def versionText() -> str:
+    """
+    What C{--version} prints: proxykit's version, Twisted's and Python's.
+    """
+    from twisted import __version__ as twisted
+
+    return (
+        f"proxykit {__version__} (Twisted {twisted}, "
+        f"{platform.python_implementation()} {platform.python_version()})"
+    )
+
+
+class _VersionOption:
+    """
+    C{--version} prints L{versionText} (instead of Twisted's own version,
+    which L{usage.Options} prints).
+    """
+
+    def opt_version(self) -> NoReturn:
+        """
+        Display proxykit's, Twisted's and Python's versions and exit.
+        """
+        print(versionText())
+        sys.exit(0)
 
 
 def _seconds(flag: str, value: str) -> float:
@@ -70,7 +106,7 @@ def parseRoute(value: str) -> VhostConfig:
     return VhostConfig(hosts=(host,), routes=(RouteConfig(origins=origins),))
 
 
-class _ModeOptions(usage.Options):
+class _ModeOptions(_VersionOption, usage.Options):
     """
     What both modes share: C{--listen}, C{--config} and the timeouts.
 
@@ -95,6 +131,9 @@ class _ModeOptions(usage.Options):
 
     def opt_listen(self, description: str) -> None:
         """Listen on this endpoint (repeatable)."""
+        problem = listenProblem(description)
+        if problem is not None:
+            raise usage.UsageError(f"--listen: {problem}")
         self["listen"].append(description)
 
     opt_l = opt_listen
@@ -251,9 +290,13 @@ class ReverseOptions(_ModeOptions):
         return attrs.evolve(config, reverse=reverse)
 
 
-class Options(usage.Options):
+class Options(_VersionOption, usage.Options):
     """
     Options of C{twistd proxykit}.
+
+    Parsed by C{twistd} (whose options are then its C{parent}), a usage
+    error exits at once with the problem and a pointer to C{--help}, rather
+    than reaching C{twistd}, which prints the whole help text before it.
     """
 
     subCommands = [
@@ -265,21 +308,65 @@ class Options(usage.Options):
         if self.subCommand is None:
             raise usage.UsageError("choose a mode: forward or reverse")
 
+    def parseOptions(self, options: list[str] | None = None) -> None:
+        """
+        Parse C{options}.
 
-def makeService(options: Options) -> IService:
+        @raise usage.UsageError: They are wrong, and there is no C{twistd}
+            to report it (no C{parent}).
+        @raise SystemExit: They are wrong, and C{twistd} runs: the message
+            is L{usageErrorText}.
+        """
+        try:
+            super().parseOptions(options)  # type: ignore[no-untyped-call]
+        except usage.UsageError as e:
+            if self.parent is None:
+                raise
+            raise SystemExit(self.usageErrorText(e)) from None
+
+    def usageErrorText(self, error: usage.UsageError) -> str:
+        """
+        What C{twistd proxykit} prints for a usage error: the problem (one
+        line each, if several), then the command that shows the help.
+        """
+        command = "twistd proxykit"
+        if self.subCommand is not None:
+            command += f" {self.subCommand}"
+        return f"{error}\nSee '{command} --help' for the options."
+
+
+def makeService(options: Options, reactor: Any = None) -> IService:
     """
     The service for the chosen mode.
+
+    Run by C{twistd} (C{options} has a C{parent}), it also binds every
+    listener: C{twistd} forks into the background after it has the service
+    and before it starts it, and only the process that was started can
+    tell whoever started it that a port is in use.
+
+    @param reactor: The reactor; C{None}: the global one (proxykit's
+        unless C{twistd -r} chose another).
+    @raise SystemExit: Run by C{twistd}, a listener cannot listen: one
+        line naming it and the reason, status 1.
     """
     config = options.subOptions["proxyConfig"]
-    # Unless twistd was told which reactor to use (-r), use proxykit's: the
-    # reactor is not installed yet when twistd asks for the service.
-    from .reactor import installIfNone
+    if reactor is None:
+        # Unless twistd was told which reactor to use (-r), use proxykit's:
+        # the reactor is not installed yet when twistd asks for the service.
+        from .reactor import installIfNone
 
-    installIfNone()
+        installIfNone()
+    proxy: ProxyService
     if options.subCommand == "reverse":
-        proxy = reverseService(config)
+        proxy = reverseService(config, reactor)
     else:
-        proxy = forwardService(config)
-    # SIGHUP reloads the TLS certificates.
+        proxy = forwardService(config, reactor)
+    # SIGHUP reloads what can be reloaded (the TLS certificates), and never
+    # ends the process.
     proxy.reloadOnHangup = True
+    if options.parent is not None:
+        try:
+            proxy.listen()
+        except ListenError as e:
+            raise SystemExit(f"proxykit: {e}") from None
     return proxy

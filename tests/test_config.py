@@ -767,3 +767,140 @@ class ValidatorTests(SynchronousTestCase):
         self.assertRaises(ValueError, HealthCheckConfig, rise=0)
         self.assertRaises(ValueError, HealthCheckConfig, fall=0)
         self.assertEqual(RouteConfig(origins, retries=10).retries, 10)
+
+
+class ListenTests(SynchronousTestCase):
+    """
+    Listen strings, in C{listen}, C{[tls] listen} and
+    C{[tls] redirect_listen}, are checked when the file is read: each bad
+    one is reported at its line and key, saying what is wrong.
+    """
+
+    def errors(self, text: str) -> list[tuple[int | None, str, str]]:
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write(text)
+        with self.assertRaises(ConfigError) as caught:
+            ProxyConfig.fromFile(path)
+        for error in caught.exception.errors:
+            self.assertEqual(error.source, path)
+        return [(e.line, e.key, e.problem) for e in caught.exception.errors]
+
+    def test_listen(self) -> None:
+        """
+        Each bad element of C{listen} is an error of its own: not a port,
+        an unknown type, a bare port number (with what to write instead).
+        """
+        self.assertEqual(
+            self.errors('listen = [\n  "tcp:notaport",\n  "tcp:0",\n  "bogus:1",\n  "3128",\n]\n'),
+            [
+                (2, "listen[0]", "invalid endpoint 'tcp:notaport': expected a port from 0 to 65535, got 'notaport'"),
+                (4, "listen[2]", "invalid endpoint 'bogus:1': unknown endpoint type 'bogus' "
+                 "(expected tcp:, tcp6:, unix:, ssl:, haproxy:, systemd: as in tcp:8080:interface=127.0.0.1)"),
+                (5, "listen[3]", "'3128' is a port number, not an endpoint: write "
+                 "tcp:3128:interface=127.0.0.1 (this machine only) or tcp:3128 (every interface)"),
+            ],
+        )
+
+    def test_tlsListen(self) -> None:
+        """
+        A bad TLS listener, as a string or in a table, and a bad redirect
+        listener are reported under their own keys.
+        """
+        [(line, key, problem)] = self.errors('[tls]\nlisten = ["tcp:x"]\n')
+        self.assertEqual((line, key), (2, "tls.listen[0]"))
+        self.assertIn("expected a port from 0 to 65535, got 'x'", problem)
+        [(line, key, problem)] = self.errors('[tls]\nlisten = [{ endpoint = "8443" }]\n')
+        self.assertEqual((line, key), (2, "tls.listen[0].endpoint"))
+        self.assertIn("write tcp:8443:interface=127.0.0.1", problem)
+        found = self.errors('[tls]\nlisten = ["tcp:0"]\nredirect_listen = ["tcp:80", "http:80"]\n')
+        self.assertEqual(found[0][:2], (3, "tls.redirect_listen[1]"))
+        self.assertIn("unknown endpoint type 'http'", found[0][2])
+
+    def test_valid(self) -> None:
+        """
+        What Twisted accepts is accepted: TCP on every interface, on an
+        IPv6 address, UNIX sockets, PROXY-protocol listeners.
+        """
+        from proxykit._checks import listenEndpoint
+
+        for value in (
+            "tcp:0",
+            "tcp:port=8080:interface=127.0.0.1",
+            "tcp6:8080:interface=\\:\\:1",
+            "unix:/run/proxy.sock:mode=600",
+            "haproxy:tcp:8080:interface=127.0.0.1",
+        ):
+            self.assertEqual(listenEndpoint(value), value)
+
+
+class SeveralErrorsTests(SynchronousTestCase):
+    """
+    Every problem of a file is reported in one go, each located, where the
+    reader can go on after it; a problem that follows from another one is
+    not reported twice.
+    """
+
+    def error(self, text: str) -> ConfigError:
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write(text)
+        with self.assertRaises(ConfigError) as caught:
+            ProxyConfig.fromFile(path)
+        return caught.exception
+
+    def test_threeErrors(self) -> None:
+        """
+        Three independent errors give one L{ConfigError} whose C{errors}
+        are all three, whose attributes are the first's, and whose text is
+        one line per error.
+        """
+        e = self.error(
+            'listen = ["tcp:notaport"]\n'
+            "[timeouts]\nidle = 0\n"
+            "[forward]\nvia = \"a b\"\ncolour = 1\n"
+        )
+        self.assertEqual(
+            sorted((each.line, each.key) for each in e.errors),
+            [(1, "listen[0]"), (3, "timeouts.idle"), (5, "forward.via"), (6, "forward.colour")],
+        )
+        self.assertIs(e.errors[0], e)
+        self.assertEqual(len(str(e).splitlines()), 4)
+        for each in e.errors:
+            self.assertIn(f"{each.source}:{each.line}: {each.key}: {each.problem}", str(e))
+
+    def test_reverse(self) -> None:
+        """
+        Errors in different routes and virtual hosts are all reported; a
+        route with a bad origin does not also make its vhost "routeless".
+        """
+        e = self.error(
+            "[[reverse.vhost]]\nhosts = [\"a.test\"]\n"
+            "[[reverse.vhost.route]]\norigins = [\"ftp://x\"]\nretries = 99\n"
+            "[[reverse.vhost]]\nhosts = [\"a..test\"]\n"
+            "[[reverse.vhost.route]]\norigins = [\"http://127.0.0.1:1\"]\n"
+            "[reverse]\n"
+        )
+        self.assertEqual(
+            [(each.line, each.key) for each in e.errors],
+            [
+                (4, "reverse.vhost[0].route[0].origins[0]"),
+                (5, "reverse.vhost[0].route[0].retries"),
+                (7, "reverse.vhost[1].hosts[0]"),
+            ],
+        )
+
+    def test_consequences(self) -> None:
+        """
+        A list that is not a list is not also reported as empty.
+        """
+        e = self.error('listen = "tcp:80"\n')
+        self.assertEqual([(each.line, each.key) for each in e.errors], [(1, "listen")])
+
+    def test_single(self) -> None:
+        """
+        A single error is its own only error, printed on one line.
+        """
+        e = ConfigError("f.toml", 3, "a.b", "bad")
+        self.assertEqual(e.errors, (e,))
+        self.assertEqual(str(e), "f.toml:3: a.b: bad")

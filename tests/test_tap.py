@@ -4,6 +4,10 @@ Tests for L{proxykit.tap}: C{twistd proxykit} options to a service.
 
 from __future__ import annotations
 
+import io
+import platform
+import sys
+
 from twisted.application.service import IServiceCollection
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
@@ -24,6 +28,9 @@ from proxykit.tap import (
     parseRoute,
 )
 from proxykit.vhosts import CombinedRouter, ReverseRouter
+from twisted import __version__ as twistedVersion
+
+from .test_service import BusyReactor, loopback
 
 
 def parse(*argv: str) -> Options:
@@ -111,6 +118,139 @@ class OptionsTests(SynchronousTestCase):
         service = makeService(parse("forward", "--listen", "tcp:0", "--listen", "tcp:0"))
         self.assertIsInstance(service, ProxyService)
         self.assertEqual(len(list(IServiceCollection(service))), 2)
+
+    def test_badListen(self) -> None:
+        """
+        A --listen that is not an endpoint string is a usage error naming
+        the flag and saying what is wrong; for a bare port number, what to
+        write instead.
+        """
+        for value, problem in (
+            ("tcp:notaport", "invalid endpoint 'tcp:notaport': expected a port from 0 to 65535"),
+            ("tcp:70000", "expected a port from 0 to 65535, got '70000'"),
+            ("bogus:1", "invalid endpoint 'bogus:1': unknown endpoint type 'bogus'"),
+            ("haproxy:bogus:1", "unknown endpoint type 'bogus'"),
+            ("tcp:1:colour=red", "unknown parameter 'colour'"),
+            ("3128", "'3128' is a port number, not an endpoint: write tcp:3128:interface=127.0.0.1"),
+        ):
+            with self.assertRaises(usage.UsageError) as caught:
+                parse("forward", "--listen", value)
+            self.assertTrue(str(caught.exception).startswith("--listen: "), caught.exception)
+            self.assertIn(problem, str(caught.exception))
+
+
+def twistd(*argv: str) -> usage.Options:
+    """
+    Parse C{twistd proxykit ARGV...} as C{twistd} does.
+
+    @return: C{twistd}'s options; C{.subOptions} are proxykit's.
+    """
+    from twisted.scripts.twistd import ServerOptions
+
+    options = ServerOptions()
+    options.parseOptions(["proxykit", *argv])
+    return options
+
+
+class TwistdTests(SynchronousTestCase):
+    """
+    What C{twistd proxykit} prints and does for bad options and files, a
+    port in use and C{--version}.
+    """
+
+    def exitText(self, *argv: str) -> str:
+        with self.assertRaises(SystemExit) as caught:
+            twistd(*argv)
+        return str(caught.exception.code)
+
+    def test_usageError(self) -> None:
+        """
+        A usage error is printed alone, with no usage text before it, then
+        one line pointing at the help of the command used; the status is
+        not 0.
+        """
+        self.assertEqual(
+            self.exitText("forward", "--listen", "3128"),
+            "--listen: '3128' is a port number, not an endpoint: write "
+            "tcp:3128:interface=127.0.0.1 (this machine only) or tcp:3128 (every interface)\n"
+            "See 'twistd proxykit forward --help' for the options.",
+        )
+        self.assertEqual(
+            self.exitText("reverse", "--nonsense"),
+            "option --nonsense not recognized\n"
+            "See 'twistd proxykit reverse --help' for the options.",
+        )
+        self.assertEqual(
+            self.exitText(),
+            "choose a mode: forward or reverse\nSee 'twistd proxykit --help' for the options.",
+        )
+
+    def test_everyFileError(self) -> None:
+        """
+        Every independent problem of a config file is printed, one a line
+        with its file, line and key, then the pointer to the help.
+        """
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write('listen = ["tcp:notaport"]\n[timeouts]\nidle = "x"\n[forward]\nvia = "a b"\n')
+        lines = self.exitText("forward", "--config", path).splitlines()
+        self.assertEqual(len(lines), 4, lines)
+        self.assertEqual(
+            sorted(lines[:3]),
+            [
+                f"{path}:1: listen[0]: invalid endpoint 'tcp:notaport': expected a port"
+                " from 0 to 65535, got 'notaport'",
+                f"{path}:3: timeouts.idle: expected a positive number, got 'x'",
+                f"{path}:5: forward.via: expected a token, got 'a b'",
+            ],
+        )
+        self.assertEqual(lines[3], "See 'twistd proxykit forward --help' for the options.")
+
+    def test_version(self) -> None:
+        """
+        --version, after C{proxykit} or after a mode, prints proxykit's
+        version with Twisted's and Python's, and exits with status 0.
+        """
+        import proxykit
+
+        for argv in (["--version"], ["forward", "--version"], ["reverse", "--version"]):
+            out = io.StringIO()
+            self.patch(sys, "stdout", out)
+            self.assertEqual(self.exitText(*argv), "0")
+            self.assertEqual(
+                out.getvalue(),
+                f"proxykit {proxykit.__version__} (Twisted {twistedVersion}, "
+                f"{platform.python_implementation()} {platform.python_version()})\n",
+            )
+
+    def test_bindsBeforeDaemonizing(self) -> None:
+        """
+        Run by twistd, makeService binds every listener before returning
+        (twistd forks into the background after it, and only the process
+        started can report a failure to whoever started it).  Called
+        directly, it binds nothing.
+        """
+        reactor = BusyReactor()
+        makeService(parse("forward", "--listen", loopback(1)), reactor)
+        self.assertEqual(reactor.listening, [])
+        options = twistd("forward", "--listen", loopback(1), "--listen", loopback(2))
+        makeService(options.subOptions, reactor)
+        self.assertEqual(reactor.listening, [1, 2])
+
+    def test_portInUse(self) -> None:
+        """
+        A port in use ends twistd with one line naming the endpoint and the
+        reason, and status 1; the other listeners are closed again.
+        """
+        reactor = BusyReactor(2)
+        options = twistd("forward", "--listen", loopback(1), "--listen", loopback(2))
+        with self.assertRaises(SystemExit) as caught:
+            makeService(options.subOptions, reactor)
+        self.assertEqual(
+            caught.exception.code,
+            "proxykit: cannot listen on tcp:2:interface=127.0.0.1: address already in use",
+        )
+        self.assertEqual(reactor.listening, [])
 
 
 ROUTE = "example.test=http://127.0.0.1:9001"

@@ -484,7 +484,7 @@ class HangupTests(SynchronousTestCase):
             handler = signal.getsignal(signal.SIGHUP)
             self.assertNotEqual(handler, before)
             handler(signal.SIGHUP, None)  # type: ignore[operator, misc]
-            self.assertEqual(calls, [service.reloadTLS])
+            self.assertEqual(calls, [service.reload])
             self.assertTrue(service.reloadTLS())
         finally:
             service.stopService()
