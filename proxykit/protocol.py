@@ -29,6 +29,7 @@ from zope.interface import implementer
 
 from ._exchange import Exchange
 from ._flow import AUTHENTICATING, NOT_CONNECTED, PIPELINE, Side
+from ._gate import IConnectionGate, IGatedConnection
 from ._origin import OriginFactory, OriginProtocol
 from .config import ProxyConfig
 from .destinations import OPEN, DestinationPolicy
@@ -63,8 +64,9 @@ from .routing import (
 from .splice import Splice, TunnelFactory, TunnelProtocol
 
 if TYPE_CHECKING:
+    from twisted.internet.interfaces import ITransport
+
     from .auth import ProxyAuthenticator
-    from .service import ListenerGate
 
 
 def proxyAuthorization(headers: Headers) -> bytes | None:
@@ -121,10 +123,16 @@ class _Waiting:
         pass
 
 
-@implementer(IHalfCloseableProtocol, IHandshakeListener)
+@implementer(IHalfCloseableProtocol, IHandshakeListener, IGatedConnection)
 class ProxyProtocol(Side):
     """
     One client connection.
+
+    It is idle (see L{IConnectionGate.idle}) from when it is made (for TLS:
+    from the end of the handshake) until the first bytes of a request, and
+    again after a keep-alive response when nothing of the next request has
+    been received; busy otherwise.  Its listener's gate, if any, is told of
+    each change.
 
     @ivar client: What the router may know about this connection.
     @ivar closing: The connection will close after the current response.
@@ -135,8 +143,10 @@ class ProxyProtocol(Side):
     _headTimed = False
     bodyLimit = 0
     """The largest request body allowed (0: no limit)."""
-    gate: ListenerGate | None = None
+    gate: IConnectionGate | None = None
     """The listener's connection cap, if it has one."""
+    _idle = False
+    """No request is in progress and nothing of the next one was received."""
     client: ClientInfo
     corking: list[Side] | None = None
     """While handling one read: the origin sides whose writes are held."""
@@ -162,19 +172,31 @@ class ProxyProtocol(Side):
         Side.connectionMade(self)
         transport = self.transport
         assert transport is not None
-        self.client = self._factory.clientInfo(transport.getPeer(), transport.getHost())
+        self.client = self._clientInfo(transport)
         if ISSLTransport.providedBy(transport):
             # The handshake may still be under way: the server name is read
             # at the first request (see _startRequest).
-            self.client = attrs.evolve(self.client, secure=True)
             self._serverNameUnread = True
             # The handshake is the start of the first request's head: it
             # must be over within the header timeout (a client that stalls
             # in it holds a connection, as a slow head would).
             self._handshaking = True
             self.setDeadline(self._factory.config.timeouts.header)
+            gate = self.gate
+            if gate is not None:
+                gate.busy(self)
             return
         self.setDeadline(self._factory.config.timeouts.idle)
+        self._becomeIdle()
+
+    def _clientInfo(self, transport: ITransport) -> ClientInfo:
+        """
+        What the router may know about the connection on C{transport}.
+        """
+        client = self._factory.clientInfo(transport.getPeer(), transport.getHost())
+        if ISSLTransport.providedBy(transport):
+            client = attrs.evolve(client, secure=True)
+        return client
 
     def handshakeCompleted(self) -> None:
         """
@@ -184,8 +206,44 @@ class ProxyProtocol(Side):
         self._handshaking = False
         if not self._headTimed and self._exchange is None and not self.closing:
             self.setDeadline(self._factory.config.timeouts.idle)
+            self._becomeIdle()
+
+    # Idle or busy (IGatedConnection)
+
+    def gatedBy(self, gate: IConnectionGate) -> None:
+        """
+        Tell C{gate} when this connection becomes idle or busy, and when it
+        closes.
+        """
+        self.gate = gate
+
+    def shed(self) -> None:
+        """
+        Close this idle connection to make room for a new client.
+        """
+        self.gate = None
+        self._idle = False
+        self.closing = True
+        self.closeAfterWrite()
+
+    def _becomeIdle(self) -> None:
+        self._idle = True
+        gate = self.gate
+        if gate is not None:
+            gate.idle(self)
+
+    def _becomeBusy(self) -> None:
+        """
+        The first bytes of a request arrived.
+        """
+        self._idle = False
+        gate = self.gate
+        if gate is not None:
+            gate.busy(self)
 
     def dataReceived(self, data: bytes) -> None:
+        if self._idle:
+            self._becomeBusy()
         splice = self._splice
         if splice is not None:
             splice.fromClient(data)
@@ -228,10 +286,11 @@ class ProxyProtocol(Side):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.cancelTimer()
+        self._idle = False
         gate = self.gate
         if gate is not None:
             self.gate = None
-            gate.closed()
+            gate.closed(self)
         splice = self._splice
         if splice is not None:
             splice.lost()
@@ -462,6 +521,17 @@ class ProxyProtocol(Side):
         self._conn.refuseUpgrade()
         self.resumeReading(PIPELINE)
         self._process()
+        conn = self._conn
+        if (
+            self._exchange is None
+            and self._splice is None
+            and not self.closing
+            and not self._readClosed
+            and not conn.inMessage
+            and not conn.hasEvents()
+        ):
+            # Between requests with nothing of the next one received.
+            self._becomeIdle()
 
     # Tunnels
 

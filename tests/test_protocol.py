@@ -9,7 +9,7 @@ import attrs
 from twisted.internet.address import IPv4Address
 from twisted.internet.interfaces import ISSLTransport
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import directlyProvides
+from zope.interface import directlyProvides, implementer
 
 from proxykit import (
     ForwardConfig,
@@ -19,6 +19,7 @@ from proxykit import (
     ProxyProtocol,
     Timeouts,
 )
+from proxykit._gate import IConnectionGate
 
 from ._harness import GET, OK, Harness, Transport, lose, originSaw
 
@@ -585,3 +586,139 @@ class ClientCheckFirstTests(SynchronousTestCase):
         h.client.client = attrs.evolve(h.client.client, allowed=False)
         h.send(b"OPTIONS http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n\r\n")
         self.assertTrue(h.received().startswith(b"HTTP/1.1 403 "))
+
+
+@implementer(IConnectionGate)
+class RecordingGate:
+    """
+    A listener gate that records what its connections tell it.
+    """
+
+    def __init__(self) -> None:
+        self.told: list[str] = []
+
+    def idle(self, connection: object) -> None:
+        self.told.append("idle")
+
+    def busy(self, connection: object) -> None:
+        self.told.append("busy")
+
+    def closed(self, connection: object) -> None:
+        self.told.append("closed")
+
+
+def gatedClient(h: Harness, tls: bool = False) -> RecordingGate:
+    """
+    Replace C{h}'s client connection by one counted by a L{RecordingGate}
+    (over a transport that says it is TLS if C{tls}).
+    """
+    gate = RecordingGate()
+    proto = h.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50002))
+    proto.gatedBy(gate)
+    transport = Transport(
+        hostAddress=IPv4Address("TCP", "127.0.0.1", 8080),
+        peerAddress=IPv4Address("TCP", "127.0.0.1", 50002),
+    )
+    if tls:
+        directlyProvides(transport, ISSLTransport)
+    proto.makeConnection(transport)
+    h.client, h.clientTransport = proto, transport
+    return gate
+
+
+class IdleBusyTests(SynchronousTestCase):
+    """
+    A client connection tells its listener's gate when it is idle (it may
+    be closed to make room for a new client) and when it is busy (it must
+    not be).
+    """
+
+    def test_keepAliveCycle(self) -> None:
+        """
+        Idle when made; busy from the first byte of a request (a partial
+        head is busy); idle again once the keep-alive response is complete;
+        closed at the end.
+        """
+        h = Harness()
+        gate = gatedClient(h)
+        self.assertEqual(gate.told, ["idle"])
+        h.send(GET[:10])
+        self.assertEqual(gate.told, ["idle", "busy"])
+        h.send(GET[10:])
+        origin, _ = h.acceptOrigin()
+        self.assertEqual(gate.told, ["idle", "busy"])
+        origin.dataReceived(OK)
+        self.assertEqual(gate.told, ["idle", "busy", "idle"])
+        h.send(GET)
+        self.assertEqual(gate.told, ["idle", "busy", "idle", "busy"])
+        lose(h.client)
+        self.assertEqual(gate.told[-1], "closed")
+
+    def test_pipelinedRequestBusy(self) -> None:
+        """
+        After a response, a connection that has already received (part of)
+        the next request is not idle.
+        """
+        h = Harness()
+        gate = gatedClient(h)
+        h.send(GET + GET[:20])
+        origin, _ = h.acceptOrigin()
+        origin.dataReceived(OK)
+        self.assertEqual(gate.told, ["idle", "busy"])
+        h.send(GET[20:])
+        origin.dataReceived(OK)
+        self.assertEqual(gate.told, ["idle", "busy", "idle"])
+
+    def test_refusalThenIdle(self) -> None:
+        """
+        A request refused while keeping the connection leaves it idle.
+        """
+        h = Harness()
+        gate = gatedClient(h)
+        h.send(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 400 "))
+        self.assertEqual(gate.told, ["idle", "busy"])
+        h = Harness()
+        gate = gatedClient(h)
+        h.send(b"TRACE http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 405 "))
+        self.assertFalse(h.clientTransport.disconnecting)
+        self.assertEqual(gate.told, ["idle", "busy", "idle"])
+
+    def test_tunnelNeverIdle(self) -> None:
+        """
+        A connection carrying a tunnel is busy until it closes.
+        """
+        h = Harness(ProxyConfig(forward=ForwardConfig(connectPorts=frozenset({9000}))))
+        gate = gatedClient(h)
+        h.send(b"CONNECT 127.0.0.1:9000 HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n\r\n")
+        origin, ot = h.acceptOrigin()
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 200 "))
+        h.send(b"tunnelled bytes")
+        origin.dataReceived(b"answer")
+        lose(h.client)
+        self.assertEqual(gate.told, ["idle", "busy", "closed"])
+
+    def test_tlsBusyUntilHandshake(self) -> None:
+        """
+        A TLS connection is busy while its handshake is under way, and idle
+        once it completes.
+        """
+        h = Harness()
+        gate = gatedClient(h, tls=True)
+        self.assertEqual(gate.told, ["busy"])
+        h.client.handshakeCompleted()
+        self.assertEqual(gate.told, ["busy", "idle"])
+
+    def test_shed(self) -> None:
+        """
+        An idle connection the gate sheds is closed, and tells the gate
+        nothing more (its slot is already free).
+        """
+        h = Harness()
+        gate = gatedClient(h)
+        h.client.shed()
+        self.assertTrue(h.clientTransport.disconnecting)
+        lose(h.client)
+        self.assertEqual(gate.told, ["idle"])
+
