@@ -10,10 +10,12 @@ Only the router differs between forward and reverse mode.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Final, cast
 
 import attrs
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import (
     IAddress,
@@ -24,6 +26,7 @@ from twisted.internet.interfaces import (
 )
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
+from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -94,6 +97,30 @@ def _serverName(transport: object) -> str | None:
         return None
 
 
+def wrappedAddress(address: IAddress) -> IAddress | None:
+    """
+    An address as a wrapping transport reports it (from a PROXY protocol
+    header), its IP literal in canonical form.
+
+    @return: The address (a new one if its literal was not canonical), or
+        C{None} if its host is not an IP address of its family: Twisted's
+        PROXY version 1 parser passes on any text.
+    """
+    if not isinstance(address, (IPv4Address, IPv6Address)):
+        return address
+    host = address.host
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if ip.version != (6 if isinstance(address, IPv6Address) else 4):
+        return None
+    canonical = ip.compressed
+    if canonical == host:
+        return address
+    return type(address)(address.type, canonical, address.port)
+
+
 _ESTABLISHED: Final = b"HTTP/1.1 200 Connection established\r\n\r\n"
 _CHECKED_METHODS: Final = frozenset({b"TRACE", b"OPTIONS"})
 
@@ -147,6 +174,9 @@ class ProxyProtocol(Side):
     """The listener's connection cap, if it has one."""
     _idle = False
     """No request is in progress and nothing of the next one was received."""
+    _peerUnread = False
+    """The client's address may be known only from the first bytes (the
+    transport wraps another, as for the PROXY protocol)."""
     client: ClientInfo
     corking: list[Side] | None = None
     """While handling one read: the origin sides whose writes are held."""
@@ -172,7 +202,13 @@ class ProxyProtocol(Side):
         Side.connectionMade(self)
         transport = self.transport
         assert transport is not None
-        self.client = self._clientInfo(transport)
+        self.client = self._clientInfo(transport, transport.getPeer(), transport.getHost())
+        # A wrapping transport may learn the client's address from the
+        # stream: Twisted's PROXY protocol wrapper connects this protocol
+        # before the PROXY header arrives, and answers getPeer() with the
+        # header's address only once it has read it, before passing on any
+        # byte.  The address is read again at the first bytes.
+        self._peerUnread = isinstance(transport, ProtocolWrapper)
         if ISSLTransport.providedBy(transport):
             # The handshake may still be under way: the server name is read
             # at the first request (see _startRequest).
@@ -189,11 +225,12 @@ class ProxyProtocol(Side):
         self.setDeadline(self._factory.config.timeouts.idle)
         self._becomeIdle()
 
-    def _clientInfo(self, transport: ITransport) -> ClientInfo:
+    def _clientInfo(self, transport: ITransport, peer: IAddress, local: IAddress) -> ClientInfo:
         """
-        What the router may know about the connection on C{transport}.
+        What the router may know about the connection on C{transport},
+        between C{peer} and C{local}.
         """
-        client = self._factory.clientInfo(transport.getPeer(), transport.getHost())
+        client = self._factory.clientInfo(peer, local)
         if ISSLTransport.providedBy(transport):
             client = attrs.evolve(client, secure=True)
         return client
@@ -237,6 +274,10 @@ class ProxyProtocol(Side):
         The first bytes of a request arrived.
         """
         self._idle = False
+        if self._peerUnread:
+            self._peerUnread = False
+            if not self._readPeer():
+                return
         gate = self.gate
         if gate is not None:
             gate.busy(self)
@@ -321,6 +362,27 @@ class ProxyProtocol(Side):
                 self.sendError(408, close=True)
             else:
                 self.closeAfterWrite()
+
+    def _readPeer(self) -> bool:
+        """
+        Read the client's address again from a wrapping transport, now that
+        bytes flow (see L{connectionMade}); close the connection if it is
+        not an IP address.
+
+        @return: Whether the connection goes on.
+        """
+        transport = self.transport
+        assert transport is not None
+        peer = wrappedAddress(transport.getPeer())
+        local = wrappedAddress(transport.getHost())
+        if peer is None or local is None:
+            self._log.info(
+                "bad PROXY header: {why}", why="not an IP address", client=self.client.peerHost
+            )
+            self.abortConnection()
+            return False
+        self.client = self._clientInfo(transport, peer, local)
+        return True
 
     # Requests
 

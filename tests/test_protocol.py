@@ -6,8 +6,9 @@ the client and the origin send and see, on Twisted's in-memory fakes.
 from __future__ import annotations
 
 import attrs
-from twisted.internet.address import IPv4Address
-from twisted.internet.interfaces import ISSLTransport
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.interfaces import ISSLTransport, IStreamServerEndpoint
+from twisted.protocols.haproxy import proxyEndpoint
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import directlyProvides, implementer
 
@@ -20,6 +21,7 @@ from proxykit import (
     Timeouts,
 )
 from proxykit._gate import IConnectionGate
+from proxykit.protocol import wrappedAddress
 
 from ._harness import GET, OK, Harness, Transport, lose, originSaw
 
@@ -722,3 +724,89 @@ class IdleBusyTests(SynchronousTestCase):
         lose(h.client)
         self.assertEqual(gate.told, ["idle"])
 
+
+class ProxyHeaderTests(SynchronousTestCase):
+    """
+    Behind a load balancer speaking the PROXY protocol (Twisted's
+    C{haproxy:} endpoints), the client is the one the PROXY header names,
+    not the balancer that connected.
+    """
+
+    V1 = b"PROXY TCP4 203.0.113.7 127.0.0.1 40000 8080\r\n"
+
+    def client(self, h: Harness) -> Transport:
+        """
+        Connect to C{h}'s factory through the PROXY protocol wrapper
+        Twisted's C{haproxy:} endpoints use, from 127.0.0.1.
+        """
+
+        @implementer(IStreamServerEndpoint)
+        class Endpoint:
+            factory: object = None
+
+            def listen(self, factory: object) -> None:
+                self.factory = factory
+
+        endpoint = Endpoint()
+        proxyEndpoint(endpoint).listen(h.factory)
+        wrapper = endpoint.factory.buildProtocol(  # type: ignore[attr-defined]
+            IPv4Address("TCP", "127.0.0.1", 50003)
+        )
+        transport = Transport(
+            hostAddress=IPv4Address("TCP", "127.0.0.1", 8080),
+            peerAddress=IPv4Address("TCP", "127.0.0.1", 50003),
+        )
+        wrapper.makeConnection(transport)
+        h.client = wrapper.wrappedProtocol
+        h.clientTransport = transport
+        h.send = wrapper.dataReceived  # type: ignore[method-assign]
+        return transport
+
+    def test_clientAddress(self) -> None:
+        """
+        The router and the logs see the address from the header.
+        """
+        h = Harness(ProxyConfig(forward=ForwardConfig(allowClients=("203.0.113.0/24",))))
+        self.client(h)
+        h.send(self.V1 + GET)
+        self.assertEqual(h.client.client.peerHost, "203.0.113.7")
+        self.assertEqual(len(h.reactor.tcpClients), 1)
+
+    def test_clientRefused(self) -> None:
+        """
+        A client the header names outside the allowed networks is refused,
+        though the balancer's own address is allowed.
+        """
+        h = Harness()
+        self.client(h)
+        h.send(self.V1 + GET)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 403 "))
+        self.assertEqual(h.reactor.tcpClients, [])
+
+    def test_notAnAddress(self) -> None:
+        """
+        A version 1 header whose client is not an IP address (Twisted's
+        parser passes any text on) closes the connection: nothing is
+        answered, no origin contacted.
+        """
+        h = Harness(ProxyConfig(forward=ForwardConfig(allowClients=("0.0.0.0/0",))))
+        transport = self.client(h)
+        h.send(b"PROXY TCP4 203.0.113.999 127.0.0.1 40000 8080\r\n" + GET)
+        self.assertTrue(transport.aborted)
+        self.assertEqual(transport.value(), b"")
+        self.assertEqual(h.reactor.tcpClients, [])
+
+    def test_canonicalAddress(self) -> None:
+        """
+        An IPv6 client address is used in its canonical form, however the
+        header spelled it.
+        """
+        self.assertEqual(
+            wrappedAddress(IPv6Address("TCP", "2001:db8:0:0:0:0:0:7", 1)),
+            IPv6Address("TCP", "2001:db8::7", 1),
+        )
+        same = IPv4Address("TCP", "203.0.113.7", 1)
+        self.assertIs(wrappedAddress(same), same)
+        self.assertIsNone(wrappedAddress(IPv4Address("TCP", "::1", 1)))
+        self.assertIsNone(wrappedAddress(IPv6Address("TCP", "203.0.113.7", 1)))
+        self.assertIsNone(wrappedAddress(IPv4Address("TCP", "localhost", 1)))
