@@ -159,7 +159,10 @@ class LimitsConfig:
     @ivar maxBodyBytes: Largest request body (413 beyond); C{0}: no limit.
         Bodies are streamed, so this protects origins, not the proxy.
     @ivar maxClientConnections: Open client connections per listener; at
-        the cap the listener stops accepting until one closes.
+        the cap an idle keep-alive connection is closed to admit a new
+        client, and with none idle the listener stops accepting until one
+        closes.  C{None}: derived from the open-file limit (see
+        L{proxykit._gate.connectionCap}).
     @ivar maxOriginConnections: Open connections per origin; requests over
         it wait in a queue.
     @ivar maxOriginQueue: Requests that may wait for a connection to one
@@ -170,7 +173,7 @@ class LimitsConfig:
     maxHeaderBytes: int = 65536
     maxHeaderCount: int = 100
     maxBodyBytes: int = 0
-    maxClientConnections: int = 1024
+    maxClientConnections: int | None = None
     maxOriginConnections: int = 256
     maxOriginQueue: int = 1024
 

@@ -10,10 +10,12 @@ Only the router differs between forward and reverse mode.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Final, cast
 
 import attrs
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import (
     IAddress,
@@ -24,11 +26,13 @@ from twisted.internet.interfaces import (
 )
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
+from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ._exchange import Exchange
 from ._flow import AUTHENTICATING, NOT_CONNECTED, PIPELINE, Side
+from ._gate import IConnectionGate, IGatedConnection
 from ._origin import OriginFactory, OriginProtocol
 from .config import ProxyConfig
 from .destinations import OPEN, DestinationPolicy
@@ -63,8 +67,9 @@ from .routing import (
 from .splice import Splice, TunnelFactory, TunnelProtocol
 
 if TYPE_CHECKING:
+    from twisted.internet.interfaces import ITransport
+
     from .auth import ProxyAuthenticator
-    from .service import ListenerGate
 
 
 def proxyAuthorization(headers: Headers) -> bytes | None:
@@ -90,6 +95,30 @@ def _serverName(transport: object) -> str | None:
         return name.decode("ascii").lower().rstrip(".") or None
     except UnicodeDecodeError:
         return None
+
+
+def wrappedAddress(address: IAddress) -> IAddress | None:
+    """
+    An address as a wrapping transport reports it (from a PROXY protocol
+    header), its IP literal in canonical form.
+
+    @return: The address (a new one if its literal was not canonical), or
+        C{None} if its host is not an IP address of its family: Twisted's
+        PROXY version 1 parser passes on any text.
+    """
+    if not isinstance(address, (IPv4Address, IPv6Address)):
+        return address
+    host = address.host
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if ip.version != (6 if isinstance(address, IPv6Address) else 4):
+        return None
+    canonical = ip.compressed
+    if canonical == host:
+        return address
+    return type(address)(address.type, canonical, address.port)
 
 
 _ESTABLISHED: Final = b"HTTP/1.1 200 Connection established\r\n\r\n"
@@ -121,10 +150,16 @@ class _Waiting:
         pass
 
 
-@implementer(IHalfCloseableProtocol, IHandshakeListener)
+@implementer(IHalfCloseableProtocol, IHandshakeListener, IGatedConnection)
 class ProxyProtocol(Side):
     """
     One client connection.
+
+    It is idle (see L{IConnectionGate.idle}) from when it is made (for TLS:
+    from the end of the handshake) until the first bytes of a request, and
+    again after a keep-alive response when nothing of the next request has
+    been received; busy otherwise.  Its listener's gate, if any, is told of
+    each change.
 
     @ivar client: What the router may know about this connection.
     @ivar closing: The connection will close after the current response.
@@ -135,8 +170,13 @@ class ProxyProtocol(Side):
     _headTimed = False
     bodyLimit = 0
     """The largest request body allowed (0: no limit)."""
-    gate: ListenerGate | None = None
+    gate: IConnectionGate | None = None
     """The listener's connection cap, if it has one."""
+    _idle = False
+    """No request is in progress and nothing of the next one was received."""
+    _peerUnread = False
+    """The client's address may be known only from the first bytes (the
+    transport wraps another, as for the PROXY protocol)."""
     client: ClientInfo
     corking: list[Side] | None = None
     """While handling one read: the origin sides whose writes are held."""
@@ -162,19 +202,38 @@ class ProxyProtocol(Side):
         Side.connectionMade(self)
         transport = self.transport
         assert transport is not None
-        self.client = self._factory.clientInfo(transport.getPeer(), transport.getHost())
+        self.client = self._clientInfo(transport, transport.getPeer(), transport.getHost())
+        # A wrapping transport may learn the client's address from the
+        # stream: Twisted's PROXY protocol wrapper connects this protocol
+        # before the PROXY header arrives, and answers getPeer() with the
+        # header's address only once it has read it, before passing on any
+        # byte.  The address is read again at the first bytes.
+        self._peerUnread = isinstance(transport, ProtocolWrapper)
         if ISSLTransport.providedBy(transport):
             # The handshake may still be under way: the server name is read
             # at the first request (see _startRequest).
-            self.client = attrs.evolve(self.client, secure=True)
             self._serverNameUnread = True
             # The handshake is the start of the first request's head: it
             # must be over within the header timeout (a client that stalls
             # in it holds a connection, as a slow head would).
             self._handshaking = True
             self.setDeadline(self._factory.config.timeouts.header)
+            gate = self.gate
+            if gate is not None:
+                gate.busy(self)
             return
         self.setDeadline(self._factory.config.timeouts.idle)
+        self._becomeIdle()
+
+    def _clientInfo(self, transport: ITransport, peer: IAddress, local: IAddress) -> ClientInfo:
+        """
+        What the router may know about the connection on C{transport},
+        between C{peer} and C{local}.
+        """
+        client = self._factory.clientInfo(peer, local)
+        if ISSLTransport.providedBy(transport):
+            client = attrs.evolve(client, secure=True)
+        return client
 
     def handshakeCompleted(self) -> None:
         """
@@ -184,8 +243,48 @@ class ProxyProtocol(Side):
         self._handshaking = False
         if not self._headTimed and self._exchange is None and not self.closing:
             self.setDeadline(self._factory.config.timeouts.idle)
+            self._becomeIdle()
+
+    # Idle or busy (IGatedConnection)
+
+    def gatedBy(self, gate: IConnectionGate) -> None:
+        """
+        Tell C{gate} when this connection becomes idle or busy, and when it
+        closes.
+        """
+        self.gate = gate
+
+    def shed(self) -> None:
+        """
+        Close this idle connection to make room for a new client.
+        """
+        self.gate = None
+        self._idle = False
+        self.closing = True
+        self.closeAfterWrite()
+
+    def _becomeIdle(self) -> None:
+        self._idle = True
+        gate = self.gate
+        if gate is not None:
+            gate.idle(self)
+
+    def _becomeBusy(self) -> None:
+        """
+        The first bytes of a request arrived.
+        """
+        self._idle = False
+        if self._peerUnread:
+            self._peerUnread = False
+            if not self._readPeer():
+                return
+        gate = self.gate
+        if gate is not None:
+            gate.busy(self)
 
     def dataReceived(self, data: bytes) -> None:
+        if self._idle:
+            self._becomeBusy()
         splice = self._splice
         if splice is not None:
             splice.fromClient(data)
@@ -228,10 +327,11 @@ class ProxyProtocol(Side):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.cancelTimer()
+        self._idle = False
         gate = self.gate
         if gate is not None:
             self.gate = None
-            gate.closed()
+            gate.closed(self)
         splice = self._splice
         if splice is not None:
             splice.lost()
@@ -262,6 +362,27 @@ class ProxyProtocol(Side):
                 self.sendError(408, close=True)
             else:
                 self.closeAfterWrite()
+
+    def _readPeer(self) -> bool:
+        """
+        Read the client's address again from a wrapping transport, now that
+        bytes flow (see L{connectionMade}); close the connection if it is
+        not an IP address.
+
+        @return: Whether the connection goes on.
+        """
+        transport = self.transport
+        assert transport is not None
+        peer = wrappedAddress(transport.getPeer())
+        local = wrappedAddress(transport.getHost())
+        if peer is None or local is None:
+            self._log.info(
+                "bad PROXY header: {why}", why="not an IP address", client=self.client.peerHost
+            )
+            self.abortConnection()
+            return False
+        self.client = self._clientInfo(transport, peer, local)
+        return True
 
     # Requests
 
@@ -462,6 +583,17 @@ class ProxyProtocol(Side):
         self._conn.refuseUpgrade()
         self.resumeReading(PIPELINE)
         self._process()
+        conn = self._conn
+        if (
+            self._exchange is None
+            and self._splice is None
+            and not self.closing
+            and not self._readClosed
+            and not conn.inMessage
+            and not conn.hasEvents()
+        ):
+            # Between requests with nothing of the next one received.
+            self._becomeIdle()
 
     # Tunnels
 

@@ -20,20 +20,19 @@ from twisted.internet import endpoints
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
-    IAddress,
     IListeningPort,
     IProtocolFactory,
     IReactorTime,
     IStreamServerEndpoint,
 )
-from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from ._gate import ListenerGate as ListenerGate
 from .config import ProxyConfig
 from .destinations import DestinationPolicy
-from .protocol import ProxyFactory, ProxyProtocol, poolFor
+from .protocol import ProxyFactory, poolFor
 from .reactor import orGlobal
 
 if TYPE_CHECKING:
@@ -42,65 +41,11 @@ if TYPE_CHECKING:
 from .routing import ForwardRouter, IRouter
 
 
-class ListenerGate(Factory):
-    """
-    Caps the open connections of one listener: at the cap the listening
-    port stops accepting (connections wait in the kernel's backlog rather
-    than being refused) until one closes.
-
-    @ivar open: The listener's open connections.
-    """
-
-    noisy = False
-    _log = Logger()
-
-    def __init__(self, factory: ProxyFactory, cap: int) -> None:
-        self.factory = factory
-        self.cap = cap
-        self.open = 0
-        self.port: IListeningPort | None = None
-        self._paused = False
-
-    def logPrefix(self) -> str:
-        """
-        Log as the factory it guards (C{ProxyFactory starting on 8080}).
-        """
-        return self.factory.logPrefix()  # type: ignore[no-any-return, no-untyped-call]
-
-    def doStart(self) -> None:
-        self.factory.doStart()  # type: ignore[no-untyped-call]
-
-    def doStop(self) -> None:
-        self.factory.doStop()  # type: ignore[no-untyped-call]
-
-    def buildProtocol(self, addr: IAddress) -> ProxyProtocol:  # type: ignore[override]
-        protocol = self.factory.buildProtocol(addr)
-        protocol.gate = self
-        self.open += 1
-        if self.open >= self.cap and not self._paused:
-            stopReading = getattr(self.port, "stopReading", None)
-            if stopReading is not None:
-                self._paused = True
-                stopReading()
-                self._log.info(
-                    "listener at {cap} connections: not accepting", cap=self.cap
-                )
-        return protocol
-
-    def closed(self) -> None:
-        """
-        One of the listener's connections closed.
-        """
-        self.open -= 1
-        if self._paused and self.open < self.cap:
-            self._paused = False
-            self.port.startReading()  # type: ignore[union-attr]
-
-
 @implementer(IStreamServerEndpoint)
 class _GatedEndpoint:
     """
-    Listens through an endpoint and tells the gate its port.
+    Listens through an endpoint and tells the gate its port (a gate
+    listening without it learns the port from its first connection).
     """
 
     def __init__(self, endpoint: IStreamServerEndpoint, gate: ListenerGate) -> None:

@@ -10,10 +10,11 @@ from random import Random
 import attrs
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from twisted.internet.address import IPv4Address
-from twisted.internet.interfaces import ISSLTransport
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.interfaces import ISSLTransport, IStreamServerEndpoint
+from twisted.protocols.haproxy import proxyEndpoint
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import directlyProvides
+from zope.interface import directlyProvides, implementer
 
 from proxykit import (
     ForwardConfig,
@@ -23,6 +24,7 @@ from proxykit import (
     ProxyProtocol,
     Timeouts,
 )
+from proxykit._gate import IConnectionGate
 from proxykit.h1 import (
     NEED_DATA,
     Data,
@@ -32,6 +34,7 @@ from proxykit.h1 import (
     ProtocolError,
     Request,
 )
+from proxykit.protocol import wrappedAddress
 
 from ._harness import GET, OK, Harness, Transport, lose, originSaw
 
@@ -61,7 +64,12 @@ class ForwardTranscriptTests(SynchronousTestCase):
             h.received(),
             b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nVia: 1.1 proxykit\r\n\r\nhello",
         )
-        self.assertEqual(h.factory.pool.idleCount(h.factory.router._authorities[(b"http", b"127.0.0.1:9000")][0]), 1)  # type: ignore[index]
+        self.assertEqual(
+            h.factory.pool.idleCount(
+                h.factory.router._authorities[(b"http", b"127.0.0.1:9000")][0]
+            ),
+            1,
+        )  # type: ignore[index]
         self.assertFalse(h.clientTransport.disconnecting)
 
     def test_keepAliveReusesOrigin(self) -> None:
@@ -106,8 +114,12 @@ class ForwardTranscriptTests(SynchronousTestCase):
         collected whole.
         """
         h = Harness()
-        h.send(b"POST http://127.0.0.1:9000/up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
-        self.assertEqual(h.clientTransport.producerState, "paused", "body held until origin connects")
+        h.send(
+            b"POST http://127.0.0.1:9000/up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab"
+        )
+        self.assertEqual(
+            h.clientTransport.producerState, "paused", "body held until origin connects"
+        )
         origin, ot = h.acceptOrigin()
         self.assertEqual(h.clientTransport.producerState, "producing")
         self.assertTrue(originSaw(ot).endswith(b"\r\n\r\nab"))
@@ -149,7 +161,9 @@ class ForwardTranscriptTests(SynchronousTestCase):
         h.send(b"GET http://127.0.0.1:9000/ HTTP/1.0\r\n\r\n")
         origin, ot = h.acceptOrigin()
         self.assertIn(b"Host: 127.0.0.1:9000\r\n", originSaw(ot))
-        origin.dataReceived(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+        origin.dataReceived(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+        )
         out = h.received()
         self.assertNotIn(b"chunked", out)
         self.assertIn(b"Connection: close\r\n", out)
@@ -175,7 +189,9 @@ class ForwardTranscriptTests(SynchronousTestCase):
         final response.
         """
         h = Harness()
-        h.send(b"PUT http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+        h.send(
+            b"PUT http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"
+        )
         origin, ot = h.acceptOrigin()
         self.assertIn(b"Expect: 100-continue", originSaw(ot))
         origin.dataReceived(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -308,7 +324,9 @@ class FailureTests(SynchronousTestCase):
         h = Harness()
         h.send(GET)
         origin, ot = h.acceptOrigin()
-        origin.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello")
+        origin.dataReceived(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello"
+        )
         self.assertTrue(h.received().startswith(b"HTTP/1.1 502 "))
         self.assertTrue(ot.aborted)
 
@@ -340,7 +358,9 @@ class FailureTests(SynchronousTestCase):
         origin, ot = h.acceptOrigin()
         origin.dataReceived(OK)
         h.received()
-        h.send(b"POST http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nz")
+        h.send(
+            b"POST http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nz"
+        )
         lose(origin)
         self.assertEqual(len(h.reactor.tcpClients), 1)
         self.assertTrue(h.received().startswith(b"HTTP/1.1 502 "))
@@ -351,7 +371,9 @@ class FailureTests(SynchronousTestCase):
         closed too.
         """
         h = Harness()
-        h.send(b"POST http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        h.send(
+            b"POST http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc"
+        )
         origin, ot = h.acceptOrigin()
         lose(h.client)
         self.assertTrue(ot.aborted)
@@ -409,7 +431,9 @@ class BackpressureTests(SynchronousTestCase):
         not read.
         """
         h = Harness()
-        h.send(b"POST http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nab")
+        h.send(
+            b"POST http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nab"
+        )
         origin, ot = h.acceptOrigin()
         origin.pauseProducing()
         self.assertEqual(h.clientTransport.producerState, "paused")
@@ -518,7 +542,9 @@ class HardeningTests(SynchronousTestCase):
         contacted, also when the client waits for 100-continue.
         """
         h = Harness(ProxyConfig(limits=LimitsConfig(maxBodyBytes=10)))
-        h.send(b"PUT http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n")
+        h.send(
+            b"PUT http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n"
+        )
         self.assertTrue(h.received().startswith(b"HTTP/1.1 413 "))
         self.assertEqual(h.reactor.tcpClients, [])
         self.assertTrue(h.clientTransport.disconnecting)
@@ -529,7 +555,9 @@ class HardeningTests(SynchronousTestCase):
         connection is dropped.
         """
         h = Harness(ProxyConfig(limits=LimitsConfig(maxBodyBytes=10)))
-        h.send(b"POST http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n")
+        h.send(
+            b"POST http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n"
+        )
         origin, ot = h.acceptOrigin()
         h.send(b"6\r\nghijkl\r\n")
         self.assertTrue(h.received().startswith(b"HTTP/1.1 413 "))
@@ -541,10 +569,14 @@ class HardeningTests(SynchronousTestCase):
         it) gets 508.
         """
         h = Harness()
-        h.send(b"GET http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nVia: 1.0 other, 1.1 ProxyKit\r\n\r\n")
+        h.send(
+            b"GET http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nVia: 1.0 other, 1.1 ProxyKit\r\n\r\n"
+        )
         self.assertTrue(h.received().startswith(b"HTTP/1.1 508 "))
         self.assertEqual(h.reactor.tcpClients, [])
-        h.send(b"GET http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nVia: 1.1 proxykitten\r\n\r\n")
+        h.send(
+            b"GET http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nVia: 1.1 proxykitten\r\n\r\n"
+        )
         self.assertEqual(len(h.reactor.tcpClients), 1)
 
     def test_traceRefused(self) -> None:
@@ -561,13 +593,17 @@ class HardeningTests(SynchronousTestCase):
         is decremented on the way.
         """
         h = Harness()
-        h.send(b"OPTIONS http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n\r\n")
+        h.send(
+            b"OPTIONS http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n\r\n"
+        )
         out = h.received()
         self.assertTrue(out.startswith(b"HTTP/1.1 200 OK\r\n"))
         self.assertIn(b"Allow: ", out)
         self.assertEqual(h.reactor.tcpClients, [])
         self.assertFalse(h.clientTransport.disconnecting)
-        h.send(b"OPTIONS http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nMax-Forwards: 5\r\n\r\n")
+        h.send(
+            b"OPTIONS http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nMax-Forwards: 5\r\n\r\n"
+        )
         origin, ot = h.acceptOrigin()
         self.assertIn(b"Max-Forwards: 4\r\n", originSaw(ot))
 
@@ -577,10 +613,15 @@ class HardeningTests(SynchronousTestCase):
         reflected, without credentials or cookies.
         """
         h = Harness(ProxyConfig(forward=ForwardConfig(allowTrace=True)))
-        h.send(b"TRACE http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\nCookie: s=1\r\n\r\n")
+        h.send(
+            b"TRACE http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\nCookie: s=1\r\n\r\n"
+        )
         out = h.received()
         self.assertIn(b"Content-Type: message/http", out)
-        self.assertIn(b"TRACE http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n", out)
+        self.assertIn(
+            b"TRACE http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n",
+            out,
+        )
         self.assertNotIn(b"Cookie", out)
 
 
@@ -596,7 +637,9 @@ class ClientCheckFirstTests(SynchronousTestCase):
         """
         h = Harness()
         h.client.client = attrs.evolve(h.client.client, allowed=False)
-        h.send(b"OPTIONS http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n\r\n")
+        h.send(
+            b"OPTIONS http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n\r\n"
+        )
         self.assertTrue(h.received().startswith(b"HTTP/1.1 403 "))
 
 
@@ -613,7 +656,9 @@ _BODIES_FAILING = (
 )
 
 
-def _parseAsOrigin(wire: bytes) -> tuple[list[tuple[Request, bytes, bool]], ProtocolError | None]:
+def _parseAsOrigin(
+    wire: bytes,
+) -> tuple[list[tuple[Request, bytes, bool]], ProtocolError | None]:
     """
     Parse what an origin received with a strict server-role connection.
 
@@ -655,13 +700,17 @@ class FramingAgreementTests(SynchronousTestCase):
         """
         h = Harness()
         h.send(
-            _CHUNKED_POST.replace(b"Transfer-Encoding: chunked", b"Transfer-Encoding:\tchunked\t")
+            _CHUNKED_POST.replace(
+                b"Transfer-Encoding: chunked", b"Transfer-Encoding:\tchunked\t"
+            )
             + b"5\r\nhello\r\n0\r\n\r\n"
         )
         origin, ot = h.acceptOrigin()
         [(request, body, ended)], error = _parseAsOrigin(originSaw(ot))
         self.assertIsNone(error)
-        self.assertEqual((request.framing, body, ended), (Framing.CHUNKED, b"hello", True))
+        self.assertEqual(
+            (request.framing, body, ended), (Framing.CHUNKED, b"hello", True)
+        )
         origin.dataReceived(OK)
         self.assertTrue(h.received().startswith(b"HTTP/1.1 200 OK\r\n"))
 
@@ -784,7 +833,9 @@ _OWS = st.sampled_from([b"", b" ", b"\t", b" \t", b"\t "])
 
 
 @st.composite
-def _fieldLines(draw: st.DrawFn, names: list[bytes], elements: list[bytes]) -> list[bytes]:
+def _fieldLines(
+    draw: st.DrawFn, names: list[bytes], elements: list[bytes]
+) -> list[bytes]:
     """
     Zero to two lines of one field: its name in some case, a value made of
     list elements (some empty) with optional whitespace around each.
@@ -799,7 +850,12 @@ def _fieldLines(draw: st.DrawFn, names: list[bytes], elements: list[bytes]) -> l
 
 
 _TE_LINES = _fieldLines(
-    [b"Transfer-Encoding", b"transfer-encoding", b"TRANSFER-ENCODING", b"Transfer-encoding"],
+    [
+        b"Transfer-Encoding",
+        b"transfer-encoding",
+        b"TRANSFER-ENCODING",
+        b"Transfer-encoding",
+    ],
     [b"chunked", b"CHUNKED", b"Chunked", b"", b"identity", b"gzip"],
 )
 _CL_LINES = _fieldLines(
@@ -814,8 +870,15 @@ class FramingPropertyTests(SynchronousTestCase):
     never disagree about where the body ends.
     """
 
-    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(teLines=_TE_LINES, clLines=_CL_LINES, order=st.randoms(use_true_random=False), split=st.booleans())
+    @settings(
+        max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    @given(
+        teLines=_TE_LINES,
+        clLines=_CL_LINES,
+        order=st.randoms(use_true_random=False),
+        split=st.booleans(),
+    )
     def test_refusedOrForwardedExactly(
         self, teLines: list[bytes], clLines: list[bytes], order: Random, split: bool
     ) -> None:
@@ -857,3 +920,227 @@ class FramingPropertyTests(SynchronousTestCase):
         self.assertEqual((received, ended), (b"hello", True), head)
         origin.dataReceived(OK)
         self.assertTrue(h.received().startswith(b"HTTP/1.1 200 OK\r\n"), head)
+
+
+@implementer(IConnectionGate)
+class RecordingGate:
+    """
+    A listener gate that records what its connections tell it.
+    """
+
+    def __init__(self) -> None:
+        self.told: list[str] = []
+
+    def idle(self, connection: object) -> None:
+        self.told.append("idle")
+
+    def busy(self, connection: object) -> None:
+        self.told.append("busy")
+
+    def closed(self, connection: object) -> None:
+        self.told.append("closed")
+
+
+def gatedClient(h: Harness, tls: bool = False) -> RecordingGate:
+    """
+    Replace C{h}'s client connection by one counted by a L{RecordingGate}
+    (over a transport that says it is TLS if C{tls}).
+    """
+    gate = RecordingGate()
+    proto = h.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50002))
+    proto.gatedBy(gate)
+    transport = Transport(
+        hostAddress=IPv4Address("TCP", "127.0.0.1", 8080),
+        peerAddress=IPv4Address("TCP", "127.0.0.1", 50002),
+    )
+    if tls:
+        directlyProvides(transport, ISSLTransport)
+    proto.makeConnection(transport)
+    h.client, h.clientTransport = proto, transport
+    return gate
+
+
+class IdleBusyTests(SynchronousTestCase):
+    """
+    A client connection tells its listener's gate when it is idle (it may
+    be closed to make room for a new client) and when it is busy (it must
+    not be).
+    """
+
+    def test_keepAliveCycle(self) -> None:
+        """
+        Idle when made; busy from the first byte of a request (a partial
+        head is busy); idle again once the keep-alive response is complete;
+        closed at the end.
+        """
+        h = Harness()
+        gate = gatedClient(h)
+        self.assertEqual(gate.told, ["idle"])
+        h.send(GET[:10])
+        self.assertEqual(gate.told, ["idle", "busy"])
+        h.send(GET[10:])
+        origin, _ = h.acceptOrigin()
+        self.assertEqual(gate.told, ["idle", "busy"])
+        origin.dataReceived(OK)
+        self.assertEqual(gate.told, ["idle", "busy", "idle"])
+        h.send(GET)
+        self.assertEqual(gate.told, ["idle", "busy", "idle", "busy"])
+        lose(h.client)
+        self.assertEqual(gate.told[-1], "closed")
+
+    def test_pipelinedRequestBusy(self) -> None:
+        """
+        After a response, a connection that has already received (part of)
+        the next request is not idle.
+        """
+        h = Harness()
+        gate = gatedClient(h)
+        h.send(GET + GET[:20])
+        origin, _ = h.acceptOrigin()
+        origin.dataReceived(OK)
+        self.assertEqual(gate.told, ["idle", "busy"])
+        h.send(GET[20:])
+        origin.dataReceived(OK)
+        self.assertEqual(gate.told, ["idle", "busy", "idle"])
+
+    def test_refusalThenIdle(self) -> None:
+        """
+        A request refused while keeping the connection leaves it idle.
+        """
+        h = Harness()
+        gate = gatedClient(h)
+        h.send(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 400 "))
+        self.assertEqual(gate.told, ["idle", "busy"])
+        h = Harness()
+        gate = gatedClient(h)
+        h.send(b"TRACE http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 405 "))
+        self.assertFalse(h.clientTransport.disconnecting)
+        self.assertEqual(gate.told, ["idle", "busy", "idle"])
+
+    def test_tunnelNeverIdle(self) -> None:
+        """
+        A connection carrying a tunnel is busy until it closes.
+        """
+        h = Harness(ProxyConfig(forward=ForwardConfig(connectPorts=frozenset({9000}))))
+        gate = gatedClient(h)
+        h.send(b"CONNECT 127.0.0.1:9000 HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n\r\n")
+        origin, ot = h.acceptOrigin()
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 200 "))
+        h.send(b"tunnelled bytes")
+        origin.dataReceived(b"answer")
+        lose(h.client)
+        self.assertEqual(gate.told, ["idle", "busy", "closed"])
+
+    def test_tlsBusyUntilHandshake(self) -> None:
+        """
+        A TLS connection is busy while its handshake is under way, and idle
+        once it completes.
+        """
+        h = Harness()
+        gate = gatedClient(h, tls=True)
+        self.assertEqual(gate.told, ["busy"])
+        h.client.handshakeCompleted()
+        self.assertEqual(gate.told, ["busy", "idle"])
+
+    def test_shed(self) -> None:
+        """
+        An idle connection the gate sheds is closed, and tells the gate
+        nothing more (its slot is already free).
+        """
+        h = Harness()
+        gate = gatedClient(h)
+        h.client.shed()
+        self.assertTrue(h.clientTransport.disconnecting)
+        lose(h.client)
+        self.assertEqual(gate.told, ["idle"])
+
+
+class ProxyHeaderTests(SynchronousTestCase):
+    """
+    Behind a load balancer speaking the PROXY protocol (Twisted's
+    C{haproxy:} endpoints), the client is the one the PROXY header names,
+    not the balancer that connected.
+    """
+
+    V1 = b"PROXY TCP4 203.0.113.7 127.0.0.1 40000 8080\r\n"
+
+    def client(self, h: Harness) -> Transport:
+        """
+        Connect to C{h}'s factory through the PROXY protocol wrapper
+        Twisted's C{haproxy:} endpoints use, from 127.0.0.1.
+        """
+
+        @implementer(IStreamServerEndpoint)
+        class Endpoint:
+            factory: object = None
+
+            def listen(self, factory: object) -> None:
+                self.factory = factory
+
+        endpoint = Endpoint()
+        proxyEndpoint(endpoint).listen(h.factory)
+        wrapper = endpoint.factory.buildProtocol(  # type: ignore[attr-defined]
+            IPv4Address("TCP", "127.0.0.1", 50003)
+        )
+        transport = Transport(
+            hostAddress=IPv4Address("TCP", "127.0.0.1", 8080),
+            peerAddress=IPv4Address("TCP", "127.0.0.1", 50003),
+        )
+        wrapper.makeConnection(transport)
+        h.client = wrapper.wrappedProtocol
+        h.clientTransport = transport
+        h.send = wrapper.dataReceived  # type: ignore[method-assign]
+        return transport
+
+    def test_clientAddress(self) -> None:
+        """
+        The router and the logs see the address from the header.
+        """
+        h = Harness(
+            ProxyConfig(forward=ForwardConfig(allowClients=("203.0.113.0/24",)))
+        )
+        self.client(h)
+        h.send(self.V1 + GET)
+        self.assertEqual(h.client.client.peerHost, "203.0.113.7")
+        self.assertEqual(len(h.reactor.tcpClients), 1)
+
+    def test_clientRefused(self) -> None:
+        """
+        A client the header names outside the allowed networks is refused,
+        though the balancer's own address is allowed.
+        """
+        h = Harness()
+        self.client(h)
+        h.send(self.V1 + GET)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 403 "))
+        self.assertEqual(h.reactor.tcpClients, [])
+
+    def test_notAnAddress(self) -> None:
+        """
+        A version 1 header whose client is not an IP address (Twisted's
+        parser passes any text on) closes the connection: nothing is
+        answered, no origin contacted.
+        """
+        h = Harness(ProxyConfig(forward=ForwardConfig(allowClients=("0.0.0.0/0",))))
+        transport = self.client(h)
+        h.send(b"PROXY TCP4 203.0.113.999 127.0.0.1 40000 8080\r\n" + GET)
+        self.assertTrue(transport.aborted)
+        self.assertEqual(transport.value(), b"")
+        self.assertEqual(h.reactor.tcpClients, [])
+
+    def test_canonicalAddress(self) -> None:
+        """
+        An IPv6 client address is used in its canonical form, however the
+        header spelled it.
+        """
+        self.assertEqual(
+            wrappedAddress(IPv6Address("TCP", "2001:db8:0:0:0:0:0:7", 1)),
+            IPv6Address("TCP", "2001:db8::7", 1),
+        )
+        same = IPv4Address("TCP", "203.0.113.7", 1)
+        self.assertIs(wrappedAddress(same), same)
+        self.assertIsNone(wrappedAddress(IPv4Address("TCP", "::1", 1)))
+        self.assertIsNone(wrappedAddress(IPv6Address("TCP", "203.0.113.7", 1)))
+        self.assertIsNone(wrappedAddress(IPv4Address("TCP", "localhost", 1)))

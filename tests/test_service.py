@@ -9,21 +9,41 @@ import os
 import signal
 from typing import Any
 
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IProtocolFactory
+from twisted.internet.interfaces import IAddress, IListeningPort, IProtocolFactory
+from twisted.internet.protocol import Factory
 from twisted.internet.testing import MemoryReactorClock
-from twisted.logger import LogEvent, globalLogPublisher
+from twisted.logger import LogEvent, Logger, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 
+from proxykit._gate import (
+    FILE_LIMIT_RESERVE,
+    IConnectionGate,
+    IGatedConnection,
+    _raiseLimit,
+    connectionCap,
+    fileLimit,
+    listeningPortOf,
+    raiseFileLimit,
+)
 from proxykit.config import (
     CertificateConfig,
     ForwardConfig,
+    LimitsConfig,
     ProxyConfig,
     TLSConfig,
     TLSListener,
 )
-from proxykit.service import ListenError, ProxyService, destinationsFor, forwardService
+from proxykit.service import (
+    ListenerGate,
+    ListenError,
+    ProxyService,
+    destinationsFor,
+    forwardService,
+)
 
 from ._certs import TestCA
 
@@ -54,7 +74,11 @@ class BusyReactor(MemoryReactorClock):
         self.listening: list[int] = []
 
     def listenTCP(  # type: ignore[override]
-        self, port: int, factory: IProtocolFactory, backlog: int = 50, interface: str = ""
+        self,
+        port: int,
+        factory: IProtocolFactory,
+        backlog: int = 50,
+        interface: str = "",
     ) -> Port:
         if port in self.busy:
             error = OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE))
@@ -79,7 +103,9 @@ class ServiceTests(SynchronousTestCase):
         upstream pool.
         """
         reactor = MemoryReactorClock()
-        config = ProxyConfig(listen=("tcp:0:interface=127.0.0.1", "tcp:0:interface=127.0.0.1"))
+        config = ProxyConfig(
+            listen=("tcp:0:interface=127.0.0.1", "tcp:0:interface=127.0.0.1")
+        )
         service = forwardService(config, reactor)
         closed: list[bool] = []
         pool = service.factory.pool
@@ -114,7 +140,9 @@ class StartTests(SynchronousTestCase):
         nothing more, and the start is logged with every endpoint.
         """
         reactor = BusyReactor()
-        service = forwardService(ProxyConfig(listen=(loopback(1), loopback(2))), reactor)
+        service = forwardService(
+            ProxyConfig(listen=(loopback(1), loopback(2))), reactor
+        )
         service.listen()
         self.assertEqual(reactor.listening, [1, 2])
         events: list[LogEvent] = []
@@ -137,7 +165,9 @@ class StartTests(SynchronousTestCase):
         the service is not running, and a later stop does nothing.
         """
         reactor = BusyReactor(2)
-        service = forwardService(ProxyConfig(listen=(loopback(1), loopback(2), loopback(3))), reactor)
+        service = forwardService(
+            ProxyConfig(listen=(loopback(1), loopback(2), loopback(3))), reactor
+        )
         for start in (service.privilegedStartService, service.startService):
             with self.assertRaises(ListenError) as caught:
                 start()
@@ -159,11 +189,21 @@ class StartTests(SynchronousTestCase):
         cert, key = TestCA().write(directory, "default", "localhost")
         certificate = CertificateConfig(cert=cert, key=key)
         for busy, config in (
-            (2, ProxyConfig(listen=(loopback(1),), tls=TLSConfig((loopback(2),), certificate))),
-            (3, ProxyConfig(
-                listen=(loopback(1),),
-                tls=TLSConfig((loopback(2),), certificate, redirectListen=(loopback(3),)),
-            )),
+            (
+                2,
+                ProxyConfig(
+                    listen=(loopback(1),), tls=TLSConfig((loopback(2),), certificate)
+                ),
+            ),
+            (
+                3,
+                ProxyConfig(
+                    listen=(loopback(1),),
+                    tls=TLSConfig(
+                        (loopback(2),), certificate, redirectListen=(loopback(3),)
+                    ),
+                ),
+            ),
             (2, ProxyConfig(listen=(loopback(1), "haproxy:" + loopback(2)))),
         ):
             reactor = BusyReactor(busy)
@@ -211,7 +251,9 @@ class LaterEndpointTests(SynchronousTestCase):
         self.addCleanup(globalLogPublisher.removeObserver, events.append)
         listener.startService()
         self.assertTrue(reactor.running)
-        endpoint.waiting.errback(CannotListenError("", 1, OSError(errno.EACCES, "Permission denied")))
+        endpoint.waiting.errback(
+            CannotListenError("", 1, OSError(errno.EACCES, "Permission denied"))
+        )
         self.assertFalse(reactor.running)
         [error] = [str(e["error"]) for e in events if "error" in e]
         self.assertEqual(error, "cannot listen on later:1: permission denied")
@@ -269,44 +311,393 @@ class HangupTests(SynchronousTestCase):
         self.assertEqual(signal.getsignal(signal.SIGHUP), self.before)
 
 
+@implementer(IListeningPort)
+class FakePort:
+    """
+    A listening port that records whether it accepts.
+    """
+
+    reading = True
+
+    def stopReading(self) -> None:
+        self.reading = False
+
+    def startReading(self) -> None:
+        self.reading = True
+
+    def startListening(self) -> None:
+        pass
+
+    def stopListening(self) -> None:
+        pass
+
+    def getHost(self) -> IAddress:
+        return IPv4Address("TCP", "127.0.0.1", 8080)
+
+
+class FakeServerTransport:
+    """
+    Stands in for Twisted's TCP server transport: it names its port as
+    C{server}.
+    """
+
+    def __init__(self, port: FakePort | None) -> None:
+        self.server = port
+
+
+@implementer(IGatedConnection)
+class FakeConnection:
+    """
+    A connection counted by a gate; C{shed} records that the gate closed
+    it.
+    """
+
+    def __init__(self, port: FakePort | None) -> None:
+        self.transport = FakeServerTransport(port)
+        self.gate: IConnectionGate | None = None
+        self.wasShed = False
+
+    def gatedBy(self, gate: IConnectionGate) -> None:
+        self.gate = gate
+
+    def shed(self) -> None:
+        self.wasShed = True
+        self.gate = None
+
+    # What a real connection tells its gate.
+
+    def made(self, busy: bool = False) -> None:
+        assert self.gate is not None
+        if busy:
+            self.gate.busy(self)
+        else:
+            self.gate.idle(self)
+
+    def closed(self) -> None:
+        gate = self.gate
+        if gate is not None:
+            self.gate = None
+            gate.closed(self)
+
+
+class FakeFactory(Factory):
+    """
+    Builds L{FakeConnection}s accepted on C{port}.
+    """
+
+    def __init__(self, port: FakePort | None) -> None:
+        self.port = port
+        self.built: list[FakeConnection] = []
+
+    def buildProtocol(self, addr: IAddress) -> FakeConnection:  # type: ignore[override]
+        connection = FakeConnection(self.port)
+        self.built.append(connection)
+        return connection
+
+
 class ListenerGateTests(SynchronousTestCase):
     """
-    A listener at its connection cap stops accepting until one closes.
+    A listener at its connection cap closes the longest idle connection to
+    admit a new one; with none idle it stops accepting until one closes or
+    becomes idle.  Busy connections are never closed.
     """
 
-    def test_cap(self) -> None:
+    def setUp(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.patch(ListenerGate, "_log", Logger(observer=self.events.append))
+
+    def gate(self, cap: int, port: FakePort | None) -> tuple[ListenerGate, FakeFactory]:
+        factory = FakeFactory(port)
+        gate = ListenerGate(factory, cap)  # type: ignore[arg-type]
+        gate.doStart()
+        return gate, factory
+
+    def accept(self, gate: ListenerGate, busy: bool = False) -> FakeConnection:
+        connection = gate.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+        assert isinstance(connection, FakeConnection)
+        connection.made(busy)
+        return connection
+
+    def messages(self) -> list[str]:
+        return [formatEvent(event) for event in self.events if "cap" in event]
+
+    def test_longestIdleClosed(self) -> None:
         """
-        The port stops reading at the cap and starts again below it.
+        At the cap, a new connection is admitted by closing the connection
+        that has been idle longest (not the oldest); the port keeps
+        accepting.
         """
-        from twisted.internet.address import IPv4Address
-        from twisted.internet.testing import StringTransport
+        port = FakePort()
+        gate, _ = self.gate(3, port)
+        first, second, third = self.accept(gate), self.accept(gate), self.accept(gate)
+        # The first serves a request and is idle again: now the second has
+        # been idle longest.
+        gate.busy(first)
+        gate.idle(first)
+        fourth = self.accept(gate)
+        self.assertEqual(
+            [c.wasShed for c in (first, second, third, fourth)],
+            [False, True, False, False],
+        )
+        self.assertEqual(gate.open, 3)
+        self.assertEqual(gate.closedIdle, 1)
+        self.assertTrue(port.reading)
+        self.accept(gate)
+        self.assertTrue(third.wasShed)
+        self.assertFalse(first.wasShed)
 
-        from proxykit import ForwardRouter, ProxyFactory
-        from proxykit.service import ListenerGate
-
-        class Port:
-            reading = True
-
-            def stopReading(self) -> None:
-                self.reading = False
-
-            def startReading(self) -> None:
-                self.reading = True
-
-        reactor = MemoryReactorClock()
-        gate = ListenerGate(ProxyFactory(ForwardRouter(), reactor=reactor), cap=2)
-        port = Port()
-        gate.port = port  # type: ignore[assignment]
-        protocols = []
-        for _ in range(2):
-            protocol = gate.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
-            protocol.makeConnection(StringTransport())
-            protocols.append(protocol)
+    def test_busyNeverClosed(self) -> None:
+        """
+        Busy connections are not closed to make room: at the cap with none
+        idle the port stops accepting, and accepts again when one closes.
+        """
+        port = FakePort()
+        gate, _ = self.gate(2, port)
+        busy = [self.accept(gate, busy=True) for _ in range(2)]
         self.assertFalse(port.reading)
-        self.assertEqual(gate.open, 2)
-        protocols[0].connectionLost()
+        self.assertEqual([c.wasShed for c in busy], [False, False])
+        busy[0].closed()
         self.assertTrue(port.reading)
         self.assertEqual(gate.open, 1)
+        self.assertEqual([c.wasShed for c in busy], [False, False])
+
+    def test_resumesWhenOneBecomesIdle(self) -> None:
+        """
+        A listener that stopped accepting (at the cap, none idle) accepts
+        again as soon as a connection becomes idle, and the next client
+        takes that connection's slot.
+        """
+        port = FakePort()
+        gate, _ = self.gate(2, port)
+        connections = [self.accept(gate), self.accept(gate, busy=True)]
+        self.assertTrue(port.reading)
+        gate.busy(connections[0])
+        self.assertFalse(port.reading)
+        gate.idle(connections[1])
+        self.assertTrue(port.reading)
+        self.accept(gate, busy=True)
+        self.assertTrue(connections[1].wasShed)
+        self.assertFalse(connections[0].wasShed)
+        self.assertFalse(port.reading)
+
+    def test_closedIdleLeavesGate(self) -> None:
+        """
+        An idle connection that closes by itself is no longer a candidate
+        for closing.
+        """
+        gate, _ = self.gate(2, FakePort())
+        first, second = self.accept(gate), self.accept(gate)
+        first.closed()
+        self.accept(gate)
+        self.accept(gate)
+        self.assertFalse(first.wasShed)
+        self.assertTrue(second.wasShed)
+
+    def test_learnsPort(self) -> None:
+        """
+        Without being told its port, the gate finds it through the
+        connections' transports (so that an application can listen with it
+        on any endpoint).
+        """
+        port = FakePort()
+        gate, _ = self.gate(1, port)
+        self.assertIsNone(gate.port)
+        self.accept(gate, busy=True)
+        self.assertIs(gate.port, port)
+        self.assertFalse(port.reading)
+
+    def test_portUnknown(self) -> None:
+        """
+        When the port cannot be found the gate still closes idle
+        connections to make room, and says once that it cannot stop
+        accepting.
+        """
+        gate, _ = self.gate(1, None)
+        self.accept(gate, busy=True)
+        self.accept(gate, busy=True)
+        self.assertEqual(gate.open, 2)
+        warnings = [m for m in self.messages() if "cannot stop accepting" in m]
+        self.assertEqual(len(warnings), 1)
+
+    def test_noResumeAfterStop(self) -> None:
+        """
+        A connection that closes after the listener stopped does not make
+        the closed port read again.
+        """
+        port = FakePort()
+        gate, _ = self.gate(1, port)
+        connection = self.accept(gate, busy=True)
+        self.assertFalse(port.reading)
+        gate.doStop()
+        connection.closed()
+        self.assertFalse(port.reading)
+
+    def test_loggedOncePerEpisode(self) -> None:
+        """
+        Reaching the cap and stopping accepting are each logged once while
+        the listener stays near its cap, and the count of idle connections
+        closed to make room once it is well below (a quarter) again; not
+        once per connection.
+        """
+        port = FakePort()
+        gate, _ = self.gate(8, port)
+        connections = [self.accept(gate) for _ in range(13)]
+        live = connections[5:]
+        self.assertEqual([c.wasShed for c in connections], [True] * 5 + [False] * 8)
+        for connection in live:
+            gate.busy(connection)
+        self.assertFalse(port.reading)
+        gate.idle(live[0])
+        self.assertTrue(port.reading)
+        live.append(self.accept(gate, busy=True))
+        self.assertFalse(port.reading)
+        live[1].closed()
+        self.assertTrue(port.reading)
+        live.append(self.accept(gate, busy=True))
+        self.assertFalse(port.reading)
+        self.assertEqual(
+            self.messages(),
+            [
+                "listener at 8 connections: closing idle ones to admit new clients",
+                "listener at 8 connections, none idle: not accepting",
+            ],
+        )
+        live[2].closed()
+        self.assertEqual(len(self.messages()), 2)
+        live[3].closed()
+        self.assertEqual(gate.open, 6)
+        self.assertEqual(
+            self.messages()[2:],
+            [
+                "listener below 8 connections again: 6 idle connections were"
+                " closed to admit new clients"
+            ],
+        )
+
+    def test_derivedCap(self) -> None:
+        """
+        Without a cap, the gate derives one from the open-file limit when
+        it starts: half of what is left after a reserve.
+        """
+        gate = ListenerGate(FakeFactory(None))  # type: ignore[arg-type]
+        gate.doStart()
+        limit = raiseFileLimit()
+        self.assertEqual(gate.cap, connectionCap(limit))
+        self.assertEqual(connectionCap(1024), (1024 - FILE_LIMIT_RESERVE) // 2)
+        self.assertEqual(connectionCap(100000), (100000 - FILE_LIMIT_RESERVE) // 2)
+        self.assertEqual(connectionCap(10), 1)
+        self.assertEqual(connectionCap(None), 1024)
+        self.assertEqual(ListenerGate(FakeFactory(None), 7).cap, 7)  # type: ignore[arg-type]
+
+    def test_serviceCaps(self) -> None:
+        """
+        The service's listeners take C{limits.max_client_connections} as
+        their cap when it is set, and derive it otherwise.
+        """
+        reactor = MemoryReactorClock()
+        derived = forwardService(ProxyConfig(), reactor)
+        self.assertEqual([g.cap for g in derived.gates], [connectionCap(fileLimit())])
+        config = ProxyConfig(limits=LimitsConfig(maxClientConnections=20))
+        self.assertEqual([g.cap for g in forwardService(config, reactor).gates], [20])
+
+
+class RaiseFileLimitTests(SynchronousTestCase):
+    """
+    The proxy raises its soft open-file limit to the hard limit at start;
+    a failure is logged, not raised.
+    """
+
+    def setUp(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.patch(ListenerGate, "_log", Logger(observer=self.events.append))
+
+    def test_raised(self) -> None:
+        """
+        The soft limit is set to the hard limit, and the result is logged.
+        """
+        import resource
+
+        calls = []
+        limit = _raiseLimit(
+            lambda kind: (1024, 524288), lambda kind, value: calls.append((kind, value))
+        )
+        self.assertEqual(limit, 524288)
+        self.assertEqual(calls, [(resource.RLIMIT_NOFILE, (524288, 524288))])
+        self.assertEqual(formatEvent(self.events[-1]), "open-file limit: 524288")
+
+    def test_failureLogged(self) -> None:
+        """
+        When the limit cannot be raised the old one stays, and the failure
+        is logged.
+        """
+
+        def refuse(kind: int, value: tuple[int, int]) -> None:
+            raise ValueError("not allowed")
+
+        limit = _raiseLimit(lambda kind: (1024, 4096), refuse)
+        self.assertEqual(limit, 1024)
+        self.assertEqual(
+            [formatEvent(e) for e in self.events],
+            [
+                "open-file limit not raised from 1024 to 4096: not allowed",
+                "open-file limit: 1024",
+            ],
+        )
+
+    def test_unlimited(self) -> None:
+        """
+        An unlimited hard limit is not asked for (some systems refuse it): a
+        large finite one is.
+        """
+        import resource
+
+        calls = []
+        limit = _raiseLimit(
+            lambda kind: (1024, resource.RLIM_INFINITY),
+            lambda kind, value: calls.append(value),
+        )
+        self.assertEqual(calls, [(1 << 20, resource.RLIM_INFINITY)])
+        self.assertEqual(limit, 1 << 20)
+
+    def test_once(self) -> None:
+        """
+        L{raiseFileLimit} does its work once per process and then answers
+        the same limit.
+        """
+        self.assertEqual(raiseFileLimit(), raiseFileLimit())
+
+
+class ListeningPortOfTests(SynchronousTestCase):
+    """
+    L{listeningPortOf} finds the port a connection was accepted on through
+    wrapping transports, and answers C{None} when there is none.
+    """
+
+    def test_wrapped(self) -> None:
+        """
+        Through wrappers (TLS, the PROXY protocol) that keep the transport
+        they wrap as C{transport}.
+        """
+        port = FakePort()
+
+        class Wrapper:
+            def __init__(self, transport: object) -> None:
+                self.transport = transport
+
+        self.assertIs(listeningPortOf(FakeServerTransport(port)), port)
+        self.assertIs(
+            listeningPortOf(Wrapper(Wrapper(FakeServerTransport(port)))), port
+        )
+
+    def test_none(self) -> None:
+        """
+        A transport without a port, such as an in-memory one.
+        """
+        from twisted.internet.testing import StringTransport
+
+        self.assertIsNone(listeningPortOf(StringTransport()))
+        self.assertIsNone(listeningPortOf(None))
+        self.assertIsNone(listeningPortOf(FakeServerTransport(None)))
 
 
 class DestinationsForTests(SynchronousTestCase):
@@ -317,7 +708,9 @@ class DestinationsForTests(SynchronousTestCase):
     """
 
     def tls(self, *listen: str | TLSListener) -> TLSConfig:
-        return TLSConfig(listen=listen, defaultCertificate=CertificateConfig("c.pem", "k.pem"))
+        return TLSConfig(
+            listen=listen, defaultCertificate=CertificateConfig("c.pem", "k.pem")
+        )
 
     def test_loopbackOnly(self) -> None:
         """
@@ -326,7 +719,10 @@ class DestinationsForTests(SynchronousTestCase):
         """
         config = ProxyConfig(
             listen=("tcp:8080:interface=127.0.0.1", "unix:/tmp/p.sock"),
-            tls=self.tls("tcp6:8443:interface=\\:\\:1", TLSListener("tcp:9443:interface=localhost")),
+            tls=self.tls(
+                "tcp6:8443:interface=\\:\\:1",
+                TLSListener("tcp:9443:interface=localhost"),
+            ),
         )
         self.assertFalse(destinationsFor(config).strict)
 
@@ -339,7 +735,10 @@ class DestinationsForTests(SynchronousTestCase):
         for config in (
             ProxyConfig(listen=("tcp:8080",)),
             ProxyConfig(listen=loopback, tls=self.tls("tcp:8443:interface=192.0.2.1")),
-            ProxyConfig(listen=loopback, tls=self.tls("tcp:8443:interface=127.0.0.1", TLSListener("tcp:9443"))),
+            ProxyConfig(
+                listen=loopback,
+                tls=self.tls("tcp:8443:interface=127.0.0.1", TLSListener("tcp:9443")),
+            ),
         ):
             self.assertTrue(destinationsFor(config).strict, config)
 
