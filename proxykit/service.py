@@ -1,7 +1,9 @@
 # -*- test-case-name: tests.test_service -*-
 """
 The service tree C{twistd proxykit} runs: one listener per endpoint string,
-and the upstream pool closed on stop.
+and the upstream pool closed on stop; and the one builder of the proxy
+(L{buildFactory}) that it shares with the library's L{forwardProxy} and
+L{reverseProxy}.
 """
 
 from __future__ import annotations
