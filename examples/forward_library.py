@@ -4,20 +4,27 @@ Run a forward proxy from your own Twisted program.
     python examples/forward_library.py [ENDPOINT]
 
 then: curl -x http://127.0.0.1:8080 http://127.0.0.1:8000/
+
+proxykit.forwardProxy builds the proxy exactly as ``twistd proxykit
+forward`` does (destination checks, per-origin connection cap and queue,
+connection cap per listener, authentication), from a ProxyConfig.
 """
 
 import sys
 
 from twisted.internet import endpoints, reactor
 
-from proxykit import ConnectionPool, ForwardRouter, ProxyConfig, ProxyFactory
+import proxykit
 
 
 def main(description: str = "tcp:8080:interface=127.0.0.1") -> None:
-    config = ProxyConfig()
-    pool = ConnectionPool(reactor, config.pool)
-    factory = ProxyFactory(ForwardRouter(config.forward), pool, config, reactor=reactor)
-    endpoints.serverFromString(reactor, description).listen(factory)
+    # Name the endpoint in the config, as --listen does for twistd: when it
+    # reaches beyond loopback, loopback, private and link-local destinations
+    # are refused (unless forward.allow_private_destinations is set).
+    config = proxykit.ProxyConfig(listen=(description,))
+    factory = proxykit.forwardProxy(config, reactor)
+    listening = endpoints.serverFromString(reactor, description).listen(factory)
+    listening.addCallback(lambda port: print(f"listening on {port.getHost()}", flush=True))
     reactor.run()  # type: ignore[attr-defined]
 
 

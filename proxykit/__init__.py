@@ -2,8 +2,9 @@
 """
 proxykit: HTTP/1.1 forward and reverse proxies for Twisted.
 
-Build a L{ProxyFactory} from a router, a pool and a config, and listen with
-it on any endpoint.
+Build a proxy from a config with L{forwardProxy} or L{reverseProxy}, which
+apply exactly the policy C{twistd proxykit} applies, and listen with it on
+any endpoint.
 """
 
 from .config import (
@@ -23,6 +24,7 @@ from .config import (
 from .pool import ConnectionPool
 from .protocol import ProxyFactory, ProxyProtocol
 from .routing import ClientInfo, Forward, ForwardRouter, Origin, Refuse, Tunnel
+from .service import forwardProxy, reverseProxy
 
 __version__ = "0.1.0.dev0"
 
@@ -48,4 +50,6 @@ __all__ = [
     "Timeouts",
     "Tunnel",
     "VhostConfig",
+    "forwardProxy",
+    "reverseProxy",
 ]

@@ -7,7 +7,9 @@ Each takes a value from TOML or the command line and returns it (or its
 converted form), or raises C{TypeError} or C{ValueError}; a L{Problem} says
 what is wrong in words that can follow a key path, otherwise
 L{proxykit._configreader.ConfigReader} says what was expected.
-L{proxykit.config} re-exports the public ones.
+L{proxykit.config} re-exports the public ones.  L{valid} and L{validItems}
+make attrs validators of them, so that the config classes check values
+built in Python with the reader's words.
 """
 
 from __future__ import annotations
@@ -521,3 +523,157 @@ class AddressSet:
                 self._cache.clear()
             self._cache[host] = found
         return found
+
+
+def nonEmptyString(value: Any) -> str:
+    """
+    A non-empty string without control characters.
+    """
+    if not isinstance(value, str) or not value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(value)
+    return value
+
+def serverName(value: Any) -> str:
+    """
+    A host name or IP literal to verify in a certificate and send as SNI.
+    """
+    if not isinstance(value, str) or value.startswith("*"):
+        raise ValueError(value)
+    parseHost(value)
+    name = value.lower().rstrip(".")
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    return name
+
+def destinationList(value: Any) -> tuple[str, ...]:
+    """
+    Destination patterns: host names, C{*.suffix} wildcards, addresses and
+    CIDR networks.
+    """
+    from .destinations import checkPattern
+
+    patterns = stringList(value)
+    for pattern in patterns:
+        checkPattern(pattern)
+    return patterns
+
+def parentURL(value: Any) -> str:
+    """
+    A parent proxy URL, C{http://[user:password@]host[:port]}.
+    """
+    if not isinstance(value, str):
+        raise TypeError(value)
+    from .routing import parseParent
+
+    parseParent(value)
+    return value
+
+def retries(value: Any) -> int:
+    """
+    A whole number from 0 to L{proxykit.config.MAX_RETRIES}.
+    """
+    from .config import MAX_RETRIES
+
+    if count0(value) > MAX_RETRIES:
+        raise ValueError(value)
+    return int(value)
+
+
+# The same checks on values built in Python (attrs validators of the config
+# classes), with the same words as the reader.
+
+
+def checked(value: Any, check: Callable[[Any], Any], expected: str) -> Any:
+    """
+    C{check(value)}, any failure a L{Problem} in the words the reader uses
+    after a key path: the check's own, or C{expected ..., got ...}.
+
+    @param expected: What a good value is, in words (C{"a positive number"}).
+    @raise Problem: C{value} fails C{check}.
+    """
+    try:
+        return check(value)
+    except Problem:
+        raise
+    except (TypeError, ValueError):
+        raise Problem(f"expected {expected}, got {value!r}") from None
+
+
+def asTOML(value: Any) -> Any:
+    """
+    C{value} as TOML would have held it, so that a value built in Python is
+    checked (and quoted) as the same value read from a file: tuples and sets
+    as lists.
+    """
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, (set, frozenset)):
+        try:
+            return sorted(value)
+        except TypeError:
+            return list(value)
+    return value
+
+
+def fieldError(instance: object, key: str, problem: str) -> Exception:
+    """
+    The error for a bad value of C{instance}'s field C{key}: a
+    L{proxykit.config.ConfigError} whose source is the class's name.
+    """
+    from .config import ConfigError
+
+    return ConfigError(type(instance).__name__, None, key, problem)
+
+
+def valid(
+    check: Callable[[Any], Any], expected: str, optional: bool = False
+) -> Callable[[Any, Any, Any], None]:
+    """
+    An attrs validator that applies C{check} to a field's value as the
+    reader applies it to the same key's value.
+
+    @param optional: C{None} is allowed (the field is unset).
+    @raise proxykit.config.ConfigError: From the validator: naming the
+        field, with the reader's words (see L{checked}).
+    """
+
+    def validate(instance: Any, attribute: Any, value: Any) -> None:
+        if optional and value is None:
+            return
+        try:
+            checked(asTOML(value), check, expected)
+        except Problem as e:
+            raise fieldError(instance, attribute.name, str(e)) from None
+
+    return validate
+
+
+def validItems(
+    check: Callable[[Any], Any], expected: tuple[str, str], nonEmpty: bool = True
+) -> Callable[[Any, Any, Any], None]:
+    """
+    An attrs validator for a list whose elements the reader checks one by
+    one (C{hosts}, C{trusted_proxies}): each element with C{check}, a bad
+    one named by its index (C{hosts[1]}).
+
+    @param expected: What the list holds, in the plural and for one element.
+    @param nonEmpty: Whether an empty list is an error.
+    """
+
+    def validate(instance: Any, attribute: Any, value: Any) -> None:
+        form = asTOML(value)
+        if not nonEmpty and form == []:
+            return
+        if not isinstance(form, list) or not form:
+            raise fieldError(
+                instance,
+                attribute.name,
+                f"expected a non-empty list of {expected[0]}, got {form!r}",
+            )
+        for index, element in enumerate(form):
+            try:
+                checked(element, check, expected[1])
+            except Problem as e:
+                raise fieldError(instance, f"{attribute.name}[{index}]", str(e)) from None
+
+    return validate

@@ -26,24 +26,29 @@ from ._checks import (
     anything,
     authority,
     boolean,
+    checked,
     checkOriginURL,
     choice,
     count0,
     count1,
     defaultHostProblem,
+    destinationList,
     hostKey,
     listenEndpoint,
     network,
     networkList,
+    nonEmptyString,
+    parentURL,
     parseHost,
     portSet,
     requestPath,
     routePrefix,
     seconds,
+    serverName,
     string,
-    stringList,
     token,
 )
+from ._checks import retries as _retries
 from ._keylines import keyLines
 from ._tlsconfig import readTLS
 from .config import (
@@ -62,7 +67,6 @@ from .config import (
     Timeouts,
     VhostConfig,
 )
-from .destinations import checkPattern
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -211,11 +215,9 @@ class ConfigReader:
 
     def convert(self, value: Any, key: str, convert: Callable[[Any], T], expected: str) -> T:
         try:
-            return convert(value)
+            return checked(value, convert, expected)  # type: ignore[no-any-return]
         except Problem as e:
             raise self.error(key, str(e))
-        except (TypeError, ValueError):
-            raise self.error(key, f"expected {expected}, got {value!r}")
 
     def items(
         self,
@@ -348,22 +350,29 @@ class ConfigReader:
             )
         ]
         owners: dict[str, str] = {}
-        for index, hosts in enumerate(read):
-            for position, host in enumerate(hosts[0] if hosts is not None else ()):
+        unique: list[tuple[tuple[str, ...], tuple[RouteConfig, ...]]] = []
+        for index, (hosts, routes) in enumerate(read):
+            kept = []
+            for position, host in enumerate(hosts):
                 key = f"reverse.vhost[{index}].hosts[{position}]"
                 owner = owners.setdefault(hostKey(host), key)
                 if owner != key:
                     self.report(self.error(key, f"host {host!r} is already listed at {owner}"))
+                else:
+                    kept.append(host)
+            unique.append((tuple(kept), routes))
+        # Only what was read whole is built (the config classes would refuse
+        # the rest again, without a line): the problems are noted above.
         vhosts = tuple(
-            VhostConfig(hosts=each[0], routes=each[1])
-            for each in read
-            if each is not None and each[0] and each[1]
+            VhostConfig(hosts=hosts, routes=routes) for hosts, routes in unique if hosts and routes
         )
         default = self.get(reverse, "reverse.default", string, None, "a host name")
-        if default is not None and len(vhosts) == len(read):
+        if default is not None:
             problem = defaultHostProblem(vhosts, default)
             if problem is not None:
-                self.report(self.error("reverse.default", problem))
+                if len(vhosts) == len(read):
+                    self.report(self.error("reverse.default", problem))
+                default = None
         return ReverseConfig(
             vhosts=vhosts,
             default=default,
@@ -400,7 +409,12 @@ class ConfigReader:
                     f"{key}.route[{index}].prefix",
                     f"prefix {route.prefix!r} is already routed by {key}.route[{first}]",
                 ))
-        return hosts, tuple(route for route in read if route is not None)
+        routes = tuple(
+            route
+            for index, route in enumerate(read)
+            if route is not None and prefixes[route.prefix] == index
+        )
+        return hosts, routes
 
     def routeConfig(self, data: Mapping[str, Any], key: str) -> RouteConfig | None:
         """
@@ -456,7 +470,7 @@ class ConfigReader:
             if ("client_cert" in value) != ("client_key" in value):
                 missing = "client_key" if "client_cert" in value else "client_cert"
                 raise self.error(f"{key}.{missing}", "missing: client_cert and client_key go together")
-            d = OriginConfig(url="")
+            d = _DEFAULT_ORIGIN
             return OriginConfig(
                 url=url,
                 weight=self.get(value, f"{key}.weight", count1, 1, "a whole number >= 1"),
@@ -489,7 +503,11 @@ _ROUTE_KEYS = {
     "rewrite_redirects", "retries", "eject_for", "health_check",
 }  # fmt: skip
 
-_DEFAULT_ROUTE = RouteConfig(origins=())
+_DEFAULT_ORIGIN = OriginConfig(url="http://origin.invalid")
+"""Holds the defaults of an origin's settings."""
+
+_DEFAULT_ROUTE = RouteConfig(origins=(_DEFAULT_ORIGIN,))
+"""Holds the defaults of a route's settings."""
 
 _TLS_KEYS = ("ca_file", "client_cert", "client_key", "server_name", "verify")
 
@@ -504,15 +522,6 @@ def _leaf(key: str) -> str:
 
 
 
-def _retries(value: Any) -> int:
-    """
-    A whole number from 0 to L{MAX_RETRIES}.
-    """
-    if count0(value) > MAX_RETRIES:
-        raise ValueError(value)
-    return int(value)
-
-
 def readableFile(value: Any) -> str:
     """
     The name of a file that can be read now.
@@ -524,48 +533,3 @@ def readableFile(value: Any) -> str:
     except OSError as e:
         raise Problem(f"cannot read {name!r}: {e.strerror}")
     return name
-
-
-def serverName(value: Any) -> str:
-    """
-    A host name or IP literal to verify in a certificate and send as SNI.
-    """
-    if not isinstance(value, str) or value.startswith("*"):
-        raise ValueError(value)
-    parseHost(value)
-    name = value.lower().rstrip(".")
-    if name.startswith("[") and name.endswith("]"):
-        name = name[1:-1]
-    return name
-
-
-def nonEmptyString(value: Any) -> str:
-    """
-    A non-empty string without control characters.
-    """
-    if not isinstance(value, str) or not value or any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ValueError(value)
-    return value
-
-
-def destinationList(value: Any) -> tuple[str, ...]:
-    """
-    Destination patterns: host names, C{*.suffix} wildcards, addresses and
-    CIDR networks.
-    """
-    patterns = stringList(value)
-    for pattern in patterns:
-        checkPattern(pattern)
-    return patterns
-
-
-def parentURL(value: Any) -> str:
-    """
-    A parent proxy URL, C{http://[user:password@]host[:port]}.
-    """
-    if not isinstance(value, str):
-        raise TypeError(value)
-    from .routing import parseParent
-
-    parseParent(value)
-    return value

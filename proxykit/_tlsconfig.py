@@ -23,12 +23,24 @@ listens.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._checks import Problem, listenEndpoint, parseHost, parsePort
+from ._checks import (
+    Problem,
+    asTOML,
+    checked,
+    fieldError,
+    listenEndpoint,
+    parseHost,
+    parsePort,
+    string,
+    stringList,
+    valid,
+    validItems,
+)
 
 if TYPE_CHECKING:
     from ._configreader import ConfigReader
@@ -46,13 +58,67 @@ class CertificateConfig:
         C{*.suffix} wildcards; empty for the default certificate.
     """
 
-    cert: str
-    key: str
-    hosts: tuple[str, ...] = ()
+    cert: str = attrs.field(validator=valid(string, "a PEM file name"))
+    key: str = attrs.field(validator=valid(string, "a PEM file name"))
+    hosts: tuple[str, ...] = attrs.field(
+        default=(), validator=validItems(parseHost, ("host names", "a host name"), nonEmpty=False)
+    )
 
 
 DEFAULT_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 """TLS 1.2 ciphers: forward secrecy and AEAD only."""
+
+
+# The checks of values built in Python: those of the reader (defined with
+# it, below, and looked up when called).
+
+
+def _version(value: Any) -> str:
+    return _tlsVersion(value)
+
+
+def _ciphers(value: Any) -> str:
+    """
+    L{_cipherList}, without asking OpenSSL about the default list.
+    """
+    return DEFAULT_CIPHERS if value == DEFAULT_CIPHERS else _cipherList(value)
+
+
+def _plainEndpoint(value: Any) -> str:
+    return _endpoint(value)
+
+
+def _instanceOf(cls: type) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not isinstance(value, cls):
+            raise TypeError(value)
+        return value
+
+    return check
+
+
+_VERSIONS = '"1.2" or "1.3"'
+_CIPHERS = "an OpenSSL cipher list"
+_LISTENERS = "an endpoint string or an endpoint table"
+
+
+def _listenValidator(instance: Any, attribute: Any, value: Any) -> None:
+    """
+    C{TLSConfig.listen}: at least one listener, each an endpoint string or
+    a L{TLSListener}, in the reader's words.
+    """
+    form = asTOML(value)
+    if not isinstance(form, list) or not form:
+        raise fieldError(
+            instance, attribute.name, f"expected at least one listener ({_LISTENERS}), got {form!r}"
+        )
+    for index, element in enumerate(form):
+        if isinstance(element, TLSListener):
+            continue
+        try:
+            checked(element, _plainEndpoint, "an endpoint string or a table")
+        except Problem as e:
+            raise fieldError(instance, f"{attribute.name}[{index}]", str(e)) from None
 
 
 @attrs.frozen
@@ -66,8 +132,8 @@ class TLSSettings:
         OpenSSL's defaults).
     """
 
-    minVersion: str = "1.2"
-    ciphers: str = DEFAULT_CIPHERS
+    minVersion: str = attrs.field(default="1.2", validator=valid(_version, _VERSIONS))
+    ciphers: str = attrs.field(default=DEFAULT_CIPHERS, validator=valid(_ciphers, _CIPHERS))
 
 
 @attrs.frozen
@@ -82,9 +148,13 @@ class TLSListener:
     @ivar ciphers: See L{TLSSettings.ciphers}; C{None} for the table's.
     """
 
-    endpoint: str
-    minVersion: str | None = None
-    ciphers: str | None = None
+    endpoint: str = attrs.field(validator=valid(_plainEndpoint, "an endpoint string"))
+    minVersion: str | None = attrs.field(
+        default=None, validator=valid(_version, _VERSIONS, optional=True)
+    )
+    ciphers: str | None = attrs.field(
+        default=None, validator=valid(_ciphers, _CIPHERS, optional=True)
+    )
 
 
 @attrs.frozen
@@ -108,13 +178,22 @@ class TLSConfig:
         not set their own (TLS 1.3 suites are OpenSSL's defaults).
     """
 
-    listen: tuple[str | TLSListener, ...]
-    defaultCertificate: CertificateConfig
-    certificates: tuple[CertificateConfig, ...] = ()
-    redirectListen: tuple[str, ...] = ()
-    redirectPort: int = 443
-    minVersion: str = "1.2"
-    ciphers: str = DEFAULT_CIPHERS
+    listen: tuple[str | TLSListener, ...] = attrs.field(validator=_listenValidator)
+    defaultCertificate: CertificateConfig = attrs.field(
+        validator=valid(_instanceOf(CertificateConfig), "a CertificateConfig")
+    )
+    certificates: tuple[CertificateConfig, ...] = attrs.field(
+        default=(),
+        validator=validItems(
+            _instanceOf(CertificateConfig), ("certificates", "a CertificateConfig"), nonEmpty=False
+        ),
+    )
+    redirectListen: tuple[str, ...] = attrs.field(
+        default=(), validator=valid(stringList, "a list of endpoint strings")
+    )
+    redirectPort: int = attrs.field(default=443, validator=valid(parsePort, "a port (1-65535)"))
+    minVersion: str = attrs.field(default="1.2", validator=valid(_version, _VERSIONS))
+    ciphers: str = attrs.field(default=DEFAULT_CIPHERS, validator=valid(_ciphers, _CIPHERS))
 
     @property
     def settings(self) -> TLSSettings:

@@ -6,6 +6,10 @@ L{ProxyConfig.fromFile} reads TOML; the problems are reported together as
 one L{ConfigError}, each naming the file, the line (where it can be found),
 the key path and what is wrong, before anything listens.
 
+The classes check their values when they are built, from a file or in
+Python, with the same checks and the same words as the reader: a bad value
+is a L{ConfigError} naming the class and the field.
+
 The reading itself is in L{proxykit._configreader}; the checks of single
 values (L{parseHost}, L{hostKey}, L{checkOriginURL}, L{defaultHostProblem},
 L{parsePort}) are in L{proxykit._checks} and re-exported here.
@@ -13,17 +17,37 @@ L{parsePort}) are in L{proxykit._checks} and re-exported here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from ._checks import (
+    authority,
+    boolean,
     checkOriginURL,
+    choice,
+    count0,
+    count1,
     defaultHostProblem,
+    destinationList,
+    fieldError,
     hostKey,
+    network,
+    networkList,
+    nonEmptyString,
+    parentURL,
     parseHost,
     parsePort,
+    portSet,
+    requestPath,
+    retries,
+    routePrefix,
+    seconds,
+    serverName,
+    token,
+    valid,
+    validItems,
 )
 from ._tlsconfig import CertificateConfig, TLSConfig, TLSListener, TLSSettings
 
@@ -64,13 +88,19 @@ DEFAULT_REVERSE_LISTEN = "tcp:8000:interface=127.0.0.1"
 """Where C{twistd proxykit reverse} listens unless told otherwise."""
 
 
-class ConfigError(Exception):
+class ConfigError(ValueError):
     """
     A configuration value is missing, malformed or out of range.
 
     One error may stand for several found in one reading (see L{several}):
     its own attributes are the first one's, L{errors} holds them all, and
     C{str()} gives one line per error.
+
+    Raised by L{ProxyConfig.fromFile} (naming the file, line and key), and
+    by the config classes themselves when a value built in Python is bad:
+    then C{source} is the class and C{key} the field (C{OriginConfig: url:
+    expected https://host[:port], ...}), with the words the file reader
+    uses for the same value.
 
     @ivar source: The file name (or C{"<command line>"}).
     @ivar line: The 1-based line of the key, or C{None} if unknown.
@@ -109,9 +139,39 @@ class ConfigError(Exception):
         return f"{where}: {self.key}: {self.problem}" if self.key else f"{where}: {self.problem}"
 
 
-def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be positive")
+_SECONDS = "a positive number"
+_FILE = "a file name"
+_BOOLEAN = valid(boolean, "true or false")
+_positive = valid(seconds, _SECONDS)
+_PATTERNS = valid(destinationList, "a list of host patterns and networks")
+_PORTS = valid(portSet, "a list of ports (1-65535)")
+_COUNT0 = valid(count0, "a whole number >= 0")
+_COUNT1 = valid(count1, "a whole number >= 1")
+_OPTIONAL_FILE = valid(nonEmptyString, _FILE, optional=True)
+
+
+def _endpointList(value: Any) -> list[str]:
+    """
+    A list of strings (the endpoints themselves are checked when listened
+    on).
+    """
+    if not isinstance(value, list) or not all(isinstance(each, str) for each in value):
+        raise TypeError(value)
+    return value
+
+
+def _instance(cls: type) -> Callable[[Any], Any]:
+    """
+    A check that accepts only instances of C{cls} (a config value inside
+    another).
+    """
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, cls):
+            raise TypeError(value)
+        return value
+
+    return check
 
 
 @attrs.frozen
@@ -144,7 +204,7 @@ class PoolConfig:
     @ivar idleExpiry: Seconds an idle connection is kept.
     """
 
-    maxIdlePerOrigin: int = 128
+    maxIdlePerOrigin: int = attrs.field(default=128, validator=_COUNT0)
     idleExpiry: float = attrs.field(default=60.0, validator=_positive)
 
 
@@ -169,13 +229,15 @@ class LimitsConfig:
         origin; beyond it: 503.
     """
 
-    maxRequestLine: int = 8192
-    maxHeaderBytes: int = 65536
-    maxHeaderCount: int = 100
-    maxBodyBytes: int = 0
-    maxClientConnections: int | None = None
-    maxOriginConnections: int = 256
-    maxOriginQueue: int = 1024
+    maxRequestLine: int = attrs.field(default=8192, validator=_COUNT1)
+    maxHeaderBytes: int = attrs.field(default=65536, validator=_COUNT1)
+    maxHeaderCount: int = attrs.field(default=100, validator=_COUNT1)
+    maxBodyBytes: int = attrs.field(default=0, validator=_COUNT0)
+    maxClientConnections: int | None = attrs.field(
+        default=None, validator=valid(count1, "a whole number >= 1", optional=True)
+    )
+    maxOriginConnections: int = attrs.field(default=256, validator=_COUNT1)
+    maxOriginQueue: int = attrs.field(default=1024, validator=_COUNT0)
 
 
 @attrs.frozen
@@ -217,20 +279,27 @@ class ForwardConfig:
         store.
     """
 
-    connectPorts: frozenset[int] = frozenset({443})
-    allowClients: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
-    allowPrivateDestinations: bool = False
-    via: str = "proxykit"
-    allowTrace: bool = False
-    authFile: str | None = None
-    authRealm: str = "proxykit"
-    allowDestinations: tuple[str, ...] = ()
-    denyDestinations: tuple[str, ...] = ()
-    allowPorts: frozenset[int] = frozenset()
-    parent: str | None = None
-    parentFor: tuple[str, ...] = ()
-    noParent: tuple[str, ...] = ()
-    caFile: str | None = None
+    connectPorts: frozenset[int] = attrs.field(default=frozenset({443}), validator=_PORTS)
+    allowClients: tuple[str, ...] = attrs.field(
+        default=("127.0.0.0/8", "::1/128"), validator=valid(networkList, "a list of CIDR networks")
+    )
+    allowPrivateDestinations: bool = attrs.field(default=False, validator=_BOOLEAN)
+    via: str = attrs.field(default="proxykit", validator=valid(token, "a token"))
+    allowTrace: bool = attrs.field(default=False, validator=_BOOLEAN)
+    authFile: str | None = attrs.field(default=None, validator=_OPTIONAL_FILE)
+    authRealm: str = attrs.field(
+        default="proxykit", validator=valid(nonEmptyString, "a realm name")
+    )
+    allowDestinations: tuple[str, ...] = attrs.field(default=(), validator=_PATTERNS)
+    denyDestinations: tuple[str, ...] = attrs.field(default=(), validator=_PATTERNS)
+    allowPorts: frozenset[int] = attrs.field(default=frozenset(), validator=_PORTS)
+    parent: str | None = attrs.field(
+        default=None,
+        validator=valid(parentURL, "http://[user:password@]host[:port]", optional=True),
+    )
+    parentFor: tuple[str, ...] = attrs.field(default=(), validator=_PATTERNS)
+    noParent: tuple[str, ...] = attrs.field(default=(), validator=_PATTERNS)
+    caFile: str | None = attrs.field(default=None, validator=_OPTIONAL_FILE)
 
 
 BALANCE_POLICIES = ("round_robin", "least_outstanding", "random_two")
@@ -263,11 +332,13 @@ class OriginTLS:
         impersonate the origin: for tests and trusted networks only.
     """
 
-    caFile: str | None = None
-    clientCert: str | None = None
-    clientKey: str | None = None
-    serverName: str | None = None
-    verify: bool = True
+    caFile: str | None = attrs.field(default=None, validator=_OPTIONAL_FILE)
+    clientCert: str | None = attrs.field(default=None, validator=_OPTIONAL_FILE)
+    clientKey: str | None = attrs.field(default=None, validator=_OPTIONAL_FILE)
+    serverName: str | None = attrs.field(
+        default=None, validator=valid(serverName, "a host name", optional=True)
+    )
+    verify: bool = attrs.field(default=True, validator=_BOOLEAN)
 
 
 @attrs.frozen
@@ -285,13 +356,33 @@ class OriginConfig:
     @ivar verify: See L{OriginTLS.verify} (C{https} only).
     """
 
-    url: str
-    weight: int = attrs.field(default=1, validator=attrs.validators.ge(1))
-    caFile: str | None = None
-    clientCert: str | None = None
-    clientKey: str | None = None
-    serverName: str | None = None
-    verify: bool = True
+    url: str = attrs.field(validator=valid(checkOriginURL, "an origin URL"))
+    weight: int = attrs.field(default=1, validator=_COUNT1)
+    caFile: str | None = attrs.field(default=None, validator=_OPTIONAL_FILE)
+    clientCert: str | None = attrs.field(default=None, validator=_OPTIONAL_FILE)
+    clientKey: str | None = attrs.field(default=None, validator=_OPTIONAL_FILE)
+    serverName: str | None = attrs.field(
+        default=None, validator=valid(serverName, "a host name", optional=True)
+    )
+    verify: bool = attrs.field(default=True, validator=_BOOLEAN)
+
+    def __attrs_post_init__(self) -> None:
+        tlsKeys = [
+            name
+            for name, value in (
+                ("caFile", self.caFile),
+                ("clientCert", self.clientCert),
+                ("clientKey", self.clientKey),
+                ("serverName", self.serverName),
+                ("verify", None if self.verify else False),
+            )
+            if value is not None
+        ]
+        if tlsKeys and not self.url.startswith("https:"):
+            raise fieldError(self, tlsKeys[0], "TLS settings need an https:// origin")
+        if (self.clientCert is None) != (self.clientKey is None):
+            missing = "clientKey" if self.clientCert is not None else "clientCert"
+            raise fieldError(self, missing, "missing: client_cert and client_key go together")
 
     @property
     def tls(self) -> OriginTLS:
@@ -317,12 +408,15 @@ class HealthCheckConfig:
         address).
     """
 
-    path: str = "/"
+    path: str = attrs.field(default="/", validator=valid(requestPath, "a path starting with '/'"))
     interval: float = attrs.field(default=5.0, validator=_positive)
     timeout: float = attrs.field(default=2.0, validator=_positive)
-    rise: int = attrs.field(default=2, validator=attrs.validators.ge(1))
-    fall: int = attrs.field(default=3, validator=attrs.validators.ge(1))
-    host: str | None = None
+    rise: int = attrs.field(default=2, validator=_COUNT1)
+    fall: int = attrs.field(default=3, validator=_COUNT1)
+    host: str | None = attrs.field(
+        default=None,
+        validator=valid(authority, "a host name, optionally with :port", optional=True),
+    )
 
 
 @attrs.frozen
@@ -350,25 +444,34 @@ class RouteConfig:
     @ivar healthCheck: Active checks, or C{None}.
     """
 
-    origins: tuple[OriginConfig, ...]
-    prefix: str = "/"
+    origins: tuple[OriginConfig, ...] = attrs.field(
+        validator=validItems(_instance(OriginConfig), ("origin URLs", "an OriginConfig"))
+    )
+    prefix: str = attrs.field(
+        default="/", validator=valid(routePrefix, "a path prefix starting with '/'")
+    )
     balance: str = attrs.field(
-        default="round_robin", validator=attrs.validators.in_(BALANCE_POLICIES)
+        default="round_robin",
+        validator=valid(choice(BALANCE_POLICIES), " or ".join(BALANCE_POLICIES)),
     )
-    stripPrefix: bool = False
+    stripPrefix: bool = attrs.field(default=False, validator=_BOOLEAN)
     hostHeader: str = attrs.field(
-        default="pass", validator=attrs.validators.in_(HOST_HEADER_MODES)
+        default="pass",
+        validator=valid(choice(HOST_HEADER_MODES), " or ".join(HOST_HEADER_MODES)),
     )
-    xForwardedFor: bool = True
-    xForwardedProto: bool = True
-    xForwardedHost: bool = True
-    forwarded: bool = False
-    rewriteRedirects: bool = True
+    xForwardedFor: bool = attrs.field(default=True, validator=_BOOLEAN)
+    xForwardedProto: bool = attrs.field(default=True, validator=_BOOLEAN)
+    xForwardedHost: bool = attrs.field(default=True, validator=_BOOLEAN)
+    forwarded: bool = attrs.field(default=False, validator=_BOOLEAN)
+    rewriteRedirects: bool = attrs.field(default=True, validator=_BOOLEAN)
     retries: int = attrs.field(
-        default=1, validator=[attrs.validators.ge(0), attrs.validators.le(MAX_RETRIES)]
+        default=1, validator=valid(retries, f"a whole number from 0 to {MAX_RETRIES}")
     )
     ejectFor: float = attrs.field(default=10.0, validator=_positive)
-    healthCheck: HealthCheckConfig | None = None
+    healthCheck: HealthCheckConfig | None = attrs.field(
+        default=None,
+        validator=valid(_instance(HealthCheckConfig), "a HealthCheckConfig", optional=True),
+    )
 
 
 @attrs.frozen
@@ -381,8 +484,23 @@ class VhostConfig:
     @ivar routes: Its routes, any order (longest prefix wins).
     """
 
-    hosts: tuple[str, ...]
-    routes: tuple[RouteConfig, ...]
+    hosts: tuple[str, ...] = attrs.field(
+        validator=validItems(parseHost, ("host names", "a host name"))
+    )
+    routes: tuple[RouteConfig, ...] = attrs.field(
+        validator=validItems(_instance(RouteConfig), ("routes", "a RouteConfig"))
+    )
+
+    def __attrs_post_init__(self) -> None:
+        prefixes: dict[str, int] = {}
+        for index, route in enumerate(self.routes):
+            first = prefixes.setdefault(route.prefix, index)
+            if first != index:
+                raise fieldError(
+                    self,
+                    f"routes[{index}].prefix",
+                    f"prefix {route.prefix!r} is already routed by routes[{first}]",
+                )
 
 
 @attrs.frozen
@@ -399,10 +517,29 @@ class ReverseConfig:
         (absolute-form and CONNECT go to the forward router).
     """
 
-    vhosts: tuple[VhostConfig, ...] = ()
+    vhosts: tuple[VhostConfig, ...] = attrs.field(
+        default=(),
+        validator=validItems(_instance(VhostConfig), ("vhosts", "a VhostConfig"), nonEmpty=False),
+    )
     default: str | None = None
-    trustedProxies: tuple[str, ...] = ()
-    forwardProxy: bool = False
+    trustedProxies: tuple[str, ...] = attrs.field(
+        default=(),
+        validator=validItems(network, ("CIDR networks", "a CIDR network"), nonEmpty=False),
+    )
+    forwardProxy: bool = attrs.field(default=False, validator=_BOOLEAN)
+
+    def __attrs_post_init__(self) -> None:
+        owners: dict[str, str] = {}
+        for index, vhost in enumerate(self.vhosts):
+            for position, host in enumerate(vhost.hosts):
+                key = f"vhosts[{index}].hosts[{position}]"
+                owner = owners.setdefault(hostKey(host), key)
+                if owner != key:
+                    raise fieldError(self, key, f"host {host!r} is already listed at {owner}")
+        if self.default is not None:
+            problem = defaultHostProblem(self.vhosts, self.default)
+            if problem is not None:
+                raise fieldError(self, "default", problem)
 
 
 @attrs.frozen
@@ -415,13 +552,31 @@ class ProxyConfig:
         or C{None}.
     """
 
-    listen: tuple[str, ...] = (DEFAULT_LISTEN,)
-    forward: ForwardConfig = ForwardConfig()
-    reverse: ReverseConfig = ReverseConfig()
-    timeouts: Timeouts = Timeouts()
-    pool: PoolConfig = PoolConfig()
-    limits: LimitsConfig = LimitsConfig()
-    tls: TLSConfig | None = None
+    listen: tuple[str, ...] = attrs.field(
+        default=(DEFAULT_LISTEN,), validator=valid(_endpointList, "a list of endpoint strings")
+    )
+    forward: ForwardConfig = attrs.field(
+        default=ForwardConfig(), validator=valid(_instance(ForwardConfig), "a ForwardConfig")
+    )
+    reverse: ReverseConfig = attrs.field(
+        default=ReverseConfig(), validator=valid(_instance(ReverseConfig), "a ReverseConfig")
+    )
+    timeouts: Timeouts = attrs.field(
+        default=Timeouts(), validator=valid(_instance(Timeouts), "a Timeouts")
+    )
+    pool: PoolConfig = attrs.field(
+        default=PoolConfig(), validator=valid(_instance(PoolConfig), "a PoolConfig")
+    )
+    limits: LimitsConfig = attrs.field(
+        default=LimitsConfig(), validator=valid(_instance(LimitsConfig), "a LimitsConfig")
+    )
+    tls: TLSConfig | None = attrs.field(
+        default=None, validator=valid(_instance(TLSConfig), "a TLSConfig", optional=True)
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if not self.listen and self.tls is None:
+            raise fieldError(self, "listen", "expected at least one endpoint")
 
     @classmethod
     def fromFile(

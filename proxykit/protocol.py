@@ -11,7 +11,7 @@ Only the router differs between forward and reverse mode.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Final, cast
 
 import attrs
@@ -35,7 +35,7 @@ from ._flow import AUTHENTICATING, NOT_CONNECTED, PIPELINE, Side
 from ._gate import IConnectionGate, IGatedConnection
 from ._origin import OriginFactory, OriginProtocol
 from .config import ProxyConfig
-from .destinations import OPEN, DestinationPolicy
+from .destinations import DestinationPolicy
 from .endpoints import ClientTLS, TLSFailed, connect
 from .errors import REASONS, connectFailureStatus, errorResponse
 from .h1 import (
@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import ITransport
 
     from .auth import ProxyAuthenticator
+    from .health import HealthChecker
 
 
 def proxyAuthorization(headers: Headers) -> bytes | None:
@@ -772,13 +773,23 @@ class ProxyFactory(Factory):
         config: ProxyConfig | None = None,
         reactor: IReactorTime | None = None,
         authenticator: ProxyAuthenticator | None = None,
-        destinations: DestinationPolicy = OPEN,
+        destinations: DestinationPolicy | None = None,
+        healthCheckers: Sequence[HealthChecker] = (),
     ) -> None:
         """
+        @param pool: C{None}: the pool C{config} describes (L{poolFor}).
+        @param config: C{None}: the defaults (L{ProxyConfig}).
         @param authenticator: Checks C{Proxy-Authorization} on forward-proxy
             requests (absolute-form and CONNECT); C{None}: no authentication.
         @param destinations: Checked on every address a forward-proxy
             destination resolves to (the router checks names and literals).
+            C{None}: the policy C{twistd proxykit} applies for C{config}
+            (L{proxykit.service.destinationsFor}: strict when
+            C{config.listen} reaches beyond loopback).  Only an explicit
+            L{proxykit.destinations.OPEN} turns every check off.
+        @param healthCheckers: Started when the first listener starts
+            listening with this factory, stopped when the last one stops
+            (L{startFactory}, L{stopFactory}).
         """
         reactor = orGlobal(reactor)
         self.reactor: IReactorTime = reactor
@@ -790,7 +801,14 @@ class ProxyFactory(Factory):
             limits.maxRequestLine, limits.maxHeaderBytes, limits.maxHeaderCount
         )
         self.authenticator: ProxyAuthenticator | None = authenticator
+        if destinations is None:
+            # The rule lives beside the listeners it depends on (the one
+            # upward import of this module, made only here).
+            from .service import destinationsFor
+
+            destinations = destinationsFor(self.config)
         self.destinations = destinations
+        self.healthCheckers = tuple(healthCheckers)
         self.clientTLS = ClientTLS()
         pseudonym = self.config.forward.via.encode("ascii")
         self.pseudonym = pseudonym.lower()
@@ -798,6 +816,22 @@ class ProxyFactory(Factory):
             b"1.1": viaValue(b"1.1", pseudonym),
             b"1.0": viaValue(b"1.0", pseudonym),
         }
+
+    def startFactory(self) -> None:
+        """
+        The first listener starts: start the health checks.
+        """
+        for checker in self.healthCheckers:
+            checker.start()
+
+    def stopFactory(self) -> None:
+        """
+        The last listener stopped: stop the health checks.  (The pool stays
+        open for the connections still being served; see
+        L{proxykit.service.ProxyService} and L{ConnectionPool.closeAll}.)
+        """
+        for checker in self.healthCheckers:
+            checker.stop()
 
     def buildProtocol(self, addr: IAddress) -> ProxyProtocol:  # type: ignore[override]
         return ProxyProtocol(self)

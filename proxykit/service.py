@@ -1,7 +1,9 @@
 # -*- test-case-name: tests.test_service -*-
 """
 The service tree C{twistd proxykit} runs: one listener per endpoint string,
-and the upstream pool closed on stop.
+and the upstream pool closed on stop; and the one builder of the proxy
+(L{buildFactory}) that it shares with the library's L{forwardProxy} and
+L{reverseProxy}.
 
 Starting binds every listener before anything else starts, and fails as a
 whole (L{ListenError}, nothing left listening) if one cannot listen.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import signal
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from twisted.application import service
@@ -37,6 +40,7 @@ from .reactor import orGlobal
 
 if TYPE_CHECKING:
     from .auth import ProxyAuthenticator
+    from .health import HealthChecker
     from .tls import ServerTLS, TLSSettings
 from .routing import ForwardRouter, IRouter
 
@@ -335,7 +339,8 @@ class ProxyService(service.MultiService):
 
 def forwardService(config: ProxyConfig, reactor: IReactorTime | None = None) -> ProxyService:
     """
-    The forward proxy described by C{config}.
+    The forward proxy described by C{config}: the factory L{forwardProxy}
+    builds, listening on C{config.listen} (and C{config.tls}).
     """
     return makeService(ForwardRouter(config.forward, destinationsFor(config)), config, reactor)
 
@@ -408,66 +413,62 @@ def authenticatorFor(config: ProxyConfig, reactor: IReactorTime) -> ProxyAuthent
 
 def reverseService(config: ProxyConfig, reactor: IReactorTime | None = None) -> ProxyService:
     """
-    The reverse proxy described by C{config}: its virtual hosts, their
-    origin groups, and the active health checks of the routes that ask for
-    them (started and stopped with the service).  With
+    The reverse proxy described by C{config}: the factory L{reverseProxy}
+    builds (virtual hosts, origin groups, active health checks running while
+    it listens), listening on C{config.listen} (and C{config.tls}).  With
     C{reverse.forward_proxy}, the same listeners also serve as a forward
     proxy.
     """
+    reactor = orGlobal(reactor)
+    router, checkers = reverseRouter(config, reactor)
+    return makeService(router, config, reactor, healthCheckers=checkers)
+
+
+def reverseRouter(
+    config: ProxyConfig, reactor: IReactorTime, destinations: DestinationPolicy | None = None
+) -> tuple[IRouter, tuple[HealthChecker, ...]]:
+    """
+    The router of C{config}'s reverse proxy (combined with the forward
+    router when C{reverse.forward_proxy} is set), and the health checkers of
+    the routes that ask for active checks (not started).
+
+    @param destinations: The forward router's destination policy; C{None}:
+        L{destinationsFor}'s.
+    """
+    if destinations is None:
+        destinations = destinationsFor(config)
     from .health import HealthChecker
     from .vhosts import CombinedRouter, ReverseRouter, VhostTable
 
-    reactor = orGlobal(reactor)
     table = VhostTable.fromConfig(config.reverse, reactor)
     router: IRouter = ReverseRouter(table, config.reverse)
     if config.reverse.forwardProxy:
-        forward = ForwardRouter(config.forward, destinationsFor(config))
-        router = CombinedRouter(forward, router)  # type: ignore[arg-type]
-    proxy = makeService(router, config, reactor)
-    for route in table:
-        check = route.config.healthCheck
-        if check is not None:
-            checker = HealthChecker(route.upstream, check, reactor)  # type: ignore[arg-type]
-            _CheckerService(checker).setServiceParent(proxy)  # type: ignore[no-untyped-call]
-    return proxy
-
-
-class _CheckerService(service.Service):
-    """
-    Runs a health checker while the proxy runs.
-    """
-
-    def __init__(self, checker: object) -> None:
-        self._checker = checker
-
-    def startService(self) -> None:
-        super().startService()  # type: ignore[no-untyped-call]
-        self._checker.start()  # type: ignore[attr-defined]
-
-    def stopService(self) -> None:
-        super().stopService()  # type: ignore[no-untyped-call]
-        self._checker.stop()  # type: ignore[attr-defined]
+        router = CombinedRouter(ForwardRouter(config.forward, destinations), router)  # type: ignore[arg-type]
+    checkers = tuple(
+        HealthChecker(route.upstream, route.config.healthCheck, reactor)  # type: ignore[arg-type]
+        for route in table
+        if route.config.healthCheck is not None
+    )
+    return router, checkers
 
 
 def makeService(
-    router: IRouter, config: ProxyConfig, reactor: IReactorTime | None = None
+    router: IRouter,
+    config: ProxyConfig,
+    reactor: IReactorTime | None = None,
+    healthCheckers: Sequence[HealthChecker] = (),
 ) -> ProxyService:
     """
     A service serving C{router}'s decisions on C{config.listen}, and over
-    TLS on C{config.tls.listen}.
+    TLS on C{config.tls.listen}, with the factory L{buildFactory} makes.
+
+    @param healthCheckers: Run while the service listens.
 
     @raise proxykit.tls.TLSFileError: A certificate or key file cannot be
         used.
     """
     reactor = orGlobal(reactor)
-    factory = ProxyFactory(
-        router,
-        poolFor(config, reactor),
-        config,
-        reactor=reactor,
-        authenticator=authenticatorFor(config, reactor),
-        destinations=destinationsFor(config),
-    )
+    factory = buildFactory(router, config, reactor, healthCheckers=healthCheckers)
     tls = None
     redirect = None
     if config.tls is not None:
@@ -486,3 +487,102 @@ def makeService(
                 reactor=reactor,
             )
     return ProxyService(factory, config.listen, reactor, tls, redirect)
+
+
+def buildFactory(
+    router: IRouter,
+    config: ProxyConfig,
+    reactor: IReactorTime | None = None,
+    *,
+    healthCheckers: Sequence[HealthChecker] = (),
+    destinations: DestinationPolicy | None = None,
+) -> ProxyFactory:
+    """
+    The L{ProxyFactory} C{twistd proxykit} serves C{router} with: the pool
+    C{config} describes (L{poolFor}: idle settings, per-origin connection
+    cap and queue), the authenticator of C{forward.auth_file}
+    (L{authenticatorFor}), and the destination policy L{destinationsFor}
+    gives.  The one builder behind L{makeService}, L{forwardProxy} and
+    L{reverseProxy}.
+
+    @param healthCheckers: Started and stopped with the factory (when the
+        first listener starts and the last one stops).
+    @param destinations: Another destination policy than
+        L{destinationsFor}'s; only for deliberately weaker (or stronger)
+        rules, e.g. L{proxykit.destinations.OPEN}.
+
+    @raise proxykit.auth.HtpasswdError: C{forward.auth_file} is malformed.
+    @raise OSError: C{forward.auth_file} cannot be read.
+    """
+    reactor = orGlobal(reactor)
+    return ProxyFactory(
+        router,
+        poolFor(config, reactor),
+        config,
+        reactor=reactor,
+        authenticator=authenticatorFor(config, reactor),
+        destinations=destinationsFor(config) if destinations is None else destinations,
+        healthCheckers=healthCheckers,
+    )
+
+
+def forwardProxy(
+    config: ProxyConfig | None = None,
+    reactor: IReactorTime | None = None,
+    *,
+    destinations: DestinationPolicy | None = None,
+) -> ListenerGate:
+    """
+    A forward proxy to listen with on any endpoint
+    (C{endpoint.listen(forwardProxy(config))}), with exactly the policy
+    C{twistd proxykit forward} applies for C{config}.
+
+    The destination rule depends on where the proxy listens, which is read
+    from C{config.listen} (and C{config.tls}): give there the endpoints
+    you listen on, or the rule for a loopback-only proxy applies.
+
+    @param config: C{None}: the defaults (listening on 127.0.0.1).
+    @param reactor: C{None}: the global reactor.
+    @param destinations: Only to replace the policy deliberately, e.g.
+        L{proxykit.destinations.OPEN} (no checks at all).
+    @return: A factory that caps its open connections at
+        C{limits.max_client_connections}.  Its C{factory} attribute is the
+        L{ProxyFactory}; close upstream connections at the end with
+        C{factory.pool.closeAll()}.
+    """
+    if config is None:
+        config = ProxyConfig()
+    if destinations is None:
+        destinations = destinationsFor(config)
+    factory = buildFactory(
+        ForwardRouter(config.forward, destinations), config, reactor, destinations=destinations
+    )
+    return ListenerGate(factory, config.limits.maxClientConnections)
+
+
+def reverseProxy(
+    config: ProxyConfig,
+    reactor: IReactorTime | None = None,
+    *,
+    destinations: DestinationPolicy | None = None,
+) -> ListenerGate:
+    """
+    A reverse proxy to listen with on any endpoint
+    (C{endpoint.listen(reverseProxy(config))}), with exactly the policy
+    C{twistd proxykit reverse} applies for C{config}.  The active health
+    checks of its routes run while it listens (from the first listener's
+    start to the last one's stop).
+
+    @param reactor: C{None}: the global reactor.
+    @param destinations: See L{forwardProxy} (with
+        C{reverse.forward_proxy}).
+    @return: See L{forwardProxy}.
+    """
+    reactor = orGlobal(reactor)
+    if destinations is None:
+        destinations = destinationsFor(config)
+    router, checkers = reverseRouter(config, reactor, destinations)
+    factory = buildFactory(
+        router, config, reactor, healthCheckers=checkers, destinations=destinations
+    )
+    return ListenerGate(factory, config.limits.maxClientConnections)

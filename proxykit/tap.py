@@ -44,7 +44,6 @@ from .config import (
     RouteConfig,
     VhostConfig,
     checkOriginURL,
-    defaultHostProblem,
     hostKey,
     parseHost,
     parsePort,
@@ -280,13 +279,14 @@ class ReverseOptions(_ModeOptions):
             changes["forwardProxy"] = True
         if self["default"] is not None:
             changes["default"] = self["default"]
-        reverse = attrs.evolve(reverse, **changes)
-        if not reverse.vhosts:
+        if not changes["vhosts"]:
             raise usage.UsageError("reverse mode needs at least one --route or [[reverse.vhost]]")
-        if reverse.default is not None:
-            problem = defaultHostProblem(reverse.vhosts, reverse.default)
-            if problem is not None:
-                raise usage.UsageError(f"--default: {problem}")
+        try:
+            # The hosts and networks are checked above; ReverseConfig checks
+            # that the default is a host of a vhost.
+            reverse = attrs.evolve(reverse, **changes)
+        except ConfigError as e:
+            raise usage.UsageError(f"--default: {e.problem}")
         return attrs.evolve(config, reverse=reverse)
 
 

@@ -154,8 +154,7 @@ class ConstructionTests(SynchronousTestCase):
         self.assertEqual(group.origins, (A, Origin("unix", "/run/b.sock", 0)))
         self.assertEqual(group.policy, "least_outstanding")
         self.assertEqual(group.ejectFor, 4.0)
-        bad = RouteConfig(origins=(OriginConfig("ftp://a.test"),))
-        self.assertRaises(ValueError, OriginGroup.fromRouteConfig, bad, Clock())
+        self.assertRaises(ValueError, OriginConfig, "ftp://a.test")
 
     def test_fromRouteConfigTLS(self) -> None:
         """

@@ -5,21 +5,30 @@ Tests for L{proxykit.config}: TOML in, frozen values out, located errors.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
+import attrs
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit.balance import parseOriginURL
 from proxykit.config import (
     DEFAULT_REVERSE_LISTEN,
+    CertificateConfig,
     ConfigError,
     ForwardConfig,
     HealthCheckConfig,
+    LimitsConfig,
     OriginConfig,
     OriginTLS,
+    PoolConfig,
     ProxyConfig,
     ReverseConfig,
     RouteConfig,
     Timeouts,
+    TLSConfig,
+    TLSListener,
+    TLSSettings,
     VhostConfig,
     checkOriginURL,
     defaultHostProblem,
@@ -670,6 +679,203 @@ class ReverseConfigTests(SynchronousTestCase):
             "reverse.vhost[1].route[0].retries",
             "0 to 10",
         )
+
+
+def _route(**keys: Any) -> dict[str, Any]:
+    """
+    A reverse-mode mapping with one vhost and one route with C{keys}.
+    """
+    route = {"origins": ["http://127.0.0.1:9001"], **keys}
+    return {"reverse": {"vhost": [{"hosts": ["app.test"], "route": [route]}]}}
+
+
+def _vhost(**keys: Any) -> dict[str, Any]:
+    vhost = {"hosts": ["app.test"], "route": [{"origins": ["http://127.0.0.1:9001"]}], **keys}
+    return {"reverse": {"vhost": [vhost]}}
+
+
+def _tls(**keys: Any) -> dict[str, Any]:
+    table = {"listen": ["tcp:8443"], "default_certificate": {"cert": "c.pem", "key": "k.pem"}}
+    return {"tls": {**table, **keys}}
+
+
+_ORIGINS = (OriginConfig("http://127.0.0.1:9001"),)
+_ROUTE = RouteConfig(_ORIGINS)
+_CERT = CertificateConfig("c.pem", "k.pem")
+_ROUTE_KEY = "reverse.vhost[0].route[0]"
+
+INVALID: list[tuple[Callable[[], object], str, dict[str, Any], str]] = [
+    # (construction in Python, the field it names, the same value in TOML, its key)
+    (lambda: OriginConfig("ftp://x"), "url", _route(origins=["ftp://x"]), f"{_ROUTE_KEY}.origins[0]"),
+    (lambda: OriginConfig("http://a:99999"), "url", _route(origins=["http://a:99999"]), f"{_ROUTE_KEY}.origins[0]"),
+    (lambda: OriginConfig("unix:run/a.sock"), "url", _route(origins=["unix:run/a.sock"]), f"{_ROUTE_KEY}.origins[0]"),
+    (lambda: OriginConfig("http://a", weight=0), "weight", _route(origins=[{"url": "http://a", "weight": 0}]), f"{_ROUTE_KEY}.origins[0].weight"),
+    (lambda: OriginConfig("http://a", caFile="ca.pem"), "caFile", _route(origins=[{"url": "http://a", "ca_file": "ca.pem"}]), f"{_ROUTE_KEY}.origins[0].ca_file"),
+    (lambda: OriginConfig("http://a", verify=False), "verify", _route(origins=[{"url": "http://a", "verify": False}]), f"{_ROUTE_KEY}.origins[0].verify"),
+    (lambda: OriginConfig("https://a", clientCert="c.pem"), "clientKey", _route(origins=[{"url": "https://a", "client_cert": "c.pem"}]), f"{_ROUTE_KEY}.origins[0].client_key"),
+    (lambda: OriginConfig("https://a", serverName="*.a"), "serverName", _route(origins=[{"url": "https://a", "server_name": "*.a"}]), f"{_ROUTE_KEY}.origins[0].server_name"),
+    (lambda: OriginConfig("https://a", verify="no"), "verify", _route(origins=[{"url": "https://a", "verify": "no"}]), f"{_ROUTE_KEY}.origins[0].verify"),
+    (lambda: RouteConfig(()), "origins", _route(origins=[]), f"{_ROUTE_KEY}.origins"),
+    (lambda: RouteConfig(_ORIGINS, prefix="api"), "prefix", _route(prefix="api"), f"{_ROUTE_KEY}.prefix"),
+    (lambda: RouteConfig(_ORIGINS, balance="fastest"), "balance", _route(balance="fastest"), f"{_ROUTE_KEY}.balance"),
+    (lambda: RouteConfig(_ORIGINS, hostHeader="client"), "hostHeader", _route(host_header="client"), f"{_ROUTE_KEY}.host_header"),
+    (lambda: RouteConfig(_ORIGINS, retries=11), "retries", _route(retries=11), f"{_ROUTE_KEY}.retries"),
+    (lambda: RouteConfig(_ORIGINS, retries=-1), "retries", _route(retries=-1), f"{_ROUTE_KEY}.retries"),
+    (lambda: RouteConfig(_ORIGINS, ejectFor=0), "ejectFor", _route(eject_for=0), f"{_ROUTE_KEY}.eject_for"),
+    (lambda: RouteConfig(_ORIGINS, stripPrefix=1), "stripPrefix", _route(strip_prefix=1), f"{_ROUTE_KEY}.strip_prefix"),
+    (lambda: HealthCheckConfig(path="healthz"), "path", _route(health_check={"path": "healthz"}), f"{_ROUTE_KEY}.health_check.path"),
+    (lambda: HealthCheckConfig(interval=0), "interval", _route(health_check={"interval": 0}), f"{_ROUTE_KEY}.health_check.interval"),
+    (lambda: HealthCheckConfig(timeout=-1.5), "timeout", _route(health_check={"timeout": -1.5}), f"{_ROUTE_KEY}.health_check.timeout"),
+    (lambda: HealthCheckConfig(rise=0), "rise", _route(health_check={"rise": 0}), f"{_ROUTE_KEY}.health_check.rise"),
+    (lambda: HealthCheckConfig(fall=True), "fall", _route(health_check={"fall": True}), f"{_ROUTE_KEY}.health_check.fall"),
+    (lambda: HealthCheckConfig(host="a b"), "host", _route(health_check={"host": "a b"}), f"{_ROUTE_KEY}.health_check.host"),
+    (lambda: VhostConfig(("app.test:80",), (_ROUTE,)), "hosts[0]", _vhost(hosts=["app.test:80"]), "reverse.vhost[0].hosts[0]"),
+    (lambda: VhostConfig(("app.test", "http://b.test"), (_ROUTE,)), "hosts[1]", _vhost(hosts=["app.test", "http://b.test"]), "reverse.vhost[0].hosts[1]"),
+    (lambda: VhostConfig(("256.1.1.1",), (_ROUTE,)), "hosts[0]", _vhost(hosts=["256.1.1.1"]), "reverse.vhost[0].hosts[0]"),
+    (lambda: VhostConfig((), (_ROUTE,)), "hosts", _vhost(hosts=[]), "reverse.vhost[0].hosts"),
+    (lambda: VhostConfig("app.test", (_ROUTE,)), "hosts", _vhost(hosts="app.test"), "reverse.vhost[0].hosts"),  # type: ignore[arg-type]
+    (lambda: ReverseConfig((VhostConfig(("app.test",), (_ROUTE,)),), default="other.test"), "default", {**_vhost(), "reverse": {**_vhost()["reverse"], "default": "other.test"}}, "reverse.default"),
+    (lambda: ReverseConfig((VhostConfig(("*.app.test",), (_ROUTE,)),), default="*.app.test"), "default", {"reverse": {**_vhost(hosts=["*.app.test"])["reverse"], "default": "*.app.test"}}, "reverse.default"),
+    (lambda: ReverseConfig(trustedProxies=("10.0.0.0/33",)), "trustedProxies[0]", {"reverse": {"trusted_proxies": ["10.0.0.0/33"]}}, "reverse.trusted_proxies[0]"),
+    (lambda: ReverseConfig(forwardProxy="yes"), "forwardProxy", {"reverse": {"forward_proxy": "yes"}}, "reverse.forward_proxy"),
+    (lambda: Timeouts(connect=0), "connect", {"timeouts": {"connect": 0}}, "timeouts.connect"),
+    (lambda: Timeouts(idle=-1), "idle", {"timeouts": {"idle": -1}}, "timeouts.idle"),
+    (lambda: Timeouts(header="10"), "header", {"timeouts": {"header": "10"}}, "timeouts.header"),
+    (lambda: Timeouts(tunnelIdle=True), "tunnelIdle", {"timeouts": {"tunnel_idle": True}}, "timeouts.tunnel_idle"),
+    (lambda: PoolConfig(maxIdlePerOrigin=-1), "maxIdlePerOrigin", {"pool": {"max_idle_per_origin": -1}}, "pool.max_idle_per_origin"),
+    (lambda: PoolConfig(idleExpiry=0), "idleExpiry", {"pool": {"idle_expiry": 0}}, "pool.idle_expiry"),
+    (lambda: LimitsConfig(maxRequestLine=0), "maxRequestLine", {"limits": {"max_request_line": 0}}, "limits.max_request_line"),
+    (lambda: LimitsConfig(maxBodyBytes=-1), "maxBodyBytes", {"limits": {"max_body_bytes": -1}}, "limits.max_body_bytes"),
+    (lambda: LimitsConfig(maxOriginConnections=0), "maxOriginConnections", {"limits": {"max_origin_connections": 0}}, "limits.max_origin_connections"),
+    (lambda: LimitsConfig(maxOriginQueue=1.5), "maxOriginQueue", {"limits": {"max_origin_queue": 1.5}}, "limits.max_origin_queue"),
+    (lambda: ForwardConfig(connectPorts=frozenset({0})), "connectPorts", {"forward": {"connect_ports": [0]}}, "forward.connect_ports"),
+    (lambda: ForwardConfig(connectPorts=frozenset({443, 70000})), "connectPorts", {"forward": {"connect_ports": [443, 70000]}}, "forward.connect_ports"),
+    (lambda: ForwardConfig(allowPorts=frozenset({-1})), "allowPorts", {"forward": {"allow_ports": [-1]}}, "forward.allow_ports"),
+    (lambda: ForwardConfig(allowClients=("10.0.0.0/33",)), "allowClients", {"forward": {"allow_clients": ["10.0.0.0/33"]}}, "forward.allow_clients"),
+    (lambda: ForwardConfig(allowClients="10.0.0.0/8"), "allowClients", {"forward": {"allow_clients": "10.0.0.0/8"}}, "forward.allow_clients"),  # type: ignore[arg-type]
+    (lambda: ForwardConfig(via="my proxy"), "via", {"forward": {"via": "my proxy"}}, "forward.via"),
+    (lambda: ForwardConfig(allowTrace="yes"), "allowTrace", {"forward": {"allow_trace": "yes"}}, "forward.allow_trace"),
+    (lambda: ForwardConfig(allowPrivateDestinations=1), "allowPrivateDestinations", {"forward": {"allow_private_destinations": 1}}, "forward.allow_private_destinations"),
+    (lambda: ForwardConfig(authRealm=""), "authRealm", {"forward": {"auth_realm": ""}}, "forward.auth_realm"),
+    (lambda: ForwardConfig(authFile=""), "authFile", {"forward": {"auth_file": ""}}, "forward.auth_file"),
+    (lambda: ForwardConfig(allowDestinations=("bad host",)), "allowDestinations", {"forward": {"allow_destinations": ["bad host"]}}, "forward.allow_destinations"),
+    (lambda: ForwardConfig(denyDestinations=("10.0.0.0/33",)), "denyDestinations", {"forward": {"deny_destinations": ["10.0.0.0/33"]}}, "forward.deny_destinations"),
+    (lambda: ForwardConfig(noParent=("*.",)), "noParent", {"forward": {"no_parent": ["*."]}}, "forward.no_parent"),
+    (lambda: ForwardConfig(parent="ftp://parent.test"), "parent", {"forward": {"parent": "ftp://parent.test"}}, "forward.parent"),
+    (lambda: ProxyConfig(listen="tcp:8080"), "listen", {"listen": "tcp:8080"}, "listen"),  # type: ignore[arg-type]
+    (lambda: ProxyConfig(listen=()), "listen", {"listen": []}, "listen"),
+    (lambda: TLSConfig(("tcp:8443",), _CERT, minVersion="1.1"), "minVersion", _tls(min_version="1.1"), "tls.min_version"),
+    (lambda: TLSConfig(("tcp:8443",), _CERT, ciphers="NOPE"), "ciphers", _tls(ciphers="NOPE"), "tls.ciphers"),
+    (lambda: TLSConfig(("tcp:8443",), _CERT, redirectPort=0), "redirectPort", _tls(redirect_port=0), "tls.redirect_port"),
+    (lambda: TLSConfig((), _CERT), "listen", _tls(listen=[]), "tls.listen"),
+    (lambda: TLSConfig(("ssl:8443",), _CERT), "listen[0]", _tls(listen=["ssl:8443"]), "tls.listen[0]"),
+    (lambda: TLSListener("ssl:8443"), "endpoint", _tls(listen=[{"endpoint": "ssl:8443"}]), "tls.listen[0].endpoint"),
+    (lambda: TLSListener("tcp:8443", minVersion="1.0"), "minVersion", _tls(listen=[{"endpoint": "tcp:8443", "min_version": "1.0"}]), "tls.listen[0].min_version"),
+    (lambda: TLSSettings(minVersion="1.4"), "minVersion", _tls(min_version="1.4"), "tls.min_version"),
+    (lambda: CertificateConfig("", "k.pem"), "cert", _tls(default_certificate={"cert": "", "key": "k.pem"}), "tls.default_certificate.cert"),
+]  # fmt: skip
+
+
+class ConstructionTests(SynchronousTestCase):
+    """
+    Config values built in Python are checked when built, with the words
+    the TOML reader uses for the same value.
+    """
+
+    def readerProblem(self, data: dict[str, Any], key: str) -> str:
+        """
+        The problem the reader reports for C{key} of C{data}.
+        """
+        with self.assertRaises(ConfigError) as caught:
+            ProxyConfig.fromMapping(data)
+        found = [e for e in getattr(caught.exception, "errors", (caught.exception,)) if e.key == key]
+        self.assertTrue(found, f"the reader reports nothing for {key}: {caught.exception}")
+        return found[0].problem
+
+    def test_sameMessages(self) -> None:
+        """
+        Each invalid construction raises L{ConfigError} naming the class and
+        the field, with the problem the reader reports for the same value.
+        """
+        for construct, field, data, key in INVALID:
+            with self.assertRaises(ConfigError) as caught:
+                construct()
+            error = caught.exception
+            self.assertEqual(error.key, field, str(error))
+            self.assertEqual(error.line, None)
+            self.assertEqual(error.problem, self.readerProblem(data, key), key)
+            self.assertEqual(str(error), f"{error.source}: {field}: {error.problem}")
+
+    def test_source(self) -> None:
+        """
+        The error names the class in place of a file, and is a
+        L{ValueError}.
+        """
+        with self.assertRaises(ValueError) as caught:
+            OriginConfig("ftp://x")
+        self.assertEqual(
+            str(caught.exception),
+            "OriginConfig: url: expected https://host[:port], http://host[:port] or "
+            "unix:/absolute/path, got 'ftp://x'",
+        )
+
+    def test_evolve(self) -> None:
+        """
+        C{attrs.evolve} checks the new value too.
+        """
+        self.assertRaises(ConfigError, attrs.evolve, Timeouts(), connect=-1)
+
+    def test_structure(self) -> None:
+        """
+        Values that only Python can get wrong: an origin that is not an
+        L{OriginConfig}, a prefix routed twice in a vhost, a host listed by
+        two vhosts, a field holding the wrong kind of config.
+        """
+        cases: list[tuple[Callable[[], object], str, str]] = [
+            (
+                lambda: RouteConfig(("http://a",)),  # type: ignore[arg-type]
+                "origins[0]",
+                "expected an OriginConfig, got 'http://a'",
+            ),
+            (
+                lambda: VhostConfig(("a.test",), (_ROUTE, RouteConfig(_ORIGINS))),
+                "routes[1].prefix",
+                "prefix '/' is already routed by routes[0]",
+            ),
+            (
+                lambda: ReverseConfig(
+                    (VhostConfig(("a.test",), (_ROUTE,)), VhostConfig(("A.test.",), (_ROUTE,)))
+                ),
+                "vhosts[1].hosts[0]",
+                "host 'A.test.' is already listed at vhosts[0].hosts[0]",
+            ),
+            (
+                lambda: ProxyConfig(timeouts=60),  # type: ignore[arg-type]
+                "timeouts",
+                "expected a Timeouts, got 60",
+            ),
+            (
+                lambda: OriginTLS(serverName="a b"),
+                "serverName",
+                "expected a host name, *.wildcard or IP literal, got 'a b'",
+            ),
+        ]
+        for construct, field, problem in cases:
+            with self.assertRaises(ConfigError) as caught:
+                construct()
+            self.assertEqual((caught.exception.key, caught.exception.problem), (field, problem))
+
+    def test_valid(self) -> None:
+        """
+        Good values, including everything the reader produces, are
+        accepted.
+        """
+        ProxyConfig.fromFile(os.path.join(EXAMPLES, "forward.toml"))
+        ProxyConfig.fromFile(os.path.join(EXAMPLES, "reverse.toml"))
+        OriginConfig("https://a", clientCert="c.pem", clientKey="k.pem", serverName="b", verify=False)
+        VhostConfig(["a.test", "*.b.test", "[::1]", "10.0.0.1"], [_ROUTE])  # type: ignore[arg-type]
+        ForwardConfig(connectPorts=frozenset({443, 8443}), parent="http://u:p@parent.test:3128")
+        TLSConfig(("tcp:8443", TLSListener("tcp:9443", "1.3")), _CERT, (_CERT,), ciphers="ECDHE+AESGCM")
 
 
 class HostAndOriginTests(SynchronousTestCase):

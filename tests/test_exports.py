@@ -26,7 +26,14 @@ class ExportsTests(SynchronousTestCase):
         """
         for name in proxykit.__all__:
             self.assertTrue(hasattr(proxykit, name), name)
-        for name in ("ProxyFactory", "ForwardRouter", "ConnectionPool", "ProxyConfig"):
+        for name in (
+            "ProxyFactory",
+            "ForwardRouter",
+            "ConnectionPool",
+            "ProxyConfig",
+            "forwardProxy",
+            "reverseProxy",
+        ):
             self.assertIn(name, proxykit.__all__)
 
 

@@ -20,7 +20,7 @@ from twisted.web.server import Site
 from twisted.web.static import Data
 
 from proxykit.balance import OriginGroup
-from proxykit.config import HealthCheckConfig
+from proxykit.config import ConfigError, HealthCheckConfig
 from proxykit.health import HealthChecker
 from proxykit.routing import Origin
 
@@ -392,16 +392,22 @@ class CheckerTests(SynchronousTestCase):
     def test_invalidConfig(self) -> None:
         """
         A path or host that would break the request line or header is a
-        L{ValueError}.
+        L{ValueError}: refused by L{HealthCheckConfig} itself (a
+        L{proxykit.config.ConfigError}), and by L{HealthChecker} if a config
+        got past that.
         """
-        for config in (
-            HealthCheckConfig(path="healthz"),
-            HealthCheckConfig(path="/a b"),
-            HealthCheckConfig(path="/a\r\nX: y"),
-            HealthCheckConfig(host="a\r\nb"),
-            HealthCheckConfig(host=""),
-            HealthCheckConfig(host="a b"),
+        for kwargs in (
+            {"path": "healthz"},
+            {"path": "/a b"},
+            {"path": "/a\r\nX: y"},
+            {"host": "a\r\nb"},
+            {"host": ""},
+            {"host": "a b"},
         ):
+            self.assertRaises(ConfigError, HealthCheckConfig, **kwargs)
+            config = HealthCheckConfig()
+            for name, value in kwargs.items():
+                object.__setattr__(config, name, value)
             self.assertRaises(ValueError, HealthChecker, self.group, config, self.clock)
 
 

@@ -1,0 +1,117 @@
+"""
+The library examples (C{examples/*_library.py}), run as their docstrings
+say, with origins on 127.0.0.1 and curl as the client.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.defer import inlineCallbacks
+from twisted.internet.threads import deferToThread
+from twisted.trial.unittest import TestCase
+
+from ._reverse_servers import ReverseHarness
+from ._servers import runProcess
+from ._subprocess import ROOT, Child, _childEnvironment
+
+EXAMPLES = os.path.join(ROOT, "examples")
+
+
+def startExample(name: str, *args: str) -> tuple[Child, int]:
+    """
+    Run C{python examples/NAME ARGS}; return it and the port it listens on.
+    """
+    child = Child([sys.executable, os.path.join(EXAMPLES, name), *args], ROOT, _childEnvironment())
+    try:
+        match = child.waitForLine(r"listening on .*port=(\d+)")
+    except BaseException:
+        child.stop()
+        raise
+    return child, int(match.group(1))
+
+
+REVERSE_TOML = """
+listen = ["tcp:8000:interface=127.0.0.1"]
+[[reverse.vhost]]
+hosts = ["app.example.test"]
+  [[reverse.vhost.route]]
+  prefix = "/api"
+  strip_prefix = true
+  origins = ["{a}"]
+  [[reverse.vhost.route]]
+  origins = ["{b}"]
+  health_check = {{ path = "/healthz", interval = 1, fall = 1 }}
+"""
+
+
+class LibraryExampleTests(TestCase):
+    """
+    The library examples work as written, with the safety of C{twistd
+    proxykit}.
+    """
+
+    timeout = 60
+
+    @inlineCallbacks
+    def test_forwardLibrary(self) -> Any:
+        """
+        examples/forward_library.py on a loopback endpoint forwards curl's
+        request to a local origin.
+        """
+        h = ReverseHarness(self, reactor)
+        self.addCleanup(h.close)
+        origin = h.startOrigin("f")
+        child, port = yield deferToThread(
+            startExample, "forward_library.py", "tcp:0:interface=127.0.0.1"
+        )
+        self.addCleanup(child.stop)
+        proxy = ["-sS", "--max-time", "20", "-x", f"http://127.0.0.1:{port}"]
+        out, err, code = yield runProcess(reactor, "curl", [*proxy, f"{origin.url}/hello"])
+        self.assertEqual((code, out), (0, b"origin=f uri=/hello\n"), err)
+
+    @inlineCallbacks
+    def test_forwardLibraryBeyondLoopback(self) -> Any:
+        """
+        examples/forward_library.py listening on every interface refuses,
+        after resolution, a name that resolves to loopback (403), as
+        C{twistd proxykit forward --listen tcp:PORT} does.
+        """
+        h = ReverseHarness(self, reactor)
+        self.addCleanup(h.close)
+        origin = h.startOrigin("f")
+        child, port = yield deferToThread(startExample, "forward_library.py", "tcp:0")
+        self.addCleanup(child.stop)
+        target = origin.url.replace("127.0.0.1", "localhost")
+        proxy = ["-sS", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}"]
+        out, err, code = yield runProcess(
+            reactor, "curl", [*proxy, "-x", f"http://127.0.0.1:{port}", f"{target}/x"]
+        )
+        self.assertEqual((code, out), (0, b"403"), err)
+        self.assertEqual(origin.resource.served, [])
+
+    @inlineCallbacks
+    def test_reverseLibrary(self) -> Any:
+        """
+        examples/reverse_library.py serves a reverse-mode file's routes
+        (one with a health check) on the endpoint given.
+        """
+        h = ReverseHarness(self, reactor)
+        self.addCleanup(h.close)
+        a, b = h.startOrigin("a"), h.startOrigin("b")
+        path = os.path.abspath(self.mktemp())
+        with open(path, "w") as f:
+            f.write(REVERSE_TOML.format(a=a.url, b=b.url))
+        child, port = yield deferToThread(
+            startExample, "reverse_library.py", path, "tcp:0:interface=127.0.0.1"
+        )
+        self.addCleanup(child.stop)
+        code, err, transfers = yield h.curlMany(port, ["/api/x", "/other"])
+        self.assertEqual(code, 0, err)
+        self.assertEqual(
+            [(t.status, t.body) for t in transfers],
+            [(200, "origin=a uri=/x"), (200, "origin=b uri=/other")],
+        )

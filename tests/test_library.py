@@ -1,0 +1,247 @@
+"""
+Tests for the library's way of building a proxy (L{proxykit.forwardProxy},
+L{proxykit.reverseProxy}): it gives exactly what C{twistd proxykit} gives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.testing import MemoryReactorClock
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+
+import proxykit
+from proxykit import (
+    ForwardRouter,
+    ProxyConfig,
+    ProxyFactory,
+    forwardProxy,
+    reverseProxy,
+)
+from proxykit.config import (
+    HealthCheckConfig,
+    OriginConfig,
+    ReverseConfig,
+    RouteConfig,
+    VhostConfig,
+)
+from proxykit.destinations import OPEN
+from proxykit.service import ListenerGate, ProxyService
+from proxykit.tap import Options, makeService
+
+from .test_auth import hashOf
+
+
+def effectivePolicy(factory: ProxyFactory, cap: int) -> dict[str, Any]:
+    """
+    Everything a proxy enforces, as comparable values: the destination
+    policy's fields, the pool's settings (idle, per-origin cap and queue),
+    timeouts, limits, forward policy, authentication, the listener's
+    connection cap, the router's kind and the health checks.
+    """
+    pool = factory.pool
+    auth = factory.authenticator
+    return {
+        "destinations": vars(factory.destinations),
+        "pool": (
+            pool._config,
+            pool._maxPerKey,
+            pool._maxQueue,
+            pool._queueTimeout,
+        ),
+        "timeouts": factory.config.timeouts,
+        "limits": factory.config.limits,
+        "headLimits": {name: getattr(factory.limits, name) for name in type(factory.limits).__slots__},
+        "forward": factory.config.forward,
+        "reverse": factory.config.reverse,
+        "auth": None
+        if auth is None
+        else (
+            auth.challenge,
+            auth._cacheSeconds,
+            auth._maxCache,
+            auth._maxPending,
+            auth._checker._users,  # type: ignore[attr-defined]
+        ),
+        "connectionCap": cap,
+        "router": type(factory.router).__name__,
+        "via": factory.via,
+        "healthChecks": [checker.config for checker in factory.healthCheckers],
+    }
+
+
+def twistdPolicy(*argv: str) -> dict[str, Any]:
+    """
+    The policy of the service C{twistd proxykit ARGV} runs.
+    """
+    options = Options()
+    options.parseOptions(list(argv))
+    service = makeService(options)
+    assert isinstance(service, ProxyService)
+    [cap] = {gate.cap for gate in service.gates}
+    return effectivePolicy(service.factory, cap)
+
+
+def libraryPolicy(gate: ListenerGate) -> dict[str, Any]:
+    return effectivePolicy(gate.factory, gate.cap)
+
+
+FORWARD_TOML = """
+listen = ["tcp:0"]
+[forward]
+auth_file = "{htpasswd}"
+auth_realm = "office"
+allow_destinations = ["*.example.com", "10.0.0.0/8"]
+deny_destinations = ["bad.example.com"]
+allow_ports = [80, 8080]
+connect_ports = [443, 8443]
+[timeouts]
+connect = 3
+response = 20
+[pool]
+max_idle_per_origin = 7
+idle_expiry = 11
+[limits]
+max_client_connections = 50
+max_origin_connections = 9
+max_origin_queue = 33
+max_body_bytes = 1000
+"""
+
+REVERSE_TOML = """
+listen = ["tcp:0"]
+[reverse]
+forward_proxy = true
+[[reverse.vhost]]
+hosts = ["app.example.test"]
+  [[reverse.vhost.route]]
+  origins = ["http://127.0.0.1:9001", "http://127.0.0.1:9002"]
+  health_check = { path = "/healthz", interval = 3 }
+[limits]
+max_client_connections = 70
+max_origin_connections = 5
+"""
+
+
+class SameAsTwistdTests(SynchronousTestCase):
+    """
+    A proxy built the documented library way enforces exactly what the
+    C{twistd proxykit} plugin enforces for the same configuration.
+    """
+
+    def write(self, text: str) -> str:
+        path = FilePath(self.mktemp())
+        path.setContent(text.encode("utf-8"))
+        return path.path
+
+    def test_forwardDefaults(self) -> None:
+        """
+        C{forwardProxy()} is C{twistd proxykit forward} with no options.
+        """
+        self.assertEqual(libraryPolicy(forwardProxy()), twistdPolicy("forward"))
+
+    def test_forwardBeyondLoopback(self) -> None:
+        """
+        Listening on every interface, both refuse special-purpose
+        destinations (strict) and keep the per-origin connection cap and
+        queue.
+        """
+        library = libraryPolicy(forwardProxy(ProxyConfig(listen=("tcp:0",))))
+        self.assertEqual(library, twistdPolicy("forward", "--listen", "tcp:0"))
+        self.assertTrue(library["destinations"]["strict"])
+        self.assertEqual(library["pool"][1:3], (256, 1024))
+
+    def test_forwardFile(self) -> None:
+        """
+        The same file, read by the plugin (C{--config}) and by
+        L{ProxyConfig.fromFile}, gives the same destination lists,
+        authentication, pool, timeouts, limits and connection cap.
+        """
+        htpasswd = self.write(f"alice:{hashOf(b'pw')}\n")
+        path = self.write(FORWARD_TOML.format(htpasswd=htpasswd))
+        library = libraryPolicy(forwardProxy(ProxyConfig.fromFile(path)))
+        self.assertEqual(library, twistdPolicy("forward", "--config", path))
+        self.assertIsNotNone(library["auth"])
+        self.assertEqual(library["connectionCap"], 50)
+        self.assertEqual(library["pool"][1:], (9, 33, 3.0))
+
+    def test_reverseFile(self) -> None:
+        """
+        A reverse-mode file with the forward proxy on the same listener and
+        an active health check: the same router, health checks, pool,
+        destination policy and connection cap.
+        """
+        path = self.write(REVERSE_TOML)
+        library = libraryPolicy(reverseProxy(ProxyConfig.fromFile(path)))
+        self.assertEqual(library, twistdPolicy("reverse", "--config", path))
+        self.assertEqual(library["router"], "CombinedRouter")
+        self.assertEqual(len(library["healthChecks"]), 1)
+        self.assertTrue(library["destinations"]["strict"])
+        self.assertEqual(library["connectionCap"], 70)
+
+    def test_exported(self) -> None:
+        """
+        The builders are part of C{import proxykit}.
+        """
+        self.assertIs(proxykit.forwardProxy, forwardProxy)
+        self.assertIs(proxykit.reverseProxy, reverseProxy)
+
+
+class WeakerOnlyExplicitlyTests(SynchronousTestCase):
+    """
+    Weaker destination checks need an argument that says so.
+    """
+
+    def test_factoryDefault(self) -> None:
+        """
+        A L{ProxyFactory} built without a destination policy gets the one
+        twistd applies for its config: strict when it listens beyond
+        loopback, as the old documented spelling (router, pool, config) did
+        not.
+        """
+        config = ProxyConfig(listen=("tcp:8080",))
+        factory = ProxyFactory(ForwardRouter(config.forward), None, config)
+        self.assertTrue(factory.destinations.strict)
+        self.assertEqual(factory.pool._maxPerKey, config.limits.maxOriginConnections)
+        self.assertEqual(factory.pool._maxQueue, config.limits.maxOriginQueue)
+        self.assertFalse(ProxyFactory(ForwardRouter()).destinations.strict)
+
+    def test_explicitOpen(self) -> None:
+        """
+        C{destinations=OPEN} turns the checks off, deliberately.
+        """
+        config = ProxyConfig(listen=("tcp:8080",))
+        self.assertIs(forwardProxy(config, destinations=OPEN).factory.destinations, OPEN)
+
+
+class HealthChecksTests(SynchronousTestCase):
+    """
+    A reverse proxy's active health checks run while it listens.
+    """
+
+    def test_startStop(self) -> None:
+        """
+        The first listener's start starts the checks (each origin is
+        checked at once); the last one's stop stops them.
+        """
+        reactor = MemoryReactorClock()
+        route = RouteConfig(
+            origins=(OriginConfig("http://127.0.0.1:9001"),),
+            healthCheck=HealthCheckConfig(interval=5),
+        )
+        config = ProxyConfig(
+            reverse=ReverseConfig(vhosts=(VhostConfig(("app.example.test",), (route,)),))
+        )
+        gate = reverseProxy(config, reactor)
+        self.assertEqual(reactor.tcpClients, [])
+        gate.doStart()
+        gate.doStart()
+        self.assertEqual(len(reactor.tcpClients), 1)
+        self.assertEqual(reactor.tcpClients[0][:2], ("127.0.0.1", 9001))
+        gate.doStop()
+        reactor.advance(5)
+        self.assertEqual(len(reactor.tcpClients), 2)
+        gate.doStop()
+        reactor.advance(60)
+        self.assertEqual(len(reactor.tcpClients), 2)
