@@ -62,6 +62,13 @@ _CRLF: Final = b"\r\n"
 _NO_ORIGINS: tuple[Origin, ...] = ()
 
 
+def _text(value: bytes | None) -> str | None:
+    """
+    A field value for a log event, which carries plain values only.
+    """
+    return None if value is None else value.decode("ascii", "backslashreplace")
+
+
 class Exchange:
     """
     Relays one request to an origin and its response back.
@@ -164,7 +171,7 @@ class Exchange:
                 # took every origin out (passive ejection never does).
                 self._routeDown()
                 return
-            self._log.info("no other origin to try", host=self.request.host)
+            self._log.info("no other origin to try", host=_text(self.request.host))
             # After a failed attempt, its failure is the answer: a connect
             # timeout is 504 even when no other origin is left to try.
             self._fail(self._lastFailure or 502)
@@ -264,7 +271,7 @@ class Exchange:
             return
         status, why = connectFailureStatus(reason.value)
         target = self._target
-        self._log.info("origin connection failed: {why}", why=why, origin=target)
+        self._log.info("origin connection failed: {why}", why=why, origin=str(target))
         self._uncount()
         if not isinstance(reason.value, PoolFull):
             # The pool's own limit says nothing of the origin's health.
@@ -295,7 +302,7 @@ class Exchange:
         if self._bodyLeft >= 0:
             self._bodyLeft -= len(data)
             if self._bodyLeft < 0:
-                self._log.info("request body too large", host=self.request.host)
+                self._log.info("request body too large", host=_text(self.request.host))
                 self.originFailed("request body too large", 413)
                 return
         if self._chunkUp:
@@ -452,7 +459,7 @@ class Exchange:
         ):
             self.originFailed("origin timed out", 504)
             return
-        self._log.info("client stopped sending its request body", origin=self._target)
+        self._log.info("client stopped sending its request body", origin=str(self._target))
         self.finished = True
         self._uncount()
         self.origin = None
@@ -497,7 +504,7 @@ class Exchange:
         """
         if self.finished:
             return
-        self._log.info("origin failed: {why}", why=reason, origin=self._target)
+        self._log.info("origin failed: {why}", why=reason, origin=str(self._target))
         if status == 504 and not self.responseStarted:
             # Passive health: an origin that says nothing is taken out.
             self.decision.upstream.failed(self._target)  # type: ignore[arg-type]

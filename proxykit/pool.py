@@ -165,7 +165,7 @@ class ConnectionPool:
         if queue is None:
             queue = self._waiting[key] = deque()
         if len(queue) >= self._maxQueue:
-            self._log.info("too many requests waiting for {origin}", origin=key)
+            self._log.info("too many requests waiting for {origin}", origin=str(key))
             requester.connectionFailed(Failure(PoolFull()))  # type: ignore[no-untyped-call]
             return
         waiter = _Waiter(requester, connector, None)  # type: ignore[arg-type]

@@ -765,6 +765,10 @@ class ProxyFactory(Factory):
     """
 
     protocol = ProxyProtocol
+    # Factory's "Starting factory {factory!r}" event carries the factory
+    # object, which a JSON log cannot keep; the port's "starting on" line
+    # says the same.
+    noisy = False
 
     def __init__(
         self,

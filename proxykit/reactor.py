@@ -92,7 +92,7 @@ if EPollReactor is not None:
                 except KeyboardInterrupt:
                     raise
                 except BaseException:
-                    _log.failure("Unhandled error handling {selectable}", selectable=selectable)
+                    _log.failure("Unhandled error handling {selectable}", selectable=str(selectable))
 
         doIteration = doPoll
 

@@ -67,6 +67,15 @@ class Origin:
             return host.encode("ascii")
         return f"{host}:{self.port}".encode("ascii")
 
+    def __str__(self) -> str:
+        """
+        The origin's URL, C{http://host[:port]}, C{https://host[:port]} or
+        C{unix:/path}: how log events name it (they carry plain values).
+        """
+        if self.scheme == "unix":
+            return f"unix:{self.host}"
+        return f"{self.scheme}://{self.authority.decode('ascii')}"
+
     def pick(self, exclude: Collection[Origin] = ()) -> Origin | None:
         """
         L{Upstream.pick}: this origin, unless excluded.

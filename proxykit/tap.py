@@ -202,7 +202,7 @@ class ForwardOptions(_ModeOptions):
 
     def opt_connect_port(self, port: str) -> None:
         """
-        Allow CONNECT to this port (repeatable; default 443 only).
+        Allow CONNECT to this port (repeatable); replaces the default allow-list (443) and the file's connect_ports, so add 443 again to keep it.
         """
         try:
             self["connect-ports"].append(parsePort(port))

@@ -373,7 +373,7 @@ class ReverseConfigTests(SynchronousTestCase):
             (OriginConfig("http://127.0.0.1:9001", 1), OriginConfig("http://127.0.0.1:9002", 2)),
         )
         self.assertEqual((api.prefix, api.stripPrefix, api.balance), ("/api", True, "least_outstanding"))
-        self.assertEqual(api.healthCheck, HealthCheckConfig("/healthz", 5.0, 2.0, 2, 3, "app.example.test"))
+        self.assertEqual(api.healthCheck, HealthCheckConfig("/", 2.0, 1.0, 2, 3, "app.example.test"))
         self.assertEqual(app.routes[1].prefix, "/")
         self.assertEqual(reverse.vhosts[1].routes[0].hostHeader, "origin")
 
