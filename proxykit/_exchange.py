@@ -577,10 +577,3 @@ class Exchange:
         client = self.client
         client.sendError(status, close=not keepAlive, detail=self._failDetail)
         client.exchangeDone(self, keepAlive)
-
-
-def _text(value: bytes | None) -> str | None:
-    """
-    A request's bytes as a plain log value.
-    """
-    return None if value is None else value.decode("ascii", "backslashreplace")
