@@ -65,6 +65,7 @@ from proxykit import (
     ConnectionPool,
     ForwardConfig,
     ForwardRouter,
+    LimitsConfig,
     ProxyConfig,
     ProxyFactory,
     Timeouts,
@@ -780,6 +781,7 @@ class Harness:
         connectPorts: Iterable[int] = (443,),
         timeouts: Timeouts | None = None,
         caFile: str | None = None,
+        limits: LimitsConfig | None = None,
     ) -> Proxy:
         """
         Start a forward proxy (trusting C{caFile} for C{https://} targets,
@@ -789,6 +791,7 @@ class Harness:
         config = ProxyConfig(
             forward=ForwardConfig(connectPorts=frozenset(connectPorts), caFile=caFile),
             timeouts=timeouts if timeouts is not None else Timeouts(),
+            limits=limits if limits is not None else LimitsConfig(),
         )
         factory = ProxyFactory(
             ForwardRouter(config.forward),

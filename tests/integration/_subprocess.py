@@ -230,6 +230,38 @@ def _childEnvironment() -> dict[str, str]:
     return env
 
 
+TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+"""C{twistd} as run from the working tree (the tests' own interpreter)."""
+
+
+def startChild(argv: Sequence[str], *ready: str) -> tuple[Child, list[re.Match[str]]]:
+    """
+    Run C{argv} from the working tree and wait for a line matching each
+    pattern of C{ready}, in turn.
+
+    @return: The child and the match of each pattern; a child whose lines do
+        not come is stopped, and the failure raised.
+    """
+    child = Child(argv, ROOT, _childEnvironment())
+    try:
+        return child, [child.waitForLine(pattern) for pattern in ready]
+    except BaseException:
+        child.stop()
+        raise
+
+
+def startTwistd(*arguments: str) -> tuple[Child, int]:
+    """
+    Run C{twistd -n proxykit ARGUMENTS} from the working tree.
+
+    @return: The child and the port of its first plain listener.
+    """
+    child, [match] = startChild(
+        [*TWISTD, "-n", "--pidfile=", "proxykit", *arguments], r"ProxyFactory starting on (\d+)"
+    )
+    return child, int(match.group(1))
+
+
 def startProxy(*options: str) -> tuple[Child, int]:
     """
     Run C{twistd -n proxykit forward} from the working tree on an ephemeral
@@ -238,25 +270,7 @@ def startProxy(*options: str) -> tuple[Child, int]:
     @param options: More C{forward} options, such as C{--idle-timeout 5}.
     @return: The child and the port it listens on.
     """
-    argv = [
-        sys.executable,
-        "-c",
-        "from twisted.scripts.twistd import run; run()",
-        "-n",
-        "--pidfile=",
-        "proxykit",
-        "forward",
-        "--listen",
-        "tcp:0:interface=127.0.0.1",
-        *options,
-    ]
-    child = Child(argv, ROOT, _childEnvironment())
-    try:
-        match = child.waitForLine(r"ProxyFactory starting on (\d+)")
-    except BaseException:
-        child.stop()
-        raise
-    return child, int(match.group(1))
+    return startTwistd("forward", "--listen", "tcp:0:interface=127.0.0.1", *options)
 
 
 def startOrigin(directory: str) -> tuple[Child, int]:

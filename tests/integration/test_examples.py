@@ -25,33 +25,9 @@ from proxykit.config import ProxyConfig
 
 from ._reverse_servers import ReverseHarness
 from ._servers import clientEnvironment, runProcess
-from ._subprocess import ROOT, Child, _childEnvironment
+from ._subprocess import ROOT, TWISTD, Child, startChild, startTwistd
 
 EXAMPLES = os.path.join(ROOT, "examples")
-
-
-def startTwistd(mode: str, config: str) -> tuple[Child, int]:
-    """
-    Run C{twistd -n proxykit MODE --config CONFIG}; return it and its port.
-    """
-    argv = [
-        sys.executable,
-        "-c",
-        "from twisted.scripts.twistd import run; run()",
-        "-n",
-        "--pidfile=",
-        "proxykit",
-        mode,
-        "--config",
-        config,
-    ]
-    child = Child(argv, ROOT, _childEnvironment())
-    try:
-        match = child.waitForLine(r"ProxyFactory starting on (\d+)")
-    except BaseException:
-        child.stop()
-        raise
-    return child, int(match.group(1))
 
 
 class ReverseExampleTests(TestCase):
@@ -81,7 +57,7 @@ class ReverseExampleTests(TestCase):
         path = os.path.abspath(self.mktemp())
         with open(path, "w") as f:
             f.write(text)
-        child, port = yield deferToThread(startTwistd, "reverse", path)
+        child, port = yield deferToThread(startTwistd, "reverse", "--config", path)
         self.addCleanup(child.stop)
 
         code, err, transfers = yield h.curlMany(port, ["/api/x", "/api/y", "/api/z", "/other"])
@@ -128,7 +104,7 @@ class ForwardExampleTests(TestCase):
         path = os.path.abspath(self.mktemp())
         with open(path, "w") as f:
             f.write(text)
-        child, port = yield deferToThread(startTwistd, "forward", path)
+        child, port = yield deferToThread(startTwistd, "forward", "--config", path)
         self.addCleanup(child.stop)
         proxy = ["-sS", "--max-time", "20", "-x", f"http://127.0.0.1:{port}"]
         out, err, code = yield runProcess(reactor, "curl", [*proxy, f"{origin.url}/hello"])
@@ -179,27 +155,13 @@ def startExample(mode: str, config: str) -> tuple[Child, int, int | None]:
     @return: The child, the port of its plain listener and that of its TLS
         listener (C{None} without one).
     """
-    argv = [
-        sys.executable,
-        "-c",
-        "from twisted.scripts.twistd import run; run()",
-        "-n",
-        "--pidfile=",
-        "proxykit",
-        mode,
-        "--config",
-        config,
-    ]
-    child = Child(argv, ROOT, _childEnvironment())
-    try:
-        plain = int(child.waitForLine(r"ProxyFactory starting on (\d+)").group(1))
-        tls = None
-        if "[tls]" in open(config).read():
-            tls = int(child.waitForLine(r"ProxyFactory \(TLS\) starting on (\d+)").group(1))
-    except BaseException:
-        child.stop()
-        raise
-    return child, plain, tls
+    patterns = [r"ProxyFactory starting on (\d+)"]
+    if "[tls]" in open(config).read():
+        patterns.append(r"ProxyFactory \(TLS\) starting on (\d+)")
+    argv = [*TWISTD, "-n", "--pidfile=", "proxykit", mode, "--config", config]
+    child, matches = startChild(argv, *patterns)
+    ports = [int(match.group(1)) for match in matches]
+    return child, ports[0], ports[1] if len(ports) > 1 else None
 
 
 def fallPeriod(config: ProxyConfig) -> float:

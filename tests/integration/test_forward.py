@@ -919,11 +919,11 @@ class ForwardProxyTests(TestCase):
     def test_idleClientConnectionsClosed(self) -> Any:
         """
         After the idle timeout (1 s) the proxy closes a client connection
-        that sent nothing, and answers 408 on one that sent only part of a
-        head.
+        that sent nothing, and after the header timeout (1 s) answers 408 on
+        one that sent only part of a head.
         """
         h = self.harness
-        proxy = h.startProxy(timeouts=Timeouts(idle=1.0))
+        proxy = h.startProxy(timeouts=Timeouts(idle=1.0, header=1.0))
         silent = yield h.connect(proxy.port)
         partial = yield h.connect(proxy.port)
         partial.send(b"GET http://127.0.0.1/ HTTP/1.1\r\nHost: 127.0.0.1\r\n")

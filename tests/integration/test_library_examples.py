@@ -16,7 +16,7 @@ from twisted.trial.unittest import TestCase
 
 from ._reverse_servers import ReverseHarness
 from ._servers import runProcess
-from ._subprocess import ROOT, Child, _childEnvironment
+from ._subprocess import ROOT, Child, startChild
 
 EXAMPLES = os.path.join(ROOT, "examples")
 
@@ -25,12 +25,8 @@ def startExample(name: str, *args: str) -> tuple[Child, int]:
     """
     Run C{python examples/NAME ARGS}; return it and the port it listens on.
     """
-    child = Child([sys.executable, os.path.join(EXAMPLES, name), *args], ROOT, _childEnvironment())
-    try:
-        match = child.waitForLine(r"listening on .*port=(\d+)")
-    except BaseException:
-        child.stop()
-        raise
+    argv = [sys.executable, os.path.join(EXAMPLES, name), *args]
+    child, [match] = startChild(argv, r"listening on .*port=(\d+)")
     return child, int(match.group(1))
 
 

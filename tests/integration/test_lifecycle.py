@@ -29,6 +29,7 @@ from ._subprocess import (
     ROOT,
     STARTUP_TIMEOUT,
     STOP_TIMEOUT,
+    TWISTD,
     Child,
     _childEnvironment,
     run,
@@ -37,8 +38,6 @@ from ._subprocess import (
 
 RUN_TIMEOUT = 30.0
 """Seconds a C{twistd} command that is expected to exit may take."""
-
-TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
 
 HELP = "See 'twistd proxykit forward --help' for the options."
 

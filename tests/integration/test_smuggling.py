@@ -33,7 +33,6 @@ from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
-from proxykit import ConnectionPool, ForwardRouter, ProxyConfig, ProxyFactory
 from proxykit.config import (
     LimitsConfig,
     OriginConfig,
@@ -535,17 +534,7 @@ class FramingAgreementTests(TestCase):
         """
         A forward proxy, with a request body limit if C{maxBodyBytes}.
         """
-        h = self.harness
-        config = ProxyConfig(limits=LimitsConfig(maxBodyBytes=maxBodyBytes))
-        factory = ProxyFactory(
-            ForwardRouter(config.forward),
-            ConnectionPool(reactor, config.pool),
-            config,
-            reactor=reactor,
-        )
-        proxy = Proxy(factory, h.listen(factory))
-        h._proxies.append(proxy)
-        return proxy
+        return self.harness.startProxy(limits=LimitsConfig(maxBodyBytes=maxBodyBytes))
 
     def post(self, origin: Listener, fields: bytes) -> bytes:
         """
