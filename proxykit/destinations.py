@@ -130,6 +130,10 @@ def checkPattern(pattern: str) -> None:
         raise ValueError(pattern)
 
 
+_NAME_CACHE_SIZE: Final = 1024
+"""Hosts whose L{DestinationPolicy.checkName} answer is kept."""
+
+
 class DestinationPolicy:
     """
     The forward proxy's destination rules.
@@ -173,6 +177,10 @@ class DestinationPolicy:
         self._allowPorts = frozenset(allowPorts)
         self.strict = strict
         self._open = not (self._hasAllow or self._denyExact or self._denySuffixes or self._denyNetworks or strict)
+        # checkName's answers: a policy never changes, and a proxy names the
+        # same few hosts again and again (parsing a literal costs more than
+        # the rest of routing a request).
+        self._names: dict[str, str | None] = {}
 
     @staticmethod
     def _nameIn(name: str, exact: frozenset[str], suffixes: tuple[str, ...]) -> bool:
@@ -199,6 +207,18 @@ class DestinationPolicy:
             not is refused.
         @return: Why the destination is refused, or C{None} to go on.
         """
+        names = self._names
+        try:
+            return names[host]
+        except KeyError:
+            pass
+        why = self._checkName(host)
+        if len(names) >= _NAME_CACHE_SIZE:
+            names.clear()
+        names[host] = why
+        return why
+
+    def _checkName(self, host: str) -> str | None:
         try:
             host, address = canonicalHost(host)
         except ValueError:

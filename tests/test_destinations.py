@@ -180,6 +180,27 @@ class DestinationPolicyTests(SynchronousTestCase):
         self.assertTrue(policy.checkPort(80))
         self.assertFalse(policy.checkPort(22))
 
+    def test_nameAnswersKept(self) -> None:
+        """
+        L{DestinationPolicy.checkName} gives the same answer for a host each
+        time it is asked (it keeps its answers, a bounded number of them).
+        """
+        policy = DestinationPolicy(deny=("bad.test",), strict=True)
+        hosts = ["bad.test", "127.0.0.1", "127.1", "good.test"] + [f"h{i}.test" for i in range(1100)]
+        first = [policy.checkName(host) for host in hosts]
+        again = [policy.checkName(host) for host in reversed(hosts)]
+        self.assertEqual(first, list(reversed(again)))
+        self.assertEqual(
+            first[:4],
+            [
+                "destination denied",
+                "destination address not allowed",
+                "destination host malformed",
+                None,
+            ],
+        )
+        self.assertLessEqual(len(policy._names), 1024)
+
     def test_patterns(self) -> None:
         """
         Patterns are names, wildcards, addresses or networks.
