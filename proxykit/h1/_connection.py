@@ -181,6 +181,7 @@ class H1Connection:
         self._fieldBytes = 0
         self._contentLengths: list[bytes] | None = None
         self._transferEncodings: list[bytes] | None = None
+        self._framingTrimmed = False
         self._connection: list[bytes] | None = None
         self._host: bytes | None = None
         self._hostCount = 0
@@ -679,6 +680,7 @@ class H1Connection:
         self._fieldBytes = 0
         self._contentLengths = None
         self._transferEncodings = None
+        self._framingTrimmed = False
         self._connection = None
         self._host = None
         self._hostCount = 0
@@ -699,8 +701,10 @@ class H1Connection:
     def on_header(self, name: bytes, value: bytes) -> None:
         if self._synthetic:
             return
+        trimmed = False
         if value and (value[-1] == 32 or value[-1] == 9):
             value = value.rstrip(b" \t")
+            trimmed = True
         self._fieldCount += 1
         self._fieldBytes += len(name) + len(value) + 4
         limits = self._limits
@@ -716,6 +720,9 @@ class H1Connection:
         special = _SPECIAL.get(name.lower())
         if special is None:
             return
+        if special == _CONTENT_LENGTH or special == _TRANSFER_ENCODING:
+            # llhttp frames by the value it reported, OWS after it and all.
+            self._framingTrimmed = self._framingTrimmed or trimmed
         if special == _CONTENT_LENGTH:
             if self._contentLengths is None:
                 self._contentLengths = [value]
@@ -832,11 +839,33 @@ class H1Connection:
                 self._maxForwards,
             )
         )
-        if framing != Framing.NONE:
+        if framing != Framing.NONE and (upgradeAsked or not self._readsAlike(framing)):
             # The body is read by a parser primed with this framing (see
             # _primeBody), never by llhttp's own reading of the head.
             self._stopping = True
             raise _StopAtHead()
+
+    def _readsAlike(self, framing: int) -> bool:
+        """
+        Whether llhttp, which read the same head, reads the body with the
+        C{framing} L{bodyFraming} decided: one Content-Length field of
+        digits only and no Transfer-Encoding, or one Transfer-Encoding field
+        of exactly C{chunked} and no Content-Length, neither with OWS after
+        its value (llhttp reports a value without the OWS before it, and
+        frames by it; OWS after it, which C{on_header} trims, it may read
+        otherwise).  The body then goes on through the same parser; any
+        other spelling is read by a parser primed with the decision
+        (L{_primeBody}), which costs a parser and an exception a message.
+        """
+        if self._framingTrimmed:
+            return False
+        lengths = self._contentLengths
+        codings = self._transferEncodings
+        if framing == Framing.LENGTH:
+            return codings is None and lengths is not None and len(lengths) == 1 and lengths[0].isdigit()
+        if framing == Framing.CHUNKED:
+            return lengths is None and codings is not None and codings == [b"chunked"]
+        return False
 
     def _responseHeadComplete(
         self,
@@ -867,12 +896,15 @@ class H1Connection:
         self._framing = framing
         self._inBody = True
         if framing != Framing.NONE:
-            # The body is read by a parser primed with this framing (see
-            # _primeBody), never by llhttp's own reading of the head.
             self._contentLengthValue = self._bodyLeft = length
             self._persist = persist
-            self._stopping = True
-            raise _StopAtHead()
+            if not self._readsAlike(framing):
+                # The body is read by a parser primed with this framing
+                # (see _primeBody), never by llhttp's own reading of the
+                # head.
+                self._stopping = True
+                raise _StopAtHead()
+            return
         if method == b"HEAD" or method == b"CONNECT":
             # llhttp would wait for the body announced by Content-Length or
             # chunked, or for the close; a response to HEAD and a 2xx to
