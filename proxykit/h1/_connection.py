@@ -287,6 +287,10 @@ class H1Connection:
             return
         tail = self._tail
         self._tail = data[-3:] if len(data) >= 3 else (tail + data)[-3:]
+        if not self._inHead and not self._inBody and data.find(_HEAD_END) == len(data) - 4:
+            # The usual read: one whole head and nothing after it.
+            self._feed(data)
+            return
         start = 0
         if self._inBody and self._framing == Framing.LENGTH:
             # No head can end inside the rest of a Content-Length body: feed
@@ -326,13 +330,7 @@ class H1Connection:
             (what remains then goes where L{receiveData} sends it).
         """
         self._feed(data[start:end])
-        if (
-            self._dead
-            or self.upgradePending
-            or self._pendingLine is not None
-            # A response body: fed whole from here (see _receiveSplit).
-            or (self._inBody and not self.isServer)
-        ):
+        if self._dead or self.upgradePending or self._pendingLine is not None:
             rest = data[end:]
             if rest:
                 if self._dead:
@@ -341,6 +339,12 @@ class H1Connection:
                         self.trailingData += rest
                 else:
                     self.receiveData(rest)
+            return -1
+        if self._inBody and not self.isServer:
+            # A response body: fed whole from here (see _receiveSplit).
+            rest = data[end:]
+            if rest:
+                self._feed(rest)
             return -1
         return end
 
