@@ -429,3 +429,26 @@ class LogLineTests(SynchronousTestCase):
         quoted = re.findall(r"^   \S+ (\[proxykit\.\S+\] .*)$", text, re.M)
         self.assertEqual(len(quoted), 3)
         self.assertEqual(quoted, logged)
+
+
+class BenchCommandTests(SynchronousTestCase):
+    """
+    The measuring command docs/performance.md gives runs as written.
+    """
+
+    def test_requestCost(self) -> None:
+        """
+        C{.venv/bin/python bench/request_cost.py} relays requests through
+        this checkout's proxy and prints the Python time each took.
+        """
+        self.assertIn("bench/request_cost.py", (DOCS / "performance.md").read_text())
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "request_cost.py"), "--requests", "200"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        cost, unit, checkout = result.stdout.split()
+        self.assertGreater(float(cost), 0.0)
+        self.assertEqual((unit, checkout), ("us/request", str(ROOT)))
