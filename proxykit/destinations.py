@@ -26,6 +26,10 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from typing import Final
 
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.interfaces import IAddress
+from twisted.logger import Logger
+
 from ._checks import Address, canonicalHost, endsInNumber
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -130,6 +134,20 @@ def checkPattern(pattern: str) -> None:
         raise ValueError(pattern)
 
 
+def reachesBeyondLoopback(address: IAddress) -> bool:
+    """
+    Whether a listener bound to C{address} may be reached from beyond this
+    machine: an IP address that is unspecified (every interface) or not
+    loopback.  UNIX sockets and other kinds of address may not.
+    """
+    if not isinstance(address, (IPv4Address, IPv6Address)):
+        return False
+    try:
+        return not ipaddress.ip_address(address.host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return True
+
+
 _NAME_CACHE_SIZE: Final = 1024
 """Hosts whose L{DestinationPolicy.checkName} answer is kept."""
 
@@ -154,7 +172,11 @@ class DestinationPolicy:
     @ivar strict: Refuse special-purpose addresses (the proxy is reachable
         from beyond this machine: see
         L{proxykit.service.destinationsFor}).
+    @ivar followsListeners: Become L{strict} as soon as the proxy is found
+        listening beyond loopback (see L{listenerAt}).
     """
+
+    _log = Logger()
 
     def __init__(
         self,
@@ -162,6 +184,7 @@ class DestinationPolicy:
         deny: Iterable[str] = (),
         allowPorts: Iterable[int] = (),
         strict: bool = False,
+        followsListeners: bool = False,
     ) -> None:
         """
         @param allow: Host patterns (C{example.com}, C{*.example.com}) and
@@ -170,17 +193,39 @@ class DestinationPolicy:
         @param allowPorts: Ports absolute-form requests may reach; empty:
             any.  (CONNECT has its own list.)
         @param strict: See L{strict}.
+        @param followsListeners: See L{followsListeners}.
         """
+        self.followsListeners = followsListeners
         self._allowExact, self._allowSuffixes, self._allowNetworks = _split(allow)
         self._denyExact, self._denySuffixes, self._denyNetworks = _split(deny)
         self._hasAllow = bool(self._allowExact or self._allowSuffixes or self._allowNetworks)
         self._allowPorts = frozenset(allowPorts)
         self.strict = strict
         self._open = not (self._hasAllow or self._denyExact or self._denySuffixes or self._denyNetworks or strict)
-        # checkName's answers: a policy never changes, and a proxy names the
-        # same few hosts again and again (parsing a literal costs more than
-        # the rest of routing a request).
+        # checkName's answers: a policy changes at most once (listenerAt),
+        # and a proxy names the same few hosts again and again (parsing a
+        # literal costs more than the rest of routing a request).
         self._names: dict[str, str | None] = {}
+
+    def listenerAt(self, address: IAddress) -> None:
+        """
+        One of the proxy's listeners is bound to C{address}.  A policy that
+        L{followsListeners} becomes L{strict} when that is beyond loopback
+        (an unspecified or non-loopback IP address), so that a proxy built
+        without knowing its endpoints (an application listening with it on
+        any endpoint) gets the rule C{twistd proxykit} applies when told
+        them; it never becomes lax again.
+        """
+        if self.strict or not self.followsListeners or not reachesBeyondLoopback(address):
+            return
+        self.strict = True
+        self._open = False
+        self._names.clear()
+        self._log.info(
+            "listening beyond loopback on {address}: loopback, private and link-local"
+            " destinations are refused from now on",
+            address=str(address),
+        )
 
     @staticmethod
     def _nameIn(name: str, exact: frozenset[str], suffixes: tuple[str, ...]) -> bool:

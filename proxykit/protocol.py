@@ -11,6 +11,7 @@ Only the router differs between forward and reverse mode.
 from __future__ import annotations
 
 import ipaddress
+import weakref
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Final, cast
 
@@ -21,6 +22,7 @@ from twisted.internet.interfaces import (
     IAddress,
     IHalfCloseableProtocol,
     IHandshakeListener,
+    IListeningPort,
     IReactorTime,
     ISSLTransport,
 )
@@ -32,7 +34,7 @@ from zope.interface import implementer
 
 from ._exchange import Exchange
 from ._flow import AUTHENTICATING, NOT_CONNECTED, PIPELINE, Side
-from ._gate import IConnectionGate, IGatedConnection
+from ._gate import IConnectionGate, IGatedConnection, listeningPortOf
 from ._origin import OriginFactory, OriginProtocol
 from .config import ProxyConfig
 from .destinations import DestinationPolicy
@@ -203,6 +205,7 @@ class ProxyProtocol(Side):
         Side.connectionMade(self)
         transport = self.transport
         assert transport is not None
+        self._factory.noteListener(transport)
         self.client = self._clientInfo(transport, transport.getPeer(), transport.getHost())
         # A wrapping transport may learn the client's address from the
         # stream: Twisted's PROXY protocol wrapper connects this protocol
@@ -789,7 +792,9 @@ class ProxyFactory(Factory):
             destination resolves to (the router checks names and literals).
             C{None}: the policy C{twistd proxykit} applies for C{config}
             (L{proxykit.service.destinationsFor}: strict when
-            C{config.listen} reaches beyond loopback).  Only an explicit
+            C{config.listen} reaches beyond loopback, or once a connection
+            arrives through a listener that does; see L{noteListener}).
+            Only an explicit
             L{proxykit.destinations.OPEN} turns every check off.
         @param healthCheckers: Started when the first listener starts
             listening with this factory, stopped when the last one stops
@@ -812,6 +817,7 @@ class ProxyFactory(Factory):
 
             destinations = destinationsFor(self.config)
         self.destinations = destinations
+        self._listenersSeen: weakref.WeakSet[IListeningPort] = weakref.WeakSet()
         self.healthCheckers = tuple(healthCheckers)
         self.clientTLS = ClientTLS()
         pseudonym = self.config.forward.via.encode("ascii")
@@ -820,6 +826,22 @@ class ProxyFactory(Factory):
             b"1.1": viaValue(b"1.1", pseudonym),
             b"1.0": viaValue(b"1.0", pseudonym),
         }
+
+    def noteListener(self, transport: ITransport) -> None:
+        """
+        A connection arrived on C{transport}: tell the destination policy
+        where the listener it came through is bound, once a listener (see
+        L{DestinationPolicy.listenerAt}), so that a proxy listening beyond
+        loopback is strict about destinations however it was set listening.
+        """
+        policy = self.destinations
+        if policy.strict or not policy.followsListeners:
+            return
+        port = listeningPortOf(transport)
+        if port is None or port in self._listenersSeen:
+            return
+        self._listenersSeen.add(port)
+        policy.listenerAt(port.getHost())
 
     def startFactory(self) -> None:
         """

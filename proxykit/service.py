@@ -384,13 +384,21 @@ def destinationsFor(config: ProxyConfig) -> DestinationPolicy:
     literal or resolved.  Whether special-purpose addresses are refused
     depends on what the proxy's listeners bind, never on the address a
     client reached it on: with one listener beyond loopback, a client on
-    the loopback listener is refused them too.
+    the loopback listener is refused them too.  The listeners are
+    C{config.listen} (and C{config.tls}'s) and any other the proxy's
+    connections turn out to arrive on (an application may listen with the
+    factory on endpoints C{config} does not name): the policy
+    L{follows<DestinationPolicy.followsListeners>} them.
     """
     forward = config.forward
     listen = config.listen + (config.tls.endpoints if config.tls is not None else ())
     strict = not forward.allowPrivateDestinations and listensBeyondLoopback(listen)
     return DestinationPolicy(
-        forward.allowDestinations, forward.denyDestinations, forward.allowPorts, strict
+        forward.allowDestinations,
+        forward.denyDestinations,
+        forward.allowPorts,
+        strict,
+        followsListeners=not forward.allowPrivateDestinations,
     )
 
 
@@ -537,9 +545,14 @@ def forwardProxy(
     (C{endpoint.listen(forwardProxy(config))}), with exactly the policy
     C{twistd proxykit forward} applies for C{config}.
 
-    The destination rule depends on where the proxy listens, which is read
-    from C{config.listen} (and C{config.tls}): give there the endpoints
-    you listen on, or the rule for a loopback-only proxy applies.
+    The destination rule depends on where the proxy listens: on
+    C{config.listen} (and C{config.tls}), and on any listener its
+    connections arrive through.  Listening beyond loopback on an endpoint
+    C{config} does not name, it becomes strict at that listener's first
+    connection, before its request is routed (see
+    L{DestinationPolicy.listenerAt}); naming the endpoints in
+    C{config.listen} makes it strict from the start, for clients of its
+    loopback listeners too.
 
     @param config: C{None}: the defaults (listening on 127.0.0.1).
     @param reactor: C{None}: the global reactor.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from twisted.internet.address import IPv4Address
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
@@ -200,6 +200,36 @@ class DestinationPolicyTests(SynchronousTestCase):
             ],
         )
         self.assertLessEqual(len(policy._names), 1024)
+
+    def test_listenerAt(self) -> None:
+        """
+        A policy that follows its listeners becomes strict, for good, when
+        told of a listener on every interface or a non-loopback address, and
+        forgets the answers it gave before; loopback and UNIX listeners
+        change nothing, nor does any listener for a policy that does not
+        follow them.
+        """
+        policy = DestinationPolicy(followsListeners=True)
+        self.assertIsNone(policy.checkName("127.0.0.1"))
+        for address in (
+            IPv4Address("TCP", "127.0.0.1", 1),
+            IPv6Address("TCP", "::1", 1),
+            UNIXAddress("/tmp/proxy.sock"),
+        ):
+            policy.listenerAt(address)
+            self.assertFalse(policy.strict, address)
+        policy.listenerAt(IPv6Address("TCP", "::", 1))
+        self.assertTrue(policy.strict)
+        self.assertEqual(policy.checkName("127.0.0.1"), "destination address not allowed")
+        policy.listenerAt(IPv4Address("TCP", "127.0.0.1", 1))
+        self.assertTrue(policy.strict)
+        for address in (IPv4Address("TCP", "0.0.0.0", 1), IPv4Address("TCP", "192.0.2.1", 1)):
+            fixed = DestinationPolicy()
+            fixed.listenerAt(address)
+            self.assertFalse(fixed.strict)
+            follows = DestinationPolicy(followsListeners=True)
+            follows.listenerAt(address)
+            self.assertTrue(follows.strict, address)
 
     def test_patterns(self) -> None:
         """

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.interfaces import IAddress
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 import proxykit
 from proxykit import (
+    ForwardConfig,
     ForwardRouter,
     ProxyConfig,
     ProxyFactory,
@@ -30,7 +33,9 @@ from proxykit.destinations import OPEN
 from proxykit.service import ListenerGate, ProxyService
 from proxykit.tap import Options, makeService
 
+from ._harness import Transport
 from .test_auth import hashOf
+from .test_service import FakePort
 
 
 def effectivePolicy(factory: ProxyFactory, cap: int) -> dict[str, Any]:
@@ -124,6 +129,36 @@ max_origin_connections = 5
 """
 
 
+class ListeningAt(FakePort):
+    """
+    A listening port bound to C{host}.
+    """
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+
+    def getHost(self) -> IAddress:
+        kind = IPv6Address if ":" in self.host else IPv4Address
+        return kind("TCP", self.host, 3128)
+
+
+def connectThrough(gate: ListenerGate, port: FakePort, request: bytes) -> bytes:
+    """
+    A client connection accepted by C{port} and served by C{gate}'s proxy
+    sends C{request}; what the proxy answered.
+    """
+    transport = Transport(
+        hostAddress=IPv4Address("TCP", "127.0.0.1", 3128),
+        peerAddress=IPv4Address("TCP", "127.0.0.1", 50000),
+    )
+    transport.server = port  # type: ignore[attr-defined]
+    protocol = gate.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
+    assert protocol is not None
+    protocol.makeConnection(transport)
+    protocol.dataReceived(request)
+    return transport.value()
+
+
 class SameAsTwistdTests(SynchronousTestCase):
     """
     A proxy built the documented library way enforces exactly what the
@@ -151,6 +186,45 @@ class SameAsTwistdTests(SynchronousTestCase):
         self.assertEqual(library, twistdPolicy("forward", "--listen", "tcp:0"))
         self.assertTrue(library["destinations"]["strict"])
         self.assertEqual(library["pool"][1:3], (256, 1024))
+
+    def test_forwardLearnsItsListeners(self) -> None:
+        """
+        C{forwardProxy()} set listening on every interface by an
+        application that did not name the endpoint in C{config.listen}
+        becomes strict at the first connection through that listener,
+        before its request is routed: C{http://127.0.0.1/} gets 403 and no
+        origin is contacted.  Through a loopback listener, the same request
+        goes on (the rule of a loopback-only proxy).
+        """
+        request = b"GET http://127.0.0.1:9000/ HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n\r\n"
+        for host, strict in (("127.0.0.1", False), ("::1", False), ("0.0.0.0", True)):
+            reactor = MemoryReactorClock()
+            gate = forwardProxy(reactor=reactor)
+            self.assertFalse(gate.factory.destinations.strict)
+            answer = connectThrough(gate, ListeningAt(host), request)
+            self.assertEqual(gate.factory.destinations.strict, strict, host)
+            if strict:
+                self.assertTrue(answer.startswith(b"HTTP/1.1 403 "), answer)
+                self.assertEqual(reactor.tcpClients, [])
+            else:
+                self.assertEqual(answer, b"")
+                self.assertEqual(reactor.tcpClients[0][:2], ("127.0.0.1", 9000))
+
+    def test_explicitPolicyNotLearned(self) -> None:
+        """
+        An explicit policy (here L{OPEN}), or C{allow_private_destinations},
+        is kept whatever the listener.
+        """
+        request = b"GET http://127.0.0.1:9000/ HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n\r\n"
+        for gate in (
+            forwardProxy(reactor=MemoryReactorClock(), destinations=OPEN),
+            forwardProxy(
+                ProxyConfig(forward=ForwardConfig(allowPrivateDestinations=True)),
+                reactor=MemoryReactorClock(),
+            ),
+        ):
+            self.assertEqual(connectThrough(gate, ListeningAt("0.0.0.0"), request), b"")
+            self.assertFalse(gate.factory.destinations.strict)
 
     def test_forwardFile(self) -> None:
         """
