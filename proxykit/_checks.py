@@ -19,6 +19,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from .h1 import canonicalHost, endsInNumber
+
 if TYPE_CHECKING:
     from .config import VhostConfig
 
@@ -74,88 +76,6 @@ def parseHost(value: object) -> str:
         if wildcard:
             raise Problem(f"an IP address cannot be a wildcard, got {value!r}")
     return value
-
-
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-_HEX_NUMBER = re.compile(r"0[xX][0-9A-Fa-f]*\Z")
-
-
-def endsInNumber(host: str) -> bool:
-    """
-    Whether C{host} (a name or IPv4 literal, one trailing dot allowed) has a
-    number for its last label: decimal digits, or C{0x} and hexadecimal
-    digits.  The WHATWG URL Standard ("ends in a number") parses such a
-    host as an IPv4 address, as C{inet_aton} and so C{getaddrinfo} do.
-    """
-    labels = host.split(".")
-    if labels[-1] == "" and len(labels) > 1:
-        labels.pop()
-    last = labels[-1]
-    if last.isascii() and last.isdigit():
-        return True
-    return _HEX_NUMBER.match(last) is not None
-
-
-def canonicalHost(host: str) -> tuple[str, Address | None]:
-    """
-    Classify a host as a client names it (the authority of an absolute-form
-    target, a CONNECT target, a C{Host} field, a configured origin): the one
-    rule for every place a host comes from.
-
-      - An IPv6 literal (with or without brackets) is an address.  A zone
-        (C{fe80::1%eth0}) is refused: it is no address of this host's
-        network for a client to name.  An IPv4-mapped address
-        (C{::ffff:127.0.0.1}) stays as written; the destination policy
-        judges it as the IPv4 address it maps (see
-        L{proxykit.destinations.judged}).
-      - A host whose last label is a number (L{endsInNumber}) is an IPv4
-        address and must be written in the canonical form: four decimal
-        numbers 0 to 255 without leading zeros.  The other spellings the
-        system resolver and browsers accept for the same address
-        (C{127.1}, C{2130706433}, C{0x7f000001}, C{0177.0.0.1},
-        C{127.000.000.001}) and hosts such as C{example.123} are refused:
-        browsers and curl send the canonical form, so only a crafted request
-        uses another, and refusing it leaves nothing for two parsers to
-        read differently.
-      - Anything else is a name.  An empty label, C{%} (percent-encoding)
-        and non-ASCII are refused.
-
-    One trailing dot is removed (C{127.0.0.1.} is C{127.0.0.1},
-    C{localhost.} is C{localhost}); names are lower-cased.
-
-    @param host: The host, without port.
-    @return: The canonical text (IPv4 dotted decimal, IPv6 compressed, a
-        name lower-cased without trailing dot) and the address for an IP
-        literal, else C{None}.
-    @raise ValueError: The host is none of these (a request naming it is
-        malformed: 400).
-    """
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-        if ":" not in host:
-            raise ValueError("expected an IPv6 address in brackets")
-    if ":" in host:
-        if "%" in host:
-            raise ValueError("IPv6 zone in a host")
-        try:
-            v6 = ipaddress.IPv6Address(host)
-        except ValueError:
-            raise ValueError("bad IPv6 address") from None
-        return v6.compressed, v6
-    if not host.isascii():
-        raise ValueError("non-ASCII host")
-    if host.endswith("."):
-        host = host[:-1]
-    if not host or "" in host.split(".") or "%" in host:
-        raise ValueError("bad host name")
-    if endsInNumber(host):
-        try:
-            v4 = ipaddress.IPv4Address(host)
-        except ValueError:
-            raise ValueError("IPv4 address not in dotted-decimal form") from None
-        return str(v4), v4
-    return host.lower(), None
 
 
 _LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")

@@ -55,8 +55,9 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from .config import BALANCE_POLICIES, OriginConfig, RouteConfig
+from .h1 import parseAuthority
 from .reactor import orGlobal
-from .routing import Origin, parseAuthority
+from .routing import Origin
 
 _MAX_BACKOFF_DOUBLINGS: Final = 3
 """

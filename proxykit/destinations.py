@@ -30,7 +30,7 @@ from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.interfaces import IAddress
 from twisted.logger import Logger
 
-from ._checks import Address, canonicalHost, endsInNumber
+from .h1 import Address, canonicalHost, endsInNumber
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

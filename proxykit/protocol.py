@@ -42,6 +42,7 @@ from .endpoints import ClientTLS, TLSFailed, connect
 from .errors import REASONS, connectFailureStatus, errorResponse
 from .h1 import (
     NEED_DATA,
+    PROXY_FORMS,
     Data,
     EndOfMessage,
     Framing,
@@ -438,9 +439,7 @@ class ProxyProtocol(Side):
             self._refuse(request, Refuse(403, "client not allowed"))
             return
         authenticator = factory.authenticator
-        if authenticator is not None and (
-            request.method == b"CONNECT" or request.target[:1] not in (b"/", b"*")
-        ):
+        if authenticator is not None and request.form in PROXY_FORMS:
             # A forward-proxy request: the client must prove who it is.
             value = proxyAuthorization(request.headers)
             verdict = authenticator.checkCached(value)

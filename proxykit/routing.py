@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import re
 from collections.abc import Collection
 from typing import Final, Protocol
 
 import attrs
 
-from ._checks import AddressSet, canonicalHost
+from ._checks import AddressSet
 from .config import ForwardConfig, OriginTLS
 from .destinations import DestinationPolicy
-from .h1 import Headers, Request
+from .h1 import Headers, Request, TargetForm, parseAuthority, splitAbsolute
 from .rewrite import forwardHeaders
 
 
@@ -372,84 +371,6 @@ def _isLoopback(host: str) -> bool:
         return host == "localhost"
 
 
-_REG_NAME: Final = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=%]+\Z")
-_PORT: Final = re.compile(r"[0-9]{1,5}\Z")
-
-
-def parseAuthority(authority: bytes, defaultPort: int | None) -> tuple[str, int]:
-    """
-    Split an C{authority} (RFC 3986 section 3.2) into host and port.
-
-    The host must be one L{proxykit._checks.canonicalHost} accepts, and is
-    returned in its canonical form: an IPv4 address spelled other than in
-    dotted decimal (C{127.1}, C{2130706433}, C{0x7f000001}) is malformed,
-    one trailing dot is dropped.
-
-    @param authority: C{host[:port]}, C{[v6]:port}; no userinfo.
-    @param defaultPort: The port when none is given, or C{None} if a port is
-        required (CONNECT, RFC 9110 section 9.3.6).
-    @return: C{(host, port)}; an IPv6 host comes without brackets,
-        compressed; a name is lower-cased.
-    @raise ValueError: Malformed, with userinfo, or port out of range.
-    """
-    try:
-        text = authority.decode("ascii")
-    except UnicodeDecodeError:
-        raise ValueError("non-ASCII authority")
-    if "@" in text:
-        raise ValueError("userinfo in authority")
-    port = ""
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0:
-            raise ValueError("unterminated IPv6 literal")
-        host = text[: end + 1]
-        rest = text[end + 1 :]
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError("junk after IPv6 literal")
-            port = rest[1:]
-    else:
-        host, sep, port = text.partition(":")
-        if not host or not _REG_NAME.match(host):
-            raise ValueError("bad host")
-    host = canonicalHost(host)[0]
-    if port:
-        if not _PORT.match(port):
-            raise ValueError("bad port")
-        number = int(port)
-        if not 0 < number < 65536:
-            raise ValueError("port out of range")
-        return host, number
-    if defaultPort is None:
-        raise ValueError("port required")
-    return host, defaultPort
-
-
-def splitAbsolute(target: bytes) -> tuple[bytes, bytes, bytes] | None:
-    """
-    Split an absolute-form request-target (RFC 9112 section 3.2.2) into
-    lower-cased scheme, authority and origin-form path (C{/} when empty; a
-    bare query gets its C{/}).
-
-    @return: The three parts, or C{None} if C{target} has no C{://}.
-    """
-    scheme, sep, rest = target.partition(b"://")
-    if not sep:
-        return None
-    cut = len(rest)
-    for delimiter in (b"/", b"?"):
-        index = rest.find(delimiter)
-        if 0 <= index < cut:
-            cut = index
-    path = rest[cut:]
-    if not path:
-        path = b"/"
-    elif path[:1] == b"?":
-        path = b"/" + path
-    return scheme.lower(), rest[:cut], path
-
-
 class ForwardRouter:
     """
     The forward-proxy router.
@@ -527,9 +448,10 @@ class ForwardRouter:
         if not client.allowed:
             return Refuse(403, "client not allowed")
         target = request.target
-        if request.method == b"CONNECT":
+        form = request.form
+        if form == TargetForm.AUTHORITY:
             return self._connect(target, client)
-        if target[:1] == b"/" or target == b"*":
+        if form != TargetForm.ABSOLUTE:
             return Refuse(400, "origin-form request to a forward proxy")
         parts = splitAbsolute(target)
         if parts is None:

@@ -44,7 +44,7 @@ from zope.interface import implementer
 
 from ._flow import directSocket, writeNow
 from ._tlsconfig import CertificateConfig, TLSConfig, TLSListener, TLSSettings
-from .h1 import Request
+from .h1 import Request, TargetForm
 from .routing import ClientInfo, Decision, Refuse, Respond
 from .vhosts import VhostTable, normalizeHost
 
@@ -434,7 +434,7 @@ class HTTPSRedirectRouter:
         A redirect to the https address of C{request}.
         """
         target = request.target
-        if request.method == b"CONNECT" or target[:1] != b"/":
+        if request.form != TargetForm.ORIGIN:
             return Refuse(400, "not an origin-form request")
         host = request.host
         name = normalizeHost(host) if host is not None else None

@@ -18,11 +18,11 @@ from typing import Final
 
 from twisted.internet.interfaces import IReactorTime
 
-from ._checks import AddressSet, canonicalHost
+from ._checks import AddressSet
 from .balance import OriginGroup, originFromConfig
 from .config import ReverseConfig, RouteConfig
 from .forwarded import addForwardingHeaders, rewriteLocation, rewriteResponseHeaders
-from .h1 import Headers, Request
+from .h1 import PROXY_FORMS, Headers, Request, TargetForm, canonicalHost, splitAbsolute
 from .rewrite import forwardHeaders
 from .routing import (
     ClientInfo,
@@ -32,7 +32,6 @@ from .routing import (
     Origin,
     Refuse,
     Upstream,
-    splitAbsolute,
 )
 
 
@@ -317,13 +316,14 @@ class ReverseRouter:
         Decide where C{request} goes.
         """
         target = request.target
-        if target[:1] == b"/":
+        form = request.form
+        if form == TargetForm.ORIGIN:
             host = request.host
             path = target
             sendHost: bytes | None = None
-        elif request.method == b"CONNECT":
+        elif form == TargetForm.AUTHORITY:
             return Refuse(405, "CONNECT to a reverse proxy")
-        elif target == b"*":
+        elif form == TargetForm.ASTERISK:
             return Refuse(400, "asterisk-form to a reverse proxy")
         else:
             # RFC 9112 section 3.2.2: the target's authority replaces Host.
@@ -374,7 +374,7 @@ class CombinedRouter:
         """
         Forward-proxy requests to the forward router, the rest to the vhosts.
         """
-        if request.method == b"CONNECT" or request.target[:1] not in (b"/", b"*"):
+        if request.form in PROXY_FORMS:
             if not self.forward.clientAllowed(client.peerHost):
                 return Refuse(403, "client not allowed")
             return self.forward.route(request, client)

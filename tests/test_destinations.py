@@ -7,15 +7,12 @@ whatever spelling produced it.
 
 from __future__ import annotations
 
-import ipaddress
-
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit import ForwardConfig, ForwardRouter, ProxyConfig, ProxyFactory
-from proxykit._checks import canonicalHost, endsInNumber
 from proxykit.destinations import DestinationPolicy, DestinationRefused, checkPattern
 from proxykit.endpoints import connect
 from proxykit.errors import connectFailureStatus
@@ -300,56 +297,6 @@ class ResolvedAddressTests(SynchronousTestCase):
         )  # fmt: skip
         self.failureResultOf(d, DestinationRefused)
         self.assertEqual(reactor.tcpClients, [])
-
-
-class CanonicalHostTests(SynchronousTestCase):
-    """
-    L{canonicalHost}: the one classification of hosts clients name.
-    """
-
-    def test_nonCanonicalIPv4Refused(self) -> None:
-        """
-        Decimal, octal, hexadecimal and short spellings of IPv4 addresses,
-        and names ending in a number, are malformed.
-        """
-        for host in NON_CANONICAL + tuple(h + "." for h in NON_CANONICAL):
-            self.assertTrue(endsInNumber(host), host)
-            self.assertRaises(ValueError, canonicalHost, host)
-
-    def test_canonical(self) -> None:
-        """
-        Dotted-decimal IPv4 and IPv6 literals are addresses, names are
-        lower-cased; one trailing dot is dropped.
-        """
-        v4 = ipaddress.IPv4Address("127.0.0.1")
-        self.assertEqual(canonicalHost("127.0.0.1"), ("127.0.0.1", v4))
-        self.assertEqual(canonicalHost("127.0.0.1."), ("127.0.0.1", v4))
-        self.assertEqual(canonicalHost("LocalHost."), ("localhost", None))
-        self.assertEqual(canonicalHost("1.2.3.4.example"), ("1.2.3.4.example", None))
-        mapped = ipaddress.IPv6Address("::ffff:127.0.0.1")
-        self.assertEqual(canonicalHost("[::FFFF:127.0.0.1]"), ("::ffff:7f00:1", mapped))
-        self.assertEqual(canonicalHost("0:0::1"), ("::1", ipaddress.IPv6Address("::1")))
-        self.assertEqual(canonicalHost("0.0.0.0")[0], "0.0.0.0")
-
-    def test_configuredHosts(self) -> None:
-        """
-        Configured hosts (vhost names, origin URLs) follow the same rule.
-        """
-        from proxykit.config import checkOriginURL, parseHost
-
-        for host in ("127.1", "0x7f000001", "2130706433", "0177.0.0.1", "x.0x1"):
-            self.assertRaises(ValueError, parseHost, host)
-            self.assertRaises(ValueError, checkOriginURL, f"http://{host}:8080")
-        self.assertEqual(parseHost("127.0.0.1."), "127.0.0.1.")
-
-    def test_malformed(self) -> None:
-        """
-        Empty labels (two trailing dots included), percent-encoding, IPv6
-        zones, IPv4 in brackets and non-ASCII are malformed.
-        """
-        for host in ("", ".", "localhost..", "a..b", ".a", "127%2e0%2e0%2e1",
-                     "fe80::1%eth0", "[127.0.0.1]", "[::1", "exämple.test", "1:2"):  # fmt: skip
-            self.assertRaises(ValueError, canonicalHost, host)
 
 
 STRICT = ProxyConfig(forward=ForwardConfig(allowClients=("192.0.2.0/24", "127.0.0.0/8")))

@@ -17,7 +17,6 @@ from proxykit.routing import (
     Origin,
     Refuse,
     Tunnel,
-    parseAuthority,
 )
 
 from ._helpers import parseRequest
@@ -289,35 +288,6 @@ class ForwardRouterTests(SynchronousTestCase):
         router = ForwardRouter(ForwardConfig(allowClients=("192.0.2.0/24",)))
         self.assertTrue(router.clientAllowed("192.0.2.77"))
         self.assertFalse(router.clientAllowed("127.0.0.1"))
-
-
-class ParseAuthorityTests(SynchronousTestCase):
-    """
-    L{parseAuthority} splits host and port strictly.
-    """
-
-    def test_valid(self) -> None:
-        """
-        Names are lower-cased and lose a trailing dot; ports are decimal.
-        """
-        self.assertEqual(parseAuthority(b"Example.com.:81", 80), ("example.com", 81))
-        self.assertEqual(parseAuthority(b"[2001:db8::1]", 80), ("2001:db8::1", 80))
-        self.assertEqual(parseAuthority(b"10.0.0.1:65535", None), ("10.0.0.1", 65535))
-        self.assertEqual(parseAuthority(b"10.0.0.1.", 80), ("10.0.0.1", 80))
-        self.assertEqual(parseAuthority(b"[::FFFF:127.0.0.1]:1", 80), ("::ffff:7f00:1", 1))
-
-    def test_invalid(self) -> None:
-        """
-        Anything not strictly host[:port] raises L{ValueError}.
-        """
-        for authority in (
-            b"", b":80", b"a:0", b"a:65536", b"a: 80", b"\xff", b"[::1]x", b"a@b", b".:80",
-            b"127.1", b"0x7f000001:80", b"[127.0.0.1]", b"[fe80::1%25eth0]", b"a..:80",
-        ):  # fmt: skip
-            with self.assertRaises(ValueError, msg=repr(authority)):
-                parseAuthority(authority, 80)
-        with self.assertRaises(ValueError):
-            parseAuthority(b"a:", None)
 
 
 class ParentProxyTests(SynchronousTestCase):

@@ -30,12 +30,24 @@ from ._framing import (
     responseHead,
     splitTokens,
 )
+from ._target import (
+    PROXY_FORMS,
+    Address,
+    TargetForm,
+    canonicalHost,
+    endsInNumber,
+    parseAuthority,
+    splitAbsolute,
+    targetForm,
+)
 
 __all__ = [
+    "PROXY_FORMS",
     "DEFAULT_LIMITS",
     "EMPTY_TRAILERS",
     "LAST_CHUNK",
     "NEED_DATA",
+    "Address",
     "Data",
     "EndOfMessage",
     "Event",
@@ -46,12 +58,18 @@ __all__ = [
     "ProtocolError",
     "Request",
     "Response",
+    "TargetForm",
     "bodyFraming",
+    "canonicalHost",
     "chunkHeader",
+    "endsInNumber",
     "keepAlive",
     "lastChunk",
+    "parseAuthority",
     "parseContentLength",
     "requestHead",
     "responseHead",
+    "splitAbsolute",
     "splitTokens",
+    "targetForm",
 ]

@@ -796,6 +796,10 @@ class H1Connection:
         target = url[0] if len(url) == 1 else b"".join(url)
         if b"#" in target:
             self._raise(ProtocolError(400, "fragment in request target"))
+        if target[:1] == b"*" and target != b"*" and method != b"CONNECT":
+            # RFC 9112 section 3.2.4: the asterisk-form is "*" alone; any
+            # other target starting so is none of the four forms.
+            self._raise(ProtocolError(400, "malformed request target"))
         if self._hostCount > 1:
             self._raise(ProtocolError(400, "repeated Host"))
         if self._host is None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from ._target import targetForm
+
 Headers = list[tuple[bytes, bytes]]
 """
 Header fields in wire order, names in their received case, values without
@@ -50,11 +52,13 @@ class Request:
         (C{Connection: upgrade} with C{Upgrade}); CONNECT is not one.
     @ivar via: The C{Via} field values, or C{None} if there were none.
     @ivar maxForwards: The last C{Max-Forwards} value, or C{None}.
+    @ivar form: The target's L{proxykit.h1.TargetForm} (C{targetForm(method, target)}).
     """
 
     __slots__ = (
         "method",
         "target",
+        "form",
         "version",
         "headers",
         "framing",
@@ -86,6 +90,7 @@ class Request:
     ) -> None:
         self.method = method
         self.target = target
+        self.form = targetForm(method, target)
         self.version = version
         self.headers = headers
         self.framing = framing
