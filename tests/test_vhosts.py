@@ -114,12 +114,15 @@ class HostMatchingTests(SynchronousTestCase):
 
     def test_connectRefused(self) -> None:
         """
-        CONNECT to a reverse proxy is not allowed.
+        CONNECT to a reverse proxy is not allowed, whatever its target
+        looks like.
         """
-        self.assertEqual(
-            decide(b"CONNECT app.example.test:443 HTTP/1.1\r\nHost: x\r\n\r\n").status,  # type: ignore[attr-defined]
-            405,
-        )
+        for target in (b"app.example.test:443", b"/x"):
+            self.assertEqual(
+                decide(b"CONNECT " + target + b" HTTP/1.1\r\nHost: app.example.test\r\n\r\n"),
+                Refuse(405, "CONNECT to a reverse proxy"),
+                target,
+            )
 
     def test_normalizeHost(self) -> None:
         """
