@@ -21,9 +21,10 @@ from .config import (
     Timeouts,
     VhostConfig,
 )
+from .decisions import ClientInfo, Forward, Origin, Refuse, Tunnel
 from .pool import ConnectionPool
 from .protocol import ProxyFactory, ProxyProtocol
-from .routing import ClientInfo, Forward, ForwardRouter, Origin, Refuse, Tunnel
+from .routing import ForwardRouter
 from .service import forwardProxy, reverseProxy
 
 __version__ = "0.1.0.dev0"

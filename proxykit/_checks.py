@@ -16,13 +16,94 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .decisions import parseParent
 from .h1 import canonicalHost, endsInNumber
 
 if TYPE_CHECKING:
     from .config import VhostConfig
+
+
+class ConfigError(ValueError):
+    """
+    A configuration value is missing, malformed or out of range.
+
+    One error may stand for several found in one reading (see L{several}):
+    its own attributes are the first one's, L{errors} holds them all, and
+    C{str()} gives one line per error.
+
+    Raised by L{ProxyConfig.fromFile} (naming the file, line and key), and
+    by the config classes themselves when a value built in Python is bad:
+    then C{source} is the class and C{key} the field (C{OriginConfig: url:
+    expected https://host[:port], ...}), with the words the file reader
+    uses for the same value.
+
+    @ivar source: The file name (or C{"<command line>"}).
+    @ivar line: The 1-based line of the key, or C{None} if unknown.
+    @ivar key: The dotted key path, e.g. C{"timeouts.connect"}.
+    @ivar problem: What is wrong, in words.
+    @ivar errors: Every error this one reports, this one first; C{(self,)}
+        for a single error.
+    """
+
+    def __init__(self, source: str, line: int | None, key: str, problem: str) -> None:
+        super().__init__(source, line, key, problem)
+        self.source = source
+        self.line = line
+        self.key = key
+        self.problem = problem
+        self.errors: tuple[ConfigError, ...] = (self,)
+
+    @classmethod
+    def several(cls, errors: Sequence[ConfigError]) -> ConfigError:
+        """
+        One error reporting all of C{errors}, in the order given (the
+        order they were found in).
+
+        @param errors: At least one error.
+        """
+        first = errors[0]
+        combined = cls(first.source, first.line, first.key, first.problem)
+        combined.errors = (combined, *errors[1:])
+        return combined
+
+    def __str__(self) -> str:
+        return "\n".join(error._located() for error in self.errors)
+
+    def _located(self) -> str:
+        where = self.source if self.line is None else f"{self.source}:{self.line}"
+        return f"{where}: {self.key}: {self.problem}" if self.key else f"{where}: {self.problem}"
+
+
+MAX_RETRIES = 10
+"""The most L{proxykit.config.RouteConfig.retries} a route may have."""
+
+
+def checkPattern(pattern: str) -> None:
+    """
+    Validate one destination pattern: a host name, C{*.suffix}, an IP
+    address or a CIDR network.
+
+    @raise ValueError: It is none of these.
+    """
+    text = pattern.strip().lower().rstrip(".")
+    try:
+        ipaddress.ip_network(text.strip("[]"), strict=False)
+        return
+    except ValueError:
+        pass
+    name = text[2:] if text.startswith("*.") else text
+    labels = name.split(".")
+    if name and endsInNumber(name):
+        # Not an address (see above) but spelled as a number: it would
+        # never match, since such hosts are refused (canonicalHost).
+        raise ValueError(pattern)
+    if not name or any(
+        not label or not all(c.isalnum() or c == "-" for c in label) for label in labels
+    ):
+        raise ValueError(pattern)
 
 
 class Problem(ValueError):
@@ -470,7 +551,6 @@ def destinationList(value: Any) -> tuple[str, ...]:
     Destination patterns: host names, C{*.suffix} wildcards, addresses and
     CIDR networks.
     """
-    from .destinations import checkPattern
 
     patterns = stringList(value)
     for pattern in patterns:
@@ -483,7 +563,6 @@ def parentURL(value: Any) -> str:
     """
     if not isinstance(value, str):
         raise TypeError(value)
-    from .routing import parseParent
 
     parseParent(value)
     return value
@@ -492,7 +571,6 @@ def retries(value: Any) -> int:
     """
     A whole number from 0 to L{proxykit.config.MAX_RETRIES}.
     """
-    from .config import MAX_RETRIES
 
     if count0(value) > MAX_RETRIES:
         raise ValueError(value)
@@ -540,7 +618,6 @@ def fieldError(instance: object, key: str, problem: str) -> Exception:
     The error for a bad value of C{instance}'s field C{key}: a
     L{proxykit.config.ConfigError} whose source is the class's name.
     """
-    from .config import ConfigError
 
     return ConfigError(type(instance).__name__, None, key, problem)
 

@@ -28,6 +28,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ._flow import NOT_CONNECTED
+from .decisions import Forward, Origin
 from .endpoints import tlsFailureReason
 from .errors import connectFailureStatus, routeDownDetail
 from .h1 import (
@@ -47,7 +48,6 @@ from .rewrite import (
     forwardTrailers,
     framedHeaders,
 )
-from .routing import Forward, Origin
 
 if TYPE_CHECKING:
     from ._origin import OriginProtocol

@@ -55,9 +55,9 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from .config import BALANCE_POLICIES, OriginConfig, RouteConfig
+from .decisions import Origin
 from .h1 import parseAuthority
 from .reactor import orGlobal
-from .routing import Origin
 
 _MAX_BACKOFF_DOUBLINGS: Final = 3
 """

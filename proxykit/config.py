@@ -17,12 +17,14 @@ L{parsePort}) are in L{proxykit._checks} and re-exported here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
 from ._checks import (
+    MAX_RETRIES,
+    ConfigError,
     authority,
     boolean,
     checkOriginURL,
@@ -86,57 +88,6 @@ DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
 
 DEFAULT_REVERSE_LISTEN = "tcp:8000:interface=127.0.0.1"
 """Where C{twistd proxykit reverse} listens unless told otherwise."""
-
-
-class ConfigError(ValueError):
-    """
-    A configuration value is missing, malformed or out of range.
-
-    One error may stand for several found in one reading (see L{several}):
-    its own attributes are the first one's, L{errors} holds them all, and
-    C{str()} gives one line per error.
-
-    Raised by L{ProxyConfig.fromFile} (naming the file, line and key), and
-    by the config classes themselves when a value built in Python is bad:
-    then C{source} is the class and C{key} the field (C{OriginConfig: url:
-    expected https://host[:port], ...}), with the words the file reader
-    uses for the same value.
-
-    @ivar source: The file name (or C{"<command line>"}).
-    @ivar line: The 1-based line of the key, or C{None} if unknown.
-    @ivar key: The dotted key path, e.g. C{"timeouts.connect"}.
-    @ivar problem: What is wrong, in words.
-    @ivar errors: Every error this one reports, this one first; C{(self,)}
-        for a single error.
-    """
-
-    def __init__(self, source: str, line: int | None, key: str, problem: str) -> None:
-        super().__init__(source, line, key, problem)
-        self.source = source
-        self.line = line
-        self.key = key
-        self.problem = problem
-        self.errors: tuple[ConfigError, ...] = (self,)
-
-    @classmethod
-    def several(cls, errors: Sequence[ConfigError]) -> ConfigError:
-        """
-        One error reporting all of C{errors}, in the order given (the
-        order they were found in).
-
-        @param errors: At least one error.
-        """
-        first = errors[0]
-        combined = cls(first.source, first.line, first.key, first.problem)
-        combined.errors = (combined, *errors[1:])
-        return combined
-
-    def __str__(self) -> str:
-        return "\n".join(error._located() for error in self.errors)
-
-    def _located(self) -> str:
-        where = self.source if self.line is None else f"{self.source}:{self.line}"
-        return f"{where}: {self.key}: {self.problem}" if self.key else f"{where}: {self.problem}"
 
 
 _SECONDS = "a positive number"
@@ -307,10 +258,6 @@ BALANCE_POLICIES = ("round_robin", "least_outstanding", "random_two")
 
 HOST_HEADER_MODES = ("pass", "origin")
 """The values of L{RouteConfig.hostHeader}."""
-
-MAX_RETRIES = 10
-"""The most L{RouteConfig.retries} a route may have."""
-
 
 @attrs.frozen(cache_hash=True)
 class OriginTLS:

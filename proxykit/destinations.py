@@ -30,7 +30,7 @@ from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.interfaces import IAddress
 from twisted.logger import Logger
 
-from .h1 import Address, canonicalHost, endsInNumber
+from .h1 import Address, canonicalHost
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -107,31 +107,6 @@ def _split(patterns: Iterable[str]) -> tuple[frozenset[str], tuple[str, ...], tu
         else:
             exact.add(text)
     return frozenset(exact), tuple(suffixes), tuple(networks)
-
-
-def checkPattern(pattern: str) -> None:
-    """
-    Validate one destination pattern: a host name, C{*.suffix}, an IP
-    address or a CIDR network.
-
-    @raise ValueError: It is none of these.
-    """
-    text = pattern.strip().lower().rstrip(".")
-    try:
-        ipaddress.ip_network(text.strip("[]"), strict=False)
-        return
-    except ValueError:
-        pass
-    name = text[2:] if text.startswith("*.") else text
-    labels = name.split(".")
-    if name and endsInNumber(name):
-        # Not an address (see above) but spelled as a number: it would
-        # never match, since such hosts are refused (canonicalHost).
-        raise ValueError(pattern)
-    if not name or any(
-        not label or not all(c.isalnum() or c == "-" for c in label) for label in labels
-    ):
-        raise ValueError(pattern)
 
 
 def reachesBeyondLoopback(address: IAddress) -> bool:

@@ -39,10 +39,10 @@ from twisted.python.failure import Failure
 
 from .balance import OriginGroup, originURL
 from .config import HealthCheckConfig
+from .decisions import Origin
 from .endpoints import ClientTLS, TLSFailed, connect
 from .h1 import NEED_DATA, H1Connection, ProtocolError, Response, requestHead
 from .reactor import orGlobal
-from .routing import Origin
 
 Connector = Callable[[Origin, IProtocolFactory], "Deferred[IProtocol]"]
 """

@@ -37,6 +37,16 @@ from ._flow import AUTHENTICATING, NOT_CONNECTED, PIPELINE, Side
 from ._gate import IConnectionGate, IGatedConnection, listeningPortOf
 from ._origin import OriginFactory, OriginProtocol
 from .config import ProxyConfig
+from .decisions import (
+    ClientInfo,
+    Decision,
+    Forward,
+    IRouter,
+    Origin,
+    Refuse,
+    Respond,
+    Tunnel,
+)
 from .destinations import DestinationPolicy
 from .endpoints import ClientTLS, TLSFailed, connect
 from .errors import REASONS, connectFailureStatus, errorResponse
@@ -56,17 +66,7 @@ from .h1 import (
 from .pool import ConnectionPool, Pooled
 from .reactor import orGlobal
 from .rewrite import viaValue
-from .routing import (
-    ClientInfo,
-    Decision,
-    Forward,
-    IRouter,
-    Origin,
-    Refuse,
-    Respond,
-    Tunnel,
-    messagePolicy,
-)
+from .routing import messagePolicy
 from .splice import Splice, TunnelFactory, TunnelProtocol
 
 if TYPE_CHECKING:

@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     from .auth import ProxyAuthenticator
     from .health import HealthChecker
     from .tls import ServerTLS, TLSSettings
-from .routing import ForwardRouter, IRouter
+from .decisions import IRouter
+from .routing import ForwardRouter
 
 
 @implementer(IStreamServerEndpoint)

@@ -44,8 +44,8 @@ from zope.interface import implementer
 
 from ._flow import directSocket, writeNow
 from ._tlsconfig import CertificateConfig, TLSConfig, TLSListener, TLSSettings
+from .decisions import ClientInfo, Decision, Refuse, Respond
 from .h1 import Request, TargetForm
-from .routing import ClientInfo, Decision, Refuse, Respond
 from .vhosts import VhostTable, normalizeHost
 
 __all__ = [

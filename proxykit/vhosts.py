@@ -21,18 +21,11 @@ from twisted.internet.interfaces import IReactorTime
 from ._checks import AddressSet
 from .balance import OriginGroup, originFromConfig
 from .config import ReverseConfig, RouteConfig
+from .decisions import ClientInfo, Decision, Forward, Origin, Refuse, Upstream
 from .forwarded import addForwardingHeaders, rewriteLocation, rewriteResponseHeaders
 from .h1 import PROXY_FORMS, Headers, Request, TargetForm, canonicalHost, splitAbsolute
 from .rewrite import forwardHeaders
-from .routing import (
-    ClientInfo,
-    Decision,
-    Forward,
-    ForwardRouter,
-    Origin,
-    Refuse,
-    Upstream,
-)
+from .routing import ForwardRouter
 
 
 def normalizeHost(value: bytes) -> str | None:

@@ -13,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit.balance import OriginGroup, originURL, parseOriginURL
 from proxykit.config import OriginConfig, OriginTLS, RouteConfig
-from proxykit.routing import Origin, Upstream
+from proxykit.decisions import Origin, Upstream
 
 A = Origin("http", "a.test", 80)
 B = Origin("http", "b.test", 80)

@@ -13,7 +13,8 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit import ForwardConfig, ForwardRouter, ProxyConfig, ProxyFactory
-from proxykit.destinations import DestinationPolicy, DestinationRefused, checkPattern
+from proxykit._checks import checkPattern
+from proxykit.destinations import DestinationPolicy, DestinationRefused
 from proxykit.endpoints import connect
 from proxykit.errors import connectFailureStatus
 

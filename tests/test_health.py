@@ -21,8 +21,8 @@ from twisted.web.static import Data
 
 from proxykit.balance import OriginGroup
 from proxykit.config import ConfigError, HealthCheckConfig
+from proxykit.decisions import Origin
 from proxykit.health import HealthChecker
-from proxykit.routing import Origin
 
 A = Origin("http", "a.test", 8080)
 B = Origin("http", "b.test", 80)

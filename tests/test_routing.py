@@ -9,15 +9,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit._checks import AddressSet
 from proxykit.config import ForwardConfig, OriginTLS
+from proxykit.decisions import ClientInfo, Forward, Origin, Refuse, Tunnel
 from proxykit.destinations import DestinationPolicy
-from proxykit.routing import (
-    ClientInfo,
-    Forward,
-    ForwardRouter,
-    Origin,
-    Refuse,
-    Tunnel,
-)
+from proxykit.routing import ForwardRouter
 
 from ._helpers import parseRequest
 
@@ -359,16 +353,6 @@ class ParentProxyTests(SynchronousTestCase):
         self.assertEqual(malformed, Refuse(400, "malformed CONNECT authority"))
         allowed = strictRoute(b"CONNECT 93.184.216.34:443 HTTP/1.1\r\nHost: x\r\n\r\n", parent=parent)
         self.assertEqual(allowed, Tunnel("93.184.216.34", 443, Origin("http", "parent.test", 3128), None))
-
-    def test_badParent(self) -> None:
-        """
-        Parent URLs are checked.
-        """
-        from proxykit.routing import parseParent
-
-        for bad in ("https://p", "http://p/x", "http://user@p", "p:3128"):
-            self.assertRaises(ValueError, parseParent, bad)
-
 
 class ExplicitNetworkTests(SynchronousTestCase):
     """

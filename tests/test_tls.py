@@ -27,8 +27,8 @@ from proxykit.config import (
     TLSSettings,
     VhostConfig,
 )
+from proxykit.decisions import ClientInfo, Forward, Refuse, Respond
 from proxykit.h1 import Request
-from proxykit.routing import ClientInfo, Forward, Refuse, Respond
 from proxykit.tls import (
     HTTPSRedirectRouter,
     ServerTLS,

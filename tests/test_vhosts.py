@@ -15,7 +15,8 @@ from proxykit.config import (
     RouteConfig,
     VhostConfig,
 )
-from proxykit.routing import ClientInfo, Forward, ForwardRouter, Origin, Refuse, Tunnel
+from proxykit.decisions import ClientInfo, Forward, Origin, Refuse, Tunnel
+from proxykit.routing import ForwardRouter
 from proxykit.vhosts import CombinedRouter, ReverseRouter, VhostTable, normalizeHost
 
 from ._helpers import parseRequest

@@ -23,7 +23,7 @@ from twisted.trial.unittest import TestCase
 
 from proxykit import ConnectionPool, ForwardRouter, ProxyConfig, ProxyFactory, Timeouts
 from proxykit.config import OriginConfig, ReverseConfig, RouteConfig, VhostConfig
-from proxykit.routing import IRouter
+from proxykit.decisions import IRouter
 from proxykit.service import ListenerGate
 from proxykit.vhosts import ReverseRouter, VhostTable
 
