@@ -2,12 +2,20 @@
 """
 proxykit: HTTP/1.1 forward and reverse proxies for Twisted.
 
-Build a proxy from a config with L{forwardProxy} or L{reverseProxy}, which
-apply exactly the policy C{twistd proxykit} applies, and listen with it on
-any endpoint.
+Build a proxy from a config with L{forwardProxy} or L{reverseProxy}, or
+around a router of your own with L{routedProxy}: each applies exactly the
+policy C{twistd proxykit} applies, and returns a factory to listen with on
+any endpoint.  L{forwardService} and L{reverseService} build the whole
+service C{twistd proxykit} runs.
+
+The names below are the public API (see C{docs/library.rst}); the modules
+they come from are not, and may move.
 """
 
+from ._gate import ListenerGate
+from .balance import OriginGroup
 from .config import (
+    CertificateConfig,
     ConfigError,
     ForwardConfig,
     HealthCheckConfig,
@@ -19,38 +27,76 @@ from .config import (
     ReverseConfig,
     RouteConfig,
     Timeouts,
+    TLSConfig,
+    TLSListener,
     VhostConfig,
 )
-from .decisions import ClientInfo, Forward, Origin, Refuse, Tunnel
+from .decisions import (
+    ClientInfo,
+    Decision,
+    Forward,
+    IRouter,
+    Origin,
+    Refuse,
+    Respond,
+    Tunnel,
+    Upstream,
+)
+from .destinations import DestinationPolicy
+from .h1 import Request, TargetForm
 from .pool import ConnectionPool
-from .protocol import ProxyFactory, ProxyProtocol
+from .protocol import ProxyFactory
 from .routing import ForwardRouter
-from .service import forwardProxy, reverseProxy
+from .service import (
+    forwardProxy,
+    forwardService,
+    reverseProxy,
+    reverseService,
+    routedProxy,
+)
+from .vhosts import CombinedRouter, ReverseRouter, VhostTable
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "CertificateConfig",
     "ClientInfo",
+    "CombinedRouter",
     "ConfigError",
     "ConnectionPool",
+    "Decision",
+    "DestinationPolicy",
     "Forward",
     "ForwardConfig",
     "ForwardRouter",
     "HealthCheckConfig",
+    "IRouter",
     "LimitsConfig",
-    "OriginConfig",
+    "ListenerGate",
     "Origin",
+    "OriginConfig",
+    "OriginGroup",
     "OriginTLS",
     "PoolConfig",
     "ProxyConfig",
     "ProxyFactory",
-    "ProxyProtocol",
     "Refuse",
+    "Request",
+    "Respond",
     "ReverseConfig",
+    "ReverseRouter",
     "RouteConfig",
+    "TLSConfig",
+    "TLSListener",
+    "TargetForm",
     "Timeouts",
     "Tunnel",
+    "Upstream",
     "VhostConfig",
+    "VhostTable",
     "forwardProxy",
+    "forwardService",
     "reverseProxy",
+    "reverseService",
+    "routedProxy",
 ]

@@ -568,8 +568,35 @@ def forwardProxy(
         config = ProxyConfig()
     if destinations is None:
         destinations = destinationsFor(config)
+    router = ForwardRouter(config.forward, destinations)
+    return routedProxy(router, config, reactor, destinations=destinations)
+
+
+def routedProxy(
+    router: IRouter,
+    config: ProxyConfig | None = None,
+    reactor: IReactorTime | None = None,
+    *,
+    destinations: DestinationPolicy | None = None,
+    healthCheckers: Sequence[HealthChecker] = (),
+) -> ListenerGate:
+    """
+    A proxy serving the decisions of C{router} (any L{IRouter}: a custom
+    router, or one of proxykit's composed differently), to listen with on
+    any endpoint, with the policy C{twistd proxykit} applies for C{config}
+    around it: client connection cap, pool limits, timeouts, header limits,
+    authentication and destination checks (see L{forwardProxy}).
+
+    @param config: C{None}: the defaults.
+    @param reactor: C{None}: the global reactor.
+    @param destinations: See L{forwardProxy}.
+    @param healthCheckers: Run while the proxy listens.
+    @return: See L{forwardProxy}.
+    """
+    if config is None:
+        config = ProxyConfig()
     factory = buildFactory(
-        ForwardRouter(config.forward, destinations), config, reactor, destinations=destinations
+        router, config, reactor, healthCheckers=healthCheckers, destinations=destinations
     )
     return ListenerGate(factory, config.limits.maxClientConnections)
 
@@ -596,7 +623,6 @@ def reverseProxy(
     if destinations is None:
         destinations = destinationsFor(config)
     router, checkers = reverseRouter(config, reactor, destinations)
-    factory = buildFactory(
+    return routedProxy(
         router, config, reactor, healthCheckers=checkers, destinations=destinations
     )
-    return ListenerGate(factory, config.limits.maxClientConnections)

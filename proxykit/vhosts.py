@@ -19,7 +19,7 @@ from typing import Final
 from twisted.internet.interfaces import IReactorTime
 
 from ._checks import AddressSet
-from .balance import OriginGroup, originFromConfig
+from .balance import OriginGroup
 from .config import ReverseConfig, RouteConfig
 from .decisions import ClientInfo, Decision, Forward, Origin, Refuse, Upstream
 from .forwarded import addForwardingHeaders, rewriteLocation, rewriteResponseHeaders
@@ -232,10 +232,7 @@ class VhostTable:
         for vhost in config.vhosts:
             routes = []
             for routeConfig in vhost.routes:
-                origins = [(originFromConfig(o), o.weight) for o in routeConfig.origins]
-                group = OriginGroup(
-                    origins, policy=routeConfig.balance, clock=clock, ejectFor=routeConfig.ejectFor
-                )
+                group = OriginGroup.fromRouteConfig(routeConfig, clock)
                 prefix = routeConfig.prefix.encode("ascii")
                 policy = RoutePolicy(routeConfig, prefix, config.trustedProxies)
                 secure = RoutePolicy(routeConfig, prefix, config.trustedProxies, b"https")

@@ -21,7 +21,6 @@ from proxykit import (
     LimitsConfig,
     PoolConfig,
     ProxyConfig,
-    ProxyProtocol,
     Timeouts,
 )
 from proxykit._gate import IConnectionGate
@@ -34,7 +33,7 @@ from proxykit.h1 import (
     ProtocolError,
     Request,
 )
-from proxykit.protocol import wrappedAddress
+from proxykit.protocol import ProxyProtocol, wrappedAddress
 
 from ._harness import GET, OK, Harness, Transport, lose, originSaw
 

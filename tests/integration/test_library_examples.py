@@ -90,6 +90,30 @@ class LibraryExampleTests(TestCase):
         self.assertEqual(origin.resource.served, [])
 
     @inlineCallbacks
+    def test_customRouter(self) -> Any:
+        """
+        examples/custom_router.py sends requests with C{X-Canary: 1} to the
+        canary origin and the others to the stable one.
+        """
+        h = ReverseHarness(self, reactor)
+        self.addCleanup(h.close)
+        stable, canary = h.startOrigin("stable"), h.startOrigin("canary")
+        child, port = yield deferToThread(
+            startExample,
+            "custom_router.py",
+            stable.url,
+            canary.url,
+            "tcp:0:interface=127.0.0.1",
+        )
+        self.addCleanup(child.stop)
+        base = ["-sS", "--max-time", "20"]
+        url = f"http://127.0.0.1:{port}/x"
+        out, err, code = yield runProcess(reactor, "curl", [*base, url])
+        self.assertEqual((code, out), (0, b"origin=stable uri=/x\n"), err)
+        out, err, code = yield runProcess(reactor, "curl", [*base, "-H", "X-Canary: 1", url])
+        self.assertEqual((code, out), (0, b"origin=canary uri=/x\n"), err)
+
+    @inlineCallbacks
     def test_reverseLibrary(self) -> Any:
         """
         examples/reverse_library.py serves a reverse-mode file's routes
