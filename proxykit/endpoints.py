@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from OpenSSL import SSL
 from service_identity import CertificateError, VerificationError
@@ -63,6 +63,10 @@ from zope.interface import implementer
 
 from .config import OriginTLS
 from .destinations import DestinationRefused
+
+if TYPE_CHECKING:
+    from .decisions import Origin
+    from .destinations import DestinationPolicy
 
 _log = Logger()
 
@@ -532,3 +536,58 @@ class ClientTLS:
                 self._cache.clear()
             self._cache[key] = creator
         return creator
+
+
+class OriginConnector:
+    """
+    The one way proxykit connects to an origin: for the pool's origin
+    connections, the health checks and CONNECT tunnels alike.
+
+    An C{https} origin is reached over TLS, its connection creator built
+    once per origin and TLS settings (L{ClientTLS}); an origin a
+    forward-proxy client named (L{Origin.forward<proxykit.decisions.Origin>})
+    is checked against the destination policy on every address connected
+    to; configured origins (reverse-mode routes, a parent proxy) are not.
+    """
+
+    def __init__(
+        self,
+        reactor: object,
+        destinations: DestinationPolicy | None = None,
+        clientTLS: ClientTLS | None = None,
+    ) -> None:
+        """
+        @param destinations: The policy for forward-proxy origins; C{None}:
+            none are expected (a connector of configured origins only).
+        @param clientTLS: Shares TLS connection creators; C{None}: its own.
+        """
+        self.reactor = reactor
+        self.destinations = destinations
+        self.clientTLS = clientTLS if clientTLS is not None else ClientTLS()
+
+    def connect(
+        self, origin: Origin, factory: IProtocolFactory, timeout: float
+    ) -> Deferred[IProtocol]:
+        """
+        Connect C{factory}'s protocol to C{origin} within C{timeout} seconds
+        (the TLS handshake included).
+
+        @return: See L{connect}; also fails with L{TLSFailed} when the
+            origin's TLS settings cannot be loaded, and with
+            L{proxykit.destinations.DestinationRefused} for a forward-proxy
+            origin when this connector has no policy to judge it by.
+        """
+        tls = None
+        if origin.scheme == "https":
+            try:
+                tls = self.clientTLS.creatorFor(origin.host, origin.tls)
+            except TLSFailed:
+                return fail()
+        check = None
+        if origin.forward:
+            if self.destinations is None:
+                return fail(DestinationRefused(origin.host))
+            check = self.destinations.addressCheck(origin.host)
+        return connect(
+            self.reactor, origin.host, origin.port, timeout, factory, origin.scheme, check, tls
+        )

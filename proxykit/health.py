@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
     IAddress,
     IDelayedCall,
@@ -40,7 +40,7 @@ from twisted.python.failure import Failure
 from .balance import OriginGroup, originURL
 from .config import HealthCheckConfig
 from .decisions import Origin
-from .endpoints import ClientTLS, TLSFailed, connect
+from .endpoints import OriginConnector
 from .h1 import NEED_DATA, H1Connection, ProtocolError, Response, requestHead
 from .reactor import orGlobal
 
@@ -120,9 +120,12 @@ class HealthChecker:
         self.config = config
         self._reactor = reactor
         if connector is None:
-            connector = self._connect
+            origins = OriginConnector(reactor)
+
+            def connector(origin: Origin, factory: IProtocolFactory) -> Deferred[IProtocol]:
+                return origins.connect(origin, factory, config.timeout)
+
         self._connector = connector
-        self._clientTLS = ClientTLS()
         path = config.path.encode("ascii")
         self._origins: dict[Origin, _OriginHealth] = {}
         for origin in group.origins:
@@ -143,23 +146,6 @@ class HealthChecker:
             self._origins[origin] = _OriginHealth(origin, request)
         self._loop: LoopingCall | None = None
         self._groupName = " ".join(originURL(o) for o in group.origins)
-
-    def _connect(self, origin: Origin, factory: IProtocolFactory) -> Deferred[IProtocol]:
-        tls = None
-        if origin.scheme == "https":
-            try:
-                tls = self._clientTLS.creatorFor(origin.host, origin.tls)
-            except TLSFailed:
-                return fail()
-        return connect(
-            self._reactor,
-            origin.host,
-            origin.port,
-            self.config.timeout,
-            factory,
-            origin.scheme,
-            tls=tls,
-        )
 
     def start(self) -> None:
         """

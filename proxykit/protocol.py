@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final, cast
 
 import attrs
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
     IAddress,
     IHalfCloseableProtocol,
@@ -48,7 +48,7 @@ from .decisions import (
     Tunnel,
 )
 from .destinations import DestinationPolicy
-from .endpoints import ClientTLS, TLSFailed, connect
+from .endpoints import ClientTLS, OriginConnector
 from .errors import REASONS, connectFailureStatus, errorResponse
 from .h1 import (
     NEED_DATA,
@@ -609,15 +609,8 @@ class ProxyProtocol(Side):
         timeout = factory.config.timeouts.connect
         parent = tunnel.parent
         if parent is None:
-            d = connect(
-                factory.reactor,
-                tunnel.host,
-                tunnel.port,
-                timeout,
-                TunnelFactory(factory.reactor),
-                "http",
-                factory.destinations.addressCheck(tunnel.host),
-            )
+            target = Origin("http", tunnel.host, tunnel.port, forward=True)
+            d = factory.connector.connect(target, TunnelFactory(factory.reactor), timeout)
         else:
             authority = Origin("http", tunnel.host, tunnel.port).authority
             if tunnel.port == 80:
@@ -625,12 +618,10 @@ class ProxyProtocol(Side):
             handshake = [b"CONNECT " + authority + b" HTTP/1.1", b"Host: " + authority]
             if tunnel.parentAuthorization is not None:
                 handshake.append(b"Proxy-Authorization: " + tunnel.parentAuthorization)
-            d = connect(
-                factory.reactor,
-                parent.host,
-                parent.port,
-                timeout,
+            d = factory.connector.connect(
+                parent,
                 TunnelFactory(factory.reactor, b"\r\n".join(handshake) + b"\r\n\r\n", timeout),
+                timeout,
             )
         early: list[bytes] = []
 
@@ -819,6 +810,7 @@ class ProxyFactory(Factory):
         self._listenersSeen: weakref.WeakSet[IListeningPort] = weakref.WeakSet()
         self.healthCheckers = tuple(healthCheckers)
         self.clientTLS = ClientTLS()
+        self.connector = OriginConnector(reactor, destinations, self.clientTLS)
         pseudonym = self.config.forward.via.encode("ascii")
         self.pseudonym = pseudonym.lower()
         self.via: dict[bytes, bytes] = {
@@ -878,19 +870,6 @@ class ProxyFactory(Factory):
         Open a new connection to an origin (used by the pool).
         """
         origin: Origin = key  # type: ignore[assignment]
-        tls = None
-        if origin.scheme == "https":
-            try:
-                tls = self.clientTLS.creatorFor(origin.host, origin.tls)
-            except TLSFailed:
-                return fail()
-        return connect(  # type: ignore[return-value]
-            self.reactor,
-            origin.host,
-            origin.port,
-            self.config.timeouts.connect,
-            OriginFactory(origin, self.reactor, self.limits),
-            origin.scheme,
-            self.destinations.addressCheck(origin.host) if origin.forward else None,
-            tls,
+        return self.connector.connect(  # type: ignore[return-value]
+            origin, OriginFactory(origin, self.reactor, self.limits), self.config.timeouts.connect
         )

@@ -17,8 +17,11 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit.config import OriginTLS
+from proxykit.decisions import Origin
+from proxykit.destinations import DestinationPolicy, DestinationRefused
 from proxykit.endpoints import (
     ClientTLS,
+    OriginConnector,
     TLSFailed,
     buildCreator,
     clientEndpoint,
@@ -164,3 +167,48 @@ class TLSSettingsTests(SynchronousTestCase):
         self.assertEqual(tlsFailureReason(TLSFailed("certificate has expired")), "certificate has expired")
         self.assertIsNone(tlsFailureReason(OSError()))
         self.assertIsNone(tlsFailureReason(None))
+
+
+class OriginConnectorTests(SynchronousTestCase):
+    """
+    L{OriginConnector}: forward-proxy origins are checked on the address
+    connected to, configured origins are not.
+    """
+
+    def test_forwardOriginChecked(self) -> None:
+        """
+        A forward-proxy origin at a loopback literal is refused by a strict
+        policy before any connection; a configured one is connected to.
+        """
+        reactor = MemoryReactorClock()
+        connector = OriginConnector(reactor, DestinationPolicy(strict=True))
+        refused = connector.connect(
+            Origin("http", "127.0.0.1", 9000, forward=True), Factory.forProtocol(Protocol), 5
+        )
+        self.failureResultOf(refused, DestinationRefused)
+        self.assertEqual(reactor.tcpClients, [])
+        connector.connect(Origin("http", "127.0.0.1", 9000), Factory.forProtocol(Protocol), 5)
+        self.assertEqual(reactor.tcpClients[0][:2], ("127.0.0.1", 9000))
+
+    def test_forwardOriginNeedsPolicy(self) -> None:
+        """
+        A connector made without a policy refuses forward-proxy origins
+        rather than connect to them unchecked.
+        """
+        reactor = MemoryReactorClock()
+        d = OriginConnector(reactor).connect(
+            Origin("http", "192.0.2.1", 80, forward=True), Factory.forProtocol(Protocol), 5
+        )
+        self.failureResultOf(d, DestinationRefused)
+        self.assertEqual(reactor.tcpClients, [])
+
+    def test_tlsSettingsFail(self) -> None:
+        """
+        An https origin whose CA file cannot be read fails with
+        L{TLSFailed}, without a connection.
+        """
+        reactor = MemoryReactorClock()
+        origin = Origin("https", "a.test", 443, tls=OriginTLS(caFile=self.mktemp()))
+        d = OriginConnector(reactor).connect(origin, Factory.forProtocol(Protocol), 5)
+        self.failureResultOf(d, TLSFailed)
+        self.assertEqual(reactor.tcpClients, [])
