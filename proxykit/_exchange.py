@@ -26,8 +26,10 @@ from typing import TYPE_CHECKING, Final
 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from ._flow import NOT_CONNECTED
+from ._relay import IClientSide, IExchange, IOriginSide
 from .decisions import Forward, Origin
 from .endpoints import tlsFailureReason
 from .errors import connectFailureStatus, routeDownDetail
@@ -50,9 +52,7 @@ from .rewrite import (
 )
 
 if TYPE_CHECKING:
-    from ._origin import OriginProtocol
     from .pool import ConnectionPool, Connector, Pooled
-    from .protocol import ProxyProtocol
     from .vhosts import RoutePolicy
 
 _IDEMPOTENT: Final = frozenset(
@@ -69,6 +69,7 @@ def _text(value: bytes | None) -> str | None:
     return None if value is None else value.decode("ascii", "backslashreplace")
 
 
+@implementer(IExchange)
 class Exchange:
     """
     Relays one request to an origin and its response back.
@@ -114,7 +115,7 @@ class Exchange:
 
     def __init__(
         self,
-        client: ProxyProtocol,
+        client: IClientSide,
         request: Request,
         decision: Forward,
         pool: ConnectionPool,
@@ -125,7 +126,7 @@ class Exchange:
         self.client = client
         self.request = request
         self.decision = decision
-        self.origin: OriginProtocol | None = None
+        self.origin: IOriginSide | None = None
         self.requestComplete = False
         self.responseStarted = False
         self.finished = False
@@ -237,10 +238,10 @@ class Exchange:
     # Pool requester
 
     def connectionReady(self, connection: Pooled, reused: bool) -> None:
-        origin: OriginProtocol = connection  # type: ignore[assignment]
+        origin: IOriginSide = connection  # type: ignore[assignment]
         if self.finished:
             if origin.reusable:
-                self._pool.release(origin)
+                self._pool.release(origin)  # type: ignore[arg-type]
             else:
                 origin.close()
             return
@@ -352,7 +353,7 @@ class Exchange:
         origin = self.origin
         if origin is not None:
             self.origin = None
-            origin.exchange = None
+            origin.detach(self)
             origin.abort()
         elif self._target is not None:
             # Still waiting for a connection: give up the place in the
@@ -427,7 +428,7 @@ class Exchange:
         self.finished = True
         self._uncount()
         self.origin = None
-        origin.exchange = None
+        origin.detach(self)
         origin.setDeadline(None)
         client.switchProtocols(self, origin)
 
@@ -464,7 +465,7 @@ class Exchange:
         self._uncount()
         self.origin = None
         self.client.setPeer(None)
-        origin.exchange = None
+        origin.detach(self)
         origin.abort()
         self._answerError(408)
 
@@ -491,9 +492,9 @@ class Exchange:
         if origin is not None:
             # No deadline reset: release() sets the idle expiry, and a closed
             # connection drops its timer.
-            origin.exchange = None
+            origin.detach(self)
             if self.requestComplete and not origin.willClose and origin.reusable:
-                self._pool.release(origin)
+                self._pool.release(origin)  # type: ignore[arg-type]
             else:
                 origin.close()
         client.exchangeDone(self, self._keepAlive and self.requestComplete)
@@ -511,7 +512,7 @@ class Exchange:
         origin = self.origin
         self.origin = None
         if origin is not None:
-            origin.exchange = None
+            origin.detach(self)
             origin.abort()
         self._fail(status)
 
@@ -539,7 +540,7 @@ class Exchange:
             # it: nothing was processed, so try once on a fresh connection.
             self._retried = True
             self.origin = None
-            origin.exchange = None
+            origin.detach(self)
             self.client.setPeer(None)
             self._uncount()
             self._attempt(fresh=True)

@@ -34,6 +34,8 @@ from twisted.internet.interfaces import (
 from twisted.internet.protocol import Protocol
 from zope.interface import implementer
 
+from ._relay import IFlowSide
+
 _DIRECT: Final = (tcp.Server, tcp.Client)
 """Transport types whose socket L{Side.send} may write to directly."""
 
@@ -86,7 +88,7 @@ AUTHENTICATING: Final = 8
 """Proxy credentials are being checked."""
 
 
-@implementer(IPushProducer)
+@implementer(IPushProducer, IFlowSide)
 class Side(Protocol):
     """
     Base of the client-side and origin-side protocols.
@@ -96,7 +98,7 @@ class Side(Protocol):
         to pause (its write buffer is full).
     """
 
-    peer: Side | None = None
+    peer: IFlowSide | None = None
     writeBlocked = False
     _pauses = 0
     _deadline: float | None = None
@@ -208,7 +210,7 @@ class Side(Protocol):
             if not pauses and self.transport is not None:
                 self.transport.resumeProducing()  # type: ignore[attr-defined]
 
-    def setPeer(self, peer: Side | None) -> None:
+    def setPeer(self, peer: IFlowSide | None) -> None:
         """
         Make C{peer} the connection that writes into this one, carrying over
         backpressure: if this transport is full, the new peer starts paused.

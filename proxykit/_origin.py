@@ -15,8 +15,10 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from ._flow import Side
+from ._relay import IExchange, IOriginSide
 from .h1 import (
     NEED_DATA,
     Data,
@@ -28,10 +30,10 @@ from .h1 import (
 )
 
 if TYPE_CHECKING:
-    from ._exchange import Exchange
     from .splice import Splice
 
 
+@implementer(IOriginSide)
 class OriginProtocol(Side):
     """
     One connection to an origin, serving one exchange at a time.
@@ -42,7 +44,7 @@ class OriginProtocol(Side):
         exchange.
     """
 
-    exchange: Exchange | None = None
+    exchange: IExchange | None = None
     splice: Splice | None = None
     responseStarted = False
     willClose = False
@@ -84,7 +86,7 @@ class OriginProtocol(Side):
 
     # Used by the exchange
 
-    def startRequest(self, exchange: Exchange, method: bytes, upgrade: bool = False) -> None:
+    def startRequest(self, exchange: IExchange, method: bytes, upgrade: bool = False) -> None:
         """
         Serve C{exchange}, whose request (with C{method}) is being written.
 
@@ -94,6 +96,14 @@ class OriginProtocol(Side):
         self.responseStarted = False
         self.willClose = False
         self._conn.expectResponse(method, upgrade)
+
+    def detach(self, exchange: IExchange) -> None:
+        """
+        C{exchange} no longer listens to this connection: nothing more is
+        delivered to it (if it was the one served).
+        """
+        if self.exchange is exchange:
+            self.exchange = None
 
     def switched(self, splice: Splice) -> bytes:
         """
@@ -143,7 +153,7 @@ class OriginProtocol(Side):
         finally:
             client.uncork()
 
-    def _deliver(self, exchange: Exchange) -> None:
+    def _deliver(self, exchange: IExchange) -> None:
         conn = self._conn
         while self.exchange is exchange:
             try:

@@ -35,7 +35,8 @@ from zope.interface import implementer
 from ._exchange import Exchange
 from ._flow import AUTHENTICATING, NOT_CONNECTED, PIPELINE, Side
 from ._gate import IConnectionGate, IGatedConnection, listeningPortOf
-from ._origin import OriginFactory, OriginProtocol
+from ._origin import OriginFactory
+from ._relay import IClientSide, IExchange, IFlowSide, IOriginSide
 from .config import ProxyConfig
 from .decisions import (
     ClientInfo,
@@ -154,7 +155,7 @@ class _Waiting:
         pass
 
 
-@implementer(IHalfCloseableProtocol, IHandshakeListener, IGatedConnection)
+@implementer(IHalfCloseableProtocol, IHandshakeListener, IGatedConnection, IClientSide)
 class ProxyProtocol(Side):
     """
     One client connection.
@@ -182,7 +183,7 @@ class ProxyProtocol(Side):
     """The client's address may be known only from the first bytes (the
     transport wraps another, as for the PROXY protocol)."""
     client: ClientInfo
-    corking: list[Side] | None = None
+    corking: list[IFlowSide] | None = None
     """While handling one read: the origin sides whose writes are held."""
     _serverNameUnread = False
     _handshaking = False
@@ -303,7 +304,7 @@ class ProxyProtocol(Side):
             self.setDeadline(self._factory.config.timeouts.header)
         self._conn.receiveData(data)
         # Writes to origins are collected per read and sent once.
-        corking: list[Side] = []
+        corking: list[IFlowSide] = []
         self.corking = corking
         try:
             self._process()
@@ -701,7 +702,7 @@ class ProxyProtocol(Side):
         self.setDeadline(self._factory.config.timeouts.idle)
         self.closeAfterWrite()
 
-    def switchProtocols(self, exchange: Exchange, origin: OriginProtocol) -> None:
+    def switchProtocols(self, exchange: IExchange, origin: IOriginSide) -> None:
         """
         The origin answered 101 to C{exchange}'s Upgrade request: from now on
         the two connections are spliced.

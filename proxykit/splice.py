@@ -20,6 +20,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ._flow import Side
+from ._relay import IFlowSide
 from .h1 import NEED_DATA, H1Connection, ProtocolError, Response
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class Splice:
         "_done",
     )
 
-    def __init__(self, client: Side, origin: Side, idleTimeout: float) -> None:
+    def __init__(self, client: IFlowSide, origin: IFlowSide, idleTimeout: float) -> None:
         self.client = client
         self.origin = origin
         self.bytesUp = 0
@@ -119,7 +120,7 @@ class Splice:
         self._done = True
         for side in (self.client, self.origin):
             if side.transport is not None:
-                side.transport.abortConnection()  # type: ignore[attr-defined]
+                side.transport.abortConnection()
 
 
 class ParentRefused(Exception):
