@@ -17,12 +17,13 @@ One rule for literals and names: an address is judged the same way
 whichever spelling or name produced it, and whatever address the client
 reached the proxy on.  Whether special-purpose addresses are refused
 (L{DestinationPolicy.strict}) is decided once for the whole proxy, from
-what its listeners bind (see L{proxykit.service.destinationsFor}).
+what its listeners bind (see L{proxykit.destinations.destinationsFor}).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Iterable
 from typing import Final
 
@@ -30,6 +31,7 @@ from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.interfaces import IAddress
 from twisted.logger import Logger
 
+from .config import ProxyConfig
 from .h1 import Address, canonicalHost
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -146,7 +148,7 @@ class DestinationPolicy:
 
     @ivar strict: Refuse special-purpose addresses (the proxy is reachable
         from beyond this machine: see
-        L{proxykit.service.destinationsFor}).
+        L{proxykit.destinations.destinationsFor}).
     @ivar followsListeners: Become L{strict} as soon as the proxy is found
         listening beyond loopback (see L{listenerAt}).
     """
@@ -310,3 +312,60 @@ OPEN: Final = DestinationPolicy()
 No rules: every destination allowed, except the unspecified addresses,
 which are never destinations (see L{isNeverDestination}).
 """
+
+
+def listensBeyondLoopback(descriptions: tuple[str, ...]) -> bool:
+    """
+    Whether any of these endpoint strings may accept connections from
+    beyond this machine: TCP on all interfaces or on a non-loopback address,
+    or any kind of endpoint this function does not know (UNIX sockets are
+    local).
+    """
+    for description in descriptions:
+        kind = description.split(":", 1)[0].lower()
+        if kind == "unix":
+            continue
+        if kind not in ("tcp", "tcp6", "ssl"):
+            return True
+        found = re.search(r"(?:^|:)interface=((?:\\.|[^:])*)", description)
+        if found is None:
+            return True
+        interface = found.group(1).replace("\\", "")
+        try:
+            if not ipaddress.ip_address(interface).is_loopback:
+                return True
+        except ValueError:
+            if interface != "localhost":
+                return True
+    return False
+
+
+def destinationsFor(config: ProxyConfig) -> DestinationPolicy:
+    """
+    The proxy's destination policy: C{config}'s deny and allow lists and
+    allowed ports, and, when the proxy listens beyond loopback (see
+    L{listensBeyondLoopback}) and C{forward.allow_private_destinations} is
+    off, no loopback, private, link-local or other special-purpose
+    addresses.
+
+    One rule for literals and names: the router applies it to literal
+    destinations, and the connector to every address it connects to,
+    literal or resolved.  Whether special-purpose addresses are refused
+    depends on what the proxy's listeners bind, never on the address a
+    client reached it on: with one listener beyond loopback, a client on
+    the loopback listener is refused them too.  The listeners are
+    C{config.listen} (and C{config.tls}'s) and any other the proxy's
+    connections turn out to arrive on (an application may listen with the
+    factory on endpoints C{config} does not name): the policy
+    L{follows<DestinationPolicy.followsListeners>} them.
+    """
+    forward = config.forward
+    listen = config.listen + (config.tls.endpoints if config.tls is not None else ())
+    strict = not forward.allowPrivateDestinations and listensBeyondLoopback(listen)
+    return DestinationPolicy(
+        forward.allowDestinations,
+        forward.denyDestinations,
+        forward.allowPorts,
+        strict,
+        followsListeners=not forward.allowPrivateDestinations,
+    )

@@ -10,6 +10,13 @@ from __future__ import annotations
 
 from typing import Final
 
+from twisted.internet import defer, error
+
+from .destinations import DestinationRefused
+from .endpoints import TLSFailed
+from .pool import PoolFull
+from .splice import ParentRefused
+
 REASONS: Final[dict[int, bytes]] = {
     400: b"Bad Request",
     403: b"Forbidden",
@@ -40,17 +47,12 @@ def connectFailureStatus(failure: BaseException | None) -> tuple[int, str]:
     DNS failure, a failed TLS handshake or certificate verification (the
     reason says why) and anything else are 502.
     """
-    from twisted.internet import defer, error
 
     if isinstance(
         failure,
         (error.TimeoutError, defer.TimeoutError, error.ConnectingCancelledError),
     ):
         return 504, "origin connect timed out"
-    from .destinations import DestinationRefused
-    from .endpoints import TLSFailed
-    from .pool import PoolFull
-    from .splice import ParentRefused
 
     if isinstance(failure, TLSFailed):
         return 502, f"origin TLS handshake failed: {failure.reason}"

@@ -48,7 +48,7 @@ from .decisions import (
     Respond,
     Tunnel,
 )
-from .destinations import DestinationPolicy
+from .destinations import DestinationPolicy, destinationsFor
 from .endpoints import ClientTLS, OriginConnector
 from .errors import REASONS, connectFailureStatus, errorResponse
 from .h1 import (
@@ -782,7 +782,7 @@ class ProxyFactory(Factory):
         @param destinations: Checked on every address a forward-proxy
             destination resolves to (the router checks names and literals).
             C{None}: the policy C{twistd proxykit} applies for C{config}
-            (L{proxykit.service.destinationsFor}: strict when
+            (L{proxykit.destinations.destinationsFor}: strict when
             C{config.listen} reaches beyond loopback, or once a connection
             arrives through a listener that does; see L{noteListener}).
             Only an explicit
@@ -802,10 +802,6 @@ class ProxyFactory(Factory):
         )
         self.authenticator: ProxyAuthenticator | None = authenticator
         if destinations is None:
-            # The rule lives beside the listeners it depends on (the one
-            # upward import of this module, made only here).
-            from .service import destinationsFor
-
             destinations = destinationsFor(self.config)
         self.destinations = destinations
         self._listenersSeen: weakref.WeakSet[IListeningPort] = weakref.WeakSet()

@@ -152,7 +152,7 @@ class ForwardRouter:
         @param config: The forward-mode settings; C{None}: the defaults.
         @param destinations: The proxy's destination policy, the one its
             L{proxykit.ProxyFactory} applies to every address it connects
-            to (see L{proxykit.service.destinationsFor}): checked here on
+            to (see L{proxykit.destinations.destinationsFor}): checked here on
             names and literal addresses before anything is contacted, and
             on literal destinations sent through a parent proxy.  C{None}:
             C{config}'s allow and deny lists and ports, without the rule

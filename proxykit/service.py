@@ -11,8 +11,6 @@ whole (L{ListenError}, nothing left listening) if one cannot listen.
 
 from __future__ import annotations
 
-import ipaddress
-import re
 import signal
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -34,7 +32,7 @@ from zope.interface import implementer
 
 from ._gate import ListenerGate as ListenerGate
 from .config import ProxyConfig
-from .destinations import DestinationPolicy
+from .destinations import DestinationPolicy, destinationsFor
 from .protocol import ProxyFactory, poolFor
 from .reactor import orGlobal
 
@@ -344,63 +342,6 @@ def forwardService(config: ProxyConfig, reactor: IReactorTime | None = None) -> 
     builds, listening on C{config.listen} (and C{config.tls}).
     """
     return makeService(ForwardRouter(config.forward, destinationsFor(config)), config, reactor)
-
-
-def listensBeyondLoopback(descriptions: tuple[str, ...]) -> bool:
-    """
-    Whether any of these endpoint strings may accept connections from
-    beyond this machine: TCP on all interfaces or on a non-loopback address,
-    or any kind of endpoint this function does not know (UNIX sockets are
-    local).
-    """
-    for description in descriptions:
-        kind = description.split(":", 1)[0].lower()
-        if kind == "unix":
-            continue
-        if kind not in ("tcp", "tcp6", "ssl"):
-            return True
-        found = re.search(r"(?:^|:)interface=((?:\\.|[^:])*)", description)
-        if found is None:
-            return True
-        interface = found.group(1).replace("\\", "")
-        try:
-            if not ipaddress.ip_address(interface).is_loopback:
-                return True
-        except ValueError:
-            if interface != "localhost":
-                return True
-    return False
-
-
-def destinationsFor(config: ProxyConfig) -> DestinationPolicy:
-    """
-    The proxy's destination policy: C{config}'s deny and allow lists and
-    allowed ports, and, when the proxy listens beyond loopback (see
-    L{listensBeyondLoopback}) and C{forward.allow_private_destinations} is
-    off, no loopback, private, link-local or other special-purpose
-    addresses.
-
-    One rule for literals and names: the router applies it to literal
-    destinations, and the connector to every address it connects to,
-    literal or resolved.  Whether special-purpose addresses are refused
-    depends on what the proxy's listeners bind, never on the address a
-    client reached it on: with one listener beyond loopback, a client on
-    the loopback listener is refused them too.  The listeners are
-    C{config.listen} (and C{config.tls}'s) and any other the proxy's
-    connections turn out to arrive on (an application may listen with the
-    factory on endpoints C{config} does not name): the policy
-    L{follows<DestinationPolicy.followsListeners>} them.
-    """
-    forward = config.forward
-    listen = config.listen + (config.tls.endpoints if config.tls is not None else ())
-    strict = not forward.allowPrivateDestinations and listensBeyondLoopback(listen)
-    return DestinationPolicy(
-        forward.allowDestinations,
-        forward.denyDestinations,
-        forward.allowPorts,
-        strict,
-        followsListeners=not forward.allowPrivateDestinations,
-    )
 
 
 def authenticatorFor(config: ProxyConfig, reactor: IReactorTime) -> ProxyAuthenticator | None:
