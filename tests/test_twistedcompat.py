@@ -8,6 +8,7 @@ fallback to public API behaves the same when the internal is missing.
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Any
 
 from OpenSSL import SSL
@@ -21,6 +22,7 @@ from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 
+import proxykit
 from proxykit import _twistedcompat
 from proxykit import reactor as proxyreactor
 from proxykit._twistedcompat import (
@@ -322,3 +324,25 @@ class DirectPollTests(SynchronousTestCase):
         self.assertNotIn("doPoll", vars(reactor))
         self.assertIs(type(reactor).doIteration, proxyreactor.EPollReactor.doPoll)
         self.runEcho(reactor)
+
+
+class OnlyHereTests(SynchronousTestCase):
+    """
+    No proxykit module but L{proxykit._twistedcompat} names the Twisted
+    internals it wraps.
+    """
+
+    def test_onlyHere(self) -> None:
+        """
+        The private Twisted names appear in no other module's source.
+        """
+        names = ("_tempDataBuffer", "_flushSendBIO", "_tlsConnection", "_poller", "_selectables", "_doReadOrWrite")
+        root = Path(proxykit.__file__).parent
+        found = [
+            f"{path.relative_to(root)}: {name}"
+            for path in sorted(root.rglob("*.py"))
+            if path.name != "_twistedcompat.py"
+            for name in names
+            if name in path.read_text(encoding="utf-8")
+        ]
+        self.assertEqual(found, [])
