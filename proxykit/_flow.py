@@ -22,9 +22,8 @@ store rather than a timer reschedule.
 from __future__ import annotations
 
 import socket
-from typing import Any, Final
+from typing import Final
 
-from twisted.internet import tcp
 from twisted.internet.interfaces import (
     IDelayedCall,
     IPushProducer,
@@ -35,48 +34,7 @@ from twisted.internet.protocol import Protocol
 from zope.interface import implementer
 
 from ._relay import IFlowSide
-
-_DIRECT: Final = (tcp.Server, tcp.Client)
-"""Transport types whose socket L{Side.send} may write to directly."""
-
-
-def directSocket(transport: object) -> socket.socket | None:
-    """
-    The socket L{writeNow} may write C{transport}'s bytes to: that of a
-    plain TCP connection, C{None} for any other transport.
-    """
-    if type(transport) in _DIRECT:
-        return transport.socket  # type: ignore[attr-defined,no-any-return]
-    return None
-
-
-def writeNow(transport: Any, sock: socket.socket | None, data: bytes) -> None:
-    """
-    Write C{data} to C{transport}; when it is a plain TCP connection (its
-    socket C{sock}, from L{directSocket}), send at once when possible.
-
-    Twisted buffers every write until the reactor's next turn, which costs
-    two C{epoll_ctl} calls and a wake-up per write.  With nothing buffered,
-    try the socket first and hand Twisted only what the kernel did not
-    take; order is kept because Twisted's buffer is empty.
-    """
-    if (
-        sock is not None
-        and not transport.dataBuffer
-        and not transport._tempDataBuffer
-        and transport.connected
-        and not transport.disconnecting
-    ):
-        try:
-            sent = sock.send(data)
-        except OSError:
-            # EAGAIN, or an error Twisted will meet and report itself.
-            sent = 0
-        if sent == len(data):
-            return
-        data = data[sent:]
-    transport.write(data)
-
+from ._twistedcompat import directSocket, writeNow
 
 PEER_BLOCKED: Final = 1
 """The peer's write buffer is full."""

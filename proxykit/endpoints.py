@@ -404,7 +404,9 @@ class _ClientCreator:
         options.getContext()
 
     def clientConnectionForTLS(self, tlsProtocol: Any) -> SSL.Connection:
-        connection = self._options.clientConnectionForTLS(tlsProtocol)
+        # What CertificateOptions.clientConnectionForTLS does (no ALPN is
+        # configured); Twisted 23.10 has only getContext.
+        connection = SSL.Connection(self._options.getContext(), None)
         if self._sni is not None:
             connection.set_tlsext_host_name(self._sni)
         if self._verify:

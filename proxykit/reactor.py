@@ -19,12 +19,13 @@ C{twisted.internet.reactor}, or use any other reactor.
 
 from __future__ import annotations
 
-import errno
 import sys
 from typing import TypeVar, cast
 
 from twisted.internet.main import installReactor
 from twisted.logger import Logger
+
+from ._twistedcompat import directPoll
 
 try:
     from twisted.internet.epollreactor import EPollReactor
@@ -63,38 +64,16 @@ if EPollReactor is not None:
     class ProxyReactor(EPollReactor):
         """
         Twisted's epoll reactor, dispatching events without a logging
-        context.
+        context (L{proxykit._twistedcompat.directPoll}), or as Twisted does
+        when this Twisted lacks what that needs.
         """
 
-        def doPoll(self, timeout: float | None) -> None:
-            """
-            Poll for events and handle them (as C{EPollReactor.doPoll}, but
-            without C{callWithLogger} around each one).
-            """
-            if timeout is None:
-                timeout = -1
-            try:
-                events = self._poller.poll(timeout, len(self._selectables))
-            except OSError as e:
-                if e.errno == errno.EINTR:
-                    return
-                raise
-            selectables = self._selectables
-            handle = self._doReadOrWrite
-            for fd, event in events:
-                selectable = selectables.get(fd)
-                if selectable is None:
-                    continue
-                try:
-                    # Exceptions from the connection's own code are caught,
-                    # logged and turned into a disconnection in there.
-                    handle(selectable, fd, event)  # type: ignore[no-untyped-call]
-                except KeyboardInterrupt:
-                    raise
-                except BaseException:
-                    _log.failure("Unhandled error handling {selectable}", selectable=str(selectable))
-
-        doIteration = doPoll
+        def __init__(self) -> None:
+            super().__init__()  # type: ignore[no-untyped-call]
+            # Without the epoll internals it needs, the inherited doPoll.
+            poll = directPoll(self, _log)
+            if poll is not None:
+                self.doPoll = self.doIteration = poll  # type: ignore[method-assign]
 
 
 def install() -> None:

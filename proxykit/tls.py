@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
-import socket
 from collections.abc import Sequence
 from typing import Final
 
@@ -36,14 +35,13 @@ from service_identity.cryptography import (
 from twisted.internet.interfaces import (
     IOpenSSLServerConnectionCreator,
     IProtocolFactory,
-    ITransport,
 )
 from twisted.logger import Logger
-from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from zope.interface import implementer
 
-from ._flow import directSocket, writeNow
 from ._tlsconfig import CertificateConfig, TLSConfig, TLSListener, TLSSettings
+from ._twistedcompat import DirectSendTLSProtocol
 from .decisions import ClientInfo, Decision, Refuse, Respond
 from .h1 import Request, TargetForm
 from .vhosts import VhostTable, normalizeHost
@@ -346,7 +344,7 @@ _PLAIN_HTTP: Final = (
 ) + _PLAIN_HTTP_BODY
 
 
-class _TLSServerProtocol(TLSMemoryBIOProtocol):
+class _TLSServerProtocol(DirectSendTLSProtocol):
     """
     The TLS layer of one listener connection.  A client that speaks plain
     HTTP to it (its first byte is a letter, where a TLS record starts with
@@ -356,21 +354,6 @@ class _TLSServerProtocol(TLSMemoryBIOProtocol):
 
     _sniffed = False
     _refused = False
-    _socket: socket.socket | None = None
-
-    def makeConnection(self, transport: ITransport) -> None:
-        self._socket = directSocket(transport)
-        super().makeConnection(transport)  # type: ignore[no-untyped-call]
-
-    def _flushSendBIO(self) -> None:
-        # As Twisted's, but the encrypted bytes go straight to the socket
-        # when nothing is buffered (see proxykit._flow.writeNow): one send
-        # instead of a buffered write, two epoll_ctl calls and a wake-up.
-        try:
-            data = self._tlsConnection.bio_read(2**15)
-        except SSL.WantReadError:
-            return
-        writeNow(self.transport, self._socket, data)
 
     def dataReceived(self, data: bytes) -> None:
         if not self._sniffed:

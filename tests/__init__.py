@@ -2,3 +2,7 @@
 proxykit's tests: unit tests per module, and real-socket tests in
 L{tests.integration}.
 """
+
+from ._oldtwisted import patchMemoryReactor
+
+patchMemoryReactor()

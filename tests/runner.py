@@ -2,7 +2,11 @@
 Run the whole suite: ruff, mypy --strict, then trial (unit, integration,
 packaging and docs tests) on Twisted's default reactor, and the integration
 tests again on C{proxykit.reactor} (what C{twistd proxykit} runs on).
-Prints a closing line C{N passed, N failed}.
+
+When C{PROXYKIT_LOWEST_PYTHON} names the Python of a second virtualenv (made
+by C{./dev.sh test} with the lowest Twisted C{setup.cfg} allows), both trial
+runs are repeated there.  Prints one line C{N passed, N failed, N skipped}
+per Twisted, then the closing line with the totals.
 
     python -m tests.runner [trial test names]
 """
@@ -42,29 +46,60 @@ def main(argv: list[str]) -> int:
             code, _ = _run(title, command)
             if code:
                 failedChecks += 1
-    runs = [("trial", [], argv or ["tests"])]
+    runs = [(python, "trial", [], argv or ["tests"], "_trial_temp")]
     if not argv:
         # twistd proxykit runs on proxykit's own reactor: the real-socket
         # tests run on it too (the whole suite above ran on Twisted's).
-        runs.append(("trial on proxykit.reactor", ["--reactor=proxykit"], ["tests.integration"]))
-    counts = {"successes": 0, "failures": 0, "errors": 0, "skips": 0, "expectedFailures": 0, "unexpectedSuccesses": 0}
+        runs.append((python, "trial on proxykit.reactor", ["--reactor=proxykit"], ["tests.integration"], "_trial_temp_reactor"))
+        lowest = os.environ.get("PROXYKIT_LOWEST_PYTHON")
+        if lowest:
+            # The same two runs on the lowest Twisted proxykit supports.
+            runs += [
+                (lowest, f"{title} (lowest Twisted)", options, tests, temp + "_lowest")
+                for _, title, options, tests, temp in runs
+            ]
+    totals = [0, 0, 0]
+    lines = []
     code = 0
-    for title, options, tests in runs:
-        temp = os.path.join(ROOT, "_trial_temp" if not options else "_trial_temp_reactor")
-        runCode, output = _run(title, [python, "-m", "twisted.trial", *options, "--temp-directory", temp, *tests])
+    for interpreter in dict.fromkeys(run[0] for run in runs):
+        counts = {"successes": 0, "failures": 0, "errors": 0, "skips": 0, "expectedFailures": 0, "unexpectedSuccesses": 0}
+        runCode = 0
+        for _, title, options, tests, temp in (run for run in runs if run[0] == interpreter):
+            oneCode, output = _run(
+                title, [interpreter, "-m", "twisted.trial", *options, "--temp-directory", os.path.join(ROOT, temp), *tests]
+            )
+            runCode = runCode or oneCode
+            summary = re.findall(r"^(PASSED|FAILED) \((.*)\)$", output, re.M)
+            if summary:
+                for part in summary[-1][1].split(","):
+                    name, _, value = part.strip().partition("=")
+                    if name in counts:
+                        counts[name] += int(value)
+        passed = counts["successes"] + counts["expectedFailures"]
+        failed = counts["failures"] + counts["errors"] + counts["unexpectedSuccesses"]
+        if interpreter == python:
+            passed += checks - failedChecks
+            failed += failedChecks
+        if runCode and not failed:
+            failed = 1
         code = code or runCode
-        summary = re.findall(r"^(PASSED|FAILED) \((.*)\)$", output, re.M)
-        if summary:
-            for part in summary[-1][1].split(","):
-                name, _, value = part.strip().partition("=")
-                if name in counts:
-                    counts[name] += int(value)
-    passed = counts["successes"] + counts["expectedFailures"] + checks - failedChecks
-    failed = counts["failures"] + counts["errors"] + counts["unexpectedSuccesses"] + failedChecks
-    if code and not failed:
-        failed = 1
-    print(f"{passed} passed, {failed} failed, {counts['skips']} skipped")
-    return 1 if (code or failed) else 0
+        for i, n in enumerate((passed, failed, counts["skips"])):
+            totals[i] += n
+        lines.append(f"Twisted {_twistedVersion(interpreter)}: {passed} passed, {failed} failed, {counts['skips']} skipped")
+    if len(lines) > 1:
+        print("\n".join(lines))
+    print(f"{totals[0]} passed, {totals[1]} failed, {totals[2]} skipped")
+    return 1 if (code or totals[1]) else 0
+
+
+def _twistedVersion(python: str) -> str:
+    """
+    The version of Twisted that C{python} imports.
+    """
+    proc = subprocess.run(
+        [python, "-c", "import twisted; print(twisted.__version__)"], capture_output=True, text=True, cwd=ROOT
+    )
+    return proc.stdout.strip() or "?"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,251 @@
+# -*- test-case-name: tests.test_twistedcompat -*-
+"""
+The only place where proxykit relies on Twisted's private internals.
+
+Three shortcuts save a few microseconds per request by reaching past
+Twisted's public API.  Each one is detected once, when this module is
+imported (or when a reactor is built), and when what it needs is missing
+proxykit uses Twisted's public behaviour instead: correct, only slower.
+C{tests.test_twistedcompat} asserts that every shortcut is taken on the
+Twisted installed, so an upgrade that removes an internal fails a test
+rather than quietly making proxykit slower.
+
+Checked against Twisted 23.10.0 (the lowest C{setup.cfg} allows) and
+26.10.0.
+
+    - L{directSocket} and L{writeNow}: a write goes straight to a TCP
+      socket when Twisted has nothing buffered for it (C{dataBuffer},
+      C{_tempDataBuffer} of C{twisted.internet.abstract.FileDescriptor}).
+      Fallback: C{transport.write}.
+    - L{DirectSendTLSProtocol}: a C{TLSMemoryBIOProtocol} whose encrypted
+      bytes take the same way (overrides C{_flushSendBIO}, reads
+      C{_tlsConnection.bio_read}).  Fallback: no override, Twisted's own
+      C{_flushSendBIO}.
+    - L{directPoll}: an epoll C{doPoll} without the per-event logging
+      context (C{EPollReactor._poller}, C{_selectables}, C{_doReadOrWrite}).
+      Fallback: the inherited C{EPollReactor.doPoll}.
+
+Nothing else in proxykit may use a private Twisted name.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Callable
+from typing import Any, Final
+
+from OpenSSL import SSL
+from twisted.internet import tcp
+from twisted.internet.abstract import FileDescriptor
+from twisted.internet.interfaces import ITransport
+from twisted.logger import Logger
+from twisted.protocols.tls import TLSMemoryBIOProtocol
+
+__all__ = [
+    "DIRECT_SEND",
+    "TLS_DIRECT_SEND",
+    "DirectSendTLSProtocol",
+    "directPoll",
+    "directSocket",
+    "epollInternals",
+    "tlsDirectSendUsable",
+    "writeBuffersVisible",
+    "writeNow",
+]
+
+
+# Direct sends on plain TCP.
+
+
+class _NoReactor:
+    """
+    Stands in for a reactor so that a L{FileDescriptor} can be built to be
+    looked at, without importing the global one.
+    """
+
+
+def writeBuffersVisible(transport: object) -> bool:
+    """
+    Whether C{transport} shows Twisted's two write buffers, C{dataBuffer}
+    (bytes) and C{_tempDataBuffer} (a list), which L{writeNow} reads to know
+    that nothing is waiting to be written.
+
+    Relies on C{twisted.internet.abstract.FileDescriptor} setting both in
+    C{__init__} (Twisted 23.10.0 to 26.10.0).
+    """
+    return isinstance(getattr(transport, "dataBuffer", None), bytes) and isinstance(
+        getattr(transport, "_tempDataBuffer", None), list
+    )
+
+
+DIRECT_SEND: Final = writeBuffersVisible(FileDescriptor(_NoReactor()))  # type: ignore[arg-type]
+"""
+Whether L{writeNow} may send on TCP sockets directly on this Twisted.
+"""
+
+_DIRECT: tuple[type, ...] = (tcp.Server, tcp.Client) if DIRECT_SEND else ()
+"""Transport types whose socket L{writeNow} may write to directly."""
+
+
+def directSocket(transport: object) -> socket.socket | None:
+    """
+    The socket L{writeNow} may write C{transport}'s bytes to: that of a
+    plain TCP connection, C{None} for any other transport, and for every
+    transport when this Twisted does not show its write buffers
+    (L{DIRECT_SEND}), so that L{writeNow} falls back to
+    C{transport.write}.
+    """
+    if type(transport) in _DIRECT:
+        return transport.socket  # type: ignore[attr-defined,no-any-return]
+    return None
+
+
+def writeNow(transport: Any, sock: socket.socket | None, data: bytes) -> None:
+    """
+    Write C{data} to C{transport}; when it is a plain TCP connection (its
+    socket C{sock}, from L{directSocket}), send at once when possible.
+
+    Twisted buffers every write until the reactor's next turn, which costs
+    two C{epoll_ctl} calls and a wake-up per write.  With nothing buffered,
+    try the socket first and hand Twisted only what the kernel did not
+    take; order is kept because Twisted's buffer is empty.
+
+    Reads C{FileDescriptor.dataBuffer} and C{_tempDataBuffer}, only when
+    C{sock} is given: L{directSocket} gives none unless L{DIRECT_SEND}.
+    """
+    if (
+        sock is not None
+        and not transport.dataBuffer
+        and not transport._tempDataBuffer
+        and transport.connected
+        and not transport.disconnecting
+    ):
+        try:
+            sent = sock.send(data)
+        except OSError:
+            # EAGAIN, or an error Twisted will meet and report itself.
+            sent = 0
+        if sent == len(data):
+            return
+        data = data[sent:]
+    transport.write(data)
+
+
+# Direct sends on TLS.
+
+
+def tlsDirectSendUsable(base: type = TLSMemoryBIOProtocol) -> bool:
+    """
+    Whether C{base} (Twisted's C{TLSMemoryBIOProtocol}) sends its encrypted
+    bytes through a method C{_flushSendBIO} that reads them with
+    C{self._tlsConnection.bio_read}, called from its other methods: then
+    overriding it changes how every encrypted byte is written.
+
+    Relies on C{twisted.protocols.tls} (Twisted 23.10.0 to 26.10.0); looks
+    at the names the methods' code uses, not at their source.
+    """
+    flush = base.__dict__.get("_flushSendBIO")
+    code = getattr(flush, "__code__", None)
+    if code is None or not {"_tlsConnection", "bio_read"} <= set(code.co_names):
+        return False
+    callers = 0
+    for name, value in vars(base).items():
+        names = getattr(getattr(value, "__code__", None), "co_names", ())
+        if name != "_flushSendBIO" and "_flushSendBIO" in names:
+            callers += 1
+    return callers >= 2
+
+
+TLS_DIRECT_SEND: Final = tlsDirectSendUsable()
+"""
+Whether L{DirectSendTLSProtocol} overrides C{_flushSendBIO} on this Twisted.
+"""
+
+
+class DirectSendTLSProtocol(TLSMemoryBIOProtocol):
+    """
+    Twisted's memory-BIO TLS protocol, writing its encrypted bytes at once
+    when nothing is buffered (see L{writeNow}).
+
+    The override of C{_flushSendBIO} is only defined when
+    L{TLS_DIRECT_SEND}; otherwise this is Twisted's protocol unchanged.
+    """
+
+    _socket: socket.socket | None = None
+
+    def makeConnection(self, transport: ITransport) -> None:
+        self._socket = directSocket(transport)
+        super().makeConnection(transport)  # type: ignore[no-untyped-call]
+
+    if TLS_DIRECT_SEND:
+
+        def _flushSendBIO(self) -> None:
+            # As Twisted's, but through writeNow: one send instead of a
+            # buffered write, two epoll_ctl calls and a wake-up.
+            try:
+                data = self._tlsConnection.bio_read(2**15)
+            except SSL.WantReadError:
+                return
+            writeNow(self.transport, self._socket, data)
+
+
+# Event dispatch without a logging context.
+
+_EPOLL_INTERNALS: tuple[str, ...] = ("_poller", "_selectables", "_doReadOrWrite")
+"""The attributes of an C{EPollReactor} that L{directPoll} uses."""
+
+
+def epollInternals(reactor: object) -> bool:
+    """
+    Whether C{reactor}, an C{EPollReactor}, has the internals L{directPoll}
+    uses: C{_poller} (an C{epoll} with C{poll}), C{_selectables} (a dict
+    from descriptor numbers to selectables) and C{_doReadOrWrite(selectable,
+    fd, event)} (Twisted 23.10.0 to 26.10.0).
+    """
+    if not all(hasattr(reactor, name) for name in _EPOLL_INTERNALS):
+        return False
+    return (
+        callable(getattr(reactor._poller, "poll", None))  # type: ignore[attr-defined]
+        and isinstance(reactor._selectables, dict)  # type: ignore[attr-defined]
+        and callable(reactor._doReadOrWrite)  # type: ignore[attr-defined]
+    )
+
+
+def directPoll(reactor: object, log: Logger) -> Callable[[float | None], None] | None:
+    """
+    A C{doPoll} for C{reactor} (an C{EPollReactor}) that handles each event
+    as Twisted's does but without C{log.callWithLogger} around it; an error
+    escaping a handler is logged on C{log}.
+
+    @return: The function, or C{None} when C{reactor} lacks the internals
+        (L{epollInternals}): keep the inherited C{doPoll} then.
+    """
+    if not epollInternals(reactor):
+        return None
+    handle = reactor._doReadOrWrite  # type: ignore[attr-defined]
+
+    def doPoll(timeout: float | None) -> None:
+        if timeout is None:
+            timeout = -1
+        selectables = reactor._selectables  # type: ignore[attr-defined]
+        try:
+            events = reactor._poller.poll(timeout, len(selectables))  # type: ignore[attr-defined]
+        except OSError as e:
+            if e.errno == errno.EINTR:
+                return
+            raise
+        for fd, event in events:
+            selectable = selectables.get(fd)
+            if selectable is None:
+                continue
+            try:
+                # Exceptions from the connection's own code are caught,
+                # logged and turned into a disconnection in there.
+                handle(selectable, fd, event)
+            except KeyboardInterrupt:
+                raise
+            except BaseException:
+                log.failure("Unhandled error handling {selectable}", selectable=str(selectable))
+
+    return doPoll
