@@ -65,8 +65,12 @@ def main(argv: list[str]) -> int:
         counts = {"successes": 0, "failures": 0, "errors": 0, "skips": 0, "expectedFailures": 0, "unexpectedSuccesses": 0}
         runCode = 0
         for _, title, options, tests, temp in (run for run in runs if run[0] == interpreter):
+            # The whole suite runs on both cores (trial's workers get the
+            # reactor option too); named tests run in one process.
+            jobs = [] if argv else ["--jobs=2"]
             oneCode, output = _run(
-                title, [interpreter, "-m", "twisted.trial", *options, "--temp-directory", os.path.join(ROOT, temp), *tests]
+                title,
+                [interpreter, "-m", "twisted.trial", *jobs, *options, "--temp-directory", os.path.join(ROOT, temp), *tests],
             )
             runCode = runCode or oneCode
             summary = re.findall(r"^(PASSED|FAILED) \((.*)\)$", output, re.M)
