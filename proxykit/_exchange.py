@@ -22,8 +22,10 @@ connect), when it is idempotent and has no body.
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import TYPE_CHECKING, Final
 
+import attrs
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -69,16 +71,77 @@ def _text(value: bytes | None) -> str | None:
     return None if value is None else value.decode("ascii", "backslashreplace")
 
 
+class ExchangeState(Enum):
+    """
+    The states of an L{Exchange} (see its docstring).
+    """
+
+    CONNECTING = "connecting"
+    SENT = "sent"
+    RESPONDING = "responding"
+    DONE = "done"
+    SWITCHED = "switched"
+    FAILED = "failed"
+    ABANDONED = "abandoned"
+
+
+_ENDED: Final = frozenset(
+    {ExchangeState.DONE, ExchangeState.SWITCHED, ExchangeState.FAILED, ExchangeState.ABANDONED}
+)
+
+
+@attrs.frozen
+class ExchangeFailure:
+    """
+    How an exchange failed.
+
+    @ivar status: The status the client got, or would have got: once part
+        of the response was relayed, the connection is cut instead.
+    @ivar reason: Why, in a few fixed words (never from the request).
+    @ivar reached: How far the request got: L{ExchangeState.CONNECTING} (no
+        origin had it), L{ExchangeState.SENT} (an origin had it, no response
+        reached the client) or L{ExchangeState.RESPONDING} (part of the
+        response was relayed).
+    """
+
+    status: int
+    reason: str
+    reached: ExchangeState
+
+
 @implementer(IExchange)
 class Exchange:
     """
     Relays one request to an origin and its response back.
 
+    An exchange moves through these states (L{state}), in this order, and
+    remembers the furthest of the first three it reached (L{reached}):
+
+      - L{ExchangeState.CONNECTING}: an origin is being chosen and a
+        connection to it asked of the pool (again after a failed attempt
+        that may be retried elsewhere, or on a reused connection the origin
+        closed at once).
+      - L{ExchangeState.SENT}: the request head went to the origin; its body
+        may still be streaming; no response head was relayed yet.
+      - L{ExchangeState.RESPONDING}: the final response head went to the
+        client; the body is streaming.
+
+    and ends in one of:
+
+      - L{ExchangeState.DONE}: the response is complete.
+      - L{ExchangeState.SWITCHED}: the origin switched protocols (101); the
+        connections are spliced.
+      - L{ExchangeState.FAILED}: L{failure} says why, with what status, and
+        how far the request got.
+      - L{ExchangeState.ABANDONED}: the client went away first.
+
+    Independently of the state, L{requestComplete} says whether the whole
+    request was received from the client (its body may still stream while
+    the response does).
+
     @ivar requestComplete: The whole request was received from the client.
-    @ivar responseStarted: The response head was written to the client.
-    @ivar finished: Nothing more will be done (complete, failed or
-        abandoned).
     @ivar origin: The connection serving the current attempt, if any.
+    @ivar failure: Why the exchange failed, once it has.
     """
 
     _log = Logger()
@@ -89,8 +152,9 @@ class Exchange:
         "decision",
         "origin",
         "requestComplete",
-        "responseStarted",
-        "finished",
+        "state",
+        "reached",
+        "failure",
         "_pool",
         "_pending",
         "_retried",
@@ -128,8 +192,9 @@ class Exchange:
         self.decision = decision
         self.origin: IOriginSide | None = None
         self.requestComplete = False
-        self.responseStarted = False
-        self.finished = False
+        self.state = ExchangeState.CONNECTING
+        self.reached = ExchangeState.CONNECTING
+        self.failure: ExchangeFailure | None = None
         self._pool = pool
         self._connector = connector
         self._pending: list[bytes] | None = None
@@ -154,6 +219,21 @@ class Exchange:
         limit = client.bodyLimit
         self._bodyLeft = limit if limit and self._chunkUp else -1
 
+    @property
+    def finished(self) -> bool:
+        """
+        Nothing more will be done: the exchange is done, switched, failed
+        or abandoned.
+        """
+        return self.state in _ENDED
+
+    @property
+    def responseStarted(self) -> bool:
+        """
+        The final response head (or a 101) was written to the client.
+        """
+        return self.reached is ExchangeState.RESPONDING
+
     def start(self) -> None:
         """
         Choose an origin and ask the pool for a connection to it.
@@ -175,7 +255,7 @@ class Exchange:
             self._log.info("no other origin to try", host=_text(self.request.host))
             # After a failed attempt, its failure is the answer: a connect
             # timeout is 504 even when no other origin is left to try.
-            self._fail(self._lastFailure or 502)
+            self._fail(self._lastFailure or 502, "no other origin to try")
             return
         self._target = target
         upstream.started(target)
@@ -201,7 +281,7 @@ class Exchange:
         )
         if route is not None:
             self._failDetail = routeDownDetail(route)
-        self._fail(503)
+        self._fail(503, "route down")
 
     def _uncount(self) -> None:
         if self._counted:
@@ -247,6 +327,9 @@ class Exchange:
             return
         self.origin = origin
         self._reused = reused
+        self.state = ExchangeState.SENT
+        if self.reached is ExchangeState.CONNECTING:
+            self.reached = ExchangeState.SENT
         client = self.client
         request = self.request
         origin.startRequest(self, request.method, request.upgrade)
@@ -282,7 +365,7 @@ class Exchange:
             self._tried = (*self._tried, target)  # type: ignore[arg-type]
             self._attempt(fresh=False)
             return
-        self._fail(status)
+        self._fail(status, why)
 
     def _mayRetryElsewhere(self) -> bool:
         policy = self._policy
@@ -348,7 +431,7 @@ class Exchange:
         """
         if self.finished:
             return
-        self.finished = True
+        self.state = ExchangeState.ABANDONED
         self._uncount()
         origin = self.origin
         if origin is not None:
@@ -403,7 +486,7 @@ class Exchange:
             headers.append((b"Connection", b"keep-alive"))
         self._keepAlive = keepAlive
         self._responseTokens = response.connectionTokens
-        self.responseStarted = True
+        self.state = self.reached = ExchangeState.RESPONDING
         client.send(responseHead(status, response.reason, headers))
         if response.keepAlive is False and self.origin is not None:
             # The origin will close; nothing to return to the pool.
@@ -424,8 +507,8 @@ class Exchange:
         headers.append((b"Connection", b"upgrade"))
         headers.extend(field for field in response.headers if field[0].lower() == b"upgrade")
         client.send(responseHead(101, response.reason, headers))
-        self.responseStarted = True
-        self.finished = True
+        self.reached = ExchangeState.RESPONDING
+        self.state = ExchangeState.SWITCHED
         self._uncount()
         self.origin = None
         origin.detach(self)
@@ -461,7 +544,8 @@ class Exchange:
             self.originFailed("origin timed out", 504)
             return
         self._log.info("client stopped sending its request body", origin=str(self._target))
-        self.finished = True
+        self.state = ExchangeState.FAILED
+        self.failure = ExchangeFailure(408, "client stopped sending", self.reached)
         self._uncount()
         self.origin = None
         self.client.setPeer(None)
@@ -484,7 +568,7 @@ class Exchange:
         client = self.client
         if self._chunkDown:
             client.send(lastChunk(forwardTrailers(trailers, self._responseTokens)))
-        self.finished = True
+        self.state = ExchangeState.DONE
         self._uncount()
         origin = self.origin
         self.origin = None
@@ -514,7 +598,7 @@ class Exchange:
         if origin is not None:
             origin.detach(self)
             origin.abort()
-        self._fail(status)
+        self._fail(status, reason)
 
     def originLost(self, reason: BaseException | None = None) -> None:
         """
@@ -539,6 +623,7 @@ class Exchange:
             # A keep-alive connection closed by the origin just as we reused
             # it: nothing was processed, so try once on a fresh connection.
             self._retried = True
+            self.state = ExchangeState.CONNECTING
             self.origin = None
             origin.detach(self)
             self.client.setPeer(None)
@@ -551,8 +636,9 @@ class Exchange:
             return
         self.originFailed("origin closed the connection", 502)
 
-    def _fail(self, status: int) -> None:
-        self.finished = True
+    def _fail(self, status: int, reason: str) -> None:
+        self.state = ExchangeState.FAILED
+        self.failure = ExchangeFailure(status, reason, self.reached)
         self._uncount()
         client = self.client
         client.setPeer(None)

@@ -181,8 +181,14 @@ class IExchange(Interface):
     """
 
     client = Attribute("The L{IClientSide} the request came from.")
+    state = Attribute("Its L{proxykit._exchange.ExchangeState}.")
+    failure = Attribute(
+        "How it failed (L{proxykit._exchange.ExchangeFailure}: status, reason and how"
+        " far the request got), or C{None}."
+    )
     requestComplete = Attribute("Whether the whole request was received from the client.")
     responseStarted = Attribute("Whether the response head was written to the client.")
+    finished = Attribute("Whether nothing more will be done.")
 
     def start() -> None:
         """

@@ -8,7 +8,7 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyClass, verifyObject
 
-from proxykit._exchange import Exchange
+from proxykit._exchange import Exchange, ExchangeFailure, ExchangeState
 from proxykit._flow import Side
 from proxykit._origin import OriginProtocol
 from proxykit._relay import IClientSide, IExchange, IFlowSide, IOriginSide
@@ -61,3 +61,82 @@ class SeamTests(SynchronousTestCase):
         self.assertIs(origin.exchange, exchange)
         origin.detach(exchange)  # type: ignore[arg-type]
         self.assertIsNone(origin.exchange)
+
+
+class ExchangeStateTests(SynchronousTestCase):
+    """
+    An exchange's state and, when it fails, how far its request got.
+    """
+
+    def start(self) -> tuple[Harness, Exchange]:
+        h = Harness()
+        h.send(GET)
+        exchange = h.client._exchange
+        assert isinstance(exchange, Exchange)
+        self.assertIs(exchange.state, ExchangeState.CONNECTING)
+        return h, exchange
+
+    def test_done(self) -> None:
+        """
+        Connecting, sent, responding, done; no failure.
+        """
+        h, exchange = self.start()
+        origin, _ = h.acceptOrigin()
+        self.assertIs(exchange.state, ExchangeState.SENT)
+        origin.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab")
+        self.assertIs(exchange.state, ExchangeState.RESPONDING)
+        self.assertTrue(exchange.responseStarted)
+        origin.dataReceived(b"cd")
+        self.assertIs(exchange.state, ExchangeState.DONE)
+        self.assertTrue(exchange.finished)
+        self.assertIsNone(exchange.failure)
+
+    def test_failedConnecting(self) -> None:
+        """
+        A refused connection: failed before any origin had the request.
+        """
+        h, exchange = self.start()
+        h.refuseOrigin()
+        self.assertIs(exchange.state, ExchangeState.FAILED)
+        self.assertEqual(
+            exchange.failure,
+            ExchangeFailure(502, "origin refused the connection", ExchangeState.CONNECTING),
+        )
+
+    def test_failedSent(self) -> None:
+        """
+        The origin closes with the request in hand and no answer: failed
+        after it was sent.
+        """
+        h, exchange = self.start()
+        origin, _ = h.acceptOrigin()
+        exchange.originFailed("origin timed out", 504)
+        self.assertEqual(
+            exchange.failure, ExchangeFailure(504, "origin timed out", ExchangeState.SENT)
+        )
+
+    def test_failedResponding(self) -> None:
+        """
+        The origin goes away in the middle of the body: failed while
+        responding (the client's connection is cut).
+        """
+        h, exchange = self.start()
+        origin, _ = h.acceptOrigin()
+        origin.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab")
+        exchange.originLost()
+        self.assertIs(exchange.state, ExchangeState.FAILED)
+        self.assertEqual(
+            exchange.failure,
+            ExchangeFailure(502, "origin closed the connection", ExchangeState.RESPONDING),
+        )
+
+    def test_abandoned(self) -> None:
+        """
+        The client goes away first.
+        """
+        h, exchange = self.start()
+        h.acceptOrigin()
+        exchange.clientLost()
+        self.assertIs(exchange.state, ExchangeState.ABANDONED)
+        self.assertTrue(exchange.finished)
+        self.assertIsNone(exchange.failure)
