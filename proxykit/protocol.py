@@ -32,6 +32,7 @@ from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from ._admission import Admission
 from ._exchange import Exchange
 from ._flow import AUTHENTICATING, NOT_CONNECTED, PIPELINE, Side
 from ._gate import IConnectionGate, IGatedConnection, listeningPortOf
@@ -53,7 +54,6 @@ from .endpoints import ClientTLS, OriginConnector
 from .errors import REASONS, connectFailureStatus, errorResponse
 from .h1 import (
     NEED_DATA,
-    PROXY_FORMS,
     Data,
     EndOfMessage,
     Framing,
@@ -67,7 +67,6 @@ from .h1 import (
 from .pool import ConnectionPool, Pooled
 from .reactor import orGlobal
 from .rewrite import viaValue
-from .routing import messagePolicy
 from .splice import Splice, TunnelFactory, TunnelProtocol
 
 if TYPE_CHECKING:
@@ -76,15 +75,6 @@ if TYPE_CHECKING:
     from .auth import ProxyAuthenticator
     from .health import HealthChecker
 
-
-def proxyAuthorization(headers: Headers) -> bytes | None:
-    """
-    The first C{Proxy-Authorization} value, or C{None}.
-    """
-    for name, value in headers:
-        if len(name) == 19 and name.lower() == b"proxy-authorization":
-            return value
-    return None
 
 def _serverName(transport: object) -> str | None:
     """
@@ -127,9 +117,6 @@ def wrappedAddress(address: IAddress) -> IAddress | None:
 
 
 _ESTABLISHED: Final = b"HTTP/1.1 200 Connection established\r\n\r\n"
-_CHECKED_METHODS: Final = frozenset({b"TRACE", b"OPTIONS"})
-
-
 class _Waiting:
     """
     Stands in for an exchange while a request is answered without an origin
@@ -434,32 +421,16 @@ class ProxyProtocol(Side):
             # server name is known by now.
             self._serverNameUnread = False
             self.client = attrs.evolve(self.client, serverName=_serverName(self.transport))
-        if not self.client.allowed:
-            # Before anything else: a client that may not use this proxy
-            # learns nothing more than 403.
-            self._refuse(request, Refuse(403, "client not allowed"))
+        decision = factory.admission.admit(request, self.client)
+        if isinstance(decision, Deferred):
+            self._hold(request, decision)
             return
-        authenticator = factory.authenticator
-        if authenticator is not None and request.form in PROXY_FORMS:
-            # A forward-proxy request: the client must prove who it is.
-            value = proxyAuthorization(request.headers)
-            verdict = authenticator.checkCached(value)
-            if verdict is None:
-                self._authenticate(request, authenticator.check(value))  # type: ignore[arg-type]
-                return
-            if not verdict:
-                self._refuse(request, self._challenge())
-                return
-        self._dispatch(request)
+        self._dispatch(request, decision)
 
-    def _challenge(self) -> Refuse:
-        challenge = self._factory.authenticator.challenge  # type: ignore[union-attr]
-        return Refuse(407, "proxy authentication required", ((b"Proxy-Authenticate", challenge),))
-
-    def _authenticate(self, request: Request, checking: Deferred[bool]) -> None:
+    def _hold(self, request: Request, deciding: Deferred[Decision]) -> None:
         """
-        Hold C{request} (and what follows it) until its credentials are
-        checked.
+        Hold C{request} (and what follows it) until its decision comes (its
+        credentials are being checked).
         """
         held = _Waiting()
         held.requestComplete = True
@@ -467,30 +438,18 @@ class ProxyProtocol(Side):
         self.setDeadline(self._factory.config.timeouts.response)
         self.pauseReading(AUTHENTICATING)
 
-        def checked(ok: bool) -> None:
+        def decided(decision: Decision) -> None:
             if self._exchange is not held or self.transport is None:
                 return
             self._exchange = None
             self.resumeReading(AUTHENTICATING)
-            if ok:
-                self._dispatch(request)
-            else:
-                self._refuse(request, self._challenge())
+            self._dispatch(request, decision)
             self._process()
 
-        checking.addCallback(checked)
+        deciding.addCallback(decided)
 
-    def _dispatch(self, request: Request) -> None:
+    def _dispatch(self, request: Request, decision: Decision) -> None:
         factory = self._factory
-        decision: Decision | None = None
-        if request.via is not None or request.method in _CHECKED_METHODS:
-            decision = messagePolicy(request, factory.pseudonym, factory.config.forward.allowTrace)
-        if decision is None:
-            limit = factory.config.limits.maxBodyBytes
-            if limit and request.framing == Framing.LENGTH and request.contentLength > limit:
-                decision = Refuse(413, "request body too large")
-            else:
-                decision = factory.router.route(request, self.client)
         kind = type(decision)
         if kind is Forward:
             self.setDeadline(None)
@@ -794,13 +753,20 @@ class ProxyFactory(Factory):
         reactor = orGlobal(reactor)
         self.reactor: IReactorTime = reactor
         self.config = config if config is not None else ProxyConfig()
-        self.router = router
+        pseudonym = self.config.forward.via.encode("ascii")
+        self.pseudonym = pseudonym.lower()
+        self.admission = Admission(
+            router,
+            authenticator,
+            self.pseudonym,
+            self.config.forward.allowTrace,
+            self.config.limits.maxBodyBytes,
+        )
         self.pool = pool if pool is not None else poolFor(self.config, self.reactor)
         limits = self.config.limits
         self.limits = Limits(
             limits.maxRequestLine, limits.maxHeaderBytes, limits.maxHeaderCount
         )
-        self.authenticator: ProxyAuthenticator | None = authenticator
         if destinations is None:
             destinations = destinationsFor(self.config)
         self.destinations = destinations
@@ -808,12 +774,32 @@ class ProxyFactory(Factory):
         self.healthCheckers = tuple(healthCheckers)
         self.clientTLS = ClientTLS()
         self.connector = OriginConnector(reactor, destinations, self.clientTLS)
-        pseudonym = self.config.forward.via.encode("ascii")
-        self.pseudonym = pseudonym.lower()
         self.via: dict[bytes, bytes] = {
             b"1.1": viaValue(b"1.1", pseudonym),
             b"1.0": viaValue(b"1.0", pseudonym),
         }
+
+    @property
+    def router(self) -> IRouter:
+        """
+        Decides where requests go (L{Admission.router}).
+        """
+        return self.admission.router
+
+    @router.setter
+    def router(self, router: IRouter) -> None:
+        self.admission.router = router
+
+    @property
+    def authenticator(self) -> ProxyAuthenticator | None:
+        """
+        Checks forward-proxy requests' credentials (L{Admission.authenticator}).
+        """
+        return self.admission.authenticator
+
+    @authenticator.setter
+    def authenticator(self, authenticator: ProxyAuthenticator | None) -> None:
+        self.admission.authenticator = authenticator
 
     def noteListener(self, transport: ITransport) -> None:
         """

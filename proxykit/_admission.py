@@ -1,0 +1,113 @@
+# -*- test-case-name: tests.test_admission -*-
+"""
+Admission: what every request goes through before the relay acts on it.
+
+In order: the client ACL (403 before anything else), proxy authentication
+of forward-proxy requests (407; the check may take a while, then the
+decision comes later), the message policy (loops 508, TRACE 405,
+C{Max-Forwards: 0} answered here), the body-size precheck (413 for a
+C{Content-Length} over the limit) and, last, the router.  The outcome is a
+L{Decision} for the protocol shell (L{proxykit.protocol.ProxyProtocol}) to
+carry out; nothing here touches a connection.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from twisted.internet.defer import Deferred
+
+from .decisions import ClientInfo, Decision, IRouter, Refuse
+from .h1 import PROXY_FORMS, Framing, Headers, Request
+from .routing import messagePolicy
+
+if TYPE_CHECKING:
+    from .auth import ProxyAuthenticator
+
+_CHECKED_METHODS: Final = frozenset({b"TRACE", b"OPTIONS"})
+"""Methods the message policy looks at even without C{Via}."""
+
+
+def proxyAuthorization(headers: Headers) -> bytes | None:
+    """
+    The first C{Proxy-Authorization} value, or C{None}.
+    """
+    for name, value in headers:
+        if len(name) == 19 and name.lower() == b"proxy-authorization":
+            return value
+    return None
+
+
+class Admission:
+    """
+    Decides what becomes of a request before the relay acts on it (see the
+    module docstring).
+
+    @ivar router: Decides where admitted requests go.
+    @ivar authenticator: Checks forward-proxy requests' credentials, or
+        C{None}.
+    """
+
+    def __init__(
+        self,
+        router: IRouter,
+        authenticator: ProxyAuthenticator | None,
+        pseudonym: bytes,
+        allowTrace: bool,
+        maxBodyBytes: int,
+    ) -> None:
+        """
+        @param pseudonym: This proxy's C{Via} name, lower case (loops).
+        @param allowTrace: Whether TRACE is forwarded.
+        @param maxBodyBytes: The request-body limit (0: none).
+        """
+        self.router = router
+        self.authenticator = authenticator
+        self._pseudonym = pseudonym
+        self._allowTrace = allowTrace
+        self._maxBodyBytes = maxBodyBytes
+
+    def admit(self, request: Request, client: ClientInfo) -> Decision | Deferred[Decision]:
+        """
+        The decision for C{request} from C{client}: at once, or later when
+        its credentials must be checked first (the caller holds the
+        connection's reading meanwhile).
+        """
+        if not client.allowed:
+            # Before anything else: a client that may not use this proxy
+            # learns nothing more than 403.
+            return Refuse(403, "client not allowed")
+        authenticator = self.authenticator
+        if authenticator is not None and request.form in PROXY_FORMS:
+            # A forward-proxy request: the client must prove who it is.
+            value = proxyAuthorization(request.headers)
+            verdict = authenticator.checkCached(value)
+            if verdict is None:
+                checking: Deferred[bool] = authenticator.check(value)  # type: ignore[arg-type]
+                return checking.addCallback(
+                    lambda ok: self.decide(request, client) if ok else self.challenge()
+                )
+            if not verdict:
+                return self.challenge()
+        return self.decide(request, client)
+
+    def challenge(self) -> Refuse:
+        """
+        The 407 that asks for credentials.
+        """
+        challenge = self.authenticator.challenge  # type: ignore[union-attr]
+        return Refuse(407, "proxy authentication required", ((b"Proxy-Authenticate", challenge),))
+
+    def decide(self, request: Request, client: ClientInfo) -> Decision:
+        """
+        The decision for an admitted client's authenticated request: the
+        message policy, the body-size precheck, then the router.
+        """
+        if request.via is not None or request.method in _CHECKED_METHODS:
+            decision = messagePolicy(request, self._pseudonym, self._allowTrace)
+            if decision is not None:
+                return decision
+        limit = self._maxBodyBytes
+        if limit and request.framing == Framing.LENGTH and request.contentLength > limit:
+            return Refuse(413, "request body too large")
+        return self.router.route(request, client)
