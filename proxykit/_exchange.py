@@ -22,7 +22,7 @@ connect), when it is idempotent and has no body.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import IntEnum
 from typing import TYPE_CHECKING, Final
 
 import attrs
@@ -71,23 +71,19 @@ def _text(value: bytes | None) -> str | None:
     return None if value is None else value.decode("ascii", "backslashreplace")
 
 
-class ExchangeState(Enum):
+class ExchangeState(IntEnum):
     """
-    The states of an L{Exchange} (see its docstring).
+    The states of an L{Exchange} (see its docstring), in order: the ones
+    from L{DONE} on are final.
     """
 
-    CONNECTING = "connecting"
-    SENT = "sent"
-    RESPONDING = "responding"
-    DONE = "done"
-    SWITCHED = "switched"
-    FAILED = "failed"
-    ABANDONED = "abandoned"
-
-
-_ENDED: Final = frozenset(
-    {ExchangeState.DONE, ExchangeState.SWITCHED, ExchangeState.FAILED, ExchangeState.ABANDONED}
-)
+    CONNECTING = 0
+    SENT = 1
+    RESPONDING = 2
+    DONE = 3
+    SWITCHED = 4
+    FAILED = 5
+    ABANDONED = 6
 
 
 @attrs.frozen
@@ -225,7 +221,7 @@ class Exchange:
         Nothing more will be done: the exchange is done, switched, failed
         or abandoned.
         """
-        return self.state in _ENDED
+        return self.state >= ExchangeState.DONE
 
     @property
     def responseStarted(self) -> bool:

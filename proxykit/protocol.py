@@ -117,6 +117,10 @@ def wrappedAddress(address: IAddress) -> IAddress | None:
 
 
 _ESTABLISHED: Final = b"HTTP/1.1 200 Connection established\r\n\r\n"
+_DECISIONS: Final = frozenset({Forward, Tunnel, Refuse, Respond})
+"""The kinds of L{Decision} (anything else from admission is a Deferred)."""
+
+
 class _Waiting:
     """
     Stands in for an exchange while a request is answered without an origin
@@ -422,10 +426,11 @@ class ProxyProtocol(Side):
             self._serverNameUnread = False
             self.client = attrs.evolve(self.client, serverName=_serverName(self.transport))
         decision = factory.admission.admit(request, self.client)
-        if isinstance(decision, Deferred):
-            self._hold(request, decision)
+        if type(decision) not in _DECISIONS:
+            # Not decided yet: its credentials are being checked.
+            self._hold(request, decision)  # type: ignore[arg-type]
             return
-        self._dispatch(request, decision)
+        self._dispatch(request, decision)  # type: ignore[arg-type]
 
     def _hold(self, request: Request, deciding: Deferred[Decision]) -> None:
         """
