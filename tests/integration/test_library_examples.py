@@ -114,6 +114,35 @@ class LibraryExampleTests(TestCase):
         self.assertEqual((code, out), (0, b"origin=canary uri=/x\n"), err)
 
     @inlineCallbacks
+    def test_reversePython(self) -> Any:
+        """
+        examples/reverse_python.py, its config built in Python, strips
+        C{/api} and spreads requests over its two origins in turn.
+        """
+        h = ReverseHarness(self, reactor)
+        self.addCleanup(h.close)
+        a, b = h.startOrigin("a"), h.startOrigin("b")
+        child, port = yield deferToThread(
+            startExample,
+            "reverse_python.py",
+            a.url,
+            b.url,
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+        )
+        self.addCleanup(child.stop)
+        seen = []
+        for _ in range(2):
+            out, err, code = yield runProcess(
+                reactor,
+                "curl",
+                ["-sS", "--max-time", "20", "-H", "Host: app.example.test", f"http://127.0.0.1:{port}/api/x"],
+            )
+            self.assertEqual(code, 0, err)
+            seen.append(out)
+        self.assertEqual(sorted(seen), [b"origin=a uri=/x\n", b"origin=b uri=/x\n"])
+
+    @inlineCallbacks
     def test_reverseLibrary(self) -> Any:
         """
         examples/reverse_library.py serves a reverse-mode file's routes
