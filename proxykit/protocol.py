@@ -50,7 +50,7 @@ from .decisions import (
     Tunnel,
 )
 from .destinations import DestinationPolicy, destinationsFor
-from .endpoints import ClientTLS, OriginConnector
+from .endpoints import OriginConnector
 from .errors import REASONS, connectFailureStatus, errorResponse
 from .h1 import (
     NEED_DATA,
@@ -777,8 +777,7 @@ class ProxyFactory(Factory):
         self.destinations = destinations
         self._listenersSeen: weakref.WeakSet[IListeningPort] = weakref.WeakSet()
         self.healthCheckers = tuple(healthCheckers)
-        self.clientTLS = ClientTLS()
-        self.connector = OriginConnector(reactor, destinations, self.clientTLS)
+        self.connector = OriginConnector(reactor, destinations)
         self.via: dict[bytes, bytes] = {
             b"1.1": viaValue(b"1.1", pseudonym),
             b"1.0": viaValue(b"1.0", pseudonym),

@@ -341,7 +341,9 @@ def forwardService(config: ProxyConfig, reactor: IReactorTime | None = None) -> 
     The forward proxy described by C{config}: the factory L{forwardProxy}
     builds, listening on C{config.listen} (and C{config.tls}).
     """
-    return makeService(ForwardRouter(config.forward, destinationsFor(config)), config, reactor)
+    destinations = destinationsFor(config)
+    router = ForwardRouter(config.forward, destinations)
+    return makeService(router, config, reactor, destinations=destinations)
 
 
 def authenticatorFor(config: ProxyConfig, reactor: IReactorTime) -> ProxyAuthenticator | None:
@@ -370,8 +372,11 @@ def reverseService(config: ProxyConfig, reactor: IReactorTime | None = None) -> 
     proxy.
     """
     reactor = orGlobal(reactor)
-    router, checkers = reverseRouter(config, reactor)
-    return makeService(router, config, reactor, healthCheckers=checkers)
+    destinations = destinationsFor(config)
+    router, checkers = reverseRouter(config, reactor, destinations)
+    return makeService(
+        router, config, reactor, healthCheckers=checkers, destinations=destinations
+    )
 
 
 def reverseRouter(
@@ -407,18 +412,23 @@ def makeService(
     config: ProxyConfig,
     reactor: IReactorTime | None = None,
     healthCheckers: Sequence[HealthChecker] = (),
+    destinations: DestinationPolicy | None = None,
 ) -> ProxyService:
     """
     A service serving C{router}'s decisions on C{config.listen}, and over
     TLS on C{config.tls.listen}, with the factory L{buildFactory} makes.
 
     @param healthCheckers: Run while the service listens.
+    @param destinations: The policy C{router} was given, if it was given
+        one: the factory's connector then applies the same object.
 
     @raise proxykit.tls.TLSFileError: A certificate or key file cannot be
         used.
     """
     reactor = orGlobal(reactor)
-    factory = buildFactory(router, config, reactor, healthCheckers=healthCheckers)
+    factory = buildFactory(
+        router, config, reactor, healthCheckers=healthCheckers, destinations=destinations
+    )
     tls = None
     redirect = None
     if config.tls is not None:

@@ -319,3 +319,35 @@ class HealthChecksTests(SynchronousTestCase):
         gate.doStop()
         reactor.advance(60)
         self.assertEqual(len(reactor.tcpClients), 2)
+
+
+class OnePolicyTests(SynchronousTestCase):
+    """
+    A proxy's router and its connector judge destinations with the same
+    policy object, so that what one learns (a listener beyond loopback)
+    the other applies.
+    """
+
+    def test_shared(self) -> None:
+        """
+        C{forwardService}, C{forwardProxy} and a reverse proxy that also
+        serves forward-proxy requests each build one policy.
+        """
+        from proxykit.service import forwardService, reverseService
+
+        reverse = ReverseConfig(
+            vhosts=(VhostConfig(("a.test",), (RouteConfig((OriginConfig("http://127.0.0.1:9001"),)),)),),
+            forwardProxy=True,
+        )
+        reactor = MemoryReactorClock()
+        factories = [
+            forwardService(ProxyConfig(), reactor).factory,
+            forwardProxy(ProxyConfig(), reactor).factory,
+            reverseService(ProxyConfig(reverse=reverse), reactor).factory,
+            reverseProxy(ProxyConfig(reverse=reverse), reactor).factory,
+        ]
+        for factory in factories:
+            router = factory.router
+            forward = getattr(router, "forward", router)
+            self.assertIs(forward.destinations, factory.destinations)
+            self.assertIs(factory.connector.destinations, factory.destinations)
