@@ -111,6 +111,17 @@ def _split(patterns: Iterable[str]) -> tuple[frozenset[str], tuple[str, ...], tu
     return frozenset(exact), tuple(suffixes), tuple(networks)
 
 
+def isLoopbackHost(host: str) -> bool:
+    """
+    Whether C{host} (an IP literal, an IPv6 zone allowed, or a name) is
+    this machine's loopback: a loopback address, or C{localhost}.
+    """
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def reachesBeyondLoopback(address: IAddress) -> bool:
     """
     Whether a listener bound to C{address} may be reached from beyond this
@@ -119,10 +130,7 @@ def reachesBeyondLoopback(address: IAddress) -> bool:
     """
     if not isinstance(address, (IPv4Address, IPv6Address)):
         return False
-    try:
-        return not ipaddress.ip_address(address.host.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return True
+    return not isLoopbackHost(address.host)
 
 
 _NAME_CACHE_SIZE: Final = 1024
@@ -331,12 +339,8 @@ def listensBeyondLoopback(descriptions: tuple[str, ...]) -> bool:
         if found is None:
             return True
         interface = found.group(1).replace("\\", "")
-        try:
-            if not ipaddress.ip_address(interface).is_loopback:
-                return True
-        except ValueError:
-            if interface != "localhost":
-                return True
+        if not isLoopbackHost(interface):
+            return True
     return False
 
 

@@ -10,7 +10,6 @@ L{proxykit.ProxyFactory} is given.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Final
 
 from ._checks import AddressSet
@@ -25,7 +24,7 @@ from .decisions import (
     Tunnel,
     parseParent,
 )
-from .destinations import DestinationPolicy
+from .destinations import DestinationPolicy, isLoopbackHost
 from .h1 import Headers, Request, TargetForm, parseAuthority, splitAbsolute
 from .rewrite import forwardHeaders
 
@@ -119,13 +118,6 @@ def messagePolicy(request: Request, pseudonym: bytes, allowTrace: bool) -> Decis
             body,
         )
     return None
-
-
-def _isLoopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 class ForwardRouter:
@@ -274,7 +266,7 @@ class ForwardRouter:
             return Refuse(403, why)
         if not connect and not destinations.checkPort(port):
             return Refuse(403, "destination port not allowed")
-        if port == client.localPort and (host == client.localHost or _isLoopback(host)):
+        if port == client.localPort and (host == client.localHost or isLoopbackHost(host)):
             return Refuse(508, "request to the proxy itself")
         # Whether an address is allowed does not depend on the address the
         # client reached the proxy on: literals were judged above by the
