@@ -540,14 +540,12 @@ class Exchange:
             self.originFailed("origin timed out", 504)
             return
         self._log.info("client stopped sending its request body", origin=str(self._target))
-        self.state = ExchangeState.FAILED
-        self.failure = ExchangeFailure(408, "client stopped sending", self.reached)
-        self._uncount()
         self.origin = None
-        self.client.setPeer(None)
         origin.detach(self)
         origin.abort()
-        self._answerError(408)
+        # Nothing of a response was sent and the request has a body: _fail
+        # answers 408 at once.
+        self._fail(408, "client stopped sending")
 
     def responseData(self, data: bytes) -> None:
         """

@@ -140,3 +140,22 @@ class ExchangeStateTests(SynchronousTestCase):
         self.assertIs(exchange.state, ExchangeState.ABANDONED)
         self.assertTrue(exchange.finished)
         self.assertIsNone(exchange.failure)
+
+    def test_clientStoppedSending(self) -> None:
+        """
+        A client that stops in the middle of its body: failed with 408
+        after the request went to the origin, answered at once.
+        """
+        h = Harness()
+        h.send(
+            b"POST http://127.0.0.1:9000/up HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n"
+            b"Content-Length: 10\r\n\r\nab"
+        )
+        exchange = h.client._exchange
+        assert isinstance(exchange, Exchange)
+        h.acceptOrigin()
+        h.reactor.advance(h.factory.config.timeouts.response + 1)
+        self.assertEqual(
+            exchange.failure, ExchangeFailure(408, "client stopped sending", ExchangeState.SENT)
+        )
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 408 "))
