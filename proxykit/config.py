@@ -99,6 +99,7 @@ _PORTS = valid(portSet, "a list of ports (1-65535)")
 _COUNT0 = valid(count0, "a whole number >= 0")
 _COUNT1 = valid(count1, "a whole number >= 1")
 _OPTIONAL_FILE = valid(nonEmptyString, _FILE, optional=True)
+_OPTIONAL_SERVER_NAME = valid(serverName, "a host name", optional=True)
 
 
 def _endpointList(value: Any) -> list[str]:
@@ -282,9 +283,7 @@ class OriginTLS:
     caFile: str | None = attrs.field(default=None, validator=_OPTIONAL_FILE)
     clientCert: str | None = attrs.field(default=None, validator=_OPTIONAL_FILE)
     clientKey: str | None = attrs.field(default=None, validator=_OPTIONAL_FILE)
-    serverName: str | None = attrs.field(
-        default=None, validator=valid(serverName, "a host name", optional=True)
-    )
+    serverName: str | None = attrs.field(default=None, validator=_OPTIONAL_SERVER_NAME)
     verify: bool = attrs.field(default=True, validator=_BOOLEAN)
 
 
@@ -308,9 +307,7 @@ class OriginConfig:
     caFile: str | None = attrs.field(default=None, validator=_OPTIONAL_FILE)
     clientCert: str | None = attrs.field(default=None, validator=_OPTIONAL_FILE)
     clientKey: str | None = attrs.field(default=None, validator=_OPTIONAL_FILE)
-    serverName: str | None = attrs.field(
-        default=None, validator=valid(serverName, "a host name", optional=True)
-    )
+    serverName: str | None = attrs.field(default=None, validator=_OPTIONAL_SERVER_NAME)
     verify: bool = attrs.field(default=True, validator=_BOOLEAN)
 
     def __attrs_post_init__(self) -> None:
