@@ -22,16 +22,14 @@ connect), when it is idempotent and has no body.
 
 from __future__ import annotations
 
-from enum import IntEnum
 from typing import TYPE_CHECKING, Final
 
-import attrs
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ._flow import NOT_CONNECTED
-from ._relay import IClientSide, IExchange, IOriginSide
+from ._relay import ExchangeFailure, ExchangeState, IClientSide, IExchange, IOriginSide
 from .decisions import Forward, Origin
 from .endpoints import tlsFailureReason
 from .errors import connectFailureStatus, routeDownDetail
@@ -69,40 +67,6 @@ def _text(value: bytes | None) -> str | None:
     A field value for a log event, which carries plain values only.
     """
     return None if value is None else value.decode("ascii", "backslashreplace")
-
-
-class ExchangeState(IntEnum):
-    """
-    The states of an L{Exchange} (see its docstring), in order: the ones
-    from L{DONE} on are final.
-    """
-
-    CONNECTING = 0
-    SENT = 1
-    RESPONDING = 2
-    DONE = 3
-    SWITCHED = 4
-    FAILED = 5
-    ABANDONED = 6
-
-
-@attrs.frozen
-class ExchangeFailure:
-    """
-    How an exchange failed.
-
-    @ivar status: The status the client got, or would have got: once part
-        of the response was relayed, the connection is cut instead.
-    @ivar reason: Why, in a few fixed words (never from the request).
-    @ivar reached: How far the request got: L{ExchangeState.CONNECTING} (no
-        origin had it), L{ExchangeState.SENT} (an origin had it, no response
-        reached the client) or L{ExchangeState.RESPONDING} (part of the
-        response was relayed).
-    """
-
-    status: int
-    reason: str
-    reached: ExchangeState
 
 
 @implementer(IExchange)

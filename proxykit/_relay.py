@@ -14,14 +14,50 @@ protocol, HTTP/2 later; a test double) without reading the others' code.
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import TYPE_CHECKING
 
+import attrs
 from zope.interface import Attribute, Interface
 
 from .h1 import Headers, Response
 
 if TYPE_CHECKING:
     from .splice import Splice
+
+
+class ExchangeState(IntEnum):
+    """
+    The states of an L{proxykit._exchange.Exchange} (see its docstring), in order: the ones
+    from L{DONE} on are final.
+    """
+
+    CONNECTING = 0
+    SENT = 1
+    RESPONDING = 2
+    DONE = 3
+    SWITCHED = 4
+    FAILED = 5
+    ABANDONED = 6
+
+
+@attrs.frozen
+class ExchangeFailure:
+    """
+    How an exchange failed.
+
+    @ivar status: The status the client got, or would have got: once part
+        of the response was relayed, the connection is cut instead.
+    @ivar reason: Why, in a few fixed words (never from the request).
+    @ivar reached: How far the request got: L{ExchangeState.CONNECTING} (no
+        origin had it), L{ExchangeState.SENT} (an origin had it, no response
+        reached the client) or L{ExchangeState.RESPONDING} (part of the
+        response was relayed).
+    """
+
+    status: int
+    reason: str
+    reached: ExchangeState
 
 
 class IFlowSide(Interface):
@@ -181,9 +217,9 @@ class IExchange(Interface):
     """
 
     client = Attribute("The L{IClientSide} the request came from.")
-    state = Attribute("Its L{proxykit._exchange.ExchangeState}.")
+    state = Attribute("Its L{ExchangeState}.")
     failure = Attribute(
-        "How it failed (L{proxykit._exchange.ExchangeFailure}: status, reason and how"
+        "How it failed (L{ExchangeFailure}: status, reason and how"
         " far the request got), or C{None}."
     )
     requestComplete = Attribute("Whether the whole request was received from the client.")
