@@ -6,7 +6,10 @@ In order: the client ACL (403 before anything else), proxy authentication
 of forward-proxy requests (407; the check may take a while, then the
 decision comes later), the message policy (loops 508, TRACE 405,
 C{Max-Forwards: 0} answered here), the body-size precheck (413 for a
-C{Content-Length} over the limit) and, last, the router.  The outcome is a
+C{Content-Length} over the limit), the application's
+L{Hooks.beforeRouting<proxykit.hooks.Hooks.beforeRouting>} hooks (which
+may rewrite the head, answer or refuse, and may take their time) and,
+last, the router.  The outcome is a
 L{Decision} for the protocol shell (L{proxykit.protocol.ProxyProtocol}) to
 carry out; nothing here touches a connection.
 """
@@ -16,9 +19,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
 
 from .decisions import ClientInfo, Decision, IRouter, Refuse
 from .h1 import PROXY_FORMS, Framing, Headers, Request
+from .hooks import Hook, HookFailed, Hooks, RequestEvent, Routed, foldBefore, runChain
 from .routing import messagePolicy
 
 if TYPE_CHECKING:
@@ -46,7 +52,10 @@ class Admission:
     @ivar router: Decides where admitted requests go.
     @ivar authenticator: Checks forward-proxy requests' credentials, or
         C{None}.
+    @ivar hooks: The application's hooks.
     """
+
+    _log = Logger()
 
     def __init__(
         self,
@@ -55,23 +64,34 @@ class Admission:
         pseudonym: bytes,
         allowTrace: bool,
         maxBodyBytes: int,
+        hooks: Hooks | None = None,
+        clock: IReactorTime | None = None,
+        hookTimeout: float = 30.0,
     ) -> None:
         """
         @param pseudonym: This proxy's C{Via} name, lower case (loops).
         @param allowTrace: Whether TRACE is forwarded.
         @param maxBodyBytes: The request-body limit (0: none).
+        @param clock: Times waiting hooks out after C{hookTimeout} seconds
+            (unless the hooks set their own L{Hooks.timeout}).
         """
         self.router = router
         self.authenticator = authenticator
+        self.hooks = hooks if hooks is not None else Hooks()
+        self._clock = clock
+        self._hookTimeout = hookTimeout
         self._pseudonym = pseudonym
         self._allowTrace = allowTrace
         self._maxBodyBytes = maxBodyBytes
 
-    def admit(self, request: Request, client: ClientInfo) -> Decision | Deferred[Decision]:
+    def admit(
+        self, request: Request, client: ClientInfo
+    ) -> Decision | Routed | Deferred[Decision | Routed]:
         """
         The decision for C{request} from C{client}: at once, or later when
-        its credentials must be checked first (the caller holds the
-        connection's reading meanwhile).
+        its credentials are checked or a hook takes its time (the caller
+        holds the connection's reading meanwhile).  A L{Routed} when a hook
+        replaced the request head.
         """
         if not client.allowed:
             # Before anything else: a client that may not use this proxy
@@ -98,10 +118,12 @@ class Admission:
         challenge = self.authenticator.challenge  # type: ignore[union-attr]
         return Refuse(407, "proxy authentication required", ((b"Proxy-Authenticate", challenge),))
 
-    def decide(self, request: Request, client: ClientInfo) -> Decision:
+    def decide(
+        self, request: Request, client: ClientInfo
+    ) -> Decision | Routed | Deferred[Decision | Routed]:
         """
         The decision for an admitted client's authenticated request: the
-        message policy, the body-size precheck, then the router.
+        message policy, the body-size precheck, the hooks, then the router.
         """
         if request.via is not None or request.method in _CHECKED_METHODS:
             decision = messagePolicy(request, self._pseudonym, self._allowTrace)
@@ -110,4 +132,49 @@ class Admission:
         limit = self._maxBodyBytes
         if limit and request.framing == Framing.LENGTH and request.contentLength > limit:
             return Refuse(413, "request body too large")
+        if self.hooks.deciding:
+            return self._hooked(self.hooks.hooks("before"), request, client)
         return self.router.route(request, client)
+
+    def _hooked(
+        self, hooks: list[Hook], request: Request, client: ClientInfo
+    ) -> Decision | Routed | Deferred[Decision | Routed]:
+        """
+        Run the before-routing hooks, then route what they leave.
+        """
+        timeout = self.hooks.timeout
+        try:
+            result = runChain(
+                hooks,
+                RequestEvent(request, client),
+                foldBefore,
+                self._clock,  # type: ignore[arg-type]
+                self._hookTimeout if timeout is None else timeout,
+            )
+        except HookFailed as e:
+            return self._hookFailed(e)
+        if isinstance(result, Deferred):
+            return result.addCallbacks(
+                self._routeAfterHooks,
+                lambda failure: self._hookFailed(failure.value),
+                callbackArgs=(request,),
+            )
+        return self._routeAfterHooks(result, request)
+
+    def _routeAfterHooks(self, result: RequestEvent | Decision, received: Request) -> Decision | Routed:
+        if type(result) is not RequestEvent:
+            return result  # type: ignore[return-value]
+        request = result.request
+        decision = self.router.route(request, result.client)
+        if request is received:
+            return decision
+        return Routed(request, decision)
+
+    def _hookFailed(self, error: HookFailed) -> Refuse:
+        """
+        A hook failed: log it with the hook's name; the client gets 500.
+        """
+        self._log.failure(
+            "hook {hook} failed", error.failure, hook=error.hook, where="before routing"
+        )
+        return Refuse(500, f"hook {error.hook} failed")

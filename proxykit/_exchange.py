@@ -24,11 +24,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ._flow import NOT_CONNECTED
+from ._flow import HOOKED, NOT_CONNECTED
 from ._relay import ExchangeFailure, ExchangeState, IClientSide, IExchange, IOriginSide
 from .decisions import Forward, Origin
 from .endpoints import tlsFailureReason
@@ -42,6 +43,17 @@ from .h1 import (
     lastChunk,
     requestHead,
     responseHead,
+)
+from .hooks import (
+    HookFailed,
+    Outcome,
+    RelayHooks,
+    ResponseEvent,
+    RoutedEvent,
+    Trace,
+    foldAfter,
+    foldResponse,
+    runChain,
 )
 from .pool import PoolFull
 from .rewrite import (
@@ -135,6 +147,10 @@ class Exchange:
         "_failDetail",
         "_bodyLeft",
         "_lastFailure",
+        "_hooks",
+        "_trace",
+        "_held",
+        "_attempts",
     )
 
     def __init__(
@@ -146,7 +162,14 @@ class Exchange:
         connector: Connector,
         via: bytes,
         timeout: float,
+        hooks: RelayHooks | None = None,
+        trace: Trace | None = None,
     ) -> None:
+        """
+        @param hooks: The after-routing and response hooks to run, if any.
+        @param trace: Where to note what becomes of the request, when a
+            hook observes it.
+        """
         self.client = client
         self.request = request
         self.decision = decision
@@ -174,6 +197,10 @@ class Exchange:
         self._failStatus = 0
         self._failDetail = b""
         self._lastFailure = 0
+        self._hooks = hooks
+        self._trace = trace
+        self._held: list[tuple[object, tuple[object, ...]]] | None = None
+        self._attempts = 0
         # Chunked bodies are counted against the limit as they arrive (a
         # Content-Length over it was refused before the exchange began).
         limit = client.bodyLimit
@@ -220,7 +247,53 @@ class Exchange:
         self._target = target
         upstream.started(target)
         self._counted = True
+        self._attempts += 1
+        trace = self._trace
+        if trace is not None:
+            trace.origin = target
+            trace.attempts = self._attempts
+        hooks = self._hooks
+        if hooks is not None and hooks.after:
+            event = RoutedEvent(
+                self.request, self.client.client, target, self._attempts, hooks.route
+            )
+            try:
+                result = runChain(hooks.after, event, foldAfter, hooks.clock, hooks.timeout)
+            except HookFailed as e:
+                self._hookFailed(e, 500)
+                return
+            if isinstance(result, Deferred):
+                result.addCallbacks(
+                    lambda _: self._acquire(target, fresh),
+                    lambda failure: self._hookFailed(failure.value, 500),
+                )
+                return
         self._pool.acquire(target, self, self._connector, fresh)
+
+    def _acquire(self, target: Origin, fresh: bool) -> None:
+        """
+        The after-routing hooks are done: ask the pool for a connection.
+        """
+        if not self.finished:
+            self._pool.acquire(target, self, self._connector, fresh)
+
+    def _hookFailed(self, error: HookFailed, status: int) -> None:
+        """
+        A hook failed: log it by name; the client gets C{status} (500 on the
+        request side, 502 on the response side) unless it is gone.
+        """
+        self._log.failure(
+            "hook {hook} failed", error.failure, hook=error.hook, origin=str(self._target)
+        )
+        if self.finished:
+            return
+        self._held = None
+        origin = self.origin
+        self.origin = None
+        if origin is not None:
+            origin.detach(self)
+            origin.abort()
+        self._fail(status, f"hook {error.hook} failed")
 
     def _routeDown(self) -> None:
         """
@@ -343,6 +416,9 @@ class Exchange:
         """
         A piece of the request body.
         """
+        trace = self._trace
+        if trace is not None:
+            trace.bytesIn += len(data)
         if self._bodyLeft >= 0:
             self._bodyLeft -= len(data)
             if self._bodyLeft < 0:
@@ -392,6 +468,10 @@ class Exchange:
         if self.finished:
             return
         self.state = ExchangeState.ABANDONED
+        self._held = None
+        trace = self._trace
+        if trace is not None:
+            trace.finish(Outcome.ABANDONED, None, "client went away")
         self._uncount()
         origin = self.origin
         if origin is not None:
@@ -409,6 +489,9 @@ class Exchange:
         """
         A response head from the origin, informational or final.
         """
+        if self._held is not None:
+            self._held.append((self.responseHead, (response,)))
+            return
         status = response.status
         request = self.request
         client = self.client
@@ -425,13 +508,74 @@ class Exchange:
                 client.send(responseHead(status, response.reason, headers))
             return
         self.decision.upstream.succeeded(self._target)  # type: ignore[arg-type]
-        keepAlive = self._keepAlive and not client.closing
         headers = forwardHeaders(
             response.headers, response.connectionTokens, client.viaFor(response.version)
         )
         policy = self._policy
         if policy is not None:
             headers = policy.responseHeaders(headers, request, self._target)  # type: ignore[arg-type]
+        hooks = self._hooks
+        if hooks is not None and hooks.response:
+            # The framing fields are the proxy's: hooks neither see nor set
+            # them.
+            framing = [field for field in headers if field[0].lower() == b"content-length"]
+            if framing:
+                headers = [field for field in headers if field[0].lower() != b"content-length"]
+            event = ResponseEvent(
+                request, client.client, self._target, status, response.reason, headers  # type: ignore[arg-type]
+            )
+            try:
+                result = runChain(hooks.response, event, foldResponse, hooks.clock, hooks.timeout)
+            except HookFailed as e:
+                self._hookFailed(e, 502)
+                return
+            if isinstance(result, Deferred):
+                # Hold the origin's further events until the head is out.
+                self._held = []
+                origin = self.origin
+                if origin is not None:
+                    origin.pauseReading(HOOKED)
+                    origin.setDeadline(None)
+                result.addCallbacks(
+                    self._rewritten,
+                    lambda failure: self._hookFailed(failure.value, 502),
+                    callbackArgs=(response, framing),
+                )
+                return
+            headers = result.headers + framing
+        self._sendHead(response, headers)
+
+    def _rewritten(self, event: ResponseEvent, response: Response, framing: Headers) -> None:
+        """
+        The response hooks are done: send the head they left, then what the
+        origin sent meanwhile.
+        """
+        held = self._held
+        if self.finished or held is None:
+            return
+        self._held = None
+        self._sendHead(response, event.headers + framing)
+        origin = self.origin
+        if origin is not None:
+            origin.setDeadline(self._timeout)
+            origin.resumeReading(HOOKED)
+        client = self.client
+        client.cork()
+        try:
+            for method, args in held:
+                method(*args)  # type: ignore[operator]
+        finally:
+            client.uncork()
+
+    def _sendHead(self, response: Response, headers: Headers) -> None:
+        """
+        Send the final response head with C{headers} and the framing and
+        connection fields this proxy decides.
+        """
+        request = self.request
+        client = self.client
+        status = response.status
+        keepAlive = self._keepAlive and not client.closing
         framing = response.framing
         if framing == Framing.CHUNKED or framing == Framing.CLOSE:
             if request.version == b"1.1":
@@ -447,6 +591,9 @@ class Exchange:
         self._keepAlive = keepAlive
         self._responseTokens = response.connectionTokens
         self.state = self.reached = ExchangeState.RESPONDING
+        trace = self._trace
+        if trace is not None:
+            trace.responded(status)
         client.send(responseHead(status, response.reason, headers))
         if response.keepAlive is False and self.origin is not None:
             # The origin will close; nothing to return to the pool.
@@ -467,6 +614,9 @@ class Exchange:
         headers.append((b"Connection", b"upgrade"))
         headers.extend(field for field in response.headers if field[0].lower() == b"upgrade")
         client.send(responseHead(101, response.reason, headers))
+        trace = self._trace
+        if trace is not None:
+            trace.responded(101)
         self.reached = ExchangeState.RESPONDING
         self.state = ExchangeState.SWITCHED
         self._uncount()
@@ -491,6 +641,9 @@ class Exchange:
         C{100 Continue}, it is the client that stopped sending: answer it
         408, and do not hold it against the origin.
         """
+        if self._held is not None:
+            self._held.append((self.timedOut, ()))
+            return
         if self.finished:
             return
         origin = self.origin
@@ -515,6 +668,12 @@ class Exchange:
         """
         A piece of the response body.
         """
+        if self._held is not None:
+            self._held.append((self.responseData, (data,)))
+            return
+        trace = self._trace
+        if trace is not None:
+            trace.bytesOut += len(data)
         if self._chunkDown:
             data = b"".join((chunkHeader(len(data)), data, _CRLF))
         self.client.send(data)
@@ -523,6 +682,9 @@ class Exchange:
         """
         The response is complete.
         """
+        if self._held is not None:
+            self._held.append((self.responseEnd, (trailers,)))
+            return
         client = self.client
         if self._chunkDown:
             client.send(lastChunk(forwardTrailers(trailers, self._responseTokens)))
@@ -539,12 +701,18 @@ class Exchange:
                 self._pool.release(origin)  # type: ignore[arg-type]
             else:
                 origin.close()
+        trace = self._trace
+        if trace is not None:
+            trace.finish(Outcome.RESPONDED)
         client.exchangeDone(self, self._keepAlive and self.requestComplete)
 
     def originFailed(self, reason: str, status: int, protocolError: bool = False) -> None:
         """
         The origin timed out or sent something malformed.
         """
+        if self._held is not None:
+            self._held.append((self.originFailed, (reason, status, protocolError)))
+            return
         if self.finished:
             return
         self._log.info("origin failed: {why}", why=reason, origin=str(self._target))
@@ -566,6 +734,9 @@ class Exchange:
             origin that rejects the client certificate under TLS 1.3 says
             so only after the handshake).
         """
+        if self._held is not None:
+            self._held.append((self.originLost, (reason,)))
+            return
         if self.finished:
             return
         origin = self.origin
@@ -597,6 +768,12 @@ class Exchange:
     def _fail(self, status: int, reason: str) -> None:
         self.state = ExchangeState.FAILED
         self.failure = ExchangeFailure(status, reason, self.reached)
+        trace = self._trace
+        if trace is not None:
+            trace.error(status, reason, self.reached)
+            # The status the client got: this one, unless a response head
+            # already went out (the connection is cut).
+            trace.finish(Outcome.FAILED, None if self.responseStarted else status, reason)
         self._uncount()
         client = self.client
         client.setPeer(None)

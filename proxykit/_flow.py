@@ -43,7 +43,9 @@ PIPELINE: Final = 2
 NOT_CONNECTED: Final = 4
 """The other side of the exchange is not ready to take bytes yet."""
 AUTHENTICATING: Final = 8
-"""Proxy credentials are being checked."""
+"""Proxy credentials are being checked, or a hook decides the request."""
+HOOKED: Final = 16
+"""A hook is rewriting the response head: the origin's further bytes wait."""
 
 
 @implementer(IPushProducer, IFlowSide)

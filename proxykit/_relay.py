@@ -217,6 +217,7 @@ class IExchange(Interface):
     """
 
     client = Attribute("The L{IClientSide} the request came from.")
+    request = Attribute("The L{proxykit.h1.Request} head being relayed.")
     state = Attribute("Its L{ExchangeState}.")
     failure = Attribute(
         "How it failed (L{ExchangeFailure}: status, reason and how"

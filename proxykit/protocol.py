@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import weakref
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Final, cast
 
 import attrs
@@ -64,10 +64,24 @@ from .h1 import (
     Request,
     responseHead,
 )
+from .hooks import (
+    HookFailed,
+    Hooks,
+    Outcome,
+    RelayHooks,
+    Routed,
+    RoutedEvent,
+    Trace,
+    TunnelEvent,
+    TunnelRecord,
+    foldAfter,
+    runChain,
+)
 from .pool import ConnectionPool, Pooled
 from .reactor import orGlobal
 from .rewrite import viaValue
 from .splice import Splice, TunnelFactory, TunnelProtocol
+from .vhosts import RoutePolicy, bindRouteHooks
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import ITransport
@@ -118,6 +132,9 @@ def wrappedAddress(address: IAddress) -> IAddress | None:
 
 _ESTABLISHED: Final = b"HTTP/1.1 200 Connection established\r\n\r\n"
 _DECISIONS: Final = frozenset({Forward, Tunnel, Refuse, Respond})
+_ANSWER_FRAMING: Final = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+"""Fields of a L{Respond} this proxy sets itself: the body is framed by its
+length, and the connection's fate is the proxy's to say."""
 """The kinds of L{Decision} (anything else from admission is a Deferred)."""
 
 
@@ -180,6 +197,8 @@ class ProxyProtocol(Side):
     _handshaking = False
     """A TLS handshake is under way: nothing can be written or closed
     cleanly until it completes."""
+    _trace: Trace | None = None
+    """The current (or last) request's record, kept when a hook observes."""
 
     def __init__(self, factory: ProxyFactory) -> None:
         self.factory = factory
@@ -337,6 +356,10 @@ class ProxyProtocol(Side):
         if exchange is not None:
             self._exchange = None
             exchange.clientLost()
+        trace = self._trace
+        if trace is not None and not trace.done:
+            # Held for a decision, or waiting for a tunnel.
+            trace.finish(Outcome.ABANDONED, None, "client went away")
 
     def timedOut(self) -> None:
         splice = self._splice
@@ -357,6 +380,11 @@ class ProxyProtocol(Side):
             self.setDeadline(self._factory.config.timeouts.idle)
             if self._conn.inMessage:
                 self.sendError(408, close=True)
+                hooks = self._factory.hooks
+                if hooks.observing:
+                    trace = Trace(hooks, None, self.client, self._clock)
+                    trace.error(408, "request head not complete in time")
+                    trace.finish(Outcome.FAILED, 408, "request head not complete in time")
             else:
                 self.closeAfterWrite()
 
@@ -425,17 +453,25 @@ class ProxyProtocol(Side):
             # server name is known by now.
             self._serverNameUnread = False
             self.client = attrs.evolve(self.client, serverName=_serverName(self.transport))
-        decision = factory.admission.admit(request, self.client)
-        if type(decision) not in _DECISIONS:
-            # Not decided yet: its credentials are being checked.
-            self._hold(request, decision)  # type: ignore[arg-type]
-            return
+        admission = factory.admission
+        hooks = admission.hooks
+        self._trace = Trace(hooks, request, self.client, self._clock) if hooks.observing else None
+        decision = admission.admit(request, self.client)
+        kind = type(decision)
+        if kind not in _DECISIONS:
+            if kind is not Routed:
+                # Not decided yet: its credentials are being checked, or a
+                # hook takes its time.
+                self._hold(request, decision)  # type: ignore[arg-type]
+                return
+            # A hook rewrote the head.
+            request, decision = decision.request, decision.decision  # type: ignore[union-attr]
         self._dispatch(request, decision)  # type: ignore[arg-type]
 
-    def _hold(self, request: Request, deciding: Deferred[Decision]) -> None:
+    def _hold(self, request: Request, deciding: Deferred[Decision | Routed]) -> None:
         """
         Hold C{request} (and what follows it) until its decision comes (its
-        credentials are being checked).
+        credentials are being checked, or a hook takes its time).
         """
         held = _Waiting()
         held.requestComplete = True
@@ -443,12 +479,15 @@ class ProxyProtocol(Side):
         self.setDeadline(self._factory.config.timeouts.response)
         self.pauseReading(AUTHENTICATING)
 
-        def decided(decision: Decision) -> None:
+        def decided(decision: Decision | Routed) -> None:
             if self._exchange is not held or self.transport is None:
                 return
             self._exchange = None
             self.resumeReading(AUTHENTICATING)
-            self._dispatch(request, decision)
+            if type(decision) is Routed:
+                self._dispatch(decision.request, decision.decision)
+            else:
+                self._dispatch(request, decision)  # type: ignore[arg-type]
             self._process()
 
         deciding.addCallback(decided)
@@ -458,23 +497,57 @@ class ProxyProtocol(Side):
         kind = type(decision)
         if kind is Forward:
             self.setDeadline(None)
+            forward = cast(Forward, decision)
+            relay = None
+            if self._trace is not None or factory.admission.hooks.relaying:
+                relay = self._routeHooks(forward)
             exchange = Exchange(
                 self,
                 request,
-                cast(Forward, decision),
+                forward,
                 factory.pool,
                 factory.connectOrigin,
                 factory.via[request.version],
                 factory.config.timeouts.response,
+                relay,
+                self._trace,
             )
             self._exchange = exchange
             exchange.start()
         elif kind is Tunnel:
-            self._openTunnel(cast(Tunnel, decision))
+            self._openTunnel(request, cast(Tunnel, decision))
         elif kind is Respond:
             self._respond(request, cast(Respond, decision))
         else:
             self._refuse(request, cast(Refuse, decision))
+
+    def _routeHooks(self, forward: Forward) -> RelayHooks | None:
+        """
+        The hooks for a request routed to C{forward}: its route's, if the
+        route has its own (L{Hooks.forRoute}), else the proxy's.  The
+        record follows them.
+        """
+        factory = self._factory
+        hooks = factory.hooks
+        route = None
+        policy = forward.policy
+        if isinstance(policy, RoutePolicy):
+            route = policy.prefix.decode("ascii", "replace")
+            if policy.hooks is not None:
+                hooks = policy.hooks
+        trace = self._trace
+        if trace is not None:
+            trace.hooks = hooks
+            trace.route = route
+        if not factory.hooks.relaying:
+            return None
+        timeout = factory.hooks.timeout
+        return RelayHooks(
+            hooks,
+            self._clock,
+            factory.config.timeouts.response if timeout is None else timeout,
+            route,
+        )
 
     def _refuse(self, request: Request, refusal: Refuse) -> None:
         """
@@ -505,24 +578,54 @@ class ProxyProtocol(Side):
             waiting = _Waiting()
             waiting._onEnd = lambda: self.exchangeDone(waiting, True)
             self._exchange = waiting
+        trace = self._trace
+        if trace is not None:
+            if refusal.status >= 500:
+                trace.error(refusal.status, refusal.reason)
+                trace.finish(Outcome.FAILED, refusal.status, refusal.reason)
+            else:
+                trace.finish(Outcome.REFUSED, refusal.status, refusal.reason)
 
     def _respond(self, request: Request, answer: Respond) -> None:
         """
         Answer C{request} here (see L{Respond}).
         """
         keepAlive = request.keepAlive and request.framing == Framing.NONE
-        headers = list(answer.headers)
+        headers = [
+            field for field in answer.headers if field[0].lower() not in _ANSWER_FRAMING
+        ]
+        body = answer.body
+        if request.method == b"HEAD":
+            # The length of the body a GET would get; none is sent.
+            headers.append((b"Content-Length", b"%d" % len(body)))
+            body = b""
+        elif answer.status >= 200 and answer.status not in (204, 304):
+            headers.append((b"Content-Length", b"%d" % len(body)))
+        else:
+            body = b""
         if not keepAlive:
             headers.append((b"Connection", b"close"))
         reason = REASONS.get(answer.status, b"OK")
-        self.send(responseHead(answer.status, reason, headers) + answer.body)
+        self.send(responseHead(answer.status, reason, headers) + body)
         waiting = _Waiting()
         waiting._onEnd = lambda: self.exchangeDone(waiting, keepAlive)
         self._exchange = waiting
+        trace = self._trace
+        if trace is not None:
+            trace.bytesOut = len(body)
+            trace.responded(answer.status)
+            trace.finish(Outcome.ANSWERED)
 
     def _protocolError(self, error: ProtocolError) -> None:
         exchange = self._exchange
         self._log.info("bad request: {why}", why=error.reason, client=self.client.peerHost)
+        hooks = self._factory.hooks
+        if hooks.observing:
+            trace = self._trace
+            if trace is None or trace.done:
+                trace = Trace(hooks, None, self.client, self._clock)
+            trace.error(error.status, error.reason)
+            trace.finish(Outcome.BAD_REQUEST, error.status, error.reason)
         if exchange is not None and not exchange.requestComplete:
             # Broken framing in the middle of a request body.
             self._exchange = None
@@ -565,11 +668,51 @@ class ProxyProtocol(Side):
 
     # Tunnels
 
-    def _openTunnel(self, tunnel: Tunnel) -> None:
+    def _openTunnel(self, request: Request, tunnel: Tunnel) -> None:
         self.setDeadline(None)
         self.pauseReading(NOT_CONNECTED)
         waiting = _Waiting()
         self._exchange = waiting
+        factory = self._factory
+        target = Origin("http", tunnel.host, tunnel.port, forward=True)
+        trace = self._trace
+        if trace is not None:
+            trace.origin = target
+            trace.attempts = 1
+        hooks = factory.hooks
+        if hooks.relaying and hooks.hooks("after"):
+            timeout = factory.config.timeouts.response if hooks.timeout is None else hooks.timeout
+            event = RoutedEvent(request, self.client, tunnel.parent or target)
+            try:
+                result = runChain(hooks.hooks("after"), event, foldAfter, self._clock, timeout)
+            except HookFailed as e:
+                self._tunnelHookFailed(waiting, e)
+                return
+            if isinstance(result, Deferred):
+                result.addCallbacks(
+                    lambda _: self._connectTunnel(request, tunnel, waiting),
+                    lambda failure: self._tunnelHookFailed(waiting, failure.value),
+                )
+                return
+        self._connectTunnel(request, tunnel, waiting)
+
+    def _tunnelHookFailed(self, waiting: _Waiting, error: HookFailed) -> None:
+        """
+        An after-routing hook of a CONNECT failed: 500, logged by its name.
+        """
+        self._log.failure("hook {hook} failed", error.failure, hook=error.hook)
+        if self._exchange is not waiting:
+            return
+        reason = f"hook {error.hook} failed"
+        trace = self._trace
+        if trace is not None:
+            trace.error(500, reason)
+            trace.finish(Outcome.FAILED, 500, reason)
+        self.sendError(500, close=True)
+
+    def _connectTunnel(self, request: Request, tunnel: Tunnel, waiting: _Waiting) -> None:
+        if self._exchange is not waiting or self.transport is None:
+            return
         factory = self._factory
         timeout = factory.config.timeouts.connect
         parent = tunnel.parent
@@ -605,7 +748,10 @@ class ProxyProtocol(Side):
                 return
             self._exchange = None
             self._splice = splice = Splice(
-                self, origin, factory.config.timeouts.tunnelIdle
+                self,
+                origin,
+                factory.config.timeouts.tunnelIdle,
+                self._tunnelOpened("connect", request, 200),
             )
             self.send(_ESTABLISHED)
             if early and early[0]:
@@ -623,8 +769,51 @@ class ProxyProtocol(Side):
             status, why = connectFailureStatus(reason.value)
             self._log.info("tunnel failed: {why}", why=why, client=self.client.peerHost)
             self.sendError(status, close=True)
+            trace = self._trace
+            if trace is not None:
+                trace.error(status, why)
+                trace.finish(Outcome.FAILED, status, why)
 
         d.addCallbacks(connected, failed)
+
+    def _tunnelOpened(
+        self, kind: str, request: Request, status: int
+    ) -> Callable[[Splice, str], None] | None:
+        """
+        A tunnel of C{kind} (C{"connect"}, C{"upgrade"}) opens for
+        C{request}: tell the observers; what to call when it closes.
+        """
+        trace = self._trace
+        if trace is None:
+            return None
+        trace.responded(status)
+        opened = trace.started + trace.firstByte  # type: ignore[operator]
+        origin = trace.origin
+        assert origin is not None
+        trace.hooks.notify("tunnelOpen", TunnelEvent(kind, request, self.client, origin, opened))
+
+        def closed(splice: Splice, reason: str) -> None:
+            duration = self._clock.seconds() - opened
+            trace.bytesIn = splice.bytesUp
+            trace.bytesOut = splice.bytesDown
+            trace.hooks.notify(
+                "tunnelClose",
+                TunnelRecord(
+                    kind,
+                    request,
+                    self.client,
+                    origin,
+                    opened,
+                    duration,
+                    splice.bytesUp,
+                    splice.bytesDown,
+                    reason,
+                ),
+            )
+            outcome = Outcome.TUNNELED if kind == "connect" else Outcome.SWITCHED
+            trace.finish(outcome, None, None if reason == "closed" else reason)
+
+        return closed
 
     # Used by exchanges
 
@@ -675,7 +864,13 @@ class ProxyProtocol(Side):
             origin.abort()
             return
         self._exchange = None
-        self._splice = splice = Splice(self, origin, self._factory.config.timeouts.tunnelIdle)
+        request = exchange.request
+        self._splice = splice = Splice(
+            self,
+            origin,
+            self._factory.config.timeouts.tunnelIdle,
+            self._tunnelOpened("upgrade", request, 101),
+        )
         fromOrigin = origin.switched(splice)
         fromClient = self._conn.acceptUpgrade()
         self.resumeReading(PIPELINE)
@@ -737,6 +932,7 @@ class ProxyFactory(Factory):
         authenticator: ProxyAuthenticator | None = None,
         destinations: DestinationPolicy | None = None,
         healthCheckers: Sequence[HealthChecker] = (),
+        hooks: Hooks | None = None,
     ) -> None:
         """
         @param pool: C{None}: the pool C{config} describes (L{poolFor}).
@@ -754,8 +950,14 @@ class ProxyFactory(Factory):
         @param healthCheckers: Started when the first listener starts
             listening with this factory, stopped when the last one stops
             (L{startFactory}, L{stopFactory}).
+        @param hooks: The application's hooks (L{proxykit.hooks}); C{None}:
+            an empty registry, found as L{hooks} to register on later.
+
+        @raise ValueError: C{hooks} has route hooks (L{Hooks.forRoute}) for
+            a route C{router} does not have.
         """
         reactor = orGlobal(reactor)
+        hooks = hooks if hooks is not None else Hooks()
         self.reactor: IReactorTime = reactor
         self.config = config if config is not None else ProxyConfig()
         pseudonym = self.config.forward.via.encode("ascii")
@@ -766,7 +968,11 @@ class ProxyFactory(Factory):
             self.pseudonym,
             self.config.forward.allowTrace,
             self.config.limits.maxBodyBytes,
+            hooks,
+            reactor,
+            self.config.timeouts.response,
         )
+        bindRouteHooks(router, hooks.routes)
         self.pool = pool if pool is not None else poolFor(self.config, self.reactor)
         limits = self.config.limits
         self.limits = Limits(
@@ -792,7 +998,22 @@ class ProxyFactory(Factory):
 
     @router.setter
     def router(self, router: IRouter) -> None:
+        bindRouteHooks(router, self.hooks.routes)
         self.admission.router = router
+
+    @property
+    def hooks(self) -> Hooks:
+        """
+        The application's hooks (L{proxykit.hooks.Hooks}); register on them
+        at any time.  Route hooks (L{Hooks.forRoute}) are bound to their
+        routes when the hooks or the router are set.
+        """
+        return self.admission.hooks
+
+    @hooks.setter
+    def hooks(self, hooks: Hooks) -> None:
+        bindRouteHooks(self.router, hooks.routes)
+        self.admission.hooks = hooks
 
     @property
     def authenticator(self) -> ProxyAuthenticator | None:

@@ -39,6 +39,7 @@ from .reactor import orGlobal
 if TYPE_CHECKING:
     from .auth import ProxyAuthenticator
     from .health import HealthChecker
+    from .hooks import Hooks
     from .tls import ServerTLS, TLSSettings
 from .decisions import IRouter
 from .routing import ForwardRouter
@@ -456,6 +457,7 @@ def buildFactory(
     *,
     healthCheckers: Sequence[HealthChecker] = (),
     destinations: DestinationPolicy | None = None,
+    hooks: Hooks | None = None,
 ) -> ProxyFactory:
     """
     The L{ProxyFactory} C{twistd proxykit} serves C{router} with: the pool
@@ -470,7 +472,9 @@ def buildFactory(
     @param destinations: Another destination policy than
         L{destinationsFor}'s; only for deliberately weaker (or stronger)
         rules, e.g. L{proxykit.destinations.OPEN}.
+    @param hooks: The application's hooks (L{proxykit.hooks.Hooks}).
 
+    @raise ValueError: C{hooks} has hooks for a route C{router} lacks.
     @raise proxykit.auth.HtpasswdError: C{forward.auth_file} is malformed.
     @raise OSError: C{forward.auth_file} cannot be read.
     """
@@ -483,6 +487,7 @@ def buildFactory(
         authenticator=authenticatorFor(config, reactor),
         destinations=destinationsFor(config) if destinations is None else destinations,
         healthCheckers=healthCheckers,
+        hooks=hooks,
     )
 
 
@@ -491,6 +496,7 @@ def forwardProxy(
     reactor: IReactorTime | None = None,
     *,
     destinations: DestinationPolicy | None = None,
+    hooks: Hooks | None = None,
 ) -> ListenerGate:
     """
     A forward proxy to listen with on any endpoint
@@ -510,6 +516,9 @@ def forwardProxy(
     @param reactor: C{None}: the global reactor.
     @param destinations: Only to replace the policy deliberately, e.g.
         L{proxykit.destinations.OPEN} (no checks at all).
+    @param hooks: The application's hooks (L{proxykit.hooks.Hooks}): code
+        run before and after routing, on response heads, and observing
+        tunnels, errors and completed requests.
     @return: A factory that caps its open connections at
         C{limits.max_client_connections}.  Its C{factory} attribute is the
         L{ProxyFactory}; close upstream connections at the end with
@@ -520,7 +529,7 @@ def forwardProxy(
     if destinations is None:
         destinations = destinationsFor(config)
     router = ForwardRouter(config.forward, destinations)
-    return routedProxy(router, config, reactor, destinations=destinations)
+    return routedProxy(router, config, reactor, destinations=destinations, hooks=hooks)
 
 
 def routedProxy(
@@ -530,6 +539,7 @@ def routedProxy(
     *,
     destinations: DestinationPolicy | None = None,
     healthCheckers: Sequence[HealthChecker] = (),
+    hooks: Hooks | None = None,
 ) -> ListenerGate:
     """
     A proxy serving the decisions of C{router} (any L{IRouter}: a custom
@@ -542,12 +552,18 @@ def routedProxy(
     @param reactor: C{None}: the global reactor.
     @param destinations: See L{forwardProxy}.
     @param healthCheckers: Run while the proxy listens.
+    @param hooks: See L{forwardProxy}.
     @return: See L{forwardProxy}.
     """
     if config is None:
         config = ProxyConfig()
     factory = buildFactory(
-        router, config, reactor, healthCheckers=healthCheckers, destinations=destinations
+        router,
+        config,
+        reactor,
+        healthCheckers=healthCheckers,
+        destinations=destinations,
+        hooks=hooks,
     )
     return ListenerGate(factory, config.limits.maxClientConnections)
 
@@ -557,6 +573,7 @@ def reverseProxy(
     reactor: IReactorTime | None = None,
     *,
     destinations: DestinationPolicy | None = None,
+    hooks: Hooks | None = None,
 ) -> ListenerGate:
     """
     A reverse proxy to listen with on any endpoint
@@ -568,6 +585,8 @@ def reverseProxy(
     @param reactor: C{None}: the global reactor.
     @param destinations: See L{forwardProxy} (with
         C{reverse.forward_proxy}).
+    @param hooks: See L{forwardProxy}; L{Hooks.forRoute} gives a route's
+        own.
     @return: See L{forwardProxy}.
     """
     reactor = orGlobal(reactor)
@@ -575,5 +594,5 @@ def reverseProxy(
         destinations = destinationsFor(config)
     router, checkers = reverseRouter(config, reactor, destinations)
     return routedProxy(
-        router, config, reactor, healthCheckers=checkers, destinations=destinations
+        router, config, reactor, healthCheckers=checkers, destinations=destinations, hooks=hooks
     )

@@ -11,6 +11,7 @@ directions have ended, when either side is lost, or after an idle timeout.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from twisted.internet.defer import Deferred
@@ -44,9 +45,22 @@ class Splice:
         "_clientEnded",
         "_originEnded",
         "_done",
+        "_onClose",
     )
 
-    def __init__(self, client: IFlowSide, origin: IFlowSide, idleTimeout: float) -> None:
+    def __init__(
+        self,
+        client: IFlowSide,
+        origin: IFlowSide,
+        idleTimeout: float,
+        onClose: Callable[[Splice, str], None] | None = None,
+    ) -> None:
+        """
+        @param onClose: Called once when the tunnel ends, with it and why:
+            C{"closed"} (both ends finished), C{"connection lost"} or
+            C{"idle timeout"}.
+        """
+        self._onClose = onClose
         self.client = client
         self.origin = origin
         self.bytesUp = 0
@@ -100,9 +114,9 @@ class Splice:
         """
         Either connection is gone: close the other after flushing.
         """
-        self.close()
+        self.close("connection lost")
 
-    def close(self) -> None:
+    def close(self, reason: str = "closed") -> None:
         """
         End the tunnel: both connections close once their buffers drain.
         """
@@ -112,6 +126,13 @@ class Splice:
         self.client.cancelTimer()
         self.client.closeAfterWrite()
         self.origin.closeAfterWrite()
+        self._closed(reason)
+
+    def _closed(self, reason: str) -> None:
+        onClose = self._onClose
+        if onClose is not None:
+            self._onClose = None
+            onClose(self, reason)
 
     def timedOut(self) -> None:
         """
@@ -121,6 +142,7 @@ class Splice:
         for side in (self.client, self.origin):
             if side.transport is not None:
                 side.transport.abortConnection()
+        self._closed("idle timeout")
 
 
 class ParentRefused(Exception):

@@ -13,19 +13,22 @@ a forward proxy (absolute-form and CONNECT) and a reverse proxy
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Final
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Final
 
 from twisted.internet.interfaces import IReactorTime
 
 from ._checks import AddressSet
 from .balance import OriginGroup
 from .config import ReverseConfig, RouteConfig
-from .decisions import ClientInfo, Decision, Forward, Origin, Refuse, Upstream
+from .decisions import ClientInfo, Decision, Forward, IRouter, Origin, Refuse, Upstream
 from .forwarded import addForwardingHeaders, rewriteLocation, rewriteResponseHeaders
 from .h1 import PROXY_FORMS, Headers, Request, TargetForm, canonicalHost, splitAbsolute
 from .rewrite import forwardHeaders
 from .routing import ForwardRouter
+
+if TYPE_CHECKING:
+    from .hooks import Hooks
 
 
 def normalizeHost(value: bytes) -> str | None:
@@ -79,6 +82,8 @@ class RoutePolicy:
         self._strip = prefix if config.stripPrefix and prefix != b"/" else b""
         self._trusted = AddressSet(trusted)
         self.retries = config.retries
+        self.hooks: Hooks | None = None
+        """The route's own hooks (L{Hooks.forRoute}), bound by the factory."""
 
     def isTrusted(self, client: str) -> bool:
         """
@@ -202,11 +207,15 @@ class VhostTable:
         self._exact: dict[str, list[Route]] = {}
         wildcards: list[tuple[str, list[Route]]] = []
         self.routes: list[Route] = []
+        self.byName: dict[str, list[Route]] = {}
+        """Each virtual host's routes by each of its names as configured
+        (lower case, wildcards as C{*.suffix})."""
         for names, routes in vhosts:
             ordered = sorted(routes, key=lambda route: len(route.prefix), reverse=True)
             self.routes.extend(ordered)
             for name in names:
                 name = name.lower().rstrip(".")
+                self.byName[name] = ordered
                 if name.startswith("*."):
                     wildcards.append((name[1:], ordered))
                 else:
@@ -369,3 +378,31 @@ class CombinedRouter:
                 return Refuse(403, "client not allowed")
             return self.forward.route(request, client)
         return self.reverse.route(request, client)
+
+
+def bindRouteHooks(router: IRouter, routeHooks: Mapping[tuple[str, str], Hooks]) -> None:
+    """
+    Give each route of C{router} its hooks from C{routeHooks} (by a name of
+    its virtual host, as configured, and its prefix), and none to the rest.
+
+    @raise ValueError: A key names no route, or there are route hooks and
+        C{router} has no virtual hosts.
+    """
+    if isinstance(router, ReverseRouter):
+        table: VhostTable | None = router.table
+    elif isinstance(router, CombinedRouter):
+        table = router.reverse.table
+    else:
+        table = None
+    if table is None:
+        if routeHooks:
+            raise ValueError("route hooks need a reverse-proxy router (virtual hosts)")
+        return
+    for route in table:
+        route.policy.hooks = route.securePolicy.hooks = None
+    for (host, prefix), hooks in routeHooks.items():
+        routes = table.byName.get(host)
+        found = [r for r in routes or () if r.prefix == prefix.encode("ascii", "replace")]
+        if not found:
+            raise ValueError(f"hooks for a route that does not exist: {host} {prefix}")
+        found[0].policy.hooks = found[0].securePolicy.hooks = hooks

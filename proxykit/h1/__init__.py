@@ -18,6 +18,7 @@ from ._events import (
     Headers,
     Request,
     Response,
+    checkFields,
 )
 from ._framing import (
     LAST_CHUNK,
@@ -61,6 +62,7 @@ __all__ = [
     "TargetForm",
     "bodyFraming",
     "canonicalHost",
+    "checkFields",
     "chunkHeader",
     "endsInNumber",
     "keepAlive",

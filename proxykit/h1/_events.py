@@ -8,9 +8,30 @@ on the proxy's hot path, and these are the cheapest Python objects to build.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from ._target import targetForm
+
+_FIELD_NAME: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_FIELD_VALUE: Final = re.compile(rb"[^\x00-\x08\x0a-\x1f\x7f]*\Z")
+_TARGET: Final = re.compile(rb"[\x21-\x7e]+\Z")
+
+
+def checkFields(headers: Headers) -> None:
+    """
+    Raise C{ValueError} unless every field of C{headers} is a (bytes,
+    bytes) pair with a token name and a value without control characters
+    (so that no field can end the head or add another).
+    """
+    for field in headers:
+        if not (isinstance(field, tuple) and len(field) == 2):
+            raise ValueError(f"not a (name, value) pair: {field!r}")
+        name, value = field
+        if not (isinstance(name, bytes) and _FIELD_NAME.match(name)):
+            raise ValueError(f"not a field name: {name!r}")
+        if not (isinstance(value, bytes) and _FIELD_VALUE.match(value)):
+            raise ValueError(f"not a field value: {value!r}")
 
 Headers = list[tuple[bytes, bytes]]
 """
@@ -105,6 +126,51 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.method!r} {self.target!r} HTTP/{self.version!r}>"
+
+    def replace(self, target: bytes | None = None, headers: Headers | None = None) -> Request:
+        """
+        This request with another target or other fields (a hook's
+        rewrite): C{form}, C{host}, C{via} and C{maxForwards} are read again
+        from them; the body's framing, keep-alive and upgrade stay as
+        received (framing and connection fields are rebuilt from those
+        when the request is sent on, whatever C{headers} says).
+
+        @raise ValueError: C{target} or a field is malformed (control
+            characters, a name that is not a token), or there is more than
+            one C{Host}.
+        """
+        if target is None:
+            target = self.target
+        elif not (isinstance(target, bytes) and _TARGET.match(target)):
+            raise ValueError(f"not a request-target: {target!r}")
+        if headers is None:
+            headers = list(self.headers)
+        else:
+            headers = list(headers)
+            checkFields(headers)
+        hosts = [value for name, value in headers if name.lower() == b"host"]
+        if len(hosts) > 1:
+            raise ValueError("more than one Host field")
+        via = [value for name, value in headers if name.lower() == b"via"] or None
+        maxForwards = None
+        for name, value in headers:
+            if name.lower() == b"max-forwards":
+                maxForwards = value
+        return Request(
+            self.method,
+            target,
+            self.version,
+            headers,
+            self.framing,
+            self.contentLength,
+            self.keepAlive,
+            self.connectionTokens,
+            hosts[0] if hosts else None,
+            self.expectContinue,
+            self.upgrade,
+            via,
+            maxForwards,
+        )
 
 
 class Response:

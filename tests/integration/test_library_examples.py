@@ -5,6 +5,7 @@ say, with origins on 127.0.0.1 and curl as the client.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from typing import Any
@@ -112,6 +113,30 @@ class LibraryExampleTests(TestCase):
         self.assertEqual((code, out), (0, b"origin=stable uri=/x\n"), err)
         out, err, code = yield runProcess(reactor, "curl", [*base, "-H", "X-Canary: 1", url])
         self.assertEqual((code, out), (0, b"origin=canary uri=/x\n"), err)
+
+    @inlineCallbacks
+    def test_hooks(self) -> Any:
+        """
+        examples/hooks.py adds X-Request-Id to what the origin gets, refuses
+        /admin paths with 403 before they reach it, and prints a line per
+        request.
+        """
+        h = ReverseHarness(self, reactor)
+        self.addCleanup(h.close)
+        origin = h.startOrigin("f")
+        child, port = yield deferToThread(startExample, "hooks.py", "tcp:0:interface=127.0.0.1")
+        self.addCleanup(child.stop)
+        proxy = ["-sS", "--max-time", "20", "-x", f"http://127.0.0.1:{port}"]
+        out, err, code = yield runProcess(reactor, "curl", [*proxy, f"{origin.url}/echo"])
+        self.assertEqual(code, 0, err)
+        self.assertIn("X-Request-Id: 1", json.loads(out)["head"])
+        out, err, code = yield runProcess(
+            reactor, "curl", [*proxy, "-o", "/dev/null", "-w", "%{http_code}", f"{origin.url}/admin/x"]
+        )
+        self.assertEqual((code, out), (0, b"403"), err)
+        self.assertEqual(origin.resource.served, ["/echo"])
+        yield deferToThread(child.waitForLine, r'"GET http://127\.0\.0\.1:\d+/admin/x" 403 0 refused')
+        self.assertRegex(child.output(), r'127\.0\.0\.1 "GET http://127\.0\.0\.1:\d+/echo" 200 \d+ responded')
 
     @inlineCallbacks
     def test_reversePython(self) -> Any:

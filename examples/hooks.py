@@ -1,0 +1,76 @@
+"""
+A forward proxy with hooks: one adds a header to every request, one refuses
+some, and one prints an access-log line per request.
+
+    python examples/hooks.py [ENDPOINT]
+
+ENDPOINT defaults to tcp:8081:interface=127.0.0.1.  Start an origin in a
+terminal of its own:
+
+    python3 -m http.server 9001 --bind 127.0.0.1
+
+then:
+
+    curl -x http://127.0.0.1:8081 http://127.0.0.1:9001/
+    curl -x http://127.0.0.1:8081 http://127.0.0.1:9001/admin/
+
+The first is served (the origin got an X-Request-Id header); the second is
+refused with 403 without reaching the origin.  The proxy prints a line for
+each.
+"""
+
+import itertools
+import sys
+
+from twisted.internet import endpoints, reactor
+
+import proxykit
+
+hooks = proxykit.Hooks()
+ids = itertools.count(1)
+
+
+@hooks.beforeRouting
+def tagRequest(event: proxykit.RequestEvent) -> proxykit.Request:
+    """
+    Add an X-Request-Id field: the origin gets the rewritten head.
+    """
+    request = event.request
+    return request.replace(headers=[*request.headers, (b"X-Request-Id", b"%d" % next(ids))])
+
+
+@hooks.beforeRouting
+def refuseAdmin(event: proxykit.RequestEvent) -> proxykit.Refuse | None:
+    """
+    Refuse any request for an /admin path (403), whatever the host.
+    """
+    path = event.request.target.partition(b"://")[2].partition(b"/")[2]
+    if path.startswith(b"admin"):
+        return proxykit.Refuse(403, "admin paths are not proxied")
+    return None
+
+
+@hooks.onComplete
+def accessLog(record: proxykit.RequestRecord) -> None:
+    """
+    One line per request, as an access log would write it.
+    """
+    request = record.request
+    line = "-" if request is None else f"{request.method.decode()} {request.target.decode()}"
+    print(
+        f'{record.client.peerHost} "{line}" {record.status} {record.bytesOut}'
+        f" {record.outcome.value} {record.duration * 1000:.1f}ms",
+        flush=True,
+    )
+
+
+def main(description: str = "tcp:8081:interface=127.0.0.1") -> None:
+    config = proxykit.ProxyConfig(listen=(description,))
+    factory = proxykit.forwardProxy(config, reactor, hooks=hooks)
+    listening = endpoints.serverFromString(reactor, description).listen(factory)
+    listening.addCallback(lambda port: print(f"listening on {port.getHost()}", flush=True))
+    reactor.run()  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:2])

@@ -1,0 +1,581 @@
+"""
+Tests for L{proxykit.hooks}: each hook point on a proxy over Twisted's
+in-memory fakes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.logger import LogEvent, globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase
+
+from proxykit import ForwardConfig, ProxyConfig, Timeouts, forwardProxy
+from proxykit._flow import AUTHENTICATING
+from proxykit.decisions import Refuse, Respond
+from proxykit.h1 import Request
+from proxykit.hooks import (
+    ErrorEvent,
+    HookFailed,
+    Hooks,
+    Outcome,
+    RequestEvent,
+    RequestRecord,
+    ResponseEvent,
+    RoutedEvent,
+    TunnelEvent,
+    TunnelRecord,
+)
+from proxykit.vhosts import ReverseRouter, VhostTable
+
+from ._harness import GET, OK, Harness, lose, originSaw
+from .test_reverse import reverse
+
+
+def hooked(h: Harness) -> Hooks:
+    return h.factory.hooks
+
+
+def records(h: Harness) -> list[Any]:
+    seen: list[Any] = []
+    hooked(h).onComplete(seen.append)
+    return seen
+
+
+class LogCapture:
+    """
+    Collects log events while a test runs.
+    """
+
+    def __init__(self, case: SynchronousTestCase) -> None:
+        self.events: list[LogEvent] = []
+        globalLogPublisher.addObserver(self.events.append)
+        case.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def hookFailures(self) -> list[str]:
+        return [e["hook"] for e in self.events if "hook" in e and "log_failure" in e]
+
+
+def addHeader(event: RequestEvent) -> Request:
+    return event.request.replace(headers=[*event.request.headers, (b"X-Added", b"yes")])
+
+
+class BeforeRoutingTests(SynchronousTestCase):
+    """
+    L{Hooks.beforeRouting} sees each request before the router, and may
+    rewrite, answer or refuse it.
+    """
+
+    def test_rewrite(self) -> None:
+        """
+        A hook's new head is the one the origin gets.
+        """
+        h = Harness()
+        hooked(h).beforeRouting(addHeader)
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        self.assertIn(b"X-Added: yes\r\n", originSaw(ot))
+
+    def test_rewriteTarget(self) -> None:
+        """
+        A rewritten target is routed: the router sees the new one.
+        """
+        h = Harness()
+        hooked(h).beforeRouting(
+            lambda e: e.request.replace(target=b"http://127.0.0.1:9000/elsewhere")
+        )
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        self.assertTrue(originSaw(ot).startswith(b"GET /elsewhere HTTP/1.1\r\n"))
+
+    def test_refuse(self) -> None:
+        """
+        A L{Refuse} is answered with its status; no origin is contacted; the
+        record says refused, with the reason.
+        """
+        h = Harness()
+        seen = records(h)
+        hooked(h).beforeRouting(lambda e: Refuse(403, "no robots"))
+        h.send(GET)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 403 "))
+        self.assertEqual(h.reactor.tcpClients, [])
+        self.assertEqual([(r.outcome, r.status, r.reason) for r in seen], [(Outcome.REFUSED, 403, "no robots")])
+
+    def test_respond(self) -> None:
+        """
+        A L{Respond} is the answer, framed by its length by the proxy
+        whatever framing fields the hook gave.
+        """
+        h = Harness()
+        seen = records(h)
+        hooked(h).beforeRouting(
+            lambda e: Respond(200, ((b"Content-Type", b"text/plain"), (b"Content-Length", b"99")), b"hi")
+        )
+        h.send(GET)
+        self.assertEqual(
+            h.received(),
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi",
+        )
+        self.assertEqual([(r.outcome, r.status, r.bytesOut) for r in seen], [(Outcome.ANSWERED, 200, 2)])
+        # The connection stays open for the next request.
+        self.assertFalse(h.clientTransport.disconnecting)
+
+    def test_slowHookDelaysOnlyItsRequest(self) -> None:
+        """
+        A hook's Deferred holds its own request (no origin connection, the
+        connection's reading paused) while another connection's request
+        goes through.
+        """
+        h = Harness()
+        waiting: list[Deferred[None]] = []
+
+        def slow(event: RequestEvent) -> Deferred[None] | None:
+            if event.request.target.endswith(b"/slow"):
+                d: Deferred[None] = Deferred()
+                waiting.append(d)
+                return d
+            return None
+
+        hooked(h).beforeRouting(slow)
+        h.send(GET.replace(b"/a ", b"/slow "))
+        self.assertEqual(len(waiting), 1)
+        self.assertEqual(h.reactor.tcpClients, [])
+        self.assertEqual(h.clientTransport.producerState, "paused")
+        other, otherTransport = h.connectClient()
+        other.dataReceived(GET)
+        self.assertEqual(len(h.reactor.tcpClients), 1)
+        waiting[0].callback(None)
+        self.assertEqual(len(h.reactor.tcpClients), 2)
+        self.assertFalse(h.client._pauses & AUTHENTICATING)
+
+    def test_coroutine(self) -> None:
+        """
+        A coroutine function is a hook: its result counts once it returns.
+        """
+        h = Harness()
+        gate: Deferred[None] = Deferred()
+
+        async def later(event: RequestEvent) -> Refuse:
+            await gate
+            return Refuse(451, "not here")
+
+        hooked(h).beforeRouting(later)
+        h.send(GET)
+        self.assertEqual(h.received(), b"")
+        gate.callback(None)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 451 "))
+
+    def test_raises(self) -> None:
+        """
+        A hook that raises gets the client a 500 and is logged by name; the
+        connection keeps serving.
+        """
+        h = Harness()
+        log = LogCapture(self)
+        errors: list[ErrorEvent] = []
+        hooked(h).onError(errors.append)
+
+        def broken(event: RequestEvent) -> None:
+            raise ZeroDivisionError()
+
+        hooked(h).beforeRouting(broken)
+        h.send(GET)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 500 "))
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(log.hookFailures(), [f"{__name__}.BeforeRoutingTests.test_raises.<locals>.broken"])
+        self.assertEqual([e.status for e in errors], [500])
+        self.assertFalse(h.clientTransport.disconnecting)
+
+    def test_failsLater(self) -> None:
+        """
+        A hook whose Deferred fails counts as raising.
+        """
+        h = Harness()
+        d: Deferred[None] = Deferred()
+        hooked(h).beforeRouting(lambda e: d)
+        h.send(GET)
+        d.errback(ValueError("later"))
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 500 "))
+        self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
+
+    def test_wrongResult(self) -> None:
+        """
+        A hook returning what it may not (here a string) fails its request.
+        """
+        h = Harness()
+        hooked(h).beforeRouting(lambda e: "yes")
+        h.send(GET)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 500 "))
+        self.assertEqual(len(self.flushLoggedErrors(TypeError)), 1)
+
+    def test_badField(self) -> None:
+        """
+        A rewritten field that could end the head is refused (500), never
+        sent.
+        """
+        h = Harness()
+        hooked(h).beforeRouting(
+            lambda e: e.request.replace(headers=[(b"X-Evil", b"a\r\nInjected: 1")])
+        )
+        h.send(GET)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 500 "))
+        self.assertEqual(h.reactor.tcpClients, [])
+        self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
+
+    def test_timeout(self) -> None:
+        """
+        A hook that never answers fails after the hooks' timeout.
+        """
+        h = Harness()
+        hooked(h).timeout = 2
+        hooked(h).beforeRouting(lambda e: Deferred())
+        h.send(GET)
+        h.reactor.advance(1.9)
+        self.assertEqual(h.received(), b"")
+        h.reactor.advance(0.2)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 500 "))
+        self.flushLoggedErrors()
+
+    def test_order(self) -> None:
+        """
+        Hooks run in the order registered, each seeing the previous one's
+        head; a refusal stops the chain.
+        """
+        h = Harness()
+        seen: list[bytes] = []
+        hooked(h).beforeRouting(addHeader)
+
+        def second(event: RequestEvent) -> Refuse:
+            seen.append(dict(event.request.headers).get(b"X-Added", b""))
+            return Refuse(403, "stop")
+
+        hooked(h).beforeRouting(second)
+        hooked(h).beforeRouting(lambda e: seen.append(b"third"))
+        h.send(GET)
+        self.assertEqual(seen, [b"yes"])
+
+
+class AfterRoutingTests(SynchronousTestCase):
+    """
+    L{Hooks.afterRouting} sees the origin chosen for each attempt.
+    """
+
+    def test_seesOrigin(self) -> None:
+        h = Harness()
+        seen: list[RoutedEvent] = []
+        hooked(h).afterRouting(seen.append)
+        h.send(GET)
+        self.assertEqual([(e.origin.host, e.origin.port, e.attempt) for e in seen], [("127.0.0.1", 9000, 1)])
+
+    def test_reverseOrigins(self) -> None:
+        """
+        In reverse mode, each retry's origin is seen, with the route.
+        """
+        h = reverse(9001, 9002, retries=1)
+        seen: list[RoutedEvent] = []
+        hooked(h).afterRouting(seen.append)
+        h.send(b"GET /page HTTP/1.1\r\nHost: app.example.test:8000\r\n\r\n")
+        h.refuseOrigin()
+        self.assertEqual([(e.origin.port, e.attempt, e.route) for e in seen], [(9001, 1, "/"), (9002, 2, "/")])
+
+    def test_delays(self) -> None:
+        """
+        A Deferred from the hook delays the connection to the origin.
+        """
+        h = Harness()
+        d: Deferred[None] = Deferred()
+        hooked(h).afterRouting(lambda e: d)
+        h.send(GET)
+        self.assertEqual(h.reactor.tcpClients, [])
+        d.callback(None)
+        self.assertEqual(len(h.reactor.tcpClients), 1)
+
+    def test_raises(self) -> None:
+        h = Harness()
+        hooked(h).afterRouting(lambda e: 1 / 0)
+        h.send(GET)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 500 "))
+        self.assertEqual(h.reactor.tcpClients, [])
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+
+    def test_tunnel(self) -> None:
+        """
+        A CONNECT's authority is seen before connecting.
+        """
+        h = Harness(ProxyConfig(forward=ForwardConfig(connectPorts=frozenset({9000}))))
+        seen: list[RoutedEvent] = []
+        hooked(h).afterRouting(seen.append)
+        h.send(b"CONNECT 127.0.0.1:9000 HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n\r\n")
+        self.assertEqual([(e.origin.host, e.origin.port) for e in seen], [("127.0.0.1", 9000)])
+        self.assertEqual(len(h.reactor.tcpClients), 1)
+
+
+class ResponseTests(SynchronousTestCase):
+    """
+    L{Hooks.onResponse} may rewrite each final response head.
+    """
+
+    def test_rewrite(self) -> None:
+        """
+        The fields a hook returns are sent, with the proxy's own framing:
+        framing fields from the hook are dropped.
+        """
+        h = Harness()
+
+        def rewrite(event: ResponseEvent) -> list[tuple[bytes, bytes]]:
+            return [*event.headers, (b"X-Seen", b"%d" % event.status), (b"Content-Length", b"1")]
+
+        hooked(h).onResponse(rewrite)
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        received = h.received()
+        self.assertIn(b"X-Seen: 200\r\n", received)
+        self.assertEqual(received.count(b"Content-Length"), 1)
+        self.assertTrue(received.endswith(b"\r\n\r\nhello"))
+
+    def test_slow(self) -> None:
+        """
+        While a hook takes its time, the body waits; then it follows the
+        rewritten head, and the connection serves the next request.
+        """
+        h = Harness()
+        d: Deferred[list[tuple[bytes, bytes]]] = Deferred()
+        hooked(h).onResponse(lambda e: d)
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        self.assertEqual(h.received(), b"")
+        self.assertEqual(ot.producerState, "paused")
+        d.callback([(b"X-Late", b"1")])
+        received = h.received()
+        self.assertTrue(received.startswith(b"HTTP/1.1 200 OK\r\nX-Late: 1\r\n"))
+        self.assertTrue(received.endswith(b"\r\n\r\nhello"))
+        self.assertEqual(ot.producerState, "producing")
+        h.send(GET)
+        self.assertEqual(len(h.reactor.tcpClients), 1)  # the pooled connection
+
+    def test_raises(self) -> None:
+        """
+        A response hook that raises gets the client a 502 and the origin
+        connection dropped (its body is not relayed into the next response).
+        """
+        h = Harness()
+        hooked(h).onResponse(lambda e: 1 / 0)
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 502 "))
+        self.assertTrue(ot.disconnecting)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+
+
+class RecordTests(SynchronousTestCase):
+    """
+    L{Hooks.onComplete} gets one record per request, however it ended;
+    L{Hooks.onError} one event per error.
+    """
+
+    def test_responded(self) -> None:
+        h = Harness()
+        seen = records(h)
+        h.send(GET)
+        h.reactor.advance(0.5)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK[:-2])
+        h.reactor.advance(0.25)
+        origin.dataReceived(OK[-2:])
+        [record] = seen
+        self.assertIsInstance(record, RequestRecord)
+        self.assertEqual(record.outcome, Outcome.RESPONDED)
+        self.assertEqual(record.status, 200)
+        self.assertEqual(record.bytesOut, 5)
+        self.assertEqual(record.bytesIn, 0)
+        self.assertEqual(record.firstByte, 0.5)
+        self.assertEqual(record.duration, 0.75)
+        self.assertEqual((record.origin.host, record.origin.port), ("127.0.0.1", 9000))
+        self.assertEqual(record.request.target, b"http://127.0.0.1:9000/a")
+        self.assertEqual(record.client.peerHost, "127.0.0.1")
+        self.assertEqual(record.attempts, 1)
+
+    def test_failed(self) -> None:
+        """
+        An origin that refuses: record and error event say 502 and why.
+        """
+        h = Harness()
+        seen = records(h)
+        errors: list[ErrorEvent] = []
+        hooked(h).onError(errors.append)
+        h.send(GET)
+        h.refuseOrigin()
+        self.assertEqual([(r.outcome, r.status) for r in seen], [(Outcome.FAILED, 502)])
+        self.assertEqual([(e.status, e.reason) for e in errors], [(502, seen[0].reason)])
+
+    def test_abandoned(self) -> None:
+        h = Harness()
+        seen = records(h)
+        h.send(GET)
+        lose(h.client)
+        self.assertEqual([(r.outcome, r.status) for r in seen], [(Outcome.ABANDONED, 0)])
+
+    def test_badRequest(self) -> None:
+        """
+        A request that cannot be parsed has a record without a head.
+        """
+        h = Harness()
+        seen = records(h)
+        h.send(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n")
+        self.assertEqual([(r.outcome, r.status, r.request) for r in seen], [(Outcome.BAD_REQUEST, 400, None)])
+
+    def test_bodyBytes(self) -> None:
+        h = Harness()
+        seen = records(h)
+        h.send(b"POST http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\npayload")
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        self.assertEqual([(r.bytesIn, r.bytesOut) for r in seen], [(7, 5)])
+
+    def test_observerFailureHarmless(self) -> None:
+        """
+        An observer that raises is logged; the response is unaffected.
+        """
+        h = Harness()
+        hooked(h).onComplete(lambda r: 1 / 0)
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        self.assertTrue(h.received().endswith(b"hello"))
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+
+    def test_noObserverNoTrace(self) -> None:
+        """
+        Without observers no record is kept.
+        """
+        h = Harness()
+        h.send(GET)
+        self.assertIsNone(h.client._trace)
+
+
+class TunnelTests(SynchronousTestCase):
+    """
+    Tunnel hooks see CONNECT tunnels and protocol switches open and close.
+    """
+
+    def test_connect(self) -> None:
+        h = Harness(ProxyConfig(forward=ForwardConfig(connectPorts=frozenset({9000}))))
+        opened: list[TunnelEvent] = []
+        closed: list[TunnelRecord] = []
+        hooked(h).onTunnelOpen(opened.append)
+        hooked(h).onTunnelClose(closed.append)
+        seen = records(h)
+        h.send(b"CONNECT 127.0.0.1:9000 HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n\r\n")
+        origin, ot = h.acceptOrigin()
+        self.assertEqual([(e.kind, e.origin.port) for e in opened], [("connect", 9000)])
+        h.send(b"12345")
+        origin.dataReceived(b"abc")
+        h.reactor.advance(3)
+        origin.readConnectionLost()
+        h.client.readConnectionLost()
+        [record] = closed
+        self.assertEqual((record.bytesUp, record.bytesDown, record.duration, record.reason), (5, 3, 3, "closed"))
+        self.assertEqual([(r.outcome, r.status, r.bytesIn, r.bytesOut) for r in seen], [(Outcome.TUNNELED, 200, 5, 3)])
+
+    def test_idle(self) -> None:
+        h = Harness(
+            ProxyConfig(
+                forward=ForwardConfig(connectPorts=frozenset({9000})),
+                timeouts=Timeouts(tunnelIdle=10),
+            )
+        )
+        closed: list[TunnelRecord] = []
+        hooked(h).onTunnelClose(closed.append)
+        h.send(b"CONNECT 127.0.0.1:9000 HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n\r\n")
+        h.acceptOrigin()
+        h.reactor.advance(11)
+        self.assertEqual([r.reason for r in closed], ["idle timeout"])
+
+    def test_upgrade(self) -> None:
+        h = Harness()
+        opened: list[TunnelEvent] = []
+        closed: list[TunnelRecord] = []
+        hooked(h).onTunnelOpen(opened.append)
+        hooked(h).onTunnelClose(closed.append)
+        seen = records(h)
+        h.send(
+            b"GET http://127.0.0.1:9000/ws HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n"
+            b"Connection: upgrade\r\nUpgrade: websocket\r\n\r\n"
+        )
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\nhi")
+        self.assertEqual([e.kind for e in opened], ["upgrade"])
+        lose(h.client)
+        self.assertEqual([(r.kind, r.bytesDown, r.reason) for r in closed], [("upgrade", 2, "connection lost")])
+        self.assertEqual([(r.outcome, r.status) for r in seen], [(Outcome.SWITCHED, 101)])
+
+
+class RouteHooksTests(SynchronousTestCase):
+    """
+    L{Hooks.forRoute} hooks apply to their route only, after the proxy's.
+    """
+
+    def test_routeOnly(self) -> None:
+        h = reverse(9001)
+        order: list[str] = []
+        hooks = Hooks()
+        hooks.onResponse(lambda e: order.append("proxy"))
+        hooks.forRoute("app.example.test", "/").onResponse(lambda e: order.append("route"))
+        h.factory.hooks = hooks
+        h.send(b"GET /page HTTP/1.1\r\nHost: app.example.test:8000\r\n\r\n")
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        self.assertEqual(order, ["proxy", "route"])
+
+    def test_unknownRoute(self) -> None:
+        """
+        Hooks for a route the router lacks are an error when bound.
+        """
+        h = reverse(9001)
+        hooks = Hooks()
+        hooks.forRoute("app.example.test", "/nothere").onComplete(print)
+        with self.assertRaises(ValueError):
+            h.factory.hooks = hooks
+        table = VhostTable.fromConfig(h.config.reverse, h.reactor)
+        h.factory.hooks.forRoute("other.test", "/")
+        with self.assertRaises(ValueError):
+            h.factory.router = ReverseRouter(table, h.config.reverse)
+
+    def test_noBeforeRouting(self) -> None:
+        with self.assertRaises(ValueError):
+            Hooks().forRoute("a.test", "/").beforeRouting(print)
+
+
+class BuilderTests(SynchronousTestCase):
+    """
+    The builders take hooks.
+    """
+
+    def test_forwardProxy(self) -> None:
+        hooks = Hooks()
+        factory = forwardProxy(ProxyConfig(), hooks=hooks)
+        self.assertIs(factory.factory.hooks, hooks)
+
+    def test_decorator(self) -> None:
+        hooks = Hooks()
+
+        @hooks.onComplete
+        def record(r: RequestRecord) -> None:
+            pass
+
+        self.assertEqual(hooks.hooks("complete"), [record])
+        self.assertTrue(hooks.observing)
+        self.assertFalse(hooks.relaying)
+
+    def test_hookFailedText(self) -> None:
+        from twisted.python.failure import Failure
+
+        try:
+            raise ZeroDivisionError("division by zero")
+        except ZeroDivisionError:
+            failure = Failure()
+        self.assertEqual(str(HookFailed("a.b", failure)), "hook a.b failed: division by zero")
