@@ -579,3 +579,62 @@ class BuilderTests(SynchronousTestCase):
         except ZeroDivisionError:
             failure = Failure()
         self.assertEqual(str(HookFailed("a.b", failure)), "hook a.b failed: division by zero")
+
+
+class ReplaceTests(SynchronousTestCase):
+    """
+    L{Request.replace} gives a consistent head, and refuses fields that
+    could add or end header lines.
+    """
+
+    def head(self) -> Request:
+        from proxykit.h1 import H1Connection
+
+        conn = H1Connection(True)
+        conn.receiveData(
+            b"POST http://a.test/x HTTP/1.1\r\nHost: a.test\r\nVia: 1.1 p\r\n"
+            b"Max-Forwards: 3\r\nContent-Length: 2\r\n\r\nok"
+        )
+        event = conn.nextEvent()
+        assert isinstance(event, Request)
+        return event
+
+    def test_rereads(self) -> None:
+        """
+        Host, Via, Max-Forwards and the target's form come from the new
+        target and fields; framing stays as received.
+        """
+        from proxykit.h1 import Framing, TargetForm
+
+        request = self.head().replace(target=b"/y", headers=[(b"Host", b"b.test")])
+        self.assertEqual(
+            (request.target, request.form, request.host, request.via, request.maxForwards),
+            (b"/y", TargetForm.ORIGIN, b"b.test", None, None),
+        )
+        self.assertEqual((request.framing, request.contentLength), (Framing.LENGTH, 2))
+
+    def test_refuses(self) -> None:
+        head = self.head()
+        for bad in (
+            [(b"X", b"a\r\nB: c")],
+            [(b"X", b"a\nb")],
+            [(b"Bad Name", b"v")],
+            [(b"X", "text")],
+            [(b"Host", b"a"), (b"host", b"b")],
+        ):
+            with self.assertRaises(ValueError, msg=repr(bad)):
+                head.replace(headers=bad)  # type: ignore[arg-type]
+        with self.assertRaises(ValueError):
+            head.replace(target=b"/a b")
+
+
+class RespondHeadTests(SynchronousTestCase):
+    """
+    A hook's answer to HEAD has the length of its body and no body.
+    """
+
+    def test_head(self) -> None:
+        h = Harness()
+        hooked(h).beforeRouting(lambda e: Respond(200, (), b"hello"))
+        h.send(b"HEAD http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(h.received(), b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
