@@ -250,8 +250,7 @@ class Exchange:
         self._attempts += 1
         trace = self._trace
         if trace is not None:
-            trace.origin = target
-            trace.attempts = self._attempts
+            trace.attempting(target, self._attempts)
         hooks = self._hooks
         if hooks is not None and hooks.after:
             event = RoutedEvent(
@@ -275,6 +274,9 @@ class Exchange:
         The after-routing hooks are done: ask the pool for a connection.
         """
         if not self.finished:
+            trace = self._trace
+            if trace is not None:
+                trace.asking()
             self._pool.acquire(target, self, self._connector, fresh)
 
     def _hookFailed(self, error: HookFailed, status: int) -> None:
@@ -360,6 +362,9 @@ class Exchange:
             return
         self.origin = origin
         self._reused = reused
+        trace = self._trace
+        if trace is not None:
+            trace.connected(reused)
         self.state = ExchangeState.SENT
         if self.reached is ExchangeState.CONNECTING:
             self.reached = ExchangeState.SENT

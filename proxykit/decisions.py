@@ -224,6 +224,7 @@ class ClientInfo:
     @ivar secure: Whether the connection is TLS (a TLS listener).
     @ivar serverName: The server name (SNI) the client sent in its TLS
         handshake, lower case, or C{None}.
+    @ivar peerPort: The client's port (C{0} for UNIX sockets).
     """
 
     peerHost: str
@@ -232,6 +233,7 @@ class ClientInfo:
     allowed: bool = True
     secure: bool = False
     serverName: str | None = None
+    peerPort: int = 0
 
 
 class IRouter(Protocol):

@@ -231,6 +231,10 @@ class RequestRecord:
     @ivar bytesIn: Request body bytes received (tunnels: client to origin).
     @ivar bytesOut: Response body bytes sent (tunnels: origin to client).
     @ivar attempts: Origins (or connections) tried.
+    @ivar connectTime: Seconds the last attempt took to get its origin
+        connection (C{0.0} for a kept-alive one from the pool), or C{None}
+        when it got none.
+    @ivar reused: Whether that connection was a kept-alive one.
     """
 
     request: Request | None
@@ -246,6 +250,8 @@ class RequestRecord:
     bytesIn: int
     bytesOut: int
     attempts: int
+    connectTime: float | None = None
+    reused: bool = False
 
 
 class HookFailed(Exception):
@@ -597,7 +603,10 @@ class Trace:
         "bytesIn",
         "bytesOut",
         "attempts",
+        "connectTime",
+        "reused",
         "done",
+        "_asked",
         "_clock",
     )
 
@@ -616,7 +625,35 @@ class Trace:
         self.bytesIn = 0
         self.bytesOut = 0
         self.attempts = 0
+        self.connectTime: float | None = None
+        self.reused = False
         self.done = False
+        self._asked = 0.0
+
+    def attempting(self, origin: Origin, attempt: int) -> None:
+        """
+        Attempt number C{attempt} goes to C{origin}: a connection is asked
+        for now.
+        """
+        self.origin = origin
+        self.attempts = attempt
+        self.connectTime = None
+        self.reused = False
+        self._asked = self._clock.seconds()
+
+    def asking(self) -> None:
+        """
+        The connection is asked for only now (after-routing hooks took
+        their time).
+        """
+        self._asked = self._clock.seconds()
+
+    def connected(self, reused: bool) -> None:
+        """
+        The attempt got its origin connection.
+        """
+        self.reused = reused
+        self.connectTime = 0.0 if reused else self._clock.seconds() - self._asked
 
     def responded(self, status: int) -> None:
         """
@@ -661,5 +698,7 @@ class Trace:
                 self.bytesIn,
                 self.bytesOut,
                 self.attempts,
+                self.connectTime,
+                self.reused,
             ),
         )

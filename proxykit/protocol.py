@@ -132,10 +132,10 @@ def wrappedAddress(address: IAddress) -> IAddress | None:
 
 _ESTABLISHED: Final = b"HTTP/1.1 200 Connection established\r\n\r\n"
 _DECISIONS: Final = frozenset({Forward, Tunnel, Refuse, Respond})
+"""The kinds of L{Decision} (anything else from admission is a Deferred)."""
 _ANSWER_FRAMING: Final = frozenset({b"content-length", b"transfer-encoding", b"connection"})
 """Fields of a L{Respond} this proxy sets itself: the body is framed by its
 length, and the connection's fate is the proxy's to say."""
-"""The kinds of L{Decision} (anything else from admission is a Deferred)."""
 
 
 class _Waiting:
@@ -1068,6 +1068,7 @@ class ProxyFactory(Factory):
         peerHost = getattr(peer, "host", "")
         return ClientInfo(
             peerHost=peerHost,
+            peerPort=getattr(peer, "port", 0),
             localHost=getattr(local, "host", ""),
             localPort=getattr(local, "port", 0),
             allowed=self.router.clientAllowed(peerHost),

@@ -398,6 +398,21 @@ class RecordTests(SynchronousTestCase):
         self.assertEqual(record.request.target, b"http://127.0.0.1:9000/a")
         self.assertEqual(record.client.peerHost, "127.0.0.1")
         self.assertEqual(record.attempts, 1)
+        self.assertEqual((record.connectTime, record.reused), (0.5, False))
+        self.assertEqual(record.client.peerPort, 50000)
+
+    def test_reused(self) -> None:
+        """
+        A kept-alive origin connection took no time to get.
+        """
+        h = Harness()
+        seen = records(h)
+        for _ in range(2):
+            h.send(GET)
+            if not h.origins:
+                h.acceptOrigin()
+            h.origins[0][0].dataReceived(OK)
+        self.assertEqual([(r.reused, r.connectTime) for r in seen], [(False, 0.0), (True, 0.0)])
 
     def test_failed(self) -> None:
         """
