@@ -24,7 +24,7 @@ from twisted.logger import Logger
 
 from .decisions import ClientInfo, Decision, IRouter, Refuse
 from .h1 import PROXY_FORMS, Framing, Headers, Request
-from .hooks import Hook, HookFailed, Hooks, RequestEvent, Routed, foldBefore, runChain
+from .hooks import Hook, HookFailed, Hooks, RequestEvent, Routed, foldBefore, runHooks
 from .routing import messagePolicy
 
 if TYPE_CHECKING:
@@ -143,23 +143,15 @@ class Admission:
         Run the before-routing hooks, then route what they leave.
         """
         timeout = self.hooks.timeout
-        try:
-            result = runChain(
-                hooks,
-                RequestEvent(request, client),
-                foldBefore,
-                self._clock,  # type: ignore[arg-type]
-                self._hookTimeout if timeout is None else timeout,
-            )
-        except HookFailed as e:
-            return self._hookFailed(e)
-        if isinstance(result, Deferred):
-            return result.addCallbacks(
-                self._routeAfterHooks,
-                lambda failure: self._hookFailed(failure.value),
-                callbackArgs=(request,),
-            )
-        return self._routeAfterHooks(result, request)
+        return runHooks(
+            hooks,
+            RequestEvent(request, client),
+            foldBefore,
+            self._clock,  # type: ignore[arg-type]
+            self._hookTimeout if timeout is None else timeout,
+            lambda result: self._routeAfterHooks(result, request),
+            self._hookFailed,
+        )
 
     def _routeAfterHooks(self, result: RequestEvent | Decision, received: Request) -> Decision | Routed:
         if type(result) is not RequestEvent:

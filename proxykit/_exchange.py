@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -53,7 +52,7 @@ from .hooks import (
     Trace,
     foldAfter,
     foldResponse,
-    runChain,
+    runHooks,
 )
 from .pool import PoolFull
 from .rewrite import (
@@ -256,17 +255,16 @@ class Exchange:
             event = RoutedEvent(
                 self.request, self.client.client, target, self._attempts, hooks.route
             )
-            try:
-                result = runChain(hooks.after, event, foldAfter, hooks.clock, hooks.timeout)
-            except HookFailed as e:
-                self._hookFailed(e, 500)
-                return
-            if isinstance(result, Deferred):
-                result.addCallbacks(
-                    lambda _: self._acquire(target, fresh),
-                    lambda failure: self._hookFailed(failure.value, 500),
-                )
-                return
+            runHooks(
+                hooks.after,
+                event,
+                foldAfter,
+                hooks.clock,
+                hooks.timeout,
+                lambda _: self._acquire(target, fresh),
+                lambda error: self._hookFailed(error, 500),
+            )
+            return
         self._pool.acquire(target, self, self._connector, fresh)
 
     def _acquire(self, target: Origin, fresh: bool) -> None:
@@ -529,37 +527,42 @@ class Exchange:
             event = ResponseEvent(
                 request, client.client, self._target, status, response.reason, headers  # type: ignore[arg-type]
             )
-            try:
-                result = runChain(hooks.response, event, foldResponse, hooks.clock, hooks.timeout)
-            except HookFailed as e:
-                self._hookFailed(e, 502)
-                return
-            if isinstance(result, Deferred):
-                # Hold the origin's further events until the head is out.
-                self._held = []
-                origin = self.origin
-                if origin is not None:
-                    origin.pauseReading(HOOKED)
-                    origin.setDeadline(None)
-                result.addCallbacks(
-                    self._rewritten,
-                    lambda failure: self._hookFailed(failure.value, 502),
-                    callbackArgs=(response, framing),
-                )
-                return
-            headers = result.headers + framing
+            runHooks(
+                hooks.response,
+                event,
+                foldResponse,
+                hooks.clock,
+                hooks.timeout,
+                lambda event: self._rewritten(event, response, framing),
+                lambda error: self._hookFailed(error, 502),
+                self._hold,
+            )
+            return
         self._sendHead(response, headers)
+
+    def _hold(self) -> None:
+        """
+        A response hook takes its time: hold the origin's further events
+        (and its reading) until the head is out.
+        """
+        self._held = []
+        origin = self.origin
+        if origin is not None:
+            origin.pauseReading(HOOKED)
+            origin.setDeadline(None)
 
     def _rewritten(self, event: ResponseEvent, response: Response, framing: Headers) -> None:
         """
         The response hooks are done: send the head they left, then what the
-        origin sent meanwhile.
+        origin sent meanwhile, if they held it.
         """
+        if self.finished:
+            return
         held = self._held
-        if self.finished or held is None:
+        self._sendHead(response, event.headers + framing)
+        if held is None:
             return
         self._held = None
-        self._sendHead(response, event.headers + framing)
         origin = self.origin
         if origin is not None:
             origin.setDeadline(self._timeout)

@@ -490,6 +490,37 @@ def runChain(
     return event
 
 
+T = TypeVar("T")
+
+
+def runHooks(
+    hooks: Sequence[Hook],
+    event: E,
+    fold: Callable[[E, object], tuple[Any, bool]],
+    clock: IReactorTime,
+    timeout: float,
+    then: Callable[[Any], T],
+    failed: Callable[[HookFailed], T],
+    waiting: Callable[[], object] | None = None,
+) -> T | Deferred[T]:
+    """
+    L{runChain}, then C{then} with its outcome, or C{failed} with the
+    L{HookFailed}: at once, or (when a hook waits) later, after calling
+    C{waiting} first.
+
+    @return: What C{then} or C{failed} returns, or a L{Deferred} of it.
+    """
+    try:
+        result = runChain(hooks, event, fold, clock, timeout)
+    except HookFailed as e:
+        return failed(e)
+    if isinstance(result, Deferred):
+        if waiting is not None:
+            waiting()
+        return result.addCallbacks(then, lambda failure: failed(failure.value))
+    return then(result)
+
+
 def _resume(
     result: object,
     hook: Hook,

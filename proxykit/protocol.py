@@ -75,7 +75,7 @@ from .hooks import (
     TunnelEvent,
     TunnelRecord,
     foldAfter,
-    runChain,
+    runHooks,
 )
 from .pool import ConnectionPool, Pooled
 from .reactor import orGlobal
@@ -683,17 +683,16 @@ class ProxyProtocol(Side):
         if hooks.relaying and hooks.hooks("after"):
             timeout = factory.config.timeouts.response if hooks.timeout is None else hooks.timeout
             event = RoutedEvent(request, self.client, tunnel.parent or target)
-            try:
-                result = runChain(hooks.hooks("after"), event, foldAfter, self._clock, timeout)
-            except HookFailed as e:
-                self._tunnelHookFailed(waiting, e)
-                return
-            if isinstance(result, Deferred):
-                result.addCallbacks(
-                    lambda _: self._connectTunnel(request, tunnel, waiting),
-                    lambda failure: self._tunnelHookFailed(waiting, failure.value),
-                )
-                return
+            runHooks(
+                hooks.hooks("after"),
+                event,
+                foldAfter,
+                self._clock,
+                timeout,
+                lambda _: self._connectTunnel(request, tunnel, waiting),
+                lambda error: self._tunnelHookFailed(waiting, error),
+            )
+            return
         self._connectTunnel(request, tunnel, waiting)
 
     def _tunnelHookFailed(self, waiting: _Waiting, error: HookFailed) -> None:

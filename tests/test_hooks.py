@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.logger import LogEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -355,6 +355,19 @@ class ResponseTests(SynchronousTestCase):
         self.assertEqual(ot.producerState, "producing")
         h.send(GET)
         self.assertEqual(len(h.reactor.tcpClients), 1)  # the pooled connection
+
+    def test_alreadyFired(self) -> None:
+        """
+        A Deferred that has already fired counts at once.
+        """
+        h = Harness()
+        hooked(h).onResponse(lambda e: succeed([(b"X-Now", b"1")]))
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        received = h.received()
+        self.assertTrue(received.startswith(b"HTTP/1.1 200 OK\r\nX-Now: 1\r\n"))
+        self.assertTrue(received.endswith(b"hello"))
 
     def test_raises(self) -> None:
         """
