@@ -556,6 +556,9 @@ def foldBefore(event: RequestEvent | Decision, result: object) -> tuple[RequestE
     if isinstance(result, Request):
         return RequestEvent(result, event.client), False  # type: ignore[union-attr]
     if isinstance(result, Refuse | Respond):
+        checkFields(list(result.headers))
+        if not (isinstance(result.status, int) and 200 <= result.status <= 599):
+            raise ValueError(f"cannot answer status {result.status!r}")
         return result, True
     raise TypeError(f"returned {type(result).__name__}, not None, a Request, Refuse or Respond")
 

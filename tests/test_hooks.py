@@ -223,6 +223,24 @@ class BeforeRoutingTests(SynchronousTestCase):
         self.assertEqual(h.reactor.tcpClients, [])
         self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
 
+    def test_badAnswer(self) -> None:
+        """
+        A refusal or answer whose fields could split the head, or whose
+        status is not a final one, fails the request instead.
+        """
+        for answer in (
+            Refuse(403, "x", ((b"X", b"a\r\nSet-Cookie: evil"),)),
+            Respond(200, ((b"X", b"a\nb"),), b""),
+            Respond(101, (), b""),
+        ):
+            h = Harness()
+            hooked(h).beforeRouting(lambda e, answer=answer: answer)
+            h.send(GET)
+            received = h.received()
+            self.assertTrue(received.startswith(b"HTTP/1.1 500 "), answer)
+            self.assertNotIn(b"evil", received)
+        self.assertEqual(len(self.flushLoggedErrors(ValueError)), 3)
+
     def test_timeout(self) -> None:
         """
         A hook that never answers fails after the hooks' timeout.
