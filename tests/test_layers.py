@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "proxykit"
 
 UPWARD = {
-    ("proxykit/config.py", "proxykit/_configreader.py"),
-    ("proxykit/_tlsconfig.py", "proxykit/tls.py"),
+    ("proxykit/config/values.py", "proxykit/config/reader.py"),
+    ("proxykit/config/tlsconfig.py", "proxykit/tls.py"),
 }
 """The lazy upward imports docs/design.rst names."""
 

@@ -7,7 +7,7 @@ of forward-proxy requests (407; the check may take a while, then the
 decision comes later), the message policy (loops 508, TRACE 405,
 C{Max-Forwards: 0} answered here), the body-size precheck (413 for a
 C{Content-Length} over the limit) and, last, the router.  The outcome is a
-L{Decision} for the protocol shell (L{proxykit.protocol.ProxyProtocol}) to
+L{Decision} for the protocol shell (L{proxykit.relay.client.ProxyProtocol}) to
 carry out; nothing here touches a connection.
 """
 
@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Final
 
 from twisted.internet.defer import Deferred
 
-from .decisions import ClientInfo, Decision, IRouter, Refuse
-from .h1 import PROXY_FORMS, Framing, Headers, Request
-from .routing import messagePolicy
+from ..decisions import ClientInfo, Decision, IRouter, Refuse
+from ..h1 import PROXY_FORMS, Framing, Headers, Request
+from ..policy.routing import messagePolicy
 
 if TYPE_CHECKING:
-    from .auth import ProxyAuthenticator
+    from ..policy.auth import ProxyAuthenticator
 
 _CHECKED_METHODS: Final = frozenset({b"TRACE", b"OPTIONS"})
 """Methods the message policy looks at even without C{Via}."""
