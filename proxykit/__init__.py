@@ -12,9 +12,7 @@ The names below are the public API (see C{docs/library.rst}); the modules
 they come from are not, and may move.
 """
 
-from ._gate import ListenerGate
-from .balance import OriginGroup
-from .config import (
+from .config.values import (
     CertificateConfig,
     ConfigError,
     ForwardConfig,
@@ -42,9 +40,14 @@ from .decisions import (
     Tunnel,
     Upstream,
 )
-from .destinations import DestinationPolicy
 from .h1 import Request, TargetForm
-from .hooks import (
+from .policy.balance import OriginGroup
+from .policy.destinations import DestinationPolicy
+from .policy.routing import ForwardRouter
+from .policy.vhosts import CombinedRouter, ReverseRouter, VhostTable
+from .relay.client import ProxyFactory
+from .relay.gate import ListenerGate
+from .relay.hooks import (
     ErrorEvent,
     HookFailed,
     Hooks,
@@ -56,9 +59,7 @@ from .hooks import (
     TunnelEvent,
     TunnelRecord,
 )
-from .pool import ConnectionPool
-from .protocol import ProxyFactory
-from .routing import ForwardRouter
+from .relay.pool import ConnectionPool
 from .service import (
     forwardProxy,
     forwardService,
@@ -66,7 +67,6 @@ from .service import (
     reverseService,
     routedProxy,
 )
-from .vhosts import CombinedRouter, ReverseRouter, VhostTable
 
 __version__ = "0.1.0.dev0"
 

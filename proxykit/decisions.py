@@ -24,7 +24,7 @@ import attrs
 from .h1 import Request, parseAuthority
 
 if TYPE_CHECKING:
-    from .config import OriginTLS
+    from .config.values import OriginTLS
 
 
 @attrs.frozen(cache_hash=True)
@@ -108,7 +108,7 @@ class Origin:
 class Upstream(Protocol):
     """
     Where a route's requests go: one or more origins, a balancing policy and
-    health state.  L{proxykit._exchange.Exchange} asks it for an origin per
+    health state.  L{proxykit.relay.exchange.Exchange} asks it for an origin per
     attempt and reports back.
     """
 

@@ -15,12 +15,15 @@ benchmark (C{docs/performance.md}) measures the difference.
 C{twistd proxykit} installs it unless a reactor was chosen (C{-r}); a library
 application may call L{install} before anything imports
 C{twisted.internet.reactor}, or use any other reactor.
+
+L{orGlobal} and L{NamedLogger} are what proxykit's own classes use to run
+on a reactor and to log.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from twisted.internet.main import installReactor
 from twisted.logger import Logger
@@ -32,7 +35,7 @@ try:
 except ImportError:  # pragma: no cover - not Linux
     EPollReactor = None  # type: ignore[assignment,misc]
 
-__all__ = ["available", "install", "installIfNone", "orGlobal"]
+__all__ = ["NamedLogger", "available", "install", "installIfNone", "orGlobal"]
 
 _log = Logger()
 
@@ -50,6 +53,26 @@ def orGlobal(reactor: _R | None) -> _R:
     from twisted.internet import reactor as installed
 
     return cast(_R, installed)
+
+
+class NamedLogger(Logger):
+    """
+    A class attribute's L{Logger} that logs under the namespace it was given,
+    where Twisted's would use the class's module path: the namespaces
+    operators filter on (C{proxykit.protocol.ProxyProtocol}, ...) stay the
+    same when a module moves.
+    """
+
+    def __init__(self, namespace: str) -> None:
+        super().__init__(namespace)
+
+    def __get__(self, instance: object, owner: type | None = None) -> Logger:
+        """
+        As L{Logger.__get__}, with this logger's namespace: the source is
+        C{instance}, or C{owner} when read from the class.
+        """
+        source: Any = owner if instance is None else instance
+        return Logger(self.namespace, source, observer=self.observer)
 
 
 def available() -> bool:

@@ -30,19 +30,19 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ._gate import ListenerGate as ListenerGate
-from .config import ProxyConfig
-from .destinations import DestinationPolicy, destinationsFor
-from .protocol import ProxyFactory, poolFor
+from .config.values import ProxyConfig
+from .policy.destinations import DestinationPolicy, destinationsFor
 from .reactor import orGlobal
+from .relay.client import ProxyFactory, poolFor
+from .relay.gate import ListenerGate as ListenerGate
 
 if TYPE_CHECKING:
-    from .auth import ProxyAuthenticator
-    from .health import HealthChecker
-    from .hooks import Hooks
+    from .policy.auth import ProxyAuthenticator
+    from .relay.health import HealthChecker
+    from .relay.hooks import Hooks
     from .tls import ServerTLS, TLSSettings
 from .decisions import IRouter
-from .routing import ForwardRouter
+from .policy.routing import ForwardRouter
 
 
 @implementer(IStreamServerEndpoint)
@@ -351,14 +351,14 @@ def authenticatorFor(config: ProxyConfig, reactor: IReactorTime) -> ProxyAuthent
     """
     The proxy authenticator C{forward.auth_file} asks for, or C{None}.
 
-    @raise proxykit.auth.HtpasswdError: The file is malformed or has hashes
+    @raise proxykit.policy.auth.HtpasswdError: The file is malformed or has hashes
         other than bcrypt.
     @raise OSError: The file cannot be read.
     """
     path = config.forward.authFile
     if path is None:
         return None
-    from .auth import BcryptChecker, ProxyAuthenticator
+    from .policy.auth import BcryptChecker, ProxyAuthenticator
 
     checker = BcryptChecker.fromFile(path, reactor=reactor)  # type: ignore[arg-type]
     return ProxyAuthenticator(checker, realm=config.forward.authRealm, reactor=reactor)
@@ -393,8 +393,8 @@ def reverseRouter(
     """
     if destinations is None:
         destinations = destinationsFor(config)
-    from .health import HealthChecker
-    from .vhosts import CombinedRouter, ReverseRouter, VhostTable
+    from .policy.vhosts import CombinedRouter, ReverseRouter, VhostTable
+    from .relay.health import HealthChecker
 
     table = VhostTable.fromConfig(config.reverse, reactor)
     router: IRouter = ReverseRouter(table, config.reverse)
@@ -471,11 +471,11 @@ def buildFactory(
         first listener starts and the last one stops).
     @param destinations: Another destination policy than
         L{destinationsFor}'s; only for deliberately weaker (or stronger)
-        rules, e.g. L{proxykit.destinations.OPEN}.
-    @param hooks: The application's hooks (L{proxykit.hooks.Hooks}).
+        rules, e.g. L{proxykit.policy.destinations.OPEN}.
+    @param hooks: The application's hooks (L{proxykit.relay.hooks.Hooks}).
 
     @raise ValueError: C{hooks} has hooks for a route C{router} lacks.
-    @raise proxykit.auth.HtpasswdError: C{forward.auth_file} is malformed.
+    @raise proxykit.policy.auth.HtpasswdError: C{forward.auth_file} is malformed.
     @raise OSError: C{forward.auth_file} cannot be read.
     """
     reactor = orGlobal(reactor)
@@ -515,9 +515,9 @@ def forwardProxy(
     @param config: C{None}: the defaults (listening on 127.0.0.1).
     @param reactor: C{None}: the global reactor.
     @param destinations: Only to replace the policy deliberately, e.g.
-        L{proxykit.destinations.OPEN} (no checks at all).
-    @param hooks: The application's hooks (L{proxykit.hooks.Hooks}): code
-        run before and after routing, on response heads, and observing
+        L{proxykit.policy.destinations.OPEN} (no checks at all).
+    @param hooks: The application's hooks (L{proxykit.relay.hooks.Hooks}):
+        code run before and after routing, on response heads, and observing
         tunnels, errors and completed requests.
     @return: A factory that caps its open connections at
         C{limits.max_client_connections}.  Its C{factory} attribute is the

@@ -34,8 +34,8 @@ from twisted.application.service import IService
 from twisted.python import usage
 
 from . import __version__
-from ._checks import listenProblem
-from .config import (
+from .config.checks import listenProblem
+from .config.values import (
     DEFAULT_LISTEN,
     DEFAULT_REVERSE_LISTEN,
     ConfigError,
@@ -166,7 +166,7 @@ class _ModeOptions(_VersionOption, usage.Options):
         authFile = config.forward.authFile
         if authFile is not None:
             # Report a bad password file before anything listens.
-            from .auth import loadHtpasswd
+            from .policy.auth import loadHtpasswd
 
             try:
                 loadHtpasswd(authFile)

@@ -40,11 +40,11 @@ from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from zope.interface import implementer
 
-from ._tlsconfig import CertificateConfig, TLSConfig, TLSListener, TLSSettings
 from ._twistedcompat import DirectSendTLSProtocol
+from .config.tlsconfig import CertificateConfig, TLSConfig, TLSListener, TLSSettings
 from .decisions import ClientInfo, Decision, Refuse, Respond
 from .h1 import Request, TargetForm
-from .vhosts import VhostTable, normalizeHost
+from .policy.vhosts import VhostTable, normalizeHost
 
 __all__ = [
     "CIPHERS",

@@ -12,7 +12,7 @@ from twisted.python.failure import Failure
 
 from proxykit import ForwardRouter, ProxyConfig, ProxyFactory, Timeouts
 from proxykit.decisions import IRouter
-from proxykit.protocol import ProxyProtocol
+from proxykit.relay.client import ProxyProtocol
 
 GET = b"GET http://127.0.0.1:9000/a HTTP/1.1\r\nHost: 127.0.0.1:9000\r\nAccept: */*\r\n\r\n"
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"

@@ -1,5 +1,5 @@
 """
-Tests for L{proxykit._admission}: what every request goes through before
+Tests for L{proxykit.relay.admission}: what every request goes through before
 the relay acts on it, in order.
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from proxykit._admission import Admission, proxyAuthorization
 from proxykit.decisions import ClientInfo, Decision, Refuse, Respond
 from proxykit.h1 import Request
+from proxykit.relay.admission import Admission, proxyAuthorization
 
 from ._helpers import parseRequest
 

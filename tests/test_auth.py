@@ -1,5 +1,5 @@
 """
-Tests for L{proxykit.auth}: htpasswd files, the bcrypt checker, Basic
+Tests for L{proxykit.policy.auth}: htpasswd files, the bcrypt checker, Basic
 credentials and the authenticator's cache, with low-cost hashes made at test
 time, a fake clock, and a fake thread pool (and the reactor's real one).
 """
@@ -22,7 +22,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from proxykit.auth import (
+from proxykit.policy.auth import (
     BcryptChecker,
     HtpasswdError,
     ProxyAuthenticator,

@@ -1,5 +1,5 @@
 """
-Tests for L{proxykit.balance}: origin URLs, balancing policies and passive
+Tests for L{proxykit.policy.balance}: origin URLs, balancing policies and passive
 and active health state, with a fake clock.
 """
 
@@ -11,9 +11,9 @@ from random import Random
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from proxykit.balance import OriginGroup, originURL, parseOriginURL
 from proxykit.config import OriginConfig, OriginTLS, RouteConfig
 from proxykit.decisions import Origin, Upstream
+from proxykit.policy.balance import OriginGroup, originURL, parseOriginURL
 
 A = Origin("http", "a.test", 80)
 B = Origin("http", "b.test", 80)

@@ -11,7 +11,6 @@ from typing import Any
 import attrs
 from twisted.trial.unittest import SynchronousTestCase
 
-from proxykit.balance import parseOriginURL
 from proxykit.config import (
     DEFAULT_REVERSE_LISTEN,
     CertificateConfig,
@@ -35,6 +34,7 @@ from proxykit.config import (
     hostKey,
     parseHost,
 )
+from proxykit.policy.balance import parseOriginURL
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 
@@ -917,7 +917,7 @@ class HostAndOriginTests(SynchronousTestCase):
         """
         C{http://host[:port]} with an optional C{/} and C{unix:/path} are
         origins; everything L{checkOriginURL} accepts,
-        L{proxykit.balance.parseOriginURL} accepts too, so a checked file
+        L{proxykit.policy.balance.parseOriginURL} accepts too, so a checked file
         never fails later when the origins are built.
         """
         good = [
@@ -1028,7 +1028,7 @@ class ListenTests(SynchronousTestCase):
         What Twisted accepts is accepted: TCP on every interface, on an
         IPv6 address, UNIX sockets, PROXY-protocol listeners.
         """
-        from proxykit._checks import listenEndpoint
+        from proxykit.config.checks import listenEndpoint
 
         for value in (
             "tcp:0",

@@ -1,7 +1,7 @@
 """
-Tests for L{proxykit.destinations}, the host classification it relies on
-(L{proxykit._checks.canonicalHost}) and the connector's checks in
-L{proxykit.endpoints}: names and every address connected to are checked,
+Tests for L{proxykit.policy.destinations}, the host classification it relies on
+(L{proxykit.config.checks.canonicalHost}) and the connector's checks in
+L{proxykit.relay.endpoints}: names and every address connected to are checked,
 whatever spelling produced it.
 """
 
@@ -13,10 +13,10 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit import ForwardConfig, ForwardRouter, ProxyConfig, ProxyFactory
-from proxykit._checks import checkPattern
-from proxykit.destinations import DestinationPolicy, DestinationRefused
-from proxykit.endpoints import connect
-from proxykit.errors import connectFailureStatus
+from proxykit.config.checks import checkPattern
+from proxykit.policy.destinations import DestinationPolicy, DestinationRefused
+from proxykit.relay.endpoints import connect
+from proxykit.relay.errors import connectFailureStatus
 
 from ._harness import Transport
 

@@ -29,8 +29,8 @@ from proxykit.config import (
     Timeouts,
     VhostConfig,
 )
+from proxykit.policy.vhosts import ReverseRouter, VhostTable
 from proxykit.tap import ForwardOptions
-from proxykit.vhosts import ReverseRouter, VhostTable
 
 from ._harness import GET, OK, Harness
 

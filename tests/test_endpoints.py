@@ -1,5 +1,5 @@
 """
-Tests for L{proxykit.endpoints}.
+Tests for L{proxykit.relay.endpoints}.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit.config import OriginTLS
 from proxykit.decisions import Origin
-from proxykit.destinations import DestinationPolicy, DestinationRefused
-from proxykit.endpoints import (
+from proxykit.policy.destinations import DestinationPolicy, DestinationRefused
+from proxykit.relay.endpoints import (
     ClientTLS,
     OriginConnector,
     TLSFailed,
@@ -28,7 +28,7 @@ from proxykit.endpoints import (
     connect,
     tlsFailureReason,
 )
-from proxykit.errors import connectFailureStatus
+from proxykit.relay.errors import connectFailureStatus
 
 from ._certs import TestCA, writeFile
 
@@ -68,7 +68,7 @@ class ClientEndpointTests(SynchronousTestCase):
         (each resolved address), and under TLS; a refused one is not
         connected to and fails with DestinationRefused (403).
         """
-        from proxykit.destinations import DestinationRefused
+        from proxykit.policy.destinations import DestinationRefused
 
         tls = buildCreator("10.0.0.1", OriginTLS(verify=False))
         for host, scheme in (

@@ -1,5 +1,5 @@
 """
-Tests for L{proxykit.errors}.
+Tests for L{proxykit.relay.errors}.
 """
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 from twisted.internet import defer, error
 from twisted.trial.unittest import SynchronousTestCase
 
-from proxykit.errors import connectFailureStatus, errorResponse, routeDownDetail
 from proxykit.h1 import NEED_DATA, H1Connection, Response
+from proxykit.relay.errors import connectFailureStatus, errorResponse, routeDownDetail
 
 
 class ErrorResponseTests(SynchronousTestCase):
@@ -78,7 +78,7 @@ class ErrorResponseTests(SynchronousTestCase):
         A failed TLS handshake or certificate verification is 502, and the
         reason (for the log) says why.
         """
-        from proxykit.endpoints import TLSFailed
+        from proxykit.relay.endpoints import TLSFailed
 
         status, why = connectFailureStatus(TLSFailed("certificate has expired"))
         self.assertEqual(status, 502)

@@ -1,5 +1,5 @@
 """
-Tests for L{proxykit._flow}: pause reasons and the lazy deadline.
+Tests for L{proxykit.relay.flow}: pause reasons and the lazy deadline.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import directlyProvides
 
-from proxykit._flow import NOT_CONNECTED, PEER_BLOCKED, PIPELINE, Side
+from proxykit.relay.flow import NOT_CONNECTED, PEER_BLOCKED, PIPELINE, Side
 
 
 class Recorder(Side):

@@ -1,5 +1,5 @@
 """
-Tests for L{proxykit.forwarded}: what the origin is told about the client,
+Tests for L{proxykit.policy.forwarded}: what the origin is told about the client,
 and how redirects from the origin are pointed back at the public address.
 
 Each table is checked in a single comparison of (row, result) lists, so that
@@ -12,13 +12,13 @@ from typing import NamedTuple
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from proxykit.forwarded import (
+from proxykit.h1 import Headers
+from proxykit.policy.forwarded import (
     FORWARDING_FIELDS,
     addForwardingHeaders,
     rewriteLocation,
     rewriteResponseHeaders,
 )
-from proxykit.h1 import Headers
 
 CLIENT = "203.0.113.7"
 PROXY = "10.0.0.1"

@@ -1,5 +1,5 @@
 """
-Tests for L{proxykit.health}: active health checks, with a fake clock and
+Tests for L{proxykit.relay.health}: active health checks, with a fake clock and
 in-memory connections (and one real socket).
 """
 
@@ -19,10 +19,10 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 from twisted.web.static import Data
 
-from proxykit.balance import OriginGroup
 from proxykit.config import ConfigError, HealthCheckConfig
 from proxykit.decisions import Origin
-from proxykit.health import HealthChecker
+from proxykit.policy.balance import OriginGroup
+from proxykit.relay.health import HealthChecker
 
 A = Origin("http", "a.test", 8080)
 B = Origin("http", "b.test", 80)

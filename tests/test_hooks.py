@@ -1,5 +1,5 @@
 """
-Tests for L{proxykit.hooks}: each hook point on a proxy over Twisted's
+Tests for L{proxykit.relay.hooks}: each hook point on a proxy over Twisted's
 in-memory fakes.
 """
 
@@ -12,10 +12,11 @@ from twisted.logger import LogEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit import ForwardConfig, ProxyConfig, Timeouts, forwardProxy
-from proxykit._flow import AUTHENTICATING
 from proxykit.decisions import Refuse, Respond
 from proxykit.h1 import Request
-from proxykit.hooks import (
+from proxykit.policy.vhosts import ReverseRouter, VhostTable
+from proxykit.relay.flow import AUTHENTICATING
+from proxykit.relay.hooks import (
     ErrorEvent,
     HookFailed,
     Hooks,
@@ -27,7 +28,6 @@ from proxykit.hooks import (
     TunnelEvent,
     TunnelRecord,
 )
-from proxykit.vhosts import ReverseRouter, VhostTable
 
 from ._harness import GET, OK, Harness, lose, originSaw
 from .test_reverse import reverse

@@ -29,7 +29,7 @@ from proxykit.config import (
     RouteConfig,
     VhostConfig,
 )
-from proxykit.destinations import OPEN
+from proxykit.policy.destinations import OPEN
 from proxykit.service import ListenerGate, ProxyService
 from proxykit.tap import Options, makeService
 

@@ -1,5 +1,5 @@
 """
-Tests for L{proxykit.pool}: the keep-alive pool, without HTTP.
+Tests for L{proxykit.relay.pool}: the keep-alive pool, without HTTP.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit.config import PoolConfig
-from proxykit.pool import ConnectionPool, Pooled
+from proxykit.relay.pool import ConnectionPool, Pooled
 
 
 class FakeConnection:
@@ -197,8 +197,8 @@ class PoolLimitTests(SynchronousTestCase):
         for r in rs:
             self.pool.acquire("a", r, self.connector)
         self.assertEqual(len(rs[3].failed), 1)
-        from proxykit.errors import connectFailureStatus
-        from proxykit.pool import PoolFull
+        from proxykit.relay.errors import connectFailureStatus
+        from proxykit.relay.pool import PoolFull
 
         self.assertIsInstance(rs[3].failed[0].value, PoolFull)
         self.assertEqual(connectFailureStatus(rs[3].failed[0].value)[0], 503)

@@ -1,5 +1,5 @@
 """
-Tests for L{proxykit.protocol} and L{proxykit._exchange}: transcripts of what
+Tests for L{proxykit.relay.client} and L{proxykit.relay.exchange}: transcripts of what
 the client and the origin send and see, on Twisted's in-memory fakes.
 """
 
@@ -23,7 +23,6 @@ from proxykit import (
     ProxyConfig,
     Timeouts,
 )
-from proxykit._gate import IConnectionGate
 from proxykit.h1 import (
     NEED_DATA,
     Data,
@@ -33,7 +32,8 @@ from proxykit.h1 import (
     ProtocolError,
     Request,
 )
-from proxykit.protocol import ProxyProtocol, wrappedAddress
+from proxykit.relay.client import ProxyProtocol, wrappedAddress
+from proxykit.relay.gate import IConnectionGate
 
 from ._harness import GET, OK, Harness, Transport, lose, originSaw
 

@@ -11,7 +11,7 @@ import bcrypt
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from proxykit.auth import BcryptChecker, ProxyAuthenticator
+from proxykit.policy.auth import BcryptChecker, ProxyAuthenticator
 
 from ._harness import OK, Harness, originSaw
 

@@ -151,3 +151,60 @@ class InstallTests(SynchronousTestCase):
             "print(type(reactor).__name__)\n"
         )
         self.assertEqual(out.split(), ["False", "SelectReactor"])
+
+
+class _Named:
+    log = proxyreactor.NamedLogger("proxykit.example.Named")
+
+
+class NamedLoggerTests(SynchronousTestCase):
+    """
+    L{proxykit.reactor.NamedLogger} logs under the namespace it was given,
+    not its class's module path, so moving a module does not change what
+    operators filter on.
+    """
+
+    def test_instance(self) -> None:
+        """
+        Read from an instance, it logs under its namespace with the
+        instance as the source.
+        """
+        named = _Named()
+        with capturedLogs() as events:
+            named.log.info("hello")
+        [event] = events
+        self.assertEqual(event["log_namespace"], "proxykit.example.Named")
+        self.assertIs(event["log_source"], named)
+
+    def test_class(self) -> None:
+        """
+        Read from the class, it logs under its namespace with the class as
+        the source.
+        """
+        with capturedLogs() as events:
+            _Named.log.info("hello")
+        [event] = events
+        self.assertEqual(event["log_namespace"], "proxykit.example.Named")
+        self.assertIs(event["log_source"], _Named)
+
+    def test_movedModulesKeepNamespaces(self) -> None:
+        """
+        The classes and modules that moved into C{proxykit.relay} and
+        C{proxykit.policy} log under the namespaces they had before.
+        """
+        from proxykit.policy import auth, balance, destinations
+        from proxykit.relay import client, endpoints, exchange, gate, health, pool
+
+        namespaces = {
+            "proxykit.pool.ConnectionPool": pool.ConnectionPool._log,
+            "proxykit.protocol.ProxyProtocol": client.ProxyProtocol._log,
+            "proxykit.auth.ProxyAuthenticator": auth.ProxyAuthenticator._log,
+            "proxykit._exchange.Exchange": exchange.Exchange._log,
+            "proxykit._gate.ListenerGate": gate.ListenerGate._log,
+            "proxykit.destinations.DestinationPolicy": destinations.DestinationPolicy._log,
+            "proxykit.health.HealthChecker": health.HealthChecker._log,
+            "proxykit.balance": balance._log,
+            "proxykit.endpoints": endpoints._log,
+        }
+        for namespace, log in namespaces.items():
+            self.assertEqual(log.namespace, namespace)

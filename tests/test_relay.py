@@ -1,5 +1,5 @@
 """
-Tests for L{proxykit._relay}: the client connection, the exchange and the
+Tests for L{proxykit.relay.interfaces}: the client connection, the exchange and the
 origin connection provide the interfaces they talk to each other through.
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyClass, verifyObject
 
-from proxykit._exchange import Exchange, ExchangeFailure, ExchangeState
-from proxykit._flow import Side
-from proxykit._origin import OriginProtocol
-from proxykit._relay import IClientSide, IExchange, IFlowSide, IOriginSide
-from proxykit.protocol import ProxyProtocol
+from proxykit.relay.client import ProxyProtocol
+from proxykit.relay.exchange import Exchange, ExchangeFailure, ExchangeState
+from proxykit.relay.flow import Side
+from proxykit.relay.interfaces import IClientSide, IExchange, IFlowSide, IOriginSide
+from proxykit.relay.origin import OriginProtocol
 
 from ._harness import GET, Harness
 

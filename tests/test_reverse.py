@@ -16,7 +16,7 @@ from proxykit.config import (
     Timeouts,
     VhostConfig,
 )
-from proxykit.vhosts import ReverseRouter, VhostTable
+from proxykit.policy.vhosts import ReverseRouter, VhostTable
 
 from ._harness import OK, Harness, lose, originSaw
 

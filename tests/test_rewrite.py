@@ -1,5 +1,5 @@
 """
-Tests for L{proxykit.rewrite}: header policy as pure functions.
+Tests for L{proxykit.policy.rewrite}: header policy as pure functions.
 """
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit.h1 import Framing
-from proxykit.rewrite import (
+from proxykit.policy.rewrite import (
     HOP_BY_HOP,
     forwardHeaders,
     forwardTrailers,

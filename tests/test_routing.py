@@ -1,5 +1,5 @@
 """
-Tests for L{proxykit.routing}: the forward router's decisions, without a
+Tests for L{proxykit.policy.routing}: the forward router's decisions, without a
 reactor.
 """
 
@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from proxykit._checks import AddressSet
 from proxykit.config import ForwardConfig, OriginTLS
+from proxykit.config.checks import AddressSet
 from proxykit.decisions import ClientInfo, Forward, Origin, Refuse, Tunnel
-from proxykit.destinations import DestinationPolicy
-from proxykit.routing import ForwardRouter
+from proxykit.policy.destinations import DestinationPolicy
+from proxykit.policy.routing import ForwardRouter
 
 from ._helpers import parseRequest
 
@@ -374,7 +374,7 @@ class ExplicitNetworkTests(SynchronousTestCase):
 
 class AddressSetTests(SynchronousTestCase):
     """
-    L{proxykit._checks.AddressSet}: membership of transport addresses in
+    L{proxykit.config.checks.AddressSet}: membership of transport addresses in
     networks, with a bounded cache.
     """
 

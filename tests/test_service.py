@@ -19,7 +19,15 @@ from twisted.logger import LogEvent, Logger, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
-from proxykit._gate import (
+from proxykit.config import (
+    CertificateConfig,
+    ForwardConfig,
+    LimitsConfig,
+    ProxyConfig,
+    TLSConfig,
+    TLSListener,
+)
+from proxykit.relay.gate import (
     FILE_LIMIT_RESERVE,
     IConnectionGate,
     IGatedConnection,
@@ -28,14 +36,6 @@ from proxykit._gate import (
     fileLimit,
     listeningPortOf,
     raiseFileLimit,
-)
-from proxykit.config import (
-    CertificateConfig,
-    ForwardConfig,
-    LimitsConfig,
-    ProxyConfig,
-    TLSConfig,
-    TLSListener,
 )
 from proxykit.service import (
     ListenerGate,

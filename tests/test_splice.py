@@ -1,5 +1,5 @@
 """
-Tests for L{proxykit.splice}: CONNECT tunnels on in-memory fakes.
+Tests for L{proxykit.relay.splice}: CONNECT tunnels on in-memory fakes.
 """
 
 from __future__ import annotations

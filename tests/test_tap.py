@@ -19,6 +19,7 @@ from proxykit.config import (
     RouteConfig,
     VhostConfig,
 )
+from proxykit.policy.vhosts import CombinedRouter, ReverseRouter
 from proxykit.service import ProxyService
 from proxykit.tap import (
     ForwardOptions,
@@ -27,7 +28,6 @@ from proxykit.tap import (
     makeService,
     parseRoute,
 )
-from proxykit.vhosts import CombinedRouter, ReverseRouter
 from twisted import __version__ as twistedVersion
 
 from .test_service import BusyReactor, loopback

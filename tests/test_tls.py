@@ -1,5 +1,5 @@
 """
-Tests for L{proxykit.tls} and L{proxykit._tlsconfig}: the C{[tls]} table,
+Tests for L{proxykit.tls} and L{proxykit.config.tlsconfig}: the C{[tls]} table,
 certificates chosen by server name, the protocol versions offered, reloading,
 and what the reverse router does with a TLS connection's server name.
 """
@@ -29,13 +29,13 @@ from proxykit.config import (
 )
 from proxykit.decisions import ClientInfo, Forward, Refuse, Respond
 from proxykit.h1 import Request
+from proxykit.policy.vhosts import ReverseRouter, VhostTable
 from proxykit.tls import (
     HTTPSRedirectRouter,
     ServerTLS,
     TLSFileError,
     certificateProblems,
 )
-from proxykit.vhosts import ReverseRouter, VhostTable
 
 from ._certs import TestCA
 from ._helpers import parseRequest
@@ -464,7 +464,7 @@ class HangupTests(SynchronousTestCase):
 
         from twisted.internet.testing import MemoryReactorClock
 
-        from proxykit.routing import ForwardRouter
+        from proxykit.policy.routing import ForwardRouter
         from proxykit.service import makeService
 
         files = Files(self)

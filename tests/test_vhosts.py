@@ -1,5 +1,5 @@
 """
-Tests for L{proxykit.vhosts}: virtual hosts, prefixes and the reverse
+Tests for L{proxykit.policy.vhosts}: virtual hosts, prefixes and the reverse
 router, without a reactor.
 """
 
@@ -16,8 +16,13 @@ from proxykit.config import (
     VhostConfig,
 )
 from proxykit.decisions import ClientInfo, Forward, Origin, Refuse, Tunnel
-from proxykit.routing import ForwardRouter
-from proxykit.vhosts import CombinedRouter, ReverseRouter, VhostTable, normalizeHost
+from proxykit.policy.routing import ForwardRouter
+from proxykit.policy.vhosts import (
+    CombinedRouter,
+    ReverseRouter,
+    VhostTable,
+    normalizeHost,
+)
 
 from ._helpers import parseRequest
 

@@ -87,7 +87,7 @@ def canonicalHost(host: str) -> tuple[str, Address | None]:
         network for a client to name.  An IPv4-mapped address
         (C{::ffff:127.0.0.1}) stays as written; the destination policy
         judges it as the IPv4 address it maps (see
-        L{proxykit.destinations.judged}).
+        L{proxykit.policy.destinations.judged}).
       - A host whose last label is a number (L{endsInNumber}) is an IPv4
         address and must be written in the canonical form: four decimal
         numbers 0 to 255 without leading zeros.  The other spellings the

@@ -39,8 +39,8 @@ from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from proxykit import ConnectionPool, ProxyConfig, ProxyFactory, Timeouts
 from proxykit.config import ReverseConfig
+from proxykit.policy.vhosts import ReverseRouter, VhostTable
 from proxykit.service import ProxyService, reverseService
-from proxykit.vhosts import ReverseRouter, VhostTable
 
 from ._servers import (
     WAIT,

@@ -14,7 +14,7 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
 
 from proxykit import ForwardRouter, ProxyConfig, ProxyFactory
-from proxykit.auth import BcryptChecker, ProxyAuthenticator
+from proxykit.policy.auth import BcryptChecker, ProxyAuthenticator
 
 from ._reverse_servers import ReverseHarness
 from ._servers import runProcess
@@ -75,7 +75,7 @@ class DestinationPolicyTests(TestCase):
         C{localhost} (resolving to 127.0.0.1) gets 403 and the origin sees
         nothing; with the loopback network explicitly allowed it works.
         """
-        from proxykit.destinations import DestinationPolicy
+        from proxykit.policy.destinations import DestinationPolicy
 
         h = ReverseHarness(self, reactor)
         self.addCleanup(h.close)

@@ -4,7 +4,7 @@ proxy whose listeners reach beyond loopback refuses every spelling of a
 loopback address, and its origin on 127.0.0.1 sees no connection.
 
 The proxy is built as C{twistd proxykit forward --listen tcp:PORT} builds
-it (the destination policy of L{proxykit.destinations.destinationsFor} for a
+it (the destination policy of L{proxykit.policy.destinations.destinationsFor} for a
 listener on all interfaces), but the test listens on 127.0.0.1 only: the
 clients reach it over loopback, which since the fix changes nothing (one
 rule, decided by what the listeners bind).
@@ -19,7 +19,7 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
 
 from proxykit import ForwardConfig, ForwardRouter, ProxyConfig, ProxyFactory
-from proxykit.destinations import destinationsFor
+from proxykit.policy.destinations import destinationsFor
 from proxykit.service import poolFor
 
 from ._servers import Harness, Proxy, parseResponses, request

@@ -237,8 +237,9 @@ class DistributionTests(TestCase):
 
     def test_wheelContents(self) -> Deferred[None]:
         """
-        The wheel holds the plugin file, the C{py.typed} marker and the
-        C{proxykit.h1} package, and none of Twisted's package files.
+        The wheel holds the plugin file, the C{py.typed} marker and every
+        module of the working tree's C{proxykit/}, its packages included
+        (C{setup.cfg} lists each), and none of Twisted's package files.
         """
 
         def check() -> None:
@@ -251,6 +252,11 @@ class DistributionTests(TestCase):
                 names = set(wheel.namelist())
             for path in (PLUGIN, TYPED, "proxykit/h1/__init__.py"):
                 self.assertIn(path, names)
+            modules = {
+                os.path.relpath(path, ROOT).replace(os.sep, "/")
+                for path in glob.glob(os.path.join(ROOT, "proxykit", "**", "*.py"), recursive=True)
+            }
+            self.assertEqual(sorted(modules - names), [])
             for path in NOT_OURS:
                 self.assertNotIn(path, names)
 

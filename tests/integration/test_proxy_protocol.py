@@ -24,8 +24,8 @@ from twisted.trial.unittest import TestCase
 from proxykit import ConnectionPool, ForwardRouter, ProxyConfig, ProxyFactory, Timeouts
 from proxykit.config import OriginConfig, ReverseConfig, RouteConfig, VhostConfig
 from proxykit.decisions import IRouter
+from proxykit.policy.vhosts import ReverseRouter, VhostTable
 from proxykit.service import ListenerGate
-from proxykit.vhosts import ReverseRouter, VhostTable
 
 from ._reverse_servers import SITE, ReverseHarness
 from ._servers import (

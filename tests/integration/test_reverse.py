@@ -17,7 +17,6 @@ from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
 from proxykit import Timeouts
-from proxykit.balance import parseOriginURL
 from proxykit.config import (
     HealthCheckConfig,
     OriginConfig,
@@ -25,6 +24,7 @@ from proxykit.config import (
     RouteConfig,
     VhostConfig,
 )
+from proxykit.policy.balance import parseOriginURL
 
 from ._reverse_servers import (
     NO_WEBSOCKETS,

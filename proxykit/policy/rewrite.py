@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from .h1 import Framing, Headers
+from ..h1 import Framing, Headers
 
 HOP_BY_HOP: Final = frozenset(
     {

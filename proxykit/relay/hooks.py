@@ -49,9 +49,9 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from ._relay import ExchangeState
-from .decisions import ClientInfo, Decision, Origin, Refuse, Respond
-from .h1 import Headers, Request, checkFields
+from ..decisions import ClientInfo, Decision, Origin, Refuse, Respond
+from ..h1 import Headers, Request, checkFields
+from .interfaces import ExchangeState
 
 __all__ = [
     "ErrorEvent",

@@ -12,7 +12,7 @@ from typing import Final
 
 from twisted.internet import defer, error
 
-from .destinations import DestinationRefused
+from ..policy.destinations import DestinationRefused
 from .endpoints import TLSFailed
 from .pool import PoolFull
 from .splice import ParentRefused

@@ -24,16 +24,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ._flow import HOOKED, NOT_CONNECTED
-from ._relay import ExchangeFailure, ExchangeState, IClientSide, IExchange, IOriginSide
-from .decisions import Forward, Origin
-from .endpoints import tlsFailureReason
-from .errors import connectFailureStatus, routeDownDetail
-from .h1 import (
+from ..decisions import Forward, Origin
+from ..h1 import (
     Framing,
     Headers,
     Request,
@@ -43,6 +38,16 @@ from .h1 import (
     requestHead,
     responseHead,
 )
+from ..policy.rewrite import (
+    decrementMaxForwards,
+    forwardHeaders,
+    forwardTrailers,
+    framedHeaders,
+)
+from ..reactor import NamedLogger
+from .endpoints import tlsFailureReason
+from .errors import connectFailureStatus, routeDownDetail
+from .flow import HOOKED, NOT_CONNECTED
 from .hooks import (
     HookFailed,
     Outcome,
@@ -54,17 +59,18 @@ from .hooks import (
     foldResponse,
     runHooks,
 )
-from .pool import PoolFull
-from .rewrite import (
-    decrementMaxForwards,
-    forwardHeaders,
-    forwardTrailers,
-    framedHeaders,
+from .interfaces import (
+    ExchangeFailure,
+    ExchangeState,
+    IClientSide,
+    IExchange,
+    IOriginSide,
 )
+from .pool import PoolFull
 
 if TYPE_CHECKING:
+    from ..policy.vhosts import RoutePolicy
     from .pool import ConnectionPool, Connector, Pooled
-    from .vhosts import RoutePolicy
 
 _IDEMPOTENT: Final = frozenset(
     {b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"}
@@ -115,7 +121,7 @@ class Exchange:
     @ivar failure: Why the exchange failed, once it has.
     """
 
-    _log = Logger()
+    _log = NamedLogger("proxykit._exchange.Exchange")
 
     __slots__ = (
         "client",

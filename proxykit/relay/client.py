@@ -27,19 +27,12 @@ from twisted.internet.interfaces import (
     ISSLTransport,
 )
 from twisted.internet.protocol import Factory, connectionDone
-from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ._admission import Admission
-from ._exchange import Exchange
-from ._flow import AUTHENTICATING, NOT_CONNECTED, PIPELINE, Side
-from ._gate import IConnectionGate, IGatedConnection, listeningPortOf
-from ._origin import OriginFactory
-from ._relay import IClientSide, IExchange, IFlowSide, IOriginSide
-from .config import ProxyConfig
-from .decisions import (
+from ..config.values import ProxyConfig
+from ..decisions import (
     ClientInfo,
     Decision,
     Forward,
@@ -49,10 +42,7 @@ from .decisions import (
     Respond,
     Tunnel,
 )
-from .destinations import DestinationPolicy, destinationsFor
-from .endpoints import OriginConnector
-from .errors import REASONS, connectFailureStatus, errorResponse
-from .h1 import (
+from ..h1 import (
     NEED_DATA,
     Data,
     EndOfMessage,
@@ -64,6 +54,16 @@ from .h1 import (
     Request,
     responseHead,
 )
+from ..policy.destinations import DestinationPolicy, destinationsFor
+from ..policy.rewrite import viaValue
+from ..policy.vhosts import RoutePolicy, bindRouteHooks
+from ..reactor import NamedLogger, orGlobal
+from .admission import Admission
+from .endpoints import OriginConnector
+from .errors import REASONS, connectFailureStatus, errorResponse
+from .exchange import Exchange
+from .flow import AUTHENTICATING, NOT_CONNECTED, PIPELINE, Side
+from .gate import IConnectionGate, IGatedConnection, listeningPortOf
 from .hooks import (
     HookFailed,
     Hooks,
@@ -77,16 +77,15 @@ from .hooks import (
     foldAfter,
     runHooks,
 )
+from .interfaces import IClientSide, IExchange, IFlowSide, IOriginSide
+from .origin import OriginFactory
 from .pool import ConnectionPool, Pooled
-from .reactor import orGlobal
-from .rewrite import viaValue
 from .splice import Splice, TunnelFactory, TunnelProtocol
-from .vhosts import RoutePolicy, bindRouteHooks
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import ITransport
 
-    from .auth import ProxyAuthenticator
+    from ..policy.auth import ProxyAuthenticator
     from .health import HealthChecker
 
 
@@ -178,7 +177,7 @@ class ProxyProtocol(Side):
     @ivar closing: The connection will close after the current response.
     """
 
-    _log = Logger()
+    _log = NamedLogger("proxykit.protocol.ProxyProtocol")
     closing = False
     _headTimed = False
     bodyLimit = 0
@@ -910,7 +909,7 @@ class ProxyFactory(Factory):
     Serves HTTP/1.1 proxy clients; forward or reverse by the router it is
     given.
 
-    @ivar router: Decides per request (see L{proxykit.routing.IRouter}).
+    @ivar router: Decides per request (see L{proxykit.decisions.IRouter}).
     @ivar pool: Upstream keep-alive connections.
     @ivar config: Timeouts, limits and the rest.
     @ivar reactor: The reactor for timers and connections.
@@ -941,15 +940,15 @@ class ProxyFactory(Factory):
         @param destinations: Checked on every address a forward-proxy
             destination resolves to (the router checks names and literals).
             C{None}: the policy C{twistd proxykit} applies for C{config}
-            (L{proxykit.destinations.destinationsFor}: strict when
+            (L{proxykit.policy.destinations.destinationsFor}: strict when
             C{config.listen} reaches beyond loopback, or once a connection
             arrives through a listener that does; see L{noteListener}).
             Only an explicit
-            L{proxykit.destinations.OPEN} turns every check off.
+            L{proxykit.policy.destinations.OPEN} turns every check off.
         @param healthCheckers: Started when the first listener starts
             listening with this factory, stopped when the last one stops
             (L{startFactory}, L{stopFactory}).
-        @param hooks: The application's hooks (L{proxykit.hooks}); C{None}:
+        @param hooks: The application's hooks (L{proxykit.relay.hooks}); C{None}:
             an empty registry, found as L{hooks} to register on later.
 
         @raise ValueError: C{hooks} has route hooks (L{Hooks.forRoute}) for
@@ -1003,7 +1002,7 @@ class ProxyFactory(Factory):
     @property
     def hooks(self) -> Hooks:
         """
-        The application's hooks (L{proxykit.hooks.Hooks}); register on them
+        The application's hooks (L{proxykit.relay.hooks.Hooks}); register on them
         at any time.  Route hooks (L{Hooks.forRoute}) are bound to their
         routes when the hooks or the router are set.
         """

@@ -34,15 +34,14 @@ from twisted.internet.interfaces import (
 )
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.internet.task import LoopingCall
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from .balance import OriginGroup, originURL
-from .config import HealthCheckConfig
-from .decisions import Origin
+from ..config.values import HealthCheckConfig
+from ..decisions import Origin
+from ..h1 import NEED_DATA, H1Connection, ProtocolError, Response, requestHead
+from ..policy.balance import OriginGroup, originURL
+from ..reactor import NamedLogger, orGlobal
 from .endpoints import OriginConnector
-from .h1 import NEED_DATA, H1Connection, ProtocolError, Response, requestHead
-from .reactor import orGlobal
 
 Connector = Callable[[Origin, IProtocolFactory], "Deferred[IProtocol]"]
 """
@@ -89,7 +88,7 @@ class HealthChecker:
     @ivar config: The checks' settings.
     """
 
-    _log = Logger()
+    _log = NamedLogger("proxykit.health.HealthChecker")
 
     def __init__(
         self,
@@ -104,7 +103,7 @@ class HealthChecker:
         @param reactor: Schedules checks and bounds them (and connects, with
             the default connector); the global reactor if C{None}.
         @param connector: Connects a check's protocol to an origin; by
-            default L{proxykit.endpoints.connect} over TCP or a UNIX socket.
+            default L{proxykit.relay.endpoints.connect} over TCP or a UNIX socket.
         @raise ValueError: The path does not start with C{/} or contains
             spaces or control characters, or the host is empty or contains
             them.

@@ -10,9 +10,9 @@ The classes check their values when they are built, from a file or in
 Python, with the same checks and the same words as the reader: a bad value
 is a L{ConfigError} naming the class and the field.
 
-The reading itself is in L{proxykit._configreader}; the checks of single
+The reading itself is in L{proxykit.config.reader}; the checks of single
 values (L{parseHost}, L{hostKey}, L{checkOriginURL}, L{defaultHostProblem},
-L{parsePort}) are in L{proxykit._checks} and re-exported here.
+L{parsePort}) are in L{proxykit.config.checks} and re-exported here.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from ._checks import (
+from .checks import (
     MAX_RETRIES,
     ConfigError,
     authority,
@@ -51,7 +51,7 @@ from ._checks import (
     valid,
     validItems,
 )
-from ._tlsconfig import CertificateConfig, TLSConfig, TLSListener, TLSSettings
+from .tlsconfig import CertificateConfig, TLSConfig, TLSListener, TLSSettings
 
 __all__ = [
     "BALANCE_POLICIES",
@@ -174,7 +174,7 @@ class LimitsConfig:
         the cap an idle keep-alive connection is closed to admit a new
         client, and with none idle the listener stops accepting until one
         closes.  C{None}: derived from the open-file limit (see
-        L{proxykit._gate.connectionCap}).
+        L{proxykit.relay.gate.connectionCap}).
     @ivar maxOriginConnections: Open connections per origin; requests over
         it wait in a queue.
     @ivar maxOriginQueue: Requests that may wait for a connection to one
@@ -537,7 +537,7 @@ class ProxyConfig:
         """
         # The reader builds the values defined here, so it imports this
         # module; import it only when a file is read.
-        from ._configreader import loadFile
+        from .reader import loadFile
 
         data, text = loadFile(path)
         return cls.fromMapping(data, path, text, defaultListen)
@@ -557,7 +557,7 @@ class ProxyConfig:
         @param text: The file's text, used to find the line of a bad key.
         @param defaultListen: The listeners when C{data} has no C{listen}.
         """
-        from ._configreader import ConfigReader
+        from .reader import ConfigReader
 
         reader = ConfigReader(source, text)
         return reader.proxyConfig(data, defaultListen)

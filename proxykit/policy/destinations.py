@@ -11,13 +11,13 @@ is applied twice: L{DestinationPolicy.checkName} when routing (names by
 pattern, canonical literals by address), and L{DestinationPolicy.addressCheck}
 on every socket address the connector is about to connect to, literal or
 resolved, before any connection is attempted (see
-L{proxykit.endpoints.connect}).
+L{proxykit.relay.endpoints.connect}).
 
 One rule for literals and names: an address is judged the same way
 whichever spelling or name produced it, and whatever address the client
 reached the proxy on.  Whether special-purpose addresses are refused
 (L{DestinationPolicy.strict}) is decided once for the whole proxy, from
-what its listeners bind (see L{proxykit.destinations.destinationsFor}).
+what its listeners bind (see L{proxykit.policy.destinations.destinationsFor}).
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from typing import Final
 
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.interfaces import IAddress
-from twisted.logger import Logger
 
-from .config import ProxyConfig
-from .h1 import Address, canonicalHost
+from ..config.values import ProxyConfig
+from ..h1 import Address, canonicalHost
+from ..reactor import NamedLogger
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -156,12 +156,12 @@ class DestinationPolicy:
 
     @ivar strict: Refuse special-purpose addresses (the proxy is reachable
         from beyond this machine: see
-        L{proxykit.destinations.destinationsFor}).
+        L{proxykit.policy.destinations.destinationsFor}).
     @ivar followsListeners: Become L{strict} as soon as the proxy is found
         listening beyond loopback (see L{listenerAt}).
     """
 
-    _log = Logger()
+    _log = NamedLogger("proxykit.destinations.DestinationPolicy")
 
     def __init__(
         self,
@@ -233,7 +233,7 @@ class DestinationPolicy:
         to is.
 
         @param host: A name or an IP literal (no brackets), canonical as
-            L{proxykit._checks.canonicalHost} makes it; anything that is
+            L{proxykit.config.checks.canonicalHost} makes it; anything that is
             not is refused.
         @return: Why the destination is refused, or C{None} to go on.
         """

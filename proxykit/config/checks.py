@@ -6,7 +6,7 @@ networks, durations, counts.  Pure functions, no I/O.
 Each takes a value from TOML or the command line and returns it (or its
 converted form), or raises C{TypeError} or C{ValueError}; a L{Problem} says
 what is wrong in words that can follow a key path, otherwise
-L{proxykit._configreader.ConfigReader} says what was expected.
+L{proxykit.config.reader.ConfigReader} says what was expected.
 L{proxykit.config} re-exports the public ones.  L{valid} and L{validItems}
 make attrs validators of them, so that the config classes check values
 built in Python with the reader's words.
@@ -19,11 +19,11 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .decisions import parseParent
-from .h1 import canonicalHost, endsInNumber
+from ..decisions import parseParent
+from ..h1 import canonicalHost, endsInNumber
 
 if TYPE_CHECKING:
-    from .config import VhostConfig
+    from .values import VhostConfig
 
 
 class ConfigError(ValueError):

@@ -25,7 +25,7 @@ Three parts:
     L{check} goes to the checker when it cannot.
 
 C{Proxy-Authorization} is hop-by-hop for proxykit and is removed before
-forwarding by L{proxykit.rewrite.forwardHeaders}.
+forwarding by L{proxykit.policy.rewrite.forwardHeaders}.
 """
 
 from __future__ import annotations
@@ -45,12 +45,11 @@ from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.internet.threads import deferToThreadPool
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
-from .reactor import orGlobal
+from ..reactor import NamedLogger, orGlobal
 
 _BCRYPT: Final = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
 """
@@ -344,7 +343,7 @@ class ProxyAuthenticator:
     @ivar challenge: The C{Proxy-Authenticate} value for 407 responses.
     """
 
-    _log = Logger()
+    _log = NamedLogger("proxykit.auth.ProxyAuthenticator")
 
     def __init__(
         self,

@@ -3,7 +3,7 @@
 Byte tunnels (CONNECT): two connections spliced together.
 
 Each side is the streaming producer of the other's transport (through
-L{proxykit._flow.Side}), so a slow reader on one side pauses reading on the
+L{proxykit.relay.flow.Side}), so a slow reader on one side pauses reading on the
 other: memory stays bounded by the transports' buffers.  A FIN from one side
 is passed on as a half-close of the other; the tunnel ends when both
 directions have ended, when either side is lost, or after an idle timeout.
@@ -20,9 +20,9 @@ from twisted.internet.protocol import Factory, connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ._flow import Side
-from ._relay import IFlowSide
-from .h1 import NEED_DATA, H1Connection, ProtocolError, Response
+from ..h1 import NEED_DATA, H1Connection, ProtocolError, Response
+from .flow import Side
+from .interfaces import IFlowSide
 
 if TYPE_CHECKING:
     pass

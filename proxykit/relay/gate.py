@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from twisted.internet.interfaces import IAddress, IListeningPort, IProtocol
 from twisted.internet.protocol import Factory
-from twisted.logger import Logger
 from zope.interface import Attribute, Interface, implementer
+
+from ..reactor import NamedLogger
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IProtocolFactory
@@ -213,7 +214,7 @@ class ListenerGate(Factory):
     """
 
     noisy = False
-    _log = Logger()
+    _log = NamedLogger("proxykit._gate.ListenerGate")
 
     def __init__(self, factory: IProtocolFactory, cap: int | None = None) -> None:
         """

@@ -3,7 +3,7 @@
 Origin groups: how a route spreads its requests over several origins, and
 which of them are fit to receive any.
 
-An L{OriginGroup} is an L{proxykit.routing.Upstream}: the exchange asks it to
+An L{OriginGroup} is an L{proxykit.decisions.Upstream}: the exchange asks it to
 L{pick <OriginGroup.pick>} an origin for each attempt and reports back when a
 request starts, finishes, fails or succeeds.  Three policies are offered (see
 L{proxykit.config.BALANCE_POLICIES}):
@@ -23,7 +23,7 @@ Health is kept in two ways.  Passive: an origin that refused a connection or
 timed out (L{OriginGroup.failed}) is ejected for C{ejectFor} seconds, twice as
 long on each further consecutive failure up to eight times as long; it comes
 back by itself when the time has passed, which L{OriginGroup.pick} notices
-lazily, so no timers are involved.  Active: L{proxykit.health.HealthChecker}
+lazily, so no timers are involved.  Active: L{proxykit.relay.health.HealthChecker}
 calls L{OriginGroup.markDown} and L{OriginGroup.markUp}.
 
 Passive failures alone never leave a group with nothing to try, because what
@@ -54,10 +54,10 @@ import attrs
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from .config import BALANCE_POLICIES, OriginConfig, RouteConfig
-from .decisions import Origin
-from .h1 import parseAuthority
-from .reactor import orGlobal
+from ..config.values import BALANCE_POLICIES, OriginConfig, RouteConfig
+from ..decisions import Origin
+from ..h1 import parseAuthority
+from ..reactor import orGlobal
 
 _MAX_BACKOFF_DOUBLINGS: Final = 3
 """
@@ -136,7 +136,7 @@ def originFromConfig(config: OriginConfig) -> Origin:
     return attrs.evolve(origin, tls=tls)
 
 
-_log = Logger()
+_log = Logger("proxykit.balance")
 
 
 def originURL(origin: Origin) -> str:
@@ -205,7 +205,7 @@ class _Slot:
 class OriginGroup:
     """
     Several origins behind one route: a balancing policy plus passive and
-    active health state.  Implements L{proxykit.routing.Upstream}.
+    active health state.  Implements L{proxykit.decisions.Upstream}.
 
     @ivar origins: The origins, in configuration order.
     @ivar policy: One of L{proxykit.config.BALANCE_POLICIES}.

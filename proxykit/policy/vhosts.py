@@ -18,23 +18,23 @@ from typing import TYPE_CHECKING, Final
 
 from twisted.internet.interfaces import IReactorTime
 
-from ._checks import AddressSet
+from ..config.checks import AddressSet
+from ..config.values import ReverseConfig, RouteConfig
+from ..decisions import ClientInfo, Decision, Forward, IRouter, Origin, Refuse, Upstream
+from ..h1 import PROXY_FORMS, Headers, Request, TargetForm, canonicalHost, splitAbsolute
 from .balance import OriginGroup
-from .config import ReverseConfig, RouteConfig
-from .decisions import ClientInfo, Decision, Forward, IRouter, Origin, Refuse, Upstream
 from .forwarded import addForwardingHeaders, rewriteLocation, rewriteResponseHeaders
-from .h1 import PROXY_FORMS, Headers, Request, TargetForm, canonicalHost, splitAbsolute
 from .rewrite import forwardHeaders
 from .routing import ForwardRouter
 
 if TYPE_CHECKING:
-    from .hooks import Hooks
+    from ..relay.hooks import Hooks
 
 
 def normalizeHost(value: bytes) -> str | None:
     """
     The host a C{Host} value or authority names, as the table keys it:
-    canonical as L{proxykit._checks.canonicalHost} makes it (lower case,
+    canonical as L{proxykit.config.checks.canonicalHost} makes it (lower case,
     without port or trailing dot; IPv6 without brackets, compressed).
 
     @return: The host, or C{None} if C{value} is not a valid authority

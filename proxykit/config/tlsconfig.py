@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._checks import (
+from .checks import (
     Problem,
     asTOML,
     checked,
@@ -43,7 +43,7 @@ from ._checks import (
 )
 
 if TYPE_CHECKING:
-    from ._configreader import ConfigReader
+    from .reader import ConfigReader
 
 
 @attrs.frozen
@@ -334,7 +334,7 @@ def _tlsVersion(value: Any) -> str:
 
 
 def _cipherList(value: Any) -> str:
-    from .tls import checkCiphers
+    from ..tls import checkCiphers
 
     if not isinstance(value, str) or not value:
         raise ValueError(value)
@@ -345,7 +345,7 @@ def _cipherList(value: Any) -> str:
 def _certificate(
     reader: ConfigReader, value: Any, key: str, base: str, withHosts: bool
 ) -> CertificateConfig:
-    from .tls import TLSFileError, loadContext
+    from ..tls import TLSFileError, loadContext
 
     if not isinstance(value, dict):
         raise reader.error(key, "expected a table with cert and key")

@@ -9,8 +9,8 @@ array of tables), and reports every problem it found together
 (L{ConfigError.several}).
 
 Used by L{ProxyConfig.fromFile} and L{ProxyConfig.fromMapping}; the values
-themselves are checked by L{proxykit._checks}, and lines are found by
-L{proxykit._keylines}.
+themselves are checked by L{proxykit.config.checks}, and lines are found by
+L{proxykit.config.keylines}.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, TypeVar
 
-from ._checks import (
+from .checks import (
     Problem,
     anything,
     authority,
@@ -48,10 +48,10 @@ from ._checks import (
     string,
     token,
 )
-from ._checks import retries as _retries
-from ._keylines import keyLines
-from ._tlsconfig import readTLS
-from .config import (
+from .checks import retries as _retries
+from .keylines import keyLines
+from .tlsconfig import readTLS
+from .values import (
     BALANCE_POLICIES,
     HOST_HEADER_MODES,
     MAX_RETRIES,

@@ -5,7 +5,7 @@ The upstream keep-alive pool.
 It knows nothing about HTTP: it hands out connected protocols per key, takes
 back the ones their user says are reusable, keeps at most a few idle per key,
 and closes idle ones after a while.  What "reusable" means is the
-protocol's business (L{proxykit._origin.OriginProtocol} says yes only after a
+protocol's business (L{proxykit.relay.origin.OriginProtocol} says yes only after a
 complete, correctly framed response).
 """
 
@@ -17,10 +17,10 @@ from typing import Protocol as TypingProtocol
 
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from .config import PoolConfig
+from ..config.values import PoolConfig
+from ..reactor import NamedLogger
 
 
 class Pooled(TypingProtocol):
@@ -91,7 +91,7 @@ class ConnectionPool:
     @ivar connections: All open connections (idle or in use), for shutdown.
     """
 
-    _log = Logger()
+    _log = NamedLogger("proxykit.pool.ConnectionPool")
 
     def __init__(
         self,

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from ._checks import AddressSet
-from .config import ForwardConfig, OriginTLS
-from .decisions import (
+from ..config.checks import AddressSet
+from ..config.values import ForwardConfig, OriginTLS
+from ..decisions import (
     ClientInfo,
     Decision,
     Forward,
@@ -24,8 +24,8 @@ from .decisions import (
     Tunnel,
     parseParent,
 )
+from ..h1 import Headers, Request, TargetForm, parseAuthority, splitAbsolute
 from .destinations import DestinationPolicy, isLoopbackHost
-from .h1 import Headers, Request, TargetForm, parseAuthority, splitAbsolute
 from .rewrite import forwardHeaders
 
 
@@ -144,7 +144,7 @@ class ForwardRouter:
         @param config: The forward-mode settings; C{None}: the defaults.
         @param destinations: The proxy's destination policy, the one its
             L{proxykit.ProxyFactory} applies to every address it connects
-            to (see L{proxykit.destinations.destinationsFor}): checked here on
+            to (see L{proxykit.policy.destinations.destinationsFor}): checked here on
             names and literal addresses before anything is contacted, and
             on literal destinations sent through a parent proxy.  C{None}:
             C{config}'s allow and deny lists and ports, without the rule

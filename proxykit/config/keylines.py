@@ -20,7 +20,7 @@ def keyLines(text: str) -> dict[str, int]:
     document) that knows just enough to skip strings, comments and
     multi-line values.  Keys inside inline tables are not recorded; a lookup
     falls back to the enclosing key (see
-    L{proxykit._configreader.ConfigReader.locate}).
+    L{proxykit.config.reader.ConfigReader.locate}).
     """
     lines: dict[str, int] = {}
     counts: dict[str, int] = {}

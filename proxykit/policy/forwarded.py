@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Final
 
-from .h1 import Headers
+from ..h1 import Headers
 
 _X_FORWARDED_FOR: Final = b"x-forwarded-for"
 _X_FORWARDED_PROTO: Final = b"x-forwarded-proto"

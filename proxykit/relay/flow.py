@@ -33,8 +33,8 @@ from twisted.internet.interfaces import (
 from twisted.internet.protocol import Protocol
 from zope.interface import implementer
 
-from ._relay import IFlowSide
-from ._twistedcompat import directSocket, writeNow
+from .._twistedcompat import directSocket, writeNow
+from .interfaces import IFlowSide
 
 PEER_BLOCKED: Final = 1
 """The peer's write buffer is full."""

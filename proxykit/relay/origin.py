@@ -17,9 +17,7 @@ from twisted.internet.protocol import Factory, connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ._flow import Side
-from ._relay import IExchange, IOriginSide
-from .h1 import (
+from ..h1 import (
     NEED_DATA,
     Data,
     EndOfMessage,
@@ -28,6 +26,8 @@ from .h1 import (
     ProtocolError,
     Response,
 )
+from .flow import Side
+from .interfaces import IExchange, IOriginSide
 
 if TYPE_CHECKING:
     from .splice import Splice

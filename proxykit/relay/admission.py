@@ -7,10 +7,10 @@ of forward-proxy requests (407; the check may take a while, then the
 decision comes later), the message policy (loops 508, TRACE 405,
 C{Max-Forwards: 0} answered here), the body-size precheck (413 for a
 C{Content-Length} over the limit), the application's
-L{Hooks.beforeRouting<proxykit.hooks.Hooks.beforeRouting>} hooks (which
-may rewrite the head, answer or refuse, and may take their time) and,
-last, the router.  The outcome is a
-L{Decision} for the protocol shell (L{proxykit.protocol.ProxyProtocol}) to
+L{Hooks.beforeRouting<proxykit.relay.hooks.Hooks.beforeRouting>} hooks
+(which may rewrite the head, answer or refuse, and may take their time)
+and, last, the router.  The outcome is a L{Decision} for the protocol
+shell (L{proxykit.relay.client.ProxyProtocol}) to
 carry out; nothing here touches a connection.
 """
 
@@ -22,13 +22,13 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from .decisions import ClientInfo, Decision, IRouter, Refuse
-from .h1 import PROXY_FORMS, Framing, Headers, Request
+from ..decisions import ClientInfo, Decision, IRouter, Refuse
+from ..h1 import PROXY_FORMS, Framing, Headers, Request
+from ..policy.routing import messagePolicy
 from .hooks import Hook, HookFailed, Hooks, RequestEvent, Routed, foldBefore, runHooks
-from .routing import messagePolicy
 
 if TYPE_CHECKING:
-    from .auth import ProxyAuthenticator
+    from ..policy.auth import ProxyAuthenticator
 
 _CHECKED_METHODS: Final = frozenset({b"TRACE", b"OPTIONS"})
 """Methods the message policy looks at even without C{Via}."""

@@ -4,10 +4,10 @@ The seams of the relay: what the client connection, the exchange and the
 origin connection may ask of each other, declared.
 
 One request is relayed by an L{IExchange}
-(L{proxykit._exchange.Exchange}) between the client connection that
-received it (an L{IClientSide}, L{proxykit.protocol.ProxyProtocol}) and the
+(L{proxykit.relay.exchange.Exchange}) between the client connection that
+received it (an L{IClientSide}, L{proxykit.relay.client.ProxyProtocol}) and the
 origin connection the pool lent it (an L{IOriginSide},
-L{proxykit._origin.OriginProtocol}).  Each talks to the others through
+L{proxykit.relay.origin.OriginProtocol}).  Each talks to the others through
 these interfaces only, so that any of them can be replaced (another client
 protocol, HTTP/2 later; a test double) without reading the others' code.
 """
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import attrs
 from zope.interface import Attribute, Interface
 
-from .h1 import Headers, Response
+from ..h1 import Headers, Response
 
 if TYPE_CHECKING:
     from .splice import Splice
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 class ExchangeState(IntEnum):
     """
-    The states of an L{proxykit._exchange.Exchange} (see its docstring), in order: the ones
+    The states of an L{proxykit.relay.exchange.Exchange} (see its docstring), in order: the ones
     from L{DONE} on are final.
     """
 
@@ -63,7 +63,7 @@ class ExchangeFailure:
 class IFlowSide(Interface):
     """
     One connection of a relay, as flow control pairs it with another (see
-    L{proxykit._flow.Side}): each pauses the other's reading while it
+    L{proxykit.relay.flow.Side}): each pauses the other's reading while it
     cannot write.
     """
 
@@ -97,7 +97,7 @@ class IFlowSide(Interface):
 
     def pauseReading(reason: int) -> None:
         """
-        Stop reading for C{reason} (L{proxykit._flow} reasons).
+        Stop reading for C{reason} (L{proxykit.relay.flow} reasons).
         """
 
     def resumeReading(reason: int) -> None:

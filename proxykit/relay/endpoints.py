@@ -61,14 +61,14 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from .config import OriginTLS
-from .destinations import DestinationRefused
+from ..config.values import OriginTLS
+from ..policy.destinations import DestinationRefused
 
 if TYPE_CHECKING:
-    from .decisions import Origin
-    from .destinations import DestinationPolicy
+    from ..decisions import Origin
+    from ..policy.destinations import DestinationPolicy
 
-_log = Logger()
+_log = Logger("proxykit.endpoints")
 
 
 def clientEndpoint(
@@ -212,7 +212,7 @@ def connect(
     @return: Fires with the connected protocol (for C{"https"}, once the TLS
         handshake has completed), or fails with the connect error
         (L{twisted.internet.error.TimeoutError} after C{timeout}, the TLS
-        handshake included; L{proxykit.destinations.DestinationRefused}
+        handshake included; L{proxykit.policy.destinations.DestinationRefused}
         when the address, or every resolved address, was forbidden; L{TLSFailed} when the
         handshake failed).
     """
@@ -576,7 +576,7 @@ class OriginConnector:
 
         @return: See L{connect}; also fails with L{TLSFailed} when the
             origin's TLS settings cannot be loaded, and with
-            L{proxykit.destinations.DestinationRefused} for a forward-proxy
+            L{proxykit.policy.destinations.DestinationRefused} for a forward-proxy
             origin when this connector has no policy to judge it by.
         """
         tls = None
