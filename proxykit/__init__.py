@@ -45,7 +45,7 @@ from .policy.balance import OriginGroup
 from .policy.destinations import DestinationPolicy
 from .policy.routing import ForwardRouter
 from .policy.vhosts import CombinedRouter, ReverseRouter, VhostTable
-from .relay.client import ProxyFactory
+from .relay.factory import ProxyFactory
 from .relay.gate import ListenerGate
 from .relay.hooks import (
     ErrorEvent,

@@ -33,7 +33,7 @@ from zope.interface import implementer
 from .config.values import ProxyConfig
 from .policy.destinations import DestinationPolicy, destinationsFor
 from .reactor import orGlobal
-from .relay.client import ProxyFactory, poolFor
+from .relay.factory import ProxyFactory, poolFor
 from .relay.gate import ListenerGate as ListenerGate
 
 if TYPE_CHECKING:

@@ -46,7 +46,7 @@ PUBLIC = {
     "OriginTLS": "proxykit.config.values.OriginTLS",
     "PoolConfig": "proxykit.config.values.PoolConfig",
     "ProxyConfig": "proxykit.config.values.ProxyConfig",
-    "ProxyFactory": "proxykit.relay.client.ProxyFactory",
+    "ProxyFactory": "proxykit.relay.factory.ProxyFactory",
     "Refuse": "proxykit.decisions.Refuse",
     "Request": "proxykit.h1._events.Request",
     "Respond": "proxykit.decisions.Respond",

@@ -11,8 +11,7 @@ Only the router differs between forward and reverse mode.
 from __future__ import annotations
 
 import ipaddress
-import weakref
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, cast
 
 import attrs
@@ -22,21 +21,17 @@ from twisted.internet.interfaces import (
     IAddress,
     IHalfCloseableProtocol,
     IHandshakeListener,
-    IListeningPort,
-    IReactorTime,
     ISSLTransport,
 )
-from twisted.internet.protocol import Factory, connectionDone
+from twisted.internet.protocol import connectionDone
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ..config.values import ProxyConfig
 from ..decisions import (
     ClientInfo,
     Decision,
     Forward,
-    IRouter,
     Origin,
     Refuse,
     Respond,
@@ -49,44 +44,34 @@ from ..h1 import (
     Framing,
     H1Connection,
     Headers,
-    Limits,
     ProtocolError,
     Request,
     responseHead,
 )
-from ..policy.destinations import DestinationPolicy, destinationsFor
-from ..policy.rewrite import viaValue
-from ..policy.vhosts import RoutePolicy, bindRouteHooks
-from ..reactor import NamedLogger, orGlobal
-from .admission import Admission
-from .endpoints import OriginConnector
+from ..policy.vhosts import RoutePolicy
+from ..reactor import NamedLogger
 from .errors import REASONS, connectFailureStatus, errorResponse
 from .exchange import Exchange
 from .flow import AUTHENTICATING, NOT_CONNECTED, PIPELINE, Side
-from .gate import IConnectionGate, IGatedConnection, listeningPortOf
+from .gate import IConnectionGate, IGatedConnection
 from .hooks import (
     HookFailed,
-    Hooks,
     Outcome,
     RelayHooks,
     Routed,
     RoutedEvent,
     Trace,
-    TunnelEvent,
-    TunnelRecord,
     foldAfter,
     runHooks,
 )
 from .interfaces import IClientSide, IExchange, IFlowSide, IOriginSide
-from .origin import OriginFactory
-from .pool import ConnectionPool, Pooled
-from .splice import Splice, TunnelFactory, TunnelProtocol
+from .splice import Splice, TunnelProtocol, connectTunnel
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import ITransport
 
-    from ..policy.auth import ProxyAuthenticator
-    from .health import HealthChecker
+    from .factory import ProxyFactory
+
 
 
 def _serverName(transport: object) -> str | None:
@@ -712,35 +697,10 @@ class ProxyProtocol(Side):
         if self._exchange is not waiting or self.transport is None:
             return
         factory = self._factory
-        timeout = factory.config.timeouts.connect
-        parent = tunnel.parent
-        if parent is None:
-            target = Origin("http", tunnel.host, tunnel.port, forward=True)
-            d = factory.connector.connect(target, TunnelFactory(factory.reactor), timeout)
-        else:
-            authority = Origin("http", tunnel.host, tunnel.port).authority
-            if tunnel.port == 80:
-                authority += b":80"
-            handshake = [b"CONNECT " + authority + b" HTTP/1.1", b"Host: " + authority]
-            if tunnel.parentAuthorization is not None:
-                handshake.append(b"Proxy-Authorization: " + tunnel.parentAuthorization)
-            d = factory.connector.connect(
-                parent,
-                TunnelFactory(factory.reactor, b"\r\n".join(handshake) + b"\r\n\r\n", timeout),
-                timeout,
-            )
-        early: list[bytes] = []
+        d = connectTunnel(factory.connector, factory.reactor, tunnel, factory.config.timeouts.connect)
 
-        def handshaken(origin: TunnelProtocol) -> Deferred[TunnelProtocol]:
-            def keep(rest: bytes) -> TunnelProtocol:
-                early.append(rest)
-                return origin
-
-            return origin.ready.addCallback(keep)
-
-        d.addCallback(handshaken)  # type: ignore[call-overload]
-
-        def connected(origin: TunnelProtocol) -> None:
+        def connected(result: tuple[TunnelProtocol, bytes]) -> None:
+            origin, early = result
             if self._exchange is not waiting or self.transport is None:
                 origin.closeAfterWrite()
                 return
@@ -752,8 +712,8 @@ class ProxyProtocol(Side):
                 self._tunnelOpened("connect", request, 200),
             )
             self.send(_ESTABLISHED)
-            if early and early[0]:
-                splice.fromOrigin(early[0])
+            if early:
+                splice.fromOrigin(early)
             rest = self._conn.trailingData
             if rest:
                 splice.fromClient(rest)
@@ -784,34 +744,7 @@ class ProxyProtocol(Side):
         trace = self._trace
         if trace is None:
             return None
-        trace.responded(status)
-        opened = trace.started + trace.firstByte  # type: ignore[operator]
-        origin = trace.origin
-        assert origin is not None
-        trace.hooks.notify("tunnelOpen", TunnelEvent(kind, request, self.client, origin, opened))
-
-        def closed(splice: Splice, reason: str) -> None:
-            duration = self._clock.seconds() - opened
-            trace.bytesIn = splice.bytesUp
-            trace.bytesOut = splice.bytesDown
-            trace.hooks.notify(
-                "tunnelClose",
-                TunnelRecord(
-                    kind,
-                    request,
-                    self.client,
-                    origin,
-                    opened,
-                    duration,
-                    splice.bytesUp,
-                    splice.bytesDown,
-                    reason,
-                ),
-            )
-            outcome = Outcome.TUNNELED if kind == "connect" else Outcome.SWITCHED
-            trace.finish(outcome, None, None if reason == "closed" else reason)
-
-        return closed
+        return trace.tunnelOpened(kind, request, status)
 
     # Used by exchanges
 
@@ -886,197 +819,3 @@ class ProxyProtocol(Side):
         self.closing = True
         if self.transport is not None:
             self.transport.abortConnection()  # type: ignore[attr-defined]
-
-
-def poolFor(config: ProxyConfig, reactor: IReactorTime) -> ConnectionPool:
-    """
-    The upstream pool C{config} describes: its idle settings, and its limits
-    on connections per origin and on requests waiting for one (which wait
-    at most the connect timeout).
-    """
-    limits = config.limits
-    return ConnectionPool(
-        reactor,
-        config.pool,
-        maxPerKey=limits.maxOriginConnections,
-        maxQueue=limits.maxOriginQueue,
-        queueTimeout=config.timeouts.connect,
-    )
-
-
-class ProxyFactory(Factory):
-    """
-    Serves HTTP/1.1 proxy clients; forward or reverse by the router it is
-    given.
-
-    @ivar router: Decides per request (see L{proxykit.decisions.IRouter}).
-    @ivar pool: Upstream keep-alive connections.
-    @ivar config: Timeouts, limits and the rest.
-    @ivar reactor: The reactor for timers and connections.
-    """
-
-    protocol = ProxyProtocol
-    # Factory's "Starting factory {factory!r}" event carries the factory
-    # object, which a JSON log cannot keep; the port's "starting on" line
-    # says the same.
-    noisy = False
-
-    def __init__(
-        self,
-        router: IRouter,
-        pool: ConnectionPool | None = None,
-        config: ProxyConfig | None = None,
-        reactor: IReactorTime | None = None,
-        authenticator: ProxyAuthenticator | None = None,
-        destinations: DestinationPolicy | None = None,
-        healthCheckers: Sequence[HealthChecker] = (),
-        hooks: Hooks | None = None,
-    ) -> None:
-        """
-        @param pool: C{None}: the pool C{config} describes (L{poolFor}).
-        @param config: C{None}: the defaults (L{ProxyConfig}).
-        @param authenticator: Checks C{Proxy-Authorization} on forward-proxy
-            requests (absolute-form and CONNECT); C{None}: no authentication.
-        @param destinations: Checked on every address a forward-proxy
-            destination resolves to (the router checks names and literals).
-            C{None}: the policy C{twistd proxykit} applies for C{config}
-            (L{proxykit.policy.destinations.destinationsFor}: strict when
-            C{config.listen} reaches beyond loopback, or once a connection
-            arrives through a listener that does; see L{noteListener}).
-            Only an explicit
-            L{proxykit.policy.destinations.OPEN} turns every check off.
-        @param healthCheckers: Started when the first listener starts
-            listening with this factory, stopped when the last one stops
-            (L{startFactory}, L{stopFactory}).
-        @param hooks: The application's hooks (L{proxykit.relay.hooks}); C{None}:
-            an empty registry, found as L{hooks} to register on later.
-
-        @raise ValueError: C{hooks} has route hooks (L{Hooks.forRoute}) for
-            a route C{router} does not have.
-        """
-        reactor = orGlobal(reactor)
-        hooks = hooks if hooks is not None else Hooks()
-        self.reactor: IReactorTime = reactor
-        self.config = config if config is not None else ProxyConfig()
-        pseudonym = self.config.forward.via.encode("ascii")
-        self.pseudonym = pseudonym.lower()
-        self.admission = Admission(
-            router,
-            authenticator,
-            self.pseudonym,
-            self.config.forward.allowTrace,
-            self.config.limits.maxBodyBytes,
-            hooks,
-            reactor,
-            self.config.timeouts.response,
-        )
-        bindRouteHooks(router, hooks.routes)
-        self.pool = pool if pool is not None else poolFor(self.config, self.reactor)
-        limits = self.config.limits
-        self.limits = Limits(
-            limits.maxRequestLine, limits.maxHeaderBytes, limits.maxHeaderCount
-        )
-        if destinations is None:
-            destinations = destinationsFor(self.config)
-        self.destinations = destinations
-        self._listenersSeen: weakref.WeakSet[IListeningPort] = weakref.WeakSet()
-        self.healthCheckers = tuple(healthCheckers)
-        self.connector = OriginConnector(reactor, destinations)
-        self.via: dict[bytes, bytes] = {
-            b"1.1": viaValue(b"1.1", pseudonym),
-            b"1.0": viaValue(b"1.0", pseudonym),
-        }
-
-    @property
-    def router(self) -> IRouter:
-        """
-        Decides where requests go (L{Admission.router}).
-        """
-        return self.admission.router
-
-    @router.setter
-    def router(self, router: IRouter) -> None:
-        bindRouteHooks(router, self.hooks.routes)
-        self.admission.router = router
-
-    @property
-    def hooks(self) -> Hooks:
-        """
-        The application's hooks (L{proxykit.relay.hooks.Hooks}); register on them
-        at any time.  Route hooks (L{Hooks.forRoute}) are bound to their
-        routes when the hooks or the router are set.
-        """
-        return self.admission.hooks
-
-    @hooks.setter
-    def hooks(self, hooks: Hooks) -> None:
-        bindRouteHooks(self.router, hooks.routes)
-        self.admission.hooks = hooks
-
-    @property
-    def authenticator(self) -> ProxyAuthenticator | None:
-        """
-        Checks forward-proxy requests' credentials (L{Admission.authenticator}).
-        """
-        return self.admission.authenticator
-
-    @authenticator.setter
-    def authenticator(self, authenticator: ProxyAuthenticator | None) -> None:
-        self.admission.authenticator = authenticator
-
-    def noteListener(self, transport: ITransport) -> None:
-        """
-        A connection arrived on C{transport}: tell the destination policy
-        where the listener it came through is bound, once a listener (see
-        L{DestinationPolicy.listenerAt}), so that a proxy listening beyond
-        loopback is strict about destinations however it was set listening.
-        """
-        policy = self.destinations
-        if policy.strict or not policy.followsListeners:
-            return
-        port = listeningPortOf(transport)
-        if port is None or port in self._listenersSeen:
-            return
-        self._listenersSeen.add(port)
-        policy.listenerAt(port.getHost())
-
-    def startFactory(self) -> None:
-        """
-        The first listener starts: start the health checks.
-        """
-        for checker in self.healthCheckers:
-            checker.start()
-
-    def stopFactory(self) -> None:
-        """
-        The last listener stopped: stop the health checks.  (The pool stays
-        open for the connections still being served; see
-        L{proxykit.service.ProxyService} and L{ConnectionPool.closeAll}.)
-        """
-        for checker in self.healthCheckers:
-            checker.stop()
-
-    def buildProtocol(self, addr: IAddress) -> ProxyProtocol:  # type: ignore[override]
-        return ProxyProtocol(self)
-
-    def clientInfo(self, peer: IAddress, local: IAddress) -> ClientInfo:
-        """
-        Describe a new client connection for the router.
-        """
-        peerHost = getattr(peer, "host", "")
-        return ClientInfo(
-            peerHost=peerHost,
-            peerPort=getattr(peer, "port", 0),
-            localHost=getattr(local, "host", ""),
-            localPort=getattr(local, "port", 0),
-            allowed=self.router.clientAllowed(peerHost),
-        )
-
-    def connectOrigin(self, key: Hashable) -> Deferred[Pooled]:
-        """
-        Open a new connection to an origin (used by the pool).
-        """
-        origin: Origin = key  # type: ignore[assignment]
-        return self.connector.connect(  # type: ignore[return-value]
-            origin, OriginFactory(origin, self.reactor, self.limits), self.config.timeouts.connect
-        )

@@ -41,7 +41,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from inspect import isawaitable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 from twisted.internet.defer import Deferred, ensureDeferred
@@ -52,6 +52,9 @@ from twisted.python.failure import Failure
 from ..decisions import ClientInfo, Decision, Origin, Refuse, Respond
 from ..h1 import Headers, Request, checkFields
 from .interfaces import ExchangeState
+
+if TYPE_CHECKING:
+    from .splice import Splice
 
 __all__ = [
     "ErrorEvent",
@@ -703,6 +706,43 @@ class Trace:
         self.hooks.notify(
             "error", ErrorEvent(self.request, self.client, status, reason, reached, self.origin)
         )
+
+    def tunnelOpened(
+        self, kind: str, request: Request, status: int
+    ) -> Callable[[Splice, str], None]:
+        """
+        The request became a tunnel of C{kind} (C{"connect"}, C{"upgrade"})
+        after a C{status} answer: tell the observers; what its splice calls
+        when it closes (a L{TunnelRecord}, then this request's record).
+        """
+        self.responded(status)
+        opened = self._clock.seconds()
+        origin = self.origin
+        assert origin is not None
+        client = self.client
+        self.hooks.notify("tunnelOpen", TunnelEvent(kind, request, client, origin, opened))
+
+        def closed(splice: Splice, reason: str) -> None:
+            self.bytesIn = splice.bytesUp
+            self.bytesOut = splice.bytesDown
+            self.hooks.notify(
+                "tunnelClose",
+                TunnelRecord(
+                    kind,
+                    request,
+                    client,
+                    origin,
+                    opened,
+                    self._clock.seconds() - opened,
+                    splice.bytesUp,
+                    splice.bytesDown,
+                    reason,
+                ),
+            )
+            outcome = Outcome.TUNNELED if kind == "connect" else Outcome.SWITCHED
+            self.finish(outcome, None, None if reason == "closed" else reason)
+
+        return closed
 
     def finish(self, outcome: Outcome, status: int | None = None, reason: str | None = None) -> None:
         """

@@ -20,11 +20,13 @@ from twisted.internet.protocol import Factory, connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from ..decisions import Origin, Tunnel
 from ..h1 import NEED_DATA, H1Connection, ProtocolError, Response
 from .flow import Side
 from .interfaces import IFlowSide
 
 if TYPE_CHECKING:
+    from .endpoints import OriginConnector
     pass
 
 
@@ -253,3 +255,37 @@ class TunnelFactory(Factory):
 
     def buildProtocol(self, addr: object) -> TunnelProtocol:
         return TunnelProtocol(self._clock, self._handshake, self._timeout)
+
+
+def connectTunnel(
+    connector: OriginConnector, clock: IReactorTime, tunnel: Tunnel, timeout: float
+) -> Deferred[tuple[TunnelProtocol, bytes]]:
+    """
+    Open the origin side of a CONNECT tunnel: to C{tunnel}'s authority, or
+    through its parent proxy with a CONNECT of our own.
+
+    @return: Fires with the connection once bytes may flow, and the bytes
+        the parent sent after its 2xx (C{b""} without one); fails like
+        L{OriginConnector.connect}, or with L{ParentRefused}.
+    """
+    parent = tunnel.parent
+    if parent is None:
+        target = Origin("http", tunnel.host, tunnel.port, forward=True)
+        d = connector.connect(target, TunnelFactory(clock), timeout)
+    else:
+        authority = Origin("http", tunnel.host, tunnel.port).authority
+        if tunnel.port == 80:
+            authority += b":80"
+        handshake = [b"CONNECT " + authority + b" HTTP/1.1", b"Host: " + authority]
+        if tunnel.parentAuthorization is not None:
+            handshake.append(b"Proxy-Authorization: " + tunnel.parentAuthorization)
+        d = connector.connect(
+            parent,
+            TunnelFactory(clock, b"\r\n".join(handshake) + b"\r\n\r\n", timeout),
+            timeout,
+        )
+
+    def handshaken(origin: TunnelProtocol) -> Deferred[tuple[TunnelProtocol, bytes]]:
+        return origin.ready.addCallback(lambda rest: (origin, rest))
+
+    return d.addCallback(handshaken)  # type: ignore[call-overload,no-any-return]

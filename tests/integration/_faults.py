@@ -46,7 +46,7 @@ from zope.interface import implementer
 
 from proxykit import ConnectionPool, Timeouts
 from proxykit.config import OriginConfig, ReverseConfig, RouteConfig, VhostConfig
-from proxykit.relay.client import poolFor
+from proxykit.relay.factory import poolFor
 
 from ._reverse_servers import SITE, ReverseHarness
 from ._servers import (
