@@ -1,0 +1,113 @@
+"""
+Tests for L{proxykit.cli}: C{proxykit check FILE}.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from proxykit.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(ROOT, "examples")
+
+
+class CheckTests(SynchronousTestCase):
+    """
+    C{proxykit check} reports every problem of a bad file with its line and
+    key (status 1), or what a good one resolves to (status 0).
+    """
+
+    def run_(self, *argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        status = main(list(argv), out, err)
+        return status, out.getvalue(), err.getvalue()
+
+    def write(self, text: str) -> str:
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_reverseExample(self) -> None:
+        status, out, err = self.run_("check", os.path.join(EXAMPLES, "reverse.toml"))
+        self.assertEqual((status, err), (0, ""))
+        lines = out.splitlines()
+        self.assertTrue(lines[0].endswith("reverse.toml: ok (reverse mode)"))
+        self.assertIn("  tcp:8000:interface=127.0.0.1", lines)
+        self.assertIn("vhost app.example.test, *.app.example.test (default):", lines)
+        self.assertIn("    http://127.0.0.1:9002 weight 2", lines)
+
+    def test_forwardExample(self) -> None:
+        status, out, err = self.run_("check", os.path.join(EXAMPLES, "forward.toml"))
+        self.assertEqual((status, err), (0, ""))
+        self.assertIn("(forward mode)", out)
+        self.assertIn("  CONNECT ports: 443", out.splitlines())
+
+    def test_everyProblem(self) -> None:
+        """
+        Each bad value is reported, with its line and key.
+        """
+        path = self.write(
+            'listen = ["tcp:8000:interface=127.0.0.1"]\n'
+            "[timeouts]\nconnect = -1\n"
+            '[[reverse.vhost]]\nhosts = ["a.test"]\n'
+            '  [[reverse.vhost.route]]\n  origins = ["ftp://x"]\n  balance = "random-ish"\n'
+        )
+        status, out, err = self.run_("check", path)
+        self.assertEqual((status, out), (1, ""))
+        self.assertEqual(
+            [line.split(": ")[0:2] for line in err.splitlines()],
+            [
+                [f"{path}:3", "timeouts.connect"],
+                [f"{path}:7", "reverse.vhost[0].route[0].origins[0]"],
+                [f"{path}:8", "reverse.vhost[0].route[0].balance"],
+            ],
+        )
+
+    def test_unreadable(self) -> None:
+        status, out, err = self.run_("check", os.path.join(self.mktemp(), "none.toml"))
+        self.assertEqual(status, 1)
+        self.assertIn("cannot read", err)
+
+    def test_badAuthFile(self) -> None:
+        """
+        A password file that twistd would refuse is refused here.
+        """
+        htpasswd = self.write("user:plaintext\n")
+        path = self.write(f'[forward]\nauth_file = "{htpasswd}"\n')
+        status, out, err = self.run_("check", path)
+        self.assertEqual(status, 1)
+        self.assertIn("forward.auth_file", err)
+
+    def test_reverseModeNeedsVhosts(self) -> None:
+        path = self.write('listen = ["tcp:8000:interface=127.0.0.1"]\n')
+        status, out, err = self.run_("check", "--mode", "reverse", path)
+        self.assertEqual(status, 1)
+        self.assertIn("at least one [[reverse.vhost]]", err)
+
+
+class ScriptTests(SynchronousTestCase):
+    """
+    The C{proxykit} console script is installed with the package.
+    """
+
+    def test_script(self) -> None:
+        script = os.path.join(os.path.dirname(sys.executable), "proxykit")
+        if not os.path.exists(script):
+            self.fail(f"no console script at {script}: is proxykit installed in this venv?")
+        done = subprocess.run(
+            [script, "check", os.path.join(EXAMPLES, "forward.toml")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("ok (forward mode)", done.stdout)
+        done = subprocess.run([script, "check"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 2)
