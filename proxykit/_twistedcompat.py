@@ -249,3 +249,21 @@ def directPoll(reactor: object, log: Logger) -> Callable[[float | None], None] |
                 log.failure("Unhandled error handling {selectable}", selectable=str(selectable))
 
     return doPoll
+
+
+def forgetExitSignal(reactor: object) -> bool:
+    """
+    A graceful stop is complete: let C{twistd} exit with status 0 rather
+    than re-raise the signal that started the stop.
+
+    Relies on C{ReactorBase._exitSignal} (recorded by the SIGTERM/SIGINT
+    handlers and re-raised by C{twisted.application.app} since Twisted
+    20.3; present in 23.10 through 26.10).  Fallback when it is missing:
+    nothing to forget, the exit status is Twisted's.
+
+    @return: Whether a signal was forgotten.
+    """
+    if getattr(reactor, "_exitSignal", None) is None:
+        return False
+    reactor._exitSignal = None  # type: ignore[attr-defined]
+    return True

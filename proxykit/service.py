@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet import endpoints
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IListeningPort,
@@ -30,6 +30,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from ._twistedcompat import forgetExitSignal
 from .config.values import ProxyConfig
 from .policy.destinations import DestinationPolicy, destinationsFor
 from .reactor import orGlobal
@@ -184,10 +185,14 @@ class ProxyService(service.MultiService):
     @ivar tls: The TLS listeners' certificates, or C{None}.
     @ivar reloadOnHangup: Whether, while running, C{SIGHUP} calls
         L{reload} (C{twistd proxykit} sets it).
+    @ivar cutOnSignal: Whether, while draining (see L{stopService}), a
+        second C{SIGTERM} or C{SIGINT} cuts what is left at once
+        (C{twistd proxykit} sets it).
     """
 
     _log = Logger()
     reloadOnHangup = False
+    cutOnSignal = False
 
     def __init__(
         self,
@@ -329,12 +334,74 @@ class ProxyService(service.MultiService):
         )
 
     def stopService(self) -> Deferred[None]:
+        """
+        Stop gracefully: stop accepting, let what is in progress finish
+        (L{drain}, at most C{timeouts.drain} seconds), then close the
+        upstream pool.
+        """
         if self._previousHandler is not None:
             signal.signal(signal.SIGHUP, self._previousHandler)
             self._previousHandler = None
         d: Deferred[None] = super().stopService()  # type: ignore[no-untyped-call]
+        d.addCallback(lambda _: self.drain(self.factory.config.timeouts.drain))
         d.addCallback(lambda _: self.factory.pool.closeAll())
+        # Stopped gracefully: exit 0, not by the signal that asked for it.
+        d.addCallback(lambda _: forgetExitSignal(self._reactor))
+        d.addCallback(lambda _: None)
         return d
+
+    def drain(self, timeout: float) -> Deferred[None]:
+        """
+        The listeners no longer accept: close idle client connections now,
+        let the busy ones finish their response or tunnel (each then
+        closes, with C{Connection: close} on that response), and drop
+        whatever is still open after C{timeout} seconds, or at once on a
+        second C{SIGTERM} or C{SIGINT} (see L{cutOnSignal}).
+
+        @return: Fires when no client connection is left.
+        """
+        gates = self.gates
+        waiting = [gate.drain() for gate in gates]
+        remaining = sum(gate.remaining for gate in gates)
+        if not remaining:
+            return succeed(None)
+        reactor: Any = self._reactor
+        started = reactor.seconds()
+
+        def cut(why: str) -> None:
+            if done.called:
+                return
+            count = sum(gate.abortAll() for gate in gates)
+            self._log.warn(
+                "drain cut short ({why}): {count} connections closed", why=why, count=count
+            )
+
+        timer = reactor.callLater(timeout, cut, "drain timeout")
+        previous: dict[int, Any] = {}
+        if self.cutOnSignal:
+            for number in (signal.SIGTERM, signal.SIGINT):
+                previous[number] = signal.signal(
+                    number,
+                    lambda signum, frame: reactor.callFromThread(cut, "second signal"),
+                )
+        # Said once the second signal is handled: a test may send it then.
+        self._log.info(
+            "draining {count} connections (at most {timeout:g} s; SIGTERM again to cut them)",
+            count=remaining,
+            timeout=timeout,
+        )
+
+        def drained(result: object) -> None:
+            if timer.active():
+                timer.cancel()
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+            self._log.info(
+                "drained in {seconds:.1f} s", seconds=reactor.seconds() - started
+            )
+
+        done: Deferred[None] = DeferredList(waiting).addCallback(drained)
+        return done
 
 
 def forwardService(config: ProxyConfig, reactor: IReactorTime | None = None) -> ProxyService:

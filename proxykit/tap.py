@@ -120,6 +120,12 @@ class _ModeOptions(_VersionOption, usage.Options):
         ["config", "c", None, "Read settings from this TOML file."],
         ["connect-timeout", None, None, "Seconds to connect to an origin (default 10)."],
         ["response-timeout", None, None, "Seconds of origin silence before 504 (default 60)."],
+        [
+            "drain-timeout",
+            None,
+            None,
+            "On SIGTERM, seconds requests and tunnels in progress may take to finish (default 30).",
+        ],
         ["idle-timeout", None, None, "Seconds an idle client connection is kept (default 60)."],
     ]
 
@@ -157,6 +163,7 @@ class _ModeOptions(_VersionOption, usage.Options):
             ("connect-timeout", "connect"),
             ("response-timeout", "response"),
             ("idle-timeout", "idle"),
+            ("drain-timeout", "drain"),
         ):
             if self[flag] is not None:
                 changes[field] = _seconds("--" + flag, self[flag])
@@ -364,6 +371,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     # SIGHUP reloads what can be reloaded (the TLS certificates), and never
     # ends the process.
     proxy.reloadOnHangup = True
+    proxy.cutOnSignal = True
     if options.parent is not None:
         try:
             proxy.listen()

@@ -1143,3 +1143,34 @@ class ProxyHeaderTests(SynchronousTestCase):
         self.assertIsNone(wrappedAddress(IPv4Address("TCP", "::1", 1)))
         self.assertIsNone(wrappedAddress(IPv6Address("TCP", "203.0.113.7", 1)))
         self.assertIsNone(wrappedAddress(IPv4Address("TCP", "localhost", 1)))
+
+
+class DrainProtocolTests(SynchronousTestCase):
+    """
+    A connection asked to drain finishes its current response, says
+    C{Connection: close} on it, and closes; it reads the rest of the
+    request meanwhile.
+    """
+
+    def test_responseCloses(self) -> None:
+        h = Harness()
+        h.send(b"POST http://127.0.0.1:9000/a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab")
+        origin, ot = h.acceptOrigin()
+        h.client.drain()
+        h.send(b"cd")
+        self.assertTrue(originSaw(ot).endswith(b"\r\n\r\nabcd"))
+        origin.dataReceived(OK)
+        received = h.received()
+        self.assertIn(b"\r\nConnection: close\r\n", received)
+        self.assertTrue(received.endswith(b"hello"))
+        self.assertTrue(h.clientTransport.disconnecting)
+
+    def test_errorCloses(self) -> None:
+        h = Harness()
+        h.send(GET)
+        h.client.drain()
+        h.refuseOrigin()
+        received = h.received()
+        self.assertTrue(received.startswith(b"HTTP/1.1 502 "))
+        self.assertIn(b"\r\nConnection: close\r\n", received)
+        self.assertTrue(h.clientTransport.disconnecting)

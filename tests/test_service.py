@@ -19,11 +19,13 @@ from twisted.logger import LogEvent, Logger, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
+from proxykit import ForwardRouter, ProxyFactory
 from proxykit.config import (
     CertificateConfig,
     ForwardConfig,
     LimitsConfig,
     ProxyConfig,
+    Timeouts,
     TLSConfig,
     TLSListener,
 )
@@ -363,6 +365,15 @@ class FakeConnection:
     def shed(self) -> None:
         self.wasShed = True
         self.gate = None
+
+    draining = False
+    aborted = False
+
+    def drain(self) -> None:
+        self.draining = True
+
+    def abortConnection(self) -> None:
+        self.aborted = True
 
     # What a real connection tells its gate.
 
@@ -750,3 +761,80 @@ class DestinationsForTests(SynchronousTestCase):
             listen=("tcp:8080",), forward=ForwardConfig(allowPrivateDestinations=True)
         )
         self.assertFalse(destinationsFor(config).strict)
+
+
+class DrainTests(SynchronousTestCase):
+    """
+    A stopping proxy drains: idle connections close at once, busy ones may
+    finish, and what is left after the drain timeout (or a second signal)
+    is cut.
+    """
+
+    def setUp(self) -> None:
+        self.patch(ListenerGate, "_log", Logger(observer=lambda e: None))
+
+    def gate(self) -> tuple[ListenerGate, list[FakeConnection]]:
+        gate = ListenerGate(FakeFactory(FakePort()), 10)  # type: ignore[arg-type]
+        gate.doStart()
+        connections = []
+        for busy in (False, True, True):
+            connection = gate.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+            assert isinstance(connection, FakeConnection)
+            connection.made(busy)
+            connections.append(connection)
+        return gate, connections
+
+    def test_gate(self) -> None:
+        """
+        The idle connection is shed, the busy ones are asked to drain, a
+        busy one that becomes idle is shed, and the drain ends when the
+        last one closes.
+        """
+        gate, (idle, first, second) = self.gate()
+        done = gate.drain()
+        self.assertEqual((idle.wasShed, first.draining, second.draining), (True, True, True))
+        self.assertNoResult(done)
+        gate.idle(first)
+        self.assertTrue(first.wasShed)
+        self.assertNoResult(done)
+        second.closed()
+        self.successResultOf(done)
+        self.assertEqual(gate.open, 0)
+
+    def test_nothingOpen(self) -> None:
+        gate = ListenerGate(FakeFactory(FakePort()), 10)  # type: ignore[arg-type]
+        self.successResultOf(gate.drain())
+
+    def service(self) -> tuple[ProxyService, MemoryReactorClock, ListenerGate, list[FakeConnection]]:
+        reactor = MemoryReactorClock()
+        config = ProxyConfig(timeouts=Timeouts(drain=5))
+        service = ProxyService(ProxyFactory(ForwardRouter(), config=config, reactor=reactor), (), reactor)
+        gate, connections = self.gate()
+        service.gates.append(gate)
+        return service, reactor, gate, connections
+
+    def test_serviceWaits(self) -> None:
+        """
+        L{ProxyService.drain} fires once every connection closed, within
+        the timeout; nothing is cut.
+        """
+        service, reactor, gate, (idle, first, second) = self.service()
+        done = service.drain(5)
+        reactor.advance(4)
+        first.closed()
+        second.closed()
+        self.successResultOf(done)
+        self.assertEqual((first.aborted, second.aborted), (False, False))
+        self.assertEqual(reactor.getDelayedCalls(), [])
+
+    def test_serviceTimeout(self) -> None:
+        """
+        After the timeout, what is still open is dropped.
+        """
+        service, reactor, gate, (idle, first, second) = self.service()
+        done = service.drain(5)
+        first.closed()
+        reactor.advance(5)
+        self.assertEqual((first.aborted, second.aborted), (False, True))
+        second.closed()
+        self.successResultOf(done)

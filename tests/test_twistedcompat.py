@@ -346,3 +346,28 @@ class OnlyHereTests(SynchronousTestCase):
             if name in path.read_text(encoding="utf-8")
         ]
         self.assertEqual(found, [])
+
+
+class ExitSignalTests(SynchronousTestCase):
+    """
+    L{forgetExitSignal} lets a gracefully stopped twistd exit 0.
+    """
+
+    def test_taken(self) -> None:
+        """
+        Twisted's reactors still record the exit signal where it is looked
+        for.
+        """
+        from twisted.internet.base import ReactorBase
+
+        self.assertTrue(hasattr(ReactorBase, "_exitSignal"))
+
+    def test_forgets(self) -> None:
+        import types
+
+        from proxykit._twistedcompat import forgetExitSignal
+
+        reactor = types.SimpleNamespace(_exitSignal=15)
+        self.assertTrue(forgetExitSignal(reactor))
+        self.assertIsNone(reactor._exitSignal)
+        self.assertFalse(forgetExitSignal(object()))

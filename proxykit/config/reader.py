@@ -274,7 +274,7 @@ class ConfigReader:
         if data.get("listen") == [] and "tls" not in data:
             self.report(self.error("listen", "expected at least one endpoint"))
         forward = self.table(data, "forward", {"connect_ports", "allow_clients", "allow_private_destinations", "via", "allow_trace", "auth_file", "auth_realm", "allow_destinations", "deny_destinations", "allow_ports", "parent", "parent_for", "no_parent", "ca_file"})
-        timeouts = self.table(data, "timeouts", {"connect", "response", "idle", "tunnel_idle", "header"})
+        timeouts = self.table(data, "timeouts", {"connect", "response", "idle", "tunnel_idle", "header", "drain"})
         pool = self.table(data, "pool", {"max_idle_per_origin", "idle_expiry"})
         limits = self.table(
             data,
@@ -313,6 +313,7 @@ class ConfigReader:
             idle=self.get(timeouts, "timeouts.idle", seconds, t.idle, "a positive number"),
             tunnelIdle=self.get(timeouts, "timeouts.tunnel_idle", seconds, t.tunnelIdle, "a positive number"),
             header=self.get(timeouts, "timeouts.header", seconds, t.header, "a positive number"),
+            drain=self.get(timeouts, "timeouts.drain", seconds, t.drain, "a positive number"),
         )
         p = PoolConfig()
         poolConfig = PoolConfig(

@@ -138,6 +138,8 @@ class Timeouts:
     @ivar tunnelIdle: A CONNECT tunnel with no bytes either way.
     @ivar header: Receiving one request head, from its first byte (a client
         dripping a head slowly is answered 408 and closed).
+    @ivar drain: When the proxy stops (C{SIGTERM}): how long requests and
+        tunnels in progress may take to finish before they are cut.
     """
 
     connect: float = attrs.field(default=10.0, validator=_positive)
@@ -145,6 +147,7 @@ class Timeouts:
     idle: float = attrs.field(default=60.0, validator=_positive)
     tunnelIdle: float = attrs.field(default=300.0, validator=_positive)
     header: float = attrs.field(default=10.0, validator=_positive)
+    drain: float = attrs.field(default=30.0, validator=_positive)
 
 
 @attrs.frozen

@@ -183,6 +183,8 @@ class ProxyProtocol(Side):
     cleanly until it completes."""
     _trace: Trace | None = None
     """The current (or last) request's record, kept when a hook observes."""
+    draining = False
+    """The proxy is stopping: no request after the current one."""
 
     def __init__(self, factory: ProxyFactory) -> None:
         self.factory = factory
@@ -262,6 +264,14 @@ class ProxyProtocol(Side):
         self._idle = False
         self.closing = True
         self.closeAfterWrite()
+
+    def drain(self) -> None:
+        """
+        The proxy is stopping: finish the current response or tunnel, then
+        close; serve no further request.  (An idle connection is shed by its
+        gate instead.)
+        """
+        self.draining = True
 
     def _becomeIdle(self) -> None:
         self._idle = True
@@ -554,6 +564,7 @@ class ProxyProtocol(Side):
             # trusted either.
             or refusal.status == 400
             or refusal.status == 413
+            or self.draining
         ):
             self._exchange = _Waiting()
             self.sendError(refusal.status, close=True, headers=refusal.headers)
@@ -574,7 +585,7 @@ class ProxyProtocol(Side):
         """
         Answer C{request} here (see L{Respond}).
         """
-        keepAlive = request.keepAlive and request.framing == Framing.NONE
+        keepAlive = request.keepAlive and request.framing == Framing.NONE and not self.draining
         headers = [
             field for field in answer.headers if field[0].lower() not in _ANSWER_FRAMING
         ]
@@ -629,7 +640,7 @@ class ProxyProtocol(Side):
         if exchange is not self._exchange:
             return
         self._exchange = None
-        if not keepAlive:
+        if not keepAlive or self.draining:
             self.closing = True
             self.closeAfterWrite()
             return
@@ -768,6 +779,7 @@ class ProxyProtocol(Side):
         transport = self.transport
         if transport is None:
             return
+        close = close or self.draining
         self.send(errorResponse(status, close, headers, detail))
         if close:
             self.closing = True

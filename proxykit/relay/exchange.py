@@ -589,7 +589,7 @@ class Exchange:
         request = self.request
         client = self.client
         status = response.status
-        keepAlive = self._keepAlive and not client.closing
+        keepAlive = self._keepAlive and not (client.closing or client.draining)
         framing = response.framing
         if framing == Framing.CHUNKED or framing == Framing.CLOSE:
             if request.version == b"1.1":

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Final
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IListeningPort, IProtocol
 from twisted.internet.protocol import Factory
 from zope.interface import Attribute, Interface, implementer
@@ -71,6 +72,17 @@ class IGatedConnection(Interface):
         Close now, to make room for a new client.  Called only while the
         connection is idle; after this call it tells the gate nothing more
         (the gate has already freed its slot).
+        """
+
+    def drain() -> None:
+        """
+        The proxy is stopping: finish what is in progress (the current
+        response, a tunnel), then close; serve no further request.
+        """
+
+    def abortConnection() -> None:
+        """
+        Drop the connection at once (a drain that took too long).
         """
 
 
@@ -235,6 +247,8 @@ class ListenerGate(Factory):
         self._pausedAtCap = False
         self._closedAtCap = 0
         self._cannotPause = False
+        self._connections: set[IGatedConnection] = set()
+        self._drained: Deferred[None] | None = None
 
     def logPrefix(self) -> str:
         """
@@ -266,10 +280,12 @@ class ListenerGate(Factory):
             # Room for the new client: close the longest idle connection.
             oldest, _ = idle.popitem(last=False)
             self.open -= 1
+            self._connections.discard(oldest)
             self.closedIdle += 1
             self._closedAtCap += 1
             oldest.shed()
         self.open += 1
+        self._connections.add(connection)
         if self.open >= self.cap and not self._atCap:
             self._atCap = True
             self._log.info(
@@ -282,6 +298,11 @@ class ListenerGate(Factory):
     # IConnectionGate
 
     def idle(self, connection: IGatedConnection) -> None:
+        if self._drained is not None:
+            # Draining: an idle connection has nothing left to finish.
+            self._forget(connection)
+            connection.shed()
+            return
         self._idle[connection] = None
         if self._paused:
             self._resume()
@@ -293,13 +314,62 @@ class ListenerGate(Factory):
             self._pause(connection)
 
     def closed(self, connection: IGatedConnection) -> None:
+        self._forget(connection)
+
+    def _forget(self, connection: IGatedConnection) -> None:
+        """
+        C{connection} no longer counts: it closed, or is closed now.
+        """
         self._idle.pop(connection, None)
+        self._connections.discard(connection)
         self.open -= 1
+        drained = self._drained
+        if drained is not None and not self._connections and not drained.called:
+            drained.callback(None)
         if self._paused and self.open < self.cap:
             self._resume()
         if self._atCap and self.open <= self.cap * 3 // 4:
             # Well below the cap: the episode is over.
             self._endEpisode()
+
+    # Draining
+
+    def drain(self) -> Deferred[None]:
+        """
+        The proxy is stopping (its listener no longer accepts): close the
+        idle connections now, and ask the busy ones to close once what they
+        are doing is done (L{IGatedConnection.drain}).
+
+        @return: Fires when no connection of this listener is left open.
+        """
+        if self._drained is None:
+            self._drained = Deferred()
+            for connection in list(self._idle):
+                self._forget(connection)
+                connection.shed()
+            for connection in list(self._connections):
+                connection.drain()
+        if not self._connections and not self._drained.called:
+            self._drained.callback(None)
+        return self._drained
+
+    @property
+    def remaining(self) -> int:
+        """
+        How many connections are open.
+        """
+        return len(self._connections)
+
+    def abortAll(self) -> int:
+        """
+        Drop every connection still open (a drain that took too long).
+
+        @return: How many there were.
+        """
+        connections = list(self._connections)
+        for connection in connections:
+            connection.abortConnection()
+        return len(connections)
 
     # Accepting or not
 

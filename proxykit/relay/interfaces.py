@@ -129,6 +129,10 @@ class IClientSide(IFlowSide):
     client = Attribute("The L{proxykit.decisions.ClientInfo} of the connection.")
     bodyLimit = Attribute("The most request-body bytes allowed (0: no limit).")
     closing = Attribute("Whether the connection closes after the current response.")
+    draining = Attribute(
+        "Whether the proxy is stopping: the connection closes after the current"
+        " response, though the request may still be read whole."
+    )
     corking = Attribute(
         "While a read is processed, the sides whose writes are collected until its"
         " end (a list of L{IFlowSide}), else C{None}."

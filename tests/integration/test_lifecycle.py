@@ -395,3 +395,84 @@ class HangupTests(TestCase):
             self.assertTrue(daemon.running())
 
         return deferToThread(check)
+
+
+class DrainTests(TestCase):
+    """
+    C{SIGTERM} drains: the listener refuses new connections at once, a
+    download in progress completes intact, then the process exits 0; the
+    drain timeout and a second signal cut what is left.
+    """
+
+    timeout = 120
+
+    def start(self, *options: str) -> tuple[Child, socket.socket, bytes, int]:
+        """
+        A proxy with a 100 MB download through it in progress: its head read,
+        the body not yet.
+
+        @return: The proxy, the client socket, what followed the head, and the
+            body's length.
+        """
+        origin, originPort = startOrigin(self.mktemp())
+        self.addCleanup(origin.stop)
+        argv = [*TWISTD, "-n", "--pidfile=", "proxykit", "forward", "--listen", loopback(0), *options]
+        child = Child(argv, ROOT, _childEnvironment())
+        self.addCleanup(child.stop)
+        self.port = int(child.waitForLine(r"ProxyFactory starting on (\d+)").group(1))
+        child.waitForLine(r"proxykit started: listening on")
+        client = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        self.addCleanup(client.close)
+        authority = f"127.0.0.1:{originPort}".encode()
+        client.sendall(b"GET http://" + authority + b"/big HTTP/1.1\r\nHost: " + authority + b"\r\n\r\n")
+        received = b""
+        while b"\r\n\r\n" not in received:
+            data = client.recv(65536)
+            self.assertTrue(data, "the proxy closed before the response head")
+            received += data
+        head, _, rest = received.partition(b"\r\n\r\n")
+        self.head = head.lower()
+        length = int(self.head.split(b"content-length:")[1].split(b"\r\n")[0])
+        return child, client, rest, length
+
+    def test_downloadCompletes(self) -> None | Deferred[None]:
+        def check() -> None:
+            child, client, rest, length = self.start()
+            os.kill(child.pid, signal.SIGTERM)
+            child.waitForLine(r"draining 1 connections")
+            with self.assertRaises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", self.port), timeout=10).close()
+            received = len(rest)
+            while received < length:
+                data = client.recv(1 << 20)
+                if not data:
+                    break
+                received += len(data)
+            self.assertEqual(received, length)
+            self.assertEqual(client.recv(1), b"")  # then the proxy closes
+            self.assertEqual(child.process.wait(timeout=60), 0)
+            child.waitForLine(r"drained in")
+
+        return deferToThread(check)
+
+    def test_timeout(self) -> None | Deferred[None]:
+        def check() -> None:
+            child, client, rest, length = self.start("--drain-timeout", "1")
+            started = time.monotonic()
+            os.kill(child.pid, signal.SIGTERM)
+            self.assertEqual(child.process.wait(timeout=60), 0)
+            child.waitForLine(r"drain cut short \(drain timeout\): 1 connections closed")
+            self.assertLess(time.monotonic() - started, 20)
+
+        return deferToThread(check)
+
+    def test_secondSignal(self) -> None | Deferred[None]:
+        def check() -> None:
+            child, client, rest, length = self.start("--drain-timeout", "600")
+            os.kill(child.pid, signal.SIGTERM)
+            child.waitForLine(r"draining 1 connections")
+            os.kill(child.pid, signal.SIGTERM)
+            self.assertEqual(child.process.wait(timeout=60), 0)
+            child.waitForLine(r"drain cut short \(second signal\)")
+
+        return deferToThread(check)
