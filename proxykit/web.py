@@ -492,10 +492,6 @@ class _WebExchange:
                 out.setRawHeaders(name, [value])
             else:
                 out.addRawHeader(name, value)
-        if response.framing == Framing.NONE and out.getRawHeaders(b"content-length") is None:
-            # No body: say so, rather than let twisted.web chunk nothing.
-            if request.method != b"HEAD" and status not in (204, 304):
-                out.setRawHeaders(b"Content-Length", [b"0"])
         self.state = self.reached = ExchangeState.RESPONDING
         if response.keepAlive is False and self.origin is not None:
             # The origin closes after this response: not for the pool.

@@ -227,15 +227,17 @@ class RequestTests(SynchronousTestCase):
 
     def test_emptyPathIsSlash(self) -> None:
         """
-        A resource with an empty path asks for C{/} (Twisted's would send
-        an empty request-target).
+        A resource with an empty path, asked for its own URL, asks the
+        origin for C{/} (Twisted's would send an empty request-target).
         """
         reactor = MemoryReactorClock()
-        site = Site(ReverseProxyResource("127.0.0.1", 9000, b"", reactor), reactor=reactor)
+        root = Resource()
+        root.putChild(b"api", ReverseProxyResource("127.0.0.1", 9000, b"", reactor))
+        site = Site(root, reactor=reactor)
         channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
         assert channel is not None
         channel.makeConnection(Transport())
-        channel.dataReceived(b"GET /?q=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        channel.dataReceived(b"GET /api?q=1 HTTP/1.1\r\nHost: x\r\n\r\n")
         factory = reactor.tcpClients[0][2]
         wrapper = factory.buildProtocol(None)
         transport = Transport()
