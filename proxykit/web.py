@@ -99,6 +99,9 @@ class ReverseProxyResource(Resource):
     @ivar responseTimeout: Seconds the origin may stay silent once it has
         the request, before the response head (504) or within the body (the
         client connection is then cut).
+    @ivar origin: The L{Origin} relayed to: the pool's key.
+    @ivar connector: Opens origin connections (shared with every child).
+    @ivar hostField: The C{Host} value sent to the origin.
     """
 
     _log = Logger()
