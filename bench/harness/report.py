@@ -16,6 +16,7 @@ PEERS: dict[str, tuple[str, ...]] = {
     "forward": ("twisted.web.proxy", "proxy.py", "tinyproxy", "none"),
     "reverse": (
         "ReverseProxyResource",
+        "proxykit.web",
         "proxy.py",
         "proxy.py-threadless",
         "nginx",

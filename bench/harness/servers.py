@@ -219,6 +219,11 @@ def twisted_reverse_argv(s: Settings, port: int) -> list[str]:
     return [s.bin("python"), script, str(port), str(s.origin_port)]
 
 
+def proxykit_web_argv(s: Settings, port: int) -> list[str]:
+    script = str(BENCH_DIR / "proxykit_web_proxy.py")
+    return [s.bin("python"), script, str(port), str(s.origin_port)]
+
+
 # proxy.py's reverse proxy takes its routes from a plugin (bench/
 # proxypy_reverse.py).  Its default "threadless" worker crashes on the second
 # request of a keep-alive connection (see proxypy_reverse.py), so the measured
@@ -340,6 +345,15 @@ PROXIES: list[ProxySpec] = [
         "bench/twisted_reverse_proxy.py: Site(ReverseProxyResource('127.0.0.1',"
         " ORIGINPORT, b'')), default reactor, access log off,"
         " ProxyClientFactory.noisy=False",
+        mode="reverse",
+    ),
+    ProxySpec(
+        "proxykit.web",
+        proxykit_web_argv,
+        False,
+        "bench/proxykit_web_proxy.py: Site(proxykit.web.ReverseProxyResource('127.0.0.1',"
+        " ORIGINPORT, b'')), default reactor, access log off: the ReverseProxyResource"
+        " script with one import changed",
         mode="reverse",
     ),
     ProxySpec(
