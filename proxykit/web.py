@@ -19,7 +19,7 @@ framing (it chunks a response without C{Content-Length} for HTTP/1.1
 clients) and cannot send trailers or informational responses.
 
 Inside, one L{_WebExchange} per request is the L{IExchange} a pooled
-L{OriginProtocol<proxykit._origin.OriginProtocol>} delivers its events to,
+L{OriginProtocol<proxykit.relay.origin.OriginProtocol>} delivers its events to,
 and one L{_RequestSide} stands for the C{twisted.web} request as the
 origin connection's peer: it writes the response into the request and is
 registered on it as a streaming producer, so that a client that reads
@@ -39,15 +39,21 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
-from ._flow import PEER_BLOCKED
-from ._origin import OriginFactory
-from ._relay import ExchangeFailure, ExchangeState, IExchange, IFlowSide, IOriginSide
 from .decisions import Origin
-from .endpoints import OriginConnector
-from .errors import REASONS, connectFailureStatus
 from .h1 import DEFAULT_LIMITS, Framing, Headers, Response, requestHead, splitTokens
-from .pool import ConnectionPool, Pooled
-from .rewrite import forwardHeaders, framedHeaders, viaValue
+from .policy.rewrite import forwardHeaders, framedHeaders, viaValue
+from .relay.endpoints import OriginConnector
+from .relay.errors import REASONS, connectFailureStatus
+from .relay.flow import PEER_BLOCKED
+from .relay.interfaces import (
+    ExchangeFailure,
+    ExchangeState,
+    IExchange,
+    IFlowSide,
+    IOriginSide,
+)
+from .relay.origin import OriginFactory
+from .relay.pool import ConnectionPool, Pooled
 
 __all__ = ["ReverseProxyResource"]
 
@@ -314,7 +320,7 @@ class _WebExchange:
     """
     Relays one C{twisted.web} request to the origin and its response back.
 
-    It goes through the states of L{proxykit._exchange.Exchange}
+    It goes through the states of L{proxykit.relay.exchange.Exchange}
     (L{ExchangeState}): C{CONNECTING}, C{SENT}, C{RESPONDING}, then
     C{DONE}, C{FAILED} or C{ABANDONED}.  The request is complete from the
     start (C{twisted.web} read it whole), so its body can be sent again:

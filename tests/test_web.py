@@ -22,7 +22,7 @@ from twisted.web.static import Data
 from twisted.web.test.requesthelper import DummyRequest
 
 import proxykit.web
-from proxykit.pool import ConnectionPool
+from proxykit.relay.pool import ConnectionPool
 from proxykit.web import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_RESPONSE_TIMEOUT,
