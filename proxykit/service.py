@@ -467,7 +467,7 @@ def makeService(
     reactor = orGlobal(reactor)
     from .ops.accesslog import AccessLog
 
-    accessLog = AccessLog.fromConfig(config)
+    accessLog = AccessLog.fromConfig(config, reactor)
     factory = buildFactory(
         router,
         config,
@@ -534,7 +534,7 @@ def buildFactory(
     if accessLog is None and config.log.access is not None:
         from .ops.accesslog import AccessLog
 
-        accessLog = AccessLog.fromConfig(config)
+        accessLog = AccessLog.fromConfig(config, reactor)
     if accessLog is not None:
         if hooks is None:
             from .relay.hooks import Hooks

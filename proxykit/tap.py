@@ -386,6 +386,11 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         raise SystemExit(
             f"proxykit: cannot open the access log {config.log.access}: {e.strerror}"
         ) from None
+    if proxy.accessLog is not None:
+        # No application observes twistd's global log publisher for access
+        # events, and its text log would only skip them: write the lines
+        # straight from the records.
+        proxy.accessLog.publish = False
     # SIGHUP reloads what can be reloaded (the TLS certificates, the access
     # log file), SIGUSR1 reopens the access log; neither ends the process.
     proxy.reloadOnHangup = True

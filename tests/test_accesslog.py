@@ -29,6 +29,7 @@ from proxykit.config.logformat import EVENT_FIELDS, parseFormat
 from proxykit.config.values import LogConfig
 from proxykit.decisions import Origin
 from proxykit.ops.accesslog import (
+    BUFFER,
     NAMESPACE,
     AccessLog,
     escape,
@@ -37,7 +38,7 @@ from proxykit.ops.accesslog import (
     reopenAccessLogs,
 )
 from proxykit.relay.hooks import Hooks
-from proxykit.service import forwardService
+from proxykit.service import ProxyService, forwardService
 from proxykit.tap import Options, makeService
 
 from ._harness import GET, OK, Harness, lose
@@ -76,13 +77,23 @@ class Logged:
     ) -> None:
         self.path = case.mktemp()
         self.events: list[LogEvent] = []
+        self.reactor = h.reactor
         self.log = AccessLog(
-            self.path, format, publisher=self.events.append, clock=lambda: WHEN, **kwargs
+            self.path,
+            format,
+            publisher=self.events.append,
+            clock=lambda: WHEN,
+            reactor=h.reactor,
+            **kwargs,
         )
         case.addCleanup(self.log.close)
         self.log.observe(h.factory.hooks)
 
     def lines(self) -> list[str]:
+        """
+        The lines written once the reactor has turned.
+        """
+        self.reactor.advance(0)
         with open(self.path) as f:
             return f.read().splitlines()
 
@@ -357,6 +368,37 @@ class FormatTests(SynchronousTestCase):
             ],
         )
 
+    def test_combinedFromRecord(self) -> None:
+        """
+        Without events (under C{twistd}), the combined line is made straight
+        from the record, and is the same line.
+        """
+        cases = [
+            (GET, OK),
+            (b'GET http://127.0.0.1:9000/"q" HTTP/1.0\r\nHost: 127.0.0.1:9000\r\n'
+             b"Referer: r\xe9f\r\nX-Forwarded-For: 192.0.2.9\r\nuser-agent: ua\r\n\r\n",
+             b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        ]  # fmt: skip
+        for publish in (True, False):
+            h = Harness()
+            logged = Logged(self, h, trustedProxies=("127.0.0.0/8",))
+            logged.log.publish = publish
+            for request, response in cases:
+                get(h, request, response)
+            client, _ = h.connectClient()
+            client.dataReceived(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n")
+            lines = logged.lines()
+            self.assertEqual(len(logged.events), 3 if publish else 0, lines)
+            if publish:
+                published = lines
+            else:
+                self.assertEqual(lines, published)
+        self.assertEqual(
+            published[1],
+            '192.0.2.9 - - [14/Nov/2023:22:13:20 +0000] "GET http://127.0.0.1:9000/\\x22q\\x22'
+            ' HTTP/1.0" 200 - "r\\xE9f" "ua"',
+        )
+
     def test_json(self) -> None:
         """
         A JSON line has every field, in the documented order.
@@ -494,6 +536,25 @@ class ConfigTests(SynchronousTestCase):
             self.options("forward", "--access-log-format", "$nope")
         self.assertTrue(str(caught.exception).startswith("--access-log-format: unknown field $nope"))
 
+    def test_twistdWritesLinesOnly(self) -> None:
+        """
+        Under C{twistd}, the access log writes its lines without publishing
+        events (no application observes them there).
+        """
+        options = Options()
+        options.parseOptions(
+            ["forward", "--listen", loopback(0), "--access-log", self.mktemp()]
+        )
+        from twisted.internet.testing import MemoryReactorClock
+
+        service = makeService(options, MemoryReactorClock())
+        assert isinstance(service, ProxyService)
+        log = service.accessLog
+        assert log is not None
+        self.addCleanup(log.close)
+        self.assertFalse(log.publish)
+        self.assertTrue(AccessLog(None).publish)
+
     def test_cannotOpen(self) -> None:
         """
         Under C{twistd}, an access log that cannot be opened stops the start
@@ -542,7 +603,7 @@ class OutputTests(SynchronousTestCase):
         """
         h = Harness()
         path = self.mktemp()
-        log = AccessLog(path)
+        log = AccessLog(path, reactor=h.reactor)
         self.addCleanup(log.close)
         log.observe(h.factory.hooks)
         main = io.StringIO()
@@ -558,10 +619,33 @@ class OutputTests(SynchronousTestCase):
         globalLogPublisher.addObserver(application)
         self.addCleanup(globalLogPublisher.removeObserver, application)
         get(h)
+        h.reactor.advance(0)
         self.assertEqual([e["target"] for e in events], ["http://127.0.0.1:9000/a"])
         self.assertNotIn("9000/a", main.getvalue())
         with open(path) as f:
             self.assertIn('"GET http://127.0.0.1:9000/a HTTP/1.1" 200 5', f.read())
+
+    def test_oneWriteATurn(self) -> None:
+        """
+        The lines of the requests that end in one turn of the reactor are
+        written together at its end; past L{BUFFER} bytes at once.
+        """
+        from twisted.internet.testing import MemoryReactorClock
+
+        reactor = MemoryReactorClock()
+        path = self.mktemp()
+        log = AccessLog(path, "$target", reactor=reactor)
+        self.addCleanup(log.close)
+        log.requestDone(record("http://a.test/1"))
+        log.requestDone(record("http://a.test/2"))
+        self.assertEqual(os.path.getsize(path), 0)
+        self.assertEqual(len(reactor.getDelayedCalls()), 1)
+        reactor.advance(0)
+        with open(path) as f:
+            self.assertEqual(f.read(), "http://a.test/1\nhttp://a.test/2\n")
+        long = "http://a.test/" + "x" * BUFFER
+        log.requestDone(record(long))
+        self.assertEqual(os.path.getsize(path), 32 + len(long) + 1)
 
     def test_stdout(self) -> None:
         """
@@ -576,7 +660,7 @@ class OutputTests(SynchronousTestCase):
         os.close(write)
         try:
             h = Harness()
-            log = AccessLog("-", "$status $bytes_sent")
+            log = AccessLog("-", "$status $bytes_sent", reactor=h.reactor)
             log.observe(h.factory.hooks)
             get(h)
             log.close()
@@ -613,6 +697,7 @@ class OutputTests(SynchronousTestCase):
         self.assertEqual(calls, [service.reopenLogs])
         calls[0]()
         log.requestDone(record("http://a.test/3"))
+        reactor.advance(0)
         with open(path + ".1") as f:
             self.assertEqual(f.read(), "http://a.test/1\nhttp://a.test/2\n")
         with open(path) as f:
@@ -629,13 +714,15 @@ class OutputTests(SynchronousTestCase):
         from twisted.internet.testing import MemoryReactorClock
 
         config = ProxyConfig(listen=(loopback(1),), log=LogConfig(path, "$target"))
-        service = forwardService(config, MemoryReactorClock())
+        reactor = MemoryReactorClock()
+        service = forwardService(config, reactor)
         log = service.accessLog
         assert log is not None
         self.addCleanup(log.close)
         os.rename(path, path + ".1")
         service.reload()
         log.requestDone(record("http://a.test/1"))
+        reactor.advance(0)
         with open(path) as f:
             self.assertEqual(f.read(), "http://a.test/1\n")
 
@@ -647,7 +734,10 @@ class OutputTests(SynchronousTestCase):
         directory = os.path.abspath(self.mktemp())
         os.mkdir(directory)
         path = os.path.join(directory, "access.log")
-        log = AccessLog(path, "$target")
+        from twisted.internet.testing import MemoryReactorClock
+
+        reactor = MemoryReactorClock()
+        log = AccessLog(path, "$target", reactor=reactor)
         self.addCleanup(log.close)
         events: list[LogEvent] = []
         globalLogPublisher.addObserver(events.append)
@@ -655,6 +745,7 @@ class OutputTests(SynchronousTestCase):
         os.rename(directory, directory + ".gone")
         self.assertFalse(log.reopen())
         log.requestDone(record("http://a.test/1"))
+        reactor.advance(0)
         with open(os.path.join(directory + ".gone", "access.log")) as f:
             self.assertEqual(f.read(), "http://a.test/1\n")
         [error] = [e for e in events if "cannot reopen" in (e.get("log_format") or "")]

@@ -12,9 +12,12 @@ filter the namespace and route it as it likes.  The events carry no
 C{log_format}: text log observers (C{twistd}'s log file, its standard
 output) skip events without one, so the access lines do not appear twice.
 The access log's own line, in the chosen format, is written straight to
-its file by the L{AccessLog} itself, with one C{write} a line on a file
-opened for appending (so lines of concurrent writers never mix, and a line
-is on disk, for C{tail -f} and log shippers, as soon as the request ends).
+its file by the L{AccessLog} itself: the lines of one turn of the reactor
+are joined and written with one C{write} at its end (at once past
+L{BUFFER} bytes), to a file opened for appending, so lines of concurrent
+writers never mix and a line is in the file, for C{tail -f} and log
+shippers, as soon as the reactor is done with the events that ended its
+request.
 
 L{reopenAccessLogs} reopens every access log file of the process (what
 C{SIGUSR1} and C{SIGHUP} do under C{twistd}), so that C{logrotate} can
@@ -31,13 +34,15 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import ILogObserver, Logger, LogLevel, globalLogPublisher
 
 from ..config.checks import AddressSet
 from ..config.logformat import COMBINED, EVENT_FIELDS, JSON, parseFormat
 from ..config.values import ProxyConfig
-from ..decisions import Origin
-from ..h1 import PROXY_FORMS
+from ..decisions import ClientInfo, Origin
+from ..h1 import PROXY_FORMS, Request
+from ..reactor import orGlobal
 from ..relay.hooks import Hooks, Outcome, RequestRecord, TunnelRecord
 
 __all__ = ["NAMESPACE", "AccessLog", "reopenAccessLogs"]
@@ -93,6 +98,25 @@ def _hostName(host: bytes) -> str:
     if name.startswith("["):
         return name[: name.find("]") + 1] or name
     return name.partition(":")[0]
+
+
+_INFO = LogLevel.info
+
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "PATCH")}
+_PROTOCOLS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
+
+
+def _clientFields(client: ClientInfo) -> tuple[str | None, int | None, str | None, str]:
+    """
+    What the access log says of a client connection: its peer address and
+    port, the listener's address, the scheme.
+    """
+    return (
+        client.peerHost or None,
+        client.peerPort or None,
+        _hostPort(client.localHost, client.localPort) if client.localHost else None,
+        "https" if client.secure else "http",
+    )
 
 
 def _lastForwardedFor(values: list[bytes]) -> str | None:
@@ -258,16 +282,26 @@ def formatterFor(format: str) -> Formatter:
     return formatLine(format)
 
 
+BUFFER = 65536
+"""Bytes of lines held before they are written at once."""
+
+
 class _Output:
     """
-    Where lines go: a file descriptor written with one C{write} a line.
+    Where lines go: a file descriptor, written once per turn of the reactor
+    (all the lines of the requests that ended in it, in one C{write}), or
+    at once when L{BUFFER} bytes are waiting.
 
     @ivar path: The file, or C{"-"} for standard output.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, reactor: IReactorTime) -> None:
         self.path = path
+        self._reactor = reactor
         self._failing = False
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._flushing: IDelayedCall | None = None
         self._fd = -1
         self._fd = 1 if path == "-" else self._open()
         if path != "-":
@@ -277,7 +311,30 @@ class _Output:
         return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
 
     def write(self, line: str) -> None:
+        """
+        Write C{line} at the end of this turn of the reactor.
+        """
         data = line.encode("utf-8", "backslashreplace")
+        self._pending.append(data)
+        self._size += len(data)
+        if self._size >= BUFFER:
+            self.flush()
+        elif self._flushing is None:
+            self._flushing = self._reactor.callLater(0, self._turned)
+
+    def _turned(self) -> None:
+        self._flushing = None
+        self.flush()
+
+    def flush(self) -> None:
+        """
+        Write the waiting lines now.
+        """
+        if not self._pending or self._fd < 0:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._size = 0
         try:
             written = os.write(self._fd, data)
             while written < len(data):
@@ -296,13 +353,15 @@ class _Output:
 
     def reopen(self) -> bool:
         """
-        Open the file again by its name (a new file, after C{logrotate}
-        renamed it), then close the old one; on failure keep the old one.
+        Write the waiting lines, then open the file again by its name (a new
+        file, after C{logrotate} renamed it), and close the old one; on
+        failure keep the old one.
 
         @return: Whether it was reopened.
         """
         if self.path == "-" or self._fd < 0:
             return False
+        self.flush()
         try:
             fd = self._open()
         except OSError as e:
@@ -317,13 +376,23 @@ class _Output:
         return True
 
     def close(self) -> None:
+        """
+        Write the waiting lines and close the file.
+        """
+        self.flush()
+        if self._flushing is not None:
+            if self._flushing.active():
+                self._flushing.cancel()
+            self._flushing = None
+        if self.path != "-" and self._fd >= 0:
+            os.close(self._fd)
+            _files.discard(self)
+        self._fd = -1
+
+    def __del__(self) -> None:
         if self.path != "-" and self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-            _files.discard(self)
-
-    def __del__(self) -> None:
-        self.close()
 
 
 _files: weakref.WeakSet[_Output] = weakref.WeakSet()
@@ -346,6 +415,10 @@ class AccessLog:
     @ivar path: Where lines go: a file name, C{"-"} (standard output) or
         C{None} (events only).
     @ivar format: C{"combined"}, C{"json"} or a format string.
+    @ivar publish: Whether the events go to the publisher (the global one
+        by default).  C{twistd proxykit} clears it: no application there
+        observes them, and without events a combined line is made straight
+        from the record, at a fraction of the cost (see L{combined}).
     """
 
     def __init__(
@@ -355,6 +428,7 @@ class AccessLog:
         trustedProxies: Iterable[str] = (),
         publisher: ILogObserver = globalLogPublisher,
         clock: Callable[[], float] = time.time,
+        reactor: IReactorTime | None = None,
     ) -> None:
         """
         @param path: C{None}: publish the events only.
@@ -362,6 +436,8 @@ class AccessLog:
             the real client (C{client_addr}).
         @param publisher: Where the events go.
         @param clock: The wall clock (the C{time} field).
+        @param reactor: Writes the lines once a turn; C{None}: the global
+            reactor.
 
         @raise OSError: The file cannot be opened for appending.
         @raise proxykit.config.checks.Problem: C{format} names an unknown
@@ -370,23 +446,37 @@ class AccessLog:
         self.path = path
         self.format = format
         self._line = formatterFor(format)
-        self._output = None if path is None else _Output(path)
+        self._output = None if path is None else _Output(path, orGlobal(reactor))
         trusted = tuple(trustedProxies)
         self._trusted = AddressSet(trusted) if trusted else None
         self._publisher = publisher
         self._clock = clock
+        self._local = _TimeText()
+        self.publish = True
         self._tunnel: TunnelRecord | None = None
+        self._client: ClientInfo | None = None
+        self._clientFields: tuple[str | None, int | None, str | None, str] = (None, None, None, "")
+        self._origin: Origin | None = None
+        self._originText: str | None = None
 
     @classmethod
-    def fromConfig(cls, config: ProxyConfig) -> AccessLog | None:
+    def fromConfig(
+        cls, config: ProxyConfig, reactor: IReactorTime | None = None
+    ) -> AccessLog | None:
         """
         The access log C{config.log} asks for, or C{None} when it is off.
 
+        @param reactor: C{None}: the global reactor.
         @raise OSError: The file cannot be opened for appending.
         """
         if config.log.access is None:
             return None
-        return cls(config.log.access, config.log.format, config.reverse.trustedProxies)
+        return cls(
+            config.log.access,
+            config.log.format,
+            config.reverse.trustedProxies,
+            reactor=reactor,
+        )
 
     def observe(self, hooks: Hooks) -> None:
         """
@@ -407,12 +497,75 @@ class AccessLog:
 
     def requestDone(self, record: RequestRecord) -> None:
         """
-        Publish C{record}'s event and write its line.
+        Publish C{record}'s event (if L{publish}) and write its line.
         """
-        event = self.event(record)
-        self._publisher(event)
+        if self.publish:
+            event = self.event(record)
+            self._publisher(event)
+            if self._output is not None:
+                self._output.write(self._line(event))
+        elif self._output is not None:
+            if self.format == COMBINED:
+                self._output.write(self.combined(record))
+            else:
+                self._output.write(self._line(self.event(record)))
+
+    def combined(self, record: RequestRecord) -> str:
+        """
+        C{record}'s line in the Combined Log Format, made straight from the
+        record: only the fields the format has (what L{requestDone} writes
+        when no event is published).
+        """
+        self._tunnel = None
+        request = record.request
+        client = record.client.peerHost or None
+        status = record.status
+        sent = record.bytesOut or "-"
+        when = self._local(self._clock())
+        if request is None:
+            return f'{client or "-"} - - [{when}] "-" {status} {sent} "-" "-"\n'
+        agent, referer, real = self._headerFields(request, client)
+        line = escape(
+            f"{_METHODS.get(request.method) or _text(request.method)} {_text(request.target)}"
+            f" {_PROTOCOLS.get(request.version) or 'HTTP/' + _text(request.version)}"
+        )
+        return (
+            f"{real or client or '-'} - - [{when}] "
+            f'"{line}" {status} {sent} '
+            f'"{"-" if referer is None else escape(referer)}" '
+            f'"{"-" if agent is None else escape(agent)}"\n'
+        )
+
+    def _headerFields(
+        self, request: Request, peerHost: str | None
+    ) -> tuple[str | None, str | None, str | None]:
+        """
+        C{request}'s C{User-Agent} and C{Referer}, and the real client's
+        address when C{peerHost} is a trusted proxy that sent
+        C{X-Forwarded-For} (else C{None}).
+        """
+        agent = referer = None
+        trusted = self._trusted is not None and peerHost is not None and peerHost in self._trusted
+        forwarded: list[bytes] = []
+        for name, value in request.headers:
+            # Only names of the right length are compared.
+            size = len(name)
+            if size == 10:
+                if name.lower() == b"user-agent":
+                    agent = _text(value)
+            elif size == 7:
+                if name.lower() == b"referer":
+                    referer = _text(value)
+            elif size == 15 and trusted and name.lower() == b"x-forwarded-for":
+                forwarded.append(value)
+        return agent, referer, _lastForwardedFor(forwarded) if forwarded else None
+
+    def flush(self) -> None:
+        """
+        Write the lines waiting for the end of the reactor's turn now.
+        """
         if self._output is not None:
-            self._output.write(self._line(event))
+            self._output.flush()
 
     def reopen(self) -> bool:
         """
@@ -437,15 +590,17 @@ class AccessLog:
         """
         request = record.request
         client = record.client
-        peerHost = client.peerHost
-        peerPort = client.peerPort
-        clientHost: str | None = peerHost or None
-        clientPort: int | None = peerPort or None
+        if client is not self._client:
+            self._client = client
+            self._clientFields = _clientFields(client)
+        peerHost, peerPort, listener, scheme = self._clientFields
+        clientHost = peerHost
+        clientPort = peerPort
         referer = agent = method = target = protocol = mode = vhost = None
         if request is not None:
-            method = _text(request.method)
+            method = _METHODS.get(request.method) or _text(request.method)
             target = _text(request.target)
-            protocol = "HTTP/" + _text(request.version)
+            protocol = _PROTOCOLS.get(request.version) or "HTTP/" + _text(request.version)
             if request.form in PROXY_FORMS:
                 mode = "forward"
             else:
@@ -453,23 +608,19 @@ class AccessLog:
                 host = request.host
                 if host is not None:
                     vhost = _hostName(host)
-                elif client.serverName is not None:
+                else:
                     vhost = client.serverName
-            trusted = self._trusted is not None and peerHost in self._trusted
-            forwarded: list[bytes] = []
-            for name, value in request.headers:
-                lower = name.lower()
-                if lower == b"user-agent":
-                    agent = _text(value)
-                elif lower == b"referer":
-                    referer = _text(value)
-                elif trusted and lower == b"x-forwarded-for":
-                    forwarded.append(value)
-            if forwarded:
-                real = _lastForwardedFor(forwarded)
-                if real is not None:
-                    clientHost, clientPort = real, None
+            agent, referer, real = self._headerFields(request, peerHost)
+            if real is not None:
+                clientHost, clientPort = real, None
         origin = record.origin
+        if origin is None:
+            originText = None
+        elif origin is self._origin:
+            originText = self._originText
+        else:
+            originText = self._originText = originAddress(origin)
+            self._origin = origin
         outcome = record.outcome
         tunnel = tunnelTime = None
         if outcome is Outcome.TUNNELED or outcome is Outcome.SWITCHED:
@@ -481,7 +632,7 @@ class AccessLog:
         now = self._clock()
         return {
             "log_logger": _accessLogger,
-            "log_level": LogLevel.info,
+            "log_level": _INFO,
             "log_namespace": NAMESPACE,
             "log_source": None,
             "log_format": None,
@@ -489,10 +640,10 @@ class AccessLog:
             "time": now,
             "client_addr": clientHost,
             "client_port": clientPort,
-            "peer_addr": peerHost or None,
-            "peer_port": peerPort or None,
-            "listener": _hostPort(client.localHost, client.localPort) if client.localHost else None,
-            "scheme": "https" if client.secure else "http",
+            "peer_addr": peerHost,
+            "peer_port": peerPort,
+            "listener": listener,
+            "scheme": scheme,
             "server_name": client.serverName,
             "mode": mode,
             "vhost": vhost,
@@ -505,7 +656,7 @@ class AccessLog:
             "reason": record.reason,
             "bytes_received": record.bytesIn,
             "bytes_sent": record.bytesOut,
-            "origin_addr": None if origin is None else originAddress(origin),
+            "origin_addr": originText,
             "origin_connect_time": record.connectTime,
             "origin_reused": record.reused,
             "attempts": record.attempts,
