@@ -628,7 +628,7 @@ class OutputTests(SynchronousTestCase):
     def test_oneWriteATurn(self) -> None:
         """
         The lines of the requests that end in one turn of the reactor are
-        written together at its end; past L{BUFFER} bytes at once.
+        written together at its end; at L{BUFFER} lines at once.
         """
         from twisted.internet.testing import MemoryReactorClock
 
@@ -643,9 +643,12 @@ class OutputTests(SynchronousTestCase):
         reactor.advance(0)
         with open(path) as f:
             self.assertEqual(f.read(), "http://a.test/1\nhttp://a.test/2\n")
-        long = "http://a.test/" + "x" * BUFFER
-        log.requestDone(record(long))
-        self.assertEqual(os.path.getsize(path), 32 + len(long) + 1)
+        for index in range(BUFFER - 1):
+            log.requestDone(record(f"http://a.test/{index}"))
+        self.assertEqual(os.path.getsize(path), 32)
+        log.requestDone(record("http://a.test/last"))
+        with open(path) as f:
+            self.assertEqual(len(f.read().splitlines()), 2 + BUFFER)
 
     def test_stdout(self) -> None:
         """

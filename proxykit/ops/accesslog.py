@@ -282,15 +282,15 @@ def formatterFor(format: str) -> Formatter:
     return formatLine(format)
 
 
-BUFFER = 65536
-"""Bytes of lines held before they are written at once."""
+BUFFER = 512
+"""Lines held before they are written at once."""
 
 
 class _Output:
     """
     Where lines go: a file descriptor, written once per turn of the reactor
     (all the lines of the requests that ended in it, in one C{write}), or
-    at once when L{BUFFER} bytes are waiting.
+    at once when L{BUFFER} lines are waiting.
 
     @ivar path: The file, or C{"-"} for standard output.
     """
@@ -299,8 +299,7 @@ class _Output:
         self.path = path
         self._reactor = reactor
         self._failing = False
-        self._pending: list[bytes] = []
-        self._size = 0
+        self._pending: list[str] = []
         self._flushing: IDelayedCall | None = None
         self._fd = -1
         self._fd = 1 if path == "-" else self._open()
@@ -314,10 +313,9 @@ class _Output:
         """
         Write C{line} at the end of this turn of the reactor.
         """
-        data = line.encode("utf-8", "backslashreplace")
-        self._pending.append(data)
-        self._size += len(data)
-        if self._size >= BUFFER:
+        pending = self._pending
+        pending.append(line)
+        if len(pending) >= BUFFER:
             self.flush()
         elif self._flushing is None:
             self._flushing = self._reactor.callLater(0, self._turned)
@@ -332,9 +330,8 @@ class _Output:
         """
         if not self._pending or self._fd < 0:
             return
-        data = b"".join(self._pending)
+        data = "".join(self._pending).encode("utf-8", "backslashreplace")
         self._pending.clear()
-        self._size = 0
         try:
             written = os.write(self._fd, data)
             while written < len(data):
@@ -516,24 +513,38 @@ class AccessLog:
         record: only the fields the format has (what L{requestDone} writes
         when no event is published).
         """
+        # The hot path under twistd: few calls, nothing computed twice.
         self._tunnel = None
         request = record.request
         client = record.client.peerHost or None
-        status = record.status
         sent = record.bytesOut or "-"
         when = self._local(self._clock())
         if request is None:
-            return f'{client or "-"} - - [{when}] "-" {status} {sent} "-" "-"\n'
-        agent, referer, real = self._headerFields(request, client)
-        line = escape(
-            f"{_METHODS.get(request.method) or _text(request.method)} {_text(request.target)}"
-            f" {_PROTOCOLS.get(request.version) or 'HTTP/' + _text(request.version)}"
-        )
+            return f'{client or "-"} - - [{when}] "-" {record.status} {sent} "-" "-"\n'
+        agent = referer = "-"
+        real = None
+        trusted = self._trusted is not None and client is not None and client in self._trusted
+        for name, value in request.headers:
+            # Only names of the right length are compared.
+            size = len(name)
+            if size == 10:
+                if name.lower() == b"user-agent":
+                    agent = escape(value.decode("latin-1"))
+            elif size == 7:
+                if name.lower() == b"referer":
+                    referer = escape(value.decode("latin-1"))
+            elif size == 15 and trusted and name.lower() == b"x-forwarded-for":
+                real = _lastForwardedFor([value]) or real
+        # Methods and versions are tokens the parser knows: only the
+        # target may need escaping.
+        target = request.target.decode("latin-1")
+        if _UNSAFE.search(target) is not None:
+            target = escape(target)
+        method = _METHODS.get(request.method) or escape(request.method.decode("latin-1"))
+        protocol = _PROTOCOLS.get(request.version) or escape("HTTP/" + _text(request.version))
         return (
-            f"{real or client or '-'} - - [{when}] "
-            f'"{line}" {status} {sent} '
-            f'"{"-" if referer is None else escape(referer)}" '
-            f'"{"-" if agent is None else escape(agent)}"\n'
+            f'{real or client or "-"} - - [{when}] "{method} {target} {protocol}" '
+            f'{record.status} {sent} "{referer}" "{agent}"\n'
         )
 
     def _headerFields(
