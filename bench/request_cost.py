@@ -11,8 +11,9 @@ a wrk run on a shared machine: use it to compare two checkouts.
 Each CHECKOUT (default: this one) is measured in a subprocess that imports
 proxykit and the test harness from it.  With C{--access-log FORMAT}
 (C{combined}, C{json} or a format string), each is measured again with the
-access log in that format written to a scratch file, a text log observer
-like C{twistd}'s on the global publisher in both runs.
+access log in that format written to a scratch file as C{twistd} writes
+it (lines only, no events), a text log observer like C{twistd}'s on the
+global publisher in both runs.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ if len(sys.argv) > 2:
     if sys.argv[2]:
         from proxykit.ops.accesslog import AccessLog
         path = os.path.join(tempfile.mkdtemp(), "access.log")
-        AccessLog(path, sys.argv[2]).observe(h.factory.hooks)
+        log = AccessLog(path, sys.argv[2], reactor=h.reactor)
+        log.publish = False  # as under twistd
+        log.observe(h.factory.hooks)
 h.send(GET)
 origin, ot = h.acceptOrigin()
 origin.dataReceived(OK)
