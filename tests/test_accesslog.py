@@ -294,6 +294,23 @@ class EventTests(SynchronousTestCase):
             ("192.0.2.7", None, "127.0.0.1"),
         )
 
+    def test_forwardedForNotAnAddress(self) -> None:
+        """
+        A trusted proxy's C{X-Forwarded-For} that does not end with an IP
+        address is not taken for the client.
+        """
+        for publish in (True, False):
+            h = Harness()
+            logged = Logged(self, h, trustedProxies=("127.0.0.0/8",))
+            logged.log.publish = publish
+            get(
+                h,
+                b"GET http://127.0.0.1:9000/ HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n"
+                b'X-Forwarded-For: 192.0.2.7, "x y"\r\n\r\n',
+            )
+            [line] = logged.lines()
+            self.assertTrue(line.startswith("127.0.0.1 - - "), line)
+
     def test_untrustedForwardedFor(self) -> None:
         """
         From anyone else, C{X-Forwarded-For} is ignored.

@@ -13,11 +13,13 @@ C{log_format}: text log observers (C{twistd}'s log file, its standard
 output) skip events without one, so the access lines do not appear twice.
 The access log's own line, in the chosen format, is written straight to
 its file by the L{AccessLog} itself: the lines of one turn of the reactor
-are joined and written with one C{write} at its end (at once past
-L{BUFFER} bytes), to a file opened for appending, so lines of concurrent
-writers never mix and a line is in the file, for C{tail -f} and log
-shippers, as soon as the reactor is done with the events that ended its
-request.
+are joined and written with one C{write} at its end (at once when
+L{BUFFER} lines wait), to a file opened for appending, so lines of
+concurrent writers never mix and a line is in the file, for C{tail -f} and
+log shippers, as soon as the reactor is done with the events that ended its
+request.  Under C{twistd}, where nothing observes the events, none are
+published (L{AccessLog.publish}): a combined line is then made straight
+from the record.
 
 L{reopenAccessLogs} reopens every access log file of the process (what
 C{SIGUSR1} and C{SIGHUP} do under C{twistd}), so that C{logrotate} can
@@ -26,6 +28,7 @@ rename the file and signal, without C{copytruncate}.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -121,15 +124,17 @@ def _clientFields(client: ClientInfo) -> tuple[str | None, int | None, str | Non
 
 def _lastForwardedFor(values: list[bytes]) -> str | None:
     """
-    The address the nearest trusted proxy put last in C{X-Forwarded-For}.
+    The address the nearest trusted proxy put last in C{X-Forwarded-For},
+    or C{None} when that is not an IP address.
     """
     last = values[-1].rpartition(b",")[2].strip()
-    if not last:
-        return None
     address = _text(last)
     if address.startswith("[") and "]" in address:
         address = address[1 : address.index("]")]
-    return address
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
 
 
 class _TimeText:
