@@ -38,6 +38,7 @@ from .relay.factory import ProxyFactory, poolFor
 from .relay.gate import ListenerGate as ListenerGate
 
 if TYPE_CHECKING:
+    from .ops.accesslog import AccessLog
     from .policy.auth import ProxyAuthenticator
     from .relay.health import HealthChecker
     from .relay.hooks import Hooks
@@ -184,10 +185,13 @@ class ProxyService(service.MultiService):
     @ivar factory: The factory every listener uses.
     @ivar tls: The TLS listeners' certificates, or C{None}.
     @ivar reloadOnHangup: Whether, while running, C{SIGHUP} calls
-        L{reload} (C{twistd proxykit} sets it).
+        L{reload} and C{SIGUSR1} calls L{reopenLogs} (C{twistd proxykit}
+        sets it).
     @ivar cutOnSignal: Whether, while draining (see L{stopService}), a
         second C{SIGTERM} or C{SIGINT} cuts what is left at once
         (C{twistd proxykit} sets it).
+    @ivar accessLog: The access log the factory writes, closed on stop, or
+        C{None}.
     """
 
     _log = Logger()
@@ -201,15 +205,20 @@ class ProxyService(service.MultiService):
         reactor: object,
         tls: ServerTLS | None = None,
         redirect: ProxyFactory | None = None,
+        accessLog: AccessLog | None = None,
     ) -> None:
         """
         @param tls: Also listen on C{tls.config.listen} over TLS, each
             listener with its own settings.
         @param redirect: The factory of the plain listeners that redirect to
             https (on C{tls.config.redirectListen}).
+        @param accessLog: The access log C{factory} writes (see
+            L{buildFactory}): reopened by L{reopenLogs}, closed on stop.
         """
         super().__init__()  # type: ignore[no-untyped-call]
         self.factory = factory
+        self.accessLog = accessLog
+        self._previousUser1: Any = None
         self.tls = tls
         self._reactor = reactor
         self._previousHandler: Any = None
@@ -298,23 +307,40 @@ class ProxyService(service.MultiService):
             return False
         return True
 
+    def reopenLogs(self) -> None:
+        """
+        What C{SIGUSR1} does: reopen the access log files by their names
+        (after C{logrotate} renamed them), and log it.
+        """
+        from .ops.accesslog import reopenAccessLogs
+
+        if reopenAccessLogs():
+            self._log.info("reopened the access log")
+
     def reload(self) -> None:
         """
         What C{SIGHUP} does: reload what can be reloaded while running (the
-        TLS certificates, see L{reloadTLS}), and log what was done.
+        TLS certificates, see L{reloadTLS}; the access log files are
+        reopened, see L{reopenLogs}), and log what was done.
         """
-        if self.tls is None:
+        if self.accessLog is not None:
+            self.reopenLogs()
+        if self.tls is not None:
+            if self.reloadTLS():
+                self._log.info("SIGHUP: reloaded the TLS certificates")
+        elif self.accessLog is None:
             self._log.info(
                 "SIGHUP: nothing to reload (no TLS certificates; the other"
                 " settings are read only at start)"
             )
-        elif self.reloadTLS():
-            self._log.info("SIGHUP: reloaded the TLS certificates")
 
     def _hangup(self, signum: int, frame: object) -> None:
         # A signal handler may interrupt the reactor anywhere: reload from
         # the reactor's loop instead.
         self._reactor.callFromThread(self.reload)  # type: ignore[attr-defined]
+
+    def _userSignal(self, signum: int, frame: object) -> None:
+        self._reactor.callFromThread(self.reopenLogs)  # type: ignore[attr-defined]
 
     def startService(self) -> None:
         """
@@ -328,6 +354,9 @@ class ProxyService(service.MultiService):
         if self.reloadOnHangup and hasattr(signal, "SIGHUP"):
             # Without a handler, SIGHUP's default action ends the process.
             self._previousHandler = signal.signal(signal.SIGHUP, self._hangup)
+        if self.reloadOnHangup and hasattr(signal, "SIGUSR1"):
+            # Without a handler, SIGUSR1's default action ends the process.
+            self._previousUser1 = signal.signal(signal.SIGUSR1, self._userSignal)
         self._log.info(
             "proxykit started: listening on {endpoints}",
             endpoints=", ".join(self.endpoints),
@@ -342,13 +371,21 @@ class ProxyService(service.MultiService):
         if self._previousHandler is not None:
             signal.signal(signal.SIGHUP, self._previousHandler)
             self._previousHandler = None
+        if self._previousUser1 is not None:
+            signal.signal(signal.SIGUSR1, self._previousUser1)
+            self._previousUser1 = None
         d: Deferred[None] = super().stopService()  # type: ignore[no-untyped-call]
         d.addCallback(lambda _: self.drain(self.factory.config.timeouts.drain))
         d.addCallback(lambda _: self.factory.pool.closeAll())
+        d.addCallback(self._closeLog)
         # Stopped gracefully: exit 0, not by the signal that asked for it.
         d.addCallback(lambda _: forgetExitSignal(self._reactor))
         d.addCallback(lambda _: None)
         return d
+
+    def _closeLog(self, ignored: object) -> None:
+        if self.accessLog is not None:
+            self.accessLog.close()
 
     def drain(self, timeout: float) -> Deferred[None]:
         """
@@ -492,10 +529,19 @@ def makeService(
 
     @raise proxykit.tls.TLSFileError: A certificate or key file cannot be
         used.
+    @raise OSError: The access log file cannot be opened.
     """
     reactor = orGlobal(reactor)
+    from .ops.accesslog import AccessLog
+
+    accessLog = AccessLog.fromConfig(config, reactor)
     factory = buildFactory(
-        router, config, reactor, healthCheckers=healthCheckers, destinations=destinations
+        router,
+        config,
+        reactor,
+        healthCheckers=healthCheckers,
+        destinations=destinations,
+        accessLog=accessLog,
     )
     tls = None
     redirect = None
@@ -514,7 +560,7 @@ def makeService(
                 config,
                 reactor=reactor,
             )
-    return ProxyService(factory, config.listen, reactor, tls, redirect)
+    return ProxyService(factory, config.listen, reactor, tls, redirect, accessLog)
 
 
 def buildFactory(
@@ -525,6 +571,7 @@ def buildFactory(
     healthCheckers: Sequence[HealthChecker] = (),
     destinations: DestinationPolicy | None = None,
     hooks: Hooks | None = None,
+    accessLog: AccessLog | None = None,
 ) -> ProxyFactory:
     """
     The L{ProxyFactory} C{twistd proxykit} serves C{router} with: the pool
@@ -540,12 +587,27 @@ def buildFactory(
         L{destinationsFor}'s; only for deliberately weaker (or stronger)
         rules, e.g. L{proxykit.policy.destinations.OPEN}.
     @param hooks: The application's hooks (L{proxykit.relay.hooks.Hooks}).
+    @param accessLog: The access log to write; C{None}: the one
+        C{config.log} asks for (L{proxykit.ops.accesslog.AccessLog.fromConfig}),
+        if any.  It observes C{hooks} (an empty registry is made if none is
+        given).
 
     @raise ValueError: C{hooks} has hooks for a route C{router} lacks.
+    @raise OSError: The access log file cannot be opened.
     @raise proxykit.policy.auth.HtpasswdError: C{forward.auth_file} is malformed.
     @raise OSError: C{forward.auth_file} cannot be read.
     """
     reactor = orGlobal(reactor)
+    if accessLog is None and config.log.access is not None:
+        from .ops.accesslog import AccessLog
+
+        accessLog = AccessLog.fromConfig(config, reactor)
+    if accessLog is not None:
+        if hooks is None:
+            from .relay.hooks import Hooks
+
+            hooks = Hooks()
+        accessLog.observe(hooks)
     return ProxyFactory(
         router,
         poolFor(config, reactor),

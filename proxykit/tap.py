@@ -5,12 +5,14 @@ C{twistd proxykit}: command-line options to a service.
     twistd -n proxykit forward [--listen ENDPOINT]... [--connect-port N]...
                                [--config FILE] [--connect-timeout S]
                                [--response-timeout S] [--idle-timeout S]
+                               [--access-log PATH] [--access-log-format F]
 
     twistd -n proxykit reverse [--listen ENDPOINT]... [--route HOST=URL[,URL...]]...
                                [--config FILE] [--default HOST]
                                [--trusted-proxy CIDR]... [--forward-proxy]
                                [--connect-timeout S] [--response-timeout S]
                                [--idle-timeout S]
+                               [--access-log PATH] [--access-log-format F]
 
 Command-line values override the config file; a repeated option replaces the
 file's whole list, except C{--route}, which adds virtual hosts to the file's.
@@ -39,6 +41,7 @@ from .config.values import (
     DEFAULT_LISTEN,
     DEFAULT_REVERSE_LISTEN,
     ConfigError,
+    LogConfig,
     OriginConfig,
     ProxyConfig,
     RouteConfig,
@@ -127,6 +130,8 @@ class _ModeOptions(_VersionOption, usage.Options):
             "On SIGTERM, seconds requests and tunnels in progress may take to finish (default 30).",
         ],
         ["idle-timeout", None, None, "Seconds an idle client connection is kept (default 60)."],
+        ["access-log", None, None, "Write the access log to this file ('-': standard output; 'off': none)."],
+        ["access-log-format", None, None, "combined (default), json, or a format string of $fields."],
     ]
 
     def __init__(self) -> None:
@@ -169,6 +174,7 @@ class _ModeOptions(_VersionOption, usage.Options):
                 changes[field] = _seconds("--" + flag, self[flag])
         if changes:
             config = attrs.evolve(config, timeouts=attrs.evolve(config.timeouts, **changes))
+        config = attrs.evolve(config, log=self._logConfig(config.log))
         config = self.applyMode(config)
         authFile = config.forward.authFile
         if authFile is not None:
@@ -180,6 +186,18 @@ class _ModeOptions(_VersionOption, usage.Options):
             except (OSError, ValueError) as e:
                 raise usage.UsageError(f"{authFile}: {e}" if isinstance(e, OSError) else str(e))
         return config
+
+    def _logConfig(self, log: LogConfig) -> LogConfig:
+        """
+        C{log} with C{--access-log} and C{--access-log-format} applied.
+        """
+        for flag, field in (("access-log", "access"), ("access-log-format", "format")):
+            if self[flag] is not None:
+                try:
+                    log = attrs.evolve(log, **{field: self[flag]})
+                except ConfigError as e:
+                    raise usage.UsageError(f"--{flag}: {e.problem}")
+        return log
 
     def applyMode(self, config: ProxyConfig) -> ProxyConfig:
         """
@@ -364,12 +382,24 @@ def makeService(options: Options, reactor: Any = None) -> IService:
 
         installIfNone()
     proxy: ProxyService
-    if options.subCommand == "reverse":
-        proxy = reverseService(config, reactor)
-    else:
-        proxy = forwardService(config, reactor)
-    # SIGHUP reloads what can be reloaded (the TLS certificates), and never
-    # ends the process.
+    try:
+        if options.subCommand == "reverse":
+            proxy = reverseService(config, reactor)
+        else:
+            proxy = forwardService(config, reactor)
+    except OSError as e:
+        if options.parent is None or config.log.access is None:
+            raise
+        raise SystemExit(
+            f"proxykit: cannot open the access log {config.log.access}: {e.strerror}"
+        ) from None
+    if proxy.accessLog is not None:
+        # No application observes twistd's global log publisher for access
+        # events, and its text log would only skip them: write the lines
+        # straight from the records.
+        proxy.accessLog.publish = False
+    # SIGHUP reloads what can be reloaded (the TLS certificates, the access
+    # log file), SIGUSR1 reopens the access log; neither ends the process.
     proxy.reloadOnHangup = True
     proxy.cutOnSignal = True
     if options.parent is not None:

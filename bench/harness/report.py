@@ -13,7 +13,7 @@ from typing import Any
 PROXYKIT = "proxykit"
 BASELINE = "baseline"
 PEERS: dict[str, tuple[str, ...]] = {
-    "forward": ("twisted.web.proxy", "proxy.py", "tinyproxy", "none"),
+    "forward": ("proxykit+accesslog", "twisted.web.proxy", "proxy.py", "tinyproxy", "none"),
     "reverse": (
         "ReverseProxyResource",
         "proxykit.web",
@@ -196,6 +196,13 @@ def targets(http: list[Row], tunnel: list[Row], modes: list[str]) -> list[Row]:
     checks = []
     if "forward" in modes:
         checks += [
+            (
+                "forward",
+                "small, 50 conns: access log to a file costs <= 10%"
+                " (proxykit+accesslog >= 0.9x proxykit req/s)",
+                ratio(rps("forward", "proxykit+accesslog"), rps("forward", PROXYKIT)),
+                0.9,
+            ),
             (
                 "forward",
                 "small, 50 conns: proxykit >= 4x twisted.web.proxy req/s",

@@ -183,6 +183,13 @@ def proxykit_argv(s: Settings, port: int) -> list[str]:
     ]  # fmt: skip
 
 
+def proxykit_accesslog_argv(s: Settings, port: int) -> list[str]:
+    """proxykit forward as above, writing the access log (combined) to a file."""
+    return [
+        *proxykit_argv(s, port), "--access-log", str(s.tmp / f"access-{port}.log"),
+    ]  # fmt: skip
+
+
 def twisted_argv(s: Settings, port: int) -> list[str]:
     return [s.bin("python"), str(BENCH_DIR / "twisted_web_proxy.py"), str(port)]
 
@@ -306,6 +313,13 @@ PROXIES: list[ProxySpec] = [
         True,
         "twistd -n --pidfile= proxykit forward --listen tcp:PORT:interface=127.0.0.1"
         " --connect-port TUNNELPORT (proxykit.reactor.ProxyReactor unless --proxykit-reactor)",
+    ),
+    ProxySpec(
+        "proxykit+accesslog",
+        proxykit_accesslog_argv,
+        True,
+        "as proxykit, with --access-log TMP/access-PORT.log (Combined Log Format,"
+        " one write a line): what the access log costs",
     ),
     ProxySpec(
         "twisted.web.proxy",

@@ -50,6 +50,7 @@ from .checks import (
 )
 from .checks import retries as _retries
 from .keylines import keyLines
+from .logformat import logDestination, logFormat
 from .tlsconfig import readTLS
 from .values import (
     BALANCE_POLICIES,
@@ -59,6 +60,7 @@ from .values import (
     ForwardConfig,
     HealthCheckConfig,
     LimitsConfig,
+    LogConfig,
     OriginConfig,
     PoolConfig,
     ProxyConfig,
@@ -260,7 +262,7 @@ class ConfigReader:
 
         @raise ConfigError: Every problem found.
         """
-        self.known(data, "", {"listen", "forward", "reverse", "timeouts", "pool", "limits", "tls"})
+        self.known(data, "", {"listen", "forward", "reverse", "timeouts", "pool", "limits", "tls", "log"})
         listen = defaultListen
         if "listen" in data:
             if not isinstance(data["listen"], list):
@@ -331,6 +333,12 @@ class ConfigReader:
             maxOriginQueue=self.get(limits, "limits.max_origin_queue", count0, lim.maxOriginQueue, "a whole number >= 0"),
         )
         reverse = self.reverseConfig(data)
+        log = self.table(data, "log", {"access", "format"})
+        lc = LogConfig()
+        logConfig = LogConfig(
+            access=self.get(log, "log.access", logDestination, lc.access, "a file name, '-' or 'off'"),
+            format=self.get(log, "log.format", logFormat, lc.format, "combined, json or a format string"),
+        )
         self.check()
         return ProxyConfig(
             listen=listen,
@@ -340,6 +348,7 @@ class ConfigReader:
             pool=poolConfig,
             limits=limitsConfig,
             tls=tls,
+            log=logConfig,
         )
 
     def reverseConfig(self, data: Mapping[str, Any]) -> ReverseConfig:

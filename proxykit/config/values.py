@@ -51,6 +51,7 @@ from .checks import (
     valid,
     validItems,
 )
+from .logformat import COMBINED, logDestination, logFormat
 from .tlsconfig import CertificateConfig, TLSConfig, TLSListener, TLSSettings
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "ForwardConfig",
     "HealthCheckConfig",
     "LimitsConfig",
+    "LogConfig",
     "OriginConfig",
     "OriginTLS",
     "PoolConfig",
@@ -489,6 +491,34 @@ class ReverseConfig:
                 raise fieldError(self, "default", problem)
 
 
+def _offIsNone(value: Any) -> Any:
+    return None if value == "off" else value
+
+
+@attrs.frozen
+class LogConfig:
+    """
+    The access log (the C{[log]} table).
+
+    @ivar access: Where the access log goes: C{"-"} (standard output) or a
+        file name; C{None} (or C{"off"}, which becomes C{None}): no access
+        log.
+    @ivar format: C{"combined"} (the Combined Log Format), C{"json"} (one
+        JSON object a line) or a format string naming fields
+        (C{"$client_addr $status $request_time"}; see
+        L{proxykit.config.logformat.parseFormat}).
+    """
+
+    access: str | None = attrs.field(
+        default=None,
+        converter=_offIsNone,
+        validator=valid(logDestination, "a file name, '-' or 'off'", optional=True),
+    )
+    format: str = attrs.field(
+        default=COMBINED, validator=valid(logFormat, "combined, json or a format string")
+    )
+
+
 @attrs.frozen
 class ProxyConfig:
     """
@@ -497,6 +527,7 @@ class ProxyConfig:
     @ivar listen: Twisted server endpoint strings.
     @ivar tls: TLS listeners and their certificates (the C{[tls]} table),
         or C{None}.
+    @ivar log: The access log (the C{[log]} table).
     """
 
     listen: tuple[str, ...] = attrs.field(
@@ -519,6 +550,9 @@ class ProxyConfig:
     )
     tls: TLSConfig | None = attrs.field(
         default=None, validator=valid(_instance(TLSConfig), "a TLSConfig", optional=True)
+    )
+    log: LogConfig = attrs.field(
+        default=LogConfig(), validator=valid(_instance(LogConfig), "a LogConfig")
     )
 
     def __attrs_post_init__(self) -> None:

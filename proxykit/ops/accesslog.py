@@ -1,0 +1,685 @@
+# -*- test-case-name: tests.test_accesslog -*-
+"""
+The access log: one C{twisted.logger} event per request, in the namespace
+C{proxykit.access}, and one line per event in a file or on standard output.
+
+An L{AccessLog} observes a proxy's L{Hooks}: each L{RequestRecord} (every
+request, however it ended; a CONNECT tunnel or a protocol switch when it
+closes) becomes an event with the fields of
+L{proxykit.config.logformat.EVENT_FIELDS}, published to
+C{globalLogPublisher}, where an embedding application's observer can
+filter the namespace and route it as it likes.  The events carry no
+C{log_format}: text log observers (C{twistd}'s log file, its standard
+output) skip events without one, so the access lines do not appear twice.
+The access log's own line, in the chosen format, is written straight to
+its file by the L{AccessLog} itself: the lines of one turn of the reactor
+are joined and written with one C{write} at its end (at once when
+L{BUFFER} lines wait), to a file opened for appending, so lines of
+concurrent writers never mix and a line is in the file, for C{tail -f} and
+log shippers, as soon as the reactor is done with the events that ended its
+request.  Under C{twistd}, where nothing observes the events, none are
+published (L{AccessLog.publish}): a combined line is then made straight
+from the record.
+
+L{reopenAccessLogs} reopens every access log file of the process (what
+C{SIGUSR1} and C{SIGHUP} do under C{twistd}), so that C{logrotate} can
+rename the file and signal, without C{copytruncate}.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import time
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import ILogObserver, Logger, LogLevel, globalLogPublisher
+
+from ..config.checks import AddressSet
+from ..config.logformat import COMBINED, EVENT_FIELDS, JSON, parseFormat
+from ..config.values import ProxyConfig
+from ..decisions import ClientInfo, Origin
+from ..h1 import PROXY_FORMS, Request
+from ..reactor import orGlobal
+from ..relay.hooks import Hooks, Outcome, RequestRecord, TunnelRecord
+
+__all__ = ["NAMESPACE", "AccessLog", "reopenAccessLogs"]
+
+NAMESPACE = "proxykit.access"
+"""The namespace of the access events."""
+
+_log = Logger()
+_accessLogger = Logger(namespace=NAMESPACE)
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+_UNSAFE = re.compile(r'[\x00-\x1f"\\\x7f-\xff]')
+
+
+def _escapeChar(found: re.Match[str]) -> str:
+    return f"\\x{ord(found.group(0)):02X}"
+
+
+def escape(text: str) -> str:
+    """
+    C{text} safe inside a quoted field of a log line: C{"}, C{\\}, control
+    characters and bytes beyond ASCII as C{\\xHH}, as nginx writes them.
+    """
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(_escapeChar, text)
+
+
+def _text(value: bytes) -> str:
+    return value.decode("latin-1")
+
+
+def _hostPort(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def originAddress(origin: Origin) -> str:
+    """
+    How the access log names an origin: C{host:port} (C{[::1]:80}), or
+    C{unix:PATH}.
+    """
+    if origin.scheme == "unix":
+        return f"unix:{origin.host}"
+    return _hostPort(origin.host, origin.port)
+
+
+def _hostName(host: bytes) -> str:
+    """
+    A C{Host} value without its port, lower case: the virtual host asked for.
+    """
+    name = _text(host).lower()
+    if name.startswith("["):
+        return name[: name.find("]") + 1] or name
+    return name.partition(":")[0]
+
+
+_INFO = LogLevel.info
+
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "PATCH")}
+_PROTOCOLS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
+
+
+def _clientFields(client: ClientInfo) -> tuple[str | None, int | None, str | None, str]:
+    """
+    What the access log says of a client connection: its peer address and
+    port, the listener's address, the scheme.
+    """
+    return (
+        client.peerHost or None,
+        client.peerPort or None,
+        _hostPort(client.localHost, client.localPort) if client.localHost else None,
+        "https" if client.secure else "http",
+    )
+
+
+def _lastForwardedFor(values: list[bytes]) -> str | None:
+    """
+    The address the nearest trusted proxy put last in C{X-Forwarded-For},
+    or C{None} when that is not an IP address.
+    """
+    last = values[-1].rpartition(b",")[2].strip()
+    address = _text(last)
+    if address.startswith("[") and "]" in address:
+        address = address[1 : address.index("]")]
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
+
+
+class _TimeText:
+    """
+    The time as the Combined Log Format writes it (C{04/Dec/2026:08:12:17
+    +0000}, local time), made once a second.
+    """
+
+    __slots__ = ("_second", "_text")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._text = ""
+
+    def __call__(self, when: float) -> str:
+        second = int(when)
+        if second != self._second:
+            t = time.localtime(second)
+            offset = t.tm_gmtoff // 60
+            sign = "-" if offset < 0 else "+"
+            offset = abs(offset)
+            self._text = (
+                f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year:04d}:"
+                f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} "
+                f"{sign}{offset // 60:02d}{offset % 60:02d}"
+            )
+            self._second = second
+        return self._text
+
+
+def isoTime(when: float) -> str:
+    """
+    C{when} in ISO 8601, local time with its offset, to the millisecond.
+    """
+    t = time.localtime(when)
+    offset = t.tm_gmtoff // 60
+    sign = "-" if offset < 0 else "+"
+    offset = abs(offset)
+    milliseconds = int((when % 1) * 1000)
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", t)
+        + f".{milliseconds:03d}{sign}{offset // 60:02d}:{offset % 60:02d}"
+    )
+
+
+def requestLine(event: dict[str, Any]) -> str | None:
+    """
+    The request line of an access event (C{GET /a HTTP/1.1}), or C{None}
+    for a request that could not be parsed.
+    """
+    method = event["method"]
+    if method is None:
+        return None
+    return f"{method} {event['target']} {event['protocol']}"
+
+
+def _value(value: object) -> str:
+    """
+    A field's value in a format string: C{-} for none, seconds to the
+    millisecond, C{true}/C{false}, text escaped.
+    """
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return escape(value) or "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+Formatter = Callable[[dict[str, Any]], str]
+
+
+def combinedLine(timeText: Callable[[float], str] | None = None) -> Formatter:
+    """
+    The Combined Log Format:
+    C{client - - [time] "request line" status bytes "referer" "user agent"}.
+    """
+    local = timeText or _TimeText()
+
+    def combined(event: dict[str, Any]) -> str:
+        line = requestLine(event)
+        sent = event["bytes_sent"]
+        referer = event["http_referer"]
+        agent = event["http_user_agent"]
+        return (
+            f"{event['client_addr'] or '-'} - - [{local(event['time'])}] "
+            f'"{"-" if line is None else escape(line)}" {event["status"]} {sent or "-"} '
+            f'"{"-" if referer is None else escape(referer)}" '
+            f'"{"-" if agent is None else escape(agent)}"\n'
+        )
+
+    return combined
+
+
+def jsonLine(event: dict[str, Any]) -> str:
+    """
+    One JSON object of every field of L{EVENT_FIELDS}, in that order.
+    """
+    return json.dumps({name: event[name] for name in EVENT_FIELDS}, separators=(",", ":")) + "\n"
+
+
+def _literal(text: str) -> Callable[[dict[str, Any]], str]:
+    return lambda event: text
+
+
+def _field(name: str) -> Callable[[dict[str, Any]], str]:
+    return lambda event: _value(event[name])
+
+
+def formatLine(text: str) -> Formatter:
+    """
+    A format string with named fields (see
+    L{proxykit.config.logformat.parseFormat}): each field's value as
+    L{_value} writes it.
+
+    @raise proxykit.config.checks.Problem: The format names an unknown field.
+    """
+    parts = parseFormat(text)
+    local = _TimeText()
+    getters: list[Callable[[dict[str, Any]], str]] = []
+    for part in parts:
+        if isinstance(part, str):
+            getters.append(_literal(part))
+        elif part[0] == "time_local":
+            getters.append(lambda event: local(event["time"]))
+        elif part[0] == "time_iso8601":
+            getters.append(lambda event: isoTime(event["time"]))
+        elif part[0] == "request":
+            getters.append(lambda event: _value(requestLine(event)))
+        else:
+            getters.append(_field(part[0]))
+
+    def formatted(event: dict[str, Any]) -> str:
+        return "".join([get(event) for get in getters]) + "\n"
+
+    return formatted
+
+
+def formatterFor(format: str) -> Formatter:
+    """
+    The line writer of C{format}: C{"combined"}, C{"json"} or a format string.
+    """
+    if format == COMBINED:
+        return combinedLine()
+    if format == JSON:
+        return jsonLine
+    return formatLine(format)
+
+
+BUFFER = 512
+"""Lines held before they are written at once."""
+
+
+class _Output:
+    """
+    Where lines go: a file descriptor, written once per turn of the reactor
+    (all the lines of the requests that ended in it, in one C{write}), or
+    at once when L{BUFFER} lines are waiting.
+
+    @ivar path: The file, or C{"-"} for standard output.
+    """
+
+    def __init__(self, path: str, reactor: IReactorTime) -> None:
+        self.path = path
+        self._reactor = reactor
+        self._failing = False
+        self._pending: list[str] = []
+        self._flushing: IDelayedCall | None = None
+        self._fd = -1
+        self._fd = 1 if path == "-" else self._open()
+        if path != "-":
+            _files.add(self)
+
+    def _open(self) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+
+    def write(self, line: str) -> None:
+        """
+        Write C{line} at the end of this turn of the reactor.
+        """
+        pending = self._pending
+        pending.append(line)
+        if len(pending) >= BUFFER:
+            self.flush()
+        elif self._flushing is None:
+            self._flushing = self._reactor.callLater(0, self._turned)
+
+    def _turned(self) -> None:
+        self._flushing = None
+        self.flush()
+
+    def flush(self) -> None:
+        """
+        Write the waiting lines now.
+        """
+        if not self._pending or self._fd < 0:
+            return
+        data = "".join(self._pending).encode("utf-8", "backslashreplace")
+        self._pending.clear()
+        try:
+            written = os.write(self._fd, data)
+            while written < len(data):
+                data = data[written:]
+                written = os.write(self._fd, data)
+        except OSError as e:
+            if not self._failing:
+                self._failing = True
+                _log.error(
+                    "cannot write the access log {path}: {problem}",
+                    path=self.path,
+                    problem=e.strerror,
+                )
+        else:
+            self._failing = False
+
+    def reopen(self) -> bool:
+        """
+        Write the waiting lines, then open the file again by its name (a new
+        file, after C{logrotate} renamed it), and close the old one; on
+        failure keep the old one.
+
+        @return: Whether it was reopened.
+        """
+        if self.path == "-" or self._fd < 0:
+            return False
+        self.flush()
+        try:
+            fd = self._open()
+        except OSError as e:
+            _log.error(
+                "cannot reopen the access log {path}: {problem}; still writing to the old file",
+                path=self.path,
+                problem=e.strerror,
+            )
+            return False
+        old, self._fd = self._fd, fd
+        os.close(old)
+        return True
+
+    def close(self) -> None:
+        """
+        Write the waiting lines and close the file.
+        """
+        self.flush()
+        if self._flushing is not None:
+            if self._flushing.active():
+                self._flushing.cancel()
+            self._flushing = None
+        if self.path != "-" and self._fd >= 0:
+            os.close(self._fd)
+            _files.discard(self)
+        self._fd = -1
+
+    def __del__(self) -> None:
+        if self.path != "-" and self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+_files: weakref.WeakSet[_Output] = weakref.WeakSet()
+
+
+def reopenAccessLogs() -> int:
+    """
+    Reopen every open access log file of this process.
+
+    @return: How many were reopened.
+    """
+    return sum(output.reopen() for output in list(_files))
+
+
+class AccessLog:
+    """
+    Turns each L{RequestRecord} of the hooks it observes into a
+    C{proxykit.access} event, and writes it as a line.
+
+    @ivar path: Where lines go: a file name, C{"-"} (standard output) or
+        C{None} (events only).
+    @ivar format: C{"combined"}, C{"json"} or a format string.
+    @ivar publish: Whether the events go to the publisher (the global one
+        by default).  C{twistd proxykit} clears it: no application there
+        observes them, and without events a combined line is made straight
+        from the record, at a fraction of the cost (see L{combined}).
+    """
+
+    def __init__(
+        self,
+        path: str | None,
+        format: str = COMBINED,
+        trustedProxies: Iterable[str] = (),
+        publisher: ILogObserver = globalLogPublisher,
+        clock: Callable[[], float] = time.time,
+        reactor: IReactorTime | None = None,
+    ) -> None:
+        """
+        @param path: C{None}: publish the events only.
+        @param trustedProxies: Networks (CIDR) whose C{X-Forwarded-For} names
+            the real client (C{client_addr}).
+        @param publisher: Where the events go.
+        @param clock: The wall clock (the C{time} field).
+        @param reactor: Writes the lines once a turn; C{None}: the global
+            reactor.
+
+        @raise OSError: The file cannot be opened for appending.
+        @raise proxykit.config.checks.Problem: C{format} names an unknown
+            field.
+        """
+        self.path = path
+        self.format = format
+        self._line = formatterFor(format)
+        self._output = None if path is None else _Output(path, orGlobal(reactor))
+        trusted = tuple(trustedProxies)
+        self._trusted = AddressSet(trusted) if trusted else None
+        self._publisher = publisher
+        self._clock = clock
+        self._local = _TimeText()
+        self.publish = True
+        self._tunnel: TunnelRecord | None = None
+        self._client: ClientInfo | None = None
+        self._clientFields: tuple[str | None, int | None, str | None, str] = (None, None, None, "")
+        self._origin: Origin | None = None
+        self._originText: str | None = None
+
+    @classmethod
+    def fromConfig(
+        cls, config: ProxyConfig, reactor: IReactorTime | None = None
+    ) -> AccessLog | None:
+        """
+        The access log C{config.log} asks for, or C{None} when it is off.
+
+        @param reactor: C{None}: the global reactor.
+        @raise OSError: The file cannot be opened for appending.
+        """
+        if config.log.access is None:
+            return None
+        return cls(
+            config.log.access,
+            config.log.format,
+            config.reverse.trustedProxies,
+            reactor=reactor,
+        )
+
+    def observe(self, hooks: Hooks) -> None:
+        """
+        Log every request C{hooks} sees end (once, however often called for
+        the same hooks).
+        """
+        for hook in hooks.hooks("complete"):
+            if getattr(hook, "__self__", None) is self:
+                return
+        hooks.onTunnelClose(self.tunnelClosed)
+        hooks.onComplete(self.requestDone)
+
+    def tunnelClosed(self, record: TunnelRecord) -> None:
+        """
+        Note a tunnel's record: its request's record follows at once.
+        """
+        self._tunnel = record
+
+    def requestDone(self, record: RequestRecord) -> None:
+        """
+        Publish C{record}'s event (if L{publish}) and write its line.
+        """
+        if self.publish:
+            event = self.event(record)
+            self._publisher(event)
+            if self._output is not None:
+                self._output.write(self._line(event))
+        elif self._output is not None:
+            if self.format == COMBINED:
+                self._output.write(self.combined(record))
+            else:
+                self._output.write(self._line(self.event(record)))
+
+    def combined(self, record: RequestRecord) -> str:
+        """
+        C{record}'s line in the Combined Log Format, made straight from the
+        record: only the fields the format has (what L{requestDone} writes
+        when no event is published).
+        """
+        # The hot path under twistd: few calls, nothing computed twice.
+        self._tunnel = None
+        request = record.request
+        client = record.client.peerHost or None
+        sent = record.bytesOut or "-"
+        when = self._local(self._clock())
+        if request is None:
+            return f'{client or "-"} - - [{when}] "-" {record.status} {sent} "-" "-"\n'
+        agent = referer = "-"
+        real = None
+        trusted = self._trusted is not None and client is not None and client in self._trusted
+        for name, value in request.headers:
+            # Only names of the right length are compared.
+            size = len(name)
+            if size == 10:
+                if name.lower() == b"user-agent":
+                    agent = escape(value.decode("latin-1"))
+            elif size == 7:
+                if name.lower() == b"referer":
+                    referer = escape(value.decode("latin-1"))
+            elif size == 15 and trusted and name.lower() == b"x-forwarded-for":
+                real = _lastForwardedFor([value]) or real
+        # Methods and versions are tokens the parser knows: only the
+        # target may need escaping.
+        target = request.target.decode("latin-1")
+        if _UNSAFE.search(target) is not None:
+            target = escape(target)
+        method = _METHODS.get(request.method) or escape(request.method.decode("latin-1"))
+        protocol = _PROTOCOLS.get(request.version) or escape("HTTP/" + _text(request.version))
+        return (
+            f'{real or client or "-"} - - [{when}] "{method} {target} {protocol}" '
+            f'{record.status} {sent} "{referer}" "{agent}"\n'
+        )
+
+    def _headerFields(
+        self, request: Request, peerHost: str | None
+    ) -> tuple[str | None, str | None, str | None]:
+        """
+        C{request}'s C{User-Agent} and C{Referer}, and the real client's
+        address when C{peerHost} is a trusted proxy that sent
+        C{X-Forwarded-For} (else C{None}).
+        """
+        agent = referer = None
+        trusted = self._trusted is not None and peerHost is not None and peerHost in self._trusted
+        forwarded: list[bytes] = []
+        for name, value in request.headers:
+            # Only names of the right length are compared.
+            size = len(name)
+            if size == 10:
+                if name.lower() == b"user-agent":
+                    agent = _text(value)
+            elif size == 7:
+                if name.lower() == b"referer":
+                    referer = _text(value)
+            elif size == 15 and trusted and name.lower() == b"x-forwarded-for":
+                forwarded.append(value)
+        return agent, referer, _lastForwardedFor(forwarded) if forwarded else None
+
+    def flush(self) -> None:
+        """
+        Write the lines waiting for the end of the reactor's turn now.
+        """
+        if self._output is not None:
+            self._output.flush()
+
+    def reopen(self) -> bool:
+        """
+        Reopen the file (see L{reopenAccessLogs}).
+
+        @return: Whether a file was reopened.
+        """
+        return self._output is not None and self._output.reopen()
+
+    def close(self) -> None:
+        """
+        Close the file; later requests are still published as events.
+        """
+        if self._output is not None:
+            self._output.close()
+            self._output = None
+
+    def event(self, record: RequestRecord) -> dict[str, Any]:
+        """
+        The C{proxykit.access} event of C{record} (fields: see
+        L{proxykit.config.logformat.EVENT_FIELDS} and the operations guide).
+        """
+        request = record.request
+        client = record.client
+        if client is not self._client:
+            self._client = client
+            self._clientFields = _clientFields(client)
+        peerHost, peerPort, listener, scheme = self._clientFields
+        clientHost = peerHost
+        clientPort = peerPort
+        referer = agent = method = target = protocol = mode = vhost = None
+        if request is not None:
+            method = _METHODS.get(request.method) or _text(request.method)
+            target = _text(request.target)
+            protocol = _PROTOCOLS.get(request.version) or "HTTP/" + _text(request.version)
+            if request.form in PROXY_FORMS:
+                mode = "forward"
+            else:
+                mode = "reverse"
+                host = request.host
+                if host is not None:
+                    vhost = _hostName(host)
+                else:
+                    vhost = client.serverName
+            agent, referer, real = self._headerFields(request, peerHost)
+            if real is not None:
+                clientHost, clientPort = real, None
+        origin = record.origin
+        if origin is None:
+            originText = None
+        elif origin is self._origin:
+            originText = self._originText
+        else:
+            originText = self._originText = originAddress(origin)
+            self._origin = origin
+        outcome = record.outcome
+        tunnel = tunnelTime = None
+        if outcome is Outcome.TUNNELED or outcome is Outcome.SWITCHED:
+            tunnel = "connect" if outcome is Outcome.TUNNELED else "upgrade"
+            closed = self._tunnel
+            if closed is not None and closed.request is request:
+                tunnelTime = closed.duration
+            self._tunnel = None
+        now = self._clock()
+        return {
+            "log_logger": _accessLogger,
+            "log_level": _INFO,
+            "log_namespace": NAMESPACE,
+            "log_source": None,
+            "log_format": None,
+            "log_time": now,
+            "time": now,
+            "client_addr": clientHost,
+            "client_port": clientPort,
+            "peer_addr": peerHost,
+            "peer_port": peerPort,
+            "listener": listener,
+            "scheme": scheme,
+            "server_name": client.serverName,
+            "mode": mode,
+            "vhost": vhost,
+            "route": record.route,
+            "method": method,
+            "target": target,
+            "protocol": protocol,
+            "status": record.status,
+            "outcome": outcome.value,
+            "reason": record.reason,
+            "bytes_received": record.bytesIn,
+            "bytes_sent": record.bytesOut,
+            "origin_addr": originText,
+            "origin_connect_time": record.connectTime,
+            "origin_reused": record.reused,
+            "attempts": record.attempts,
+            "first_byte_time": record.firstByte,
+            "request_time": record.duration,
+            "tunnel": tunnel,
+            "tunnel_time": tunnelTime,
+            "http_referer": referer,
+            "http_user_agent": agent,
+        }

@@ -1,0 +1,192 @@
+"""
+The access log of a real C{twistd proxykit} process, with curl as the
+client: one line per request (forward, CONNECT tunnel, reverse), on
+standard output with C{--access-log -}, and a new file after C{mv} and
+C{kill -USR1}.
+
+Every wait is a bounded poll (L{waitForLines}); every command has a time
+limit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThread
+from twisted.trial.unittest import TestCase
+
+from ._subprocess import Child, run, startOrigin, startTwistd
+from .test_lifecycle import waitFor
+
+CURL_TIMEOUT = 30.0
+
+
+def curl(*args: str) -> str:
+    """
+    Run curl with C{args}; its output (the body, or what C{-w} writes).
+    """
+    result = run(["curl", "-sS", "--max-time", "20", *args], os.getcwd(), CURL_TIMEOUT)
+    assert result.returncode == 0, result.stdout
+    return result.stdout
+
+
+def readLines(path: str) -> list[str]:
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return f.read().splitlines()
+
+
+def waitForLines(path: str, count: int) -> list[dict[str, Any]]:
+    """
+    Wait (bounded) until the JSON access log at C{path} has C{count} lines.
+    """
+    waitFor(lambda: len(readLines(path)) >= count, f"{count} lines in {path}")
+    return [json.loads(line) for line in readLines(path)]
+
+
+class AccessLogTests(TestCase):
+    """
+    C{--access-log} and C{--access-log-format} of C{twistd proxykit}.
+    """
+
+    timeout = 120
+
+    def origin(self) -> int:
+        child, port = startOrigin(self.mktemp())
+        self.addCleanup(child.stop)
+        return port
+
+    def proxy(self, *arguments: str) -> tuple[Child, int]:
+        child, port = startTwistd(*arguments)
+        self.addCleanup(child.stop)
+        child.waitForLine(r"proxykit started: listening on")
+        return child, port
+
+    def test_forwardAndTunnel(self) -> Deferred[None]:
+        """
+        A forward request and a CONNECT tunnel each give one JSON line with
+        the right fields; nothing of them is in the main log.
+        """
+
+        def check() -> None:
+            origin = self.origin()
+            path = os.path.abspath(self.mktemp())
+            child, port = self.proxy(
+                "forward", "--listen", "tcp:0:interface=127.0.0.1",
+                "--connect-port", str(origin),
+                "--access-log", path, "--access-log-format", "json",
+            )  # fmt: skip
+            proxy = f"http://127.0.0.1:{port}"
+            url = f"http://127.0.0.1:{origin}/small"
+            self.assertEqual(curl("-x", proxy, "-A", "agent/1", url), "small")
+            [line] = waitForLines(path, 1)
+            self.assertEqual(
+                {k: line[k] for k in ("client_addr", "listener", "mode", "method", "target",
+                                      "protocol", "status", "bytes_sent", "origin_addr",
+                                      "outcome", "http_user_agent", "tunnel")},
+                {
+                    "client_addr": "127.0.0.1",
+                    "listener": f"127.0.0.1:{port}",
+                    "mode": "forward",
+                    "method": "GET",
+                    "target": url,
+                    "protocol": "HTTP/1.1",
+                    "status": 200,
+                    "bytes_sent": 5,
+                    "origin_addr": f"127.0.0.1:{origin}",
+                    "outcome": "responded",
+                    "http_user_agent": "agent/1",
+                    "tunnel": None,
+                },
+            )  # fmt: skip
+            self.assertGreater(line["client_port"], 0)
+            self.assertGreaterEqual(line["request_time"], line["first_byte_time"])
+            self.assertEqual(curl("-p", "-x", proxy, url), "small")
+            lines = waitForLines(path, 2)
+            self.assertEqual(len(lines), 2)
+            tunnel = lines[1]
+            self.assertEqual(
+                (tunnel["method"], tunnel["target"], tunnel["status"], tunnel["tunnel"]),
+                ("CONNECT", f"127.0.0.1:{origin}", 200, "connect"),
+            )
+            self.assertGreater(tunnel["bytes_received"], 0)
+            self.assertGreater(tunnel["bytes_sent"], 0)
+            self.assertIsNotNone(tunnel["tunnel_time"])
+            self.assertNotIn("/small", child.output())
+
+        return deferToThread(check)
+
+    def test_reverse(self) -> Deferred[None]:
+        """
+        A reverse request's line names its virtual host and route.
+        """
+
+        def check() -> None:
+            origin = self.origin()
+            path = os.path.abspath(self.mktemp())
+            child, port = self.proxy(
+                "reverse", "--listen", "tcp:0:interface=127.0.0.1",
+                "--route", f"app.example.test=http://127.0.0.1:{origin}",
+                "--access-log", path, "--access-log-format", "json",
+            )  # fmt: skip
+            body = curl("-H", "Host: app.example.test", f"http://127.0.0.1:{port}/small")
+            self.assertEqual(body, "small")
+            [line] = waitForLines(path, 1)
+            self.assertEqual(
+                (line["mode"], line["vhost"], line["route"], line["target"], line["status"]),
+                ("reverse", "app.example.test", "/", "/small", 200),
+            )
+
+        return deferToThread(check)
+
+    def test_stdout(self) -> Deferred[None]:
+        """
+        C{--access-log -} writes the lines, in the format asked for, to
+        standard output, as lines of their own.
+        """
+
+        def check() -> None:
+            origin = self.origin()
+            child, port = self.proxy(
+                "forward", "--listen", "tcp:0:interface=127.0.0.1",
+                "--access-log", "-", "--access-log-format", "ACCESS $method $target $status",
+            )  # fmt: skip
+            url = f"http://127.0.0.1:{origin}/small"
+            curl("-x", f"http://127.0.0.1:{port}", url)
+            child.waitForLine(rf"^ACCESS GET {url} 200$")
+
+        return deferToThread(check)
+
+    def test_rotate(self) -> Deferred[None]:
+        """
+        After the file is renamed (as logrotate does) and C{SIGUSR1} is
+        sent, the next line goes to a new file by the old name; the old file
+        kept its lines.
+        """
+
+        def check() -> None:
+            origin = self.origin()
+            path = os.path.abspath(self.mktemp())
+            child, port = self.proxy(
+                "forward", "--listen", "tcp:0:interface=127.0.0.1",
+                "--access-log", path, "--access-log-format", "$target",
+            )  # fmt: skip
+            proxy = f"http://127.0.0.1:{port}"
+            base = f"http://127.0.0.1:{origin}/small"
+            curl("-x", proxy, base + "?1")
+            waitFor(lambda: len(readLines(path)) == 1, "the first line")
+            os.rename(path, path + ".1")
+            os.kill(child.pid, signal.SIGUSR1)
+            child.waitForLine(r"reopened the access log")
+            curl("-x", proxy, base + "?2")
+            waitFor(lambda: len(readLines(path)) == 1, "a line in the new file")
+            self.assertEqual(readLines(path + ".1"), [base + "?1"])
+            self.assertEqual(readLines(path), [base + "?2"])
+            self.assertIsNone(child.process.poll())
+
+        return deferToThread(check)
