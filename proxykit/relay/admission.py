@@ -142,13 +142,12 @@ class Admission:
         """
         Run the before-routing hooks, then route what they leave.
         """
-        timeout = self.hooks.timeout
         return runHooks(
             hooks,
             RequestEvent(request, client),
             foldBefore,
             self._clock,  # type: ignore[arg-type]
-            self._hookTimeout if timeout is None else timeout,
+            self.hooks.waitLimit(self._hookTimeout),
             lambda result: self._routeAfterHooks(result, request),
             self._hookFailed,
         )

@@ -535,11 +535,10 @@ class ProxyProtocol(Side):
             trace.route = route
         if not factory.hooks.relaying:
             return None
-        timeout = factory.hooks.timeout
         return RelayHooks(
             hooks,
             self._clock,
-            factory.config.timeouts.response if timeout is None else timeout,
+            factory.hooks.waitLimit(factory.config.timeouts.response),
             route,
         )
 
@@ -676,7 +675,7 @@ class ProxyProtocol(Side):
             trace.attempts = 1
         hooks = factory.hooks
         if hooks.relaying and hooks.hooks("after"):
-            timeout = factory.config.timeouts.response if hooks.timeout is None else hooks.timeout
+            timeout = hooks.waitLimit(factory.config.timeouts.response)
             event = RoutedEvent(request, self.client, tunnel.parent or target)
             runHooks(
                 hooks.hooks("after"),

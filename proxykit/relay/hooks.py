@@ -321,6 +321,13 @@ class Hooks:
         }
         self._routes: dict[tuple[str, str], Hooks] = {}
 
+    def waitLimit(self, default: float) -> float:
+        """
+        How long a waiting hook may take: L{timeout}, else C{default} (the
+        proxy's response timeout).
+        """
+        return default if self.timeout is None else self.timeout
+
     def _add(self, point: str, hook: Hook) -> Hook:
         if not callable(hook):
             raise TypeError(f"a hook must be callable, not {hook!r}")
