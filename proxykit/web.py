@@ -44,7 +44,7 @@ from .h1 import DEFAULT_LIMITS, Framing, Headers, Response, requestHead, splitTo
 from .policy.rewrite import forwardHeaders, framedHeaders, viaValue
 from .relay.endpoints import OriginConnector
 from .relay.errors import REASONS, connectFailureStatus
-from .relay.flow import PEER_BLOCKED
+from .relay.flow import PEER_BLOCKED, PeerProducer
 from .relay.interfaces import (
     ExchangeFailure,
     ExchangeState,
@@ -199,7 +199,7 @@ class ReverseProxyResource(Resource):
 
 
 @implementer(IFlowSide, IPushProducer)
-class _RequestSide:
+class _RequestSide(PeerProducer):
     """
     The C{twisted.web} request as the origin connection's peer.
 
@@ -297,19 +297,8 @@ class _RequestSide:
     def closeWriteAfterWrite(self) -> None:
         self.request.loseConnection()
 
-    # IPushProducer, called by twisted.web about the client's connection.
-
-    def pauseProducing(self) -> None:
-        self.writeBlocked = True
-        peer = self.peer
-        if peer is not None:
-            peer.pauseReading(PEER_BLOCKED)
-
-    def resumeProducing(self) -> None:
-        self.writeBlocked = False
-        peer = self.peer
-        if peer is not None:
-            peer.resumeReading(PEER_BLOCKED)
+    # IPushProducer, called by twisted.web about the client's connection
+    # (pauseProducing and resumeProducing: PeerProducer's).
 
     def stopProducing(self) -> None:
         self.exchange.clientLost()

@@ -48,8 +48,34 @@ HOOKED: Final = 16
 """A hook is rewriting the response head: the origin's further bytes wait."""
 
 
+class PeerProducer:
+    """
+    A producer whose consumer's pauses hold its peer's reading back
+    (L{PEER_BLOCKED}): what L{Side} is to its own transport, and what
+    C{proxykit.web}'s request side is to C{twisted.web}'s request.
+
+    @ivar peer: The side whose reading this one's writes depend on.
+    @ivar writeBlocked: Whether the consumer asked for a pause.
+    """
+
+    peer: IFlowSide | None = None
+    writeBlocked = False
+
+    def pauseProducing(self) -> None:
+        self.writeBlocked = True
+        peer = self.peer
+        if peer is not None:
+            peer.pauseReading(PEER_BLOCKED)
+
+    def resumeProducing(self) -> None:
+        self.writeBlocked = False
+        peer = self.peer
+        if peer is not None:
+            peer.resumeReading(PEER_BLOCKED)
+
+
 @implementer(IPushProducer, IFlowSide)
-class Side(Protocol):
+class Side(PeerProducer, Protocol):
     """
     Base of the client-side and origin-side protocols.
 
@@ -58,8 +84,6 @@ class Side(Protocol):
         to pause (its write buffer is full).
     """
 
-    peer: IFlowSide | None = None
-    writeBlocked = False
     _pauses = 0
     _deadline: float | None = None
     _timer: IDelayedCall | None = None
@@ -182,19 +206,8 @@ class Side(Protocol):
         if peer is not None and self.writeBlocked:
             peer.pauseReading(PEER_BLOCKED)
 
-    # IPushProducer, called by our own transport about its write buffer.
-
-    def pauseProducing(self) -> None:
-        self.writeBlocked = True
-        peer = self.peer
-        if peer is not None:
-            peer.pauseReading(PEER_BLOCKED)
-
-    def resumeProducing(self) -> None:
-        self.writeBlocked = False
-        peer = self.peer
-        if peer is not None:
-            peer.resumeReading(PEER_BLOCKED)
+    # IPushProducer, called by our own transport about its write buffer
+    # (pauseProducing and resumeProducing: PeerProducer's).
 
     def stopProducing(self) -> None:
         """
