@@ -32,6 +32,7 @@ from zope.interface import implementer
 
 from ._twistedcompat import forgetExitSignal
 from .config.values import ProxyConfig
+from .ops.version import ConfigVersion, ReloadObserver
 from .policy.destinations import DestinationPolicy, destinationsFor
 from .reactor import orGlobal
 from .relay.factory import ProxyFactory, poolFor
@@ -114,6 +115,7 @@ class _Listener(StreamServerEndpointService):
         super().__init__(endpoint, factory)  # type: ignore[no-untyped-call]
         self.description = description
         self._reactor = reactor
+        self._port: IListeningPort | None = None
 
     def listen(self) -> None:
         """
@@ -133,6 +135,7 @@ class _Listener(StreamServerEndpointService):
             return result
 
         waiting = self.endpoint.listen(self.factory)
+        waiting.addCallback(self._noteBound)
         waiting.addBoth(settled)
         if not outcome:
             self._waitingForPort = waiting.addErrback(self._failedLater)
@@ -141,6 +144,17 @@ class _Listener(StreamServerEndpointService):
             raise ListenError(self.description, _listenReason(outcome[0].value))
         else:
             self._waitingForPort = waiting
+
+    @property
+    def bound(self) -> bool:
+        """
+        Whether it listens now (its port is bound).
+        """
+        return self._port is not None
+
+    def _noteBound(self, port: IListeningPort) -> IListeningPort:
+        self._port = port
+        return port
 
     def _failedLater(self, failure: Failure) -> None:
         self._log.critical(
@@ -155,6 +169,7 @@ class _Listener(StreamServerEndpointService):
         Stop listening (if listening), so that L{listen} listens again.
         """
         waiting, self._waitingForPort = self._waitingForPort, None
+        self._port = None
         if waiting is not None:
             waiting.addCallback(lambda port: port.stopListening())
             waiting.addErrback(lambda _: None)
@@ -168,6 +183,7 @@ class _Listener(StreamServerEndpointService):
         service.Service.startService(self)  # type: ignore[no-untyped-call]
 
     def stopService(self) -> Deferred[None]:
+        self._port = None
         if self._waitingForPort is None:
             service.Service.stopService(self)  # type: ignore[no-untyped-call]
             return succeed(None)
@@ -192,6 +208,13 @@ class ProxyService(service.MultiService):
         (C{twistd proxykit} sets it).
     @ivar accessLog: The access log the factory writes, closed on stop, or
         C{None}.
+    @ivar configVersion: The configuration served now
+        (L{proxykit.ops.version.ConfigVersion}).
+    @ivar reloadObservers: Called with a
+        L{proxykit.ops.version.ReloadOutcome} after every reload attempt
+        (the metrics count them).
+    @ivar draining: Whether L{drain} has begun: the listeners no longer
+        accept.
     """
 
     _log = Logger()
@@ -222,6 +245,11 @@ class ProxyService(service.MultiService):
         self.tls = tls
         self._reactor = reactor
         self._previousHandler: Any = None
+        self.draining = False
+        self.reloadObservers: list[ReloadObserver] = []
+        self.configVersion = ConfigVersion.of(
+            factory.config, reactor.seconds()  # type: ignore[attr-defined]
+        )
         cap = factory.config.limits.maxClientConnections
         self.gates: list[ListenerGate] = []
         self._listeners: list[_Listener] = []
@@ -258,6 +286,16 @@ class ProxyService(service.MultiService):
         the order they are bound.
         """
         return tuple(listener.description for listener in self._listeners)
+
+    @property
+    def ready(self) -> bool:
+        """
+        Whether the proxy is ready for traffic: every listener is bound and
+        it is not draining (what the admin listener's C{/readyz} says).
+        """
+        return not self.draining and all(
+            listener.bound for listener in self._listeners
+        )
 
     def listen(self) -> None:
         """
@@ -397,6 +435,7 @@ class ProxyService(service.MultiService):
 
         @return: Fires when no client connection is left.
         """
+        self.draining = True
         gates = self.gates
         waiting = [gate.drain() for gate in gates]
         remaining = sum(gate.remaining for gate in gates)

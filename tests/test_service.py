@@ -838,3 +838,39 @@ class DrainTests(SynchronousTestCase):
         self.assertEqual((first.aborted, second.aborted), (False, True))
         second.closed()
         self.successResultOf(done)
+
+
+class ReadinessTests(SynchronousTestCase):
+    """
+    L{ProxyService.ready} says whether every listener is bound and the
+    proxy is not draining; L{ProxyService.configVersion} names the
+    configuration served.
+    """
+
+    def test_ready(self) -> None:
+        """
+        Not ready before the listeners are bound, ready once they are, not
+        ready again once draining has begun.
+        """
+        reactor = MemoryReactorClock()
+        service = forwardService(ProxyConfig(listen=("tcp:0:interface=127.0.0.1",)), reactor)
+        self.assertFalse(service.ready)
+        service.startService()
+        self.assertTrue(service.ready)
+        service.drain(1)
+        self.assertFalse(service.ready)
+
+    def test_configVersion(self) -> None:
+        """
+        The version is a digest of the effective configuration, equal for
+        equal configurations and different for different ones, stamped
+        with the reactor's time.
+        """
+        reactor = MemoryReactorClock()
+        reactor.advance(12)
+        one = forwardService(ProxyConfig(), reactor).configVersion
+        two = forwardService(ProxyConfig(), reactor).configVersion
+        other = forwardService(ProxyConfig(timeouts=Timeouts(drain=5)), reactor).configVersion
+        self.assertEqual((one.digest, one.loadedAt), (two.digest, 12))
+        self.assertNotEqual(one.digest, other.digest)
+        self.assertEqual(len(one.digest), 16)
