@@ -41,7 +41,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from inspect import isawaitable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import attrs
 from twisted.internet.defer import Deferred, ensureDeferred
@@ -212,10 +212,12 @@ class ErrorEvent:
     origin: Origin | None = None
 
 
-@attrs.frozen
-class RequestRecord:
+class RequestRecord(NamedTuple):
     """
     A request that is over (L{Hooks.onComplete}): what an access log writes.
+
+    A named tuple (made once per request, cheaply): read its fields by
+    name; C{record._replace(...)} gives a changed copy.
 
     @ivar request: The request head as received, or C{None} for a request
         that could not be parsed.
@@ -448,7 +450,7 @@ class Hooks:
             except Exception:
                 _log.failure("hook {hook} failed", hook=hookName(hook))
                 continue
-            if isawaitable(result):
+            if result is not None and isawaitable(result):
                 observed: Deferred[object] = ensureDeferred(result)  # type: ignore[arg-type]
                 observed.addErrback(_logFailure, hookName(hook))
 
