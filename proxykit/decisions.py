@@ -225,6 +225,9 @@ class ClientInfo:
     @ivar serverName: The server name (SNI) the client sent in its TLS
         handshake, lower case, or C{None}.
     @ivar peerPort: The client's port (C{0} for UNIX sockets).
+    @ivar listener: The endpoint string of the listener the connection came
+        through (as in C{listen}), or C{""} when unknown (a factory
+        listened on without a L{proxykit.ListenerGate} naming it).
     """
 
     peerHost: str
@@ -234,6 +237,7 @@ class ClientInfo:
     secure: bool = False
     serverName: str | None = None
     peerPort: int = 0
+    listener: str = ""
 
 
 class IRouter(Protocol):

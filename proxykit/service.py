@@ -265,7 +265,7 @@ class ProxyService(service.MultiService):
                     (description, None, redirect) for description in tls.config.redirectListen
                 ]
         for description, settings, proxy in listeners:
-            gate = ListenerGate(proxy, cap)
+            gate = ListenerGate(proxy, cap, description)
             self.gates.append(gate)
             endpoint = _GatedEndpoint(
                 endpoints.serverFromString(reactor, description),  # type: ignore[no-untyped-call]

@@ -13,6 +13,9 @@ import signal
 import time
 from typing import Any
 
+import attrs
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import (
     LogEvent,
     LogLevel,
@@ -26,7 +29,7 @@ from proxykit import ForwardConfig, ProxyConfig, forwardProxy
 from proxykit.config import ConfigError
 from proxykit.config.checks import Problem
 from proxykit.config.logformat import EVENT_FIELDS, parseFormat
-from proxykit.config.values import LogConfig
+from proxykit.config.values import ListenerLog, LogConfig
 from proxykit.decisions import Origin
 from proxykit.ops.accesslog import (
     BUFFER,
@@ -797,3 +800,146 @@ def record(target: str) -> Any:
         1,
     )
 
+
+
+class ListenerLogTests(SynchronousTestCase):
+    """
+    A listener may have its own access log (C{[[log.listener]]}): requests
+    that came through it (L{ClientInfo.listener}) are written there instead
+    of in the global log.
+    """
+
+    A = "tcp:18080:interface=127.0.0.1"
+    B = "tcp:18081:interface=127.0.0.1"
+
+    def write(self, text: str) -> str:
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_file(self) -> None:
+        """
+        Each C{[[log.listener]]} table names a listener of the file, with
+        its own destination and format.
+        """
+        path = self.write(
+            f'listen = ["{self.A}", "{self.B}"]\n'
+            '[log]\naccess = "/tmp/all.log"\n'
+            f'[[log.listener]]\nlisten = "{self.B}"\naccess = "/tmp/b.log"\nformat = "json"\n'
+            f'[[log.listener]]\nlisten = "{self.A}"\naccess = "off"\n'
+        )
+        log = ProxyConfig.fromFile(path).log
+        self.assertEqual(
+            log.listeners,
+            (ListenerLog(self.B, "/tmp/b.log", "json"), ListenerLog(self.A, None)),
+        )
+        self.assertEqual(log.forListener(self.B), ListenerLog(self.B, "/tmp/b.log", "json"))
+        self.assertIsNone(log.forListener("tcp:1"))
+
+    def test_fileErrors(self) -> None:
+        """
+        A table naming no listener of the file, naming one twice, or
+        without C{listen}, is an error naming file, line and key.
+        """
+        path = self.write(
+            f'listen = ["{self.A}"]\n'
+            f'[[log.listener]]\nlisten = "{self.B}"\n'
+            f'[[log.listener]]\nlisten = "{self.A}"\n'
+            f'[[log.listener]]\nlisten = "{self.A}"\n'
+            '[[log.listener]]\naccess = "-"\n'
+        )
+        with self.assertRaises(ConfigError) as caught:
+            ProxyConfig.fromFile(path)
+        lines = str(caught.exception).splitlines()
+        self.assertEqual(len(lines), 3, lines)
+        self.assertTrue(lines[0].startswith(f"{path}:3: log.listener[0].listen: "), lines)
+        self.assertIn("is not one of the listeners", lines[0])
+        self.assertTrue(lines[1].startswith(f"{path}:7: log.listener[2].listen: "), lines)
+        self.assertIn("has a log already", lines[1])
+        self.assertIn("log.listener[3]: missing 'listen'", lines[2])
+
+    def test_values(self) -> None:
+        """
+        L{LogConfig} built in Python refuses two logs for one listener.
+        """
+        with self.assertRaises(ConfigError) as caught:
+            LogConfig(listeners=(ListenerLog(self.A), ListenerLog(self.A)))
+        self.assertIn("has two logs", str(caught.exception))
+
+    def test_routed(self) -> None:
+        """
+        Records go to their listener's own log, to none when its log is
+        off, and to the global log otherwise.
+        """
+        utc(self)
+        everyone, own = self.mktemp(), self.mktemp()
+        config = ProxyConfig(
+            listen=(self.A, self.B, "tcp:18082"),
+            log=LogConfig(
+                everyone,
+                listeners=(ListenerLog(self.B, own, "$target"), ListenerLog("tcp:18082")),
+            ),
+        )
+        log = AccessLog.fromConfig(config)
+        assert log is not None
+        self.addCleanup(log.close)
+        log.publish = False
+        for listener, target in ((self.A, "/a"), (self.B, "/b"), ("tcp:18082", "/c"), ("", "/d")):
+            base = record(f"http://x.test{target}")
+            log.requestDone(base._replace(client=attrs.evolve(base.client, listener=listener)))
+        log.flush()
+        with open(everyone) as f:
+            lines = f.read().splitlines()
+        self.assertEqual([line.split('"')[1] for line in lines], [
+            "GET http://x.test/a HTTP/1.1", "GET http://x.test/d HTTP/1.1",
+        ])
+        with open(own) as f:
+            self.assertEqual(f.read(), "http://x.test/b\n")
+
+    def test_onlyListeners(self) -> None:
+        """
+        With no global log, only the listeners with their own are logged:
+        nothing is written or published for the others.
+        """
+        own = self.mktemp()
+        config = ProxyConfig(
+            listen=(self.A, self.B), log=LogConfig(None, listeners=(ListenerLog(self.B, own),))
+        )
+        log = AccessLog.fromConfig(config)
+        assert log is not None
+        self.addCleanup(log.close)
+        events: list[LogEvent] = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        base = record("http://x.test/")
+        log.requestDone(base._replace(client=attrs.evolve(base.client, listener=self.A)))
+        self.assertEqual([e for e in events if e.get("log_namespace") == NAMESPACE], [])
+        log.requestDone(base._replace(client=attrs.evolve(base.client, listener=self.B)))
+        self.assertEqual(len([e for e in events if e.get("log_namespace") == NAMESPACE]), 1)
+        log.flush()
+        with open(own) as f:
+            self.assertEqual(len(f.read().splitlines()), 1)
+
+    def test_gateNamesListener(self) -> None:
+        """
+        A connection through a named L{ListenerGate} reports that name as
+        its L{ClientInfo.listener}.
+        """
+        gate = forwardProxy(ProxyConfig())
+        gate.name = self.B
+        protocol = gate.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5555))
+        transport = StringTransport(
+            hostAddress=IPv4Address("TCP", "127.0.0.1", 18081),
+            peerAddress=IPv4Address("TCP", "127.0.0.1", 5555),
+        )
+        protocol.makeConnection(transport)
+        self.addCleanup(protocol.connectionLost, None)
+        self.assertEqual(protocol.client.listener, self.B)  # type: ignore[union-attr]
+
+    def test_service(self) -> None:
+        """
+        The service names each gate by its listener's endpoint string.
+        """
+        service = forwardService(ProxyConfig(listen=(self.A, self.B)), MemoryReactorClock())
+        self.assertEqual([gate.name for gate in service.gates], [self.A, self.B])

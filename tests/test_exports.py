@@ -40,6 +40,8 @@ PUBLIC = {
     "IRouter": "proxykit.decisions.IRouter",
     "LimitsConfig": "proxykit.config.values.LimitsConfig",
     "ListenerGate": "proxykit.relay.gate.ListenerGate",
+    "ListenerLog": "proxykit.config.values.ListenerLog",
+    "LogConfig": "proxykit.config.values.LogConfig",
     "Origin": "proxykit.decisions.Origin",
     "OriginConfig": "proxykit.config.values.OriginConfig",
     "OriginGroup": "proxykit.policy.balance.OriginGroup",

@@ -927,6 +927,8 @@ class RecordingGate:
     A listener gate that records what its connections tell it.
     """
 
+    name = "tcp:8080"
+
     def __init__(self) -> None:
         self.told: list[str] = []
 

@@ -50,8 +50,8 @@ from .checks import (
 )
 from .checks import retries as _retries
 from .keylines import keyLines
-from .logformat import logDestination, logFormat
-from .tlsconfig import readTLS
+from .logformat import COMBINED, logDestination, logFormat
+from .tlsconfig import TLSConfig, readTLS
 from .values import (
     BALANCE_POLICIES,
     HOST_HEADER_MODES,
@@ -60,6 +60,7 @@ from .values import (
     ForwardConfig,
     HealthCheckConfig,
     LimitsConfig,
+    ListenerLog,
     LogConfig,
     OriginConfig,
     PoolConfig,
@@ -333,11 +334,12 @@ class ConfigReader:
             maxOriginQueue=self.get(limits, "limits.max_origin_queue", count0, lim.maxOriginQueue, "a whole number >= 0"),
         )
         reverse = self.reverseConfig(data)
-        log = self.table(data, "log", {"access", "format"})
+        log = self.table(data, "log", {"access", "format", "listener"})
         lc = LogConfig()
         logConfig = LogConfig(
             access=self.get(log, "log.access", logDestination, lc.access, "a file name, '-' or 'off'"),
             format=self.get(log, "log.format", logFormat, lc.format, "combined, json or a format string"),
+            listeners=self.listenerLogs(log, listen, tls),
         )
         self.check()
         return ProxyConfig(
@@ -350,6 +352,49 @@ class ConfigReader:
             tls=tls,
             log=logConfig,
         )
+
+    def listenerLogs(
+        self, log: Mapping[str, Any], listen: tuple[str, ...], tls: TLSConfig | None
+    ) -> tuple[ListenerLog, ...]:
+        """
+        The C{[[log.listener]]} tables: each names one of the listeners
+        (C{listen}, C{[tls] listen} or C{redirect_listen}), once.
+        """
+        listeners = set(listen)
+        if tls is not None:
+            listeners.update(description for description, _ in tls.listeners())
+            listeners.update(tls.redirectListen)
+        entries: list[ListenerLog] = []
+        seen: set[str] = set()
+        for index, table in enumerate(
+            self.tables(log, "log.listener", {"listen", "access", "format"}, "log.listener")
+        ):
+            key = f"log.listener[{index}]"
+            endpoint = self.get(table, f"{key}.listen", listenEndpoint, None, "an endpoint string")
+            if endpoint is None:
+                if "listen" not in table:
+                    self.report(self.error(f"{key}", "missing 'listen': the listener's endpoint string"))
+                continue
+            if endpoint not in listeners:
+                self.report(
+                    self.error(
+                        f"{key}.listen",
+                        f"{endpoint!r} is not one of the listeners (listen, [tls] listen)",
+                    )
+                )
+                continue
+            if endpoint in seen:
+                self.report(self.error(f"{key}.listen", f"{endpoint!r} has a log already"))
+                continue
+            seen.add(endpoint)
+            entries.append(
+                ListenerLog(
+                    endpoint,
+                    self.get(table, f"{key}.access", logDestination, None, "a file name, '-' or 'off'"),
+                    self.get(table, f"{key}.format", logFormat, COMBINED, "combined, json or a format string"),
+                )
+            )
+        return tuple(entries)
 
     def reverseConfig(self, data: Mapping[str, Any]) -> ReverseConfig:
         reverse = self.table(data, "reverse", {"default", "trusted_proxies", "forward_proxy", "vhost"})

@@ -35,6 +35,7 @@ from .checks import (
     destinationList,
     fieldError,
     hostKey,
+    listenEndpoint,
     network,
     networkList,
     nonEmptyString,
@@ -65,6 +66,7 @@ __all__ = [
     "ForwardConfig",
     "HealthCheckConfig",
     "LimitsConfig",
+    "ListenerLog",
     "LogConfig",
     "OriginConfig",
     "OriginTLS",
@@ -496,17 +498,42 @@ def _offIsNone(value: Any) -> Any:
 
 
 @attrs.frozen
+class ListenerLog:
+    """
+    One listener's own access log (a C{[[log.listener]]} table): requests
+    that arrive through it are logged here instead of in the global log.
+
+    @ivar listen: The listener's endpoint string, as in C{listen} (or
+        C{[tls] listen}).
+    @ivar access: As L{LogConfig.access}; C{None} (C{"off"}): nothing is
+        logged for this listener.
+    @ivar format: As L{LogConfig.format}.
+    """
+
+    listen: str = attrs.field(validator=valid(listenEndpoint, "an endpoint string"))
+    access: str | None = attrs.field(
+        default=None,
+        converter=_offIsNone,
+        validator=valid(logDestination, "a file name, '-' or 'off'", optional=True),
+    )
+    format: str = attrs.field(
+        default=COMBINED, validator=valid(logFormat, "combined, json or a format string")
+    )
+
+
+@attrs.frozen
 class LogConfig:
     """
     The access log (the C{[log]} table).
 
     @ivar access: Where the access log goes: C{"-"} (standard output) or a
         file name; C{None} (or C{"off"}, which becomes C{None}): no access
-        log.
+        log (but for the listeners that have their own).
     @ivar format: C{"combined"} (the Combined Log Format), C{"json"} (one
         JSON object a line) or a format string naming fields
         (C{"$client_addr $status $request_time"}; see
         L{proxykit.config.logformat.parseFormat}).
+    @ivar listeners: Listeners with their own access log (L{ListenerLog}).
     """
 
     access: str | None = attrs.field(
@@ -517,6 +544,28 @@ class LogConfig:
     format: str = attrs.field(
         default=COMBINED, validator=valid(logFormat, "combined, json or a format string")
     )
+    listeners: tuple[ListenerLog, ...] = attrs.field(
+        default=(),
+        validator=validItems(
+            _instance(ListenerLog), ("listener logs", "a ListenerLog"), nonEmpty=False
+        ),
+    )
+
+    def __attrs_post_init__(self) -> None:
+        seen: set[str] = set()
+        for entry in self.listeners:
+            if entry.listen in seen:
+                raise fieldError(self, "listeners", f"{entry.listen!r} has two logs")
+            seen.add(entry.listen)
+
+    def forListener(self, listen: str) -> ListenerLog | None:
+        """
+        The own access log of the listener C{listen}, if it has one.
+        """
+        for entry in self.listeners:
+            if entry.listen == listen:
+                return entry
+        return None
 
 
 @attrs.frozen

@@ -417,11 +417,10 @@ class AccessLog:
     @ivar path: Where lines go: a file name, C{"-"} (standard output) or
         C{None} (events only).
     @ivar format: C{"combined"}, C{"json"} or a format string.
-    @ivar publish: Whether the events go to the publisher (the global one
-        by default).  C{twistd proxykit} clears it: no application there
-        observes them, and without events a combined line is made straight
-        from the record, at a fraction of the cost (see L{combined}).
+    @ivar publish: See L{publish}.
     """
+
+    _silent = False
 
     def __init__(
         self,
@@ -454,7 +453,8 @@ class AccessLog:
         self._publisher = publisher
         self._clock = clock
         self._local = _TimeText()
-        self.publish = True
+        self._publish = True
+        self._byListener: dict[str, AccessLog | None] = {}
         self._tunnel: TunnelRecord | None = None
         self._client: ClientInfo | None = None
         self._clientFields: tuple[str | None, int | None, str | None, str] = (None, None, None, "")
@@ -471,14 +471,51 @@ class AccessLog:
         @param reactor: C{None}: the global reactor.
         @raise OSError: The file cannot be opened for appending.
         """
-        if config.log.access is None:
+        log = config.log
+        if log.access is None and not log.listeners:
             return None
-        return cls(
-            config.log.access,
-            config.log.format,
-            config.reverse.trustedProxies,
-            reactor=reactor,
-        )
+        trusted = config.reverse.trustedProxies
+        root = cls(log.access, log.format, trusted, reactor=reactor)
+        if log.access is None:
+            # Only some listeners log: nothing is written or published for
+            # the others.
+            root._silent = True
+        try:
+            for entry in log.listeners:
+                root._byListener[entry.listen] = (
+                    None
+                    if entry.access is None
+                    else cls(entry.access, entry.format, trusted, reactor=reactor)
+                )
+        except BaseException:
+            root.close()
+            raise
+        return root
+
+    @property
+    def publish(self) -> bool:
+        """
+        Whether the events go to the publisher (the global one by default).
+        C{twistd proxykit} clears it: no application there observes them,
+        and without events a combined line is made straight from the
+        record, at a fraction of the cost (see L{combined}).  Setting it
+        sets the listeners' own logs' too.
+        """
+        return self._publish
+
+    @publish.setter
+    def publish(self, publish: bool) -> None:
+        self._publish = publish
+        for log in self._byListener.values():
+            if log is not None:
+                log.publish = publish
+
+    def listenerLog(self, listener: str) -> AccessLog | None:
+        """
+        Where requests that came through C{listener} (its endpoint string)
+        are logged: its own log, C{None} when its log is off, else this one.
+        """
+        return self._byListener.get(listener, self)
 
     def observe(self, hooks: Hooks) -> None:
         """
@@ -495,13 +532,28 @@ class AccessLog:
         """
         Note a tunnel's record: its request's record follows at once.
         """
+        if self._byListener:
+            log = self._byListener.get(record.client.listener, self)
+            if log is not self:
+                if log is not None:
+                    log.tunnelClosed(record)
+                return
         self._tunnel = record
 
     def requestDone(self, record: RequestRecord) -> None:
         """
-        Publish C{record}'s event (if L{publish}) and write its line.
+        Publish C{record}'s event (if L{publish}) and write its line (in the
+        log of the listener it came through, if that has its own).
         """
-        if self.publish:
+        if self._byListener:
+            log = self._byListener.get(record.client.listener, self)
+            if log is not self:
+                if log is not None:
+                    log.requestDone(record)
+                return
+        if self._silent:
+            return
+        if self._publish:
             event = self.event(record)
             self._publisher(event)
             if self._output is not None:
@@ -582,6 +634,9 @@ class AccessLog:
         """
         if self._output is not None:
             self._output.flush()
+        for log in self._byListener.values():
+            if log is not None:
+                log.flush()
 
     def reopen(self) -> bool:
         """
@@ -598,6 +653,9 @@ class AccessLog:
         if self._output is not None:
             self._output.close()
             self._output = None
+        for log in self._byListener.values():
+            if log is not None:
+                log.close()
 
     def event(self, record: RequestRecord) -> dict[str, Any]:
         """

@@ -232,7 +232,8 @@ class ProxyProtocol(Side):
         What the router may know about the connection on C{transport},
         between C{peer} and C{local}.
         """
-        client = self._factory.clientInfo(peer, local)
+        gate = self.gate
+        client = self._factory.clientInfo(peer, local, gate.name if gate is not None else "")
         if ISSLTransport.providedBy(transport):
             client = attrs.evolve(client, secure=True)
         return client

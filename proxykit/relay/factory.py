@@ -221,9 +221,12 @@ class ProxyFactory(Factory):
     def buildProtocol(self, addr: IAddress) -> ProxyProtocol:  # type: ignore[override]
         return ProxyProtocol(self)
 
-    def clientInfo(self, peer: IAddress, local: IAddress) -> ClientInfo:
+    def clientInfo(self, peer: IAddress, local: IAddress, listener: str = "") -> ClientInfo:
         """
         Describe a new client connection for the router.
+
+        @param listener: The endpoint string of the listener it came
+            through, if known.
         """
         peerHost = getattr(peer, "host", "")
         return ClientInfo(
@@ -232,6 +235,7 @@ class ProxyFactory(Factory):
             localHost=getattr(local, "host", ""),
             localPort=getattr(local, "port", 0),
             allowed=self.router.clientAllowed(peerHost),
+            listener=listener,
         )
 
     def connectOrigin(self, key: Hashable) -> Deferred[Pooled]:

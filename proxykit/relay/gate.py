@@ -35,6 +35,11 @@ class IConnectionGate(Interface):
     What a gated connection tells its listener's gate.
     """
 
+    name = Attribute(
+        "The listener's name (its endpoint string), or '': what the"
+        " connection's ClientInfo.listener says."
+    )
+
     def idle(connection: IGatedConnection) -> None:
         """
         C{connection} holds no request: it has not begun one yet, or it is
@@ -228,12 +233,16 @@ class ListenerGate(Factory):
     noisy = False
     _log = NamedLogger("proxykit._gate.ListenerGate")
 
-    def __init__(self, factory: IProtocolFactory, cap: int | None = None) -> None:
+    def __init__(self, factory: IProtocolFactory, cap: int | None = None, name: str = "") -> None:
         """
         @param cap: The most connections open at once; C{None}: derived from
             the open-file limit (when the gate starts, after raising it).
+        @param name: The listener's endpoint string, which its connections
+            report (L{proxykit.ClientInfo.listener}: per-listener access
+            logs and metrics).
         """
         self.factory = factory
+        self.name = name
         self._derived = cap is None
         self.cap = cap if cap is not None else connectionCap(fileLimit())
         self.open = 0

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import tempfile
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -141,6 +143,44 @@ class AccessLogTests(TestCase):
                 (line["mode"], line["vhost"], line["route"], line["target"], line["status"]),
                 ("reverse", "app.example.test", "/", "/small", 200),
             )
+
+        return deferToThread(check)
+
+    def test_perListener(self) -> Deferred[None]:
+        """
+        A listener's own log (C{[[log.listener]]}) gets the requests that
+        came through it; the global log gets the others.
+        """
+
+        def check() -> None:
+            origin = self.origin()
+            directory = os.path.abspath(self.mktemp())
+            os.makedirs(directory)
+            # A UNIX socket's path has a short limit: not under the test's
+            # long temporary directory.
+            sockets = tempfile.mkdtemp(prefix="pk")
+            self.addCleanup(shutil.rmtree, sockets, True)
+            socket = os.path.join(sockets, "proxy.sock")
+            everyone = os.path.join(directory, "access.log")
+            own = os.path.join(directory, "socket.log")
+            config = os.path.join(directory, "proxy.toml")
+            with open(config, "w") as f:
+                f.write(
+                    f'listen = ["tcp:0:interface=127.0.0.1", "unix:{socket}"]\n'
+                    f'[forward]\nconnect_ports = [{origin}]\nallow_private_destinations = true\n'
+                    f'[log]\naccess = "{everyone}"\nformat = "$target"\n'
+                    f'[[log.listener]]\nlisten = "unix:{socket}"\naccess = "{own}"\n'
+                    'format = "$listener $target"\n'
+                )
+            child, port = self.proxy("forward", "--config", config)
+            url = f"http://127.0.0.1:{origin}/small"
+            self.assertEqual(curl("-x", f"http://127.0.0.1:{port}", url), "small")
+            waitFor(lambda: readLines(everyone), "a line in the global log")
+            self.assertEqual(curl("--unix-socket", socket, "--request-target", url, url), "small")
+            waitFor(lambda: readLines(own), "a line in the listener's log")
+            self.assertEqual(readLines(everyone), [url])
+            # The $listener field is the local address: none on a UNIX socket.
+            self.assertEqual(readLines(own), [f"- {url}"])
 
         return deferToThread(check)
 
