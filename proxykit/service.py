@@ -19,7 +19,7 @@ import attrs
 from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet import endpoints
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IListeningPort,
@@ -554,9 +554,10 @@ class ProxyService(service.MultiService):
         assert diff is not None
         removed = {spec.description for spec in diff.removed}
         kept: list[_Listener] = []
+        stopping: list[Deferred[object]] = []
         for listener in self._listeners:
             if listener.description in removed:
-                self._retire(listener, config.timeouts.drain)
+                stopping.append(self._retire(listener, config.timeouts.drain))
             else:
                 kept.append(listener)
         byDescription = {listener.description: listener for listener in kept + prepared.added}
@@ -577,27 +578,36 @@ class ProxyService(service.MultiService):
         self.configVersion = ConfigVersion.of(
             config, self._reactor.seconds(), source  # type: ignore[attr-defined]
         )
-        self._log.info(
-            "reloaded the configuration{source}: {changes} (version {version})",
-            source=f" from {source}" if source else "",
-            changes=describe(
-                diff, routesOf(oldRouter), routesOf(prepared.router), oldOrigins, newOrigins
-            ),
-            version=self.configVersion.digest,
+        changes = describe(
+            diff, routesOf(oldRouter), routesOf(prepared.router), oldOrigins, newOrigins
         )
+        version = self.configVersion.digest
+
+        def done(_: object) -> None:
+            # Said once the removed listeners' sockets are closed.
+            self._log.info(
+                "reloaded the configuration{source}: {changes} (version {version})",
+                source=f" from {source}" if source else "",
+                changes=changes,
+                version=version,
+            )
+
+        DeferredList(stopping).addCallback(done)
         return self._notify(ReloadOutcome(True, self.configVersion))
 
-    def _retire(self, listener: _Listener, timeout: float) -> None:
+    def _retire(self, listener: _Listener, timeout: float) -> Deferred[object]:
         """
         A reload removed C{listener}: stop accepting, and let its
         connections finish what they are doing (at most C{timeout}
         seconds), then close them.
+
+        @return: Fires when its socket is closed.
         """
-        listener.disownServiceParent()  # type: ignore[no-untyped-call]
+        stopped: Deferred[object] = maybeDeferred(listener.disownServiceParent)
         listener.close()
         gate = listener.gate
         if gate is None:
-            return
+            return stopped
         self._retiring.append(gate)
         reactor: Any = self._reactor
         timer = reactor.callLater(timeout, gate.abortAll)
@@ -609,6 +619,7 @@ class ProxyService(service.MultiService):
                 self._retiring.remove(gate)
 
         gate.drain().addCallback(drained)
+        return stopped
 
     def _hangup(self, signum: int, frame: object) -> None:
         # A signal handler may interrupt the reactor anywhere: reload from
