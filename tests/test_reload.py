@@ -419,6 +419,54 @@ class ReloadTests(SynchronousTestCase):
         self.assertIsNone(checker._loop)
 
 
+class TLSReloadTests(SynchronousTestCase):
+    """
+    A reload reads the C{[tls]} table's files again: kept TLS listeners
+    serve the new certificates; a broken file refuses the whole reload.
+    """
+
+    def test_certificatesAndBrokenKey(self) -> None:
+        import attrs
+
+        from proxykit.config import TLSConfig
+
+        from .test_tls import Files, handshake
+
+        files = Files(self)
+        reactor = BusyReactor()
+        tlsConfig = TLSConfig(
+            listen=(loopback(443),),
+            defaultCertificate=files.certificate("default", "default.test"),
+        )
+        base = ProxyConfig.fromFile(reverseFile(self.mktemp(), {"a.test": [9001]}))
+        service = reverseService(attrs.evolve(base, tls=tlsConfig), reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        tls = service.tls
+        assert tls is not None
+        before = handshake(tls, None).get_peer_certificate()
+        files.certificate("default", "default.test")
+        outcome = service.reloadConfig(
+            attrs.evolve(base, tls=tlsConfig, listen=(loopback(1), loopback(2)))
+        )
+        self.assertTrue(outcome.succeeded)
+        self.assertIs(service.tls, tls)
+        self.assertEqual(reactor.listening, [1, 443, 2])
+        after = handshake(tls, None).get_peer_certificate()
+        assert before is not None and after is not None
+        self.assertNotEqual(before.get_serial_number(), after.get_serial_number())
+        with open(tlsConfig.defaultCertificate.key, "w") as f:
+            f.write("not a key\n")
+        outcome = service.reloadConfig(attrs.evolve(base, tls=tlsConfig))
+        self.assertFalse(outcome.succeeded)
+        assert outcome.problem is not None
+        self.assertIn("key", outcome.problem)
+        self.assertEqual(reactor.listening, [1, 443, 2])
+        again = handshake(tls, None).get_peer_certificate()
+        assert again is not None
+        self.assertEqual(again.get_serial_number(), after.get_serial_number())
+
+
 class LibraryReloadTests(SynchronousTestCase):
     """
     A service an application built without a loader: C{SIGHUP} does what
