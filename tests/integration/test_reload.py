@@ -21,7 +21,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
-from ._subprocess import Child, startTwistd
+from ._subprocess import ROOT, TWISTD, Child, _childEnvironment, run, startTwistd
 
 LISTEN = "tcp:0:interface=127.0.0.1"
 LOAD_SECONDS = 120.0
@@ -293,5 +293,46 @@ class ReloadUnderLoadTests(TestCase):
             with self.assertRaises(ConnectionRefusedError):
                 socket.create_connection(("127.0.0.1", port), timeout=10).close()
             self.assertEqual(get(free, "app.test"), (200, b"o0"))
+
+        return deferToThread(check)
+
+
+class DocsCommandTests(TestCase):
+    """
+    The operations guide's command that checks a file and only then sends
+    C{SIGHUP} runs as written, from a checkout holding C{.venv}, the file
+    and C{twistd.pid}.
+    """
+
+    timeout = 120
+
+    def test_checkThenReload(self) -> Deferred[None]:
+        def check() -> None:
+            with open(os.path.join(ROOT, "docs", "operations.rst")) as f:
+                [command] = [
+                    line.strip() for line in f if "proxykit check" in line and "kill -HUP" in line
+                ]
+            here = os.path.abspath(self.mktemp())
+            os.makedirs(here)
+            os.symlink(os.path.join(ROOT, ".venv"), os.path.join(here, ".venv"))
+            [(_, first), (_, second)] = startOrigins(self, 2)
+            config = os.path.join(here, "proxy.toml")
+            writeConfig(config, [LISTEN], {"app.test": {"/": first}})
+            argv = [*TWISTD, "-n", "--pidfile", "twistd.pid", "proxykit", "reverse", "-c", "proxy.toml"]
+            child = Child(argv, here, _childEnvironment())
+            self.addCleanup(child.stop)
+            port = int(child.waitForLine(r"ProxyFactory starting on (\d+)").group(1))
+            child.waitForLine(r"proxykit started: listening on")
+            writeConfig(config, [LISTEN], {"app.test": {"/": second}}, extra="[timeouts]\nconnect = -1")
+            result = run(["sh", "-c", command], here, 60)
+            self.assertEqual(result.returncode, 1, result.stdout)
+            self.assertIn("proxy.toml:", result.stdout)
+            self.assertIn("timeouts.connect", result.stdout)
+            writeConfig(config, [LISTEN], {"app.test": {"/": second}})
+            result = run(["sh", "-c", command], here, 60)
+            self.assertEqual(result.returncode, 0, result.stdout)
+            child.waitForLine(r"reloaded the configuration from proxy.toml: .*origins")
+            self.assertEqual(get(port, "app.test"), (200, b"o1"))
+            self.assertNotIn("reload refused", child.output())
 
         return deferToThread(check)
