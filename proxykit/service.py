@@ -436,6 +436,8 @@ class ProxyService(service.MultiService):
             L{configVersion}).
         @return: What happened.
         """
+        if self.draining:
+            return self._refused("the proxy is stopping")
         try:
             prepared = self._prepare(config)
         except Exception as e:
@@ -566,7 +568,8 @@ class ProxyService(service.MultiService):
         from .ops.reload import listenersOf
 
         self._listeners = [byDescription[spec.description] for spec in listenersOf(config)]
-        self.gates = [listener.gate for listener in self._listeners]  # type: ignore[misc]
+        # In place: whoever holds the list (the admin listener) sees it.
+        self.gates[:] = [listener.gate for listener in self._listeners]  # type: ignore[misc]
         cap = config.limits.maxClientConnections
         if cap is not None:
             for gate in self.gates:

@@ -382,6 +382,20 @@ class ReloadTests(SynchronousTestCase):
         self.assertTrue(self.outcomes[-1].succeeded)
         self.assertEqual(routesOf(self.service.factory.router), frozenset({"b.test /"}))
 
+    def test_refusedWhileDraining(self) -> None:
+        """
+        A proxy that is stopping refuses a reload: its listeners are
+        closing, and nothing new may be bound.
+        """
+        self.service.draining = True
+        gates = self.service.gates
+        outcome = self.reloadFile({"b.test": [9002]}, listen=(1, 2))
+        self.assertEqual(
+            outcome, ReloadOutcome(False, self.service.configVersion, "the proxy is stopping")
+        )
+        self.assertEqual(self.reactor.listening, [1])
+        self.assertIs(self.service.gates, gates)
+
     def test_logNeedsRestart(self) -> None:
         """
         The C{[log]} table is read only at start: a reload that changes it
