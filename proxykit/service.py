@@ -33,7 +33,7 @@ from zope.interface import implementer
 
 from ._twistedcompat import forgetExitSignal
 from .config.values import ProxyConfig
-from .ops.reload import PLAIN, REDIRECT, SECURE, ListenerSpec
+from .ops.reload import PLAIN, REDIRECT, SECURE, ListenerSpec, numbered
 from .ops.version import ConfigVersion, ReloadObserver, ReloadOutcome
 from .policy.destinations import DestinationPolicy, destinationsFor
 from .policy.vhosts import bindRouteHooks
@@ -111,22 +111,23 @@ class _Listener(StreamServerEndpointService):
 
     def __init__(
         self,
-        description: str,
+        spec: ListenerSpec | str,
         endpoint: IStreamServerEndpoint,
         factory: IProtocolFactory,
         reactor: object,
         gate: ListenerGate | None = None,
-        kind: str = PLAIN,
     ) -> None:
         """
+        @param spec: Its endpoint string and what it serves, for a reload
+            to compare (an endpoint string alone: a plain listener).
         @param gate: The gate counting its connections.
-        @param kind: What it serves (L{proxykit.ops.reload.PLAIN}, C{SECURE}
-            or C{REDIRECT}), for a reload to compare.
         """
+        if isinstance(spec, str):
+            spec = ListenerSpec(spec, PLAIN)
         super().__init__(endpoint, factory)  # type: ignore[no-untyped-call]
-        self.description = description
+        self.description = spec.description
         self.gate = gate
-        self.spec = ListenerSpec(description, kind)
+        self.spec = spec
         self._reactor = reactor
         self._port: IListeningPort | None = None
 
@@ -269,12 +270,12 @@ class ProxyService(service.MultiService):
         self.gates: list[ListenerGate] = []
         self._listeners: list[_Listener] = []
         self._retiring: list[ListenerGate] = []
-        specs = [ListenerSpec(description, PLAIN) for description in listen]
+        specs = [(description, PLAIN) for description in listen]
         if tls is not None:
-            specs += [ListenerSpec(d, SECURE) for d, _ in tls.config.listeners()]
+            specs += [(d, SECURE) for d, _ in tls.config.listeners()]
             if redirect is not None:
-                specs += [ListenerSpec(d, REDIRECT) for d in tls.config.redirectListen]
-        for spec in specs:
+                specs += [(d, REDIRECT) for d in tls.config.redirectListen]
+        for spec in numbered(specs):
             listener = self._makeListener(spec, factory.config, tls, redirect)
             listener.setServiceParent(self)  # type: ignore[no-untyped-call]
             self._listeners.append(listener)
@@ -302,8 +303,8 @@ class ProxyService(service.MultiService):
         served: IProtocolFactory = gate
         if spec.kind == SECURE:
             assert tls is not None
-            served = tls.wrapListener(gate, spec.description)
-        return _Listener(spec.description, endpoint, served, self._reactor, gate, spec.kind)
+            served = tls.wrapListener(gate, spec.description, spec.occurrence)
+        return _Listener(spec, endpoint, served, self._reactor, gate)
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -554,20 +555,20 @@ class ProxyService(service.MultiService):
             self.redirect = prepared.redirect
         diff = prepared.listeners
         assert diff is not None
-        removed = {spec.description for spec in diff.removed}
+        removed = set(diff.removed)
         kept: list[_Listener] = []
         stopping: list[Deferred[object]] = []
         for listener in self._listeners:
-            if listener.description in removed:
+            if listener.spec in removed:
                 stopping.append(self._retire(listener, config.timeouts.drain))
             else:
                 kept.append(listener)
-        byDescription = {listener.description: listener for listener in kept + prepared.added}
+        bySpec = {listener.spec: listener for listener in kept + prepared.added}
         for listener in prepared.added:
             listener.setServiceParent(self)  # type: ignore[no-untyped-call]
         from .ops.reload import listenersOf
 
-        self._listeners = [byDescription[spec.description] for spec in listenersOf(config)]
+        self._listeners = [bySpec[spec] for spec in listenersOf(config)]
         # In place: whoever holds the list (the admin listener) sees it.
         self.gates[:] = [listener.gate for listener in self._listeners]  # type: ignore[misc]
         cap = config.limits.maxClientConnections

@@ -311,24 +311,35 @@ class ServerTLS:
         self._contexts = other._contexts
         self._log.info("TLS certificates reloaded")
 
-    def settingsOf(self, description: str) -> TLSSettings:
+    def settingsOf(self, description: str, occurrence: int = 0) -> TLSSettings:
         """
         The settings of the TLS listener on the endpoint C{description} in
         the current config (the C{[tls]} table's if it names none).
+
+        @param occurrence: Which of the listeners on C{description}, if
+            there are several (C{tcp:0} twice), counted from 0.
         """
         for listening, settings in self.config.listeners():
             if listening == description:
-                return settings
+                if not occurrence:
+                    return settings
+                occurrence -= 1
         return self._settings
 
-    def wrapListener(self, factory: IProtocolFactory, description: str) -> TLSMemoryBIOFactory:
+    def wrapListener(
+        self, factory: IProtocolFactory, description: str, occurrence: int = 0
+    ) -> TLSMemoryBIOFactory:
         """
         C{factory}, served over TLS on the endpoint C{description} with
         that listener's settings as the current config says (L{settingsOf}),
         read at each connection: a reload (L{adopt}) may change them while
         the listener keeps its socket.
+
+        @param occurrence: See L{settingsOf}.
         """
-        return _TLSServerFactory(_NamedListenerTLS(self, description), False, factory)
+        return _TLSServerFactory(
+            _NamedListenerTLS(self, description, occurrence), False, factory
+        )
 
     def contextFor(
         self, serverName: bytes | None, settings: TLSSettings | None = None
@@ -429,9 +440,10 @@ class _NamedListenerTLS:
     the L{ServerTLS}'s current config gives that endpoint.
     """
 
-    def __init__(self, tls: ServerTLS, description: str) -> None:
+    def __init__(self, tls: ServerTLS, description: str, occurrence: int = 0) -> None:
         self._tls = tls
         self._description = description
+        self._occurrence = occurrence
         self._config: TLSConfig | None = None
         self._settings: TLSSettings | None = None
 
@@ -439,7 +451,7 @@ class _NamedListenerTLS:
         tls = self._tls
         if tls.config is not self._config:
             self._config = tls.config
-            self._settings = tls.settingsOf(self._description)
+            self._settings = tls.settingsOf(self._description, self._occurrence)
         return tls.serverConnectionForTLS(tlsProtocol, self._settings)
 
 

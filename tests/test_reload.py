@@ -109,6 +109,18 @@ class DiffTests(SynchronousTestCase):
         )
         self.assertEqual(REDIRECT, "redirect")
 
+    def test_sameEndpointTwice(self) -> None:
+        """
+        The same endpoint string twice (C{tcp:0}: two ephemeral ports) is
+        two listeners, told apart by their order; a reload that keeps one
+        keeps the first.
+        """
+        two = listenersOf(ProxyConfig(listen=("tcp:0", "tcp:0")))
+        self.assertEqual(two, (ListenerSpec("tcp:0", PLAIN, 0), ListenerSpec("tcp:0", PLAIN, 1)))
+        diff = diffListeners(two, listenersOf(ProxyConfig(listen=("tcp:0",))))
+        self.assertEqual(diff.kept, (ListenerSpec("tcp:0", PLAIN, 0),))
+        self.assertEqual(diff.removed, (ListenerSpec("tcp:0", PLAIN, 1),))
+
     def test_describe(self) -> None:
         """
         The log's summary names what was added and removed.

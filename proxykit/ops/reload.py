@@ -34,12 +34,29 @@ class ListenerSpec:
     One listener a configuration asks for.
 
     @ivar description: Its endpoint string: a listener is the same one
-        across a reload when its endpoint string is.
+        across a reload when its endpoint string and kind are.
     @ivar kind: L{PLAIN}, L{SECURE} or L{REDIRECT}.
+    @ivar occurrence: How many listeners of the same kind and endpoint
+        string come before it (C{tcp:0} may be given twice).
     """
 
     description: str
     kind: str
+    occurrence: int = 0
+
+
+def numbered(specs: Iterable[tuple[str, str]]) -> tuple[ListenerSpec, ...]:
+    """
+    The listeners of C{(description, kind)} pairs, in order, each with its
+    L{ListenerSpec.occurrence}.
+    """
+    seen: dict[tuple[str, str], int] = {}
+    numbered = []
+    for description, kind in specs:
+        count = seen.get((description, kind), 0)
+        seen[(description, kind)] = count + 1
+        numbered.append(ListenerSpec(description, kind, count))
+    return tuple(numbered)
 
 
 def listenersOf(config: ProxyConfig) -> tuple[ListenerSpec, ...]:
@@ -47,11 +64,11 @@ def listenersOf(config: ProxyConfig) -> tuple[ListenerSpec, ...]:
     The listeners C{config} asks for, in the order they are bound: plain,
     TLS, then the redirecting ones.
     """
-    specs = [ListenerSpec(description, PLAIN) for description in config.listen]
+    specs = [(description, PLAIN) for description in config.listen]
     if config.tls is not None:
-        specs += [ListenerSpec(description, SECURE) for description, _ in config.tls.listeners()]
-        specs += [ListenerSpec(description, REDIRECT) for description in config.tls.redirectListen]
-    return tuple(specs)
+        specs += [(description, SECURE) for description, _ in config.tls.listeners()]
+        specs += [(description, REDIRECT) for description in config.tls.redirectListen]
+    return numbered(specs)
 
 
 class ReloadRefused(Exception):
@@ -86,19 +103,19 @@ def diffListeners(
         redirect): its socket cannot serve the new kind, and another
         cannot be bound beside it.
     """
-    before = {spec.description: spec for spec in old}
-    after = {spec.description: spec for spec in new}
-    for description, spec in after.items():
-        previous = before.get(description)
-        if previous is not None and previous.kind != spec.kind:
-            raise ReloadRefused(
-                f"listener {description} changes from {previous.kind} to {spec.kind}:"
-                " that needs a restart"
-            )
+    before = tuple(old)
+    after = tuple(new)
+    added = tuple(spec for spec in after if spec not in before)
+    removed = tuple(spec for spec in before if spec not in after)
+    for spec in added:
+        for previous in removed:
+            if previous.description == spec.description and previous.kind != spec.kind:
+                raise ReloadRefused(
+                    f"listener {spec.description} changes from {previous.kind} to"
+                    f" {spec.kind}: that needs a restart"
+                )
     return ListenerDiff(
-        kept=tuple(spec for d, spec in after.items() if d in before),
-        added=tuple(spec for d, spec in after.items() if d not in before),
-        removed=tuple(spec for d, spec in before.items() if d not in after),
+        kept=tuple(spec for spec in after if spec in before), added=added, removed=removed
     )
 
 
