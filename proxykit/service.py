@@ -206,7 +206,8 @@ class _Listener(StreamServerEndpointService):
 
 class ProxyService(service.MultiService):
     """
-    Listeners for one L{ProxyFactory}, and its pool's shutdown.
+    Listeners for one L{ProxyFactory}, its pool's shutdown, and reloading
+    a new configuration into them (L{reloadConfig}, L{reload}).
 
     Starting (L{privilegedStartService} or L{startService}) first binds
     every listener (L{listen}); if one cannot listen, none is left
@@ -229,11 +230,21 @@ class ProxyService(service.MultiService):
         (the metrics count them).
     @ivar draining: Whether L{drain} has begun: the listeners no longer
         accept.
+    @ivar loadConfig: Reads the configuration again for L{reload}
+        (C{twistd proxykit} sets it), or C{None}.
+    @ivar buildRouter: Builds the router of a new configuration for
+        L{reloadConfig} (L{forwardService} and L{reverseService} set it);
+        C{None}: a reload keeps the router.
+    @ivar redirect: The factory of the listeners that redirect to https,
+        or C{None}.
     """
 
     _log = Logger()
     reloadOnHangup = False
     cutOnSignal = False
+    readAtStart: tuple[str, ...] = ("log",)
+    """The L{ProxyConfig} fields (top-level tables) read only at start: a
+    reload keeps their old value and logs that a restart is needed."""
 
     def __init__(
         self,
@@ -482,11 +493,14 @@ class ProxyService(service.MultiService):
 
         reactor: Any = self._reactor
         old = self.factory.config
-        if config.log != old.log:
-            self._log.warn(
-                "reload: the [log] table changed; it is read only at start: restart to apply it"
-            )
-            config = attrs.evolve(config, log=old.log)
+        for name in self.readAtStart:
+            if getattr(config, name) != getattr(old, name):
+                self._log.warn(
+                    "reload: the [{table}] table changed; it is read only at start:"
+                    " restart to apply it",
+                    table=name,
+                )
+                config = attrs.evolve(config, **{name: getattr(old, name)})
         destinations = destinationsFor(config)
         if self.buildRouter is None:
             router, checkers = self.factory.router, self.factory.healthCheckers
