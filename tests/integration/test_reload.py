@@ -21,7 +21,15 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
-from ._subprocess import ROOT, TWISTD, Child, _childEnvironment, run, startTwistd
+from ._subprocess import (
+    ROOT,
+    TWISTD,
+    Child,
+    _childEnvironment,
+    run,
+    startOrigin,
+    startTwistd,
+)
 
 LISTEN = "tcp:0:interface=127.0.0.1"
 LOAD_SECONDS = 120.0
@@ -233,6 +241,43 @@ class ReloadUnderLoadTests(TestCase):
                 {body for _, _, body in load.results}, {b"o0", b"o1", b"o2"}
             )
             self.assertIsNone(child.process.poll())
+
+        return deferToThread(check)
+
+    def test_downloadInFlight(self) -> Deferred[None]:
+        """
+        A 100 MB download started before a reload that removes its origin
+        completes intact on that origin; the next request goes to the new
+        one.
+        """
+
+        def check() -> None:
+            big, bigPort = startOrigin(self.mktemp())
+            self.addCleanup(big.stop)
+            [(_, other)] = startOrigins(self, 1)
+            child, port, path = self.startProxy({"app.test": {"/": bigPort}})
+            client = socket.create_connection(("127.0.0.1", port), timeout=30)
+            self.addCleanup(client.close)
+            client.sendall(b"GET /big HTTP/1.1\r\nHost: app.test\r\n\r\n")
+            received = b""
+            while b"\r\n\r\n" not in received:
+                data = client.recv(65536)
+                self.assertTrue(data, "the proxy closed before the response head")
+                received += data
+            head, _, rest = received.partition(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            writeConfig(path, [LISTEN], {"app.test": {"/": other}})
+            os.kill(child.pid, signal.SIGHUP)
+            child.waitForLine(r"reloaded the configuration .*origins")
+            self.assertEqual(get(port, "app.test"), (200, b"o0"))
+            count = len(rest)
+            while count < length:
+                data = client.recv(1 << 20)
+                if not data:
+                    break
+                count += len(data)
+            self.assertEqual(count, length)
+            big.waitForLine(f"big response ended after {length} bytes")
 
         return deferToThread(check)
 
