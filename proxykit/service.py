@@ -12,7 +12,7 @@ whole (L{ListenError}, nothing left listening) if one cannot listen.
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -33,7 +33,17 @@ from zope.interface import implementer
 
 from ._twistedcompat import forgetExitSignal
 from .config.values import ProxyConfig
-from .ops.reload import PLAIN, REDIRECT, SECURE, ListenerSpec, numbered
+from .ops.reload import (
+    PLAIN,
+    REDIRECT,
+    SECURE,
+    ConfigLoader,
+    ListenerSpec,
+    Prepared,
+    ReloadError,
+    RouterBuilder,
+    numbered,
+)
 from .ops.version import ConfigVersion, ReloadObserver, ReloadOutcome
 from .policy.destinations import DestinationPolicy, destinationsFor
 from .policy.vhosts import bindRouteHooks
@@ -43,7 +53,6 @@ from .relay.gate import ListenerGate as ListenerGate
 
 if TYPE_CHECKING:
     from .ops.accesslog import AccessLog
-    from .ops.reload import ListenerDiff
     from .policy.auth import ProxyAuthenticator
     from .relay.health import HealthChecker
     from .relay.hooks import Hooks
@@ -481,7 +490,7 @@ class ProxyService(service.MultiService):
                 self._log.failure("reload observer {observer!r} failed", observer=observer)
         return outcome
 
-    def _prepare(self, config: ProxyConfig) -> _Prepared:
+    def _prepare(self, config: ProxyConfig) -> Prepared:
         """
         Build everything C{config} needs, binding its new listeners, without
         changing what is served.
@@ -526,7 +535,7 @@ class ProxyService(service.MultiService):
                 redirect = ProxyFactory(
                     redirectRouter, poolFor(config, reactor), config, reactor=reactor
                 )
-        prepared = _Prepared(
+        prepared = Prepared(
             config, router, checkers, destinations, authenticator, tls, redirect, redirectRouter
         )
         serving = self.tls if self.tls is not None else tls
@@ -542,7 +551,7 @@ class ProxyService(service.MultiService):
         prepared.listeners = diff
         return prepared
 
-    def _commit(self, prepared: _Prepared, source: str | None) -> ReloadOutcome:
+    def _commit(self, prepared: Prepared, source: str | None) -> ReloadOutcome:
         """
         Serve what L{_prepare} built.
         """
@@ -747,23 +756,6 @@ class ProxyService(service.MultiService):
         return done
 
 
-ConfigLoader = Callable[[], ProxyConfig]
-"""Reads the configuration again (the file and the command line), raising
-an exception whose text names the file, line and key of what is wrong."""
-
-RouterBuilder = Callable[
-    [ProxyConfig, IReactorTime, DestinationPolicy], "tuple[IRouter, tuple[HealthChecker, ...]]"
-]
-"""Builds the router (and its health checkers, not started) for a config."""
-
-
-class ReloadError(Exception):
-    """
-    A configuration could not be read again; its text says why (file, line
-    and key), as it would at start.
-    """
-
-
 def _expected() -> tuple[type[BaseException], ...]:
     from .config.values import ConfigError
     from .ops.reload import ReloadRefused
@@ -779,34 +771,6 @@ def _problem(error: BaseException) -> str:
     if isinstance(error, OSError) and error.filename and error.strerror:
         return f"{error.filename}: {error.strerror}"
     return str(error) or type(error).__name__
-
-
-class _Prepared:
-    """
-    Everything a new configuration needs, built and bound, not yet served.
-    """
-
-    def __init__(
-        self,
-        config: ProxyConfig,
-        router: IRouter,
-        healthCheckers: Sequence[HealthChecker],
-        destinations: DestinationPolicy,
-        authenticator: ProxyAuthenticator | None,
-        tls: ServerTLS | None,
-        redirect: ProxyFactory | None,
-        redirectRouter: IRouter | None,
-    ) -> None:
-        self.config = config
-        self.router = router
-        self.healthCheckers = healthCheckers
-        self.destinations = destinations
-        self.authenticator = authenticator
-        self.tls = tls
-        self.redirect = redirect
-        self.redirectRouter = redirectRouter
-        self.added: list[_Listener] = []
-        self.listeners: ListenerDiff | None = None
 
 
 def forwardRouter(

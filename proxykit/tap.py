@@ -51,14 +51,8 @@ from .config.values import (
     parseHost,
     parsePort,
 )
-from .service import (
-    ConfigLoader,
-    ListenError,
-    ProxyService,
-    ReloadError,
-    forwardService,
-    reverseService,
-)
+from .ops.reload import ConfigLoader, ReloadError
+from .service import ListenError, ProxyService, forwardService, reverseService
 
 
 def versionText() -> str:

@@ -3,22 +3,32 @@
 What a reload changes, computed from the old and the new configuration
 before anything is swapped: which listeners are kept, opened and closed,
 which configured origins leave (their pooled connections are retired), and
-the one line the log says about it.
+the one line the log says about it; and the names a reload is built from
+(L{ConfigLoader}, L{RouterBuilder}, L{Prepared}).
 
-Pure: nothing here holds a socket; L{proxykit.service.ProxyService}
-carries the plan out.
+Nothing here holds a socket; L{proxykit.service.ProxyService} carries the
+plan out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Final
 
 from attrs import frozen
+from twisted.internet.interfaces import IReactorTime
 
 from ..config.values import ProxyConfig
 from ..decisions import IRouter, Origin, parseParent
+from ..policy.destinations import DestinationPolicy
 from ..policy.vhosts import CombinedRouter, ReverseRouter, VhostTable
+
+if TYPE_CHECKING:
+    from ..policy.auth import ProxyAuthenticator
+    from ..relay.factory import ProxyFactory
+    from ..relay.health import HealthChecker
+    from ..service import _Listener
+    from ..tls import ServerTLS
 
 PLAIN: Final = "http"
 """A plain listener of the proxy."""
@@ -194,3 +204,53 @@ def describe(
         if changes:
             parts.append(f"{name} {', '.join(changes)}")
     return "; ".join(parts) or "no listener, route or origin changed"
+
+
+ConfigLoader = Callable[[], ProxyConfig]
+"""Reads the configuration again (the file and the command line), raising
+an exception whose text names the file, line and key of what is wrong."""
+
+RouterBuilder = Callable[
+    [ProxyConfig, IReactorTime, DestinationPolicy], "tuple[IRouter, tuple[HealthChecker, ...]]"
+]
+"""Builds the router (and its health checkers, not started) for a config."""
+
+
+class ReloadError(Exception):
+    """
+    A configuration could not be read again; its text says why (file, line
+    and key), as it would at start.
+    """
+
+
+class Prepared:
+    """
+    Everything a new configuration needs, built and bound, not yet served
+    (what L{proxykit.service.ProxyService.reloadConfig} builds before it
+    swaps anything).
+
+    @ivar added: The new listeners, bound.
+    @ivar listeners: How the listeners change.
+    """
+
+    def __init__(
+        self,
+        config: ProxyConfig,
+        router: IRouter,
+        healthCheckers: Sequence[HealthChecker],
+        destinations: DestinationPolicy,
+        authenticator: ProxyAuthenticator | None,
+        tls: ServerTLS | None,
+        redirect: ProxyFactory | None,
+        redirectRouter: IRouter | None,
+    ) -> None:
+        self.config = config
+        self.router = router
+        self.healthCheckers = healthCheckers
+        self.destinations = destinations
+        self.authenticator = authenticator
+        self.tls = tls
+        self.redirect = redirect
+        self.redirectRouter = redirectRouter
+        self.added: list[_Listener] = []
+        self.listeners: ListenerDiff | None = None
