@@ -493,6 +493,51 @@ class TLSReloadTests(SynchronousTestCase):
         self.assertEqual(again.get_serial_number(), after.get_serial_number())
 
 
+class ForwardReloadTests(SynchronousTestCase):
+    """
+    A forward proxy reloads its C{[forward]} table too: the next request
+    is forwarded by the new rules.
+    """
+
+    def test_via(self) -> None:
+        import attrs
+
+        from proxykit.config import ForwardConfig
+        from proxykit.service import forwardService
+
+        reactor = BusyReactor()
+        config = ProxyConfig(listen=(loopback(1),))
+        service = forwardService(config, reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        client = service.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
+        transport = Transport(
+            hostAddress=IPv4Address("TCP", "127.0.0.1", 1),
+            peerAddress=IPv4Address("TCP", "127.0.0.1", 50000),
+        )
+        client.makeConnection(transport)
+        get = b"GET http://127.0.0.1:9000/ HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n\r\n"
+        seen = []
+        for index, via in enumerate(("proxykit", "edge")):
+            if index:
+                outcome = service.reloadConfig(
+                    attrs.evolve(config, forward=ForwardConfig(via=via))
+                )
+                self.assertTrue(outcome.succeeded)
+            client.dataReceived(get)
+            host, port, factory, _, _ = reactor.tcpClients[-1]
+            wrapper = factory.buildProtocol(IPv4Address("TCP", host, port))
+            originTransport = Transport(peerAddress=IPv4Address("TCP", host, port))
+            wrapper.makeConnection(originTransport)
+            seen.append(originSaw(originTransport))
+            wrapper._wrappedProtocol.dataReceived(OK)
+            # Not reused: the next request opens its own connection.
+            originTransport.loseConnection()
+            lose(wrapper._wrappedProtocol)
+        self.assertIn(b"Via: 1.1 proxykit\r\n", seen[0])
+        self.assertIn(b"Via: 1.1 edge\r\n", seen[1])
+
+
 class LibraryReloadTests(SynchronousTestCase):
     """
     A service an application built without a loader: C{SIGHUP} does what
