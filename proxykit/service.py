@@ -15,10 +15,11 @@ import signal
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet import endpoints
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IListeningPort,
@@ -32,8 +33,20 @@ from zope.interface import implementer
 
 from ._twistedcompat import forgetExitSignal
 from .config.values import ProxyConfig
-from .ops.version import ConfigVersion, ReloadObserver
+from .ops.reload import (
+    PLAIN,
+    REDIRECT,
+    SECURE,
+    ConfigLoader,
+    ListenerSpec,
+    Prepared,
+    ReloadError,
+    RouterBuilder,
+    numbered,
+)
+from .ops.version import ConfigVersion, ReloadObserver, ReloadOutcome
 from .policy.destinations import DestinationPolicy, destinationsFor
+from .policy.vhosts import bindRouteHooks
 from .reactor import orGlobal
 from .relay.factory import ProxyFactory, poolFor
 from .relay.gate import ListenerGate as ListenerGate
@@ -43,7 +56,7 @@ if TYPE_CHECKING:
     from .policy.auth import ProxyAuthenticator
     from .relay.health import HealthChecker
     from .relay.hooks import Hooks
-    from .tls import ServerTLS, TLSSettings
+    from .tls import ServerTLS
 from .decisions import IRouter
 from .policy.routing import ForwardRouter
 
@@ -107,13 +120,23 @@ class _Listener(StreamServerEndpointService):
 
     def __init__(
         self,
-        description: str,
+        spec: ListenerSpec | str,
         endpoint: IStreamServerEndpoint,
         factory: IProtocolFactory,
         reactor: object,
+        gate: ListenerGate | None = None,
     ) -> None:
+        """
+        @param spec: Its endpoint string and what it serves, for a reload
+            to compare (an endpoint string alone: a plain listener).
+        @param gate: The gate counting its connections.
+        """
+        if isinstance(spec, str):
+            spec = ListenerSpec(spec, PLAIN)
         super().__init__(endpoint, factory)  # type: ignore[no-untyped-call]
-        self.description = description
+        self.description = spec.description
+        self.gate = gate
+        self.spec = spec
         self._reactor = reactor
         self._port: IListeningPort | None = None
 
@@ -192,7 +215,8 @@ class _Listener(StreamServerEndpointService):
 
 class ProxyService(service.MultiService):
     """
-    Listeners for one L{ProxyFactory}, and its pool's shutdown.
+    Listeners for one L{ProxyFactory}, its pool's shutdown, and reloading
+    a new configuration into them (L{reloadConfig}, L{reload}).
 
     Starting (L{privilegedStartService} or L{startService}) first binds
     every listener (L{listen}); if one cannot listen, none is left
@@ -215,11 +239,21 @@ class ProxyService(service.MultiService):
         (the metrics count them).
     @ivar draining: Whether L{drain} has begun: the listeners no longer
         accept.
+    @ivar loadConfig: Reads the configuration again for L{reload}
+        (C{twistd proxykit} sets it), or C{None}.
+    @ivar buildRouter: Builds the router of a new configuration for
+        L{reloadConfig} (L{forwardService} and L{reverseService} set it);
+        C{None}: a reload keeps the router.
+    @ivar redirect: The factory of the listeners that redirect to https,
+        or C{None}.
     """
 
     _log = Logger()
     reloadOnHangup = False
     cutOnSignal = False
+    readAtStart: tuple[str, ...] = ("log",)
+    """The L{ProxyConfig} fields (top-level tables) read only at start: a
+    reload keeps their old value and logs that a restart is needed."""
 
     def __init__(
         self,
@@ -250,34 +284,47 @@ class ProxyService(service.MultiService):
         self.configVersion = ConfigVersion.of(
             factory.config, reactor.seconds()  # type: ignore[attr-defined]
         )
-        cap = factory.config.limits.maxClientConnections
+        self.redirect = redirect
+        self.loadConfig: ConfigLoader | None = None
+        self.buildRouter: RouterBuilder | None = None
         self.gates: list[ListenerGate] = []
         self._listeners: list[_Listener] = []
-        listeners: list[tuple[str, TLSSettings | None, ProxyFactory]]
-        listeners = [(description, None, factory) for description in listen]
+        self._retiring: list[ListenerGate] = []
+        specs = [(description, PLAIN) for description in listen]
         if tls is not None:
-            listeners += [
-                (description, settings, factory)
-                for description, settings in tls.config.listeners()
-            ]
+            specs += [(d, SECURE) for d, _ in tls.config.listeners()]
             if redirect is not None:
-                listeners += [
-                    (description, None, redirect) for description in tls.config.redirectListen
-                ]
-        for description, settings, proxy in listeners:
-            gate = ListenerGate(proxy, cap, description)
-            self.gates.append(gate)
-            endpoint = _GatedEndpoint(
-                endpoints.serverFromString(reactor, description),  # type: ignore[no-untyped-call]
-                gate,
-            )
-            served: IProtocolFactory = gate
-            if settings is not None:
-                assert tls is not None
-                served = tls.wrap(gate, settings)
-            listener = _Listener(description, endpoint, served, reactor)
+                specs += [(d, REDIRECT) for d in tls.config.redirectListen]
+        for spec in numbered(specs):
+            listener = self._makeListener(spec, factory.config, tls, redirect)
             listener.setServiceParent(self)  # type: ignore[no-untyped-call]
             self._listeners.append(listener)
+            self.gates.append(listener.gate)  # type: ignore[arg-type]
+
+    def _makeListener(
+        self,
+        spec: ListenerSpec,
+        config: ProxyConfig,
+        tls: ServerTLS | None,
+        redirect: ProxyFactory | None,
+    ) -> _Listener:
+        """
+        A listener (not listening yet) for C{spec}, with its own gate.
+
+        @raise ValueError: The endpoint string does not parse.
+        """
+        proxy = redirect if spec.kind == REDIRECT else self.factory
+        assert proxy is not None
+        gate = ListenerGate(proxy, config.limits.maxClientConnections, spec.description)
+        endpoint = _GatedEndpoint(
+            endpoints.serverFromString(self._reactor, spec.description),  # type: ignore[no-untyped-call]
+            gate,
+        )
+        served: IProtocolFactory = gate
+        if spec.kind == SECURE:
+            assert tls is not None
+            served = tls.wrapListener(gate, spec.description, spec.occurrence)
+        return _Listener(spec, endpoint, served, self._reactor, gate)
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -357,12 +404,23 @@ class ProxyService(service.MultiService):
 
     def reload(self) -> None:
         """
-        What C{SIGHUP} does: reload what can be reloaded while running (the
-        TLS certificates, see L{reloadTLS}; the access log files are
-        reopened, see L{reopenLogs}), and log what was done.
+        What C{SIGHUP} does: reopen the access log files (see
+        L{reopenLogs}), then, with a L{loadConfig} (C{twistd proxykit}
+        sets it), read the configuration again and serve it
+        (L{reloadConfig}); without one, read the TLS certificates again
+        (see L{reloadTLS}).  Logs what was done.
         """
         if self.accessLog is not None:
             self.reopenLogs()
+        if self.loadConfig is not None:
+            source = self.configVersion.source
+            try:
+                config = self.loadConfig()
+            except Exception as e:
+                self._refused(_problem(e), e)
+                return
+            self.reloadConfig(config, source)
+            return
         if self.tls is not None:
             if self.reloadTLS():
                 self._log.info("SIGHUP: reloaded the TLS certificates")
@@ -371,6 +429,224 @@ class ProxyService(service.MultiService):
                 "SIGHUP: nothing to reload (no TLS certificates; the other"
                 " settings are read only at start)"
             )
+
+    def reloadConfig(self, config: ProxyConfig, source: str | None = None) -> ReloadOutcome:
+        """
+        Serve C{config} from now on, all or nothing (what C{SIGHUP} does
+        after reading the file; an application calls it with a config it
+        built).
+
+        Everything new is built first: the router (unless L{buildRouter} is
+        C{None}: a service built around an application's own router keeps
+        it), health checks, destination policy, authenticator, TLS
+        certificates, and the new listeners, bound.  Only if all of that
+        succeeded is it swapped in: requests decided from then on use the
+        new configuration, requests, tunnels and upgrades in progress
+        finish on the old one; listeners whose endpoint string is gone stop
+        accepting and their connections drain (at most C{timeouts.drain}
+        seconds); the pool keeps the connections of origins still
+        configured and retires the others' (L{ConnectionPool.retire}).
+        The C{[log]} table is read only at start: a change is logged as
+        needing a restart, and the old one stays.
+
+        If anything fails, nothing changes, one error is logged and the old
+        configuration keeps serving.  Either way L{reloadObservers} are
+        told.
+
+        @param source: The file C{config} was read from (for
+            L{configVersion}).
+        @return: What happened.
+        """
+        if self.draining:
+            return self._refused("the proxy is stopping")
+        try:
+            prepared = self._prepare(config)
+        except Exception as e:
+            return self._refused(_problem(e), e)
+        return self._commit(prepared, source)
+
+    def _refused(self, problem: str, error: BaseException | None = None) -> ReloadOutcome:
+        """
+        A reload failed: log C{problem} once, tell the observers.
+        """
+        if error is not None and not isinstance(error, _expected()):
+            self._log.failure(
+                "reload refused, still serving the old configuration: {problem}",
+                Failure(error),  # type: ignore[no-untyped-call]
+                problem=problem,
+            )
+        else:
+            self._log.error(
+                "reload refused, still serving the old configuration: {problem}",
+                problem=problem,
+            )
+        return self._notify(ReloadOutcome(False, self.configVersion, problem))
+
+    def _notify(self, outcome: ReloadOutcome) -> ReloadOutcome:
+        for observer in list(self.reloadObservers):
+            try:
+                observer(outcome)
+            except Exception:
+                self._log.failure("reload observer {observer!r} failed", observer=observer)
+        return outcome
+
+    def _prepare(self, config: ProxyConfig) -> Prepared:
+        """
+        Build everything C{config} needs, binding its new listeners, without
+        changing what is served.
+
+        @raise Exception: Something cannot be built or bound; whatever was
+            bound is closed again.
+        """
+        from .ops.reload import diffListeners, listenersOf
+
+        reactor: Any = self._reactor
+        old = self.factory.config
+        for name in self.readAtStart:
+            if getattr(config, name) != getattr(old, name):
+                self._log.warn(
+                    "reload: the [{table}] table changed; it is read only at start:"
+                    " restart to apply it",
+                    table=name,
+                )
+                config = attrs.evolve(config, **{name: getattr(old, name)})
+        destinations = destinationsFor(config)
+        if self.buildRouter is None:
+            router, checkers = self.factory.router, self.factory.healthCheckers
+        else:
+            router, checkers = self.buildRouter(config, reactor, destinations)
+        # The application's route hooks must find their routes.
+        bindRouteHooks(router, self.factory.hooks.routes)
+        authenticator = authenticatorFor(config, reactor)
+        tls = None
+        if config.tls is not None:
+            from .tls import ServerTLS
+
+            tls = ServerTLS(config.tls)
+        diff = diffListeners((listener.spec for listener in self._listeners), listenersOf(config))
+        redirect = self.redirect
+        redirectRouter = None
+        if config.tls is not None and config.tls.redirectListen:
+            from .ops.reload import tableOf
+            from .tls import HTTPSRedirectRouter
+
+            redirectRouter = HTTPSRedirectRouter(tableOf(router), config.tls.redirectPort)
+            if redirect is None:
+                redirect = ProxyFactory(
+                    redirectRouter, poolFor(config, reactor), config, reactor=reactor
+                )
+        prepared = Prepared(
+            config, router, checkers, destinations, authenticator, tls, redirect, redirectRouter
+        )
+        serving = self.tls if self.tls is not None else tls
+        try:
+            for spec in diff.added:
+                listener = self._makeListener(spec, config, serving, redirect)
+                listener.listen()
+                prepared.added.append(listener)
+        except BaseException:
+            for listener in prepared.added:
+                listener.close()
+            raise
+        prepared.listeners = diff
+        return prepared
+
+    def _commit(self, prepared: Prepared, source: str | None) -> ReloadOutcome:
+        """
+        Serve what L{_prepare} built.
+        """
+        from .ops.reload import describe, originsOf, routesOf
+
+        factory = self.factory
+        config = prepared.config
+        oldRouter, oldConfig = factory.router, factory.config
+        factory.reconfigure(
+            config,
+            prepared.router,
+            prepared.authenticator,
+            prepared.destinations,
+            prepared.healthCheckers,
+        )
+        if prepared.tls is not None:
+            if self.tls is None:
+                self.tls = prepared.tls
+            else:
+                self.tls.adopt(prepared.tls)
+        if prepared.redirect is not None and prepared.redirectRouter is not None:
+            if prepared.redirect is self.redirect:
+                prepared.redirect.reconfigure(config, prepared.redirectRouter)
+            self.redirect = prepared.redirect
+        diff = prepared.listeners
+        assert diff is not None
+        removed = set(diff.removed)
+        kept: list[_Listener] = []
+        stopping: list[Deferred[object]] = []
+        for listener in self._listeners:
+            if listener.spec in removed:
+                stopping.append(self._retire(listener, config.timeouts.drain))
+            else:
+                kept.append(listener)
+        bySpec = {listener.spec: listener for listener in kept + prepared.added}
+        for listener in prepared.added:
+            listener.setServiceParent(self)  # type: ignore[no-untyped-call]
+        from .ops.reload import listenersOf
+
+        self._listeners = [bySpec[spec] for spec in listenersOf(config)]
+        # In place: whoever holds the list (the admin listener) sees it.
+        self.gates[:] = [listener.gate for listener in self._listeners]  # type: ignore[misc]
+        cap = config.limits.maxClientConnections
+        if cap is not None:
+            for gate in self.gates:
+                gate.cap = cap
+        oldOrigins = originsOf(oldRouter, oldConfig)
+        newOrigins = originsOf(prepared.router, config)
+        factory.pool.reinstate(newOrigins)
+        factory.pool.retire(oldOrigins - newOrigins)
+        self.configVersion = ConfigVersion.of(
+            config, self._reactor.seconds(), source  # type: ignore[attr-defined]
+        )
+        changes = describe(
+            diff, routesOf(oldRouter), routesOf(prepared.router), oldOrigins, newOrigins
+        )
+        version = self.configVersion.digest
+
+        def done(_: object) -> None:
+            # Said once the removed listeners' sockets are closed.
+            self._log.info(
+                "reloaded the configuration{source}: {changes} (version {version})",
+                source=f" from {source}" if source else "",
+                changes=changes,
+                version=version,
+            )
+
+        DeferredList(stopping).addCallback(done)
+        return self._notify(ReloadOutcome(True, self.configVersion))
+
+    def _retire(self, listener: _Listener, timeout: float) -> Deferred[object]:
+        """
+        A reload removed C{listener}: stop accepting, and let its
+        connections finish what they are doing (at most C{timeout}
+        seconds), then close them.
+
+        @return: Fires when its socket is closed.
+        """
+        stopped: Deferred[object] = maybeDeferred(listener.disownServiceParent)
+        listener.close()
+        gate = listener.gate
+        if gate is None:
+            return stopped
+        self._retiring.append(gate)
+        reactor: Any = self._reactor
+        timer = reactor.callLater(timeout, gate.abortAll)
+
+        def drained(_: object) -> None:
+            if timer.active():
+                timer.cancel()
+            if gate in self._retiring:
+                self._retiring.remove(gate)
+
+        gate.drain().addCallback(drained)
+        return stopped
 
     def _hangup(self, signum: int, frame: object) -> None:
         # A signal handler may interrupt the reactor anywhere: reload from
@@ -436,7 +712,7 @@ class ProxyService(service.MultiService):
         @return: Fires when no client connection is left.
         """
         self.draining = True
-        gates = self.gates
+        gates = self.gates + self._retiring
         waiting = [gate.drain() for gate in gates]
         remaining = sum(gate.remaining for gate in gates)
         if not remaining:
@@ -480,6 +756,32 @@ class ProxyService(service.MultiService):
         return done
 
 
+def _expected() -> tuple[type[BaseException], ...]:
+    from .config.values import ConfigError
+    from .ops.reload import ReloadRefused
+    from .tls import TLSFileError
+
+    return (ReloadError, ConfigError, ReloadRefused, TLSFileError, ListenError, OSError, ValueError)
+
+
+def _problem(error: BaseException) -> str:
+    """
+    What is wrong, in the words the same error gets at start.
+    """
+    if isinstance(error, OSError) and error.filename and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    return str(error) or type(error).__name__
+
+
+def forwardRouter(
+    config: ProxyConfig, reactor: IReactorTime, destinations: DestinationPolicy
+) -> tuple[IRouter, tuple[HealthChecker, ...]]:
+    """
+    The forward proxy's router for C{config} (a L{RouterBuilder}).
+    """
+    return ForwardRouter(config.forward, destinations), ()
+
+
 def forwardService(config: ProxyConfig, reactor: IReactorTime | None = None) -> ProxyService:
     """
     The forward proxy described by C{config}: the factory L{forwardProxy}
@@ -487,7 +789,9 @@ def forwardService(config: ProxyConfig, reactor: IReactorTime | None = None) -> 
     """
     destinations = destinationsFor(config)
     router = ForwardRouter(config.forward, destinations)
-    return makeService(router, config, reactor, destinations=destinations)
+    proxy = makeService(router, config, reactor, destinations=destinations)
+    proxy.buildRouter = forwardRouter
+    return proxy
 
 
 def authenticatorFor(config: ProxyConfig, reactor: IReactorTime) -> ProxyAuthenticator | None:
@@ -518,9 +822,11 @@ def reverseService(config: ProxyConfig, reactor: IReactorTime | None = None) -> 
     reactor = orGlobal(reactor)
     destinations = destinationsFor(config)
     router, checkers = reverseRouter(config, reactor, destinations)
-    return makeService(
+    proxy = makeService(
         router, config, reactor, healthCheckers=checkers, destinations=destinations
     )
+    proxy.buildRouter = reverseRouter
+    return proxy
 
 
 def reverseRouter(

@@ -51,6 +51,7 @@ from .config.values import (
     parseHost,
     parsePort,
 )
+from .ops.reload import ConfigLoader, ReloadError
 from .service import ListenError, ProxyService, forwardService, reverseService
 
 
@@ -360,6 +361,21 @@ class Options(_VersionOption, usage.Options):
         return f"{error}\nSee '{command} --help' for the options."
 
 
+def configLoader(options: _ModeOptions) -> ConfigLoader:
+    """
+    What a reload reads: the file of C{options} and its command line
+    again (L{_ModeOptions.toConfig}), as at start.
+    """
+
+    def load() -> ProxyConfig:
+        try:
+            return options.toConfig()
+        except usage.UsageError as e:
+            raise ReloadError(str(e)) from None
+
+    return load
+
+
 def makeService(options: Options, reactor: Any = None) -> IService:
     """
     The service for the chosen mode.
@@ -398,8 +414,13 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         # events, and its text log would only skip them: write the lines
         # straight from the records.
         proxy.accessLog.publish = False
-    # SIGHUP reloads what can be reloaded (the TLS certificates, the access
-    # log file), SIGUSR1 reopens the access log; neither ends the process.
+    # SIGHUP reads the file and the command line again and serves the new
+    # configuration (see ProxyService.reloadConfig); SIGUSR1 reopens the
+    # access log; neither ends the process.
+    proxy.loadConfig = configLoader(options.subOptions)
+    path = options.subOptions["config"]
+    if path:
+        proxy.configVersion = attrs.evolve(proxy.configVersion, source=path)
     proxy.reloadOnHangup = True
     proxy.cutOnSignal = True
     if options.parent is not None:

@@ -297,6 +297,50 @@ class ServerTLS:
         self._contexts = self._load()
         self._log.info("TLS certificates reloaded")
 
+    def adopt(self, other: ServerTLS) -> None:
+        """
+        Serve from now on what C{other} loaded (a reload that read a new
+        C{[tls]} table: C{other} is a L{ServerTLS} of the new config, its
+        files already read).  The listeners wrapped by this object
+        (L{wrap}, L{wrapListener}) take the new certificates and, for
+        L{wrapListener}'s, their endpoint's new settings; open connections
+        keep theirs.
+        """
+        self.config = other.config
+        self._settings = other._settings
+        self._contexts = other._contexts
+        self._log.info("TLS certificates reloaded")
+
+    def settingsOf(self, description: str, occurrence: int = 0) -> TLSSettings:
+        """
+        The settings of the TLS listener on the endpoint C{description} in
+        the current config (the C{[tls]} table's if it names none).
+
+        @param occurrence: Which of the listeners on C{description}, if
+            there are several (C{tcp:0} twice), counted from 0.
+        """
+        for listening, settings in self.config.listeners():
+            if listening == description:
+                if not occurrence:
+                    return settings
+                occurrence -= 1
+        return self._settings
+
+    def wrapListener(
+        self, factory: IProtocolFactory, description: str, occurrence: int = 0
+    ) -> TLSMemoryBIOFactory:
+        """
+        C{factory}, served over TLS on the endpoint C{description} with
+        that listener's settings as the current config says (L{settingsOf}),
+        read at each connection: a reload (L{adopt}) may change them while
+        the listener keeps its socket.
+
+        @param occurrence: See L{settingsOf}.
+        """
+        return _TLSServerFactory(
+            _NamedListenerTLS(self, description, occurrence), False, factory
+        )
+
     def contextFor(
         self, serverName: bytes | None, settings: TLSSettings | None = None
     ) -> SSL.Context:
@@ -387,6 +431,28 @@ class _ListenerTLS:
 
     def serverConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
         return self._tls.serverConnectionForTLS(tlsProtocol, self._settings)
+
+
+@implementer(IOpenSSLServerConnectionCreator)
+class _NamedListenerTLS:
+    """
+    The connections of the TLS listener on one endpoint, with the settings
+    the L{ServerTLS}'s current config gives that endpoint.
+    """
+
+    def __init__(self, tls: ServerTLS, description: str, occurrence: int = 0) -> None:
+        self._tls = tls
+        self._description = description
+        self._occurrence = occurrence
+        self._config: TLSConfig | None = None
+        self._settings: TLSSettings | None = None
+
+    def serverConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
+        tls = self._tls
+        if tls.config is not self._config:
+            self._config = tls.config
+            self._settings = tls.settingsOf(self._description, self._occurrence)
+        return tls.serverConnectionForTLS(tlsProtocol, self._settings)
 
 
 class HTTPSRedirectRouter:

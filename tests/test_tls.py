@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from typing import Any
 
 import attrs
 from OpenSSL import SSL
@@ -736,6 +737,42 @@ class ListenerSettingsTests(SynchronousTestCase):
         after = handshake(tls, b"app.example.test", settings=only13).get_peer_certificate()
         assert before is not None and after is not None
         self.assertNotEqual(before.get_serial_number(), after.get_serial_number())
+
+    def test_adoptNamedListener(self) -> None:
+        """
+        A listener wrapped by endpoint string (L{ServerTLS.wrapListener})
+        takes, after L{ServerTLS.adopt}, the certificates the new config's
+        files hold and the settings it gives that endpoint, while keeping
+        its socket: a reload that drops C{min_version = "1.3"} lets TLS
+        1.2 clients in.
+        """
+        config = self.load('["tcp:8443", { endpoint = "tcp:8444", min_version = "1.3" }]').tls
+        assert config is not None
+        tls = ServerTLS(config)
+        from proxykit.tls import _NamedListenerTLS
+
+        factory = Factory.forProtocol(Protocol)
+        self.assertIs(tls.wrapListener(factory, "tcp:8444").wrappedFactory, factory)
+        creator = _NamedListenerTLS(tls, "tcp:8444")
+
+        class Listener:
+            def serverConnectionForTLS(self, protocol: object, settings: object) -> SSL.Connection:
+                return creator.serverConnectionForTLS(protocol)
+
+        listener: Any = Listener()
+        self.assertRaises(
+            SSL.Error, handshake, listener, b"app.example.test", SSL.TLS1_2_VERSION
+        )
+        before = handshake(listener, b"app.example.test").get_peer_certificate()
+        self.files.ca.write(self.files.directory, "app", "app.example.test")
+        newConfig = self.load('["tcp:8443", "tcp:8444"]').tls
+        assert newConfig is not None
+        tls.adopt(ServerTLS(newConfig))
+        client = handshake(listener, b"app.example.test", SSL.TLS1_2_VERSION)
+        after = client.get_peer_certificate()
+        assert before is not None and after is not None
+        self.assertNotEqual(before.get_serial_number(), after.get_serial_number())
+        self.assertEqual(tls.settingsOf("tcp:8444"), newConfig.settings)
 
     def assertError(self, listen: str, key: str, problem: str) -> None:
         error = self.assertRaises(ConfigError, self.load, listen)

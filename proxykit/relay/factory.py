@@ -119,35 +119,97 @@ class ProxyFactory(Factory):
         reactor = orGlobal(reactor)
         hooks = hooks if hooks is not None else Hooks()
         self.reactor: IReactorTime = reactor
-        self.config = config if config is not None else ProxyConfig()
-        pseudonym = self.config.forward.via.encode("ascii")
-        self.pseudonym = pseudonym.lower()
-        self.admission = Admission(
-            router,
-            authenticator,
-            self.pseudonym,
-            self.config.forward.allowTrace,
-            self.config.limits.maxBodyBytes,
-            hooks,
-            reactor,
-            self.config.timeouts.response,
-        )
+        config = config if config is not None else ProxyConfig()
         bindRouteHooks(router, hooks.routes)
-        self.pool = pool if pool is not None else poolFor(self.config, self.reactor)
-        limits = self.config.limits
+        self.pool = pool if pool is not None else poolFor(config, self.reactor)
+        if destinations is None:
+            destinations = destinationsFor(config)
+        self.healthCheckers: tuple[HealthChecker, ...] = ()
+        self._apply(config, router, authenticator, destinations, hooks)
+        self.healthCheckers = tuple(healthCheckers)
+
+    def _apply(
+        self,
+        config: ProxyConfig,
+        router: IRouter,
+        authenticator: ProxyAuthenticator | None,
+        destinations: DestinationPolicy,
+        hooks: Hooks,
+    ) -> None:
+        """
+        Serve the next requests with these parts: what L{__init__} and
+        L{reconfigure} share.  The admission is replaced whole, so that a
+        request is decided by one configuration, never a mix.
+        """
+        reactor = self.reactor
+        self.config = config
+        pseudonym = config.forward.via.encode("ascii")
+        self.pseudonym = pseudonym.lower()
+        limits = config.limits
         self.limits = Limits(
             limits.maxRequestLine, limits.maxHeaderBytes, limits.maxHeaderCount
         )
-        if destinations is None:
-            destinations = destinationsFor(self.config)
         self.destinations = destinations
         self._listenersSeen: weakref.WeakSet[IListeningPort] = weakref.WeakSet()
-        self.healthCheckers = tuple(healthCheckers)
         self.connector = OriginConnector(reactor, destinations)
         self.via: dict[bytes, bytes] = {
             b"1.1": viaValue(b"1.1", pseudonym),
             b"1.0": viaValue(b"1.0", pseudonym),
         }
+        self.admission = Admission(
+            router,
+            authenticator,
+            self.pseudonym,
+            config.forward.allowTrace,
+            limits.maxBodyBytes,
+            hooks,
+            reactor,
+            config.timeouts.response,
+        )
+
+    def reconfigure(
+        self,
+        config: ProxyConfig,
+        router: IRouter,
+        authenticator: ProxyAuthenticator | None = None,
+        destinations: DestinationPolicy | None = None,
+        healthCheckers: Sequence[HealthChecker] = (),
+    ) -> None:
+        """
+        Serve every request decided from now on with a new configuration (a
+        reload): its router, authenticator, destination policy, timeouts,
+        limits and pool settings.  The hooks and the pool stay (the pool
+        takes the new settings, L{ConnectionPool.configure}).
+
+        Requests already decided finish as they were decided (their origin,
+        their timeouts); a keep-alive connection's next request is decided
+        by the new configuration.  The header size limits apply to new
+        connections.  While the factory listens, the old health checkers
+        stop and the new ones start.
+
+        @param destinations: C{None}: L{destinationsFor}'s policy.
+        @raise ValueError: The hooks have route hooks (L{Hooks.forRoute})
+            for a route C{router} does not have; nothing changed.
+        """
+        bindRouteHooks(router, self.hooks.routes)
+        if destinations is None:
+            destinations = destinationsFor(config)
+        self._apply(config, router, authenticator, destinations, self.hooks)
+        limits = config.limits
+        self.pool.configure(
+            config.pool,
+            maxPerKey=limits.maxOriginConnections,
+            maxQueue=limits.maxOriginQueue,
+            queueTimeout=config.timeouts.connect,
+        )
+        old, self.healthCheckers = self.healthCheckers, tuple(healthCheckers)
+        if self.numPorts > 0:
+            for checker in old:
+                if checker not in self.healthCheckers:
+                    checker.stop()
+            for checker in self.healthCheckers:
+                if checker not in old:
+                    checker.start()
 
     @property
     def router(self) -> IRouter:

@@ -12,7 +12,7 @@ complete, correctly framed response).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Protocol as TypingProtocol
 
 from twisted.internet.defer import Deferred, DeferredList
@@ -118,6 +118,54 @@ class ConnectionPool:
         self._queueTimeout = queueTimeout
         self._open: dict[Hashable, int] = {}
         self._waiting: dict[Hashable, deque[_Waiter]] = {}
+        self._retired: set[Hashable] = set()
+
+    def configure(
+        self,
+        config: PoolConfig,
+        maxPerKey: int = 0,
+        maxQueue: int = 0,
+        queueTimeout: float = 10.0,
+    ) -> None:
+        """
+        Take new settings (a reload): they apply from the next connection
+        released, opened or queued; connections already idle keep their
+        expiry.  The parameters are those of L{__init__}.
+        """
+        self._config = config
+        self._maxPerKey = maxPerKey
+        self._maxQueue = maxQueue
+        self._queueTimeout = queueTimeout
+
+    def retire(self, keys: Iterable[Hashable]) -> int:
+        """
+        These keys are no longer wanted (their origins left the
+        configuration): close their idle connections now, and each busy one
+        when its user releases it, instead of keeping it idle.
+
+        @return: How many idle connections were closed.
+        """
+        closed = 0
+        for key in keys:
+            self._retired.add(key)
+            for connection in self._idle.pop(key, ()):
+                connection.close()
+                closed += 1
+        return closed
+
+    def reinstate(self, keys: Iterable[Hashable]) -> None:
+        """
+        These keys are wanted again (their origins are configured again):
+        their connections are kept idle once more.
+        """
+        self._retired.difference_update(keys)
+
+    @property
+    def retired(self) -> frozenset[Hashable]:
+        """
+        The keys whose connections are closed when released (L{retire}).
+        """
+        return frozenset(self._retired)
 
     def acquire(
         self,
@@ -227,6 +275,9 @@ class ConnectionPool:
         waiter = self._nextWaiter(connection.poolKey)
         if waiter is not None:
             waiter.requester.connectionReady(connection, True)
+            return
+        if self._retired and connection.poolKey in self._retired:
+            connection.close()
             return
         idle = self._idle.setdefault(connection.poolKey, [])
         if len(idle) >= self._config.maxIdlePerOrigin:

@@ -323,9 +323,9 @@ class UsageErrorTests(TestCase):
 
 class HangupTests(TestCase):
     """
-    C{SIGHUP} never ends a proxy without TLS listeners: it logs what was
-    reloaded (nothing), and the proxy goes on serving; on proxykit's
-    reactor and on Twisted's, in the foreground and as a daemon.
+    C{SIGHUP} never ends the proxy: it reads the configuration again and
+    logs what changed (nothing, here), and the proxy goes on serving; on
+    proxykit's reactor and on Twisted's, in the foreground and as a daemon.
     """
 
     timeout = 120
@@ -346,7 +346,7 @@ class HangupTests(TestCase):
             url = f"http://127.0.0.1:{origin}/small"
             self.assertEqual(fetch(port, url), b"small")
             os.kill(child.pid, signal.SIGHUP)
-            child.waitForLine(r"SIGHUP: nothing to reload")
+            child.waitForLine(r"reloaded the configuration: no listener, route or origin changed")
             self.assertEqual(fetch(port, url), b"small")
             self.assertIsNone(child.process.poll())
             child.waitForLine(
@@ -390,7 +390,10 @@ class HangupTests(TestCase):
             pid = daemon.pid()
             assert pid is not None
             os.kill(pid, signal.SIGHUP)
-            waitFor(lambda: "SIGHUP: nothing to reload" in daemon.log(), "the hangup in the log")
+            waitFor(
+                lambda: "reloaded the configuration: no listener" in daemon.log(),
+                "the hangup in the log",
+            )
             self.assertEqual(fetch(port, url), b"small")
             self.assertTrue(daemon.running())
 
