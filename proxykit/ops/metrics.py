@@ -75,6 +75,9 @@ C{other} (reasons are fixed words, but an application's hooks may make
 their own)."""
 
 _CLASSES = ("none", "1xx", "2xx", "3xx", "4xx", "5xx")
+_REFUSED = Outcome.REFUSED
+_TUNNELED = Outcome.TUNNELED
+_SWITCHED = Outcome.SWITCHED
 
 
 class IProxyState(Protocol):
@@ -303,21 +306,23 @@ class Metrics:
         status class; its duration, its origin connection, its bytes, and
         its refusal.
         """
+        # Per request: a few dict and list increments, nothing else (the
+        # enum members are module globals: compared by identity).
         client = record.client
         route = record.route
         if route is None:
-            vhost = route = NO_ROUTE
+            key = (client.localHost, client.localPort, NO_ROUTE, NO_ROUTE, record.status // 100)
         else:
             request = record.request
-            host = request.host if request is not None else None
+            host = None if request is None else request.host
             vhost = self._vhosts.get(host) or self._vhostOf(host)
-        key = (client.localHost, client.localPort, vhost, route, record.status // 100)
+            key = (client.localHost, client.localPort, vhost, route, record.status // 100)
         requests = self._requests
         requests[key] = requests.get(key, 0) + 1
         outcome = record.outcome
-        if outcome is Outcome.REFUSED:
+        if outcome is _REFUSED:
             self._count(self._refusals, record.reason or "unknown", "other")
-        elif outcome is not Outcome.TUNNELED and outcome is not Outcome.SWITCHED:
+        elif outcome is not _TUNNELED and outcome is not _SWITCHED:
             duration = record.duration
             self._durations[bisect_left(DURATION_BUCKETS, duration)] += 1
             self._durationSum += duration
