@@ -13,6 +13,7 @@ they come from are not, and may move.
 """
 
 from .config.values import (
+    AdminConfig,
     CertificateConfig,
     ConfigError,
     ForwardConfig,
@@ -41,6 +42,8 @@ from .decisions import (
     Upstream,
 )
 from .h1 import Request, TargetForm
+from .ops.admin import AdminResource, MetricsResource
+from .ops.metrics import EmbeddedProxy, Metrics
 from .policy.balance import OriginGroup
 from .policy.destinations import DestinationPolicy
 from .policy.routing import ForwardRouter
@@ -71,6 +74,8 @@ from .service import (
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AdminConfig",
+    "AdminResource",
     "CertificateConfig",
     "ClientInfo",
     "CombinedRouter",
@@ -78,6 +83,7 @@ __all__ = [
     "ConnectionPool",
     "Decision",
     "DestinationPolicy",
+    "EmbeddedProxy",
     "ErrorEvent",
     "Forward",
     "ForwardConfig",
@@ -88,6 +94,8 @@ __all__ = [
     "IRouter",
     "LimitsConfig",
     "ListenerGate",
+    "Metrics",
+    "MetricsResource",
     "Origin",
     "OriginConfig",
     "OriginGroup",

@@ -6,22 +6,28 @@ origins, listeners, configuration) is read when the metrics are rendered.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from twisted.internet.address import IPv4Address
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit import ForwardConfig, ProxyConfig
 from proxykit.config import HealthCheckConfig
-from proxykit.decisions import Refuse
+from proxykit.decisions import ClientInfo, Refuse
 from proxykit.ops.metrics import EmbeddedProxy, Metrics, originStates
 from proxykit.ops.version import ConfigVersion, ReloadOutcome
 from proxykit.policy.balance import OriginGroup
 from proxykit.policy.vhosts import tableOf
 from proxykit.relay.gate import ListenerGate
 from proxykit.relay.health import HealthChecker
+from proxykit.relay.hooks import ErrorEvent
 
 from ._harness import GET, OK, Harness, lose
 from .test_health import UNAVAILABLE, FakeConnector
 from .test_reverse import reverse
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def observed(h: Harness, **state: object) -> Metrics:
@@ -358,6 +364,22 @@ class LiveStateTests(SynchronousTestCase):
             ['proxykit_client_connections{listener="127.0.0.1:8080"} 1.0'],
         )
 
+    def test_unboundGate(self) -> None:
+        """
+        A gate whose port is not known yet (an application listened without
+        telling it) is named by its endpoint string, if given.
+        """
+        h = Harness()
+        gates = [ListenerGate(h.factory, 10), ListenerGate(h.factory, 10)]
+        metrics = observed(h, gates=gates, endpoints=["tcp:8082:interface=127.0.0.1"])
+        self.assertEqual(
+            lines(metrics, "proxykit_client_connections"),
+            [
+                'proxykit_client_connections{listener="tcp:8082:interface=127.0.0.1"} 0.0',
+                'proxykit_client_connections{listener="unknown"} 0.0',
+            ],
+        )
+
     def test_readyAndConfig(self) -> None:
         """
         C{proxykit_ready} follows the state; the configuration's digest and
@@ -393,3 +415,77 @@ class LiveStateTests(SynchronousTestCase):
                 'proxykit_reloads_total{result="failure"} 2.0',
             ],
         )
+
+
+class DocumentationTests(SynchronousTestCase):
+    """
+    docs/operations.rst lists exactly the metrics proxykit exposes, with
+    their labels, and its alert rules use only those.
+    """
+
+    def families(self) -> dict[str, set[str]]:
+        """
+        Each metric's name as exposed (counters with C{_total}) and its
+        label names, from a reverse proxy with a health-checked route that
+        served a request.
+        """
+        h = reverse(9001)
+        metrics = observed(
+            h, gates=[ListenerGate(h.factory, 10)], configVersion=ConfigVersion("0123abcd", 0.0)
+        )
+        [route] = list(tableOf(h.factory.router) or ())
+        assert isinstance(route.upstream, OriginGroup)
+        checker = HealthChecker(
+            route.upstream, HealthCheckConfig(path="/"), reactor=h.reactor, connector=FakeConnector()
+        )
+        h.factory.healthCheckers = (checker,)
+        h.factory.hooks.beforeRouting(
+            lambda event: Refuse(403, "no") if event.request.target == b"/no" else None
+        )
+        h.send(b"GET /page HTTP/1.1\r\nHost: app.example.test\r\n\r\n")
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        h.send(b"GET /no HTTP/1.1\r\nHost: app.example.test\r\n\r\n")
+        metrics.errorAnswered(ErrorEvent(None, ClientInfo("127.0.0.1", "127.0.0.1", 8080), 400, "bad"))
+        found: dict[str, set[str]] = {}
+        for family in metrics.registry.collect():
+            name = family.name + ("_total" if family.type == "counter" else "")
+            found[name] = {label for sample in family.samples for label in sample.labels} - {"le"}
+        return found
+
+    def documented(self) -> dict[str, set[str]]:
+        """
+        The metrics the guide's C{Metrics} section lists, with their labels.
+        """
+        text = (ROOT / "docs" / "operations.rst").read_text()
+        section = text[text.index("\nMetrics\n~~~~~~~\n") : text.index("\nScraping\n~~~~~~~~\n")]
+        listed: dict[str, set[str]] = {}
+        for line in section.splitlines():
+            if line.startswith("``proxykit_"):
+                for name, labels in re.findall(r"``(proxykit_\w+)(?:\{([^}]*)\})?``", line):
+                    listed[name] = {label.strip() for label in labels.split(",") if label.strip()}
+        return listed
+
+    def test_everyMetricDocumented(self) -> None:
+        """
+        Every metric exposed is listed with its labels, and nothing else is.
+        """
+        self.assertEqual(self.documented(), self.families())
+
+    def test_alertRules(self) -> None:
+        """
+        The scrape configuration and alert rules name only series that
+        exist, with labels they have.
+        """
+        families = self.families()
+        text = (ROOT / "docs" / "operations.rst").read_text()
+        section = text[text.index("\nScraping\n~~~~~~~~\n") :]
+        section = section[: section.index("\nSignals\n")]
+        used = re.findall(r"(proxykit_\w+)(?:\{(\w+)=)?", section)
+        self.assertTrue(used)
+        for name, label in used:
+            self.assertIn(name, families)
+            if label:
+                self.assertIn(label, families[name])
+        self.assertIn('targets: ["127.0.0.1:9901"]', section)
+        self.assertIn("metrics_path: /metrics", section)

@@ -24,7 +24,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from ..policy.vhosts import tableOf
-from .metrics import IProxyState, Metrics, addressName, originStates
+from .metrics import IProxyState, Metrics, gateName, originStates
 
 __all__ = ["AdminResource", "MetricsResource", "adminSite", "statusOf"]
 
@@ -53,14 +53,10 @@ def statusOf(state: IProxyState, metrics: Metrics | None = None) -> dict[str, An
     descriptions = list(state.endpoints)
     listeners = []
     for index, gate in enumerate(state.gates):
-        port = gate.port
-        address = port.getHost() if port is not None else None
         listeners.append(
             {
                 "endpoint": descriptions[index] if index < len(descriptions) else None,
-                "address": None
-                if address is None
-                else addressName(getattr(address, "host", ""), getattr(address, "port", 0)),
+                "address": None if gate.port is None else gateName(gate),
                 "connections": gate.open,
             }
         )

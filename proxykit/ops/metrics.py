@@ -56,6 +56,7 @@ __all__ = [
     "Metrics",
     "OriginState",
     "addressName",
+    "gateName",
     "originStates",
 ]
 
@@ -227,6 +228,19 @@ def listenerName(client: ClientInfo) -> str:
     address C{host:port} (C{[::1]:8080}), or C{unix} for a UNIX socket.
     """
     return addressName(client.localHost, client.localPort)
+
+
+def gateName(gate: ListenerGate, description: str | None = None) -> str:
+    """
+    How the metrics name a listener's gate: the address its port is bound
+    to (see L{addressName}); before it is known, C{description} (its
+    endpoint string), else C{unknown}.
+    """
+    port = gate.port
+    if port is None:
+        return description or "unknown"
+    address = port.getHost()
+    return addressName(getattr(address, "host", ""), getattr(address, "port", 0))
 
 
 def addressName(host: str, port: int) -> str:
@@ -513,10 +527,9 @@ class Metrics:
             "proxykit_client_connections", "Client connections open now, by listener.", labels=("listener",)
         )
         seen: dict[str, int] = {}
-        for gate in state.gates:
-            port = gate.port
-            address = port.getHost() if port is not None else None
-            name = addressName(getattr(address, "host", ""), getattr(address, "port", 0))
+        descriptions = list(state.endpoints)
+        for index, gate in enumerate(state.gates):
+            name = gateName(gate, descriptions[index] if index < len(descriptions) else None)
             seen[name] = seen.get(name, 0) + gate.open
         for name, count in sorted(seen.items()):
             connections.add_metric((name,), count)
