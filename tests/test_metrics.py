@@ -135,6 +135,10 @@ class RequestCountTests(SynchronousTestCase):
             ['proxykit_refusals_total{reason="no robots"} 1.0'],
         )
         self.assertEqual(
+            lines(metrics, "proxykit_request_duration_seconds_count"),
+            ["proxykit_request_duration_seconds_count 1.0"],
+        )
+        self.assertEqual(
             lines(metrics, "proxykit_requests_total"),
             [
                 'proxykit_requests_total{code_class="4xx",listener="127.0.0.1:8080",'

@@ -336,7 +336,7 @@ class Metrics:
         outcome = record.outcome
         if outcome is _REFUSED:
             self._count(self._refusals, record.reason or "unknown", "other")
-        elif outcome is not _TUNNELED and outcome is not _SWITCHED:
+        if outcome is not _TUNNELED and outcome is not _SWITCHED:
             duration = record.duration
             self._durations[bisect_left(DURATION_BUCKETS, duration)] += 1
             self._durationSum += duration
