@@ -42,7 +42,8 @@ if len(sys.argv) > 2:
         log.publish = False  # as under twistd
         log.observe(h.factory.hooks)
     if len(sys.argv) > 3 and sys.argv[3] == "metrics":
-        from proxykit.ops.metrics import EmbeddedProxy, Metrics
+        from proxykit.ops.metrics import Metrics
+        from proxykit.ops.state import EmbeddedProxy
         Metrics(EmbeddedProxy(h.factory)).observe(h.factory.hooks)
 h.send(GET)
 origin, ot = h.acceptOrigin()

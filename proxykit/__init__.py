@@ -43,7 +43,8 @@ from .decisions import (
 )
 from .h1 import Request, TargetForm
 from .ops.admin import AdminResource, MetricsResource
-from .ops.metrics import EmbeddedProxy, Metrics
+from .ops.metrics import Metrics
+from .ops.state import EmbeddedProxy
 from .policy.balance import OriginGroup
 from .policy.destinations import DestinationPolicy
 from .policy.routing import ForwardRouter

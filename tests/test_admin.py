@@ -20,7 +20,8 @@ from proxykit import ProxyConfig
 from proxykit.config import ConfigError
 from proxykit.config.values import AdminConfig
 from proxykit.ops.admin import AdminResource, MetricsResource, statusOf
-from proxykit.ops.metrics import EmbeddedProxy, Metrics
+from proxykit.ops.metrics import Metrics
+from proxykit.ops.state import EmbeddedProxy
 from proxykit.ops.version import ConfigVersion
 from proxykit.service import ListenError, ProxyService, forwardService
 from proxykit.tap import Options

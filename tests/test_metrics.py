@@ -15,7 +15,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from proxykit import ForwardConfig, ProxyConfig
 from proxykit.config import HealthCheckConfig
 from proxykit.decisions import ClientInfo, Refuse
-from proxykit.ops.metrics import EmbeddedProxy, Metrics, originStates
+from proxykit.ops.metrics import Metrics
+from proxykit.ops.state import EmbeddedProxy, originStates
 from proxykit.ops.version import ConfigVersion, ReloadOutcome
 from proxykit.policy.balance import OriginGroup
 from proxykit.policy.vhosts import tableOf

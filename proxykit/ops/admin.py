@@ -24,7 +24,8 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from ..policy.vhosts import tableOf
-from .metrics import IProxyState, Metrics, gateName, originStates
+from .metrics import Metrics
+from .state import IProxyState, gateName, originStates
 
 __all__ = ["AdminResource", "MetricsResource", "adminSite", "statusOf"]
 
