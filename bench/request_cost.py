@@ -6,14 +6,17 @@ the request path (parsing, routing, the destination check, header policy,
 the exchange and pool), not the kernel or the reactor, and is steadier than
 a wrk run on a shared machine: use it to compare two checkouts.
 
-    .venv/bin/python bench/request_cost.py [--requests N] [--access-log FORMAT] [CHECKOUT ...]
+    .venv/bin/python bench/request_cost.py [--requests N] [--access-log FORMAT] [--metrics]
+                                           [CHECKOUT ...]
 
 Each CHECKOUT (default: this one) is measured in a subprocess that imports
 proxykit and the test harness from it.  With C{--access-log FORMAT}
 (C{combined}, C{json} or a format string), each is measured again with the
 access log in that format written to a scratch file as C{twistd} writes
 it (lines only, no events), a text log observer like C{twistd}'s on the
-global publisher in both runs.
+global publisher in both runs.  With C{--metrics}, each is measured
+without and with the admin listener's metrics observing the requests (as
+C{--admin} does), the text log observer in both runs.
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ if len(sys.argv) > 2:
         log = AccessLog(path, sys.argv[2], reactor=h.reactor)
         log.publish = False  # as under twistd
         log.observe(h.factory.hooks)
+    if len(sys.argv) > 3 and sys.argv[3] == "metrics":
+        from proxykit.ops.metrics import Metrics
+        from proxykit.ops.state import EmbeddedProxy
+        Metrics(EmbeddedProxy(h.factory)).observe(h.factory.hooks)
 h.send(GET)
 origin, ot = h.acceptOrigin()
 origin.dataReceived(OK)
@@ -60,18 +67,24 @@ print(f"{best * 1e6:.1f}")
 """
 
 
-def measure(checkout: str, requests: int = 20000, accessLog: str | None = None) -> float:
+def measure(
+    checkout: str, requests: int = 20000, accessLog: str | None = None, metrics: bool = False
+) -> float:
     """
     Microseconds of CPU per request for the proxykit in C{checkout}, the
     best of five rounds of C{requests}.
 
     @param accessLog: The access log's format, C{""} for none but with
         C{twistd}'s text log observer; C{None}: neither.
+    @param metrics: Also count the requests in the admin listener's metrics
+        (L{proxykit.ops.metrics.Metrics}), as C{--admin} does.
     """
     env = dict(os.environ, PYTHONPATH=checkout)
+    arguments = [] if accessLog is None else [accessLog]
+    if metrics:
+        arguments = [accessLog or "", "metrics"]
     done = subprocess.run(
-        [sys.executable, "-c", _MEASURE, str(requests)]
-        + ([] if accessLog is None else [accessLog]),
+        [sys.executable, "-c", _MEASURE, str(requests)] + arguments,
         cwd=checkout,
         env=env,
         capture_output=True,
@@ -88,10 +101,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--access-log", metavar="FORMAT", help="also measure with the access log in FORMAT"
     )
+    parser.add_argument(
+        "--metrics", action="store_true", help="also measure with the admin listener's metrics"
+    )
     parser.add_argument("checkouts", nargs="*", help="proxykit checkouts (default: this one)")
     args = parser.parse_args(argv)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for checkout in args.checkouts or [root]:
+        if args.metrics:
+            off = measure(os.path.abspath(checkout), args.requests, "")
+            on = measure(os.path.abspath(checkout), args.requests, "", metrics=True)
+            print(
+                f"{off:6.1f} us/request without the metrics, {on:6.1f} with:"
+                f" +{on - off:.1f} us  {checkout}"
+            )
+            continue
         if args.access_log is None:
             cost = measure(os.path.abspath(checkout), args.requests)
             print(f"{cost:6.1f} us/request  {checkout}")

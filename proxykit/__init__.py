@@ -13,6 +13,7 @@ they come from are not, and may move.
 """
 
 from .config.values import (
+    AdminConfig,
     CertificateConfig,
     ConfigError,
     ForwardConfig,
@@ -43,6 +44,9 @@ from .decisions import (
     Upstream,
 )
 from .h1 import Request, TargetForm
+from .ops.admin import AdminResource, MetricsResource
+from .ops.metrics import Metrics
+from .ops.state import EmbeddedProxy
 from .policy.balance import OriginGroup
 from .policy.destinations import DestinationPolicy
 from .policy.routing import ForwardRouter
@@ -73,6 +77,8 @@ from .service import (
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AdminConfig",
+    "AdminResource",
     "CertificateConfig",
     "ClientInfo",
     "CombinedRouter",
@@ -80,6 +86,7 @@ __all__ = [
     "ConnectionPool",
     "Decision",
     "DestinationPolicy",
+    "EmbeddedProxy",
     "ErrorEvent",
     "Forward",
     "ForwardConfig",
@@ -92,6 +99,8 @@ __all__ = [
     "ListenerGate",
     "ListenerLog",
     "LogConfig",
+    "Metrics",
+    "MetricsResource",
     "Origin",
     "OriginConfig",
     "OriginGroup",

@@ -123,6 +123,8 @@ def _describe(path: str, mode: str, config: ProxyConfig, out: TextIO) -> None:
         for listener in config.tls.listen:
             endpoint = listener if isinstance(listener, str) else listener.endpoint
             write(f"  {endpoint} (TLS)\n")
+    if config.admin.listen is not None:
+        write(f"  {config.admin.listen} (admin: /metrics, /healthz, /readyz, /status)\n")
     forward = config.forward
     if mode == "forward" or config.reverse.forwardProxy:
         ports = ", ".join(str(port) for port in sorted(forward.connectPorts))

@@ -53,6 +53,7 @@ from .relay.gate import ListenerGate as ListenerGate
 
 if TYPE_CHECKING:
     from .ops.accesslog import AccessLog
+    from .ops.metrics import Metrics
     from .policy.auth import ProxyAuthenticator
     from .relay.health import HealthChecker
     from .relay.hooks import Hooks
@@ -246,12 +247,15 @@ class ProxyService(service.MultiService):
         C{None}: a reload keeps the router.
     @ivar redirect: The factory of the listeners that redirect to https,
         or C{None}.
+    @ivar metrics: The metrics the admin listener serves
+        (L{proxykit.ops.metrics.Metrics}), or C{None} without an admin
+        listener (C{admin.listen}).
     """
 
     _log = Logger()
     reloadOnHangup = False
     cutOnSignal = False
-    readAtStart: tuple[str, ...] = ("log",)
+    readAtStart: tuple[str, ...] = ("log", "admin")
     """The L{ProxyConfig} fields (top-level tables) read only at start: a
     reload keeps their old value and logs that a restart is needed."""
 
@@ -300,6 +304,10 @@ class ProxyService(service.MultiService):
             listener.setServiceParent(self)  # type: ignore[no-untyped-call]
             self._listeners.append(listener)
             self.gates.append(listener.gate)  # type: ignore[arg-type]
+        self.metrics: Metrics | None = None
+        self._admin: _Listener | None = None
+        if factory.config.admin.listen is not None:
+            self._admin = self._adminListener(factory.config.admin.listen)
 
     def _makeListener(
         self,
@@ -325,6 +333,29 @@ class ProxyService(service.MultiService):
             assert tls is not None
             served = tls.wrapListener(gate, spec.description, spec.occurrence)
         return _Listener(spec, endpoint, served, self._reactor, gate)
+
+    def _adminListener(self, description: str) -> _Listener:
+        """
+        The admin listener on C{description}: not a child service (stopping
+        the children stops the proxy's listeners; this one answers
+        C{/readyz} with 503 until the drain is over), not gated, not
+        drained.  Its metrics observe the factory's hooks and the reloads.
+        """
+        from .ops.admin import adminSite
+        from .ops.metrics import Metrics
+
+        metrics = self.metrics = Metrics(self)
+        metrics.observe(self.factory.hooks)
+        self.reloadObservers.append(metrics.reloaded)
+        endpoint = endpoints.serverFromString(self._reactor, description)  # type: ignore[no-untyped-call]
+        return _Listener(description, endpoint, adminSite(self, metrics), self._reactor)
+
+    @property
+    def adminEndpoint(self) -> str | None:
+        """
+        The admin listener's endpoint string, or C{None} when there is none.
+        """
+        return None if self._admin is None else self._admin.description
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -363,6 +394,13 @@ class ProxyService(service.MultiService):
                     other.close()
                 raise
             bound.append(listener)
+        if self._admin is not None:
+            try:
+                self._admin.listen()
+            except ListenError:
+                for other in bound:
+                    other.close()
+                raise
 
     def privilegedStartService(self) -> None:
         """
@@ -690,12 +728,19 @@ class ProxyService(service.MultiService):
             self._previousUser1 = None
         d: Deferred[None] = super().stopService()  # type: ignore[no-untyped-call]
         d.addCallback(lambda _: self.drain(self.factory.config.timeouts.drain))
+        d.addCallback(self._closeAdmin)
         d.addCallback(lambda _: self.factory.pool.closeAll())
         d.addCallback(self._closeLog)
         # Stopped gracefully: exit 0, not by the signal that asked for it.
         d.addCallback(lambda _: forgetExitSignal(self._reactor))
         d.addCallback(lambda _: None)
         return d
+
+    def _closeAdmin(self, ignored: object) -> Deferred[None] | None:
+        # Only once the drain is over: /readyz answers 503 meanwhile.
+        if self._admin is None:
+            return None
+        return self._admin.stopService()
 
     def _closeLog(self, ignored: object) -> None:
         if self.accessLog is not None:

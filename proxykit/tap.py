@@ -6,6 +6,7 @@ C{twistd proxykit}: command-line options to a service.
                                [--config FILE] [--connect-timeout S]
                                [--response-timeout S] [--idle-timeout S]
                                [--access-log PATH] [--access-log-format F]
+                               [--admin ENDPOINT]
 
     twistd -n proxykit reverse [--listen ENDPOINT]... [--route HOST=URL[,URL...]]...
                                [--config FILE] [--default HOST]
@@ -13,6 +14,7 @@ C{twistd proxykit}: command-line options to a service.
                                [--connect-timeout S] [--response-timeout S]
                                [--idle-timeout S]
                                [--access-log PATH] [--access-log-format F]
+                               [--admin ENDPOINT]
 
 Command-line values override the config file; a repeated option replaces the
 file's whole list, except C{--route}, which adds virtual hosts to the file's.
@@ -40,6 +42,7 @@ from .config.checks import listenProblem
 from .config.values import (
     DEFAULT_LISTEN,
     DEFAULT_REVERSE_LISTEN,
+    AdminConfig,
     ConfigError,
     LogConfig,
     OriginConfig,
@@ -133,6 +136,13 @@ class _ModeOptions(_VersionOption, usage.Options):
         ["idle-timeout", None, None, "Seconds an idle client connection is kept (default 60)."],
         ["access-log", None, None, "Write the access log to this file ('-': standard output; 'off': none)."],
         ["access-log-format", None, None, "combined (default), json, or a format string of $fields."],
+        [
+            "admin",
+            None,
+            None,
+            "Serve /metrics, /healthz, /readyz and /status on this endpoint"
+            " (tcp:PORT binds 127.0.0.1 unless interface= is given).",
+        ],
     ]
 
     def __init__(self) -> None:
@@ -176,6 +186,11 @@ class _ModeOptions(_VersionOption, usage.Options):
         if changes:
             config = attrs.evolve(config, timeouts=attrs.evolve(config.timeouts, **changes))
         config = attrs.evolve(config, log=self._logConfig(config.log))
+        if self["admin"] is not None:
+            try:
+                config = attrs.evolve(config, admin=AdminConfig(listen=self["admin"]))
+            except ConfigError as e:
+                raise usage.UsageError(f"--admin: {e.problem}")
         config = self.applyMode(config)
         authFile = config.forward.authFile
         if authFile is not None:

@@ -388,6 +388,24 @@ class PassiveHealthTests(SynchronousTestCase):
         self.assertEqual(set(picks(self.group, 10)), {A, B})
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
+    def test_ejectionState(self) -> None:
+        """
+        L{OriginGroup.isEjected} is true while an ejection lasts;
+        L{OriginGroup.ejections} counts the ejections, not the failures
+        reported while one lasts; L{OriginGroup.isMarkedDown} is about the
+        active checks only.
+        """
+        self.group.failed(A)
+        self.group.failed(A)
+        self.assertEqual((self.group.isEjected(A), self.group.ejections(A)), (True, 1))
+        self.assertFalse(self.group.isMarkedDown(A))
+        self.clock.advance(10)
+        self.assertFalse(self.group.isEjected(A))
+        self.group.failed(A)
+        self.assertEqual(self.group.ejections(A), 2)
+        self.group.markDown(B)
+        self.assertEqual((self.group.isMarkedDown(B), self.group.isEjected(B)), (True, False))
+
     def backoffs(self, n: int) -> list[float]:
         """
         Fail C{A} C{n} times, each as soon as it is back; return how long

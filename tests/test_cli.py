@@ -85,6 +85,23 @@ class CheckTests(SynchronousTestCase):
         self.assertEqual(status, 1)
         self.assertIn("forward.auth_file", err)
 
+    def test_admin(self) -> None:
+        """
+        The admin listener is listed with the listeners, bound to 127.0.0.1
+        when its C{tcp:} endpoint names no interface; a bare port is an
+        error naming the key.
+        """
+        path = self.write('[admin]\nlisten = "tcp:9901"\n')
+        status, out, err = self.run_("check", path)
+        self.assertEqual(status, 0, err)
+        self.assertIn(
+            "  tcp:9901:interface=127.0.0.1 (admin: /metrics, /healthz, /readyz, /status)\n", out
+        )
+        path = self.write('[admin]\nlisten = "9901"\n')
+        status, out, err = self.run_("check", path)
+        self.assertEqual(status, 1)
+        self.assertIn(":2: admin.listen: '9901' is a port number", err)
+
     def test_reverseModeNeedsVhosts(self) -> None:
         path = self.write('listen = ["tcp:8000:interface=127.0.0.1"]\n')
         status, out, err = self.run_("check", "--mode", "reverse", path)

@@ -16,6 +16,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 PUBLIC = {
+    "AdminConfig": "proxykit.config.values.AdminConfig",
+    "AdminResource": "proxykit.ops.admin.AdminResource",
+    "EmbeddedProxy": "proxykit.ops.state.EmbeddedProxy",
+    "Metrics": "proxykit.ops.metrics.Metrics",
+    "MetricsResource": "proxykit.ops.admin.MetricsResource",
     "CertificateConfig": "proxykit.config.tlsconfig.CertificateConfig",
     "ClientInfo": "proxykit.decisions.ClientInfo",
     "CombinedRouter": "proxykit.policy.vhosts.CombinedRouter",

@@ -163,6 +163,21 @@ class CheckerTests(SynchronousTestCase):
             ["origin http://a.test:8080 is down after 3 failed health checks: status 503"],
         )
 
+    def test_results(self) -> None:
+        """
+        L{HealthChecker.results} counts each origin's passed and failed
+        checks in all; L{HealthChecker.isHealthy} says whether the checks
+        consider it up.
+        """
+        self.assertEqual(self.checker.results(A), (0, 0))
+        self.tick(OK)
+        self.tick(UNAVAILABLE)
+        self.tick(UNAVAILABLE)
+        self.assertTrue(self.checker.isHealthy(A))
+        self.tick(UNAVAILABLE)
+        self.assertEqual(self.checker.results(A), (1, 3))
+        self.assertFalse(self.checker.isHealthy(A))
+
     def test_successInterruptsFailures(self) -> None:
         """
         The failures must be consecutive: a success in between starts the

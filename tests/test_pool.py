@@ -153,6 +153,32 @@ class ConnectionPoolTests(SynchronousTestCase):
         self.assertTrue(late.closed)
 
 
+class PoolCountTests(SynchronousTestCase):
+    """
+    L{ConnectionPool.counts} says how many connections each key has, idle
+    and active.
+    """
+
+    def test_counts(self) -> None:
+        """
+        Connections handed out are active, released ones idle; a key whose
+        connections all closed is not listed.
+        """
+        pool = ConnectionPool(MemoryReactorClock(), PoolConfig(maxIdlePerOrigin=2, idleExpiry=7))
+        made: list[FakeConnection] = []
+
+        def connector(key: Hashable) -> Deferred[Pooled]:
+            made.append(FakeConnection(key))
+            return succeed(made[-1])
+
+        for key in ("a", "a", "b"):
+            pool.acquire(key, Requester(), connector)
+        pool.release(made[0])
+        self.assertEqual(pool.counts(), {"a": (1, 1), "b": (0, 1)})
+        made[2].close()
+        self.assertEqual(pool.counts(), {"a": (1, 1)})
+
+
 class PoolLimitTests(SynchronousTestCase):
     """
     At most C{maxPerKey} connections per key; further requests wait in a

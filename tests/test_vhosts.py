@@ -22,6 +22,7 @@ from proxykit.policy.vhosts import (
     ReverseRouter,
     VhostTable,
     normalizeHost,
+    tableOf,
 )
 
 from ._helpers import parseRequest
@@ -159,6 +160,42 @@ class HostMatchingTests(SynchronousTestCase):
                 host,
             )
         self.assertEqual(originOf(decide(get(b"/", b"192.0.2.7."), config)), ("127.0.0.1", 9005))
+
+
+class NameTests(SynchronousTestCase):
+    """
+    L{VhostTable.nameFor} names the virtual host that serves a host by its
+    configured name; L{tableOf} finds a router's table.
+    """
+
+    def test_nameFor(self) -> None:
+        """
+        An exact name, a name with a port, a wildcard match and the default
+        are named by the first name of their virtual host as configured; an
+        unknown host without a default is named C{None}.
+        """
+        names = VhostTable.fromConfig(table(), Clock())
+        self.assertEqual(names.nameFor(b"APP.example.test:8000"), "app.example.test")
+        self.assertEqual(names.nameFor(b"x.example.test"), "*.example.test")
+        self.assertEqual(names.nameFor(b"[::1]"), "*.deep.example.test")
+        self.assertIsNone(names.nameFor(b"other.test"))
+        default = VhostTable.fromConfig(table("static.example.test"), Clock())
+        self.assertEqual(default.nameFor(b"other.test"), "static.example.test")
+        self.assertEqual(
+            [hosts for hosts, routes in names.vhosts][:2], [("app.example.test",), ("*.example.test",)]
+        )
+
+    def test_tableOf(self) -> None:
+        """
+        The table of a reverse router, of a combined router's reverse side;
+        none for a forward router.
+        """
+        config = table()
+        reverse = ReverseRouter(VhostTable.fromConfig(config, Clock()), config)
+        forward = ForwardRouter(ForwardConfig())
+        self.assertIs(tableOf(reverse), reverse.table)
+        self.assertIs(tableOf(CombinedRouter(forward, reverse)), reverse.table)
+        self.assertIsNone(tableOf(forward))
 
 
 class PrefixTests(SynchronousTestCase):

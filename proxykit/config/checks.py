@@ -393,6 +393,27 @@ def listenEndpoint(value: Any) -> str:
     return str(value)
 
 
+def adminEndpoint(value: Any) -> str:
+    """
+    The admin listener's endpoint string: a server endpoint string (see
+    L{listenEndpoint}) where a C{tcp:PORT} without C{interface=} binds
+    127.0.0.1, not every interface.
+
+    @return: C{value}, with C{:interface=127.0.0.1} added to a C{tcp:}
+        endpoint that names no interface.
+    @raise Problem: It is not an endpoint string.
+    """
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        raise Problem(
+            f"{value!r} is a port number, not an endpoint: write tcp:{value}"
+            f" (127.0.0.1 only) or tcp:{value}:interface=0.0.0.0 (every interface)"
+        )
+    description = listenEndpoint(value)
+    if description.startswith("tcp:") and "interface=" not in description:
+        description += ":interface=127.0.0.1"
+    return description
+
+
 def listenProblem(value: object) -> str | None:
     """
     What is wrong with C{value} as a server endpoint string (see

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from .checks import (
     Problem,
+    adminEndpoint,
     anything,
     authority,
     boolean,
@@ -56,6 +57,7 @@ from .values import (
     BALANCE_POLICIES,
     HOST_HEADER_MODES,
     MAX_RETRIES,
+    AdminConfig,
     ConfigError,
     ForwardConfig,
     HealthCheckConfig,
@@ -263,7 +265,7 @@ class ConfigReader:
 
         @raise ConfigError: Every problem found.
         """
-        self.known(data, "", {"listen", "forward", "reverse", "timeouts", "pool", "limits", "tls", "log"})
+        self.known(data, "", {"listen", "forward", "reverse", "timeouts", "pool", "limits", "tls", "log", "admin"})
         listen = defaultListen
         if "listen" in data:
             if not isinstance(data["listen"], list):
@@ -341,6 +343,10 @@ class ConfigReader:
             format=self.get(log, "log.format", logFormat, lc.format, "combined, json or a format string"),
             listeners=self.listenerLogs(log, listen, tls),
         )
+        admin = self.table(data, "admin", {"listen"})
+        adminConfig = AdminConfig(
+            listen=self.get(admin, "admin.listen", adminEndpoint, None, "an endpoint string"),
+        )
         self.check()
         return ProxyConfig(
             listen=listen,
@@ -351,6 +357,7 @@ class ConfigReader:
             limits=limitsConfig,
             tls=tls,
             log=logConfig,
+            admin=adminConfig,
         )
 
     def listenerLogs(

@@ -25,6 +25,7 @@ import attrs
 from .checks import (
     MAX_RETRIES,
     ConfigError,
+    adminEndpoint,
     authority,
     boolean,
     checkOriginURL,
@@ -56,6 +57,7 @@ from .logformat import COMBINED, logDestination, logFormat
 from .tlsconfig import CertificateConfig, TLSConfig, TLSListener, TLSSettings
 
 __all__ = [
+    "AdminConfig",
     "BALANCE_POLICIES",
     "CertificateConfig",
     "DEFAULT_LISTEN",
@@ -568,6 +570,36 @@ class LogConfig:
         return None
 
 
+def _loopbackByDefault(value: Any) -> Any:
+    """
+    C{value} with C{:interface=127.0.0.1} added if it is a C{tcp:}
+    endpoint string naming no interface; anything else unchanged (the
+    validator judges it).
+    """
+    try:
+        return adminEndpoint(value)
+    except Exception:
+        return value
+
+
+@attrs.frozen
+class AdminConfig:
+    """
+    The admin listener (the C{[admin]} table): C{/metrics}, C{/healthz},
+    C{/readyz} and C{/status}.
+
+    @ivar listen: Its endpoint string, or C{None} (the default): no admin
+        listener.  A C{tcp:PORT} without C{interface=} binds 127.0.0.1
+        (C{:interface=127.0.0.1} is added).
+    """
+
+    listen: str | None = attrs.field(
+        default=None,
+        converter=_loopbackByDefault,
+        validator=valid(adminEndpoint, "an endpoint string", optional=True),
+    )
+
+
 @attrs.frozen
 class ProxyConfig:
     """
@@ -577,6 +609,7 @@ class ProxyConfig:
     @ivar tls: TLS listeners and their certificates (the C{[tls]} table),
         or C{None}.
     @ivar log: The access log (the C{[log]} table).
+    @ivar admin: The admin listener (the C{[admin]} table).
     """
 
     listen: tuple[str, ...] = attrs.field(
@@ -602,6 +635,9 @@ class ProxyConfig:
     )
     log: LogConfig = attrs.field(
         default=LogConfig(), validator=valid(_instance(LogConfig), "a LogConfig")
+    )
+    admin: AdminConfig = attrs.field(
+        default=AdminConfig(), validator=valid(_instance(AdminConfig), "an AdminConfig")
     )
 
     def __attrs_post_init__(self) -> None:

@@ -175,6 +175,7 @@ class _Slot:
     @ivar failedAt: When its latest passive failure was reported, or
         C{None} if it never failed: orders the origins tried in panic mode.
     @ivar down: Whether active health checks took it out.
+    @ivar ejections: How many times it was ejected (passively).
     @ivar eligible: Scratch flag of L{OriginGroup._pickRandomTwo}.
     """
 
@@ -187,6 +188,7 @@ class _Slot:
         "ejectedUntil",
         "failedAt",
         "down",
+        "ejections",
         "eligible",
     )
 
@@ -199,6 +201,7 @@ class _Slot:
         self.ejectedUntil = 0.0
         self.failedAt: float | None = None
         self.down = False
+        self.ejections = 0
         self.eligible = False
 
 
@@ -371,6 +374,7 @@ class OriginGroup:
         doublings = min(slot.failures, _MAX_BACKOFF_DOUBLINGS)
         slot.failures += 1
         slot.ejectedUntil = now + self.ejectFor * (1 << doublings)
+        slot.ejections += 1
         self._ejected += 1
 
     def _othersUsable(self, slot: _Slot, now: float) -> bool:
@@ -440,6 +444,36 @@ class OriginGroup:
         if slot.down:
             return False
         return not slot.ejectedUntil or slot.ejectedUntil <= self._clock.seconds()
+
+    def isEjected(self, origin: Origin) -> bool:
+        """
+        Whether C{origin} is passively ejected now (see L{failed}).
+
+        @param origin: An origin of this group.
+        @raise KeyError: C{origin} is not in this group.
+        """
+        until = self._index[origin].ejectedUntil
+        return bool(until) and until > self._clock.seconds()
+
+    def isMarkedDown(self, origin: Origin) -> bool:
+        """
+        Whether the active health checks marked C{origin} down (see
+        L{markDown}).
+
+        @param origin: An origin of this group.
+        @raise KeyError: C{origin} is not in this group.
+        """
+        return self._index[origin].down
+
+    def ejections(self, origin: Origin) -> int:
+        """
+        How many times C{origin} was passively ejected since the group was
+        made.
+
+        @param origin: An origin of this group.
+        @raise KeyError: C{origin} is not in this group.
+        """
+        return self._index[origin].ejections
 
     def outstanding(self, origin: Origin) -> int:
         """

@@ -210,9 +210,17 @@ class VhostTable:
         self.byName: dict[str, list[Route]] = {}
         """Each virtual host's routes by each of its names as configured
         (lower case, wildcards as C{*.suffix})."""
+        self.vhosts: list[tuple[tuple[str, ...], list[Route]]] = []
+        """Each virtual host's names (as configured, lower case) and routes
+        (longest prefix first), in configuration order."""
+        self._names: dict[int, str] = {}
         for names, routes in vhosts:
             ordered = sorted(routes, key=lambda route: len(route.prefix), reverse=True)
             self.routes.extend(ordered)
+            lowered = tuple(name.lower().rstrip(".") for name in names)
+            self.vhosts.append((lowered, ordered))
+            if lowered:
+                self._names[id(ordered)] = lowered[0]
             for name in names:
                 name = name.lower().rstrip(".")
                 self.byName[name] = ordered
@@ -275,6 +283,17 @@ class VhostTable:
             cache.clear()
         cache[host] = routes
         return routes
+
+    def nameFor(self, host: bytes | None) -> str | None:
+        """
+        The first configured name of the virtual host that serves C{host}
+        (the default's for an unknown host), or C{None} when none does: a
+        name from the configuration, never from the request.
+        """
+        routes = self.routesFor(host)
+        if routes is None:
+            return None
+        return self._names.get(id(routes))
 
     def match(self, host: bytes | None, path: bytes) -> Route | None | bool:
         """
@@ -378,6 +397,18 @@ class CombinedRouter:
                 return Refuse(403, "client not allowed")
             return self.forward.route(request, client)
         return self.reverse.route(request, client)
+
+
+def tableOf(router: object) -> VhostTable | None:
+    """
+    The virtual hosts of C{router} (a L{ReverseRouter}, or a
+    L{CombinedRouter}'s reverse side), or C{None} for a router without any.
+    """
+    if isinstance(router, ReverseRouter):
+        return router.table
+    if isinstance(router, CombinedRouter):
+        return router.reverse.table
+    return None
 
 
 def bindRouteHooks(router: IRouter, routeHooks: Mapping[tuple[str, str], Hooks]) -> None:

@@ -65,10 +65,12 @@ class _OriginHealth:
     @ivar up: Whether the checks consider it up.
     @ivar successes: Consecutive successful checks.
     @ivar failures: Consecutive failed checks.
+    @ivar passed: Checks that succeeded, in all.
+    @ivar failed: Checks that failed, in all.
     @ivar check: The check in progress, if any.
     """
 
-    __slots__ = ("origin", "request", "up", "successes", "failures", "check")
+    __slots__ = ("origin", "request", "up", "successes", "failures", "passed", "failed", "check")
 
     def __init__(self, origin: Origin, request: bytes) -> None:
         self.origin = origin
@@ -76,6 +78,8 @@ class _OriginHealth:
         self.up = True
         self.successes = 0
         self.failures = 0
+        self.passed = 0
+        self.failed = 0
         self.check: _Check | None = None
 
 
@@ -187,6 +191,28 @@ class HealthChecker:
             check.begin()
         return check.whenDone()
 
+    def results(self, origin: Origin) -> tuple[int, int]:
+        """
+        How many checks of C{origin} passed and failed since the checker
+        was made (checks aborted by L{stop} count neither way).
+
+        @param origin: An origin of the group.
+        @return: C{(passed, failed)}.
+        @raise KeyError: C{origin} is not in the group.
+        """
+        health = self._origins[origin]
+        return health.passed, health.failed
+
+    def isHealthy(self, origin: Origin) -> bool:
+        """
+        Whether the checks consider C{origin} up (every origin is, until
+        C{fall} checks in a row fail).
+
+        @param origin: An origin of the group.
+        @raise KeyError: C{origin} is not in the group.
+        """
+        return self._origins[origin].up
+
     def _checkAll(self) -> None:
         for health in self._origins.values():
             if health.check is None:
@@ -200,6 +226,7 @@ class HealthChecker:
         Count one finished check and mark the origin on a transition.
         """
         if ok:
+            health.passed += 1
             health.failures = 0
             health.successes += 1
             if not health.up and health.successes >= self.config.rise:
@@ -217,6 +244,7 @@ class HealthChecker:
                         group=self._groupName,
                     )
         else:
+            health.failed += 1
             health.successes = 0
             health.failures += 1
             if health.up and health.failures >= self.config.fall:

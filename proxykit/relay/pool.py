@@ -309,6 +309,21 @@ class ConnectionPool:
         """
         return len(self._idle.get(key, ()))
 
+    def counts(self) -> dict[Hashable, tuple[int, int]]:
+        """
+        The open connections of every key that has some, idle and active
+        (in use or still connecting): what the admin listener's C{/status}
+        and metrics show.
+
+        @return: C{(idle, active)} by key.
+        """
+        idle = self._idle
+        counts: dict[Hashable, tuple[int, int]] = {}
+        for key, count in self._open.items():
+            kept = len(idle.get(key, ()))
+            counts[key] = (kept, max(count - kept, 0))
+        return counts
+
     def closeAll(self) -> Deferred[None]:
         """
         Close every connection, idle or busy; fires when all are closed.
