@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import attrs
 from twisted.internet.address import IPv4Address
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -25,6 +26,7 @@ from proxykit.relay.health import HealthChecker
 from proxykit.relay.hooks import ErrorEvent
 
 from ._harness import GET, OK, Harness, lose
+from .test_accesslog import record as accessRecord
 from .test_health import UNAVAILABLE, FakeConnector
 from .test_reverse import reverse
 
@@ -367,6 +369,27 @@ class LiveStateTests(SynchronousTestCase):
         self.assertEqual(
             lines(metrics, "proxykit_client_connections"),
             ['proxykit_client_connections{listener="127.0.0.1:8080"} 1.0'],
+        )
+
+    def test_namedListener(self) -> None:
+        """
+        A listener named by its endpoint string (as C{twistd proxykit}'s
+        are) is named so in the request counts and the connection gauge.
+        """
+        h = Harness()
+        gate = ListenerGate(h.factory, 10, "tcp:8080:interface=127.0.0.1")
+        metrics = observed(h, gates=[gate])
+        base = accessRecord("http://x.test/")
+        metrics.requestDone(
+            base._replace(client=attrs.evolve(base.client, listener=gate.name))
+        )
+        self.assertEqual(
+            lines(metrics, "proxykit_client_connections"),
+            ['proxykit_client_connections{listener="tcp:8080:interface=127.0.0.1"} 0.0'],
+        )
+        self.assertIn(
+            'listener="tcp:8080:interface=127.0.0.1"',
+            lines(metrics, "proxykit_requests_total")[0],
         )
 
     def test_unboundGate(self) -> None:

@@ -25,7 +25,7 @@ from twisted.web.server import Request, Site
 
 from ..policy.vhosts import tableOf
 from .metrics import Metrics
-from .state import IProxyState, gateName, originStates
+from .state import IProxyState, boundAddress, originStates
 
 __all__ = ["AdminResource", "MetricsResource", "adminSite", "statusOf"]
 
@@ -57,7 +57,7 @@ def statusOf(state: IProxyState, metrics: Metrics | None = None) -> dict[str, An
         listeners.append(
             {
                 "endpoint": descriptions[index] if index < len(descriptions) else None,
-                "address": None if gate.port is None else gateName(gate),
+                "address": boundAddress(gate),
                 "connections": gate.open,
             }
         )

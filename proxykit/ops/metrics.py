@@ -96,7 +96,7 @@ class Metrics:
     def __init__(self, state: IProxyState) -> None:
         self.state = state
         self.registry = CollectorRegistry(auto_describe=False)
-        self._requests: dict[tuple[str, int, str, str, int], int] = {}
+        self._requests: dict[tuple[str, str, int, str, str, int], int] = {}
         self._durations = [0] * (len(DURATION_BUCKETS) + 1)
         self._durationSum = 0.0
         self._connects = [0] * (len(CONNECT_BUCKETS) + 1)
@@ -138,12 +138,18 @@ class Metrics:
         client = record.client
         route = record.route
         if route is None:
-            key = (client.localHost, client.localPort, NO_ROUTE, NO_ROUTE, record.status // 100)
+            key = (
+                client.listener, client.localHost, client.localPort, NO_ROUTE, NO_ROUTE,
+                record.status // 100,
+            )
         else:
             request = record.request
             host = None if request is None else request.host
             vhost = self._vhosts.get(host) or self._vhostOf(host)
-            key = (client.localHost, client.localPort, vhost, route, record.status // 100)
+            key = (
+                client.listener, client.localHost, client.localPort, vhost, route,
+                record.status // 100,
+            )
         requests = self._requests
         requests[key] = requests.get(key, 0) + 1
         outcome = record.outcome
@@ -246,9 +252,10 @@ class Metrics:
             "Requests finished, by listener, virtual host, route and status class.",
             labels=("listener", "vhost", "route", "code_class"),
         )
-        for (host, port, vhost, route, cls), count in sorted(self._requests.items()):
+        for (listener, host, port, vhost, route, cls), count in sorted(self._requests.items()):
             label = _CLASSES[cls] if 0 <= cls < len(_CLASSES) else "other"
-            requests.add_metric((addressName(host, port), vhost, route, label), count)
+            name = listener or addressName(host, port)
+            requests.add_metric((name, vhost, route, label), count)
         yield requests
         yield _histogram(
             HistogramMetricFamily(

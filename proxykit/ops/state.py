@@ -31,6 +31,7 @@ __all__ = [
     "IProxyState",
     "OriginState",
     "addressName",
+    "boundAddress",
     "gateName",
     "originStates",
 ]
@@ -183,13 +184,25 @@ def originStates(factory: ProxyFactory) -> list[OriginState]:
 
 def gateName(gate: ListenerGate, description: str | None = None) -> str:
     """
-    How the metrics name a listener's gate: the address its port is bound
-    to (see L{addressName}); before it is known, C{description} (its
-    endpoint string), else C{unknown}.
+    How the metrics name a listener's gate: its endpoint string (its
+    L{ListenerGate.name}, which its connections report as
+    L{proxykit.ClientInfo.listener}); for a gate without a name, the
+    address its port is bound to (see L{addressName}), before it is known
+    C{description}, else C{unknown}.
+    """
+    if gate.name:
+        return gate.name
+    return boundAddress(gate) or description or "unknown"
+
+
+def boundAddress(gate: ListenerGate) -> str | None:
+    """
+    The address a listener's gate is bound to (see L{addressName}), or
+    C{None} before it is known.
     """
     port = gate.port
     if port is None:
-        return description or "unknown"
+        return None
     address = port.getHost()
     return addressName(getattr(address, "host", ""), getattr(address, "port", 0))
 

@@ -124,8 +124,9 @@ class AdminListenerTests(TestCase):
             base = f"http://127.0.0.1:{admin}"
 
             def counted() -> bool:
-                series = 'proxykit_requests_total{code_class="2xx",listener="127.0.0.1:%d",route="-",vhost="-"}'
-                return samples(get(base + "/metrics")[2]).get(series % port) == 2.0
+                # Named by its endpoint string, as configured.
+                series = 'proxykit_requests_total{code_class="2xx",listener="tcp:0:interface=127.0.0.1",route="-",vhost="-"}'
+                return samples(get(base + "/metrics")[2]).get(series) == 2.0
 
             # The proxy counts a request once its response is over: poll.
             waitFor(counted, "two requests in /metrics")
@@ -138,7 +139,7 @@ class AdminListenerTests(TestCase):
             self.assertEqual(found["proxykit_origin_connect_duration_seconds_count"], 1.0)
             self.assertEqual(found["proxykit_request_duration_seconds_count"], 2.0)
             self.assertEqual(found["proxykit_ready"], 1.0)
-            self.assertEqual(found[f'proxykit_client_connections{{listener="127.0.0.1:{port}"}}'], 0.0)
+            self.assertEqual(found['proxykit_client_connections{listener="tcp:0:interface=127.0.0.1"}'], 0.0)
             self.assertEqual(get(base + "/healthz")[::2], (200, b"ok\n"))
             self.assertEqual(get(base + "/readyz")[::2], (200, b"ready\n"))
             status, headers, body = get(base + "/status")
