@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from twisted.internet.error import ConnectionRefusedError
 from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -25,7 +26,7 @@ from proxykit.relay.logfields import (
     requestFields,
 )
 
-from . import test_protocol
+from . import test_protocol, test_web
 from ._harness import FIRST_ID, GET, Harness
 from .test_reverse import reverse
 
@@ -472,5 +473,43 @@ class LogLineTests(SynchronousTestCase):
             make,
             "origin connection failed: origin refused the connection",
             {},
+            requestId="-",
+        )
+
+    def test_webConnection(self) -> None:
+        """
+        C{proxykit.web}'s resource: an origin that refuses.  A
+        C{twisted.web} request has no id.
+        """
+
+        def make() -> None:
+            h = test_web.WebHarness()
+            h.send(test_web.GET)
+            h.failOrigin(ConnectionRefusedError())
+
+        self.check(
+            make,
+            "origin connection failed: origin refused the connection",
+            {"why": "origin refused the connection", "origin": "http://127.0.0.1:9000"},
+            target="/api/a/b?x=1&y=%20",
+            requestId="-",
+        )
+
+    def test_webOrigin(self) -> None:
+        """
+        C{proxykit.web}'s resource: an origin that says nothing in time.
+        """
+
+        def make() -> None:
+            h = test_web.WebHarness(responseTimeout=7)
+            h.send(test_web.GET)
+            h.acceptOrigin()
+            h.reactor.advance(8)
+
+        self.check(
+            make,
+            "origin failed: origin timed out",
+            {"why": "origin timed out"},
+            target="/api/a/b?x=1&y=%20",
             requestId="-",
         )
