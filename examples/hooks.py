@@ -14,29 +14,31 @@ then:
     curl -x http://127.0.0.1:8081 http://127.0.0.1:9001/
     curl -x http://127.0.0.1:8081 http://127.0.0.1:9001/admin/
 
-The first is served (the origin got an X-Request-Id header); the second is
-refused with 403 without reaching the origin.  The proxy prints a line for
-each.
+The first is served (the origin got an X-Request-Start header, and the
+proxy's X-Request-Id); the second is refused with 403 without reaching the
+origin.  The proxy prints a line for each, with its request id.
 """
 
-import itertools
 import sys
+import time
 
 from twisted.internet import endpoints, reactor
 
 import proxykit
 
 hooks = proxykit.Hooks()
-ids = itertools.count(1)
 
 
 @hooks.beforeRouting
 def tagRequest(event: proxykit.RequestEvent) -> proxykit.Request:
     """
-    Add an X-Request-Id field: the origin gets the rewritten head.
+    Add an X-Request-Start field (when the proxy got the request, in
+    microseconds, as Heroku and New Relic write it): the origin gets the
+    rewritten head.
     """
     request = event.request
-    return request.replace(headers=[*request.headers, (b"X-Request-Id", b"%d" % next(ids))])
+    start = b"t=%d" % (time.time_ns() // 1000,)
+    return request.replace(headers=[*request.headers, (b"X-Request-Start", start)])
 
 
 @hooks.beforeRouting
@@ -53,13 +55,15 @@ def refuseAdmin(event: proxykit.RequestEvent) -> proxykit.Refuse | None:
 @hooks.onComplete
 def accessLog(record: proxykit.RequestRecord) -> None:
     """
-    One line per request, as an access log would write it.
+    One line per request, as an access log would write it, with the
+    request's id (the X-Request-Id the origin got, or the one an error
+    response showed).
     """
     request = record.request
     line = "-" if request is None else f"{request.method.decode()} {request.target.decode()}"
     print(
         f'{record.client.peerHost} "{line}" {record.status} {record.bytesOut}'
-        f" {record.outcome.value} {record.duration * 1000:.1f}ms",
+        f" {record.outcome.value} {record.duration * 1000:.1f}ms {record.requestId}",
         flush=True,
     )
 

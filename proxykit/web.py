@@ -52,6 +52,7 @@ from .relay.interfaces import (
     IFlowSide,
     IOriginSide,
 )
+from .relay.logfields import PREFIX, RequestFields, clientText, requestFields
 from .relay.origin import OriginFactory
 from .relay.pool import ConnectionPool, Pooled
 
@@ -344,6 +345,16 @@ class _WebExchange:
     def responseStarted(self) -> bool:
         return self.reached is ExchangeState.RESPONDING
 
+    def _fields(self) -> RequestFields:
+        """
+        The fields naming this request in a log line (see L{PREFIX}); a
+        C{twisted.web} request has no request id.
+        """
+        request = self.request
+        address = request.getClientAddress()
+        client = clientText(getattr(address, "host", ""), getattr(address, "port", 0))
+        return requestFields(client, request.method, request.uri, None)
+
     def _buildHead(self) -> bytes:
         """
         The request head for the origin: hop-by-hop fields removed, repeated
@@ -413,7 +424,10 @@ class _WebExchange:
             return
         status, why = connectFailureStatus(reason.value)
         self._log.info(
-            "origin connection failed: {why}", why=why, origin=str(self.resource.origin)
+            PREFIX + "origin connection failed: {why}",
+            why=why,
+            origin=str(self.resource.origin),
+            **self._fields(),
         )
         self._fail(status, why)
 
@@ -533,7 +547,12 @@ class _WebExchange:
     def originFailed(self, reason: str, status: int, protocolError: bool = False) -> None:
         if self.finished:
             return
-        self._log.info("origin failed: {why}", why=reason, origin=str(self.resource.origin))
+        self._log.info(
+            PREFIX + "origin failed: {why}",
+            why=reason,
+            origin=str(self.resource.origin),
+            **self._fields(),
+        )
         origin = self.origin
         self.origin = None
         if origin is not None:

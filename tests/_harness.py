@@ -12,7 +12,13 @@ from twisted.python.failure import Failure
 
 from proxykit import ForwardRouter, ProxyConfig, ProxyFactory, Timeouts
 from proxykit.decisions import IRouter
+from proxykit.policy.requestid import RequestIds
 from proxykit.relay.client import ProxyProtocol
+
+SEED = bytes(8)
+"""The harness's request ids start with 16 zeros: its first request's id
+is C{FIRST_ID}, the next ones count up."""
+FIRST_ID = b"00000000000000000000000000000001"
 
 GET = b"GET http://127.0.0.1:9000/a HTTP/1.1\r\nHost: 127.0.0.1:9000\r\nAccept: */*\r\n\r\n"
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
@@ -47,6 +53,10 @@ class Harness:
         if router is None:
             router = ForwardRouter(config.forward)
         self.factory = ProxyFactory(router, config=config, reactor=self.reactor)
+        # Ids a transcript can spell out.
+        self.factory.requestIds = RequestIds(
+            config.log.requestId, config.reverse.trustedProxies, seed=SEED
+        )
         self.client, self.clientTransport = self.connectClient()
         self.origins: list[tuple[Protocol, StringTransport]] = []
 

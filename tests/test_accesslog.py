@@ -44,7 +44,7 @@ from proxykit.relay.hooks import Hooks
 from proxykit.service import ProxyService, forwardService
 from proxykit.tap import Options, makeService
 
-from ._harness import GET, OK, Harness, lose
+from ._harness import FIRST_ID, GET, OK, Harness, lose
 from .test_reverse import reverse
 from .test_service import loopback
 
@@ -139,6 +139,7 @@ class EventTests(SynchronousTestCase):
             {name: event[name] for name in EVENT_FIELDS},
             {
                 "time": WHEN,
+                "request_id": FIRST_ID.decode(),
                 "client_addr": "127.0.0.1",
                 "client_port": 50000,
                 "peer_addr": "127.0.0.1",

@@ -1240,6 +1240,35 @@ class RequestTests(SynchronousTestCase):
             assert isinstance(status, int)
             self.assertTrue(400 <= status < 600, status)
 
+    def test_requestId(self) -> None:
+        """
+        A request carries its C{X-Request-Id} value: C{None} without one,
+        empty when the field is repeated (ambiguous), and read again from
+        the fields of a rewritten head.  Each request of a connection has
+        its own.
+        """
+        conn = H1Connection(True)
+        conn.receiveData(
+            get(headers=b"X-Request-Id: abc\r\n")
+            + get()
+            + get(headers=b"x-request-id: a\r\nX-Request-Id: b\r\n")
+        )
+        requests = []
+        while (event := conn.nextEvent()) is not NEED_DATA:
+            if isinstance(event, Request):
+                requests.append(event)
+        self.assertEqual([r.requestId for r in requests], [b"abc", None, b""])
+        first = requests[0]
+        self.assertEqual(first.replace(headers=[(b"Host", b"x")]).requestId, None)
+        self.assertEqual(
+            first.replace(headers=[(b"X-Request-Id", b"z")]).requestId, b"z"
+        )
+        self.assertEqual(
+            first.replace(headers=[(b"X-Request-Id", b"z"), (b"X-Request-Id", b"y")]).requestId,
+            b"",
+        )
+        self.assertEqual(first.replace(target=b"/other").requestId, b"abc")
+
     def test_connectTrailingData(self) -> None:
         """
         The bytes that arrived in the same read as a CONNECT head are kept in

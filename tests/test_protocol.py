@@ -35,7 +35,7 @@ from proxykit.h1 import (
 from proxykit.relay.client import ProxyProtocol, wrappedAddress
 from proxykit.relay.gate import IConnectionGate
 
-from ._harness import GET, OK, Harness, Transport, lose, originSaw
+from ._harness import FIRST_ID, GET, OK, Harness, Transport, lose, originSaw
 
 
 class ForwardTranscriptTests(SynchronousTestCase):
@@ -45,9 +45,9 @@ class ForwardTranscriptTests(SynchronousTestCase):
 
     def test_simpleGet(self) -> None:
         """
-        An absolute-form GET reaches the origin in origin-form with Host and
-        Via; the response reaches the client with Via, and the origin
-        connection goes back to the pool.
+        An absolute-form GET reaches the origin in origin-form with Host,
+        Via and the request's id; the response reaches the client with Via,
+        and the origin connection goes back to the pool.
         """
         h = Harness()
         h.send(GET)
@@ -56,7 +56,8 @@ class ForwardTranscriptTests(SynchronousTestCase):
         origin, ot = h.acceptOrigin()
         self.assertEqual(
             originSaw(ot),
-            b"GET /a HTTP/1.1\r\nHost: 127.0.0.1:9000\r\nAccept: */*\r\nVia: 1.1 proxykit\r\n\r\n",
+            b"GET /a HTTP/1.1\r\nHost: 127.0.0.1:9000\r\nAccept: */*\r\nVia: 1.1 proxykit\r\n"
+            b"X-Request-Id: " + FIRST_ID + b"\r\n\r\n",
         )
         origin.dataReceived(OK)
         self.assertEqual(

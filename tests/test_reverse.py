@@ -5,7 +5,7 @@ health, forwarding headers, redirects and protocol switches.
 
 from __future__ import annotations
 
-from twisted.logger import LogEvent, LogLevel, globalLogPublisher
+from twisted.logger import LogEvent, LogLevel, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit.config import (
@@ -18,7 +18,7 @@ from proxykit.config import (
 )
 from proxykit.policy.vhosts import ReverseRouter, VhostTable
 
-from ._harness import OK, Harness, lose, originSaw
+from ._harness import FIRST_ID, OK, Harness, lose, originSaw
 
 GET = b"GET /page HTTP/1.1\r\nHost: app.example.test:8000\r\n\r\n"
 
@@ -192,19 +192,29 @@ class ReverseExchangeTests(SynchronousTestCase):
         self.assertIn(b"Content-Type: text/plain; charset=utf-8", head)
         self.assertNotIn(b"Connection: close", head)
         self.assertEqual(
-            body, b"503 Service Unavailable\nno origin of route /api is up\n"
+            body,
+            b"503 Service Unavailable\nno origin of route /api is up\nrequest id: " + FIRST_ID + b"\n",
         )
-        [event] = [e for e in events if e.get("log_format", "").startswith("route ")]
+        [event] = [e for e in events if "route {route} is down" in e.get("log_format", "")]
         self.assertEqual(
-            {k: event[k] for k in ("route", "vhost", "client", "method", "target", "reason")},
+            {
+                k: event[k]
+                for k in ("route", "vhost", "client", "method", "target", "requestId", "reason")
+            },
             {
                 "route": "/api",
                 "vhost": "app.example.test:8000",
-                "client": "127.0.0.1",
+                "client": "127.0.0.1:50000",
                 "method": "GET",
                 "target": "/api/<script>",
+                "requestId": FIRST_ID.decode(),
                 "reason": "no origin of the route passes its health checks",
             },
+        )
+        self.assertEqual(
+            formatEvent(event),
+            f"127.0.0.1:50000 GET /api/<script> [{FIRST_ID.decode()}]: route /api is down:"
+            " no origin of the route passes its health checks",
         )
         self.assertEqual(event["log_level"], LogLevel.warn)
         group.markUp(group.origins[1])

@@ -21,6 +21,7 @@ JSON = "json"
 
 EVENT_FIELDS: tuple[str, ...] = (
     "time",
+    "request_id",
     "client_addr",
     "client_port",
     "peer_addr",

@@ -57,6 +57,7 @@ from .values import (
     BALANCE_POLICIES,
     HOST_HEADER_MODES,
     MAX_RETRIES,
+    REQUEST_ID_MODES,
     AdminConfig,
     ConfigError,
     ForwardConfig,
@@ -336,11 +337,12 @@ class ConfigReader:
             maxOriginQueue=self.get(limits, "limits.max_origin_queue", count0, lim.maxOriginQueue, "a whole number >= 0"),
         )
         reverse = self.reverseConfig(data)
-        log = self.table(data, "log", {"access", "format", "listener"})
+        log = self.table(data, "log", {"access", "format", "listener", "request_id"})
         lc = LogConfig()
         logConfig = LogConfig(
             access=self.get(log, "log.access", logDestination, lc.access, "a file name, '-' or 'off'"),
             format=self.get(log, "log.format", logFormat, lc.format, "combined, json or a format string"),
+            requestId=self.get(log, "log.request_id", choice(REQUEST_ID_MODES), lc.requestId, ", ".join(REQUEST_ID_MODES)),
             listeners=self.listenerLogs(log, listen, tls),
         )
         admin = self.table(data, "admin", {"listen"})

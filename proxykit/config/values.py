@@ -64,6 +64,7 @@ __all__ = [
     "DEFAULT_REVERSE_LISTEN",
     "HOST_HEADER_MODES",
     "MAX_RETRIES",
+    "REQUEST_ID_MODES",
     "ConfigError",
     "ForwardConfig",
     "HealthCheckConfig",
@@ -268,6 +269,9 @@ BALANCE_POLICIES = ("round_robin", "least_outstanding", "random_two")
 
 HOST_HEADER_MODES = ("pass", "origin")
 """The values of L{RouteConfig.hostHeader}."""
+
+REQUEST_ID_MODES = ("keep", "trusted", "generate", "off")
+"""The values of L{LogConfig.requestId} (see L{proxykit.policy.requestid})."""
 
 @attrs.frozen(cache_hash=True)
 class OriginTLS:
@@ -536,6 +540,11 @@ class LogConfig:
         (C{"$client_addr $status $request_time"}; see
         L{proxykit.config.logformat.parseFormat}).
     @ivar listeners: Listeners with their own access log (L{ListenerLog}).
+    @ivar requestId: Each request's C{X-Request-Id}: C{"keep"} the client's
+        when well-formed (else generate one), keep it only from
+        C{"trusted"} proxies (L{ReverseConfig.trustedProxies}), always
+        C{"generate"} one, or C{"off"} (no id); see
+        L{proxykit.policy.requestid}.
     """
 
     access: str | None = attrs.field(
@@ -551,6 +560,10 @@ class LogConfig:
         validator=validItems(
             _instance(ListenerLog), ("listener logs", "a ListenerLog"), nonEmpty=False
         ),
+    )
+    requestId: str = attrs.field(
+        default="keep",
+        validator=valid(choice(REQUEST_ID_MODES), ", ".join(REQUEST_ID_MODES)),
     )
 
     def __attrs_post_init__(self) -> None:

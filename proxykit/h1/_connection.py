@@ -90,7 +90,8 @@ _EMPTY_TOKENS: Final[frozenset[bytes]] = frozenset()
     _EXPECT,
     _VIA,
     _MAX_FORWARDS,
-) = range(7)
+    _REQUEST_ID,
+) = range(8)
 _SPECIAL: Final = {
     b"content-length": _CONTENT_LENGTH,
     b"transfer-encoding": _TRANSFER_ENCODING,
@@ -99,6 +100,7 @@ _SPECIAL: Final = {
     b"expect": _EXPECT,
     b"via": _VIA,
     b"max-forwards": _MAX_FORWARDS,
+    b"x-request-id": _REQUEST_ID,
 }
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]*")
@@ -188,6 +190,7 @@ class H1Connection:
         self._expect: list[bytes] | None = None
         self._via: list[bytes] | None = None
         self._maxForwards: bytes | None = None
+        self._requestId: bytes | None = None
         self._framing = Framing.NONE
         self._synthetic = False
         self._persist = True
@@ -691,6 +694,7 @@ class H1Connection:
         self._expect = None
         self._via = None
         self._maxForwards = None
+        self._requestId = None
         self._connect = False
 
     def on_url(self, url: bytes) -> None:
@@ -752,6 +756,9 @@ class H1Connection:
                 self._via.append(value)
         elif special == _MAX_FORWARDS:
             self._maxForwards = value
+        elif special == _REQUEST_ID:
+            # Repeated, it is ambiguous: empty, it is never kept.
+            self._requestId = value if self._requestId is None else b""
         elif special == _EXPECT:
             if self._expect is None:
                 self._expect = [value]
@@ -845,6 +852,7 @@ class H1Connection:
                 upgrade,
                 self._via,
                 self._maxForwards,
+                self._requestId,
             )
         )
         if framing != Framing.NONE and (upgradeAsked or not self._readsAlike(framing)):

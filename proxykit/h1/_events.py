@@ -73,6 +73,9 @@ class Request:
         (C{Connection: upgrade} with C{Upgrade}); CONNECT is not one.
     @ivar via: The C{Via} field values, or C{None} if there were none.
     @ivar maxForwards: The last C{Max-Forwards} value, or C{None}.
+    @ivar requestId: The C{X-Request-Id} value, C{None} if there was none,
+        C{b""} if the field was repeated (see
+        L{proxykit.policy.requestid.RequestIds.choose}).
     @ivar form: The target's L{proxykit.h1.TargetForm} (C{targetForm(method, target)}).
     """
 
@@ -91,6 +94,7 @@ class Request:
         "upgrade",
         "via",
         "maxForwards",
+        "requestId",
     )
 
     def __init__(
@@ -108,6 +112,7 @@ class Request:
         upgrade: bool,
         via: list[bytes] | None = None,
         maxForwards: bytes | None = None,
+        requestId: bytes | None = None,
     ) -> None:
         self.method = method
         self.target = target
@@ -123,6 +128,7 @@ class Request:
         self.upgrade = upgrade
         self.via = via
         self.maxForwards = maxForwards
+        self.requestId = requestId
 
     def __repr__(self) -> str:
         return f"<Request {self.method!r} {self.target!r} HTTP/{self.version!r}>"
@@ -130,8 +136,8 @@ class Request:
     def replace(self, target: bytes | None = None, headers: Headers | None = None) -> Request:
         """
         This request with another target or other fields (a hook's
-        rewrite): C{form}, C{host}, C{via} and C{maxForwards} are read again
-        from them; the body's framing, keep-alive and upgrade stay as
+        rewrite): C{form}, C{host}, C{via}, C{maxForwards} and C{requestId}
+        are read again from them; the body's framing, keep-alive and upgrade stay as
         received (framing and connection fields are rebuilt from those
         when the request is sent on, whatever C{headers} says).
 
@@ -152,10 +158,13 @@ class Request:
         if len(hosts) > 1:
             raise ValueError("more than one Host field")
         via = [value for name, value in headers if name.lower() == b"via"] or None
-        maxForwards = None
+        maxForwards = requestId = None
         for name, value in headers:
-            if name.lower() == b"max-forwards":
+            lower = name.lower()
+            if lower == b"max-forwards":
                 maxForwards = value
+            elif lower == b"x-request-id":
+                requestId = value if requestId is None else b""
         return Request(
             self.method,
             target,
@@ -170,6 +179,7 @@ class Request:
             self.upgrade,
             via,
             maxForwards,
+            requestId,
         )
 
 

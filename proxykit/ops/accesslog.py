@@ -712,6 +712,7 @@ class AccessLog:
             "log_format": None,
             "log_time": now,
             "time": now,
+            "request_id": record.requestId,
             "client_addr": clientHost,
             "client_port": clientPort,
             "peer_addr": peerHost,

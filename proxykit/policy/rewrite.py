@@ -20,6 +20,8 @@ from __future__ import annotations
 from typing import Final
 
 from ..h1 import Framing, Headers
+from .requestid import FIELD as REQUEST_ID_FIELD
+from .requestid import FIELD_LOWER as _REQUEST_ID_LOWER
 
 HOP_BY_HOP: Final = frozenset(
     {
@@ -36,6 +38,9 @@ HOP_BY_HOP: Final = frozenset(
     }
 )
 """Fields always removed when forwarding, in lower case."""
+
+_HOP_AND_ID: Final = HOP_BY_HOP | {_REQUEST_ID_LOWER}
+"""The same, and C{X-Request-Id}: removed when the proxy sends its own."""
 
 
 FRAMING: Final = frozenset({b"content-length", b"host"})
@@ -59,6 +64,7 @@ def forwardHeaders(
     connectionTokens: frozenset[bytes],
     via: bytes,
     host: bytes | None = None,
+    requestId: bytes | None = None,
 ) -> Headers:
     """
     The fields to send on for a received message.
@@ -66,17 +72,21 @@ def forwardHeaders(
     Hop-by-hop fields (the fixed set and every name listed in C{Connection})
     are removed, C{Via} is appended after any received C{Via}, and, when
     C{host} is given, the C{Host} field is replaced in place (or added first
-    when there was none).
+    when there was none).  When C{requestId} is given, every received
+    C{X-Request-Id} is removed and one with C{requestId} appended last, in
+    the same pass: the next hop sees exactly one.
 
     @param headers: The received fields.
     @param connectionTokens: The received C{Connection} options, lower-cased.
     @param via: This proxy's C{Via} value, see L{viaValue}.
     @param host: A new C{Host} value, or C{None} to keep the received one.
+    @param requestId: The request's id (see L{proxykit.policy.requestid}),
+        or C{None} to pass any received C{X-Request-Id} on as it is.
     @return: A new list; C{headers} is not changed.
     """
     out: Headers = []
     append = out.append
-    hop = HOP_BY_HOP
+    hop = HOP_BY_HOP if requestId is None else _HOP_AND_ID
     sawHost = False
     for field in headers:
         name = field[0].lower()
@@ -91,6 +101,8 @@ def forwardHeaders(
     if host is not None and not sawHost:
         out.insert(0, (b"Host", host))
     append((b"Via", via))
+    if requestId is not None:
+        append((REQUEST_ID_FIELD, requestId))
     return out
 
 

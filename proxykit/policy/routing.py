@@ -43,13 +43,20 @@ class ParentPolicy:
         self._authorization = authorization
 
     def requestHeaders(
-        self, request: Request, client: ClientInfo, origin: Origin, host: bytes | None, via: bytes
+        self,
+        request: Request,
+        client: ClientInfo,
+        origin: Origin,
+        host: bytes | None,
+        via: bytes,
+        requestId: bytes | None = None,
     ) -> Headers:
         """
-        The client's fields, rewritten as for any origin, with the parent's
-        C{Proxy-Authorization} (the client's own never passes).
+        The client's fields, rewritten as for any origin (the request's id
+        included), with the parent's C{Proxy-Authorization} (the client's
+        own never passes).
         """
-        headers = forwardHeaders(request.headers, request.connectionTokens, via, host)
+        headers = forwardHeaders(request.headers, request.connectionTokens, via, host, requestId)
         if self._authorization is not None:
             headers.append((b"Proxy-Authorization", self._authorization))
         return headers

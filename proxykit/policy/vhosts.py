@@ -93,15 +93,24 @@ class RoutePolicy:
         return client in self._trusted
 
     def requestHeaders(
-        self, request: Request, client: ClientInfo, origin: Origin, host: bytes | None, via: bytes
+        self,
+        request: Request,
+        client: ClientInfo,
+        origin: Origin,
+        host: bytes | None,
+        via: bytes,
+        requestId: bytes | None = None,
     ) -> Headers:
         """
         The fields to send to C{origin} for C{request}.
+
+        @param requestId: The request's id, sent as its one C{X-Request-Id}
+            (see L{forwardHeaders}); C{None}: none added.
         """
         config = self._config
         if config.hostHeader == "origin":
             host = origin.authority
-        headers = forwardHeaders(request.headers, request.connectionTokens, via, host)
+        headers = forwardHeaders(request.headers, request.connectionTokens, via, host, requestId)
         return addForwardingHeaders(
             headers,
             client=client.peerHost,

@@ -26,6 +26,7 @@ from ..decisions import ClientInfo, Decision, IRouter, Refuse
 from ..h1 import PROXY_FORMS, Framing, Headers, Request
 from ..policy.routing import messagePolicy
 from .hooks import Hook, HookFailed, Hooks, RequestEvent, Routed, foldBefore, runHooks
+from .logfields import PREFIX, fieldsOf
 
 if TYPE_CHECKING:
     from ..policy.auth import ProxyAuthenticator
@@ -85,13 +86,16 @@ class Admission:
         self._maxBodyBytes = maxBodyBytes
 
     def admit(
-        self, request: Request, client: ClientInfo
+        self, request: Request, client: ClientInfo, requestId: bytes | None = None
     ) -> Decision | Routed | Deferred[Decision | Routed]:
         """
         The decision for C{request} from C{client}: at once, or later when
         its credentials are checked or a hook takes its time (the caller
         holds the connection's reading meanwhile).  A L{Routed} when a hook
         replaced the request head.
+
+        @param requestId: The request's id (L{proxykit.policy.requestid}),
+            which the hooks' events and the log lines name.
         """
         if not client.allowed:
             # Before anything else: a client that may not use this proxy
@@ -105,11 +109,11 @@ class Admission:
             if verdict is None:
                 checking: Deferred[bool] = authenticator.check(value)  # type: ignore[arg-type]
                 return checking.addCallback(
-                    lambda ok: self.decide(request, client) if ok else self.challenge()
+                    lambda ok: self.decide(request, client, requestId) if ok else self.challenge()
                 )
             if not verdict:
                 return self.challenge()
-        return self.decide(request, client)
+        return self.decide(request, client, requestId)
 
     def challenge(self) -> Refuse:
         """
@@ -119,7 +123,7 @@ class Admission:
         return Refuse(407, "proxy authentication required", ((b"Proxy-Authenticate", challenge),))
 
     def decide(
-        self, request: Request, client: ClientInfo
+        self, request: Request, client: ClientInfo, requestId: bytes | None = None
     ) -> Decision | Routed | Deferred[Decision | Routed]:
         """
         The decision for an admitted client's authenticated request: the
@@ -133,23 +137,27 @@ class Admission:
         if limit and request.framing == Framing.LENGTH and request.contentLength > limit:
             return Refuse(413, "request body too large")
         if self.hooks.deciding:
-            return self._hooked(self.hooks.hooks("before"), request, client)
+            return self._hooked(self.hooks.hooks("before"), request, client, requestId)
         return self.router.route(request, client)
 
     def _hooked(
-        self, hooks: list[Hook], request: Request, client: ClientInfo
+        self,
+        hooks: list[Hook],
+        request: Request,
+        client: ClientInfo,
+        requestId: bytes | None = None,
     ) -> Decision | Routed | Deferred[Decision | Routed]:
         """
         Run the before-routing hooks, then route what they leave.
         """
         return runHooks(
             hooks,
-            RequestEvent(request, client),
+            RequestEvent(request, client, None if requestId is None else requestId.decode("ascii")),
             foldBefore,
             self._clock,  # type: ignore[arg-type]
             self.hooks.waitLimit(self._hookTimeout),
             lambda result: self._routeAfterHooks(result, request),
-            self._hookFailed,
+            lambda error: self._hookFailed(error, request, client, requestId),
         )
 
     def _routeAfterHooks(self, result: RequestEvent | Decision, received: Request) -> Decision | Routed:
@@ -161,11 +169,22 @@ class Admission:
             return decision
         return Routed(request, decision)
 
-    def _hookFailed(self, error: HookFailed) -> Refuse:
+    def _hookFailed(
+        self,
+        error: HookFailed,
+        request: Request,
+        client: ClientInfo,
+        requestId: bytes | None = None,
+    ) -> Refuse:
         """
-        A hook failed: log it with the hook's name; the client gets 500.
+        A hook failed: log it with the hook's name and the request; the
+        client gets 500.
         """
         self._log.failure(
-            "hook {hook} failed", error.failure, hook=error.hook, where="before routing"
+            PREFIX + "hook {hook} failed",
+            error.failure,
+            hook=error.hook,
+            where="before routing",
+            **fieldsOf(client, request, requestId),
         )
         return Refuse(500, f"hook {error.hook} failed")

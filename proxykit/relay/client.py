@@ -65,6 +65,7 @@ from .hooks import (
     runHooks,
 )
 from .interfaces import IClientSide, IExchange, IFlowSide, IOriginSide
+from .logfields import PREFIX, fieldsOf
 from .splice import Splice, TunnelProtocol, connectTunnel
 
 if TYPE_CHECKING:
@@ -185,6 +186,10 @@ class ProxyProtocol(Side):
     """The current (or last) request's record, kept when a hook observes."""
     draining = False
     """The proxy is stopping: no request after the current one."""
+    _requestId: bytes | None = None
+    """The current (or last) request's id (L{proxykit.policy.requestid})."""
+    _request: Request | None = None
+    """The current (or last) request's head, for log lines."""
 
     def __init__(self, factory: ProxyFactory) -> None:
         self.factory = factory
@@ -374,10 +379,12 @@ class ProxyProtocol(Side):
             self.closing = True
             self.setDeadline(self._factory.config.timeouts.idle)
             if self._conn.inMessage:
+                self._request = None
+                self._requestId = self._factory.requestIds.fresh()
                 self.sendError(408, close=True)
                 hooks = self._factory.hooks
                 if hooks.observing:
-                    trace = Trace(hooks, None, self.client, self._clock)
+                    trace = Trace(hooks, None, self.client, self._clock, self._requestId)
                     trace.error(408, "request head not complete in time")
                     trace.finish(Outcome.FAILED, 408, "request head not complete in time")
             else:
@@ -397,7 +404,9 @@ class ProxyProtocol(Side):
         local = wrappedAddress(transport.getHost())
         if peer is None or local is None:
             self._log.info(
-                "bad PROXY header: {why}", why="not an IP address", client=self.client.peerHost
+                PREFIX + "bad PROXY header: {why}",
+                why="not an IP address",
+                **fieldsOf(self.client, None, None),
             )
             self.abortConnection()
             return False
@@ -448,10 +457,15 @@ class ProxyProtocol(Side):
             # server name is known by now.
             self._serverNameUnread = False
             self.client = attrs.evolve(self.client, serverName=_serverName(self.transport))
+        requestId = factory.requestIds.choose(request.requestId, self.client.peerHost)
+        self._requestId = requestId
+        self._request = request
         admission = factory.admission
         hooks = admission.hooks
-        self._trace = Trace(hooks, request, self.client, self._clock) if hooks.observing else None
-        decision = admission.admit(request, self.client)
+        self._trace = (
+            Trace(hooks, request, self.client, self._clock, requestId) if hooks.observing else None
+        )
+        decision = admission.admit(request, self.client, requestId)
         kind = type(decision)
         if kind not in _DECISIONS:
             if kind is not Routed:
@@ -506,6 +520,7 @@ class ProxyProtocol(Side):
                 factory.config.timeouts.response,
                 relay,
                 self._trace,
+                self._requestId,
             )
             self._exchange = exchange
             exchange.start()
@@ -549,10 +564,10 @@ class ProxyProtocol(Side):
         only when nothing unread of the request could follow.
         """
         self._log.info(
-            "refused {method} request: {why}",
-            method=request.method.decode("ascii", "replace"),
+            PREFIX + "refused: {why}",
             why=refusal.reason,
-            client=self.client.peerHost,
+            status=refusal.status,
+            **fieldsOf(self.client, request, self._requestId),
         )
         if (
             request.framing != Framing.NONE
@@ -613,12 +628,22 @@ class ProxyProtocol(Side):
 
     def _protocolError(self, error: ProtocolError) -> None:
         exchange = self._exchange
-        self._log.info("bad request: {why}", why=error.reason, client=self.client.peerHost)
+        if exchange is None:
+            # In a new head: no request and no id yet (a body's framing
+            # error is the current request's).
+            self._request = None
+            self._requestId = self._factory.requestIds.fresh()
+        self._log.info(
+            PREFIX + "bad request: {why}",
+            why=error.reason,
+            status=error.status,
+            **fieldsOf(self.client, self._request, self._requestId),
+        )
         hooks = self._factory.hooks
         if hooks.observing:
             trace = self._trace
             if trace is None or trace.done:
-                trace = Trace(hooks, None, self.client, self._clock)
+                trace = Trace(hooks, None, self.client, self._clock, self._requestId)
             trace.error(error.status, error.reason)
             trace.finish(Outcome.BAD_REQUEST, error.status, error.reason)
         if exchange is not None and not exchange.requestComplete:
@@ -677,7 +702,13 @@ class ProxyProtocol(Side):
         hooks = factory.hooks
         if hooks.relaying and hooks.hooks("after"):
             timeout = hooks.waitLimit(factory.config.timeouts.response)
-            event = RoutedEvent(request, self.client, tunnel.parent or target)
+            requestId = self._requestId
+            event = RoutedEvent(
+                request,
+                self.client,
+                tunnel.parent or target,
+                requestId=None if requestId is None else requestId.decode("ascii"),
+            )
             runHooks(
                 hooks.hooks("after"),
                 event,
@@ -694,7 +725,12 @@ class ProxyProtocol(Side):
         """
         An after-routing hook of a CONNECT failed: 500, logged by its name.
         """
-        self._log.failure("hook {hook} failed", error.failure, hook=error.hook)
+        self._log.failure(
+            PREFIX + "hook {hook} failed",
+            error.failure,
+            hook=error.hook,
+            **fieldsOf(self.client, self._request, self._requestId),
+        )
         if self._exchange is not waiting:
             return
         reason = f"hook {error.hook} failed"
@@ -736,7 +772,12 @@ class ProxyProtocol(Side):
             if self._exchange is not waiting:
                 return
             status, why = connectFailureStatus(reason.value)
-            self._log.info("tunnel failed: {why}", why=why, client=self.client.peerHost)
+            self._log.info(
+                PREFIX + "tunnel failed: {why}",
+                why=why,
+                status=status,
+                **fieldsOf(self.client, request, self._requestId),
+            )
             self.sendError(status, close=True)
             trace = self._trace
             if trace is not None:
@@ -774,13 +815,14 @@ class ProxyProtocol(Side):
     ) -> None:
         """
         Answer a fixed error response; close afterwards if C{close}.
-        C{detail} is a fixed body line (see L{errorResponse}).
+        C{detail} is a fixed body line (see L{errorResponse}).  The current
+        request's id, if any, is in its body and its C{X-Request-Id}.
         """
         transport = self.transport
         if transport is None:
             return
         close = close or self.draining
-        self.send(errorResponse(status, close, headers, detail))
+        self.send(errorResponse(status, close, headers, detail, self._requestId))
         if close:
             self.closing = True
             self.closeAfterWrite()

@@ -3,7 +3,10 @@
 Where failures become statuses, and the fixed responses that carry them.
 
 Error bodies are short fixed C{text/plain}: they never echo the request
-(Host, target or headers), so they cannot reflect attacker input.
+(Host, target or headers), so they cannot reflect attacker input.  The one
+thing they name is the request's id (C{request id: ...}, and the
+C{X-Request-Id} field): a client's own only when it is a short token
+(L{proxykit.policy.requestid.wellFormed}), else one the proxy made.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Final
 from twisted.internet import defer, error
 
 from ..policy.destinations import DestinationRefused
+from ..policy.requestid import FIELD as REQUEST_ID_FIELD
 from .endpoints import TLSFailed
 from .pool import PoolFull
 from .splice import ParentRefused
@@ -99,6 +103,7 @@ def errorResponse(
     close: bool,
     headers: tuple[tuple[bytes, bytes], ...] = (),
     detail: bytes = b"",
+    requestId: bytes | None = None,
 ) -> bytes:
     """
     A complete fixed error response.
@@ -108,8 +113,14 @@ def errorResponse(
     @param headers: More fields (a challenge, for 407).
     @param detail: A line added to the body, built from configuration only
         (see L{routeDownDetail}); never from the request.
+    @param requestId: The request's id (well-formed or generated: see
+        L{proxykit.policy.requestid}), sent as C{X-Request-Id} and as the
+        body's last line, C{request id: ID}; C{None}: neither.
     @return: The bytes to write.
     """
+    if requestId is not None:
+        headers = (*headers, (REQUEST_ID_FIELD, requestId))
+        detail = detail + b"request id: " + requestId + b"\n"
     if headers:
         plain = errorResponse(status, close, detail=detail)
         top, sep, rest = plain.partition(b"\r\n\r\n")

@@ -66,6 +66,7 @@ from .interfaces import (
     IExchange,
     IOriginSide,
 )
+from .logfields import PREFIX, RequestFields, fieldsOf
 from .pool import PoolFull
 
 if TYPE_CHECKING:
@@ -156,6 +157,7 @@ class Exchange:
         "_trace",
         "_held",
         "_attempts",
+        "_requestId",
     )
 
     def __init__(
@@ -169,11 +171,15 @@ class Exchange:
         timeout: float,
         hooks: RelayHooks | None = None,
         trace: Trace | None = None,
+        requestId: bytes | None = None,
     ) -> None:
         """
         @param hooks: The after-routing and response hooks to run, if any.
         @param trace: Where to note what becomes of the request, when a
             hook observes it.
+        @param requestId: The request's id, sent to the origin as its one
+            C{X-Request-Id} (L{proxykit.policy.requestid}); C{None}: ids
+            are off.
         """
         self.client = client
         self.request = request
@@ -206,6 +212,7 @@ class Exchange:
         self._trace = trace
         self._held: list[tuple[object, tuple[object, ...]]] | None = None
         self._attempts = 0
+        self._requestId = requestId
         # Chunked bodies are counted against the limit as they arrive (a
         # Content-Length over it was refused before the exchange began).
         limit = client.bodyLimit
@@ -244,7 +251,12 @@ class Exchange:
                 # took every origin out (passive ejection never does).
                 self._routeDown()
                 return
-            self._log.info("no other origin to try", host=_text(self.request.host))
+            self._log.info(
+                PREFIX + "{why}",
+                why="no other origin to try",
+                host=_text(self.request.host),
+                **self._fields(),
+            )
             # After a failed attempt, its failure is the answer: a connect
             # timeout is 504 even when no other origin is left to try.
             self._fail(self._lastFailure or 502, "no other origin to try")
@@ -259,7 +271,12 @@ class Exchange:
         hooks = self._hooks
         if hooks is not None and hooks.after:
             event = RoutedEvent(
-                self.request, self.client.client, target, self._attempts, hooks.route
+                self.request,
+                self.client.client,
+                target,
+                self._attempts,
+                hooks.route,
+                _text(self._requestId),
             )
             runHooks(
                 hooks.after,
@@ -289,7 +306,11 @@ class Exchange:
         request side, 502 on the response side) unless it is gone.
         """
         self._log.failure(
-            "hook {hook} failed", error.failure, hook=error.hook, origin=str(self._target)
+            PREFIX + "hook {hook} failed",
+            error.failure,
+            hook=error.hook,
+            origin=str(self._target),
+            **self._fields(),
         )
         if self.finished:
             return
@@ -310,17 +331,21 @@ class Exchange:
         request = self.request
         route = policy.prefix.decode("ascii", "replace") if policy is not None else None
         self._log.warn(
-            "route {route} is down: {reason}",
+            PREFIX + "route {route} is down: {reason}",
             route=route,
             vhost=_text(request.host),
-            client=self.client.client.peerHost,
-            method=_text(request.method),
-            target=_text(request.target),
             reason="no origin of the route passes its health checks",
+            **self._fields(),
         )
         if route is not None:
             self._failDetail = routeDownDetail(route)
         self._fail(503, "route down")
+
+    def _fields(self) -> RequestFields:
+        """
+        The fields naming this request in a log line (see L{PREFIX}).
+        """
+        return fieldsOf(self.client.client, self.request, self._requestId)
 
     def _uncount(self) -> None:
         if self._counted:
@@ -333,11 +358,11 @@ class Exchange:
         policy = self._policy
         if policy is None:
             headers = forwardHeaders(
-                request.headers, request.connectionTokens, self._via, decision.host
+                request.headers, request.connectionTokens, self._via, decision.host, self._requestId
             )
         else:
             headers = policy.requestHeaders(
-                request, self.client.client, target, decision.host, self._via
+                request, self.client.client, target, decision.host, self._via, self._requestId
             )
         if request.maxForwards is not None and request.method in (b"OPTIONS", b"TRACE"):
             headers = decrementMaxForwards(headers)
@@ -397,7 +422,12 @@ class Exchange:
             return
         status, why = connectFailureStatus(reason.value)
         target = self._target
-        self._log.info("origin connection failed: {why}", why=why, origin=str(target))
+        self._log.info(
+            PREFIX + "origin connection failed: {why}",
+            why=why,
+            origin=str(target),
+            **self._fields(),
+        )
         self._uncount()
         if not isinstance(reason.value, PoolFull):
             # The pool's own limit says nothing of the origin's health.
@@ -431,7 +461,12 @@ class Exchange:
         if self._bodyLeft >= 0:
             self._bodyLeft -= len(data)
             if self._bodyLeft < 0:
-                self._log.info("request body too large", host=_text(self.request.host))
+                self._log.info(
+                    PREFIX + "{why}",
+                    why="request body too large",
+                    host=_text(self.request.host),
+                    **self._fields(),
+                )
                 self.originFailed("request body too large", 413)
                 return
         if self._chunkUp:
@@ -531,7 +566,13 @@ class Exchange:
             if framing:
                 headers = [field for field in headers if field[0].lower() != b"content-length"]
             event = ResponseEvent(
-                request, client.client, self._target, status, response.reason, headers  # type: ignore[arg-type]
+                request,
+                client.client,
+                self._target,  # type: ignore[arg-type]
+                status,
+                response.reason,
+                headers,
+                _text(self._requestId),
             )
             runHooks(
                 hooks.response,
@@ -670,7 +711,12 @@ class Exchange:
         ):
             self.originFailed("origin timed out", 504)
             return
-        self._log.info("client stopped sending its request body", origin=str(self._target))
+        self._log.info(
+            PREFIX + "{why}",
+            why="client stopped sending its request body",
+            origin=str(self._target),
+            **self._fields(),
+        )
         self.origin = None
         origin.detach(self)
         origin.abort()
@@ -729,7 +775,12 @@ class Exchange:
             return
         if self.finished:
             return
-        self._log.info("origin failed: {why}", why=reason, origin=str(self._target))
+        self._log.info(
+            PREFIX + "origin failed: {why}",
+            why=reason,
+            origin=str(self._target),
+            **self._fields(),
+        )
         if status == 504 and not self.responseStarted:
             # Passive health: an origin that says nothing is taken out.
             self.decision.upstream.failed(self._target)  # type: ignore[arg-type]

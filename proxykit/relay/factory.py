@@ -29,6 +29,7 @@ from ..h1 import (
     Limits,
 )
 from ..policy.destinations import DestinationPolicy, destinationsFor
+from ..policy.requestid import RequestIds
 from ..policy.rewrite import viaValue
 from ..policy.vhosts import bindRouteHooks
 from ..reactor import orGlobal
@@ -75,6 +76,7 @@ class ProxyFactory(Factory):
     @ivar pool: Upstream keep-alive connections.
     @ivar config: Timeouts, limits and the rest.
     @ivar reactor: The reactor for timers and connections.
+    @ivar requestIds: Decides each request's id (C{[log] request_id}).
     """
 
     protocol = ProxyProtocol
@@ -152,6 +154,7 @@ class ProxyFactory(Factory):
         self.destinations = destinations
         self._listenersSeen: weakref.WeakSet[IListeningPort] = weakref.WeakSet()
         self.connector = OriginConnector(reactor, destinations)
+        self.requestIds = RequestIds.fromConfig(self.config)
         self.via: dict[bytes, bytes] = {
             b"1.1": viaValue(b"1.1", pseudonym),
             b"1.0": viaValue(b"1.0", pseudonym),

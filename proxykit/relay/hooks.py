@@ -52,6 +52,7 @@ from twisted.python.failure import Failure
 from ..decisions import ClientInfo, Decision, Origin, Refuse, Respond
 from ..h1 import Headers, Request, checkFields
 from .interfaces import ExchangeState
+from .logfields import PREFIX, fieldsOf
 
 if TYPE_CHECKING:
     from .splice import Splice
@@ -104,10 +105,15 @@ class RequestEvent:
 
     @ivar request: The request head (see L{Request.replace} to rewrite it).
     @ivar client: What is known of the client's connection.
+    @ivar requestId: The request's id (its C{X-Request-Id}, see
+        L{proxykit.policy.requestid}), or C{None} when ids are off.  It is
+        decided when the head arrives: a hook's rewrite of the field does
+        not change it.
     """
 
     request: Request
     client: ClientInfo
+    requestId: str | None = None
 
 
 @attrs.frozen
@@ -120,6 +126,7 @@ class RoutedEvent:
     @ivar attempt: 1 for the first try, more when a failed request is
         retried on another origin or a fresh connection.
     @ivar route: The reverse-proxy route's prefix, or C{None}.
+    @ivar requestId: The request's id, or C{None} when ids are off.
     """
 
     request: Request
@@ -127,6 +134,7 @@ class RoutedEvent:
     origin: Origin
     attempt: int = 1
     route: str | None = None
+    requestId: str | None = None
 
 
 @attrs.frozen
@@ -139,6 +147,7 @@ class ResponseEvent:
         C{Transfer-Encoding}, C{Connection}) are proxykit's: they are not
         shown here, they are added after the hooks, and any a hook returns
         are dropped.
+    @ivar requestId: The request's id, or C{None} when ids are off.
     """
 
     request: Request
@@ -147,6 +156,7 @@ class ResponseEvent:
     status: int
     reason: bytes
     headers: Headers
+    requestId: str | None = None
 
 
 @attrs.frozen
@@ -158,6 +168,7 @@ class TunnelEvent:
     @ivar origin: Where the other end is (for CONNECT through a parent
         proxy: the authority asked of the parent).
     @ivar opened: When, in the reactor's seconds.
+    @ivar requestId: The id of the request that opened it, or C{None}.
     """
 
     kind: str
@@ -165,6 +176,7 @@ class TunnelEvent:
     client: ClientInfo
     origin: Origin
     opened: float
+    requestId: str | None = None
 
 
 @attrs.frozen
@@ -177,6 +189,7 @@ class TunnelRecord:
     @ivar duration: Seconds from open to close.
     @ivar reason: Why it ended: C{"closed"} (both ends finished),
         C{"idle timeout"} or C{"connection lost"}.
+    @ivar requestId: The id of the request that opened it, or C{None}.
     """
 
     kind: str
@@ -188,6 +201,7 @@ class TunnelRecord:
     bytesUp: int
     bytesDown: int
     reason: str
+    requestId: str | None = None
 
 
 @attrs.frozen
@@ -202,6 +216,8 @@ class ErrorEvent:
     @ivar reached: How far the request got (L{ExchangeState.CONNECTING},
         C{SENT} or C{RESPONDING}), or C{None} when no origin was involved.
     @ivar origin: The origin of the last attempt, if any.
+    @ivar requestId: The request's id (the one in the error response's
+        body), or C{None} when ids are off.
     """
 
     request: Request | None
@@ -210,6 +226,7 @@ class ErrorEvent:
     reason: str
     reached: ExchangeState | None = None
     origin: Origin | None = None
+    requestId: str | None = None
 
 
 class RequestRecord(NamedTuple):
@@ -240,6 +257,8 @@ class RequestRecord(NamedTuple):
         connection (C{0.0} for a kept-alive one from the pool), or C{None}
         when it got none.
     @ivar reused: Whether that connection was a kept-alive one.
+    @ivar requestId: The request's id (the C{X-Request-Id} the origin got,
+        or the one in the error response), or C{None} when ids are off.
     """
 
     request: Request | None
@@ -257,6 +276,11 @@ class RequestRecord(NamedTuple):
     attempts: int
     connectTime: float | None = None
     reused: bool = False
+    requestId: str | None = None
+
+
+Observed = TunnelEvent | TunnelRecord | ErrorEvent | RequestRecord
+"""What the observers (L{Hooks.notify}) are given."""
 
 
 class HookFailed(Exception):
@@ -440,23 +464,29 @@ class Hooks:
             return own
         return parent.hooks(point) + own
 
-    def notify(self, point: str, event: object) -> None:
+    def notify(self, point: str, event: Observed) -> None:
         """
-        Call the observers at C{point} with C{event}; log their failures.
+        Call the observers at C{point} with C{event}; log their failures,
+        naming the request.
         """
         for hook in self.hooks(point):
             try:
                 result = hook(event)
             except Exception:
-                _log.failure("hook {hook} failed", hook=hookName(hook))
+                _logFailure(Failure(), hookName(hook), event)  # type: ignore[no-untyped-call]
                 continue
             if result is not None and isawaitable(result):
                 observed: Deferred[object] = ensureDeferred(result)  # type: ignore[arg-type]
-                observed.addErrback(_logFailure, hookName(hook))
+                observed.addErrback(_logFailure, hookName(hook), event)
 
 
-def _logFailure(failure: Failure, name: str) -> None:
-    _log.failure("hook {hook} failed", failure, hook=name)
+def _logFailure(failure: Failure, name: str, event: Observed) -> None:
+    _log.failure(
+        PREFIX + "hook {hook} failed",
+        failure,
+        hook=name,
+        **fieldsOf(event.client, event.request, event.requestId),
+    )
 
 
 def runChain(
@@ -566,7 +596,7 @@ def foldBefore(event: RequestEvent | Decision, result: object) -> tuple[RequestE
     if result is None:
         return event, False
     if isinstance(result, Request):
-        return RequestEvent(result, event.client), False  # type: ignore[union-attr]
+        return RequestEvent(result, event.client, event.requestId), False  # type: ignore[union-attr]
     if isinstance(result, Refuse | Respond):
         checkFields(list(result.headers))
         if not (isinstance(result.status, int) and 200 <= result.status <= 599):
@@ -652,14 +682,24 @@ class Trace:
         "connectTime",
         "reused",
         "done",
+        "requestId",
         "_asked",
         "_clock",
     )
 
     def __init__(
-        self, hooks: Hooks, request: Request | None, client: ClientInfo, clock: IReactorTime
+        self,
+        hooks: Hooks,
+        request: Request | None,
+        client: ClientInfo,
+        clock: IReactorTime,
+        requestId: bytes | None = None,
     ) -> None:
+        """
+        @param requestId: The request's id, if any.
+        """
         self.hooks = hooks
+        self.requestId = None if requestId is None else requestId.decode("ascii")
         self.request = request
         self.client = client
         self._clock = clock
@@ -713,7 +753,10 @@ class Trace:
         Tell the error observers.
         """
         self.hooks.notify(
-            "error", ErrorEvent(self.request, self.client, status, reason, reached, self.origin)
+            "error",
+            ErrorEvent(
+                self.request, self.client, status, reason, reached, self.origin, self.requestId
+            ),
         )
 
     def tunnelOpened(
@@ -729,7 +772,10 @@ class Trace:
         origin = self.origin
         assert origin is not None
         client = self.client
-        self.hooks.notify("tunnelOpen", TunnelEvent(kind, request, client, origin, opened))
+        requestId = self.requestId
+        self.hooks.notify(
+            "tunnelOpen", TunnelEvent(kind, request, client, origin, opened, requestId)
+        )
 
         def closed(splice: Splice, reason: str) -> None:
             self.bytesIn = splice.bytesUp
@@ -746,6 +792,7 @@ class Trace:
                     splice.bytesUp,
                     splice.bytesDown,
                     reason,
+                    requestId,
                 ),
             )
             outcome = Outcome.TUNNELED if kind == "connect" else Outcome.SWITCHED
@@ -783,5 +830,6 @@ class Trace:
                 self.attempts,
                 self.connectTime,
                 self.reused,
+                self.requestId,
             ),
         )

@@ -202,7 +202,7 @@ class ForwardProxyTests(TestCase):
         The head the origin receives is exactly the client's head in
         origin-form: C{Host} replaced in place by the URL's authority,
         hop-by-hop fields gone, every other field in its place with its
-        case and repetition, and C{Via} last.
+        case and repetition, then C{Via} and the request's new id.
         """
         h = self.harness
         origin = h.startSite()
@@ -225,8 +225,10 @@ class ForwardProxyTests(TestCase):
         )
         [response] = parseResponses(received)
         self.assertEqual(response.status, 200)
+        head = json.loads(response.body)["head"]
+        self.assertRegex(head[-1], r"^X-Request-Id: [0-9a-f]{32}$")
         self.assertEqual(
-            json.loads(response.body)["head"],
+            head[:-1],
             [
                 "GET /echo HTTP/1.1",
                 f"Host: 127.0.0.1:{origin.port}",

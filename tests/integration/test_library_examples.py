@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from typing import Any
 
@@ -117,9 +118,9 @@ class LibraryExampleTests(TestCase):
     @inlineCallbacks
     def test_hooks(self) -> Any:
         """
-        examples/hooks.py adds X-Request-Id to what the origin gets, refuses
-        /admin paths with 403 before they reach it, and prints a line per
-        request.
+        examples/hooks.py adds X-Request-Start to what the origin gets,
+        refuses /admin paths with 403 before they reach it, and prints a
+        line per request with its id: the X-Request-Id the origin got.
         """
         h = ReverseHarness(self, reactor)
         self.addCleanup(h.close)
@@ -129,14 +130,19 @@ class LibraryExampleTests(TestCase):
         proxy = ["-sS", "--max-time", "20", "-x", f"http://127.0.0.1:{port}"]
         out, err, code = yield runProcess(reactor, "curl", [*proxy, f"{origin.url}/echo"])
         self.assertEqual(code, 0, err)
-        self.assertIn("X-Request-Id: 1", json.loads(out)["head"])
+        head = json.loads(out)["head"]
+        self.assertTrue(any(re.fullmatch(r"X-Request-Start: t=\d{16}", line) for line in head), head)
+        [requestId] = [line[len("X-Request-Id: ") :] for line in head if line.startswith("X-Request-Id: ")]
         out, err, code = yield runProcess(
             reactor, "curl", [*proxy, "-o", "/dev/null", "-w", "%{http_code}", f"{origin.url}/admin/x"]
         )
         self.assertEqual((code, out), (0, b"403"), err)
         self.assertEqual(origin.resource.served, ["/echo"])
         yield deferToThread(child.waitForLine, r'"GET http://127\.0\.0\.1:\d+/admin/x" 403 0 refused')
-        self.assertRegex(child.output(), r'127\.0\.0\.1 "GET http://127\.0\.0\.1:\d+/echo" 200 \d+ responded')
+        self.assertRegex(
+            child.output(),
+            rf'127\.0\.0\.1 "GET http://127\.0\.0\.1:\d+/echo" 200 \d+ responded [\d.]+ms {requestId}',
+        )
 
     @inlineCallbacks
     def test_reversePython(self) -> Any:
