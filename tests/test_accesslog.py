@@ -33,6 +33,7 @@ from proxykit.config.values import ListenerLog, LogConfig
 from proxykit.decisions import Origin
 from proxykit.ops.accesslog import (
     BUFFER,
+    FLUSH_INTERVAL,
     NAMESPACE,
     AccessLog,
     escape,
@@ -96,7 +97,7 @@ class Logged:
         """
         The lines written once the reactor has turned.
         """
-        self.reactor.advance(0)
+        self.reactor.advance(FLUSH_INTERVAL)
         with open(self.path) as f:
             return f.read().splitlines()
 
@@ -640,15 +641,15 @@ class OutputTests(SynchronousTestCase):
         globalLogPublisher.addObserver(application)
         self.addCleanup(globalLogPublisher.removeObserver, application)
         get(h)
-        h.reactor.advance(0)
+        h.reactor.advance(FLUSH_INTERVAL)
         self.assertEqual([e["target"] for e in events], ["http://127.0.0.1:9000/a"])
         self.assertNotIn("9000/a", main.getvalue())
         with open(path) as f:
             self.assertIn('"GET http://127.0.0.1:9000/a HTTP/1.1" 200 5', f.read())
 
-    def test_oneWriteATurn(self) -> None:
+    def test_oneWriteAnInterval(self) -> None:
         """
-        The lines of the requests that end in one turn of the reactor are
+        The lines of the requests that end within L{FLUSH_INTERVAL} are
         written together at its end; at L{BUFFER} lines at once.
         """
         from twisted.internet.testing import MemoryReactorClock
@@ -661,15 +662,18 @@ class OutputTests(SynchronousTestCase):
         log.requestDone(record("http://a.test/2"))
         self.assertEqual(os.path.getsize(path), 0)
         self.assertEqual(len(reactor.getDelayedCalls()), 1)
-        reactor.advance(0)
+        reactor.advance(FLUSH_INTERVAL / 2)
+        log.requestDone(record("http://a.test/3"))
+        self.assertEqual(os.path.getsize(path), 0)
+        reactor.advance(FLUSH_INTERVAL / 2)
         with open(path) as f:
-            self.assertEqual(f.read(), "http://a.test/1\nhttp://a.test/2\n")
+            self.assertEqual(f.read(), "http://a.test/1\nhttp://a.test/2\nhttp://a.test/3\n")
         for index in range(BUFFER - 1):
             log.requestDone(record(f"http://a.test/{index}"))
-        self.assertEqual(os.path.getsize(path), 32)
+        self.assertEqual(os.path.getsize(path), 48)
         log.requestDone(record("http://a.test/last"))
         with open(path) as f:
-            self.assertEqual(len(f.read().splitlines()), 2 + BUFFER)
+            self.assertEqual(len(f.read().splitlines()), 3 + BUFFER)
 
     def test_stdout(self) -> None:
         """
@@ -721,7 +725,7 @@ class OutputTests(SynchronousTestCase):
         self.assertEqual(calls, [service.reopenLogs])
         calls[0]()
         log.requestDone(record("http://a.test/3"))
-        reactor.advance(0)
+        reactor.advance(FLUSH_INTERVAL)
         with open(path + ".1") as f:
             self.assertEqual(f.read(), "http://a.test/1\nhttp://a.test/2\n")
         with open(path) as f:
@@ -746,7 +750,7 @@ class OutputTests(SynchronousTestCase):
         os.rename(path, path + ".1")
         service.reload()
         log.requestDone(record("http://a.test/1"))
-        reactor.advance(0)
+        reactor.advance(FLUSH_INTERVAL)
         with open(path) as f:
             self.assertEqual(f.read(), "http://a.test/1\n")
 
@@ -769,7 +773,7 @@ class OutputTests(SynchronousTestCase):
         os.rename(directory, directory + ".gone")
         self.assertFalse(log.reopen())
         log.requestDone(record("http://a.test/1"))
-        reactor.advance(0)
+        reactor.advance(FLUSH_INTERVAL)
         with open(os.path.join(directory + ".gone", "access.log")) as f:
             self.assertEqual(f.read(), "http://a.test/1\n")
         [error] = [e for e in events if "cannot reopen" in (e.get("log_format") or "")]
