@@ -12,6 +12,7 @@ The names below are the public API (see C{docs/library.rst}); the modules
 they come from are not, and may move.
 """
 
+from .build import forwardProxy, reverseProxy, routedProxy
 from .config.values import (
     AdminConfig,
     CertificateConfig,
@@ -66,13 +67,7 @@ from .relay.hooks import (
     TunnelRecord,
 )
 from .relay.pool import ConnectionPool
-from .service import (
-    forwardProxy,
-    forwardService,
-    reverseProxy,
-    reverseService,
-    routedProxy,
-)
+from .service import forwardService, reverseService
 
 __version__ = "0.1.0.dev0"
 

@@ -1,9 +1,10 @@
 # -*- test-case-name: tests.test_service -*-
 """
-The service tree C{twistd proxykit} runs: one listener per endpoint string,
-and the upstream pool closed on stop; and the one builder of the proxy
-(L{buildFactory}) that it shares with the library's L{forwardProxy} and
-L{reverseProxy}.
+The service tree C{twistd proxykit} runs (L{ProxyService}): one listener
+per endpoint string, the admin listener, reload, drain, and the upstream
+pool closed on stop; and the services of the two modes
+(L{forwardService}, L{reverseService}), built with L{proxykit.build}'s
+one builder.
 
 Starting binds every listener before anything else starts, and fails as a
 whole (L{ListenError}, nothing left listening) if one cannot listen.
@@ -17,22 +18,22 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 from twisted.application import service
-from twisted.application.internet import StreamServerEndpointService
 from twisted.internet import endpoints
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
-from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import (
-    IListeningPort,
-    IProtocolFactory,
-    IReactorTime,
-    IStreamServerEndpoint,
-)
+from twisted.internet.interfaces import IProtocolFactory, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from ._twistedcompat import forgetExitSignal
+from .build import (
+    authenticatorFor,
+    buildFactory,
+    forwardRouter,
+    reverseRouter,
+)
 from .config.values import ProxyConfig
+from .decisions import IRouter
+from .listeners import GatedEndpoint, Listener, ListenError
 from .ops.reload import (
     PLAIN,
     REDIRECT,
@@ -46,172 +47,25 @@ from .ops.reload import (
 )
 from .ops.version import ConfigVersion, ReloadObserver, ReloadOutcome
 from .policy.destinations import DestinationPolicy, destinationsFor
+from .policy.routing import ForwardRouter
 from .policy.vhosts import bindRouteHooks
 from .reactor import orGlobal
 from .relay.factory import ProxyFactory, poolFor
-from .relay.gate import ListenerGate as ListenerGate
+from .relay.gate import ListenerGate
 
 if TYPE_CHECKING:
     from .ops.accesslog import AccessLog
     from .ops.metrics import Metrics
-    from .policy.auth import ProxyAuthenticator
     from .relay.health import HealthChecker
-    from .relay.hooks import Hooks
     from .tls import ServerTLS
-from .decisions import IRouter
-from .policy.routing import ForwardRouter
 
-
-@implementer(IStreamServerEndpoint)
-class _GatedEndpoint:
-    """
-    Listens through an endpoint and tells the gate its port (a gate
-    listening without it learns the port from its first connection).
-    """
-
-    def __init__(self, endpoint: IStreamServerEndpoint, gate: ListenerGate) -> None:
-        self._endpoint = endpoint
-        self._gate = gate
-
-    def listen(self, factory: IProtocolFactory) -> Deferred[IListeningPort]:
-        def listening(port: IListeningPort) -> IListeningPort:
-            self._gate.port = port
-            return port
-
-        return self._endpoint.listen(factory).addCallback(listening)
-
-
-class ListenError(Exception):
-    """
-    A listener cannot listen.
-
-    @ivar description: Its endpoint string.
-    @ivar reason: Why, in words (C{"address already in use"}).
-    """
-
-    def __init__(self, description: str, reason: str) -> None:
-        super().__init__(description, reason)
-        self.description = description
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return f"cannot listen on {self.description}: {self.reason}"
-
-
-def _listenReason(error: BaseException | None) -> str:
-    """
-    Why listening failed, in words: the system's reason for a socket error
-    (C{"address already in use"}), else the exception's text.
-    """
-    cause = error.socketError if isinstance(error, CannotListenError) else error
-    if isinstance(cause, OSError) and cause.strerror:
-        return cause.strerror[:1].lower() + cause.strerror[1:]
-    return str(error) or type(error).__name__
-
-
-class _Listener(StreamServerEndpointService):
-    """
-    A listener that listens when told to (L{listen}), raising at once if it
-    cannot, rather than logging the failure and running without it.
-
-    @ivar description: Its endpoint string, named in errors.
-    """
-
-    _log = Logger()
-
-    def __init__(
-        self,
-        spec: ListenerSpec | str,
-        endpoint: IStreamServerEndpoint,
-        factory: IProtocolFactory,
-        reactor: object,
-        gate: ListenerGate | None = None,
-    ) -> None:
-        """
-        @param spec: Its endpoint string and what it serves, for a reload
-            to compare (an endpoint string alone: a plain listener).
-        @param gate: The gate counting its connections.
-        """
-        if isinstance(spec, str):
-            spec = ListenerSpec(spec, PLAIN)
-        super().__init__(endpoint, factory)  # type: ignore[no-untyped-call]
-        self.description = spec.description
-        self.gate = gate
-        self.spec = spec
-        self._reactor = reactor
-        self._port: IListeningPort | None = None
-
-    def listen(self) -> None:
-        """
-        Listen, unless listening already.  Every endpoint C{twistd} knows
-        (TCP, UNIX, SSL, haproxy, systemd) listens synchronously; one that
-        does not is waited for, and its failure is logged and stops the
-        reactor.
-
-        @raise ListenError: The endpoint cannot listen.
-        """
-        if self._waitingForPort is not None:
-            return
-        outcome: list[object] = []
-
-        def settled(result: object) -> object:
-            outcome.append(result)
-            return result
-
-        waiting = self.endpoint.listen(self.factory)
-        waiting.addCallback(self._noteBound)
-        waiting.addBoth(settled)
-        if not outcome:
-            self._waitingForPort = waiting.addErrback(self._failedLater)
-        elif isinstance(outcome[0], Failure):
-            waiting.addErrback(lambda _: None)
-            raise ListenError(self.description, _listenReason(outcome[0].value))
-        else:
-            self._waitingForPort = waiting
-
-    @property
-    def bound(self) -> bool:
-        """
-        Whether it listens now (its port is bound).
-        """
-        return self._port is not None
-
-    def _noteBound(self, port: IListeningPort) -> IListeningPort:
-        self._port = port
-        return port
-
-    def _failedLater(self, failure: Failure) -> None:
-        self._log.critical(
-            "proxykit: {error}",
-            error=ListenError(self.description, _listenReason(failure.value)),
-        )
-        if getattr(self._reactor, "running", False):
-            self._reactor.stop()  # type: ignore[attr-defined]
-
-    def close(self) -> None:
-        """
-        Stop listening (if listening), so that L{listen} listens again.
-        """
-        waiting, self._waitingForPort = self._waitingForPort, None
-        self._port = None
-        if waiting is not None:
-            waiting.addCallback(lambda port: port.stopListening())
-            waiting.addErrback(lambda _: None)
-
-    def privilegedStartService(self) -> None:
-        service.Service.privilegedStartService(self)  # type: ignore[no-untyped-call]
-        self.listen()
-
-    def startService(self) -> None:
-        self.listen()
-        service.Service.startService(self)  # type: ignore[no-untyped-call]
-
-    def stopService(self) -> Deferred[None]:
-        self._port = None
-        if self._waitingForPort is None:
-            service.Service.stopService(self)  # type: ignore[no-untyped-call]
-            return succeed(None)
-        return super().stopService()  # type: ignore[no-any-return, no-untyped-call]
+__all__ = [
+    "ListenError",
+    "ProxyService",
+    "forwardService",
+    "makeService",
+    "reverseService",
+]
 
 
 class ProxyService(service.MultiService):
@@ -292,7 +146,7 @@ class ProxyService(service.MultiService):
         self.loadConfig: ConfigLoader | None = None
         self.buildRouter: RouterBuilder | None = None
         self.gates: list[ListenerGate] = []
-        self._listeners: list[_Listener] = []
+        self._listeners: list[Listener] = []
         self._retiring: list[ListenerGate] = []
         specs = [(description, PLAIN) for description in listen]
         if tls is not None:
@@ -305,7 +159,7 @@ class ProxyService(service.MultiService):
             self._listeners.append(listener)
             self.gates.append(listener.gate)  # type: ignore[arg-type]
         self.metrics: Metrics | None = None
-        self._admin: _Listener | None = None
+        self._admin: Listener | None = None
         if factory.config.admin.listen is not None:
             self._admin = self._adminListener(factory.config.admin.listen)
 
@@ -315,7 +169,7 @@ class ProxyService(service.MultiService):
         config: ProxyConfig,
         tls: ServerTLS | None,
         redirect: ProxyFactory | None,
-    ) -> _Listener:
+    ) -> Listener:
         """
         A listener (not listening yet) for C{spec}, with its own gate.
 
@@ -324,7 +178,7 @@ class ProxyService(service.MultiService):
         proxy = redirect if spec.kind == REDIRECT else self.factory
         assert proxy is not None
         gate = ListenerGate(proxy, config.limits.maxClientConnections, spec.description)
-        endpoint = _GatedEndpoint(
+        endpoint = GatedEndpoint(
             endpoints.serverFromString(self._reactor, spec.description),  # type: ignore[no-untyped-call]
             gate,
         )
@@ -332,9 +186,9 @@ class ProxyService(service.MultiService):
         if spec.kind == SECURE:
             assert tls is not None
             served = tls.wrapListener(gate, spec.description, spec.occurrence)
-        return _Listener(spec, endpoint, served, self._reactor, gate)
+        return Listener(spec, endpoint, served, self._reactor, gate)
 
-    def _adminListener(self, description: str) -> _Listener:
+    def _adminListener(self, description: str) -> Listener:
         """
         The admin listener on C{description}: not a child service (stopping
         the children stops the proxy's listeners; this one answers
@@ -348,7 +202,7 @@ class ProxyService(service.MultiService):
         metrics.observe(self.factory.hooks)
         self.reloadObservers.append(metrics.reloaded)
         endpoint = endpoints.serverFromString(self._reactor, description)  # type: ignore[no-untyped-call]
-        return _Listener(description, endpoint, adminSite(self, metrics), self._reactor)
+        return Listener(description, endpoint, adminSite(self, metrics), self._reactor)
 
     @property
     def adminEndpoint(self) -> str | None:
@@ -385,7 +239,7 @@ class ProxyService(service.MultiService):
         @raise ListenError: One cannot listen; those bound before it are
             closed again.
         """
-        bound: list[_Listener] = []
+        bound: list[Listener] = []
         for listener in self._listeners:
             try:
                 listener.listen()
@@ -617,7 +471,7 @@ class ProxyService(service.MultiService):
         diff = prepared.listeners
         assert diff is not None
         removed = set(diff.removed)
-        kept: list[_Listener] = []
+        kept: list[Listener] = []
         stopping: list[Deferred[object]] = []
         for listener in self._listeners:
             if listener.spec in removed:
@@ -660,7 +514,7 @@ class ProxyService(service.MultiService):
         DeferredList(stopping).addCallback(done)
         return self._notify(ReloadOutcome(True, self.configVersion))
 
-    def _retire(self, listener: _Listener, timeout: float) -> Deferred[object]:
+    def _retire(self, listener: Listener, timeout: float) -> Deferred[object]:
         """
         A reload removed C{listener}: stop accepting, and let its
         connections finish what they are doing (at most C{timeout}
@@ -818,15 +672,6 @@ def _problem(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def forwardRouter(
-    config: ProxyConfig, reactor: IReactorTime, destinations: DestinationPolicy
-) -> tuple[IRouter, tuple[HealthChecker, ...]]:
-    """
-    The forward proxy's router for C{config} (a L{RouterBuilder}).
-    """
-    return ForwardRouter(config.forward, destinations), ()
-
-
 def forwardService(config: ProxyConfig, reactor: IReactorTime | None = None) -> ProxyService:
     """
     The forward proxy described by C{config}: the factory L{forwardProxy}
@@ -837,23 +682,6 @@ def forwardService(config: ProxyConfig, reactor: IReactorTime | None = None) -> 
     proxy = makeService(router, config, reactor, destinations=destinations)
     proxy.buildRouter = forwardRouter
     return proxy
-
-
-def authenticatorFor(config: ProxyConfig, reactor: IReactorTime) -> ProxyAuthenticator | None:
-    """
-    The proxy authenticator C{forward.auth_file} asks for, or C{None}.
-
-    @raise proxykit.policy.auth.HtpasswdError: The file is malformed or has hashes
-        other than bcrypt.
-    @raise OSError: The file cannot be read.
-    """
-    path = config.forward.authFile
-    if path is None:
-        return None
-    from .policy.auth import BcryptChecker, ProxyAuthenticator
-
-    checker = BcryptChecker.fromFile(path, reactor=reactor)  # type: ignore[arg-type]
-    return ProxyAuthenticator(checker, realm=config.forward.authRealm, reactor=reactor)
 
 
 def reverseService(config: ProxyConfig, reactor: IReactorTime | None = None) -> ProxyService:
@@ -872,34 +700,6 @@ def reverseService(config: ProxyConfig, reactor: IReactorTime | None = None) -> 
     )
     proxy.buildRouter = reverseRouter
     return proxy
-
-
-def reverseRouter(
-    config: ProxyConfig, reactor: IReactorTime, destinations: DestinationPolicy | None = None
-) -> tuple[IRouter, tuple[HealthChecker, ...]]:
-    """
-    The router of C{config}'s reverse proxy (combined with the forward
-    router when C{reverse.forward_proxy} is set), and the health checkers of
-    the routes that ask for active checks (not started).
-
-    @param destinations: The forward router's destination policy; C{None}:
-        L{destinationsFor}'s.
-    """
-    if destinations is None:
-        destinations = destinationsFor(config)
-    from .policy.vhosts import CombinedRouter, ReverseRouter, VhostTable
-    from .relay.health import HealthChecker
-
-    table = VhostTable.fromConfig(config.reverse, reactor)
-    router: IRouter = ReverseRouter(table, config.reverse)
-    if config.reverse.forwardProxy:
-        router = CombinedRouter(ForwardRouter(config.forward, destinations), router)  # type: ignore[arg-type]
-    checkers = tuple(
-        HealthChecker(route.upstream, route.config.healthCheck, reactor)  # type: ignore[arg-type]
-        for route in table
-        if route.config.healthCheck is not None
-    )
-    return router, checkers
 
 
 def makeService(
@@ -951,167 +751,3 @@ def makeService(
                 reactor=reactor,
             )
     return ProxyService(factory, config.listen, reactor, tls, redirect, accessLog)
-
-
-def buildFactory(
-    router: IRouter,
-    config: ProxyConfig,
-    reactor: IReactorTime | None = None,
-    *,
-    healthCheckers: Sequence[HealthChecker] = (),
-    destinations: DestinationPolicy | None = None,
-    hooks: Hooks | None = None,
-    accessLog: AccessLog | None = None,
-) -> ProxyFactory:
-    """
-    The L{ProxyFactory} C{twistd proxykit} serves C{router} with: the pool
-    C{config} describes (L{poolFor}: idle settings, per-origin connection
-    cap and queue), the authenticator of C{forward.auth_file}
-    (L{authenticatorFor}), and the destination policy L{destinationsFor}
-    gives.  The one builder behind L{makeService}, L{forwardProxy} and
-    L{reverseProxy}.
-
-    @param healthCheckers: Started and stopped with the factory (when the
-        first listener starts and the last one stops).
-    @param destinations: Another destination policy than
-        L{destinationsFor}'s; only for deliberately weaker (or stronger)
-        rules, e.g. L{proxykit.policy.destinations.OPEN}.
-    @param hooks: The application's hooks (L{proxykit.relay.hooks.Hooks}).
-    @param accessLog: The access log to write; C{None}: the one
-        C{config.log} asks for (L{proxykit.ops.accesslog.AccessLog.fromConfig}),
-        if any.  It observes C{hooks} (an empty registry is made if none is
-        given).
-
-    @raise ValueError: C{hooks} has hooks for a route C{router} lacks.
-    @raise OSError: The access log file cannot be opened.
-    @raise proxykit.policy.auth.HtpasswdError: C{forward.auth_file} is malformed.
-    @raise OSError: C{forward.auth_file} cannot be read.
-    """
-    reactor = orGlobal(reactor)
-    if accessLog is None and config.log.access is not None:
-        from .ops.accesslog import AccessLog
-
-        accessLog = AccessLog.fromConfig(config, reactor)
-    if accessLog is not None:
-        if hooks is None:
-            from .relay.hooks import Hooks
-
-            hooks = Hooks()
-        accessLog.observe(hooks)
-    return ProxyFactory(
-        router,
-        poolFor(config, reactor),
-        config,
-        reactor=reactor,
-        authenticator=authenticatorFor(config, reactor),
-        destinations=destinationsFor(config) if destinations is None else destinations,
-        healthCheckers=healthCheckers,
-        hooks=hooks,
-    )
-
-
-def forwardProxy(
-    config: ProxyConfig | None = None,
-    reactor: IReactorTime | None = None,
-    *,
-    destinations: DestinationPolicy | None = None,
-    hooks: Hooks | None = None,
-) -> ListenerGate:
-    """
-    A forward proxy to listen with on any endpoint
-    (C{endpoint.listen(forwardProxy(config))}), with exactly the policy
-    C{twistd proxykit forward} applies for C{config}.
-
-    The destination rule depends on where the proxy listens: on
-    C{config.listen} (and C{config.tls}), and on any listener its
-    connections arrive through.  Listening beyond loopback on an endpoint
-    C{config} does not name, it becomes strict at that listener's first
-    connection, before its request is routed (see
-    L{DestinationPolicy.listenerAt}); naming the endpoints in
-    C{config.listen} makes it strict from the start, for clients of its
-    loopback listeners too.
-
-    @param config: C{None}: the defaults (listening on 127.0.0.1).
-    @param reactor: C{None}: the global reactor.
-    @param destinations: Only to replace the policy deliberately, e.g.
-        L{proxykit.policy.destinations.OPEN} (no checks at all).
-    @param hooks: The application's hooks (L{proxykit.relay.hooks.Hooks}):
-        code run before and after routing, on response heads, and observing
-        tunnels, errors and completed requests.
-    @return: A factory that caps its open connections at
-        C{limits.max_client_connections}.  Its C{factory} attribute is the
-        L{ProxyFactory}; close upstream connections at the end with
-        C{factory.pool.closeAll()}.
-    """
-    if config is None:
-        config = ProxyConfig()
-    if destinations is None:
-        destinations = destinationsFor(config)
-    router = ForwardRouter(config.forward, destinations)
-    return routedProxy(router, config, reactor, destinations=destinations, hooks=hooks)
-
-
-def routedProxy(
-    router: IRouter,
-    config: ProxyConfig | None = None,
-    reactor: IReactorTime | None = None,
-    *,
-    destinations: DestinationPolicy | None = None,
-    healthCheckers: Sequence[HealthChecker] = (),
-    hooks: Hooks | None = None,
-) -> ListenerGate:
-    """
-    A proxy serving the decisions of C{router} (any L{IRouter}: a custom
-    router, or one of proxykit's composed differently), to listen with on
-    any endpoint, with the policy C{twistd proxykit} applies for C{config}
-    around it: client connection cap, pool limits, timeouts, header limits,
-    authentication and destination checks (see L{forwardProxy}).
-
-    @param config: C{None}: the defaults.
-    @param reactor: C{None}: the global reactor.
-    @param destinations: See L{forwardProxy}.
-    @param healthCheckers: Run while the proxy listens.
-    @param hooks: See L{forwardProxy}.
-    @return: See L{forwardProxy}.
-    """
-    if config is None:
-        config = ProxyConfig()
-    factory = buildFactory(
-        router,
-        config,
-        reactor,
-        healthCheckers=healthCheckers,
-        destinations=destinations,
-        hooks=hooks,
-    )
-    return ListenerGate(factory, config.limits.maxClientConnections)
-
-
-def reverseProxy(
-    config: ProxyConfig,
-    reactor: IReactorTime | None = None,
-    *,
-    destinations: DestinationPolicy | None = None,
-    hooks: Hooks | None = None,
-) -> ListenerGate:
-    """
-    A reverse proxy to listen with on any endpoint
-    (C{endpoint.listen(reverseProxy(config))}), with exactly the policy
-    C{twistd proxykit reverse} applies for C{config}.  The active health
-    checks of its routes run while it listens (from the first listener's
-    start to the last one's stop).
-
-    @param reactor: C{None}: the global reactor.
-    @param destinations: See L{forwardProxy} (with
-        C{reverse.forward_proxy}).
-    @param hooks: See L{forwardProxy}; L{Hooks.forRoute} gives a route's
-        own.
-    @return: See L{forwardProxy}.
-    """
-    reactor = orGlobal(reactor)
-    if destinations is None:
-        destinations = destinationsFor(config)
-    router, checkers = reverseRouter(config, reactor, destinations)
-    return routedProxy(
-        router, config, reactor, healthCheckers=checkers, destinations=destinations, hooks=hooks
-    )

@@ -68,11 +68,11 @@ PUBLIC = {
     "Upstream": "proxykit.decisions.Upstream",
     "VhostConfig": "proxykit.config.values.VhostConfig",
     "VhostTable": "proxykit.policy.vhosts.VhostTable",
-    "forwardProxy": "proxykit.service.forwardProxy",
+    "forwardProxy": "proxykit.build.forwardProxy",
     "forwardService": "proxykit.service.forwardService",
-    "reverseProxy": "proxykit.service.reverseProxy",
+    "reverseProxy": "proxykit.build.reverseProxy",
     "reverseService": "proxykit.service.reverseService",
-    "routedProxy": "proxykit.service.routedProxy",
+    "routedProxy": "proxykit.build.routedProxy",
 }
 """Each public name and the object it is (where it is defined)."""
 

@@ -30,7 +30,8 @@ from proxykit.config import (
     VhostConfig,
 )
 from proxykit.policy.destinations import OPEN
-from proxykit.service import ListenerGate, ProxyService
+from proxykit.relay.gate import ListenerGate
+from proxykit.service import ProxyService
 from proxykit.tap import Options, makeService
 
 from ._harness import Transport

@@ -14,6 +14,7 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import LogEvent, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
+from proxykit.build import reverseRouter
 from proxykit.config import ProxyConfig
 from proxykit.decisions import Origin
 from proxykit.ops.reload import (
@@ -31,7 +32,7 @@ from proxykit.ops.reload import (
 from proxykit.ops.version import ReloadOutcome
 from proxykit.relay.client import ProxyProtocol
 from proxykit.relay.pool import ConnectionPool
-from proxykit.service import ProxyService, reverseRouter, reverseService
+from proxykit.service import ProxyService, reverseService
 from proxykit.tap import Options, configLoader
 
 from ._harness import Transport, lose, originSaw

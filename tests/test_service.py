@@ -29,23 +29,19 @@ from proxykit.config import (
     TLSConfig,
     TLSListener,
 )
+from proxykit.policy.destinations import destinationsFor
 from proxykit.relay.gate import (
     FILE_LIMIT_RESERVE,
     IConnectionGate,
     IGatedConnection,
+    ListenerGate,
     _raiseLimit,
     connectionCap,
     fileLimit,
     listeningPortOf,
     raiseFileLimit,
 )
-from proxykit.service import (
-    ListenerGate,
-    ListenError,
-    ProxyService,
-    destinationsFor,
-    forwardService,
-)
+from proxykit.service import ListenError, ProxyService, forwardService
 
 from ._certs import TestCA
 
@@ -231,7 +227,7 @@ class LaterEndpointTests(SynchronousTestCase):
         """
         from twisted.internet.protocol import Factory
 
-        from proxykit.service import _Listener
+        from proxykit.listeners import Listener
 
         class Endpoint:
             def __init__(self) -> None:
@@ -247,7 +243,7 @@ class LaterEndpointTests(SynchronousTestCase):
                 self.running = False
 
         endpoint, reactor = Endpoint(), Reactor()
-        listener = _Listener("later:1", endpoint, Factory(), reactor)  # type: ignore[arg-type]
+        listener = Listener("later:1", endpoint, Factory(), reactor)  # type: ignore[arg-type]
         events: list[LogEvent] = []
         globalLogPublisher.addObserver(events.append)
         self.addCleanup(globalLogPublisher.removeObserver, events.append)

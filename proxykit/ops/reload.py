@@ -24,10 +24,10 @@ from ..policy.destinations import DestinationPolicy
 from ..policy.vhosts import CombinedRouter, ReverseRouter, VhostTable
 
 if TYPE_CHECKING:
+    from ..listeners import Listener
     from ..policy.auth import ProxyAuthenticator
     from ..relay.factory import ProxyFactory
     from ..relay.health import HealthChecker
-    from ..service import _Listener
     from ..tls import ServerTLS
 
 PLAIN: Final = "http"
@@ -252,5 +252,5 @@ class Prepared:
         self.tls = tls
         self.redirect = redirect
         self.redirectRouter = redirectRouter
-        self.added: list[_Listener] = []
+        self.added: list[Listener] = []
         self.listeners: ListenerDiff | None = None

@@ -218,7 +218,7 @@ class ListenerGate(Factory):
     L{IGatedConnection}.
 
     Listen with one gate per listening port: it learns the port from the
-    first connection it admits (or L{proxykit.service._GatedEndpoint} sets
+    first connection it admits (or L{proxykit.listeners.GatedEndpoint} sets
     L{port}).  When it starts listening it raises the process's open-file
     limit (L{raiseFileLimit}), and a cap left to it is derived from that
     limit (L{connectionCap}).

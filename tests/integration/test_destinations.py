@@ -20,7 +20,7 @@ from twisted.trial.unittest import TestCase
 
 from proxykit import ForwardConfig, ForwardRouter, ProxyConfig, ProxyFactory
 from proxykit.policy.destinations import destinationsFor
-from proxykit.service import poolFor
+from proxykit.relay.factory import poolFor
 
 from ._servers import Harness, Proxy, parseResponses, request
 

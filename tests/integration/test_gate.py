@@ -19,8 +19,7 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from proxykit import ConnectionPool, ForwardRouter, ProxyConfig, ProxyFactory, Timeouts
-from proxykit.relay.gate import IGatedConnection
-from proxykit.service import ListenerGate
+from proxykit.relay.gate import IGatedConnection, ListenerGate
 
 from ._servers import (
     WAIT,

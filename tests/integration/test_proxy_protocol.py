@@ -25,7 +25,7 @@ from proxykit import ConnectionPool, ForwardRouter, ProxyConfig, ProxyFactory, T
 from proxykit.config import OriginConfig, ReverseConfig, RouteConfig, VhostConfig
 from proxykit.decisions import IRouter
 from proxykit.policy.vhosts import ReverseRouter, VhostTable
-from proxykit.service import ListenerGate
+from proxykit.relay.gate import ListenerGate
 
 from ._reverse_servers import SITE, ReverseHarness
 from ._servers import (
