@@ -503,6 +503,27 @@ def _offIsNone(value: Any) -> Any:
     return None if value == "off" else value
 
 
+def _accessField() -> Any:
+    """
+    An access log's destination (C{access}): a file name, C{"-"}, or
+    C{None} (C{"off"}).
+    """
+    return attrs.field(
+        default=None,
+        converter=_offIsNone,
+        validator=valid(logDestination, "a file name, '-' or 'off'", optional=True),
+    )
+
+
+def _formatField() -> Any:
+    """
+    An access log's format (C{format}).
+    """
+    return attrs.field(
+        default=COMBINED, validator=valid(logFormat, "combined, json or a format string")
+    )
+
+
 @attrs.frozen
 class ListenerLog:
     """
@@ -517,14 +538,8 @@ class ListenerLog:
     """
 
     listen: str = attrs.field(validator=valid(listenEndpoint, "an endpoint string"))
-    access: str | None = attrs.field(
-        default=None,
-        converter=_offIsNone,
-        validator=valid(logDestination, "a file name, '-' or 'off'", optional=True),
-    )
-    format: str = attrs.field(
-        default=COMBINED, validator=valid(logFormat, "combined, json or a format string")
-    )
+    access: str | None = _accessField()
+    format: str = _formatField()
 
 
 @attrs.frozen
@@ -547,14 +562,8 @@ class LogConfig:
         L{proxykit.policy.requestid}.
     """
 
-    access: str | None = attrs.field(
-        default=None,
-        converter=_offIsNone,
-        validator=valid(logDestination, "a file name, '-' or 'off'", optional=True),
-    )
-    format: str = attrs.field(
-        default=COMBINED, validator=valid(logFormat, "combined, json or a format string")
-    )
+    access: str | None = _accessField()
+    format: str = _formatField()
     listeners: tuple[ListenerLog, ...] = attrs.field(
         default=(),
         validator=validItems(

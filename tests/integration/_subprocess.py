@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 """The repository root: the parent of C{tests/}."""
@@ -327,3 +328,31 @@ def run(
         text=True,
         timeout=timeout,
     )
+
+
+class ChildrenMixin:
+    """
+    For integration tests that start origins and C{twistd proxykit}
+    children, each stopped at the test's end.
+    """
+
+    mktemp: Any
+    addCleanup: Any
+
+    def origin(self) -> int:
+        """
+        Start L{ORIGIN_SCRIPT}; its port.
+        """
+        child, port = startOrigin(self.mktemp())
+        self.addCleanup(child.stop)
+        return port
+
+    def proxy(self, *arguments: str) -> tuple[Child, int]:
+        """
+        Start C{twistd -n proxykit ARGUMENTS} and wait until it has started;
+        the child and the port of its first plain listener.
+        """
+        child, port = startTwistd(*arguments)
+        self.addCleanup(child.stop)
+        child.waitForLine(r"proxykit started: listening on")
+        return child, port

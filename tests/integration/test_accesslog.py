@@ -21,7 +21,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
-from ._subprocess import Child, run, startOrigin, startTwistd
+from ._subprocess import ChildrenMixin, run
 from .test_lifecycle import waitFor
 
 CURL_TIMEOUT = 30.0
@@ -51,23 +51,12 @@ def waitForLines(path: str, count: int) -> list[dict[str, Any]]:
     return [json.loads(line) for line in readLines(path)]
 
 
-class AccessLogTests(TestCase):
+class AccessLogTests(ChildrenMixin, TestCase):
     """
     C{--access-log} and C{--access-log-format} of C{twistd proxykit}.
     """
 
     timeout = 120
-
-    def origin(self) -> int:
-        child, port = startOrigin(self.mktemp())
-        self.addCleanup(child.stop)
-        return port
-
-    def proxy(self, *arguments: str) -> tuple[Child, int]:
-        child, port = startTwistd(*arguments)
-        self.addCleanup(child.stop)
-        child.waitForLine(r"proxykit started: listening on")
-        return child, port
 
     def test_forwardAndTunnel(self) -> Deferred[None]:
         """

@@ -25,7 +25,14 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
-from ._subprocess import ROOT, STOP_TIMEOUT, Child, startChild, startOrigin, startTwistd
+from ._subprocess import (
+    ROOT,
+    STOP_TIMEOUT,
+    ChildrenMixin,
+    startChild,
+    startOrigin,
+    startTwistd,
+)
 from .test_accesslog import curl
 from .test_lifecycle import (
     busyPort,
@@ -86,23 +93,12 @@ def codeBlocks(path: str, language: str) -> list[list[str]]:
     return blocks
 
 
-class AdminListenerTests(TestCase):
+class AdminListenerTests(ChildrenMixin, TestCase):
     """
     C{twistd proxykit forward --admin ENDPOINT}.
     """
 
     timeout = 120
-
-    def origin(self) -> int:
-        child, port = startOrigin(self.mktemp())
-        self.addCleanup(child.stop)
-        return port
-
-    def proxy(self, *arguments: str) -> tuple[Child, int]:
-        child, port = startTwistd(*arguments)
-        self.addCleanup(child.stop)
-        child.waitForLine(r"proxykit started: listening on")
-        return child, port
 
     def test_scrape(self) -> Deferred[None]:
         """
