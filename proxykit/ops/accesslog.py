@@ -537,29 +537,18 @@ class AccessLog:
         """
         Note a tunnel's record: its request's record follows at once.
         """
-        log = self._logOf(record.client)
-        if log is not self:
+        if self._byListener and (log := self.listenerLog(record.client.listener)) is not self:
             if log is not None:
                 log.tunnelClosed(record)
             return
         self._tunnel = record
-
-    def _logOf(self, client: ClientInfo) -> AccessLog | None:
-        """
-        The log of the listener C{client} came through: its own, C{None}
-        when its own is off, else this one.
-        """
-        if self._byListener:
-            return self._byListener.get(client.listener, self)
-        return self
 
     def requestDone(self, record: RequestRecord) -> None:
         """
         Publish C{record}'s event (if L{publish}) and write its line (in the
         log of the listener it came through, if that has its own).
         """
-        log = self._logOf(record.client)
-        if log is not self:
+        if self._byListener and (log := self.listenerLog(record.client.listener)) is not self:
             if log is not None:
                 log.requestDone(record)
             return
