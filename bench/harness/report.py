@@ -92,6 +92,13 @@ def summarise_http(rows: list[Row]) -> list[Row]:
         if any(http_busy(r) for r in used):
             flags.add("busy-machine")
         cpu = [r["cpu_share"] for r in used if r.get("cpu_share") is not None]
+        # The proxy's CPU time per request: its CPU share of the wall time
+        # over the requests per second of the same run.
+        perRequest = [
+            r["cpu_share"] / r["wrk"]["rps"] * 1e6
+            for r in used
+            if r.get("cpu_share") is not None and r["wrk"]["rps"]
+        ]
         summary.append(
             {
                 "mode": mode,
@@ -106,6 +113,7 @@ def summarise_http(rows: list[Row]) -> list[Row]:
                 "p99_ms": median([r["wrk"]["p99_us"] / 1000 for r in used]),
                 "peak_rss_mib": max(rss) / 1024 if rss else None,
                 "cpu_share": median(cpu),
+                "cpu_us_per_request": median(perRequest),
                 "non2xx": sum(r["wrk"]["err_status"] for r in done),
                 "socket_errors": sum(r["wrk"]["socket_errors"] for r in done),
                 "flags": sorted(flags),
@@ -301,7 +309,7 @@ def table_proxies(meta: dict[str, Any], mode: str) -> list[str]:
 def http_lines(summary: list[Row], mode: str, proxies: list[str]) -> list[str]:
     head = (
         f"{'proxy':<20} {'size':<5} {'conns':>5} {'req/s':>9} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'CPU':>5} {'RSS MiB':>8} {'non2xx':>7} {'sockerr':>7}  flags"
+        f"{'p99 ms':>8} {'CPU':>5} {'us/req':>7} {'RSS MiB':>8} {'non2xx':>7} {'sockerr':>7}  flags"
     )
     lines = [head, "-" * len(head)]
     rows = mode_rows(summary, mode, proxies)
@@ -309,7 +317,7 @@ def http_lines(summary: list[Row], mode: str, proxies: list[str]) -> list[str]:
         lines.append(
             f"{r['proxy']:<20} {r['size']:<5} {r['conns']:>5} {fmt(r['rps']):>9} "
             f"{fmt(r['p50_ms'], '.2f'):>8} {fmt(r['p99_ms'], '.2f'):>8} "
-            f"{pct(r['cpu_share']):>5} "
+            f"{pct(r['cpu_share']):>5} {fmt(r.get('cpu_us_per_request'), '.1f'):>7} "
             f"{fmt(r['peak_rss_mib']):>8} {r['non2xx']:>7} {r['socket_errors']:>7}  "
             f"{','.join(r['flags'])}"
         )
@@ -356,7 +364,8 @@ def mode_lines(summary: dict[str, Any], meta: dict[str, Any], mode: str) -> list
     lines = [
         f"== {MODE_TITLES[mode]} ==",
         *http_lines(summary["http"], mode, proxies),
-        "(CPU = the proxy's CPU time / wall time; for 'none', nginx's CPU and RSS.)",
+        "(CPU = the proxy's CPU time / wall time; us/req = the proxy's CPU microseconds"
+        " per request; for 'none', nginx's CPU and RSS.)",
         "",
         *keepalive_lines(summary, mode),
     ]
