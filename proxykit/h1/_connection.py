@@ -33,7 +33,6 @@ comes instead, so nothing is done with a request already known to be bad.
 from __future__ import annotations
 
 import re
-from collections import deque
 from typing import Any, Final
 
 import httptools
@@ -137,10 +136,66 @@ class H1Connection:
         HEAD was followed by unexpected bytes.
     """
 
+    # Slots, not a dict: one connection per client and per origin
+    # connection, many of them idle (bench/idle_connections.py).
+    __slots__ = (
+        "_bodyLeft",
+        "_connect",
+        "_connection",
+        "_contentLengthValue",
+        "_contentLengths",
+        "_dead",
+        "_error",
+        "_events",
+        "_expect",
+        "_fieldBytes",
+        "_fieldCount",
+        "_framing",
+        "_framingTrimmed",
+        "_headBytes",
+        "_headers",
+        "_host",
+        "_hostCount",
+        "_inBody",
+        "_inHead",
+        "_lastStatus",
+        "_limits",
+        "_lineStart",
+        "_maxForwards",
+        "_messages",
+        "_parser",
+        "_pendingLine",
+        "_persist",
+        "_progress",
+        "_reason",
+        "_recent",
+        "_requestId",
+        "_requestMethod",
+        "_stalled",
+        "_stopped",
+        "_stopping",
+        "_synthetic",
+        "_tail",
+        "_trailers",
+        "_transferEncodings",
+        "_tunnel",
+        "_upgradeExpected",
+        "_upgradeOffered",
+        "_url",
+        "_urlLength",
+        "_via",
+        "isServer",
+        "reusableAfterHead",
+        "trailingData",
+        "upgradePending",
+    )
+
     def __init__(self, isServer: bool, limits: Limits = DEFAULT_LIMITS) -> None:
         self.isServer = isServer
         self._limits = limits
-        self._events: deque[Event | ProtocolError] = deque()
+        # A list, not a deque (which allocates a 64-slot block): there are
+        # few events at a time, and many idle connections.
+        self._events: list[Event | ProtocolError] = []
         self._error: ProtocolError | None = None
         self._dead = False
         self.trailingData = b""
@@ -533,7 +588,7 @@ class H1Connection:
         events = self._events
         if not events:
             return NEED_DATA
-        event = events.popleft()
+        event = events.pop(0)
         if type(event) is ProtocolError:
             raise event
         if type(event) is Request and events and type(events[-1]) is ProtocolError:
