@@ -316,18 +316,16 @@ def _forwardRouting(
                     " resolves to is checked against the destination policy",
                 )
             )
-    facts.append(
-        (
-            "destination_policy",
-            [
-                "special-purpose addresses (loopback, private, link-local) refused: "
-                + word(destinations.strict),
-                "allow_destinations: " + _list(router.config.allowDestinations),
-                "deny_destinations: " + _list(router.config.denyDestinations),
-                "allow_ports: " + _list(sorted(str(p) for p in router.config.allowPorts)),
-            ],
-        )
-    )
+    policy = [
+        "special-purpose addresses (loopback, private, link-local) refused: "
+        + word(destinations.strict),
+        "allow_destinations: " + _list(router.config.allowDestinations),
+        "deny_destinations: " + _list(router.config.denyDestinations),
+    ]
+    if request.form != TargetForm.AUTHORITY:
+        # CONNECT has its own ports (connect_ports).
+        policy.append("allow_ports: " + _list(sorted(str(p) for p in router.config.allowPorts)))
+    facts.append(("destination_policy", policy))
     if router.config.parent is not None:
         via = (isinstance(decision, Forward) and isinstance(decision.policy, ParentPolicy)) or (
             isinstance(decision, Tunnel) and decision.parent is not None
@@ -404,7 +402,7 @@ def _forwarded(
             facts.append(("retries", f"{policy.retries} other origin(s), idempotent requests without a body"))
     else:
         origin = upstream if isinstance(upstream, Origin) else None
-        role = "parent proxy" if isinstance(decision.policy, ParentPolicy) else "origin"
+        role = "parent_proxy" if isinstance(decision.policy, ParentPolicy) else "origin"
         facts.append((role, None if origin is None else str(origin)))
     if origin is not None and origin.scheme == "https":
         facts.append(("tls", "the certificate is verified for " + origin.host))

@@ -341,6 +341,101 @@ class ReverseTLSExampleTests(SynchronousTestCase, Runs):
         )
 
 
+class MoreDecisionTests(SynchronousTestCase, Runs):
+    """
+    Parent proxies, combined listeners, redirecting listeners, strict
+    destinations and answers the proxy gives itself.
+    """
+
+    def write(self, text: str) -> str:
+        path = os.path.abspath(self.mktemp())
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_parent(self) -> None:
+        """
+        Through a parent proxy, the target stays absolute and the parent's
+        credentials are added; the client's are never passed on.
+        """
+        path = self.write('[forward]\nparent = "http://u:p@192.0.2.1:3128"\n')
+        _, data = self.explainBoth(path, "http://example.com/x")
+        self.assertEqual(data["decision"]["reason"], "to http://192.0.2.1:3128")
+        self.assertEqual(data["routing"]["parent_proxy"], "used (forward.parent, parent_for, no_parent)")
+        self.assertEqual(data["upstream"]["parent_proxy"], "http://192.0.2.1:3128")
+        self.assertEqual(data["headers"]["request_line"], "GET http://example.com/x HTTP/1.1")
+        self.assertIn("Proxy-Authorization: Basic dTpw", data["headers"]["sent"])
+
+    def test_strictDestinations(self) -> None:
+        """
+        Listening beyond loopback, loopback destinations are refused.
+        """
+        path = self.write('listen = ["tcp:8080"]\n')
+        _, data = self.explainBoth(path, "http://127.0.0.1:9001/")
+        self.assertEqual(
+            data["decision"],
+            {
+                "action": "refuse",
+                "status": 403,
+                "reason": "destination address not allowed",
+                "decided_by": "routing",
+            },
+        )
+        self.assertIn(
+            "special-purpose addresses (loopback, private, link-local) refused: yes",
+            data["routing"]["destination_policy"],
+        )
+
+    def test_combined(self) -> None:
+        """
+        With C{reverse.forward_proxy}, a URL sent in absolute form goes to
+        the forward router, which checks its own client list.
+        """
+        with open(REVERSE) as f:
+            text = f.read().replace("forward_proxy = false", "forward_proxy = true")
+        path = self.write(text)
+        _, data = self.explainBoth(path, "--absolute", "http://example.com/")
+        self.assertEqual(data["routing"]["router"], "forward (combined listener)")
+        self.assertEqual(data["decision"]["reason"], "to http://example.com")
+        self.assertIn("would be resolved", data["routing"]["resolution"])
+        _, data = self.explainBoth(path, "--absolute", "--client", "192.0.2.7", "http://example.com/")
+        self.assertEqual(data["decision"]["status"], 403)
+        self.assertFalse(data["client"]["allowed"])
+        _, data = self.explainBoth(path, "http://example.com/")
+        self.assertEqual(data["routing"]["router"], "reverse (combined listener)")
+
+    def test_redirect(self) -> None:
+        """
+        A listener of C{tls.redirect_listen} answers 301 to https.
+        """
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        cert, key = TestCA().write(directory, "default", "localhost")
+        path = self.write(
+            'listen = []\n[tls]\nlisten = ["tcp:8443:interface=127.0.0.1"]\n'
+            'redirect_listen = ["tcp:8080:interface=127.0.0.1"]\nredirect_port = 8443\n'
+            f'default_certificate = {{ cert = "{cert}", key = "{key}" }}\n'
+            '[[reverse.vhost]]\nhosts = ["a.test"]\n'
+            '  [[reverse.vhost.route]]\n  origins = ["http://127.0.0.1:9001"]\n'
+        )
+        _, data = self.explainBoth(path, "--listener", "tcp:8080:interface=127.0.0.1", "http://a.test/x")
+        self.assertEqual(data["listener"]["kind"], "plain HTTP, redirecting to https")
+        self.assertEqual(data["decision"]["action"], "respond")
+        self.assertEqual(data["decision"]["status"], 301)
+        self.assertIn("Location: https://a.test:8443/x", data["response"]["headers"])
+
+    def test_maxForwards(self) -> None:
+        """
+        OPTIONS with C{Max-Forwards: 0} is answered by the proxy.
+        """
+        _, data = self.explainBoth(
+            FORWARD, "--method", "OPTIONS", "--header", "Max-Forwards: 0", "http://127.0.0.1:9001/"
+        )
+        self.assertEqual(data["decision"]["action"], "respond")
+        self.assertEqual(data["decision"]["decided_by"], "message policy")
+        self.assertEqual(data["response"]["status"], 200)
+
+
 class EveryExampleTests(SynchronousTestCase):
     """
     Every example configuration is explained by the tests above.
