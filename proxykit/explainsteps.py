@@ -422,11 +422,59 @@ def _forwarded(
                 ("sent", [_field(field) for field in sent]),
                 ("removed", sorted(_text(name) for name in received - kept)),
                 ("added_or_changed", [_field(field) for field in sent if field not in before]),
+                ("why", _requestRules(decision, client, requestId)),
                 ("response", _responseRules(decision)),
             ),
         )
     )
     return sections
+
+
+def _requestRules(decision: Forward, client: ClientInfo, requestId: bytes | None) -> list[str]:
+    """
+    The rules behind the fields sent upstream.
+    """
+    rules = [
+        "hop-by-hop fields (Connection and those it names, Keep-Alive, TE,"
+        " Upgrade, Proxy-*) removed; Via appended",
+        "X-Request-Id: "
+        + ("passed as received ([log] request_id = \"off\")" if requestId is None
+           else "one, the request's id, in place of any received ([log] request_id)"),
+    ]
+    policy = decision.policy
+    if isinstance(policy, RoutePolicy):
+        config = policy.config
+        if config.hostHeader == "origin":
+            rules.append("Host: the origin's address (host_header = \"origin\")")
+        else:
+            rules.append("Host: the client's (host_header = \"pass\")")
+        enabled = [
+            name
+            for name, on in (
+                ("X-Forwarded-For", config.xForwardedFor),
+                ("X-Forwarded-Proto", config.xForwardedProto),
+                ("X-Forwarded-Host", config.xForwardedHost),
+                ("Forwarded", config.forwarded),
+            )
+            if on
+        ]
+        rules.append("forwarding fields added: " + _list(enabled))
+        if policy.isTrusted(client.peerHost):
+            rules.append(
+                f"{client.peerHost} is a trusted proxy (reverse.trusted_proxies):"
+                " the forwarding fields it sent are kept and appended to"
+            )
+        else:
+            rules.append(
+                f"{client.peerHost or 'the client'} is not a trusted proxy"
+                " (reverse.trusted_proxies): forwarding fields it sent are removed"
+            )
+    elif isinstance(policy, ParentPolicy):
+        rules.append("Proxy-Authorization: the parent proxy's credentials (forward.parent)")
+        rules.append("the target is sent in absolute form, to the parent proxy")
+    else:
+        rules.append("Host: the target's authority; the target sent in origin-form")
+    return rules
 
 
 def _responseRules(decision: Forward) -> list[str]:

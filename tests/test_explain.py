@@ -221,6 +221,11 @@ class ReverseExampleTests(SynchronousTestCase, Runs):
         self.assertIn("X-Forwarded-Proto: http", sent)
         self.assertIn("X-Forwarded-Host: app.example.test:8000", sent)
         self.assertIn("Host: app.example.test:8000", sent)
+        self.assertIn(
+            "192.0.2.7 is not a trusted proxy (reverse.trusted_proxies):"
+            " forwarding fields it sent are removed",
+            data["headers"]["why"],
+        )
         self.assertIn("  vhost: app.example.test (exact match on app.example.test)\n", text)
 
     def test_wildcardAndDefault(self) -> None:
