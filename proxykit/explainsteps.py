@@ -91,11 +91,11 @@ def requestSection(request: Request, requestId: bytes | None) -> Section:
     The request as the proxy parsed it, and the id it gets.
     """
     if requestId is None:
-        idText = "none ([log] request_id = \"off\")"
+        source = "none ([log] request_id = \"off\")"
     elif requestId == request.requestId:
-        idText = f"{requestId.decode('ascii')} (the client's, kept)"
+        source = "the client's, kept"
     else:
-        idText = f"{requestId.decode('ascii')} (generated; each request gets a new one)"
+        source = "generated (each request gets a new one)"
     return Section(
         "request",
         (
@@ -104,7 +104,8 @@ def requestSection(request: Request, requestId: bytes | None) -> Section:
             ("form", _FORMS[request.form]),
             ("host", None if request.host is None else _text(request.host)),
             ("headers", [_field(field) for field in request.headers]),
-            ("request_id", idText),
+            ("request_id", None if requestId is None else requestId.decode("ascii")),
+            ("request_id_from", source),
         ),
     )
 
@@ -400,6 +401,24 @@ def _forwarded(
         policy = decision.policy
         if isinstance(policy, RoutePolicy):
             facts.append(("retries", f"{policy.retries} other origin(s), idempotent requests without a body"))
+            config = policy.config
+            facts.append(
+                (
+                    "passive_health",
+                    f"an origin that fails is left out for {config.ejectFor:g}s (eject_for),"
+                    " twice as long on each further failure, up to 8 times as long",
+                )
+            )
+            check = config.healthCheck
+            facts.append(
+                (
+                    "health_check",
+                    None
+                    if check is None
+                    else f"GET {check.path} every {check.interval:g}s, timeout {check.timeout:g}s,"
+                    f" rise {check.rise}, fall {check.fall} (not run here: every origin counts as up)",
+                )
+            )
     else:
         origin = upstream if isinstance(upstream, Origin) else None
         role = "parent_proxy" if isinstance(decision.policy, ParentPolicy) else "origin"

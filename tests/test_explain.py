@@ -227,6 +227,22 @@ class ReverseExampleTests(SynchronousTestCase, Runs):
             data["headers"]["why"],
         )
         self.assertIn("  vhost: app.example.test (exact match on app.example.test)\n", text)
+        self.assertEqual(
+            data["upstream"]["health_check"],
+            "GET / every 2s, timeout 1s, rise 2, fall 3 (not run here: every origin counts as up)",
+        )
+        self.assertEqual(data["request"]["request_id_from"], "generated (each request gets a new one)")
+
+    def test_requestIdKept(self) -> None:
+        """
+        A client's well-formed X-Request-Id is kept and sent on.
+        """
+        _, data = self.explainBoth(
+            REVERSE, "--header", "X-Request-Id: abc-1", "http://app.example.test/"
+        )
+        self.assertEqual(data["request"]["request_id"], "abc-1")
+        self.assertEqual(data["request"]["request_id_from"], "the client's, kept")
+        self.assertIn("X-Request-Id: abc-1", data["headers"]["sent"])
 
     def test_wildcardAndDefault(self) -> None:
         """
