@@ -22,7 +22,8 @@ from collections.abc import Callable, Sequence
 from typing import ParamSpec, TypeVar, cast
 
 import attrs
-from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
+from twisted.internet.interfaces import IAddress
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
@@ -373,9 +374,10 @@ def explain(config: ProxyConfig, mode: str, query: Query) -> Explanation:
     request = parseRequest(head, factory)
     peerHost, peerPort = _clientAddress(query.client)
     localHost, localPort = bound(spec.description)
-    client = factory.clientInfo(
-        _address(peerHost, peerPort), _address(localHost or "0.0.0.0", localPort), spec.description
+    local: IAddress = (
+        _address(localHost, localPort) if localHost else UNIXAddress(spec.description.split(":", 1)[-1])
     )
+    client = factory.clientInfo(_address(peerHost, peerPort), local, spec.description)
     if spec.kind == SECURE:
         name = _serverName(request)
         client = attrs.evolve(client, secure=True, serverName=name)

@@ -445,6 +445,16 @@ class MoreDecisionTests(SynchronousTestCase, Runs):
         self.assertEqual(data["decision"]["status"], 301)
         self.assertIn("Location: https://a.test:8443/x", data["response"]["headers"])
 
+    def test_unixListener(self) -> None:
+        """
+        A UNIX-socket listener has no address; its clients are allowed.
+        """
+        path = self.write('listen = ["unix:/tmp/proxykit-explain.sock"]\n')
+        _, data = self.explainBoth(path, "http://example.com/")
+        self.assertEqual(data["listener"]["endpoint"], "unix:/tmp/proxykit-explain.sock")
+        self.assertNotIn("address", data["listener"])
+        self.assertEqual(data["decision"]["action"], "forward")
+
     def test_maxForwards(self) -> None:
         """
         OPTIONS with C{Max-Forwards: 0} is answered by the proxy.
