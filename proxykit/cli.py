@@ -8,6 +8,13 @@ validates a configuration file as C{nginx -t} does: every problem, each
 with the file, line and key, and exit status 1; or, when the file is good,
 what it resolves to (listeners, virtual hosts, routes, origins) and status
 0.  Nothing listens and nothing is contacted.
+
+    proxykit explain FILE [--mode M] [--client ADDR] [--listener NAME]
+        [--method M] [--header 'Name: value']... [--absolute] [--json] TARGET
+
+says what the proxy would do with one request, and why (see
+L{proxykit.explain}), without sending anything: status 0 whatever the
+decision, 1 for a bad file, 2 for a request that cannot be made.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from twisted.internet.testing import MemoryReactorClock
 
@@ -31,12 +38,15 @@ from .policy.auth import loadHtpasswd
 from .service import forwardService, reverseService
 from .tls import TLSFileError
 
+if TYPE_CHECKING:
+    from .explain import Query
+
 __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="proxykit", description="Operate proxykit: check a configuration file."
+        prog="proxykit", description="Operate proxykit: check a configuration file, explain a request."
     )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     check = verbs.add_parser(
@@ -55,6 +65,50 @@ def _parser() -> argparse.ArgumentParser:
         help="the twistd subcommand it is for (default: reverse when the file has"
         " [[reverse.vhost]] tables, else forward)",
     )
+    explain = verbs.add_parser(
+        "explain",
+        help="say what the proxy would do with a request, and why",
+        description=(
+            "Say what the proxy FILE describes would do with one request, and why:"
+            " listener, client ACL, authentication, message policy, virtual host"
+            " and route or destination, origins and balancing, the header fields"
+            " sent, timeouts and limits; or which rule refuses it. Nothing is"
+            " sent, connected to or resolved. Exit status 0 whatever the"
+            " decision, 1 for a bad file, 2 for a malformed request."
+        ),
+    )
+    explain.add_argument("file", metavar="FILE", help="the TOML configuration file")
+    explain.add_argument(
+        "target",
+        metavar="TARGET",
+        help="a URL (http://host/path), a path (/path, with --header 'Host: ...'),"
+        " host:port (CONNECT) or *",
+    )
+    explain.add_argument("--mode", choices=("forward", "reverse"), help="as for check")
+    explain.add_argument(
+        "--client", default="127.0.0.1", metavar="ADDR",
+        help="the client's IP address (default: 127.0.0.1)",
+    )
+    explain.add_argument(
+        "--listener", metavar="NAME",
+        help="the endpoint string of the listener the request arrives on"
+        " (default: the first plain one; the first TLS one for an https URL in"
+        " reverse mode)",
+    )
+    explain.add_argument(
+        "--method", metavar="M",
+        help="the method (default: CONNECT for host:port, OPTIONS for *, else GET)",
+    )
+    explain.add_argument(
+        "--header", action="append", default=[], metavar="'Name: value'",
+        help="a header field to send (repeatable)",
+    )
+    explain.add_argument(
+        "--absolute", action="store_true",
+        help="reverse mode: send a URL in absolute form, as to a forward proxy"
+        " (reverse.forward_proxy), not as a path with its Host",
+    )
+    explain.add_argument("--json", action="store_true", help="print a JSON object")
     return parser
 
 
@@ -68,15 +122,61 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     options = _parser().parse_args(argv)
+    if options.verb == "explain":
+        from .explain import Query
+
+        query = Query(
+            options.target,
+            options.method,
+            tuple(options.header),
+            options.client,
+            options.listener,
+            options.absolute,
+        )
+        return explain(options.file, options.mode, query, options.json, out, err)
     return check(options.file, options.mode, out, err)
 
 
-def check(path: str, mode: str | None, out: TextIO, err: TextIO) -> int:
+def explain(
+    path: str, mode: str | None, query: Query, asJSON: bool, out: TextIO, err: TextIO
+) -> int:
     """
-    Validate the configuration at C{path} for C{mode} (C{None}: guess).
+    Explain C{query} to the proxy the configuration at C{path} describes,
+    in C{mode} (C{None}: guess, as L{check} does).
 
-    @return: 0 when it is good, 1 otherwise (the problems written to
-        C{err}).
+    @return: 0 when the request is decided (whatever the decision), 1 for
+        a bad configuration, 2 for a request that cannot be made (the
+        problem written to C{err}).
+    """
+    from .explain import ExplainError
+    from .explain import explain as explainRequest
+
+    loaded = _load(path, mode, err)
+    if loaded is None:
+        return 1
+    config, mode = loaded
+    try:
+        explanation = explainRequest(config, mode, query)
+    except ExplainError as e:
+        err.write(f"proxykit explain: {e}\n")
+        return 2
+    except (ValueError, OSError) as e:
+        err.write(f"{path}: {e}\n")
+        return 1
+    if asJSON:
+        import json
+
+        out.write(json.dumps(explanation.toJSON(), indent=2) + "\n")
+    else:
+        out.write(explanation.toText())
+    return 0
+
+
+def _load(path: str, mode: str | None, err: TextIO) -> tuple[ProxyConfig, str] | None:
+    """
+    The configuration at C{path} and its mode (C{mode}, or guessed: reverse
+    when the file has C{[[reverse.vhost]]} tables), with its password file
+    read as twistd reads it; or C{None}, the problems written to C{err}.
     """
     try:
         data, text = loadFile(path)
@@ -87,20 +187,34 @@ def check(path: str, mode: str | None, out: TextIO, err: TextIO) -> int:
         config = ProxyConfig.fromMapping(data, path, text, listen)
     except ConfigError as e:
         err.write(f"{e}\n")
-        return 1
+        return None
     if mode == "reverse" and not config.reverse.vhosts:
         err.write(f"{path}: reverse: reverse mode needs at least one [[reverse.vhost]]\n")
-        return 1
+        return None
     authFile = config.forward.authFile
     if authFile is not None:
         try:
             loadHtpasswd(authFile)
         except OSError as e:
             err.write(f"{path}: forward.auth_file: {authFile}: {e.strerror}\n")
-            return 1
+            return None
         except ValueError as e:
             err.write(f"{path}: forward.auth_file: {e}\n")
-            return 1
+            return None
+    return config, mode
+
+
+def check(path: str, mode: str | None, out: TextIO, err: TextIO) -> int:
+    """
+    Validate the configuration at C{path} for C{mode} (C{None}: guess).
+
+    @return: 0 when it is good, 1 otherwise (the problems written to
+        C{err}).
+    """
+    loaded = _load(path, mode, err)
+    if loaded is None:
+        return 1
+    config, mode = loaded
     try:
         # Build what twistd would build, on a reactor that never runs:
         # nothing listens and nothing is contacted.

@@ -422,6 +422,14 @@ class OriginGroup:
 
     # Introspection
 
+    def weight(self, origin: Origin) -> int:
+        """
+        The weight C{origin} has in this group.
+
+        @raise KeyError: C{origin} is not one of the group's.
+        """
+        return self._index[origin].weight
+
     def isDown(self) -> bool:
         """
         Whether the active health checks marked every origin of the group

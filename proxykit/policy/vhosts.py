@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
+import attrs
 from twisted.internet.interfaces import IReactorTime
 
 from ..config.checks import AddressSet
@@ -84,6 +85,13 @@ class RoutePolicy:
         self.retries = config.retries
         self.hooks: Hooks | None = None
         """The route's own hooks (L{Hooks.forRoute}), bound by the factory."""
+
+    @property
+    def config(self) -> RouteConfig:
+        """
+        The route's settings.
+        """
+        return self._config
 
     def isTrusted(self, client: str) -> bool:
         """
@@ -199,6 +207,33 @@ class Route:
         return rest
 
 
+EXACT: Final = "exact"
+"""A L{VhostLookup} by one of the virtual host's exact names."""
+WILDCARD: Final = "wildcard"
+"""A L{VhostLookup} by a C{*.suffix} name."""
+DEFAULT: Final = "default"
+"""A L{VhostLookup} that fell to the default virtual host (or to none)."""
+
+
+@attrs.frozen
+class VhostLookup:
+    """
+    How L{VhostTable.lookup} found a virtual host.
+
+    @ivar routes: Its routes, longest prefix first, or C{None} when no
+        virtual host serves the host.
+    @ivar name: Its first configured name, or C{None}.
+    @ivar how: L{EXACT}, L{WILDCARD} or L{DEFAULT}.
+    @ivar matched: The exact name or C{*.suffix} pattern that matched, or
+        C{None} (L{DEFAULT}).
+    """
+
+    routes: list[Route] | None
+    name: str | None
+    how: str
+    matched: str | None
+
+
 class VhostTable:
     """
     Virtual hosts by name: exact names first, then wildcards (longest
@@ -277,21 +312,32 @@ class VhostTable:
             return cache[host]
         except KeyError:
             pass
-        name = normalizeHost(host)
-        routes: list[Route] | None = None
-        if name is not None:
-            routes = self._exact.get(name)
-            if routes is None:
-                for suffix, candidates in self._wildcards:
-                    if name.endswith(suffix) and len(name) > len(suffix):
-                        routes = candidates
-                        break
-        if routes is None:
-            routes = self._default
+        routes = self.lookup(host).routes
         if len(cache) >= self._CACHE_SIZE:
             cache.clear()
         cache[host] = routes
         return routes
+
+    def lookup(self, host: bytes | None) -> VhostLookup:
+        """
+        Which virtual host serves C{host} and why: the one decision
+        L{routesFor} caches, with how it was reached (for C{proxykit
+        explain}).
+        """
+        if host is None:
+            return VhostLookup(self._default, self._nameOf(self._default), DEFAULT, None)
+        name = normalizeHost(host)
+        if name is not None:
+            routes = self._exact.get(name)
+            if routes is not None:
+                return VhostLookup(routes, self._nameOf(routes), EXACT, name)
+            for suffix, candidates in self._wildcards:
+                if name.endswith(suffix) and len(name) > len(suffix):
+                    return VhostLookup(candidates, self._nameOf(candidates), WILDCARD, "*" + suffix)
+        return VhostLookup(self._default, self._nameOf(self._default), DEFAULT, None)
+
+    def _nameOf(self, routes: list[Route] | None) -> str | None:
+        return None if routes is None else self._names.get(id(routes))
 
     def nameFor(self, host: bytes | None) -> str | None:
         """
@@ -299,10 +345,7 @@ class VhostTable:
         (the default's for an unknown host), or C{None} when none does: a
         name from the configuration, never from the request.
         """
-        routes = self.routesFor(host)
-        if routes is None:
-            return None
-        return self._names.get(id(routes))
+        return self._nameOf(self.routesFor(host))
 
     def match(self, host: bytes | None, path: bytes) -> Route | None | bool:
         """

@@ -129,6 +129,23 @@ class Admission:
         The decision for an admitted client's authenticated request: the
         message policy, the body-size precheck, the hooks, then the router.
         """
+        decision = self.precheck(request)
+        if decision is not None:
+            return decision
+        if self.hooks.deciding:
+            return self._hooked(self.hooks.hooks("before"), request, client, requestId)
+        return self.router.route(request, client)
+
+    def precheck(self, request: Request) -> Decision | None:
+        """
+        The checks of an admitted client's authenticated request before the
+        hooks and the router: the message policy (loops 508, TRACE 405,
+        C{Max-Forwards: 0} answered here), then the body-size precheck
+        (413).
+
+        @return: Their decision, or C{None} to go on to the hooks and the
+            router.
+        """
         if request.via is not None or request.method in _CHECKED_METHODS:
             decision = messagePolicy(request, self._pseudonym, self._allowTrace)
             if decision is not None:
@@ -136,9 +153,7 @@ class Admission:
         limit = self._maxBodyBytes
         if limit and request.framing == Framing.LENGTH and request.contentLength > limit:
             return Refuse(413, "request body too large")
-        if self.hooks.deciding:
-            return self._hooked(self.hooks.hooks("before"), request, client, requestId)
-        return self.router.route(request, client)
+        return None
 
     def _hooked(
         self,

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Final
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ..decisions import Forward, Origin
+from ..decisions import ClientInfo, Forward, Origin
 from ..h1 import (
     Framing,
     Headers,
@@ -85,6 +85,46 @@ def _text(value: bytes | None) -> str | None:
     A field value for a log event, which carries plain values only.
     """
     return None if value is None else value.decode("ascii", "backslashreplace")
+
+
+def upstreamHeaders(
+    request: Request,
+    decision: Forward,
+    origin: Origin,
+    client: ClientInfo,
+    via: bytes,
+    requestId: bytes | None,
+) -> Headers:
+    """
+    The header fields an exchange sends to C{origin} for C{request}, routed
+    to C{decision}: the route's header policy (or the plain forward-proxy
+    one), C{Max-Forwards} decremented for OPTIONS and TRACE, the upgrade
+    asked again of the origin, and the framing fields the body is read
+    with.  Pure: C{proxykit explain} shows what it returns.
+
+    @param client: The connection the request came on.
+    @param via: This proxy's C{Via} value for the request's version.
+    @param requestId: The request's id, or C{None} (none added).
+    """
+    policy: RoutePolicy | None = decision.policy  # type: ignore[assignment]
+    if policy is None:
+        headers = forwardHeaders(
+            request.headers, request.connectionTokens, via, decision.host, requestId
+        )
+    else:
+        headers = policy.requestHeaders(request, client, origin, decision.host, via, requestId)
+    if request.maxForwards is not None and request.method in (b"OPTIONS", b"TRACE"):
+        headers = decrementMaxForwards(headers)
+    if request.upgrade:
+        # Connection and Upgrade are hop-by-hop, but a protocol switch is
+        # asked of each hop in turn: ask the origin the same.
+        headers.append((b"Connection", b"upgrade"))
+        headers.extend(field for field in request.headers if field[0].lower() == b"upgrade")
+    if request.framing != Framing.NONE:
+        # The framing sent on is the one the body is read with: both come
+        # from the one decision carried by the request.
+        headers = framedHeaders(headers, request.framing, request.contentLength)
+    return headers
 
 
 @implementer(IExchange)
@@ -355,28 +395,9 @@ class Exchange:
     def _head(self, target: Origin) -> bytes:
         request = self.request
         decision = self.decision
-        policy = self._policy
-        if policy is None:
-            headers = forwardHeaders(
-                request.headers, request.connectionTokens, self._via, decision.host, self._requestId
-            )
-        else:
-            headers = policy.requestHeaders(
-                request, self.client.client, target, decision.host, self._via, self._requestId
-            )
-        if request.maxForwards is not None and request.method in (b"OPTIONS", b"TRACE"):
-            headers = decrementMaxForwards(headers)
-        if request.upgrade:
-            # Connection and Upgrade are hop-by-hop, but a protocol switch is
-            # asked of each hop in turn: ask the origin the same.
-            headers.append((b"Connection", b"upgrade"))
-            headers.extend(
-                field for field in request.headers if field[0].lower() == b"upgrade"
-            )
-        if request.framing != Framing.NONE:
-            # The framing sent on is the one the body is read with: both
-            # come from the one decision carried by the request.
-            headers = framedHeaders(headers, request.framing, request.contentLength)
+        headers = upstreamHeaders(
+            request, decision, target, self.client.client, self._via, self._requestId
+        )
         return requestHead(request.method, decision.target, headers)
 
     # Pool requester
