@@ -241,3 +241,48 @@ class ProbeTests(TestCase):
             self.assertEqual(child.process.wait(STOP_TIMEOUT), 0, child.output())
 
         return deferToThread(check)
+
+
+class DocumentedCheckTests(TestCase):
+    """
+    The Kubernetes part of docs/scaling.rst's "Deployment" section.
+    """
+
+    timeout = 60
+
+    def test_checkCommands(self) -> None:
+        """
+        The two commands that extract the ConfigMap's configuration and
+        check it run as written (in a scratch directory, so that the file
+        they write lands there): the check passes.
+        """
+        from .test_systemd import deploymentBlocks
+
+        [commands] = [block for block in deploymentBlocks("sh") if any("configmap.yaml" in c for c in block)]
+        self.assertEqual(len(commands), 2, commands)
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        bin = os.path.dirname(sys.executable) + "/"
+        outputs = []
+        for command in commands:
+            command = command.replace(".venv/bin/", bin).replace("examples/", os.path.join(ROOT, "examples") + "/")
+            result = run(["sh", "-c", command], directory, 60)
+            self.assertEqual(result.returncode, 0, f"{command}: {result.stdout}")
+            outputs.append(result.stdout)
+        self.assertIn("reverse.toml: ok (reverse mode)", outputs[1])
+        with open(os.path.join(directory, "reverse.toml")) as f:
+            self.assertEqual(f.read(), configText())
+
+    def test_applyCommands(self) -> None:
+        """
+        The build and apply commands name the Dockerfile and the manifests'
+        directory, and the Deployment the manifests create.
+        """
+        from .test_systemd import deploymentBlocks
+
+        lines = [line for block in deploymentBlocks("console") for line in block]
+        self.assertIn("docker build -f examples/kubernetes/Dockerfile -t proxykit:latest .", lines)
+        self.assertIn("kubectl apply -f examples/kubernetes/", lines)
+        self.assertEqual(container()["image"], "proxykit:latest")
+        self.assertIn("kubectl rollout status deployment/proxykit", lines)
+        self.assertIn(("Deployment", "proxykit"), manifests())

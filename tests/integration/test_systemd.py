@@ -300,3 +300,97 @@ class SocketActivationTests(TestCase):
         return deferToThread(
             self.serve, "reverse", ["-H", "Host: www.example.com", "http://127.0.0.1:PORT/small"]
         )
+
+
+SCALING = os.path.join(ROOT, "docs", "scaling.rst")
+
+
+def deploymentBlocks(language: str) -> list[list[str]]:
+    """
+    The lines of each C{.. code-block:: LANGUAGE} of the "Deployment"
+    section of docs/scaling.rst, unindented.
+    """
+    with open(SCALING) as f:
+        text = f.read()
+    section = re.search(r"^Deployment\n-+\n(.*?)(?=^[^\n]+\n-+\n|\Z)", text, re.M | re.S)
+    assert section is not None
+    blocks: list[list[str]] = []
+    inside = False
+    for line in section.group(1).splitlines():
+        if line.strip() == f".. code-block:: {language}":
+            inside = True
+            blocks.append([])
+        elif inside and line and not line[0].isspace():
+            inside = False
+        elif inside and line.strip():
+            blocks[-1].append(line[3:])
+    return blocks
+
+
+class DocumentedDeploymentTests(TestCase):
+    """
+    The systemd part of docs/scaling.rst's "Deployment" section: the
+    commands that can run here run as written (ports moved to free ones),
+    and the others name files and units that exist.
+    """
+
+    timeout = 120
+
+    def test_tryIt(self) -> Deferred[None]:
+        """
+        The throw-away application, the reverse service's command under
+        C{systemd-socket-activate} and the curl through it work as written:
+        curl gets the application's page, and the access log on standard
+        output has its line.
+        """
+        if SOCKET_ACTIVATE is None:
+            raise SkipTest(f"systemd-socket-activate {MISSING}")
+
+        def check() -> None:
+            commands = [line for block in deploymentBlocks("sh") for line in block]
+            [application] = [c for c in commands if "http.server" in c]
+            [start] = [c for c in commands if c.startswith("systemd-socket-activate")]
+            [client] = [c for c in commands if c.startswith("curl") and ":8080/" in c]
+            directory = os.path.abspath(self.mktemp())
+            originPort, port, admin = freePort(), freePort(), freePort()
+            configPath, _ = localCopy("reverse", directory, originPort, admin)
+            env = dict(os.environ, PYTHONUNBUFFERED="1")
+            origin = Child(shlex.split(application.replace("8001", str(originPort))), directory, env)
+            self.addCleanup(origin.stop)
+            origin.waitForLine(rf"Serving HTTP on 127\.0\.0\.1 port {originPort}")
+            argv = shlex.split(start.replace("127.0.0.1:8080", f"127.0.0.1:{port}"))
+            argv = [
+                configPath if a == "examples/systemd/reverse.toml"
+                else a.replace(".venv/bin/", os.path.dirname(sys.executable) + "/")
+                for a in argv
+            ]
+            self.assertIn(configPath, argv)
+            proxy = Child(argv, ROOT, env)
+            self.addCleanup(proxy.stop)
+            proxy.waitForLine(rf"Listening on 127\.0\.0\.1:{port}")
+            page = curl(*shlex.split(client.replace(":8080/", f":{port}/"))[1:])
+            self.assertIn("Directory listing", page)
+            proxy.waitForLine(r'"GET / HTTP/1\.1" 200 ')
+
+        return deferToThread(check)
+
+    def test_installCommands(self) -> None:
+        """
+        The install and operation commands name the files of
+        examples/systemd, the paths the units use, and the units
+        themselves.
+        """
+        lines = [line for block in deploymentBlocks("console") for line in block]
+        text = "\n".join(lines)
+        for path in re.findall(r"examples/systemd/\S+", text):
+            self.assertTrue(os.path.exists(os.path.join(ROOT, path)), path)
+        self.assertIn("python3 -m venv /opt/proxykit", lines)
+        for line in lines:
+            if line.startswith(("systemctl ", "journalctl ")):
+                for unit in re.findall(r"proxykit-\w+(?:\.\w+)?", line):
+                    name = unit if "." in unit else unit + ".service"
+                    self.assertTrue(os.path.exists(os.path.join(UNITS, name)), line)
+        [tail] = [line for line in lines if line.startswith("tail ")]
+        unit = readUnit(os.path.join(UNITS, "proxykit-forward.service"))
+        [logs] = values(unit["Service"], "LogsDirectory")
+        self.assertEqual(tail, f"tail -f /var/log/{logs}/access.log")
