@@ -385,6 +385,11 @@ class DocumentedDeploymentTests(TestCase):
         for path in re.findall(r"examples/systemd/\S+", text):
             self.assertTrue(os.path.exists(os.path.join(ROOT, path)), path)
         self.assertIn("python3 -m venv /opt/proxykit", lines)
+        [cache] = [line for line in lines if "getPlugins" in line]
+        self.assertTrue(cache.startswith(f"{INSTALLED}/python -c "), cache)
+        # That command runs (in the tests' virtualenv).
+        result = run([sys.executable, *shlex.split(cache)[1:]], ROOT, 60)
+        self.assertEqual((result.returncode, result.stdout), (0, ""))
         for line in lines:
             if line.startswith(("systemctl ", "journalctl ")):
                 for unit in re.findall(r"proxykit-\w+(?:\.\w+)?", line):
