@@ -36,6 +36,7 @@ from .test_admin import get
 from .test_lifecycle import freePort, waitFor
 
 UNITS = os.path.join(ROOT, "examples", "systemd")
+SCALING = os.path.join(ROOT, "docs", "scaling.rst")
 MODES = ("forward", "reverse")
 INSTALLED = "/opt/proxykit/bin"
 """Where the units expect proxykit's virtualenv."""
@@ -200,7 +201,9 @@ class UnitFileTests(TestCase):
     def test_verify(self) -> None:
         """
         C{systemd-analyze verify} finds nothing to say about the four units
-        (installed in the test's virtualenv instead of C{/opt/proxykit}).
+        (installed in the test's virtualenv instead of C{/opt/proxykit}),
+        and C{systemd-analyze security} rates each service's exposure as
+        docs/scaling.rst says.
         """
         if ANALYZE is None:
             raise SkipTest(f"systemd-analyze {MISSING}")
@@ -217,6 +220,16 @@ class UnitFileTests(TestCase):
         self.assertEqual(len(units), 4, units)
         result = run([ANALYZE, "verify", *(os.path.join(".", u) for u in units)], directory, 60)
         self.assertEqual((result.returncode, result.stdout), (0, ""))
+        with open(SCALING) as f:
+            documented = re.search(r"rates the exposure of each ([0-9.]+) of 10", f.read())
+        assert documented is not None
+        for mode in MODES:
+            result = run(
+                [ANALYZE, "security", "--offline=yes", f"./proxykit-{mode}.service"], directory, 60
+            )
+            exposure = re.search(r"Overall exposure level for \S+: ([0-9.]+)", result.stdout)
+            assert exposure is not None, result.stdout
+            self.assertEqual(exposure.group(1), documented.group(1), mode)
 
 
 class SocketActivationTests(TestCase):
@@ -300,9 +313,6 @@ class SocketActivationTests(TestCase):
         return deferToThread(
             self.serve, "reverse", ["-H", "Host: www.example.com", "http://127.0.0.1:PORT/small"]
         )
-
-
-SCALING = os.path.join(ROOT, "docs", "scaling.rst")
 
 
 def deploymentBlocks(language: str) -> list[list[str]]:
