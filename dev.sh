@@ -51,6 +51,9 @@ test)
     shift
     apt_install curl openssl
     setup_venv "[test,docs]"
+    # systemd-socket-activate and systemd-analyze, for examples/systemd's
+    # tests (skipped, saying why, where they cannot be installed).
+    apt_install systemd || echo "dev.sh: package systemd not installed: its tests will be skipped" >&2
     if [ $# -eq 0 ]; then
         # The trial runs are repeated on the lowest Twisted.  Twisted 23.10
         # sets ALPN on a TLS context already in use (for twisted.web servers,

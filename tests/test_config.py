@@ -1039,6 +1039,30 @@ class ListenTests(SynchronousTestCase):
         ):
             self.assertEqual(listenEndpoint(value), value)
 
+    def test_systemd(self) -> None:
+        """
+        A C{systemd:} endpoint (socket activation) is accepted when systemd
+        passed the socket it names, and otherwise refused with what to do,
+        not with Twisted's lookup error.
+        """
+        from twisted.internet.endpoints import _SystemdParser
+        from twisted.python.systemd import ListenFDs
+
+        from proxykit.config.checks import listenEndpoint, listenProblem
+
+        value = "systemd:domain=INET:index=0"
+        self.patch(_SystemdParser, "_sddaemon", ListenFDs.fromEnvironment(environ={}))
+        self.assertEqual(
+            listenProblem(value),
+            "invalid endpoint 'systemd:domain=INET:index=0': no such socket inherited from"
+            " systemd: start proxykit from a socket unit (or systemd-socket-activate),"
+            " which passes it",
+        )
+        inherited = {"LISTEN_PID": str(os.getpid()), "LISTEN_FDS": "1", "LISTEN_FDNAMES": "proxykit.socket"}
+        self.patch(_SystemdParser, "_sddaemon", ListenFDs.fromEnvironment(environ=inherited))
+        self.assertEqual(listenEndpoint(value), value)
+        self.assertIn("no such socket", listenProblem("systemd:domain=INET:index=1") or "")
+
 
 class SeveralErrorsTests(SynchronousTestCase):
     """

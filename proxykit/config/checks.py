@@ -456,6 +456,13 @@ def _endpointProblem(e: Exception, kind: str) -> str:
     @param kind: The endpoint type the string names (its prefix).
     """
     message = str(e)
+    if kind == "systemd" and isinstance(e, (IndexError, KeyError)):
+        # Twisted looks the socket up in LISTEN_FDS and LISTEN_FDNAMES,
+        # which only a socket unit (or systemd-socket-activate) sets.
+        return (
+            "no such socket inherited from systemd: start proxykit from a"
+            " socket unit (or systemd-socket-activate), which passes it"
+        )
     if message.startswith("Unknown endpoint type:"):
         return (
             f"unknown endpoint type {kind!r} (expected {_ENDPOINT_TYPES} "

@@ -292,5 +292,9 @@ class DistributionTests(TestCase):
             self.assertIn(PLUGIN, names)
             self.assertIn(TYPED, names)
             self.assertNotIn("twisted/plugins/__init__.py", names)
+            # The deployment examples, which the sdist's tests read.
+            for directory in ("examples/systemd", "examples/kubernetes"):
+                for name in os.listdir(os.path.join(ROOT, directory)):
+                    self.assertIn(f"{directory}/{name}", names)
 
         return deferToThread(check)
