@@ -11,7 +11,15 @@ from pathlib import Path
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from proxykit import ForwardConfig, Hooks, ProxyConfig, Refuse, RequestEvent, Timeouts
+from proxykit import (
+    ForwardConfig,
+    Hooks,
+    LimitsConfig,
+    ProxyConfig,
+    Refuse,
+    RequestEvent,
+    Timeouts,
+)
 from proxykit.policy.routing import ForwardRouter
 from proxykit.testing import (
     FIRST_REQUEST_ID,
@@ -249,6 +257,44 @@ class BuildTests(SynchronousTestCase):
         client = h.fakeClient()
         self.assertEqual(client.get("http://example.test/private").status, 403)
         self.assertEqual(client.get("http://example.test/public").status, 200)
+
+    def test_connectionCap(self) -> None:
+        """
+        Fake clients connect through the listener's connection cap: at the
+        cap, the longest idle connection is closed for a new client, and
+        they report the first listener's endpoint string.
+        """
+        seen: list[str] = []
+        hooks = Hooks()
+
+        @hooks.beforeRouting
+        def listener(event: RequestEvent) -> None:
+            seen.append(event.client.listener)
+
+        config = ProxyConfig(listen=("tcp:3128:interface=127.0.0.1",), limits=LimitsConfig(maxClientConnections=1))
+        h = ProxyHarness(config, hooks=hooks)
+        h.fakeOrigin("example.test:80")
+        first = h.fakeClient()
+        self.assertEqual(first.get("http://example.test/").status, 200)
+        second = h.fakeClient()
+        self.assertTrue(first.closed)
+        self.assertEqual(second.get("http://example.test/").status, 200)
+        self.assertEqual(seen, ["tcp:3128:interface=127.0.0.1"] * 2)
+        h.close()
+
+    def test_strictDestinations(self) -> None:
+        """
+        A forward proxy listening beyond loopback refuses private
+        destinations, a name's documentation address among them; a name
+        given a public address is reached.
+        """
+        h = ProxyHarness(ProxyConfig(listen=("tcp:3128",)))
+        private = h.fakeOrigin("private.test:80")
+        public = h.fakeOrigin("public.test:80", resolvesTo="93.184.215.14")
+        client = h.fakeClient()
+        self.assertEqual(client.get("http://private.test/").status, 403)
+        self.assertEqual(client.get("http://public.test/").status, 200)
+        self.assertEqual((private.connections, public.connections), (0, 1))
 
     def test_badMode(self) -> None:
         """

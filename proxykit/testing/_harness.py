@@ -21,6 +21,7 @@ from ..policy.destinations import DestinationPolicy, destinationsFor
 from ..policy.requestid import RequestIds
 from ..relay.client import ProxyProtocol
 from ..relay.factory import ProxyFactory
+from ..relay.gate import ListenerGate
 from ..relay.health import HealthChecker
 from ..relay.hooks import Hooks
 from ._fakes import FakeClient, FakeOrigin, RawOrigin
@@ -61,6 +62,9 @@ class ProxyHarness:
     @ivar config: The proxy's configuration.
     @ivar factory: The proxy, built by L{proxykit.build.buildFactory} as
         C{twistd proxykit} builds it.
+    @ivar gate: The listener's connection cap (C{limits.max_client_connections})
+        the fake clients connect through, named by the first endpoint of
+        C{config.listen}.
     @ivar origins: The connections L{acceptOrigin} completed.
     """
 
@@ -110,7 +114,9 @@ class ProxyHarness:
         self.factory.requestIds = RequestIds(
             config.log.requestId, config.reverse.trustedProxies, seed=_SEED
         )
-        self.factory.doStart()  # type: ignore[no-untyped-call]
+        listener = config.listen[0] if config.listen else ""
+        self.gate = ListenerGate(self.factory, config.limits.maxClientConnections, listener)
+        self.gate.doStart()
         self.origins: list[tuple[Protocol, RecordingTransport]] = []
         self._client: tuple[ProxyProtocol, RecordingTransport] | None = None
         self._clients = 0
@@ -186,7 +192,9 @@ class ProxyHarness:
             port = 50000 + self._clients
         client = FakeClient(self.flush)
         address = IPv4Address("TCP", host, port)
-        self.reactor.join(client, self.factory.buildProtocol(address), address, PROXY_ADDRESS)
+        proxy = self.gate.buildProtocol(address)
+        assert proxy is not None
+        self.reactor.join(client, proxy, address, PROXY_ADDRESS)
         self.flush()
         return client
 
@@ -218,7 +226,7 @@ class ProxyHarness:
         """
         Stop the health checks and close the pool's idle connections.
         """
-        self.factory.doStop()  # type: ignore[no-untyped-call]
+        self.gate.doStop()
         self.factory.pool.closeAll()
         self.flush()
 
