@@ -179,22 +179,27 @@ class ProxyHarness:
 
     # Fake clients
 
-    def fakeClient(self, peer: str = "127.0.0.1:0") -> FakeClient:
+    def fakeClient(self, peer: str = "127.0.0.1:0", local: str | None = None) -> FakeClient:
         """
         Connect a new client to the proxy.
 
         @param peer: The client's address (C{host:port}); port C{0}: one
             picked for it.
+        @param local: The proxy's address the client connected to
+            (C{host:port}); C{None}: L{PROXY_ADDRESS}.
         """
         host, port = _splitAddress(peer)
         self._clients += 1
         if port == 0:
             port = 50000 + self._clients
+        proxyAddress = PROXY_ADDRESS
+        if local is not None:
+            proxyAddress = IPv4Address("TCP", *_splitAddress(local))
         client = FakeClient(self.flush)
         address = IPv4Address("TCP", host, port)
         proxy = self.gate.buildProtocol(address)
         assert proxy is not None
-        self.reactor.join(client, proxy, address, PROXY_ADDRESS)
+        self.reactor.join(client, proxy, address, proxyAddress)
         self.flush()
         return client
 
