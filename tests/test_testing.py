@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from proxykit import (
@@ -24,6 +28,7 @@ from proxykit.policy.routing import ForwardRouter
 from proxykit.testing import (
     FIRST_REQUEST_ID,
     OriginRequest,
+    Pipe,
     ProxyHarness,
     Reply,
     Reset,
@@ -185,6 +190,29 @@ class ForwardTests(SynchronousTestCase):
         self.assertEqual(h.fakeClient().connect("smtp.test:25").status, 403)
         self.assertEqual(server.connections, 0)
 
+    def test_upgrade(self) -> None:
+        """
+        A request with C{Upgrade} answered C{101} switches the client to
+        raw bytes, as after a CONNECT.
+        """
+        h = ProxyHarness()
+        client = h.fakeClient()
+        response = client.get(
+            "http://127.0.0.1:9000/chat", [("Connection", "upgrade"), ("Upgrade", "websocket")]
+        )
+        proto, transport = h.acceptOrigin()
+        self.assertIn(b"Upgrade: websocket\r\n", transport.value())
+        transport.clear()
+        proto.dataReceived(
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n"
+            b"Upgrade: websocket\r\n\r\nhello"
+        )
+        h.flush()
+        self.assertEqual((response.status, response.complete), (101, True))
+        self.assertEqual(client.tunnelled, b"hello")
+        client.write(b"frame")
+        self.assertEqual(transport.value(), b"frame")
+
     def test_unattached(self) -> None:
         """
         A connection to an address no fake origin serves waits for the
@@ -197,6 +225,69 @@ class ForwardTests(SynchronousTestCase):
         proto.dataReceived(b"HTTP/1.1 204 No Content\r\n\r\n")
         h.flush()
         self.assertEqual(response.status, 204)
+
+
+class _Recorder(Protocol):
+    def __init__(self) -> None:
+        self.data = b""
+        self.lost: Failure | None = None
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data += data
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.lost = reason
+
+
+class PipeTests(SynchronousTestCase):
+    """
+    L{Pipe} joins two protocols in memory.
+    """
+
+    def pipe(self) -> tuple[Pipe, _Recorder, _Recorder]:
+        left, right = _Recorder(), _Recorder()
+        address = IPv4Address("TCP", "127.0.0.1", 1)
+        return Pipe(left, right, address, address), left, right
+
+    def test_bytesThenClose(self) -> None:
+        """
+        Bytes written before a close arrive before it.
+        """
+        pipe, left, right = self.pipe()
+        pipe.left.write(b"abc")
+        pipe.left.loseConnection()
+        while pipe.pump():
+            pass
+        self.assertEqual(right.data, b"abc")
+        assert right.lost is not None and left.lost is not None
+        self.assertTrue(right.lost.check(ConnectionDone))
+        self.assertTrue(pipe.closed)
+
+    def test_abort(self) -> None:
+        """
+        An abort reaches both sides as a lost connection, after what was
+        written before it.
+        """
+        pipe, left, right = self.pipe()
+        pipe.right.write(b"x")
+        pipe.right.abortConnection()
+        while pipe.pump():
+            pass
+        self.assertEqual(left.data, b"x")
+        assert left.lost is not None
+        self.assertTrue(left.lost.check(ConnectionLost))
+        self.assertTrue(pipe.right.aborted)
+
+    def test_halfCloseNotSupported(self) -> None:
+        """
+        A half-close reaching a protocol that cannot half-close closes the
+        connection.
+        """
+        pipe, left, right = self.pipe()
+        pipe.left.loseWriteConnection()
+        self.assertTrue(pipe.pump())
+        self.assertIsNotNone(right.lost)
+        self.assertFalse(pipe.pump())
 
 
 class BuildTests(SynchronousTestCase):

@@ -418,7 +418,7 @@ class FakeClient(Protocol):
 
     @ivar responses: The responses to the requests sent, in order.
     @ivar tunnelled: Bytes received through a tunnel (after a 2xx answer
-        to L{connect}).
+        to L{connect}, or a C{101} to a request with an C{Upgrade} field).
     @ivar closed: The proxy closed the connection (or it was reset).
     """
 
@@ -426,7 +426,7 @@ class FakeClient(Protocol):
         self._flush = flush
         self.parser = H1Connection(isServer=False)
         self.responses: list[ClientResponse] = []
-        self._waiting: list[tuple[ClientResponse, bytes]] = []
+        self._waiting: list[tuple[ClientResponse, bytes, bool]] = []
         self.tunnelled = b""
         self._tunnel = False
         self.closed = False
@@ -456,9 +456,10 @@ class FakeClient(Protocol):
             fields.append((b"Content-Length", b"%d" % (len(body),)))
         response = ClientResponse()
         self.responses.append(response)
-        self._waiting.append((response, method))
+        upgrade = b"upgrade" in names
+        self._waiting.append((response, method, upgrade))
         if len(self._waiting) == 1:
-            self.parser.expectResponse(method)
+            self.parser.expectResponse(method, upgrade)
         assert self.transport is not None
         self.transport.write(requestHead(method, target, fields) + body)
         self._flush()
@@ -519,7 +520,7 @@ class FakeClient(Protocol):
 
     def _parse(self) -> None:
         while self._waiting:
-            response, method = self._waiting[0]
+            response, method, upgrade = self._waiting[0]
             try:
                 event = self.parser.nextEvent()
             except ProtocolError as e:
@@ -527,11 +528,12 @@ class FakeClient(Protocol):
             if event is NEED_DATA:
                 return
             if isinstance(event, Response):
-                if event.status < 200:
+                switched = upgrade and event.status == 101
+                if event.status < 200 and not switched:
                     continue
                 response.status, response.reason = event.status, event.reason
                 response.headers = tuple(event.headers)
-                if method == b"CONNECT" and event.status < 300:
+                if switched or (method == b"CONNECT" and event.status < 300):
                     self._finish()
                     self._tunnel = True
                     self.tunnelled += self.parser.trailingData
@@ -542,10 +544,11 @@ class FakeClient(Protocol):
                 self._finish()
 
     def _finish(self) -> None:
-        response, _ = self._waiting.pop(0)
+        response, _, _ = self._waiting.pop(0)
         response.complete = True
         if self._waiting:
-            self.parser.expectResponse(self._waiting[0][1])
+            _, method, upgrade = self._waiting[0]
+            self.parser.expectResponse(method, upgrade)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.closed = True
