@@ -120,7 +120,7 @@ TESTING = {
     "Answer": "proxykit.testing._fakes.Answer",
     "ClientResponse": "proxykit.testing._fakes.ClientResponse",
     "FIRST_REQUEST_ID": "proxykit.testing._harness.FIRST_REQUEST_ID",
-    "FakeClient": "proxykit.testing._fakes.FakeClient",
+    "FakeClient": "proxykit.testing._client.FakeClient",
     "FakeOrigin": "proxykit.testing._fakes.FakeOrigin",
     "Handler": "proxykit.testing._fakes.Handler",
     "InMemoryReactor": "proxykit.testing._memory.InMemoryReactor",

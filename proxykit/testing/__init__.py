@@ -14,10 +14,10 @@ builds it.  Works under trial and pytest alike (nothing here depends on a
 test runner).
 """
 
+from ._client import FakeClient
 from ._fakes import (
     Answer,
     ClientResponse,
-    FakeClient,
     FakeOrigin,
     Handler,
     OriginRequest,

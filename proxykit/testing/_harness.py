@@ -24,7 +24,8 @@ from ..relay.factory import ProxyFactory
 from ..relay.gate import ListenerGate
 from ..relay.health import HealthChecker
 from ..relay.hooks import Hooks
-from ._fakes import FakeClient, FakeOrigin, RawOrigin
+from ._client import FakeClient
+from ._fakes import FakeOrigin, RawOrigin
 from ._memory import REFUSED, InMemoryReactor, RecordingTransport
 
 FIRST_REQUEST_ID = b"00000000000000000000000000000001"
