@@ -12,13 +12,12 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
-from proxykit import ForwardConfig, ForwardRouter, ProxyConfig, ProxyFactory
+from proxykit import ForwardConfig, ProxyConfig
 from proxykit.config.checks import checkPattern
 from proxykit.policy.destinations import DestinationPolicy, DestinationRefused
 from proxykit.relay.endpoints import connect
 from proxykit.relay.errors import connectFailureStatus
-
-from ._harness import Transport
+from proxykit.testing import ProxyHarness
 
 NON_CANONICAL = (
     "127.1",
@@ -311,29 +310,27 @@ class NonLoopbackClientTests(SynchronousTestCase):
     address reaches an origin.
     """
 
-    def proxy(self, peer: str = "192.0.2.7", local: str = "192.0.2.10") -> tuple[
-        MemoryReactorClock, ProxyFactory
-    ]:
-        reactor = MemoryReactorClock()  # resolves every name to 127.0.0.1
-        policy = DestinationPolicy(strict=True)
-        factory = ProxyFactory(
-            ForwardRouter(STRICT.forward, policy),
-            config=STRICT,
-            reactor=reactor,
-            destinations=policy,
-        )
+    def proxy(self, peer: str = "192.0.2.7", local: str = "192.0.2.10") -> ProxyHarness:
+        """
+        The strict proxy, where C{localhost} and C{evil.test} resolve to
+        127.0.0.1, and its client at C{peer} reaching it at C{local}.
+        """
+        h = ProxyHarness(STRICT, destinations=DestinationPolicy(strict=True))
+        for name in ("localhost", "evil.test"):
+            for port in (443, 9000):
+                h.fakeOrigin(f"{name}:{port}", resolvesTo="127.0.0.1")
         self.peer, self.local = peer, local
-        return reactor, factory
+        return h
 
-    def status(self, factory: ProxyFactory, request: bytes) -> bytes:
-        proto = factory.buildProtocol(IPv4Address("TCP", self.peer, 50000))
-        transport = Transport(
-            hostAddress=IPv4Address("TCP", self.local, 3128),
-            peerAddress=IPv4Address("TCP", self.peer, 50000),
-        )
-        proto.makeConnection(transport)
-        proto.dataReceived(request)
-        return transport.value().split(b"\r\n", 1)[0]
+    def status(self, h: ProxyHarness, request: bytes) -> bytes:
+        """
+        The status line the client at C{self.peer} gets for C{request}'s
+        method and target.
+        """
+        method, target = request.split(b" ")[:2]
+        client = h.fakeClient(f"{self.peer}:50000", f"{self.local}:3128")
+        response = client.request(method, target, [(b"Host", b"x")])
+        return b"HTTP/1.1 %d %s" % (response.status, response.reason)
 
     def test_spellings(self) -> None:
         """
@@ -355,13 +352,13 @@ class NonLoopbackClientTests(SynchronousTestCase):
                 b"GET http://%s:9000/ HTTP/1.1\r\nHost: x\r\n\r\n" % (host.encode(),),
                 b"CONNECT %s:443 HTTP/1.1\r\nHost: x\r\n\r\n" % (host.encode(),),
             ):
-                reactor, factory = self.proxy()
+                h = self.proxy()
                 self.assertEqual(
-                    self.status(factory, request), b"HTTP/1.1 " + status + (
+                    self.status(h, request), b"HTTP/1.1 " + status + (
                         b" Bad Request" if status == b"400" else b" Forbidden"
                     ), request,
                 )  # fmt: skip
-                self.assertEqual(reactor.tcpClients, [], request)
+                self.assertEqual(h.reactor.tcpClients, [], request)
 
     def test_loopbackClientSameRule(self) -> None:
         """
@@ -369,19 +366,19 @@ class NonLoopbackClientTests(SynchronousTestCase):
         over loopback gets the same answers as one that did not.
         """
         for host in (b"127.0.0.1", b"[::1]", b"localhost", b"10.1.2.3"):
-            reactor, factory = self.proxy(peer="127.0.0.1", local="127.0.0.1")
+            h = self.proxy(peer="127.0.0.1", local="127.0.0.1")
             request = b"GET http://%s:9000/ HTTP/1.1\r\nHost: x\r\n\r\n" % (host,)
-            self.assertEqual(self.status(factory, request), b"HTTP/1.1 403 Forbidden", host)
-            self.assertEqual(reactor.tcpClients, [], host)
+            self.assertEqual(self.status(h, request), b"HTTP/1.1 403 Forbidden", host)
+            self.assertEqual(h.reactor.tcpClients, [], host)
         # The client is allowed: a public destination is tried.
-        reactor, factory = self.proxy(peer="127.0.0.1", local="127.0.0.1")
-        self.status(factory, b"GET http://93.184.216.34:9000/ HTTP/1.1\r\nHost: x\r\n\r\n")
-        self.assertEqual(reactor.tcpClients[0][:2], ("93.184.216.34", 9000))
+        h = self.proxy(peer="127.0.0.1", local="127.0.0.1")
+        self.status(h, b"GET http://93.184.216.34:9000/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(h.reactor.tcpClients[0][:2], ("93.184.216.34", 9000))
 
     def test_publicDestinationConnects(self) -> None:
         """
         A public address is connected to, at the address named.
         """
-        reactor, factory = self.proxy()
-        self.status(factory, b"GET http://93.184.216.34:9000/ HTTP/1.1\r\nHost: x\r\n\r\n")
-        self.assertEqual(reactor.tcpClients[0][:2], ("93.184.216.34", 9000))
+        h = self.proxy()
+        self.status(h, b"GET http://93.184.216.34:9000/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(h.reactor.tcpClients[0][:2], ("93.184.216.34", 9000))

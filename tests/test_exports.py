@@ -116,6 +116,53 @@ class ExportsTests(SynchronousTestCase):
         self.assertFalse(hasattr(proxykit, "ProxyProtocol"))
 
 
+TESTING = {
+    "Answer": "proxykit.testing._fakes.Answer",
+    "ClientResponse": "proxykit.testing._fakes.ClientResponse",
+    "FIRST_REQUEST_ID": "proxykit.testing._harness.FIRST_REQUEST_ID",
+    "FakeClient": "proxykit.testing._client.FakeClient",
+    "FakeOrigin": "proxykit.testing._fakes.FakeOrigin",
+    "Handler": "proxykit.testing._fakes.Handler",
+    "InMemoryReactor": "proxykit.testing._memory.InMemoryReactor",
+    "OriginRequest": "proxykit.testing._fakes.OriginRequest",
+    "PROXY_ADDRESS": "proxykit.testing._harness.PROXY_ADDRESS",
+    "Pipe": "proxykit.testing._memory.Pipe",
+    "ProxyHarness": "proxykit.testing._harness.ProxyHarness",
+    "RawOrigin": "proxykit.testing._fakes.RawOrigin",
+    "RecordingTransport": "proxykit.testing._memory.RecordingTransport",
+    "Reply": "proxykit.testing._fakes.Reply",
+    "Reset": "proxykit.testing._fakes.Reset",
+}
+"""The public names of C{proxykit.testing} and where they are defined."""
+
+
+class TestingExportsTests(SynchronousTestCase):
+    """
+    C{proxykit.testing} exports its harness, each name documented in
+    C{docs/testing.rst}.
+    """
+
+    def test_exports(self) -> None:
+        """
+        C{__all__} is exactly L{TESTING}'s names, sorted, each the object
+        defined where L{TESTING} says.
+        """
+        import proxykit.testing
+
+        self.assertEqual(proxykit.testing.__all__, sorted(TESTING))
+        for name, path in TESTING.items():
+            self.assertIs(getattr(proxykit.testing, name), namedAny(path), name)
+
+    def test_documented(self) -> None:
+        """
+        Each name is in the tutorial.
+        """
+        with open(os.path.join(ROOT, "docs", "testing.rst")) as f:
+            guide = f.read()
+        for name in TESTING:
+            self.assertIn(name, guide, name)
+
+
 class TestLayoutTests(SynchronousTestCase):
     """
     Each module under proxykit/ has a tests/test_<module>.py, or is named in
