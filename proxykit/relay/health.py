@@ -70,12 +70,13 @@ class _OriginHealth:
     @ivar check: The check in progress, if any.
     """
 
-    __slots__ = ("origin", "request", "up", "successes", "failures", "passed", "failed", "check")
+    __slots__ = ("origin", "request", "up", "successes", "failures", "passed", "failed", "check", "joining")
 
-    def __init__(self, origin: Origin, request: bytes) -> None:
+    def __init__(self, origin: Origin, request: bytes, joining: bool = False) -> None:
         self.origin = origin
         self.request = request
-        self.up = True
+        self.joining = joining
+        self.up = not joining
         self.successes = 0
         self.failures = 0
         self.passed = 0
@@ -129,26 +130,55 @@ class HealthChecker:
                 return origins.connect(origin, factory, config.timeout)
 
         self._connector = connector
-        path = config.path.encode("ascii")
         self._origins: dict[Origin, _OriginHealth] = {}
         for origin in group.origins:
-            host = (
-                config.host.encode("ascii")
-                if config.host is not None
-                else origin.authority
-            )
-            request = requestHead(
-                b"GET",
-                path,
-                [
-                    (b"Host", host),
-                    (b"Connection", b"close"),
-                    (b"User-Agent", USER_AGENT),
-                ],
-            )
-            self._origins[origin] = _OriginHealth(origin, request)
+            self._origins[origin] = _OriginHealth(origin, self._requestFor(origin))
         self._loop: LoopingCall | None = None
         self._groupName = " ".join(originURL(o) for o in group.origins)
+
+    def _requestFor(self, origin: Origin) -> bytes:
+        """
+        The bytes of a check of C{origin}.
+        """
+        config = self.config
+        host = config.host.encode("ascii") if config.host is not None else origin.authority
+        return requestHead(
+            b"GET",
+            config.path.encode("ascii"),
+            [
+                (b"Host", host),
+                (b"Connection", b"close"),
+                (b"User-Agent", USER_AGENT),
+            ],
+        )
+
+    def addOrigin(self, origin: Origin) -> None:
+        """
+        C{origin} joined the group (DNS discovery found it), marked down
+        (L{OriginGroup.setMembers} with C{joinDown}): check it now, and
+        mark it up after its first passing check (then C{rise} and C{fall}
+        apply as to the others).  Does nothing for an origin already
+        checked.
+
+        @param origin: An origin of the group.
+        """
+        if origin in self._origins:
+            return
+        health = _OriginHealth(origin, self._requestFor(origin), joining=True)
+        self._origins[origin] = health
+        if self._loop is not None:
+            self.checkOrigin(origin)
+
+    def removeOrigin(self, origin: Origin) -> None:
+        """
+        C{origin} left the group: check it no more (a check in progress is
+        abandoned without counting).  Does nothing for an unknown origin.
+
+        @param origin: An origin that was in the group.
+        """
+        health = self._origins.pop(origin, None)
+        if health is not None and health.check is not None:
+            health.check.abort()
 
     def start(self) -> None:
         """
@@ -229,7 +259,8 @@ class HealthChecker:
             health.passed += 1
             health.failures = 0
             health.successes += 1
-            if not health.up and health.successes >= self.config.rise:
+            if not health.up and (health.joining or health.successes >= self.config.rise):
+                health.joining = False
                 wasDown = self.group.isDown()
                 health.up = True
                 self.group.markUp(health.origin)
@@ -247,6 +278,8 @@ class HealthChecker:
             health.failed += 1
             health.successes = 0
             health.failures += 1
+            if health.joining:
+                return
             if health.up and health.failures >= self.config.fall:
                 health.up = False
                 self.group.markDown(health.origin)
