@@ -37,7 +37,6 @@ import attrs
 from twisted.internet.defer import Deferred, DeferredList, gatherResults, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.names import dns
-from twisted.names.client import Resolver
 from twisted.names.error import DNSNameError
 from twisted.python.failure import Failure
 
@@ -46,6 +45,7 @@ from ..config.values import OriginConfig, ReverseConfig
 from ..decisions import Origin
 from ..policy.balance import OriginGroup, isDiscovered, isSrvURL, originFromConfig
 from ..reactor import NamedLogger, orGlobal
+from .dnsclient import DNSClient
 
 if TYPE_CHECKING:
     from .health import HealthChecker
@@ -74,16 +74,17 @@ def systemServers(path: str = "/etc/resolv.conf") -> list[tuple[str, int]]:
     return servers or [("127.0.0.1", 53)]
 
 
-def resolverFor(config: ReverseConfig, reactor: object) -> Any:
+def resolverFor(config: ReverseConfig, reactor: object) -> DNSClient:
     """
-    The DNS resolver of C{config}: asking C{dns_servers}, or the system's
-    servers (C{/etc/resolv.conf}, read once), never the hosts file.
+    The DNS client of C{config}: asking C{dns_servers}, or the system's
+    servers (C{/etc/resolv.conf}, read when the configuration is loaded),
+    never the hosts file.
     """
     if config.dnsServers:
         servers = [parseDnsServer(server) for server in config.dnsServers]
     else:
         servers = systemServers()
-    return Resolver(servers=servers, reactor=reactor)  # type: ignore[no-untyped-call]
+    return DNSClient(servers, reactor, TIMEOUT)
 
 
 @attrs.frozen
@@ -225,9 +226,12 @@ class OriginDiscovery:
 
     def stop(self) -> None:
         """
-        Resolve no more (the members stay as they are).
+        Resolve no more (the members stay as they are); close the DNS
+        client's ports.
         """
         self._running = False
+        if isinstance(self._resolver, DNSClient):
+            self._resolver.close()
         for state in self._states:
             timer, state.timer = state.timer, None
             if timer is not None and timer.active():
