@@ -439,3 +439,83 @@ class ResolverTests(SynchronousTestCase):
             f.write("# comment\nsearch example\nnameserver 192.0.2.1\nnameserver 2001:db8::1\n")
         self.assertEqual(systemServers(path), [("192.0.2.1", 53), ("2001:db8::1", 53)])
         self.assertEqual(systemServers(path + ".missing"), [("127.0.0.1", 53)])
+
+
+class BeforeResolutionTests(SynchronousTestCase):
+    """
+    A route whose origins are all SRV records has nothing to send to until
+    their first answer.
+    """
+
+    def test_503(self) -> None:
+        """
+        Its requests get 503 naming the route, and the log says why; once
+        the records are found, requests reach the members.
+        """
+        from proxykit.config import Timeouts
+        from proxykit.policy.vhosts import ReverseRouter, VhostTable
+
+        from ._harness import Harness
+
+        events: list[LogEvent] = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        name = "_http._tcp.api.test"
+        reverseConfig = ReverseConfig(
+            vhosts=(VhostConfig(("app.example.test",), (route(f"srv+http://{name}", prefix="/api"),)),)
+        )
+        h = Harness(ProxyConfig(reverse=reverseConfig, timeouts=Timeouts(connect=5, response=30)), router=None)
+        table = VhostTable.fromConfig(reverseConfig, h.reactor)
+        h.factory.router = ReverseRouter(table, reverseConfig)
+        resolver = FakeResolver()
+        resolver.hanging.add(name)
+        discovery = OriginDiscovery(table.routes[0].upstream, reverseConfig.vhosts[0].routes[0].origins, resolver, reactor=h.reactor)  # type: ignore[arg-type]
+        discovery.start()
+        h.send(b"GET /api/x HTTP/1.1\r\nHost: app.example.test\r\n\r\n")
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 503 "))
+        self.assertEqual(h.reactor.tcpClients, [])
+        [event] = [e for e in events if "route {route} is down" in e.get("log_format", "")]
+        self.assertEqual(event["reason"], "no origin found in DNS yet")
+        discovery.stop()
+        resolver.hanging.clear()
+        resolver.records[(name, dns.SRV)] = [srv(name, 1, 1, 9001, "a.node", 30)]
+        resolver.additional[name] = [a("a.node", "127.0.0.1", 30)]
+        discovery.start()
+        h.send(b"GET /api/y HTTP/1.1\r\nHost: app.example.test\r\n\r\n")
+        self.assertEqual([c[:2] for c in h.reactor.tcpClients], [("127.0.0.1", 9001)])
+        discovery.stop()
+
+
+class AdoptTests(SynchronousTestCase):
+    """
+    A reload's new discovery takes over the old one's answers.
+    """
+
+    def test_adopt(self) -> None:
+        """
+        The members of an origin configured alike carry over, up even when
+        the route has health checks; an origin configured otherwise starts
+        over.
+        """
+        config = route(
+            "http://app.test",
+            "http://other.test",
+            healthCheck=HealthCheckConfig(path="/health", interval=30),
+        )
+        old = Fixture(config, checker=True)
+        old.resolver.records[("app.test", dns.A)] = [a("app.test", "10.0.0.1", 30)]
+        old.resolver.records[("other.test", dns.A)] = [a("other.test", "10.0.0.2", 30)]
+        old.discovery.start()
+        old.discovery.stop()
+        changed = route(
+            "http://app.test",
+            OriginConfig("http://other.test", weight=2),
+            healthCheck=HealthCheckConfig(path="/health", interval=30),
+        )
+        new = Fixture(changed, checker=True)
+        new.discovery.adopt([object(), old.discovery])
+        self.assertEqual(new.members(), ["http://10.0.0.1", "http://other.test"])
+        [member, _] = new.group.origins
+        self.assertFalse(new.group.isMarkedDown(member))
+        assert new.checker is not None
+        self.assertTrue(new.checker.isHealthy(member))

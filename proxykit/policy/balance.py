@@ -575,6 +575,15 @@ class OriginGroup:
                 return False
         return True
 
+    def downReason(self) -> str:
+        """
+        Why the group has nothing to pick (L{isDown}), in a few fixed words
+        for the log.
+        """
+        if not self._slots:
+            return "no origin found in DNS yet"
+        return "no origin of the route passes its health checks"
+
     def isUp(self, origin: Origin) -> bool:
         """
         Whether C{origin} may be chosen now: not ejected, not marked down.

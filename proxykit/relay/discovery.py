@@ -214,6 +214,31 @@ class OriginDiscovery:
         """
         self._pool = pool
 
+    def adopt(self, previous: Iterable[object]) -> None:
+        """
+        A reload replaces the discovery objects in C{previous} with this one
+        (not started yet): take over the last answers of the origins
+        configured alike, so that their members keep serving (up, as they
+        were) rather than wait for a first answer again.
+
+        @param previous: What the factory ran before: the discoveries among
+            them are read.
+        """
+        answers: dict[Source, Members] = {}
+        for task in previous:
+            if isinstance(task, OriginDiscovery) and task is not self:
+                for state in task._states:
+                    if state.members is not None:
+                        answers[state.source] = state.members
+        taken = False
+        for state in self._states:
+            found = answers.get(state.source)
+            if found is not None and state.members is None:
+                state.members = found
+                taken = True
+        if taken:
+            self._apply(joinDown=False)
+
     def start(self) -> None:
         """
         Resolve every name now, and again as their TTLs say, until L{stop}.
@@ -298,10 +323,13 @@ class OriginDiscovery:
             )
         self._schedule(state, self._minTtl)
 
-    def _apply(self) -> None:
+    def _apply(self, joinDown: bool = True) -> None:
         """
         Make the group's members the static origins plus every source's
         last good answer (a source never answered yet: its name).
+
+        @param joinDown: Whether members that join wait for their first
+            passing health check (when the route has checks).
         """
         members: list[tuple[Origin, int]] = list(self._static)
         for state in self._states:
@@ -313,7 +341,8 @@ class OriginDiscovery:
         for origin, weight in members:
             unique.setdefault(origin, weight)
         checker = self._checker
-        added, removed = self.group.setMembers(list(unique.items()), joinDown=checker is not None)
+        joinDown = joinDown and checker is not None
+        added, removed = self.group.setMembers(list(unique.items()), joinDown=joinDown)
         pool = self._pool
         if pool is not None:
             pool.reinstate(added)
@@ -322,7 +351,7 @@ class OriginDiscovery:
             for origin in removed:
                 checker.removeOrigin(origin)
             for origin in added:
-                checker.addOrigin(origin)
+                checker.addOrigin(origin, joining=joinDown)
 
     def _lookupAddresses(
         self, source: Source, name: str, port: int

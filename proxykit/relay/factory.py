@@ -208,7 +208,7 @@ class ProxyFactory(Factory):
             maxQueue=limits.maxOriginQueue,
             queueTimeout=config.timeouts.connect,
         )
-        old, self.healthCheckers = self.healthCheckers, self._bind(healthCheckers)
+        old, self.healthCheckers = self.healthCheckers, self._bind(healthCheckers, old=self.healthCheckers)
         if self.numPorts > 0:
             for checker in old:
                 if checker not in self.healthCheckers:
@@ -218,17 +218,22 @@ class ProxyFactory(Factory):
                     checker.start()
 
     def _bind(
-        self, tasks: Sequence[HealthChecker | OriginDiscovery]
+        self,
+        tasks: Sequence[HealthChecker | OriginDiscovery],
+        old: Sequence[HealthChecker | OriginDiscovery] = (),
     ) -> tuple[HealthChecker | OriginDiscovery, ...]:
         """
         C{tasks}, the DNS discovery among them told which pool's
-        connections to retire when members leave.
+        connections to retire when members leave, and given the last
+        answers of the discovery they replace (C{old}, a reload's).
         """
         from .discovery import OriginDiscovery
 
         for task in tasks:
             if isinstance(task, OriginDiscovery):
                 task.usePool(self.pool)
+                if task not in old:
+                    task.adopt(old)
         return tuple(tasks)
 
     @property

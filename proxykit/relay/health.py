@@ -152,19 +152,21 @@ class HealthChecker:
             ],
         )
 
-    def addOrigin(self, origin: Origin) -> None:
+    def addOrigin(self, origin: Origin, joining: bool = True) -> None:
         """
-        C{origin} joined the group (DNS discovery found it), marked down
-        (L{OriginGroup.setMembers} with C{joinDown}): check it now, and
-        mark it up after its first passing check (then C{rise} and C{fall}
-        apply as to the others).  Does nothing for an origin already
-        checked.
+        C{origin} joined the group (DNS discovery found it): check it now.
+        A joining origin was marked down (L{OriginGroup.setMembers} with
+        C{joinDown}) and is marked up after its first passing check; then
+        C{rise} and C{fall} apply as to the others.  Does nothing for an
+        origin already checked.
 
         @param origin: An origin of the group.
+        @param joining: Whether it waits for its first passing check; if
+            not, it is up and checked like the others (a reload took it over).
         """
         if origin in self._origins:
             return
-        health = _OriginHealth(origin, self._requestFor(origin), joining=True)
+        health = _OriginHealth(origin, self._requestFor(origin), joining=joining)
         self._origins[origin] = health
         if self._loop is not None:
             self.checkOrigin(origin)
