@@ -519,3 +519,36 @@ class AdoptTests(SynchronousTestCase):
         self.assertFalse(new.group.isMarkedDown(member))
         assert new.checker is not None
         self.assertTrue(new.checker.isHealthy(member))
+
+
+class DocumentationTests(SynchronousTestCase):
+    """
+    The "Origins from DNS" section of docs/scaling.rst.
+    """
+
+    def test_exampleChecks(self) -> None:
+        """
+        Its configuration is accepted as written, as C{proxykit check} reads
+        it (names are not resolved), and asks for discovery on both routes.
+        """
+        import re
+        from pathlib import Path
+
+        from proxykit.cli import main
+
+        text = (Path(__file__).parent.parent / "docs" / "scaling.rst").read_text()
+        section = text[text.index("\nOrigins from DNS\n") : text.index("\nDeployment\n")]
+        [block] = re.findall(r"\.\. code-block:: toml\n\n((?:   .*\n|\n)+)", section)
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write("\n".join(line[3:] for line in block.splitlines()) + "\n")
+        import contextlib
+        import io
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.assertEqual(main(["check", path]), 0)
+        config = ProxyConfig.fromFile(path)
+        self.assertEqual(config.reverse.dnsServers, ("10.0.0.2:8600",))
+        self.assertEqual((config.reverse.dnsMinTtl, config.reverse.dnsMaxTtl), (1.0, 30.0))
+        routes = config.reverse.vhosts[0].routes
+        self.assertTrue(all(OriginDiscovery.wanted(r.origins) for r in routes))
