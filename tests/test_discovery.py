@@ -552,3 +552,71 @@ class DocumentationTests(SynchronousTestCase):
         self.assertEqual((config.reverse.dnsMinTtl, config.reverse.dnsMaxTtl), (1.0, 30.0))
         routes = config.reverse.vhosts[0].routes
         self.assertTrue(all(OriginDiscovery.wanted(r.origins) for r in routes))
+
+
+class ConfigTests(SynchronousTestCase):
+    """
+    C{reverse.dns_servers}, C{dns_min_ttl}, C{dns_max_ttl} and C{srv+}
+    origin URLs in a file.
+    """
+
+    def load(self, text: str) -> ProxyConfig:
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write(text)
+        return ProxyConfig.fromFile(path)
+
+    def problems(self, text: str) -> list[str]:
+        from proxykit.config import ConfigError
+
+        error = self.assertRaises(ConfigError, self.load, text)
+        return [line.split(": ", 1)[1] for line in str(error).splitlines()]
+
+    def test_defaults(self) -> None:
+        """
+        No servers (the system's), TTLs bounded to 1 to 60 seconds.
+        """
+        reverse = ReverseConfig()
+        self.assertEqual((reverse.dnsServers, reverse.dnsMinTtl, reverse.dnsMaxTtl), ((), 1.0, 60.0))
+
+    def test_values(self) -> None:
+        """
+        The keys are read; C{srv+} URLs are origins, with TLS settings for
+        C{srv+https}.
+        """
+        config = self.load(
+            "[reverse]\n"
+            'dns_servers = ["127.0.0.1:5353", "[::1]", "192.0.2.1"]\n'
+            "dns_min_ttl = 0.5\n"
+            "dns_max_ttl = 10\n"
+            "[[reverse.vhost]]\n"
+            'hosts = ["a.test"]\n'
+            "[[reverse.vhost.route]]\n"
+            'origins = ["srv+http://_http._tcp.a.test", '
+            '{ url = "srv+https://_https._tcp.a.test", server_name = "a.test" }]\n'
+        )
+        self.assertEqual(config.reverse.dnsServers, ("127.0.0.1:5353", "[::1]", "192.0.2.1"))
+        self.assertEqual((config.reverse.dnsMinTtl, config.reverse.dnsMaxTtl), (0.5, 10.0))
+        origins = config.reverse.vhosts[0].routes[0].origins
+        self.assertEqual(origins[1].serverName, "a.test")
+
+    def test_errors(self) -> None:
+        """
+        A server that is not an address, a bad TTL, a maximum below the
+        minimum and an SRV URL that names no service are reported by key.
+        """
+        problems = self.problems(
+            "[reverse]\n"
+            'dns_servers = ["dns.test:53", "127.0.0.1:99999"]\n'
+            "dns_min_ttl = 5\n"
+            "dns_max_ttl = 2\n"
+            "[[reverse.vhost]]\n"
+            'hosts = ["a.test"]\n'
+            "[[reverse.vhost.route]]\n"
+            'origins = ["srv+http://a.test", "srv+http://_http._tcp.a.test:80"]\n'
+        )
+        self.assertEqual(len(problems), 5, problems)
+        joined = "\n".join(problems)
+        self.assertIn("expected an IP address with an optional port", joined)
+        self.assertIn("must not be less than dns_min_ttl", joined)
+        self.assertIn("an SRV record name, no port", joined)
