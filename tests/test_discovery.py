@@ -620,3 +620,31 @@ class ConfigTests(SynchronousTestCase):
         self.assertIn("expected an IP address with an optional port", joined)
         self.assertIn("must not be less than dns_min_ttl", joined)
         self.assertIn("an SRV record name, no port", joined)
+
+
+class StoppedTests(SynchronousTestCase):
+    """
+    A stopped discovery (a reload replaced it) leaves the group and the
+    pool alone.
+    """
+
+    def test_lateAnswer(self) -> None:
+        """
+        An answer that arrives after L{OriginDiscovery.stop} changes no
+        member and retires no pooled connection.
+        """
+        f = Fixture(route("http://app.test"))
+        pool = ConnectionPool(f.clock)
+        f.discovery.usePool(pool)
+        f.resolver.records[("app.test", dns.A)] = [a("app.test", "10.0.0.1", 5)]
+        f.discovery.start()
+        late: Deferred[Any] = Deferred()
+        f.resolver.lookupAddress = lambda name, timeout=None: late  # type: ignore[method-assign]
+        f.clock.advance(5)
+        f.discovery.stop()
+        retired = pool.retired
+        late.callback(([a("app.test", "10.0.0.9", 5)], [], []))
+        self.assertEqual(f.members(), ["http://10.0.0.1"])
+        self.assertEqual(pool.retired, retired)
+        self.assertNotIn(f.group.origins[0], retired)
+        self.assertEqual(f.clock.getDelayedCalls(), [])

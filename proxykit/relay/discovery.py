@@ -286,6 +286,10 @@ class OriginDiscovery:
             state.timer = self._reactor.callLater(delay, self._resolve, state)
 
     def _answered(self, result: tuple[list[tuple[Origin, int]], float], state: _State) -> None:
+        if not self._running:
+            # Stopped (a reload replaced it): the group and the pool's keys
+            # are another discovery's business now.
+            return
         members, ttl = result
         if not members:
             self._failed(Failure(DNSNameError("no address records")), state)  # type: ignore[no-untyped-call]
@@ -312,6 +316,8 @@ class OriginDiscovery:
         self._schedule(state, min(max(ttl, self._minTtl), self._maxTtl))
 
     def _failed(self, failure: Failure, state: _State) -> None:
+        if not self._running:
+            return
         state.failed += 1
         if not state.failing:
             state.failing = True
