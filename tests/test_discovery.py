@@ -73,6 +73,22 @@ class FakeResolver:
         return self._answer(name, dns.SRV)
 
 
+class IdleConnection:
+    """
+    A pooled connection to C{poolKey}, idle.
+    """
+
+    def __init__(self, poolKey: Origin) -> None:
+        self.poolKey = poolKey
+        self.closed = False
+
+    def idle(self, expiry: float) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
 def route(*origins: str | OriginConfig, balance: str = "round_robin", **kwargs: Any) -> RouteConfig:
     return RouteConfig(
         origins=tuple(o if isinstance(o, OriginConfig) else OriginConfig(o) for o in origins),
@@ -249,6 +265,8 @@ class AddressTests(SynchronousTestCase):
         f.resolver.records[("app.test", dns.A)] = [a("app.test", "10.0.0.1", 5), a("app.test", "10.0.0.2", 5)]
         f.discovery.start()
         one, two = f.group.origins
+        idle = IdleConnection(one)
+        pool.release(idle)  # type: ignore[arg-type]
         f.group.started(one)
         f.group.started(two)
         f.group.finished(two)
@@ -256,7 +274,8 @@ class AddressTests(SynchronousTestCase):
         f.clock.advance(5)
         self.assertEqual(f.members(), ["http://10.0.0.2", "http://10.0.0.3"])
         self.assertEqual({f.group.pick() for _ in range(4)}, {two, f.group.origins[1]})
-        self.assertIn(one, pool.retired)
+        self.assertTrue(idle.closed)
+        self.assertEqual(pool.idleCount(one), 0)
         # The request in flight on the departed member finishes and fails
         # without error.
         f.group.finished(one)
