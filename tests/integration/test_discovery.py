@@ -42,15 +42,24 @@ class RecordsResolver(ResolverBase):
     def __init__(self) -> None:
         ResolverBase.__init__(self)  # type: ignore[no-untyped-call]
         self.addresses: dict[bytes, list[str]] = {}
+        self.services: dict[bytes, list[tuple[int, int, int, bytes]]] = {}
 
     def _lookup(self, name: bytes, cls: int, type: int, timeout: Any) -> Any:
-        if name.lower() not in self.addresses:
+        name = name.lower()
+        if name not in self.addresses and name not in self.services:
             return fail(DNSNameError(name))
         answers = []
         if type == dns.A:
             answers = [
                 dns.RRHeader(name, dns.A, dns.IN, TTL, dns.Record_A(address, TTL), auth=True)
-                for address in self.addresses[name.lower()]
+                for address in self.addresses.get(name, [])
+            ]
+        elif type == dns.SRV:
+            answers = [
+                dns.RRHeader(
+                    name, dns.SRV, dns.IN, TTL, dns.Record_SRV(priority, weight, port, target, TTL), auth=True
+                )
+                for priority, weight, port, target in self.services.get(name, [])
             ]
         return succeed((answers, [], []))
 
@@ -159,3 +168,55 @@ class FollowTests(TestCase):
         self.assertEqual(set(later), {b"first", b"second"} if b"first" in later else {b"second"})
         self.assertGreaterEqual(later.count(b"second"), 147)
         self.assertLess(followed, TTL + 1.5, f"traffic followed after {followed:.2f}s")
+
+    @inlineCallbacks
+    def test_srvWeights(self) -> Any:
+        """
+        A route naming C{srv+http://_http._tcp.app.test} spreads its
+        requests over the records' ports by their weights; when a record
+        goes, its port gets no more requests; no request fails.
+        """
+        heavy = startNamed(self, "heavy", "127.0.0.1", 0)
+        light = startNamed(self, "light", "127.0.0.1", 0)
+        records = RecordsResolver()
+        name = b"_http._tcp.app.test"
+        records.services[name] = [(1, 3, heavy, b"node.test"), (1, 1, light, b"node.test")]
+        records.addresses[b"node.test"] = ["127.0.0.1"]
+        dnsPort = startDNS(self, records)
+        path = os.path.abspath(self.mktemp())
+        with open(path, "w") as f:
+            f.write(
+                'listen = ["tcp:0:interface=127.0.0.1"]\n'
+                "[reverse]\n"
+                f'dns_servers = ["127.0.0.1:{dnsPort}"]\n'
+                "dns_min_ttl = 0.5\n"
+                "[[reverse.vhost]]\n"
+                'hosts = ["app.test"]\n'
+                "[[reverse.vhost.route]]\n"
+                f'origins = ["srv+http://{name.decode()}"]\n'
+            )
+        child, proxyPort = yield deferToThread(startTwistd, "reverse", "-c", path)
+        self.addCleanup(child.stop)
+        yield deferToThread(child.waitForLine, r"origin srv\+http://_http\._tcp\.app\.test resolved to ")
+
+        load = Load(proxyPort, "app.test", ("/",), workers=2)
+        load.__enter__()
+        self.addCleanup(load.stop)
+        yield deferToThread(load.waitFor, 400)
+        records.services[name] = [(1, 1, light, b"node.test")]
+        yield deferToThread(
+            child.waitForLine, rf"origin srv\+http://_http\._tcp\.app\.test resolved to http://127\.0\.0\.1:{light} \(ttl"
+        )
+        switched = load.count()
+        yield deferToThread(load.waitFor, 100)
+        load.stop()
+
+        results = list(load.results)
+        self.assertEqual([r for r in results if r[1] != 200], [])
+        before = [body for _, _, body in results[:switched]]
+        # Smooth weighted round-robin: 3 to 1 over every 4 picks (the load's
+        # three clients interleave, which moves a pick or two at most).
+        self.assertLessEqual(abs(before.count(b"heavy") - 3 * before.count(b"light")), 8, before.count(b"heavy"))
+        later = [body for _, _, body in results[switched:]]
+        self.assertLessEqual(later.count(b"heavy"), 3)
+        self.assertGreaterEqual(later.count(b"light"), 97)
