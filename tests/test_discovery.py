@@ -351,7 +351,9 @@ class AddressTests(SynchronousTestCase):
 
     def test_joinAfterHealthCheck(self) -> None:
         """
-        With active health checks, a member that joins is not chosen until
+        With active health checks, the members of a name's first answer
+        start up (as configured origins do: the route serves at once), and
+        are checked at once; a member that joins later is not chosen until
         its first check passes; one that leaves is checked no more.
         """
         from twisted.internet.testing import StringTransport
@@ -364,9 +366,15 @@ class AddressTests(SynchronousTestCase):
         f.checker.start()
         f.resolver.records[("app.test", dns.A)] = [a("app.test", "10.0.0.1", 5)]
         f.discovery.start()
-        [member] = f.group.origins
+        [first] = f.group.origins
+        self.assertFalse(f.group.isMarkedDown(first))
+        self.assertEqual(f.group.pick(), first)
+        self.assertEqual(len(f.pending[first]), 1)
+        f.resolver.records[("app.test", dns.A)] = [a("app.test", "10.0.0.1", 5), a("app.test", "10.0.0.2", 5)]
+        f.clock.advance(5)
+        [_, member] = f.group.origins
         self.assertTrue(f.group.isMarkedDown(member))
-        self.assertIsNone(f.group.pick())
+        self.assertEqual({f.group.pick() for _ in range(4)}, {first})
         [(factory, attempt)] = f.pending[member]
         probe = factory.buildProtocol(None)
         transport = StringTransport()
@@ -375,10 +383,10 @@ class AddressTests(SynchronousTestCase):
         self.assertIn(b"Host: app.test\r\n", transport.value())
         probe.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
         self.assertFalse(f.group.isMarkedDown(member))
-        self.assertEqual(f.group.pick(), member)
+        self.assertEqual({f.group.pick() for _ in range(4)}, {first, member})
         f.resolver.records[("app.test", dns.A)] = [a("app.test", "10.0.0.2", 5)]
         f.clock.advance(5)
-        self.assertRaises(KeyError, f.checker.results, member)
+        self.assertRaises(KeyError, f.checker.results, first)
         f.discovery.stop()
         f.checker.stop()
 

@@ -10,7 +10,9 @@ A name is resolved again when its answer's TTL has passed, bounded by
 C{reverse.dns_min_ttl} and C{reverse.dns_max_ttl}.  Members that disappear
 from the answer are chosen no more (their requests in flight finish, their
 idle pooled connections close); members that appear join at once, or after
-their first passing check when the route has active health checks.  A
+their first passing check when the route has active health checks (the
+members of a name's first answer start up, as configured origins do, and
+are checked at once).  A
 failed resolution (no answer, no such name, no address) keeps the last good
 members: it is logged once per failure episode and counted
 (L{OriginDiscovery.counts}), and the name is tried again after
@@ -305,7 +307,9 @@ class OriginDiscovery:
         if found != state.members:
             first = state.members is None
             state.members = found
-            self._apply()
+            # A first answer's members start up, as configured origins do
+            # (the route serves at once); later ones wait for a check.
+            self._apply(joinDown=not first)
             self._log.info(
                 "origin {url} resolved to {addresses} (ttl {ttl}s){first}",
                 url=state.source.url,
