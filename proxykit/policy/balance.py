@@ -41,6 +41,11 @@ may be over a moment later:
 Only the active health checks can take every origin out: then the group is
 down (L{OriginGroup.isDown}), L{OriginGroup.pick} answers C{None}, and the
 request gets 503 naming its route.
+
+A group's members may change while it serves: origins found through DNS
+(L{proxykit.relay.discovery}) come and go by L{OriginGroup.setMembers},
+those that stay keeping their state; until an SRV origin's first answer a
+group may have none (and is down).
 """
 
 from __future__ import annotations

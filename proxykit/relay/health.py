@@ -11,7 +11,9 @@ read: the connection is closed as soon as the head is in.
 C{fall} consecutive failures take an origin out of its L{OriginGroup}
 (L{OriginGroup.markDown}); C{rise} consecutive successes bring it back
 (L{OriginGroup.markUp}).  Origins start up, so a route serves at once and the
-checks only take out what is failing.
+checks only take out what is failing; an origin that DNS discovery adds
+later (L{HealthChecker.addOrigin}) starts down and is marked up after its
+first passing check.
 
 The checks are the only way a whole group goes down (passive failures never
 take out the last usable origin): while every origin is marked down, the
