@@ -24,13 +24,14 @@ from .relay.gate import ListenerGate
 if TYPE_CHECKING:
     from .ops.accesslog import AccessLog
     from .policy.auth import ProxyAuthenticator
+    from .relay.discovery import OriginDiscovery
     from .relay.health import HealthChecker
     from .relay.hooks import Hooks
 
 
 def forwardRouter(
     config: ProxyConfig, reactor: IReactorTime, destinations: DestinationPolicy
-) -> tuple[IRouter, tuple[HealthChecker, ...]]:
+) -> tuple[IRouter, tuple[HealthChecker | OriginDiscovery, ...]]:
     """
     The forward proxy's router for C{config} (a L{RouterBuilder}).
     """
@@ -56,11 +57,13 @@ def authenticatorFor(config: ProxyConfig, reactor: IReactorTime) -> ProxyAuthent
 
 def reverseRouter(
     config: ProxyConfig, reactor: IReactorTime, destinations: DestinationPolicy | None = None
-) -> tuple[IRouter, tuple[HealthChecker, ...]]:
+) -> tuple[IRouter, tuple[HealthChecker | OriginDiscovery, ...]]:
     """
     The router of C{config}'s reverse proxy (combined with the forward
-    router when C{reverse.forward_proxy} is set), and the health checkers of
-    the routes that ask for active checks (not started).
+    router when C{reverse.forward_proxy} is set), and what runs while it
+    listens (not started): the health checkers of the routes that ask for
+    active checks, and the DNS discovery of the routes whose origins are
+    given by name (L{proxykit.relay.discovery.OriginDiscovery}).
 
     @param destinations: The forward router's destination policy; C{None}:
         L{destinationsFor}'s.
@@ -68,18 +71,35 @@ def reverseRouter(
     if destinations is None:
         destinations = destinationsFor(config)
     from .policy.vhosts import CombinedRouter, ReverseRouter, VhostTable
+    from .relay.discovery import OriginDiscovery, resolverFor
     from .relay.health import HealthChecker
 
     table = VhostTable.fromConfig(config.reverse, reactor)
     router: IRouter = ReverseRouter(table, config.reverse)
     if config.reverse.forwardProxy:
         router = CombinedRouter(ForwardRouter(config.forward, destinations), router)  # type: ignore[arg-type]
-    checkers = tuple(
-        HealthChecker(route.upstream, route.config.healthCheck, reactor)  # type: ignore[arg-type]
-        for route in table
-        if route.config.healthCheck is not None
-    )
-    return router, checkers
+    tasks: list[HealthChecker | OriginDiscovery] = []
+    resolver = None
+    for route in table:
+        checker = None
+        if route.config.healthCheck is not None:
+            checker = HealthChecker(route.upstream, route.config.healthCheck, reactor)  # type: ignore[arg-type]
+            tasks.append(checker)
+        if OriginDiscovery.wanted(route.config.origins):
+            if resolver is None:
+                resolver = resolverFor(config.reverse, reactor)
+            tasks.append(
+                OriginDiscovery(
+                    route.upstream,  # type: ignore[arg-type]
+                    route.config.origins,
+                    resolver,
+                    config.reverse.dnsMinTtl,
+                    config.reverse.dnsMaxTtl,
+                    reactor,
+                    checker,
+                )
+            )
+    return router, tuple(tasks)
 
 
 def buildFactory(
@@ -87,7 +107,7 @@ def buildFactory(
     config: ProxyConfig,
     reactor: IReactorTime | None = None,
     *,
-    healthCheckers: Sequence[HealthChecker] = (),
+    healthCheckers: Sequence[HealthChecker | OriginDiscovery] = (),
     destinations: DestinationPolicy | None = None,
     hooks: Hooks | None = None,
     accessLog: AccessLog | None = None,
@@ -101,7 +121,8 @@ def buildFactory(
     L{reverseProxy}.
 
     @param healthCheckers: Started and stopped with the factory (when the
-        first listener starts and the last one stops).
+        first listener starts and the last one stops): health checkers and
+        DNS discovery.
     @param destinations: Another destination policy than
         L{destinationsFor}'s; only for deliberately weaker (or stronger)
         rules, e.g. L{proxykit.policy.destinations.OPEN}.
@@ -186,7 +207,7 @@ def routedProxy(
     reactor: IReactorTime | None = None,
     *,
     destinations: DestinationPolicy | None = None,
-    healthCheckers: Sequence[HealthChecker] = (),
+    healthCheckers: Sequence[HealthChecker | OriginDiscovery] = (),
     hooks: Hooks | None = None,
 ) -> ListenerGate:
     """

@@ -45,6 +45,10 @@ class Origin:
         origins.
     @ivar tls: How to make and verify the TLS connection (C{"https"} only);
         C{None}: verify the host's name against the system's trust store.
+    @ivar name: For an address found through DNS
+        (L{proxykit.relay.discovery}): the host name it was found under,
+        which the C{Host} field and health checks name (L{authority});
+        C{None} otherwise.
     """
 
     scheme: str
@@ -52,17 +56,23 @@ class Origin:
     port: int
     forward: bool = False
     tls: OriginTLS | None = None
+    name: str | None = None
 
     @property
     def authority(self) -> bytes:
         """
         C{host[:port]} as it appears in a URL or C{Host} field (IPv6 in
         brackets, the scheme's default port left out); C{localhost} for UNIX
-        sockets.
+        sockets.  For an address found through DNS, the name it was found
+        under (L{name}) rather than the address.
         """
         if self.scheme == "unix":
             return b"localhost"
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        return self._authority(self.name or self.host)
+
+    def _authority(self, host: str) -> bytes:
+        if ":" in host:
+            host = f"[{host}]"
         if (self.port == 80 and self.scheme == "http") or (
             self.port == 443 and self.scheme == "https"
         ):
@@ -73,10 +83,12 @@ class Origin:
         """
         The origin's URL, C{http://host[:port]}, C{https://host[:port]} or
         C{unix:/path}: how log events name it (they carry plain values).
+        An address found through DNS is named by its address, so that each
+        member of a group has its own name.
         """
         if self.scheme == "unix":
             return f"unix:{self.host}"
-        return f"{self.scheme}://{self.authority.decode('ascii')}"
+        return f"{self.scheme}://{self._authority(self.host).decode('ascii')}"
 
     def pick(self, exclude: Collection[Origin] = ()) -> Origin | None:
         """

@@ -56,6 +56,7 @@ from .relay.gate import ListenerGate
 if TYPE_CHECKING:
     from .ops.accesslog import AccessLog
     from .ops.metrics import Metrics
+    from .relay.discovery import OriginDiscovery
     from .relay.health import HealthChecker
     from .tls import ServerTLS
 
@@ -706,7 +707,7 @@ def makeService(
     router: IRouter,
     config: ProxyConfig,
     reactor: IReactorTime | None = None,
-    healthCheckers: Sequence[HealthChecker] = (),
+    healthCheckers: Sequence[HealthChecker | OriginDiscovery] = (),
     destinations: DestinationPolicy | None = None,
 ) -> ProxyService:
     """

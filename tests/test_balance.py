@@ -652,3 +652,61 @@ class CounterTests(SynchronousTestCase):
         self.assertEqual(group.outstanding(A), 0)
         group.started(A)
         self.assertEqual(group.outstanding(A), 1)
+
+
+class SetMembersTests(SynchronousTestCase):
+    """
+    L{OriginGroup.setMembers}: members found through DNS come and go.
+    """
+
+    def test_stayKeepState(self) -> None:
+        """
+        An origin that stays keeps its ejection and counts and takes its
+        new weight; one that joins starts fresh, marked down if asked; one
+        that leaves is picked no more.
+        """
+        clock = Clock()
+        group = OriginGroup([(A, 1), (B, 1)], clock=clock)
+        group.failed(A)
+        group.started(B)
+        added, removed = group.setMembers([(A, 2), (C, 1)], joinDown=True)
+        self.assertEqual((added, removed), ([C], [B]))
+        self.assertEqual(group.origins, (A, C))
+        self.assertTrue(group.isEjected(A))
+        self.assertTrue(group.isMarkedDown(C))
+        self.assertEqual(group.pick(), A)
+        group.markUp(C)
+        clock.advance(60)
+        picks = [group.pick() for _ in range(3)]
+        self.assertEqual(sorted(map(str, picks)), sorted(map(str, [A, A, C])))
+
+    def test_leftReports(self) -> None:
+        """
+        The requests in flight on an origin that left still report on it
+        (finished, then failed or succeeded) without error; an origin that
+        never was in the group is still an error.
+        """
+        group = OriginGroup([(A, 1), (B, 1)], clock=Clock())
+        group.started(B)
+        group.setMembers([(A, 1)])
+        self.assertEqual(group.outstanding(B), 1)
+        group.finished(B)
+        group.failed(B)
+        group.succeeded(B)
+        self.assertRaises(KeyError, group.failed, C)
+
+    def test_empty(self) -> None:
+        """
+        A group may become empty (and is then down), and refuses repeated
+        origins and bad weights without changing.
+        """
+        group = OriginGroup([(A, 1)], clock=Clock())
+        self.assertRaises(ValueError, group.setMembers, [(B, 1), (B, 1)])
+        self.assertRaises(ValueError, group.setMembers, [(B, 0)])
+        self.assertEqual(group.origins, (A,))
+        group.setMembers([])
+        self.assertIsNone(group.pick())
+        self.assertTrue(group.isDown())
+        self.assertEqual(group.downReason(), "no origin found in DNS yet")
+        self.assertRaises(ValueError, OriginGroup, [], clock=Clock())
+        self.assertEqual(OriginGroup([], clock=Clock(), allowEmpty=True).origins, ())

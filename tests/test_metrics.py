@@ -466,7 +466,20 @@ class DocumentationTests(SynchronousTestCase):
         checker = HealthChecker(
             route.upstream, HealthCheckConfig(path="/"), reactor=h.reactor, connector=FakeConnector()
         )
-        h.factory.healthCheckers = (checker,)
+        from twisted.internet.task import Clock
+
+        from proxykit.config import OriginConfig
+        from proxykit.relay.discovery import OriginDiscovery
+
+        from .test_discovery import FakeResolver
+
+        named = (OriginConfig("http://app.test"),)
+        discovery = OriginDiscovery(
+            OriginGroup([], allowEmpty=True, clock=Clock()), named, FakeResolver(), reactor=Clock()
+        )
+        discovery.start()
+        discovery.stop()
+        h.factory.healthCheckers = (checker, discovery)
         h.factory.hooks.beforeRouting(
             lambda event: Refuse(403, "no") if event.request.target == b"/no" else None
         )

@@ -252,3 +252,37 @@ class PoolLimitTests(SynchronousTestCase):
         first = self.connect(0)
         first.close()
         self.assertEqual(len(self.pending), 3, "the queue is empty: nothing new opened")
+
+
+class RetiredBoundedTests(SynchronousTestCase):
+    """
+    The pool remembers retired keys only while they have connections (DNS
+    discovery retires every address that leaves).
+    """
+
+    def test_forgotten(self) -> None:
+        """
+        A key retired without connections is not remembered; one retired
+        with a connection is forgotten when its last connection closes.
+        """
+
+        class Conn:
+            poolKey = "a"
+            closed = False
+
+            def idle(self, expiry: float) -> None:
+                pass
+
+            def close(self) -> None:
+                self.closed = True
+
+        pool = ConnectionPool(MemoryReactorClock())
+        pool.retire(["never"])
+        self.assertEqual(pool.retired, frozenset())
+        conn = Conn()
+        pool.connections.add(conn)  # type: ignore[arg-type]
+        pool._open["a"] = 1
+        pool.retire(["a"])
+        self.assertEqual(pool.retired, frozenset({"a"}))
+        pool.discard(conn)  # type: ignore[arg-type]
+        self.assertEqual(pool.retired, frozenset())

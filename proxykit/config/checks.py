@@ -200,6 +200,14 @@ def checkOriginURL(value: object) -> str:
     expected = f"expected https://host[:port], http://host[:port] or unix:/absolute/path, got {value!r}"
     if not isinstance(value, str):
         raise Problem(expected)
+    if value.startswith(("srv+http://", "srv+https://")):
+        srvName = value.split("://", 1)[1].rstrip("/")
+        if not isSrvName(srvName):
+            raise Problem(
+                "expected srv+http://_service._proto.name or srv+https://_service._proto.name"
+                f" (an SRV record name, no port), got {value!r}"
+            )
+        return value
     if value.startswith("unix:"):
         path = value[len("unix:") :]
         if not path.startswith("/") or path.startswith("//") or len(path) < 2:
@@ -220,6 +228,67 @@ def checkOriginURL(value: object) -> str:
     except ValueError:
         raise Problem(expected)
     return value
+
+
+_DNS_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+
+
+def isSrvName(name: str) -> bool:
+    """
+    Whether C{name} is a DNS name that may hold SRV records
+    (C{_service._proto.example.test}): dot-separated labels of letters,
+    digits, C{-} and C{_}, at least three, the first two starting with C{_}.
+    """
+    labels = name.rstrip(".").split(".")
+    if len(name) > 253 or len(labels) < 3:
+        return False
+    if not (labels[0].startswith("_") and labels[1].startswith("_")):
+        return False
+    return all(_DNS_LABEL.fullmatch(label) for label in labels)
+
+
+def dnsServer(value: Any) -> str:
+    """
+    A DNS server to ask: C{"address"} or C{"address:port"} (port 53 by
+    default), the address an IPv4 literal or an IPv6 literal in brackets
+    (C{"[::1]:5353"}): a name would itself need resolving.
+
+    @return: C{value} unchanged (see L{parseDnsServer}).
+    @raise ValueError: Anything else.
+    """
+    try:
+        parseDnsServer(value)
+    except ValueError:
+        raise Problem(
+            f"expected an IP address with an optional port (127.0.0.1:5353, [::1]:53), got {value!r}"
+        )
+    return value  # type: ignore[no-any-return]
+
+
+def parseDnsServer(value: Any) -> tuple[str, int]:
+    """
+    The address and port a L{dnsServer} value names.
+
+    @raise ValueError: Not such a value.
+    """
+    if not isinstance(value, str) or not value:
+        raise ValueError(value)
+    if value.startswith("["):
+        host, sep, rest = value[1:].partition("]")
+        if not sep or not _isIPv6(host):
+            raise ValueError(value)
+        if not rest:
+            return host, 53
+        if not rest.startswith(":"):
+            raise ValueError(value)
+        return host, parsePort(rest[1:])
+    host, sep, port = value.partition(":")
+    try:
+        if ipaddress.ip_address(host).version != 4:
+            raise ValueError(value)
+    except ValueError:
+        raise ValueError(value)
+    return host, parsePort(port) if sep else 53
 
 
 def defaultHostProblem(vhosts: tuple[VhostConfig, ...], default: str) -> str | None:

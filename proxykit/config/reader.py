@@ -34,6 +34,7 @@ from .checks import (
     count1,
     defaultHostProblem,
     destinationList,
+    dnsServer,
     hostKey,
     listenEndpoint,
     network,
@@ -406,7 +407,11 @@ class ConfigReader:
         return tuple(entries)
 
     def reverseConfig(self, data: Mapping[str, Any]) -> ReverseConfig:
-        reverse = self.table(data, "reverse", {"default", "trusted_proxies", "forward_proxy", "vhost"})
+        reverse = self.table(
+            data,
+            "reverse",
+            {"default", "trusted_proxies", "forward_proxy", "vhost", "dns_servers", "dns_min_ttl", "dns_max_ttl"},
+        )
         read = [
             self.vhostConfig(vhost, f"reverse.vhost[{index}]")
             for index, vhost in enumerate(
@@ -445,7 +450,25 @@ class ConfigReader:
                 ("CIDR networks", "a CIDR network"), nonEmpty=False,
             ),
             forwardProxy=self.get(reverse, "reverse.forward_proxy", boolean, False, "true or false"),
+            **self.dnsSettings(reverse),
         )
+
+    def dnsSettings(self, reverse: Mapping[str, Any]) -> dict[str, Any]:
+        """
+        C{reverse.dns_servers}, C{dns_min_ttl} and C{dns_max_ttl}, as
+        L{ReverseConfig} keywords (a maximum below the minimum is reported
+        at C{dns_max_ttl}).
+        """
+        default = ReverseConfig()
+        servers = self.items(
+            reverse, "reverse.dns_servers", dnsServer, ("DNS servers", "a DNS server"), nonEmpty=False
+        )
+        low = self.get(reverse, "reverse.dns_min_ttl", seconds, default.dnsMinTtl, "a positive number")
+        high = self.get(reverse, "reverse.dns_max_ttl", seconds, default.dnsMaxTtl, "a positive number")
+        if high < low:
+            self.report(self.error("reverse.dns_max_ttl", "must not be less than dns_min_ttl"))
+            high = low
+        return {"dnsServers": servers, "dnsMinTtl": low, "dnsMaxTtl": high}
 
     def vhostConfig(
         self, data: Mapping[str, Any], key: str
@@ -529,7 +552,7 @@ class ConfigReader:
                 raise self.error(f"{key}.url", "missing: expected an origin URL")
             url = self.convert(value["url"], f"{key}.url", checkOriginURL, "an origin URL")
             tlsKeys = [name for name in _TLS_KEYS if name in value]
-            if tlsKeys and not url.startswith("https:"):
+            if tlsKeys and not url.startswith(("https:", "srv+https:")):
                 raise self.error(f"{key}.{tlsKeys[0]}", "TLS settings need an https:// origin")
             if ("client_cert" in value) != ("client_key" in value):
                 missing = "client_key" if "client_cert" in value else "client_cert"

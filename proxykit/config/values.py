@@ -34,6 +34,7 @@ from .checks import (
     count1,
     defaultHostProblem,
     destinationList,
+    dnsServer,
     fieldError,
     hostKey,
     listenEndpoint,
@@ -335,7 +336,7 @@ class OriginConfig:
             )
             if value is not None
         ]
-        if tlsKeys and not self.url.startswith("https:"):
+        if tlsKeys and not self.url.startswith(("https:", "srv+https:")):
             raise fieldError(self, tlsKeys[0], "TLS settings need an https:// origin")
         if (self.clientCert is None) != (self.clientKey is None):
             missing = "clientKey" if self.clientCert is not None else "clientCert"
@@ -472,6 +473,13 @@ class ReverseConfig:
         and appended to; from anyone else they are replaced.
     @ivar forwardProxy: Also act as a forward proxy on the same listener
         (absolute-form and CONNECT go to the forward router).
+    @ivar dnsServers: The DNS servers that resolve origins given by name
+        (C{"address[:port]"}); empty: those of C{/etc/resolv.conf}.
+    @ivar dnsMinTtl: Seconds: an origin name is resolved again no sooner
+        than this after an answer, whatever its TTL (and this long after a
+        failed resolution).
+    @ivar dnsMaxTtl: Seconds: an origin name is resolved again no later
+        than this after an answer, whatever its TTL.
     """
 
     vhosts: tuple[VhostConfig, ...] = attrs.field(
@@ -484,8 +492,16 @@ class ReverseConfig:
         validator=validItems(network, ("CIDR networks", "a CIDR network"), nonEmpty=False),
     )
     forwardProxy: bool = attrs.field(default=False, validator=_BOOLEAN)
+    dnsServers: tuple[str, ...] = attrs.field(
+        default=(),
+        validator=validItems(dnsServer, ("DNS servers", "a DNS server"), nonEmpty=False),
+    )
+    dnsMinTtl: float = attrs.field(default=1.0, validator=_positive)
+    dnsMaxTtl: float = attrs.field(default=60.0, validator=_positive)
 
     def __attrs_post_init__(self) -> None:
+        if self.dnsMaxTtl < self.dnsMinTtl:
+            raise fieldError(self, "dnsMaxTtl", "must not be less than dns_min_ttl")
         owners: dict[str, str] = {}
         for index, vhost in enumerate(self.vhosts):
             for position, host in enumerate(vhost.hosts):

@@ -401,3 +401,25 @@ class Metrics:
         yield ejected
         yield ejections
         yield checks
+        yield self._resolutions(factory)
+
+    def _resolutions(self, factory: ProxyFactory) -> Metric:
+        from ..relay.discovery import OriginDiscovery
+
+        resolutions = CounterMetricFamily(
+            "proxykit_dns_resolutions",
+            "DNS resolutions of origins given by name, by origin (as configured) and"
+            " result (success, failure), since the configuration was loaded.",
+            labels=("origin", "result"),
+        )
+        totals: dict[str, list[int]] = {}
+        for task in factory.healthCheckers:
+            if isinstance(task, OriginDiscovery):
+                for url, ok, failed in task.counts():
+                    counts = totals.setdefault(url, [0, 0])
+                    counts[0] += ok
+                    counts[1] += failed
+        for url, (ok, failed) in sorted(totals.items()):
+            resolutions.add_metric((url, "success"), ok)
+            resolutions.add_metric((url, "failure"), failed)
+        return resolutions

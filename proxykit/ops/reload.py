@@ -26,6 +26,7 @@ from ..policy.vhosts import CombinedRouter, ReverseRouter, VhostTable
 if TYPE_CHECKING:
     from ..listeners import Listener
     from ..policy.auth import ProxyAuthenticator
+    from ..relay.discovery import OriginDiscovery
     from ..relay.factory import ProxyFactory
     from ..relay.health import HealthChecker
     from ..tls import ServerTLS
@@ -211,7 +212,7 @@ ConfigLoader = Callable[[], ProxyConfig]
 an exception whose text names the file, line and key of what is wrong."""
 
 RouterBuilder = Callable[
-    [ProxyConfig, IReactorTime, DestinationPolicy], "tuple[IRouter, tuple[HealthChecker, ...]]"
+    [ProxyConfig, IReactorTime, DestinationPolicy], "tuple[IRouter, tuple[HealthChecker | OriginDiscovery, ...]]"
 ]
 """Builds the router (and its health checkers, not started) for a config."""
 
@@ -237,7 +238,7 @@ class Prepared:
         self,
         config: ProxyConfig,
         router: IRouter,
-        healthCheckers: Sequence[HealthChecker],
+        healthCheckers: Sequence[HealthChecker | OriginDiscovery],
         destinations: DestinationPolicy,
         authenticator: ProxyAuthenticator | None,
         tls: ServerTLS | None,

@@ -147,7 +147,13 @@ def originStates(factory: ProxyFactory) -> list[OriginState]:
     if table is None:
         return []
     pooled = factory.pool.counts()
-    checkers = {id(checker.group): checker for checker in factory.healthCheckers}
+    from ..relay.health import HealthChecker
+
+    checkers = {
+        id(checker.group): checker
+        for checker in factory.healthCheckers
+        if isinstance(checker, HealthChecker)
+    }
     states = []
     for names, routes in table.vhosts:
         vhost = names[0] if names else NO_ROUTE

@@ -41,10 +41,16 @@ may be over a moment later:
 Only the active health checks can take every origin out: then the group is
 down (L{OriginGroup.isDown}), L{OriginGroup.pick} answers C{None}, and the
 request gets 503 naming its route.
+
+A group's members may change while it serves: origins found through DNS
+(L{proxykit.relay.discovery}) come and go by L{OriginGroup.setMembers},
+those that stay keeping their state; until an SRV origin's first answer a
+group may have none (and is down).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Collection, Sequence
 from math import inf
 from random import Random
@@ -63,6 +69,12 @@ _MAX_BACKOFF_DOUBLINGS: Final = 3
 """
 Consecutive failures past the first that double an ejection: C{2 ** 3 = 8}
 times C{ejectFor} at most.
+"""
+
+_MAX_LEFT: Final = 1024
+"""
+How many origins that left a group are remembered, so that the reports of
+their last requests are ignored rather than refused (L{OriginGroup._slotOf}).
 """
 
 
@@ -116,6 +128,36 @@ def parseOriginURL(url: str) -> Origin:
     return Origin(scheme, host, port)
 
 
+def isSrvURL(url: str) -> bool:
+    """
+    Whether C{url} names its origins by SRV records
+    (C{srv+http://_service._proto.name} or C{srv+https://...}).
+    """
+    return url.startswith(("srv+http://", "srv+https://"))
+
+
+def isDiscovered(url: str) -> bool:
+    """
+    Whether the origins of the configured origin C{url} are found through
+    DNS (L{proxykit.relay.discovery}): an SRV URL, or an C{http}/C{https}
+    URL whose host is a name.  IP literals and UNIX sockets are not; nor is
+    C{localhost} or a name under C{.localhost}, which RFC 6761 section 6.3
+    lets applications resolve to loopback themselves (as the system does).
+
+    @param url: An origin URL that passes L{proxykit.config.checks.checkOriginURL}.
+    """
+    if isSrvURL(url):
+        return True
+    origin = parseOriginURL(url)
+    if origin.scheme == "unix" or origin.host == "localhost" or origin.host.endswith(".localhost"):
+        return False
+    try:
+        ipaddress.ip_address(origin.host)
+    except ValueError:
+        return True
+    return False
+
+
 def originFromConfig(config: OriginConfig) -> Origin:
     """
     The origin an L{OriginConfig} names, with its TLS settings when it is an
@@ -148,9 +190,7 @@ def originURL(origin: Origin) -> str:
     @return: C{http://host[:port]}, C{https://host[:port]} or
         C{unix:/path}.
     """
-    if origin.scheme == "unix":
-        return f"unix:{origin.host}"
-    return f"{origin.scheme}://{origin.authority.decode('ascii')}"
+    return str(origin)
 
 
 def _failedAt(slot: _Slot) -> float:
@@ -177,6 +217,8 @@ class _Slot:
     @ivar down: Whether active health checks took it out.
     @ivar ejections: How many times it was ejected (passively).
     @ivar eligible: Scratch flag of L{OriginGroup._pickRandomTwo}.
+    @ivar retired: It left the group (L{OriginGroup.setMembers}) and is
+        kept only until its requests in flight have finished.
     """
 
     __slots__ = (
@@ -190,6 +232,7 @@ class _Slot:
         "down",
         "ejections",
         "eligible",
+        "retired",
     )
 
     def __init__(self, origin: Origin, weight: int) -> None:
@@ -203,6 +246,7 @@ class _Slot:
         self.down = False
         self.ejections = 0
         self.eligible = False
+        self.retired = False
 
 
 class OriginGroup:
@@ -223,10 +267,12 @@ class OriginGroup:
         clock: IReactorTime | None = None,
         ejectFor: float = 10.0,
         random: Random | None = None,
+        allowEmpty: bool = False,
     ) -> None:
         """
-        @param origins: C{(origin, weight)} pairs, at least one, each origin
-            once; weights are whole numbers of 1 or more.
+        @param origins: C{(origin, weight)} pairs, at least one (unless
+            C{allowEmpty}), each origin once; weights are whole numbers of 1
+            or more.
         @param policy: One of L{proxykit.config.BALANCE_POLICIES}.
         @param clock: Tells the time for ejections; the global reactor if
             C{None}.
@@ -234,12 +280,15 @@ class OriginGroup:
             failure.
         @param random: The source of randomness for C{"random_two"}; a fresh
             L{Random} if C{None}.
+        @param allowEmpty: Whether the group may start without origins (its
+            members found later, L{setMembers}); until it has some it is
+            down (L{isDown}).
         @raise ValueError: An unknown policy, no origins, a repeated origin,
             a weight below 1 or an C{ejectFor} that is not positive.
         """
         if policy not in BALANCE_POLICIES:
             raise ValueError(f"unknown balance policy {policy!r}")
-        if not origins:
+        if not origins and not allowEmpty:
             raise ValueError("an origin group needs at least one origin")
         if not ejectFor > 0:
             raise ValueError("ejectFor must be positive")
@@ -259,8 +308,11 @@ class OriginGroup:
         self.ejectFor = float(ejectFor)
         self._clock = clock
         self._random = random if random is not None else Random()
-        self._slots: Final = tuple(slots)
-        self._index: Final = index
+        self._slots = tuple(slots)
+        self._index = index
+        # Origins that left (setMembers) and were forgotten: late reports on
+        # them are ignored.
+        self._left: dict[Origin, None] = {}
         # How many slots have a non-zero ejectedUntil, so that pick only asks
         # the clock when some origin is ejected.
         self._ejected = 0
@@ -280,18 +332,80 @@ class OriginGroup:
         """
         The group of a reverse-proxy route.
 
+        Its members are the route's configured origins but those named by
+        SRV records (L{isSrvURL}), which only L{setMembers} brings in (a
+        route of SRV origins only starts empty).  An origin given by host
+        name is a member under that name until a
+        L{proxykit.relay.discovery.OriginDiscovery} replaces it with the
+        addresses the name has.
+
         @param route: The route's configuration (origins, balance, ejectFor).
         @param clock: See L{__init__}.
         @param random: See L{__init__}.
         @raise ValueError: An origin URL does not parse, or see L{__init__}.
         """
         return cls(
-            [(originFromConfig(o), o.weight) for o in route.origins],
+            [(originFromConfig(o), o.weight) for o in route.origins if not isSrvURL(o.url)],
             policy=route.balance,
             clock=clock,
             ejectFor=route.ejectFor,
             random=random,
+            allowEmpty=any(isSrvURL(o.url) for o in route.origins),
         )
+
+    def setMembers(
+        self, members: Sequence[tuple[Origin, int]], joinDown: bool = False
+    ) -> tuple[list[Origin], list[Origin]]:
+        """
+        Make C{members} the group's origins (DNS discovery found them).
+
+        An origin that stays keeps its health and ejection state (and takes
+        its new weight).  An origin that joins starts with none, marked down
+        if C{joinDown} (the active health checks bring it in, see
+        L{proxykit.relay.health.HealthChecker.addOrigin}).  An origin that
+        leaves is chosen no more; its requests in flight may still report
+        on it (L{started}, L{finished}, L{failed}, L{succeeded}) until they
+        have all finished.
+
+        @param members: C{(origin, weight)} pairs, each origin once,
+            weights whole numbers of 1 or more; may be empty.
+        @param joinDown: Whether joining origins start marked down.
+        @return: The origins that joined and those that left.
+        @raise ValueError: A repeated origin or a bad weight; nothing changed.
+        """
+        seen: set[Origin] = set()
+        for origin, weight in members:
+            if isinstance(weight, bool) or not isinstance(weight, int) or weight < 1:
+                raise ValueError("origin weights must be whole numbers >= 1")
+            if origin in seen:
+                raise ValueError("an origin appears twice in one group")
+            seen.add(origin)
+        index = self._index
+        slots: list[_Slot] = []
+        added: list[Origin] = []
+        for origin, weight in members:
+            slot = index.get(origin)
+            if slot is None or slot.retired:
+                slot = _Slot(origin, weight)
+                slot.down = joinDown
+                index[origin] = slot
+                added.append(origin)
+            slot.weight = weight
+            slots.append(slot)
+        removed: list[Origin] = []
+        for slot in self._slots:
+            if slot.origin in seen:
+                continue
+            removed.append(slot.origin)
+            slot.retired = True
+            if slot.ejectedUntil:
+                slot.ejectedUntil = 0.0
+                self._ejected -= 1
+            if not slot.outstanding:
+                self._forget(slot)
+        self._slots = tuple(slots)
+        self.origins = tuple(slot.origin for slot in slots)
+        return added, removed
 
     def __repr__(self) -> str:
         return f"<OriginGroup {self.policy} {[originURL(o) for o in self.origins]}>"
@@ -334,9 +448,13 @@ class OriginGroup:
         @param origin: An origin of this group.
         @raise KeyError: C{origin} is not in this group.
         """
-        slot = self._index[origin]
+        slot = self._slotOf(origin)
+        if slot is None:
+            return
         if slot.outstanding > 0:
             slot.outstanding -= 1
+        if slot.retired and not slot.outstanding:
+            self._forget(slot)
 
     def failed(self, origin: Origin) -> None:
         """
@@ -360,7 +478,9 @@ class OriginGroup:
         @param origin: An origin of this group.
         @raise KeyError: C{origin} is not in this group.
         """
-        slot = self._index[origin]
+        slot = self._slotOf(origin)
+        if slot is None or slot.retired:
+            return
         now = self._clock.seconds()
         slot.failedAt = now
         if slot.ejectedUntil:
@@ -396,7 +516,34 @@ class OriginGroup:
         @param origin: An origin of this group.
         @raise KeyError: C{origin} is not in this group.
         """
-        self._index[origin].failures = 0
+        slot = self._slotOf(origin)
+        if slot is not None:
+            slot.failures = 0
+
+    def _slotOf(self, origin: Origin) -> _Slot | None:
+        """
+        The slot of C{origin}; C{None} if it left the group and has no
+        request in flight any more (a late report on it is ignored).
+
+        @raise KeyError: C{origin} is not in this group and never was lately.
+        """
+        slot = self._index.get(origin)
+        if slot is None and origin not in self._left:
+            raise KeyError(origin)
+        return slot
+
+    def _forget(self, slot: _Slot) -> None:
+        """
+        C{slot}'s origin left the group and its last request finished: drop
+        it, remembering a bounded number of such origins so that late
+        reports on them are ignored rather than refused.
+        """
+        if self._index.get(slot.origin) is slot:
+            del self._index[slot.origin]
+        left = self._left
+        left[slot.origin] = None
+        if len(left) > _MAX_LEFT:
+            del left[next(iter(left))]
 
     # Active health
 
@@ -440,6 +587,15 @@ class OriginGroup:
             if not slot.down:
                 return False
         return True
+
+    def downReason(self) -> str:
+        """
+        Why the group has nothing to pick (L{isDown}), in a few fixed words
+        for the log.
+        """
+        if not self._slots:
+            return "no origin found in DNS yet"
+        return "no origin of the route passes its health checks"
 
     def isUp(self, origin: Origin) -> bool:
         """

@@ -374,7 +374,7 @@ class Exchange:
             PREFIX + "route {route} is down: {reason}",
             route=route,
             vhost=_text(request.host),
-            reason="no origin of the route passes its health checks",
+            reason=_downReason(self.decision.upstream),
             **self._fields(),
         )
         if route is not None:
@@ -885,3 +885,15 @@ class Exchange:
         client = self.client
         client.sendError(status, close=not keepAlive, detail=self._failDetail)
         client.exchangeDone(self, keepAlive)
+
+
+def _downReason(upstream: object) -> str:
+    """
+    Why a route has no origin to pick, for the log: its origin group's own
+    words (L{OriginGroup.downReason}), else the health checks'.
+    """
+    from ..policy.balance import OriginGroup
+
+    if isinstance(upstream, OriginGroup):
+        return upstream.downReason()
+    return "no origin of the route passes its health checks"

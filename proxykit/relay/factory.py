@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import ITransport
 
     from ..policy.auth import ProxyAuthenticator
+    from .discovery import OriginDiscovery
     from .health import HealthChecker
 
 
@@ -93,7 +94,7 @@ class ProxyFactory(Factory):
         reactor: IReactorTime | None = None,
         authenticator: ProxyAuthenticator | None = None,
         destinations: DestinationPolicy | None = None,
-        healthCheckers: Sequence[HealthChecker] = (),
+        healthCheckers: Sequence[HealthChecker | OriginDiscovery] = (),
         hooks: Hooks | None = None,
     ) -> None:
         """
@@ -126,9 +127,11 @@ class ProxyFactory(Factory):
         self.pool = pool if pool is not None else poolFor(config, self.reactor)
         if destinations is None:
             destinations = destinationsFor(config)
-        self.healthCheckers: tuple[HealthChecker, ...] = ()
+        self.healthCheckers: tuple[HealthChecker | OriginDiscovery, ...] = ()
+        """What runs while the factory listens: the health checkers and the
+        DNS discovery of the router's routes."""
         self._apply(config, router, authenticator, destinations, hooks)
-        self.healthCheckers = tuple(healthCheckers)
+        self.healthCheckers = self._bind(healthCheckers)
 
     def _apply(
         self,
@@ -176,7 +179,7 @@ class ProxyFactory(Factory):
         router: IRouter,
         authenticator: ProxyAuthenticator | None = None,
         destinations: DestinationPolicy | None = None,
-        healthCheckers: Sequence[HealthChecker] = (),
+        healthCheckers: Sequence[HealthChecker | OriginDiscovery] = (),
     ) -> None:
         """
         Serve every request decided from now on with a new configuration (a
@@ -205,7 +208,7 @@ class ProxyFactory(Factory):
             maxQueue=limits.maxOriginQueue,
             queueTimeout=config.timeouts.connect,
         )
-        old, self.healthCheckers = self.healthCheckers, tuple(healthCheckers)
+        old, self.healthCheckers = self.healthCheckers, self._bind(healthCheckers, old=self.healthCheckers)
         if self.numPorts > 0:
             for checker in old:
                 if checker not in self.healthCheckers:
@@ -213,6 +216,25 @@ class ProxyFactory(Factory):
             for checker in self.healthCheckers:
                 if checker not in old:
                     checker.start()
+
+    def _bind(
+        self,
+        tasks: Sequence[HealthChecker | OriginDiscovery],
+        old: Sequence[HealthChecker | OriginDiscovery] = (),
+    ) -> tuple[HealthChecker | OriginDiscovery, ...]:
+        """
+        C{tasks}, the DNS discovery among them told which pool's
+        connections to retire when members leave, and given the last
+        answers of the discovery they replace (C{old}, a reload's).
+        """
+        from .discovery import OriginDiscovery
+
+        for task in tasks:
+            if isinstance(task, OriginDiscovery):
+                task.usePool(self.pool)
+                if task not in old:
+                    task.adopt(old)
+        return tuple(tasks)
 
     @property
     def router(self) -> IRouter:

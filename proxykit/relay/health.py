@@ -11,7 +11,9 @@ read: the connection is closed as soon as the head is in.
 C{fall} consecutive failures take an origin out of its L{OriginGroup}
 (L{OriginGroup.markDown}); C{rise} consecutive successes bring it back
 (L{OriginGroup.markUp}).  Origins start up, so a route serves at once and the
-checks only take out what is failing.
+checks only take out what is failing; an origin that DNS discovery adds
+later (L{HealthChecker.addOrigin}) starts down and is marked up after its
+first passing check.
 
 The checks are the only way a whole group goes down (passive failures never
 take out the last usable origin): while every origin is marked down, the
@@ -70,12 +72,13 @@ class _OriginHealth:
     @ivar check: The check in progress, if any.
     """
 
-    __slots__ = ("origin", "request", "up", "successes", "failures", "passed", "failed", "check")
+    __slots__ = ("origin", "request", "up", "successes", "failures", "passed", "failed", "check", "joining")
 
-    def __init__(self, origin: Origin, request: bytes) -> None:
+    def __init__(self, origin: Origin, request: bytes, joining: bool = False) -> None:
         self.origin = origin
         self.request = request
-        self.up = True
+        self.joining = joining
+        self.up = not joining
         self.successes = 0
         self.failures = 0
         self.passed = 0
@@ -129,26 +132,57 @@ class HealthChecker:
                 return origins.connect(origin, factory, config.timeout)
 
         self._connector = connector
-        path = config.path.encode("ascii")
         self._origins: dict[Origin, _OriginHealth] = {}
         for origin in group.origins:
-            host = (
-                config.host.encode("ascii")
-                if config.host is not None
-                else origin.authority
-            )
-            request = requestHead(
-                b"GET",
-                path,
-                [
-                    (b"Host", host),
-                    (b"Connection", b"close"),
-                    (b"User-Agent", USER_AGENT),
-                ],
-            )
-            self._origins[origin] = _OriginHealth(origin, request)
+            self._origins[origin] = _OriginHealth(origin, self._requestFor(origin))
         self._loop: LoopingCall | None = None
         self._groupName = " ".join(originURL(o) for o in group.origins)
+
+    def _requestFor(self, origin: Origin) -> bytes:
+        """
+        The bytes of a check of C{origin}.
+        """
+        config = self.config
+        host = config.host.encode("ascii") if config.host is not None else origin.authority
+        return requestHead(
+            b"GET",
+            config.path.encode("ascii"),
+            [
+                (b"Host", host),
+                (b"Connection", b"close"),
+                (b"User-Agent", USER_AGENT),
+            ],
+        )
+
+    def addOrigin(self, origin: Origin, joining: bool = True) -> None:
+        """
+        C{origin} joined the group (DNS discovery found it): check it now.
+        A joining origin was marked down (L{OriginGroup.setMembers} with
+        C{joinDown}) and is marked up after its first passing check; then
+        C{rise} and C{fall} apply as to the others.  Does nothing for an
+        origin already checked.
+
+        @param origin: An origin of the group.
+        @param joining: Whether it waits for its first passing check; if
+            not, it is up and checked like the others (a reload took it over).
+        """
+        if origin in self._origins:
+            return
+        health = _OriginHealth(origin, self._requestFor(origin), joining=joining)
+        self._origins[origin] = health
+        if self._loop is not None:
+            self.checkOrigin(origin)
+
+    def removeOrigin(self, origin: Origin) -> None:
+        """
+        C{origin} left the group: check it no more (a check in progress is
+        abandoned without counting).  Does nothing for an unknown origin.
+
+        @param origin: An origin that was in the group.
+        """
+        health = self._origins.pop(origin, None)
+        if health is not None and health.check is not None:
+            health.check.abort()
 
     def start(self) -> None:
         """
@@ -229,7 +263,8 @@ class HealthChecker:
             health.passed += 1
             health.failures = 0
             health.successes += 1
-            if not health.up and health.successes >= self.config.rise:
+            if not health.up and (health.joining or health.successes >= self.config.rise):
+                health.joining = False
                 wasDown = self.group.isDown()
                 health.up = True
                 self.group.markUp(health.origin)
@@ -247,6 +282,8 @@ class HealthChecker:
             health.failed += 1
             health.successes = 0
             health.failures += 1
+            if health.joining:
+                return
             if health.up and health.failures >= self.config.fall:
                 health.up = False
                 self.group.markDown(health.origin)

@@ -140,14 +140,19 @@ class ConnectionPool:
     def retire(self, keys: Iterable[Hashable]) -> int:
         """
         These keys are no longer wanted (their origins left the
-        configuration): close their idle connections now, and each busy one
-        when its user releases it, instead of keeping it idle.
+        configuration, or DNS no longer names them): close their idle
+        connections now, and each busy one when its user releases it,
+        instead of keeping it idle.  A key is remembered as retired only
+        while it has connections.
 
         @return: How many idle connections were closed.
         """
         closed = 0
         for key in keys:
-            self._retired.add(key)
+            if key in self._open or key in self._idle:
+                # A key without connections needs no remembering (origins
+                # found through DNS come and go: the set stays bounded).
+                self._retired.add(key)
             for connection in self._idle.pop(key, ()):
                 connection.close()
                 closed += 1
@@ -261,6 +266,8 @@ class ConnectionPool:
             self._open[key] = count
         else:
             self._open.pop(key, None)
+            if self._retired and key not in self._idle:
+                self._retired.discard(key)
         waiter = self._nextWaiter(key)
         if waiter is not None:
             self._connect(key, waiter.requester, waiter.connector)
