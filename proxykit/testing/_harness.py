@@ -22,6 +22,7 @@ from ..policy.requestid import RequestIds
 from ..relay.client import ProxyProtocol
 from ..relay.factory import ProxyFactory
 from ..relay.gate import ListenerGate
+from ..relay.discovery import OriginDiscovery
 from ..relay.health import HealthChecker
 from ..relay.hooks import Hooks
 from ._client import FakeClient
@@ -95,7 +96,7 @@ class ProxyHarness:
         self.config = config = config if config is not None else ProxyConfig()
         if destinations is None:
             destinations = destinationsFor(config)
-        checkers = tuple(healthCheckers)
+        checkers: tuple[HealthChecker | OriginDiscovery, ...] = tuple(healthCheckers)
         if router is None:
             if mode == "reverse":
                 router, more = reverseRouter(config, self.reactor, destinations)
