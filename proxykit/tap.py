@@ -6,7 +6,7 @@ C{twistd proxykit}: command-line options to a service.
                                [--config FILE] [--connect-timeout S]
                                [--response-timeout S] [--idle-timeout S]
                                [--access-log PATH] [--access-log-format F]
-                               [--admin ENDPOINT]
+                               [--admin ENDPOINT] [--workers N|auto]
 
     twistd -n proxykit reverse [--listen ENDPOINT]... [--route HOST=URL[,URL...]]...
                                [--config FILE] [--default HOST]
@@ -14,7 +14,7 @@ C{twistd proxykit}: command-line options to a service.
                                [--connect-timeout S] [--response-timeout S]
                                [--idle-timeout S]
                                [--access-log PATH] [--access-log-format F]
-                               [--admin ENDPOINT]
+                               [--admin ENDPOINT] [--workers N|auto]
 
 Command-line values override the config file; a repeated option replaces the
 file's whole list, except C{--route}, which adds virtual hosts to the file's.
@@ -94,6 +94,19 @@ def _seconds(flag: str, value: str) -> float:
     return number
 
 
+def _workers(value: str) -> int:
+    """
+    A C{--workers} value: a whole number >= 1 or C{auto}.
+    """
+    from .config.checks import cpuCount
+
+    if value == "auto":
+        return cpuCount()
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise usage.UsageError(f"--workers: expected a whole number >= 1 or 'auto', got {value!r}")
+    return int(value)
+
+
 def parseRoute(value: str) -> VhostConfig:
     """
     Read a C{--route} value, C{HOST=URL[,URL...]}: a virtual host with one
@@ -143,6 +156,13 @@ class _ModeOptions(_VersionOption, usage.Options):
             "Serve /metrics, /healthz, /readyz and /status on this endpoint"
             " (tcp:PORT binds 127.0.0.1 unless interface= is given).",
         ],
+        [
+            "workers",
+            None,
+            None,
+            "Serve with N worker processes sharing the listeners ('auto': one per CPU;"
+            " default 1: this process serves them).",
+        ],
     ]
 
     def __init__(self) -> None:
@@ -191,6 +211,8 @@ class _ModeOptions(_VersionOption, usage.Options):
                 config = attrs.evolve(config, admin=AdminConfig(listen=self["admin"]))
             except ConfigError as e:
                 raise usage.UsageError(f"--admin: {e.problem}")
+        if self["workers"] is not None:
+            config = attrs.evolve(config, workers=_workers(self["workers"]))
         config = self.applyMode(config)
         authFile = config.forward.authFile
         if authFile is not None:
