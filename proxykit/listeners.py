@@ -26,6 +26,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from ._twistedcompat import acceptOneAtATime
 from .ops.reload import PLAIN, ListenerSpec
 from .relay.gate import ListenerGate
 
@@ -89,6 +90,9 @@ class AdoptedEndpoint:
             return fail(e)
         finally:
             os.close(inherited.fd)
+        # The other workers wait on the same socket: take one connection
+        # at a time, so that a burst is shared.
+        acceptOneAtATime(port)
         return succeed(port)
 
 
