@@ -14,8 +14,12 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import select
+import shutil
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -24,7 +28,7 @@ from collections.abc import Callable
 
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 
 from ._subprocess import (
     ROOT,
@@ -303,5 +307,141 @@ class WorkersTests(TestCase):
                 result.stdout.splitlines(),
                 [f"proxykit: cannot listen on {description}: address already in use"],
             )
+
+        return deferToThread(check)
+
+
+class SupervisorGoneTests(TestCase):
+    """
+    Workers do not outlive their supervisor.
+    """
+
+    timeout = 60
+
+    def test_supervisorKilled(self) -> Deferred[None]:
+        """
+        C{kill -9} of the supervisor: every worker sees its standard input
+        close, and exits.
+        """
+
+        def check() -> None:
+            child, proxy, port = startWorkers()
+            try:
+                pids = [
+                    int(child.waitForLine(rf"worker {n} started \(pid (\d+)\)").group(1))
+                    for n in (1, 2)
+                ]
+                handles = [os.pidfd_open(pid) for pid in pids]
+                child.process.kill()
+                for handle in handles:
+                    # A pidfd is readable once its process has exited.
+                    readable, _, _ = select.select([handle], [], [], STOP_TIMEOUT)
+                    os.close(handle)
+                    self.assertEqual(readable, [handle])
+            finally:
+                child.stop()
+
+        return deferToThread(check)
+
+
+def sectionOf(path: str, title: str) -> str:
+    """
+    The text of the section C{title} of the reStructuredText file at
+    C{path}, up to the next section of the same level.
+    """
+    with open(path) as f:
+        text = f.read()
+    start = text.index(f"\n{title}\n{'-' * len(title)}\n")
+    following = re.search(r"\n[^\n]+\n-+\n", text[start + len(title) + 2 :])
+    end = start + len(title) + 2 + following.start() if following else len(text)
+    return text[start:end]
+
+
+def shellLines(text: str) -> list[str]:
+    """
+    The lines of every C{.. code-block:: sh} of C{text}, unindented.
+    """
+    lines: list[str] = []
+    inside = False
+    for line in text.splitlines():
+        if line.strip() == ".. code-block:: sh":
+            inside = True
+        elif inside and line and not line.startswith(" "):
+            inside = False
+        elif inside and line.strip():
+            lines.append(line.strip())
+    return lines
+
+
+class DocumentedCommandTests(TestCase):
+    """
+    The commands of docs/scaling.rst's "Worker processes" run as written
+    (the admin port moved to a free one, the proxy on an ephemeral port).
+    """
+
+    timeout = 120
+
+    def test_commands(self) -> Deferred[None]:
+        """
+        The C{twistd} command starts two workers and an admin listener, and
+        each C{curl} command succeeds: healthy, ready, metrics by worker.
+        """
+
+        def check() -> None:
+            commands = shellLines(sectionOf(os.path.join(ROOT, "docs", "scaling.rst"), "Worker processes"))
+            [start] = [line for line in commands if "twistd" in line]
+            curls = [line for line in commands if line.startswith("curl")]
+            self.assertEqual(len(curls), 3, commands)
+            argv = start.split()
+            self.assertEqual(argv[:4], [".venv/bin/twistd", "-n", "proxykit", "forward"])
+            with socket.create_server(("127.0.0.1", 0)) as probe:
+                admin = str(probe.getsockname()[1])
+            argv = [a.replace("9902", admin) for a in argv[4:]]
+            child, _ = startChild(
+                [*TWISTD, "-n", "--pidfile=", "proxykit", "forward", "--listen", LOOPBACK, *argv],
+                r"starting 2 workers",
+                r"worker 1: .*proxykit started",
+                r"worker 2: .*proxykit started",
+            )
+            try:
+                outputs = {}
+                for line in curls:
+                    result = subprocess.run(
+                        line.replace("9902", admin).split() + ["--max-time", "20", "--fail"],
+                        capture_output=True, text=True, timeout=30,
+                    )
+                    self.assertEqual(result.returncode, 0, f"{line}: {result.stderr}")
+                    outputs[line.split("/")[-1]] = result.stdout
+                self.assertEqual((outputs["healthz"], outputs["readyz"]), ("ok\n", "ready\n"))
+                self.assertIn('proxykit_worker_up{worker="2"} 1.0', outputs["metrics"])
+            finally:
+                child.stop()
+
+        return deferToThread(check)
+
+    def test_bench(self) -> Deferred[None]:
+        """
+        The benchmark command measures 1 and 2 workers (where nginx and wrk
+        are installed, as the benchmark needs).
+        """
+        commands = shellLines(sectionOf(os.path.join(ROOT, "docs", "scaling.rst"), "Worker processes"))
+        [bench] = [line for line in commands if "workers.py" in line]
+        if shutil.which("nginx") is None or shutil.which("wrk") is None:
+            raise SkipTest("the benchmark needs nginx and wrk")
+        directory, _, command = bench.removeprefix("cd ").partition(" && ")
+
+        def check() -> None:
+            argv = command.split()
+            self.assertEqual(argv[0], "../.venv/bin/python")
+            env = _childEnvironment()
+            result = run(
+                [sys.executable, *argv[1:], "--venv", os.path.dirname(os.path.dirname(sys.executable))],
+                os.path.join(ROOT, directory),
+                120.0,
+                env,
+            )
+            self.assertEqual(result.returncode, 0, result.stdout)
+            self.assertRegex(result.stdout, r"workers=1: \d+ req/s")
+            self.assertRegex(result.stdout, r"workers=2: \d+ req/s.*busiest worker's share \d+%")
 
         return deferToThread(check)
