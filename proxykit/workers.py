@@ -41,7 +41,7 @@ from typing import Any
 import attrs
 from twisted.application import service
 from twisted.internet.defer import Deferred, DeferredList, succeed
-from twisted.internet.error import ProcessTerminated
+from twisted.internet.error import ProcessExitedAlready
 from twisted.internet.interfaces import IProcessTransport
 from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
@@ -286,7 +286,7 @@ class WorkerProcess(ProcessProtocol):
             return False
         try:
             self.process.signalProcess(name)
-        except (OSError, ProcessTerminated, Exception):  # ProcessExitedAlready
+        except (OSError, ProcessExitedAlready):
             return False
         return True
 

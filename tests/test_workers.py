@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
-from twisted.internet.error import ProcessDone, ProcessTerminated
+from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTerminated
 from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import globalLogPublisher
@@ -312,6 +312,21 @@ class SupervisorTests(LoggedMixin):
         self.assertIn("listeners change only on a restart", refusals[1])
         self.assertIn("no such certificate", refusals[2])
         self.assertEqual([p.signals for p in self.processes()], [[], []])
+
+    def test_signalExitedAlready(self) -> None:
+        """
+        A worker whose process has exited but is not reaped yet is not
+        counted as signalled.
+        """
+        self.supervisor.startService()
+        gone = self.processes()[0]
+
+        def exited(name: str) -> None:
+            raise ProcessExitedAlready()
+
+        gone.signalProcess = exited  # type: ignore[method-assign]
+        self.supervisor.reopenLogs()
+        self.assertEqual(self.supervisor._signalAll("HUP"), 1)
 
     def test_reopenLogs(self) -> None:
         """
