@@ -60,6 +60,7 @@ __all__ = [
     "bindShared",
     "checkConfig",
     "restartDelay",
+    "shareProblem",
 ]
 
 ENVIRONMENT = "PROXYKIT_WORKER"
@@ -157,6 +158,18 @@ def _address(description: str) -> tuple[int, str, int, int]:
     if not (port.isascii() and port.isdigit() and options["backlog"].isdigit()):
         raise ListenError(description, "expected a port number")
     return family, options["interface"], int(port), int(options["backlog"])
+
+
+def shareProblem(description: str) -> str | None:
+    """
+    Why the listener C{description} cannot be shared by worker processes
+    (C{proxykit check} says it), or C{None} when it can.
+    """
+    try:
+        _address(description)
+    except ListenError as e:
+        return str(e)
+    return None
 
 
 def bindShared(specs: Iterable[ListenerSpec]) -> list[SharedSocket]:
