@@ -2,7 +2,8 @@
 """
 The only place where proxykit relies on Twisted's private internals.
 
-Three shortcuts save a few microseconds per request by reaching past
+Three shortcuts save a few microseconds per request, and one shares
+connections among worker processes, by reaching past
 Twisted's public API.  Each one is detected once, when this module is
 imported (or when a reactor is built), and when what it needs is missing
 proxykit uses Twisted's public behaviour instead: correct, only slower.
@@ -24,6 +25,10 @@ Checked against Twisted 23.10.0 (the lowest C{setup.cfg} allows) and
     - L{directPoll}: an epoll C{doPoll} without the per-event logging
       context (C{EPollReactor._poller}, C{_selectables}, C{_doReadOrWrite}).
       Fallback: the inherited C{EPollReactor.doPoll}.
+    - L{acceptOneAtATime}: a listening TCP port that accepts one
+      connection each time its socket is readable (C{tcp.Port.numberAccepts}
+      set before each C{doRead}), so that worker processes sharing a
+      socket share its connections.  Fallback: Twisted's batches.
 
 Nothing else in proxykit may use a private Twisted name.
 """
@@ -266,4 +271,32 @@ def forgetExitSignal(reactor: object) -> bool:
     if getattr(reactor, "_exitSignal", None) is None:
         return False
     reactor._exitSignal = None  # type: ignore[attr-defined]
+    return True
+
+
+def acceptOneAtATime(port: object) -> bool:
+    """
+    Make the listening TCP C{port} accept at most one connection each time
+    the reactor finds its socket readable, rather than up to 100 (Twisted
+    grows C{tcp.Port.numberAccepts} while accepts succeed).
+
+    Several worker processes wait on one shared listening socket, and the
+    kernel wakes every one of them for a new connection: a worker that
+    accepts in batches takes a burst of connections (the 50 a load
+    generator opens at once) alone.  Accepting one at a time, the worker
+    that gets back to its event loop first, the least busy one, takes the
+    next connection.
+
+    @return: Whether the shortcut was taken (C{numberAccepts} exists).
+    """
+    if not isinstance(getattr(port, "numberAccepts", None), int):
+        return False
+    batch: Any = port
+    read = batch.doRead
+
+    def doRead() -> object:
+        batch.numberAccepts = 1
+        return read()
+
+    batch.doRead = doRead
     return True

@@ -223,6 +223,15 @@ def check(path: str, mode: str | None, out: TextIO, err: TextIO) -> int:
     except (ValueError, OSError, TLSFileError) as e:
         err.write(f"{path}: {e}\n")
         return 1
+    if config.workers > 1:
+        from .ops.reload import listenersOf
+        from .workers import shareProblem
+
+        for spec in listenersOf(config):
+            problem = shareProblem(spec.description)
+            if problem is not None:
+                err.write(f"{path}: workers: {problem}\n")
+                return 1
     _describe(path, mode, config, out)
     return 0
 
@@ -239,6 +248,8 @@ def _describe(path: str, mode: str, config: ProxyConfig, out: TextIO) -> None:
             write(f"  {endpoint} (TLS)\n")
     if config.admin.listen is not None:
         write(f"  {config.admin.listen} (admin: /metrics, /healthz, /readyz, /status)\n")
+    if config.workers > 1:
+        write(f"workers: {config.workers} (a supervisor binds the listeners)\n")
     forward = config.forward
     if mode == "forward" or config.reverse.forwardProxy:
         ports = ", ".join(str(port) for port in sorted(forward.connectPorts))

@@ -1,15 +1,21 @@
 # -*- test-case-name: tests.test_service -*-
 """
 Listeners that bind when told to and say at once, in one line, why they
-cannot (L{Listener}, L{ListenError}), and the endpoint wrapper that tells
-a L{ListenerGate} its port (L{GatedEndpoint}).
+cannot (L{Listener}, L{ListenError}), the endpoint wrapper that tells
+a L{ListenerGate} its port (L{GatedEndpoint}), and the endpoint of a
+listening socket inherited from a supervisor (L{AdoptedEndpoint}).
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import socket
+
+import attrs
 from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IListeningPort,
@@ -20,6 +26,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from ._twistedcompat import acceptOneAtATime
 from .ops.reload import PLAIN, ListenerSpec
 from .relay.gate import ListenerGate
 
@@ -41,6 +48,52 @@ class GatedEndpoint:
             return port
 
         return self._endpoint.listen(factory).addCallback(listening)
+
+
+@attrs.frozen
+class InheritedSocket:
+    """
+    A listening socket a worker process inherits from its supervisor.
+
+    @ivar fd: Its file descriptor in this process.
+    @ivar family: C{socket.AF_INET} or C{socket.AF_INET6}.
+    """
+
+    fd: int
+    family: int
+
+
+@implementer(IStreamServerEndpoint)
+class AdoptedEndpoint:
+    """
+    Listens on a socket bound and listening already (a worker's socket,
+    from its supervisor): C{reactor.adoptStreamPort} instead of binding.
+
+    It listens once: the inherited descriptor is closed once the port has
+    its own copy, so that when this process stops listening the socket
+    is no longer its to accept on.
+    """
+
+    def __init__(self, reactor: object, inherited: InheritedSocket) -> None:
+        self._reactor = reactor
+        self._inherited: InheritedSocket | None = inherited
+
+    def listen(self, factory: IProtocolFactory) -> Deferred[IListeningPort]:
+        inherited, self._inherited = self._inherited, None
+        if inherited is None:
+            return fail(OSError(errno.EBADF, "the inherited socket is adopted already"))
+        try:
+            port = self._reactor.adoptStreamPort(  # type: ignore[attr-defined]
+                inherited.fd, socket.AddressFamily(inherited.family), factory
+            )
+        except OSError as e:
+            return fail(e)
+        finally:
+            os.close(inherited.fd)
+        # The other workers wait on the same socket: take one connection
+        # at a time, so that a burst is shared.
+        acceptOneAtATime(port)
+        return succeed(port)
 
 
 class ListenError(Exception):

@@ -13,7 +13,7 @@ whole (L{ListenError}, nothing left listening) if one cannot listen.
 from __future__ import annotations
 
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -33,7 +33,13 @@ from .build import (
 )
 from .config.values import ProxyConfig
 from .decisions import IRouter
-from .listeners import GatedEndpoint, Listener, ListenError
+from .listeners import (
+    AdoptedEndpoint,
+    GatedEndpoint,
+    InheritedSocket,
+    Listener,
+    ListenError,
+)
 from .ops.reload import (
     PLAIN,
     REDIRECT,
@@ -204,6 +210,24 @@ class ProxyService(service.MultiService):
         self.reloadObservers.append(metrics.reloaded)
         endpoint = endpoints.serverFromString(self._reactor, description)  # type: ignore[no-untyped-call]
         return Listener(description, endpoint, adminSite(self, metrics), self._reactor)
+
+    def adopt(self, sockets: Mapping[ListenerSpec, InheritedSocket]) -> None:
+        """
+        Before listening: serve the listeners of C{sockets} on those
+        inherited sockets (a worker process's, bound by its supervisor)
+        instead of binding their endpoints.
+
+        @raise ListenError: A listener of this service has no socket in
+            C{sockets}.
+        """
+        for listener in self._listeners:
+            inherited = sockets.get(listener.spec)
+            if inherited is None:
+                raise ListenError(listener.description, "no socket inherited for it")
+            assert listener.gate is not None
+            listener.endpoint = GatedEndpoint(
+                AdoptedEndpoint(self._reactor, inherited), listener.gate
+            )
 
     @property
     def adminEndpoint(self) -> str | None:

@@ -6,7 +6,7 @@ C{twistd proxykit}: command-line options to a service.
                                [--config FILE] [--connect-timeout S]
                                [--response-timeout S] [--idle-timeout S]
                                [--access-log PATH] [--access-log-format F]
-                               [--admin ENDPOINT]
+                               [--admin ENDPOINT] [--workers N|auto]
 
     twistd -n proxykit reverse [--listen ENDPOINT]... [--route HOST=URL[,URL...]]...
                                [--config FILE] [--default HOST]
@@ -14,7 +14,7 @@ C{twistd proxykit}: command-line options to a service.
                                [--connect-timeout S] [--response-timeout S]
                                [--idle-timeout S]
                                [--access-log PATH] [--access-log-format F]
-                               [--admin ENDPOINT]
+                               [--admin ENDPOINT] [--workers N|auto]
 
 Command-line values override the config file; a repeated option replaces the
 file's whole list, except C{--route}, which adds virtual hosts to the file's.
@@ -94,6 +94,19 @@ def _seconds(flag: str, value: str) -> float:
     return number
 
 
+def _workers(value: str) -> int:
+    """
+    A C{--workers} value: a whole number >= 1 or C{auto}.
+    """
+    from .config.checks import cpuCount
+
+    if value == "auto":
+        return cpuCount()
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise usage.UsageError(f"--workers: expected a whole number >= 1 or 'auto', got {value!r}")
+    return int(value)
+
+
 def parseRoute(value: str) -> VhostConfig:
     """
     Read a C{--route} value, C{HOST=URL[,URL...]}: a virtual host with one
@@ -143,6 +156,13 @@ class _ModeOptions(_VersionOption, usage.Options):
             "Serve /metrics, /healthz, /readyz and /status on this endpoint"
             " (tcp:PORT binds 127.0.0.1 unless interface= is given).",
         ],
+        [
+            "workers",
+            None,
+            None,
+            "Serve with N worker processes sharing the listeners ('auto': one per CPU;"
+            " default 1: this process serves them).",
+        ],
     ]
 
     def __init__(self) -> None:
@@ -191,6 +211,8 @@ class _ModeOptions(_VersionOption, usage.Options):
                 config = attrs.evolve(config, admin=AdminConfig(listen=self["admin"]))
             except ConfigError as e:
                 raise usage.UsageError(f"--admin: {e.problem}")
+        if self["workers"] is not None:
+            config = attrs.evolve(config, workers=_workers(self["workers"]))
         config = self.applyMode(config)
         authFile = config.forward.authFile
         if authFile is not None:
@@ -340,6 +362,9 @@ class Options(_VersionOption, usage.Options):
     than reaching C{twistd}, which prints the whole help text before it.
     """
 
+    argv: list[str] = []
+    """The command line after C{proxykit} (C{forward ...}), as parsed."""
+
     subCommands = [
         ["forward", None, ForwardOptions, "Run a forward proxy."],
         ["reverse", None, ReverseOptions, "Run a reverse proxy with virtual hosts."],
@@ -358,6 +383,7 @@ class Options(_VersionOption, usage.Options):
         @raise SystemExit: They are wrong, and C{twistd} runs: the message
             is L{usageErrorText}.
         """
+        self.argv = list(sys.argv[1:] if options is None else options)
         try:
             super().parseOptions(options)  # type: ignore[no-untyped-call]
         except usage.UsageError as e:
@@ -391,6 +417,36 @@ def configLoader(options: _ModeOptions) -> ConfigLoader:
     return load
 
 
+def buildProxy(mode: str | None, options: _ModeOptions, config: ProxyConfig, reactor: Any) -> ProxyService:
+    """
+    The service C{twistd proxykit} runs for C{config} in C{mode}, reloaded
+    from C{options} on C{SIGHUP} (a worker process builds its own with it
+    too).
+
+    @raise OSError: The access log cannot be opened.
+    """
+    proxy: ProxyService
+    if mode == "reverse":
+        proxy = reverseService(config, reactor)
+    else:
+        proxy = forwardService(config, reactor)
+    if proxy.accessLog is not None:
+        # No application observes twistd's global log publisher for access
+        # events, and its text log would only skip them: write the lines
+        # straight from the records.
+        proxy.accessLog.publish = False
+    # SIGHUP reads the file and the command line again and serves the new
+    # configuration (see ProxyService.reloadConfig); SIGUSR1 reopens the
+    # access log; neither ends the process.
+    proxy.loadConfig = configLoader(options)
+    path = options["config"]
+    if path:
+        proxy.configVersion = attrs.evolve(proxy.configVersion, source=path)
+    proxy.reloadOnHangup = True
+    proxy.cutOnSignal = True
+    return proxy
+
+
 def makeService(options: Options, reactor: Any = None) -> IService:
     """
     The service for the chosen mode.
@@ -399,6 +455,10 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     listener: C{twistd} forks into the background after it has the service
     and before it starts it, and only the process that was started can
     tell whoever started it that a port is in use.
+
+    With C{workers} above 1, the service is a supervisor
+    (L{proxykit.workers.Supervisor}) that has bound every listener and
+    starts the worker processes that serve them.
 
     @param reactor: The reactor; C{None}: the global one (proxykit's
         unless C{twistd -r} chose another).
@@ -412,35 +472,62 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         from .reactor import installIfNone
 
         installIfNone()
-    proxy: ProxyService
+    if config.workers > 1:
+        return _supervisor(options, config, reactor)
     try:
-        if options.subCommand == "reverse":
-            proxy = reverseService(config, reactor)
-        else:
-            proxy = forwardService(config, reactor)
+        proxy = buildProxy(options.subCommand, options.subOptions, config, reactor)
     except OSError as e:
         if options.parent is None or config.log.access is None:
             raise
         raise SystemExit(
             f"proxykit: cannot open the access log {config.log.access}: {e.strerror}"
         ) from None
-    if proxy.accessLog is not None:
-        # No application observes twistd's global log publisher for access
-        # events, and its text log would only skip them: write the lines
-        # straight from the records.
-        proxy.accessLog.publish = False
-    # SIGHUP reads the file and the command line again and serves the new
-    # configuration (see ProxyService.reloadConfig); SIGUSR1 reopens the
-    # access log; neither ends the process.
-    proxy.loadConfig = configLoader(options.subOptions)
-    path = options.subOptions["config"]
-    if path:
-        proxy.configVersion = attrs.evolve(proxy.configVersion, source=path)
-    proxy.reloadOnHangup = True
-    proxy.cutOnSignal = True
     if options.parent is not None:
         try:
             proxy.listen()
         except ListenError as e:
             raise SystemExit(f"proxykit: {e}") from None
     return proxy
+
+
+def _supervisor(options: Options, config: ProxyConfig, reactor: Any) -> IService:
+    """
+    The supervisor of C{config.workers} worker processes: the
+    configuration checked as a worker will build it, then every listener
+    bound (and the admin listener), before any worker starts.
+
+    @raise SystemExit: Run by C{twistd}, the configuration cannot be
+        served or a listener cannot listen: one line, status 1.
+    """
+    from .ops.reload import listenersOf
+    from .reactor import orGlobal
+    from .workers import Supervisor, bindShared, checkConfig
+
+    mode = options.subCommand or "forward"
+    try:
+        checkConfig(mode, config)
+        sockets = bindShared(listenersOf(config))
+    except ListenError as e:
+        if options.parent is None:
+            raise
+        raise SystemExit(f"proxykit: {e}") from None
+    except OSError as e:
+        if options.parent is None:
+            raise
+        raise SystemExit(f"proxykit: {e.filename}: {e.strerror}") from None
+    supervisor = Supervisor(
+        config, mode, options.argv, sockets, orGlobal(reactor), configLoader(options.subOptions)
+    )
+    if config.admin.listen is not None:
+        from .workeradmin import supervisorAdmin
+
+        supervisor.admin = supervisorAdmin(supervisor, config.admin.listen)
+        try:
+            supervisor.admin.listen()
+        except ListenError as e:
+            for shared in sockets:
+                shared.sock.close()
+            if options.parent is None:
+                raise
+            raise SystemExit(f"proxykit: {e}") from None
+    return supervisor

@@ -85,6 +85,24 @@ class CheckTests(SynchronousTestCase):
         self.assertEqual(status, 1)
         self.assertIn("forward.auth_file", err)
 
+    def test_workers(self) -> None:
+        """
+        With workers, C{check} says how many; a listener that workers cannot
+        share (not C{tcp:} or C{tcp6:}) is an error naming it, as at start.
+        """
+        path = self.write('workers = 3\nlisten = ["tcp:8000:interface=127.0.0.1"]\n')
+        status, out, err = self.run_("check", path)
+        self.assertEqual(status, 0, err)
+        self.assertIn("workers: 3 (a supervisor binds the listeners)\n", out)
+        path = self.write('workers = 2\nlisten = ["unix:/tmp/proxykit-check.sock"]\n')
+        status, out, err = self.run_("check", path)
+        self.assertEqual(status, 1)
+        self.assertEqual(
+            err,
+            f"{path}: workers: cannot listen on unix:/tmp/proxykit-check.sock:"
+            " only tcp: and tcp6: listeners can be shared by worker processes\n",
+        )
+
     def test_admin(self) -> None:
         """
         The admin listener is listed with the listeners, bound to 127.0.0.1

@@ -130,6 +130,23 @@ class ProxyConfigTests(SynchronousTestCase):
         for text, line, key in cases:
             self.assertConfigError(text, line, key, "expected")
 
+    def test_workers(self) -> None:
+        """
+        The top-level C{workers} key is a whole number >= 1 or C{"auto"}
+        (one per CPU this process may run on); it defaults to 1, and a bad
+        value names the file, the line and the key.
+        """
+        from proxykit.config.checks import cpuCount
+
+        self.assertEqual(ProxyConfig().workers, 1)
+        self.assertEqual(ProxyConfig.fromFile(self.write("workers = 3\n")).workers, 3)
+        self.assertEqual(ProxyConfig.fromFile(self.write('workers = "auto"\n')).workers, cpuCount())
+        self.assertGreaterEqual(cpuCount(), 1)
+        for text in ("workers = 0\n", "workers = true\n", 'workers = "many"\n', "workers = 1.5\n"):
+            self.assertConfigError("\n" + text, 2, "workers", 'expected a whole number >= 1 or "auto"')
+        with self.assertRaises(ConfigError):
+            ProxyConfig(workers=0)
+
     def test_unknownKey(self) -> None:
         """
         Unknown keys are errors, not silently ignored typos.

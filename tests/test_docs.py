@@ -329,10 +329,10 @@ class ExampleTests(SynchronousTestCase):
 
     def forwardKeys(self) -> set[str]:
         """
-        Every key of a forward-mode file: C{listen}, and the fields of the
+        Every key of a forward-mode file: C{listen}, C{workers}, and the fields of the
         forward, timeouts, pool and limits sections.
         """
-        keys = {"listen"}
+        keys = {"listen", "workers"}
         for section, cls in (
             ("forward", ForwardConfig),
             ("timeouts", Timeouts),

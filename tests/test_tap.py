@@ -88,6 +88,33 @@ class OptionsTests(SynchronousTestCase):
                 parse(*argv)
             self.assertIn(argv[1], str(caught.exception))
 
+    def test_workers(self) -> None:
+        """
+        C{--workers N} sets C{workers} over the file's, in both modes;
+        C{auto} is one per CPU; anything but a whole number >= 1 or
+        C{auto} is a usage error naming the flag.
+        """
+        from proxykit.config.checks import cpuCount
+
+        self.assertEqual(parse("forward").subOptions["proxyConfig"].workers, 1)
+        self.assertEqual(parse("forward", "--workers", "2").subOptions["proxyConfig"].workers, 2)
+        self.assertEqual(
+            parse("forward", "--workers", "auto").subOptions["proxyConfig"].workers, cpuCount()
+        )
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write("workers = 4\n")
+        self.assertEqual(parse("forward", "--config", path).subOptions["proxyConfig"].workers, 4)
+        self.assertEqual(
+            parse("forward", "--config", path, "--workers", "1").subOptions["proxyConfig"].workers, 1
+        )
+        reverse = parse("reverse", "--route", "a.example=http://127.0.0.1:1", "--workers", "3")
+        self.assertEqual(reverse.subOptions["proxyConfig"].workers, 3)
+        for bad in ("0", "-1", "+2", "two", "1.5", ""):
+            with self.assertRaises(usage.UsageError) as caught:
+                parse("forward", "--workers", bad)
+            self.assertIn("--workers", str(caught.exception))
+
     def test_noMode(self) -> None:
         """
         A mode is required.

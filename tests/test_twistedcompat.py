@@ -336,7 +336,7 @@ class OnlyHereTests(SynchronousTestCase):
         """
         The private Twisted names appear in no other module's source.
         """
-        names = ("_tempDataBuffer", "_flushSendBIO", "_tlsConnection", "_poller", "_selectables", "_doReadOrWrite")
+        names = ("_tempDataBuffer", "_flushSendBIO", "_tlsConnection", "_poller", "_selectables", "_doReadOrWrite", "numberAccepts")
         root = Path(proxykit.__file__).parent
         found = [
             f"{path.relative_to(root)}: {name}"
@@ -371,3 +371,48 @@ class ExitSignalTests(SynchronousTestCase):
         self.assertTrue(forgetExitSignal(reactor))
         self.assertIsNone(reactor._exitSignal)
         self.assertFalse(forgetExitSignal(object()))
+
+
+class AcceptOneAtATimeTests(SynchronousTestCase):
+    """
+    L{acceptOneAtATime}: a listening port shared by worker processes takes
+    one connection each time its socket is readable.
+    """
+
+    def test_fastPathOnThisTwisted(self) -> None:
+        """
+        This Twisted's TCP port has C{numberAccepts}: with the shortcut,
+        each read accepts one waiting connection, not all of them.
+        """
+        reactor: Any = newReactor()
+        built: list[object] = []
+
+        class Counting(Factory):
+            def buildProtocol(self, addr: Any) -> Protocol:
+                protocol = Protocol()
+                built.append(protocol)
+                return protocol
+
+        port = reactor.listenTCP(0, Counting(), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        self.assertTrue(_twistedcompat.acceptOneAtATime(port))
+        clients = [
+            socket.create_connection(("127.0.0.1", port.getHost().port), timeout=5)
+            for _ in range(3)
+        ]
+        for client in clients:
+            self.addCleanup(client.close)
+        port.doRead()
+        self.assertEqual(len(built), 1)
+        port.doRead()
+        self.assertEqual(len(built), 2)
+        for protocol in built:
+            protocol.transport.abortConnection()  # type: ignore[attr-defined]
+
+    def test_fallback(self) -> None:
+        """
+        A port without C{numberAccepts} is left as it is.
+        """
+        port = _Port()
+        self.assertFalse(_twistedcompat.acceptOneAtATime(port))
+        self.assertNotIn("doRead", vars(port))

@@ -373,6 +373,33 @@ def count1(value: Any) -> int:
     return int(value)
 
 
+WORKERS_EXPECTED = 'a whole number >= 1 or "auto"'
+"""What a good C{workers} value is, in words."""
+
+
+def workerCount(value: Any) -> int:
+    """
+    A number of worker processes: a whole number >= 1, or C{"auto"} (the
+    number of CPUs this process may run on).
+    """
+    if value == "auto":
+        return cpuCount()
+    return count1(value)
+
+
+def cpuCount() -> int:
+    """
+    The number of CPUs this process may run on (what C{workers = "auto"}
+    starts).
+    """
+    import os
+
+    affinity = getattr(os, "sched_getaffinity", None)
+    if affinity is not None:
+        return max(1, len(affinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
 def choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
     """
     A check that accepts only one of C{choices}.

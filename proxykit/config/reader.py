@@ -22,6 +22,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from .checks import (
+    WORKERS_EXPECTED,
     Problem,
     adminEndpoint,
     anything,
@@ -49,6 +50,7 @@ from .checks import (
     serverName,
     string,
     token,
+    workerCount,
 )
 from .checks import retries as _retries
 from .keylines import keyLines
@@ -267,7 +269,7 @@ class ConfigReader:
 
         @raise ConfigError: Every problem found.
         """
-        self.known(data, "", {"listen", "forward", "reverse", "timeouts", "pool", "limits", "tls", "log", "admin"})
+        self.known(data, "", {"listen", "forward", "reverse", "timeouts", "pool", "limits", "tls", "log", "admin", "workers"})
         listen = defaultListen
         if "listen" in data:
             if not isinstance(data["listen"], list):
@@ -350,8 +352,10 @@ class ConfigReader:
         adminConfig = AdminConfig(
             listen=self.get(admin, "admin.listen", adminEndpoint, None, "an endpoint string"),
         )
+        workers = self.get(data, "workers", workerCount, 1, WORKERS_EXPECTED)
         self.check()
         return ProxyConfig(
+            workers=workers,
             listen=listen,
             forward=forwardConfig,
             reverse=reverse,

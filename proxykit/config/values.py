@@ -24,6 +24,7 @@ import attrs
 
 from .checks import (
     MAX_RETRIES,
+    WORKERS_EXPECTED,
     ConfigError,
     adminEndpoint,
     authority,
@@ -53,6 +54,7 @@ from .checks import (
     token,
     valid,
     validItems,
+    workerCount,
 )
 from .logformat import COMBINED, logDestination, logFormat
 from .tlsconfig import CertificateConfig, TLSConfig, TLSListener, TLSSettings
@@ -106,6 +108,7 @@ _PATTERNS = valid(destinationList, "a list of host patterns and networks")
 _PORTS = valid(portSet, "a list of ports (1-65535)")
 _COUNT0 = valid(count0, "a whole number >= 0")
 _COUNT1 = valid(count1, "a whole number >= 1")
+_WORKERS = valid(workerCount, WORKERS_EXPECTED)
 _OPTIONAL_FILE = valid(nonEmptyString, _FILE, optional=True)
 _OPTIONAL_SERVER_NAME = valid(serverName, "a host name", optional=True)
 
@@ -648,6 +651,8 @@ class ProxyConfig:
         or C{None}.
     @ivar log: The access log (the C{[log]} table).
     @ivar admin: The admin listener (the C{[admin]} table).
+    @ivar workers: How many worker processes serve the listeners (the
+        top-level C{workers} key; 1: this process serves them itself).
     """
 
     listen: tuple[str, ...] = attrs.field(
@@ -677,6 +682,7 @@ class ProxyConfig:
     admin: AdminConfig = attrs.field(
         default=AdminConfig(), validator=valid(_instance(AdminConfig), "an AdminConfig")
     )
+    workers: int = attrs.field(default=1, validator=_WORKERS)
 
     def __attrs_post_init__(self) -> None:
         if not self.listen and self.tls is None:

@@ -20,9 +20,9 @@ from ..decisions import IRouter
 from ..policy.destinations import DestinationPolicy, destinationsFor
 from ..policy.requestid import RequestIds
 from ..relay.client import ProxyProtocol
+from ..relay.discovery import OriginDiscovery
 from ..relay.factory import ProxyFactory
 from ..relay.gate import ListenerGate
-from ..relay.discovery import OriginDiscovery
 from ..relay.health import HealthChecker
 from ..relay.hooks import Hooks
 from ._client import FakeClient

@@ -1,0 +1,447 @@
+"""
+C{twistd proxykit forward --workers 2}, real processes on loopback: both
+workers serve (their metrics say so), a worker killed with C{kill -9}
+under load loses only what it had in flight and is replaced, C{SIGHUP} and
+C{SIGTERM} reach every worker, the supervisor exits 0, and a busy port
+stops the start in one line before any worker runs.
+
+Every wait is bounded (lines with L{STARTUP_TIMEOUT}, HTTP with
+L{HTTP_TIMEOUT}, loops by count).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThread
+from twisted.trial.unittest import SkipTest, TestCase
+
+from ._subprocess import (
+    ROOT,
+    STARTUP_TIMEOUT,
+    STOP_TIMEOUT,
+    TWISTD,
+    Child,
+    _childEnvironment,
+    run,
+    startChild,
+    startOrigin,
+)
+
+HTTP_TIMEOUT = 10.0
+"""Seconds one request through the proxy may take."""
+
+LOOPBACK = "tcp:0:interface=127.0.0.1"
+
+
+def startWorkers(*options: str) -> tuple[Child, int, int]:
+    """
+    Run C{twistd -n proxykit forward --workers 2 --admin tcp:0} and wait
+    until both workers have started.
+
+    @return: The supervisor, the proxy's port, the admin port.
+    """
+    child, matches = startChild(
+        [*TWISTD, "-n", "--pidfile=", "proxykit", "forward", "--listen", LOOPBACK,
+         "--workers", "2", "--admin", "tcp:0", *options],
+        r"_AdminSite starting on (\d+)",
+        r"starting 2 workers on \S+ \(port (\d+)\)",
+    )
+    try:
+        for number in (1, 2):
+            child.waitForLine(rf"worker {number}: .*proxykit started")
+    except BaseException:
+        child.stop()
+        raise
+    return child, int(matches[1].group(1)), int(matches[0].group(1))
+
+
+def waitForNth(child: Child, pattern: str, n: int) -> re.Match[str]:
+    """
+    Wait until C{child} has written C{n} lines matching C{pattern}: the
+    last one's match.
+    """
+    regex = re.compile(pattern)
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    with child._changed:
+        while True:
+            found = [m for m in map(regex.search, child.lines) if m is not None]
+            if len(found) >= n:
+                return found[n - 1]
+            remaining = deadline - time.monotonic()
+            if child._ended or remaining <= 0:
+                raise RuntimeError(f"no line {n} matching {pattern!r}:\n{child.output()}")
+            child._changed.wait(remaining)
+
+
+def get(proxy: int, url: str) -> int:
+    """
+    GET C{url} through the proxy on a new connection: the status.
+    """
+    conn = http.client.HTTPConnection("127.0.0.1", proxy, timeout=HTTP_TIMEOUT)
+    try:
+        conn.request("GET", url, headers={"Connection": "close"})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def admin(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=HTTP_TIMEOUT) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """
+    The value of the sample C{name} with exactly C{labels} in C{text}.
+    """
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    pattern = "^" + re.escape(name + (f"{{{wanted}}}" if labels else "")) + r" (\S+)$"
+    match = re.search(pattern, text, re.M)
+    if match is None:
+        raise AssertionError(f"{name} {labels} not in:\n{text}")
+    return float(match.group(1))
+
+
+def total(text: str, name: str) -> float:
+    return sum(float(m) for m in re.findall(rf"^{re.escape(name)}(?:{{[^}}]*}})? (\S+)$", text, re.M))
+
+
+def concurrently(
+    count: int, threads: int, work: Callable[[], int], outcomes: list[int | str] | None = None
+) -> list[int | str]:
+    """
+    Run C{work} C{count} times on C{threads} threads at once: each
+    outcome (a status, or the error's name), appended to C{outcomes} as
+    it comes.
+    """
+    outcomes = [] if outcomes is None else outcomes
+    lock = threading.Lock()
+    share = [count // threads + (1 if i < count % threads else 0) for i in range(threads)]
+
+    def loop(n: int) -> None:
+        for _ in range(n):
+            try:
+                outcome: int | str = work()
+            except (OSError, http.client.HTTPException) as e:
+                outcome = type(e).__name__
+            with lock:
+                outcomes.append(outcome)
+
+    running = [threading.Thread(target=loop, args=(n,), daemon=True) for n in share]
+    for thread in running:
+        thread.start()
+    for thread in running:
+        thread.join(HTTP_TIMEOUT * (count // threads + 2))
+    return outcomes
+
+
+class WorkersTests(TestCase):
+    """
+    A supervisor and two workers.
+    """
+
+    timeout = 120
+
+    def setUp(self) -> Deferred[None]:
+        def start() -> None:
+            self.origin, port = startOrigin(self.mktemp())
+            self.addCleanup(self.origin.stop)
+            self.url = f"http://127.0.0.1:{port}/small"
+
+        return deferToThread(start)
+
+    def test_bothServe(self) -> Deferred[None]:
+        """
+        Under 20 concurrent connections both workers serve requests (their
+        own metrics, scraped by the supervisor, count them), the sums add
+        up to the requests made, and C{/readyz} says ready.
+        """
+
+        def check() -> None:
+            child, proxy, port = startWorkers()
+            try:
+                self.assertEqual(admin(port, "/readyz"), (200, "ready\n"))
+                made = 0
+                for _ in range(5):
+                    outcomes = concurrently(200, 20, lambda: get(proxy, self.url))
+                    self.assertEqual(outcomes, [200] * 200)
+                    made += 200
+                    status, text = admin(port, "/metrics")
+                    self.assertEqual(status, 200)
+                    perWorker = [
+                        metric(text, "proxykit_worker_requests_total", worker=str(n)) for n in (1, 2)
+                    ]
+                    if min(perWorker) > 0:
+                        break
+                self.assertGreater(min(perWorker), 0, text)
+                self.assertEqual(sum(perWorker), made)
+                self.assertEqual(total(text, "proxykit_requests_total"), made)
+                self.assertEqual(metric(text, "proxykit_workers"), 2)
+                for n in ("1", "2"):
+                    self.assertEqual(metric(text, "proxykit_worker_up", worker=n), 1)
+                self.assertEqual(admin(port, "/healthz"), (200, "ok\n"))
+            finally:
+                child.stop()
+
+        return deferToThread(check)
+
+    def test_killedWorker(self) -> Deferred[None]:
+        """
+        C{kill -9} of one worker under load (4 clients, each one request
+        at a time): at most the requests it had in flight fail, every
+        other one succeeds, and the supervisor starts a new worker 1,
+        logged with the old pid and counted.
+        """
+
+        def check() -> None:
+            child, proxy, port = startWorkers()
+            try:
+                pid = int(child.waitForLine(r"worker 1 started \(pid (\d+)\)").group(1))
+                outcomes: list[int | str] = []
+                begun = threading.Event()
+
+                def request() -> int:
+                    if len(outcomes) >= 40:
+                        begun.set()
+                    return get(proxy, self.url)
+
+                load = threading.Thread(
+                    target=concurrently, args=(400, 4, request, outcomes), daemon=True
+                )
+                load.start()
+                # Kill it once the load has begun.
+                self.assertTrue(begun.wait(HTTP_TIMEOUT * 10))
+                self.assertLess(len(outcomes), 400, "the load ended before the kill")
+                os.kill(pid, signal.SIGKILL)
+                child.waitForLine(rf"worker 1 \(pid {pid}\) died \(killed by signal 9\)")
+                restarted = waitForNth(child, r"worker 1 started \(pid (\d+)\)", 2)
+                load.join(HTTP_TIMEOUT * 110)
+                self.assertEqual(len(outcomes), 400)
+                failed = [o for o in outcomes if o != 200]
+                self.assertLessEqual(len(failed), 4, failed)
+                waitForNth(child, r"worker 1: .*proxykit started", 2)
+                newPid = int(restarted.group(1))
+                self.assertNotEqual(newPid, pid)
+                self.assertEqual(get(proxy, self.url), 200)
+                status, text = admin(port, "/metrics")
+                self.assertEqual(metric(text, "proxykit_worker_restarts_total", worker="1"), 1)
+                self.assertEqual(metric(text, "proxykit_worker_restarts_total", worker="2"), 0)
+                self.assertEqual(metric(text, "proxykit_worker_up", worker="1"), 1)
+            finally:
+                child.stop()
+
+        return deferToThread(check)
+
+    def test_signals(self) -> Deferred[None]:
+        """
+        C{SIGHUP} with a good file: every worker reloads; with a bad one:
+        refused once by the supervisor, no worker reloads.  C{SIGTERM}
+        reaches every worker; the supervisor exits 0 once they have.
+        """
+
+        def check() -> None:
+            path = os.path.abspath(self.mktemp())
+            with open(path, "w") as f:
+                f.write("[timeouts]\nconnect = 5\n")
+            child, proxy, port = startWorkers("--config", path)
+            try:
+                child.process.send_signal(signal.SIGHUP)
+                for number in (1, 2):
+                    child.waitForLine(rf"worker {number}: .*reloaded the configuration from")
+                with open(path, "w") as f:
+                    f.write("[timeouts]\nconnect = -1\n")
+                child.process.send_signal(signal.SIGHUP)
+                child.waitForLine(r"reload refused, no worker signalled: .*timeouts.connect")
+                self.assertEqual(
+                    len(re.findall(r"reloaded the configuration", child.output())), 2
+                )
+                self.assertEqual(get(proxy, self.url), 200)
+                child.process.send_signal(signal.SIGTERM)
+                for number in (1, 2):
+                    child.waitForLine(rf"worker {number}: .*Received SIGTERM")
+                    child.waitForLine(rf"worker {number} \(pid \d+\) exited \(exit status 0\)")
+                self.assertEqual(child.process.wait(STOP_TIMEOUT), 0)
+                self.assertIn("every worker has exited", child.output())
+            finally:
+                child.stop()
+
+        return deferToThread(check)
+
+    def test_busyPort(self) -> Deferred[None]:
+        """
+        A port in use: one line, status 1, and no worker started.
+        """
+
+        def check() -> None:
+            with socket.create_server(("127.0.0.1", 0)) as busy:
+                description = f"tcp:{busy.getsockname()[1]}:interface=127.0.0.1"
+                result = run(
+                    [*TWISTD, "-n", "--pidfile=", "proxykit", "forward", "--listen", description,
+                     "--workers", "2"],
+                    ROOT,
+                    30.0,
+                    _childEnvironment(),
+                )
+            self.assertEqual(result.returncode, 1, result.stdout)
+            self.assertEqual(
+                result.stdout.splitlines(),
+                [f"proxykit: cannot listen on {description}: address already in use"],
+            )
+
+        return deferToThread(check)
+
+
+class SupervisorGoneTests(TestCase):
+    """
+    Workers do not outlive their supervisor.
+    """
+
+    timeout = 60
+
+    def test_supervisorKilled(self) -> Deferred[None]:
+        """
+        C{kill -9} of the supervisor: every worker sees its standard input
+        close, and exits.
+        """
+
+        def check() -> None:
+            child, proxy, port = startWorkers()
+            try:
+                pids = [
+                    int(child.waitForLine(rf"worker {n} started \(pid (\d+)\)").group(1))
+                    for n in (1, 2)
+                ]
+                handles = [os.pidfd_open(pid) for pid in pids]
+                child.process.kill()
+                for handle in handles:
+                    # A pidfd is readable once its process has exited.
+                    readable, _, _ = select.select([handle], [], [], STOP_TIMEOUT)
+                    os.close(handle)
+                    self.assertEqual(readable, [handle])
+            finally:
+                child.stop()
+
+        return deferToThread(check)
+
+
+def sectionOf(path: str, title: str) -> str:
+    """
+    The text of the section C{title} of the reStructuredText file at
+    C{path}, up to the next section of the same level.
+    """
+    with open(path) as f:
+        text = f.read()
+    start = text.index(f"\n{title}\n{'-' * len(title)}\n")
+    following = re.search(r"\n[^\n]+\n-+\n", text[start + len(title) + 2 :])
+    end = start + len(title) + 2 + following.start() if following else len(text)
+    return text[start:end]
+
+
+def shellLines(text: str) -> list[str]:
+    """
+    The lines of every C{.. code-block:: sh} of C{text}, unindented.
+    """
+    lines: list[str] = []
+    inside = False
+    for line in text.splitlines():
+        if line.strip() == ".. code-block:: sh":
+            inside = True
+        elif inside and line and not line.startswith(" "):
+            inside = False
+        elif inside and line.strip():
+            lines.append(line.strip())
+    return lines
+
+
+class DocumentedCommandTests(TestCase):
+    """
+    The commands of docs/scaling.rst's "Worker processes" run as written
+    (the admin port moved to a free one, the proxy on an ephemeral port).
+    """
+
+    timeout = 120
+
+    def test_commands(self) -> Deferred[None]:
+        """
+        The C{twistd} command starts two workers and an admin listener, and
+        each C{curl} command succeeds: healthy, ready, metrics by worker.
+        """
+
+        def check() -> None:
+            commands = shellLines(sectionOf(os.path.join(ROOT, "docs", "scaling.rst"), "Worker processes"))
+            [start] = [line for line in commands if "twistd" in line]
+            curls = [line for line in commands if line.startswith("curl")]
+            self.assertEqual(len(curls), 3, commands)
+            argv = start.split()
+            self.assertEqual(argv[:4], [".venv/bin/twistd", "-n", "proxykit", "forward"])
+            with socket.create_server(("127.0.0.1", 0)) as probe:
+                admin = str(probe.getsockname()[1])
+            argv = [a.replace("9902", admin) for a in argv[4:]]
+            child, _ = startChild(
+                [*TWISTD, "-n", "--pidfile=", "proxykit", "forward", "--listen", LOOPBACK, *argv],
+                r"starting 2 workers",
+                r"worker 1: .*proxykit started",
+                r"worker 2: .*proxykit started",
+            )
+            try:
+                outputs = {}
+                for line in curls:
+                    result = subprocess.run(
+                        line.replace("9902", admin).split() + ["--max-time", "20", "--fail"],
+                        capture_output=True, text=True, timeout=30,
+                    )
+                    self.assertEqual(result.returncode, 0, f"{line}: {result.stderr}")
+                    outputs[line.split("/")[-1]] = result.stdout
+                self.assertEqual((outputs["healthz"], outputs["readyz"]), ("ok\n", "ready\n"))
+                self.assertIn('proxykit_worker_up{worker="2"} 1.0', outputs["metrics"])
+            finally:
+                child.stop()
+
+        return deferToThread(check)
+
+    def test_bench(self) -> Deferred[None]:
+        """
+        The benchmark command measures 1 and 2 workers (where nginx and wrk
+        are installed, as the benchmark needs).
+        """
+        commands = shellLines(sectionOf(os.path.join(ROOT, "docs", "scaling.rst"), "Worker processes"))
+        [bench] = [line for line in commands if "workers.py" in line]
+        if shutil.which("nginx") is None or shutil.which("wrk") is None:
+            raise SkipTest("the benchmark needs nginx and wrk")
+        directory, _, command = bench.removeprefix("cd ").partition(" && ")
+
+        def check() -> None:
+            argv = command.split()
+            self.assertEqual(argv[0], "../.venv/bin/python")
+            env = _childEnvironment()
+            result = run(
+                [sys.executable, *argv[1:], "--venv", os.path.dirname(os.path.dirname(sys.executable))],
+                os.path.join(ROOT, directory),
+                120.0,
+                env,
+            )
+            self.assertEqual(result.returncode, 0, result.stdout)
+            self.assertRegex(result.stdout, r"workers=1: \d+ req/s")
+            self.assertRegex(result.stdout, r"workers=2: \d+ req/s.*busiest worker's share \d+%")
+
+        return deferToThread(check)

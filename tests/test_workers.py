@@ -1,0 +1,415 @@
+"""
+Tests for L{proxykit.workers}: the supervisor's sockets, restarts and
+signals, on fakes (a L{MemoryReactorClock} and fake process transports).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTerminated
+from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import globalLogPublisher
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from proxykit.config.values import ProxyConfig
+from proxykit.listeners import ListenError
+from proxykit.ops.reload import PLAIN, ListenerSpec, ReloadError, listenersOf
+from proxykit.workers import (
+    ENVIRONMENT,
+    FIRST_DELAY,
+    MAX_DELAY,
+    STABLE,
+    Supervisor,
+    WorkerSpec,
+    bindShared,
+    restartDelay,
+)
+
+LOOPBACK = "tcp:0:interface=127.0.0.1"
+
+
+class FakeProcess:
+    """
+    A process transport that records the signals sent to it.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.signals: list[str] = []
+
+    def signalProcess(self, name: str) -> None:
+        self.signals.append(name)
+
+
+class FakeSpawner:
+    """
+    Starts L{FakeProcess}es, numbered from 100.
+    """
+
+    def __init__(self) -> None:
+        self.spawned: list[tuple[ProcessProtocol, list[str], dict[str, str], dict[int, Any], FakeProcess]] = []
+
+    def __call__(
+        self,
+        protocol: ProcessProtocol,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        childFDs: Mapping[int, Any],
+    ) -> FakeProcess:
+        process = FakeProcess(100 + len(self.spawned))
+        self.spawned.append((protocol, list(argv), dict(env), dict(childFDs), process))
+        return process
+
+
+def died(status: int | None = None, signal_: int | None = None) -> Failure:
+    if status == 0:
+        return Failure(ProcessDone(0))
+    return Failure(ProcessTerminated(exitCode=status, signal=signal_))
+
+
+class LoggedMixin(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def said(self, fragment: str) -> list[str]:
+        from twisted.logger import formatEvent
+
+        return [formatEvent(e) for e in self.events if fragment in formatEvent(e)]
+
+
+class RestartDelayTests(SynchronousTestCase):
+    """
+    L{restartDelay} doubles with each death in a row, up to L{MAX_DELAY}.
+    """
+
+    def test_doubles(self) -> None:
+        """
+        0.5 s, 1 s, 2 s, ... at most 30 s.
+        """
+        self.assertEqual([restartDelay(n) for n in range(4)], [0.5, 1.0, 2.0, 4.0])
+        self.assertEqual(restartDelay(0), FIRST_DELAY)
+        self.assertEqual(restartDelay(50), MAX_DELAY)
+
+
+class BindTests(SynchronousTestCase):
+    """
+    L{bindShared} binds every listener before any worker starts.
+    """
+
+    def test_binds(self) -> None:
+        """
+        Each tcp: and tcp6: listener gets a listening socket of its
+        family, on the interface and port given.
+        """
+        specs = [ListenerSpec(LOOPBACK, PLAIN), ListenerSpec("tcp6:0:interface=\\:\\:1", PLAIN)]
+        try:
+            shared = bindShared(specs)
+        except ListenError as e:
+            if "tcp6" in e.description:
+                raise self.skipTest("no IPv6 loopback")
+            raise
+        self.addCleanup(lambda: [s.sock.close() for s in shared])
+        self.assertEqual([s.spec for s in shared], specs)
+        self.assertEqual(shared[0].sock.family, socket.AF_INET)
+        self.assertEqual(shared[0].sock.getsockname()[0], "127.0.0.1")
+        self.assertEqual(shared[1].sock.family, socket.AF_INET6)
+        self.assertEqual(shared[1].sock.getsockname()[0], "::1")
+        client = socket.create_connection(("127.0.0.1", shared[0].port), timeout=5)
+        client.close()
+
+    def test_busyPort(self) -> None:
+        """
+        A port in use is a L{ListenError} in one line, and the sockets
+        bound before it are closed again.
+        """
+        busy = socket.socket()
+        self.addCleanup(busy.close)
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        first = socket.socket()
+        first.bind(("127.0.0.1", 0))
+        free = first.getsockname()[1]
+        first.close()
+        description = f"tcp:{port}:interface=127.0.0.1"
+        with self.assertRaises(ListenError) as caught:
+            bindShared([ListenerSpec(f"tcp:{free}:interface=127.0.0.1", PLAIN), ListenerSpec(description, PLAIN)])
+        self.assertEqual(str(caught.exception), f"cannot listen on {description}: address already in use")
+        again = bindShared([ListenerSpec(f"tcp:{free}:interface=127.0.0.1", PLAIN)])
+        again[0].sock.close()
+
+    def test_otherKinds(self) -> None:
+        """
+        Only tcp: and tcp6: listeners can be shared: another kind is
+        refused, naming it.
+        """
+        for description in ("unix:/tmp/proxykit.sock", "haproxy:tcp:0", "systemd:domain=INET:index=0"):
+            with self.assertRaises(ListenError) as caught:
+                bindShared([ListenerSpec(description, PLAIN)])
+            self.assertIn("only tcp: and tcp6: listeners can be shared", str(caught.exception))
+            self.assertIn(description, str(caught.exception))
+
+
+class WorkerSpecTests(SynchronousTestCase):
+    """
+    L{WorkerSpec} goes to the worker as JSON and comes back equal.
+    """
+
+    def test_roundTrip(self) -> None:
+        spec = WorkerSpec(2, ((ListenerSpec(LOOPBACK, PLAIN, 1), 7, int(socket.AF_INET)),), "unix:/x")
+        self.assertEqual(WorkerSpec.fromJSON(spec.toJSON()), spec)
+
+
+class SupervisorTests(LoggedMixin):
+    """
+    L{Supervisor} runs, restarts and signals its workers.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.reactor = MemoryReactorClock()
+        self.spawner = FakeSpawner()
+        self.config = ProxyConfig(listen=(LOOPBACK,), workers=2)
+        self.sockets = bindShared(listenersOf(self.config))
+        self.addCleanup(lambda: [s.sock.close() for s in self.sockets])
+        self.loaded: list[ProxyConfig | Exception] = []
+        self.checked: list[ProxyConfig] = []
+        self.supervisor = Supervisor(
+            self.config,
+            "forward",
+            ["forward", "--workers", "2"],
+            self.sockets,
+            self.reactor,
+            load=self.load,
+            spawn=self.spawner,
+            check=lambda mode, config: self.checked.append(config),
+            cwd="/",
+        )
+        self.previous = {n: signal.getsignal(n) for n in (signal.SIGHUP, signal.SIGUSR1, signal.SIGTERM, signal.SIGINT)}
+        self.addCleanup(self.restoreSignals)
+
+    def restoreSignals(self) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+    def load(self) -> ProxyConfig:
+        result = self.loaded.pop(0)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def processes(self) -> list[FakeProcess]:
+        return [entry[4] for entry in self.spawned()]
+
+    def spawned(self) -> list[Any]:
+        return self.spawner.spawned
+
+    def test_starts(self) -> None:
+        """
+        Starting runs one C{python -m proxykit.worker} process per worker
+        with the command line, each told its number and inherited
+        descriptors, which it gets besides its standard streams.
+        """
+        self.supervisor.startService()
+        self.assertEqual(len(self.spawned()), 2)
+        fd = self.sockets[0].sock.fileno()
+        self.assertTrue(os.get_inheritable(fd))
+        for number, (_, argv, env, childFDs, process) in enumerate(self.spawned(), 1):
+            self.assertEqual(argv[1:], ["-m", "proxykit.worker", "forward", "--workers", "2"])
+            spec = WorkerSpec.fromJSON(env[ENVIRONMENT])
+            self.assertEqual(spec.number, number)
+            self.assertEqual(spec.sockets, ((ListenerSpec(LOOPBACK, PLAIN), fd, int(socket.AF_INET)),))
+            self.assertIsNone(spec.admin)
+            self.assertEqual(childFDs, {0: "w", 1: 1, 2: "r", fd: fd})
+            self.assertTrue(self.said(f"worker {number} started (pid {process.pid})"))
+
+    def test_restartWithBackoff(self) -> None:
+        """
+        A worker that dies is restarted after L{FIRST_DELAY}, then after
+        twice as long while workers keep dying young; its death is logged
+        with its pid and status, and counted.  One that lived
+        L{STABLE} seconds is restarted after L{FIRST_DELAY} again.
+        """
+        self.supervisor.startService()
+        worker = self.supervisor.workers[0]
+        worker.processEnded(died(signal_=9))
+        self.assertIn("worker 1 (pid 100) died (killed by signal 9)", self.said("died")[0])
+        self.assertEqual(worker.restarts, 1)
+        self.reactor.advance(FIRST_DELAY - 0.01)
+        self.assertEqual(len(self.spawned()), 2)
+        self.reactor.advance(0.01)
+        self.assertEqual(len(self.spawned()), 3)
+        self.assertEqual(worker.process, self.processes()[2])
+        worker.processEnded(died(status=1))
+        self.assertIn("(exit status 1)", self.said("died")[1])
+        self.reactor.advance(2 * FIRST_DELAY - 0.01)
+        self.assertEqual(len(self.spawned()), 3)
+        self.reactor.advance(0.01)
+        self.assertEqual(len(self.spawned()), 4)
+        self.assertEqual(worker.restarts, 2)
+        self.reactor.advance(STABLE)
+        worker.processEnded(died(status=1))
+        self.reactor.advance(FIRST_DELAY)
+        self.assertEqual(len(self.spawned()), 5)
+        # The other worker was left alone.
+        self.assertEqual(self.supervisor.workers[1].restarts, 0)
+
+    def test_logLines(self) -> None:
+        """
+        A worker's log lines (its standard error) are said again, each
+        naming the worker, a partial line once it is complete.
+        """
+        self.supervisor.startService()
+        worker = self.supervisor.workers[1]
+        worker.childDataReceived(2, b"[x#info] one\n[x#error] tw")
+        worker.childDataReceived(2, b"o\n")
+        self.assertEqual(self.said("worker 2: "), ["worker 2: [x#info] one", "worker 2: [x#error] two"])
+
+    def test_reload(self) -> None:
+        """
+        C{SIGHUP}: the configuration is read again and checked, then
+        C{SIGHUP} goes to every worker.
+        """
+        self.supervisor.startService()
+        new = attrs.evolve(self.config, timeouts=attrs.evolve(self.config.timeouts, connect=3.0))
+        self.loaded.append(new)
+        self.assertTrue(self.supervisor.reload())
+        self.assertEqual(self.checked, [new])
+        self.assertEqual([p.signals for p in self.processes()], [["HUP"], ["HUP"]])
+        self.assertTrue(self.said("SIGHUP: configuration checked, sent to 2 workers"))
+
+    def test_reloadRefused(self) -> None:
+        """
+        A configuration that cannot be read, fails the check, or changes
+        the listeners is refused, logged, and no worker is signalled.
+        """
+        self.supervisor.startService()
+        self.loaded.append(ReloadError("bad.toml:3: timeouts.connect: expected a positive number"))
+        self.assertFalse(self.supervisor.reload())
+        self.loaded.append(attrs.evolve(self.config, listen=("tcp:0:interface=127.0.0.2",)))
+        self.assertFalse(self.supervisor.reload())
+
+        def failing(mode: str, config: ProxyConfig) -> None:
+            raise ValueError("no such certificate")
+
+        self.supervisor._check = failing
+        self.loaded.append(self.config)
+        self.assertFalse(self.supervisor.reload())
+        refusals = self.said("reload refused, no worker signalled")
+        self.assertEqual(len(refusals), 3)
+        self.assertIn("timeouts.connect", refusals[0])
+        self.assertIn("listeners change only on a restart", refusals[1])
+        self.assertIn("no such certificate", refusals[2])
+        self.assertEqual([p.signals for p in self.processes()], [[], []])
+
+    def test_signalExitedAlready(self) -> None:
+        """
+        A worker whose process has exited but is not reaped yet is not
+        counted as signalled.
+        """
+        self.supervisor.startService()
+        gone = self.processes()[0]
+
+        def exited(name: str) -> None:
+            raise ProcessExitedAlready()
+
+        gone.signalProcess = exited  # type: ignore[method-assign]
+        self.supervisor.reopenLogs()
+        self.assertEqual(self.supervisor._signalAll("HUP"), 1)
+
+    def test_reopenLogs(self) -> None:
+        """
+        C{SIGUSR1} goes to every worker.
+        """
+        self.supervisor.startService()
+        self.supervisor.reopenLogs()
+        self.assertEqual([p.signals for p in self.processes()], [["USR1"], ["USR1"]])
+
+    def test_stop(self) -> None:
+        """
+        Stopping sends C{SIGTERM} to every worker and fires only once all
+        have exited; a worker that exits then is not restarted; a second
+        signal sends C{SIGTERM} again.
+        """
+        self.supervisor.startService()
+        stopped = self.supervisor.stopService()
+        self.assertEqual([p.signals for p in self.processes()], [["TERM"], ["TERM"]])
+        self.assertNoResult(stopped)
+        self.supervisor._cut()
+        self.assertEqual([p.signals for p in self.processes()], [["TERM", "TERM"], ["TERM", "TERM"]])
+        self.supervisor.workers[0].processEnded(died(status=0))
+        self.reactor.advance(MAX_DELAY)
+        self.assertEqual(len(self.spawned()), 2)
+        self.assertNoResult(stopped)
+        self.supervisor.workers[1].processEnded(died(status=0))
+        self.successResultOf(stopped)
+        self.assertTrue(self.said("every worker has exited"))
+        # Its own copies of the sockets are closed.
+        self.assertEqual(self.sockets[0].sock.fileno(), -1)
+
+    def test_stopWhileRestarting(self) -> None:
+        """
+        A restart still waiting when the supervisor stops never happens.
+        """
+        self.supervisor.startService()
+        self.supervisor.workers[0].processEnded(died(signal_=9))
+        stopped = self.supervisor.stopService()
+        self.assertEqual([p.signals for p in self.processes()], [[], ["TERM"]])
+        self.supervisor.workers[1].processEnded(died(status=0))
+        self.successResultOf(stopped)
+        self.reactor.advance(MAX_DELAY)
+        self.assertEqual(len(self.spawned()), 2)
+
+    def test_signalHandlers(self) -> None:
+        """
+        While it runs, C{SIGHUP} and C{SIGUSR1} are the supervisor's; it
+        gives them back when it stops.
+        """
+        self.supervisor.startService()
+        self.assertEqual(signal.getsignal(signal.SIGHUP), self.supervisor._hangup)
+        self.assertEqual(signal.getsignal(signal.SIGUSR1), self.supervisor._user1)
+        stopped = self.supervisor.stopService()
+        self.assertEqual(signal.getsignal(signal.SIGHUP), self.previous[signal.SIGHUP])
+        for worker in self.supervisor.workers:
+            worker.processEnded(died(status=0))
+        self.successResultOf(stopped)
+        self.assertEqual(signal.getsignal(signal.SIGTERM), self.previous[signal.SIGTERM])
+
+
+class AdminPathTests(SynchronousTestCase):
+    """
+    With an admin listener, each worker gets a private admin socket.
+    """
+
+    def test_private(self) -> None:
+        config = ProxyConfig(listen=(LOOPBACK,), workers=2, admin=attrs.evolve(ProxyConfig().admin, listen="tcp:0"))
+        spawner = FakeSpawner()
+        supervisor = Supervisor(config, "forward", ["forward"], [], MemoryReactorClock(), spawn=spawner)
+        first, second = (supervisor.adminPath(w) for w in supervisor.workers)
+        assert first is not None and second is not None
+        self.assertNotEqual(first, second)
+        self.assertEqual(os.path.dirname(first), os.path.dirname(second))
+        self.assertEqual(os.stat(os.path.dirname(first)).st_mode & 0o777, 0o700)
+        previous = signal.getsignal(signal.SIGHUP), signal.getsignal(signal.SIGUSR1)
+        self.addCleanup(signal.signal, signal.SIGHUP, previous[0])
+        self.addCleanup(signal.signal, signal.SIGUSR1, previous[1])
+        supervisor.startService()
+        spec = WorkerSpec.fromJSON(spawner.spawned[0][2][ENVIRONMENT])
+        self.assertEqual(spec.admin, "unix:" + first)
+        stopped = supervisor.stopService()
+        for worker in supervisor.workers:
+            worker.processEnded(died(status=0))
+        self.successResultOf(stopped)
+        self.assertFalse(os.path.exists(os.path.dirname(first)))
+        json.dumps(spec.toJSON())
