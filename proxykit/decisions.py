@@ -45,6 +45,10 @@ class Origin:
         origins.
     @ivar tls: How to make and verify the TLS connection (C{"https"} only);
         C{None}: verify the host's name against the system's trust store.
+    @ivar proxyProtocol: The PROXY protocol version (C{1} or C{2}) written
+        first on each new connection, carrying the address of the client
+        whose request opened it; C{0}: none.  Such connections are pooled
+        per client (see L{proxykit.relay.pool.PrivateKey}).
     """
 
     scheme: str
@@ -52,6 +56,7 @@ class Origin:
     port: int
     forward: bool = False
     tls: OriginTLS | None = None
+    proxyProtocol: int = 0
 
     @property
     def authority(self) -> bytes:

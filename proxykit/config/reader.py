@@ -57,6 +57,7 @@ from .values import (
     BALANCE_POLICIES,
     HOST_HEADER_MODES,
     MAX_RETRIES,
+    PROXY_PROTOCOL_MODES,
     REQUEST_ID_MODES,
     AdminConfig,
     ConfigError,
@@ -509,6 +510,7 @@ class ConfigReader:
             retries=self.get(data, f"{key}.retries", _retries, d.retries, f"a whole number from 0 to {MAX_RETRIES}"),
             ejectFor=self.get(data, f"{key}.eject_for", seconds, d.ejectFor, "a positive number"),
             healthCheck=healthCheck,
+            proxyProtocol=self.get(data, f"{key}.proxy_protocol", choice(PROXY_PROTOCOL_MODES), d.proxyProtocol, " or ".join(PROXY_PROTOCOL_MODES)),
         )
         if not origins or None in origins:
             return None
@@ -543,6 +545,7 @@ class ConfigReader:
                 clientKey=self.get(value, f"{key}.client_key", readableFile, d.clientKey, "a file name"),
                 serverName=self.get(value, f"{key}.server_name", serverName, d.serverName, "a host name"),
                 verify=self.get(value, f"{key}.verify", boolean, d.verify, "true or false"),
+                proxyProtocol=self.get(value, f"{key}.proxy_protocol", choice(PROXY_PROTOCOL_MODES), d.proxyProtocol, " or ".join(PROXY_PROTOCOL_MODES)),
             )
         if isinstance(value, str):
             return OriginConfig(url=self.convert(value, key, checkOriginURL, "an origin URL"))
@@ -564,7 +567,7 @@ class ConfigReader:
 _ROUTE_KEYS = {
     "prefix", "origins", "balance", "strip_prefix", "host_header",
     "x_forwarded_for", "x_forwarded_proto", "x_forwarded_host", "forwarded",
-    "rewrite_redirects", "retries", "eject_for", "health_check",
+    "rewrite_redirects", "retries", "eject_for", "health_check", "proxy_protocol",
 }  # fmt: skip
 
 _DEFAULT_ORIGIN = OriginConfig(url="http://origin.invalid")
@@ -575,7 +578,7 @@ _DEFAULT_ROUTE = RouteConfig(origins=(_DEFAULT_ORIGIN,))
 
 _TLS_KEYS = ("ca_file", "client_cert", "client_key", "server_name", "verify")
 
-_ORIGIN_KEYS = {"url", "weight", *_TLS_KEYS}
+_ORIGIN_KEYS = {"url", "weight", "proxy_protocol", *_TLS_KEYS}
 
 
 def _leaf(key: str) -> str:

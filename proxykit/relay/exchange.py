@@ -22,6 +22,7 @@ connect), when it is idempotent and has no body.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Final
 
 from twisted.python.failure import Failure
@@ -146,6 +147,7 @@ class Exchange:
         "_connector",
         "_via",
         "_target",
+        "_poolKey",
         "_tried",
         "_counted",
         "_policy",
@@ -202,6 +204,7 @@ class Exchange:
         self._responseTokens: frozenset[bytes] = frozenset()
         self._via = via
         self._target: Origin | None = None
+        self._poolKey: Hashable = None
         self._tried = _NO_ORIGINS
         self._counted = False
         self._policy: RoutePolicy | None = decision.policy  # type: ignore[assignment]
@@ -288,7 +291,13 @@ class Exchange:
                 lambda error: self._hookFailed(error, 500),
             )
             return
-        self._pool.acquire(target, self, self._connector, fresh)
+        key: Hashable = target
+        if target.proxyProtocol:
+            # The connection will tell the origin who the client is: it
+            # may only carry this client's requests.
+            key = self.client.poolKeyFor(target)
+        self._poolKey = key
+        self._pool.acquire(key, self, self._connector, fresh)
 
     def _acquire(self, target: Origin, fresh: bool) -> None:
         """
@@ -298,7 +307,11 @@ class Exchange:
             trace = self._trace
             if trace is not None:
                 trace.asking()
-            self._pool.acquire(target, self, self._connector, fresh)
+            key: Hashable = target
+            if target.proxyProtocol:
+                key = self.client.poolKeyFor(target)
+            self._poolKey = key
+            self._pool.acquire(key, self, self._connector, fresh)
 
     def _hookFailed(self, error: HookFailed, status: int) -> None:
         """
@@ -525,7 +538,7 @@ class Exchange:
         elif self._target is not None:
             # Still waiting for a connection: give up the place in the
             # origin's queue.
-            self._pool.withdraw(self._target, self)
+            self._pool.withdraw(self._poolKey, self)
 
     # From the origin side
 

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 from typing import Protocol as TypingProtocol
 
+import attrs
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
@@ -64,6 +65,35 @@ class Requester(TypingProtocol):
 
 Connector = Callable[[Hashable], "Deferred[Pooled]"]
 """Makes a new connection for a key."""
+
+
+@attrs.frozen(cache_hash=True)
+class PrivateKey:
+    """
+    The key of connections private to one owner: they are pooled apart from
+    C{key}'s other connections (an idle one is handed only to the same
+    owner again), yet counted (L{ConnectionPool.counts}) and retired
+    (L{ConnectionPool.retire}) with C{key}.
+
+    proxykit uses it for origins it speaks the PROXY protocol to: such a
+    connection told the origin which client it carries, so it may only ever
+    carry that client's requests.
+
+    @ivar key: The key it belongs to (the origin).
+    @ivar owner: Whom its connections belong to (for the PROXY protocol,
+        the header that opened them).
+    """
+
+    key: Hashable
+    owner: Hashable
+
+
+def baseKey(key: Hashable) -> Hashable:
+    """
+    The key C{key}'s connections are counted and retired under: C{key}
+    itself, or a L{PrivateKey}'s C{key}.
+    """
+    return key.key if type(key) is PrivateKey else key
 
 
 class PoolFull(Exception):
@@ -141,7 +171,8 @@ class ConnectionPool:
         """
         These keys are no longer wanted (their origins left the
         configuration): close their idle connections now, and each busy one
-        when its user releases it, instead of keeping it idle.
+        when its user releases it, instead of keeping it idle (the
+        L{PrivateKey}s of these keys too).
 
         @return: How many idle connections were closed.
         """
@@ -151,7 +182,12 @@ class ConnectionPool:
             for connection in self._idle.pop(key, ()):
                 connection.close()
                 closed += 1
-        return closed
+        private = [
+            key
+            for key in self._idle
+            if type(key) is PrivateKey and key.key in self._retired
+        ]
+        return closed + self.closeIdle(private)
 
     def reinstate(self, keys: Iterable[Hashable]) -> None:
         """
@@ -276,7 +312,7 @@ class ConnectionPool:
         if waiter is not None:
             waiter.requester.connectionReady(connection, True)
             return
-        if self._retired and connection.poolKey in self._retired:
+        if self._retired and baseKey(connection.poolKey) in self._retired:
             connection.close()
             return
         idle = self._idle.setdefault(connection.poolKey, [])
@@ -303,6 +339,20 @@ class ConnectionPool:
             if not idle:
                 del self._idle[connection.poolKey]
 
+    def closeIdle(self, keys: Iterable[Hashable]) -> int:
+        """
+        Close the idle connections of C{keys} now (their owner left: no one
+        will ask for them again).
+
+        @return: How many were closed.
+        """
+        closed = 0
+        for key in keys:
+            for connection in self._idle.pop(key, ()):
+                connection.close()
+                closed += 1
+        return closed
+
     def idleCount(self, key: Hashable) -> int:
         """
         How many idle connections are kept for C{key}.
@@ -313,7 +363,7 @@ class ConnectionPool:
         """
         The open connections of every key that has some, idle and active
         (in use or still connecting): what the admin listener's C{/status}
-        and metrics show.
+        and metrics show.  A L{PrivateKey}'s are counted under its C{key}.
 
         @return: C{(idle, active)} by key.
         """
@@ -321,7 +371,14 @@ class ConnectionPool:
         counts: dict[Hashable, tuple[int, int]] = {}
         for key, count in self._open.items():
             kept = len(idle.get(key, ()))
-            counts[key] = (kept, max(count - kept, 0))
+            active = max(count - kept, 0)
+            if type(key) is PrivateKey:
+                key = key.key
+            before = counts.get(key)
+            if before is not None:
+                kept += before[0]
+                active += before[1]
+            counts[key] = (kept, active)
         return counts
 
     def closeAll(self) -> Deferred[None]:
