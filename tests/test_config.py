@@ -76,7 +76,7 @@ class ProxyConfigTests(SynchronousTestCase):
             'listen = ["tcp:0", "unix:/tmp/p.sock"]\n'
             "[forward]\nconnect_ports = [443, 8443]\nallow_clients = [\"10.0.0.0/8\"]\n"
             "allow_private_destinations = true\nvia = \"edge\"\n"
-            "[timeouts]\nconnect = 1\nresponse = 2.5\nidle = 3\ntunnel_idle = 4\n"
+            "[timeouts]\nconnect = 1\nresponse = 2.5\nidle = 3\ntunnel_idle = 4\ndrain_delay = 2\n"
             "[pool]\nmax_idle_per_origin = 0\nidle_expiry = 5\n"
             "[limits]\nmax_request_line = 100\nmax_header_bytes = 200\nmax_header_count = 3\n"
         )
@@ -86,7 +86,7 @@ class ProxyConfigTests(SynchronousTestCase):
             config.forward,
             ForwardConfig(frozenset({443, 8443}), ("10.0.0.0/8",), True, "edge"),
         )
-        self.assertEqual(config.timeouts, Timeouts(1.0, 2.5, 3.0, 4.0))
+        self.assertEqual(config.timeouts, Timeouts(1.0, 2.5, 3.0, 4.0, drainDelay=2.0))
         self.assertEqual(config.pool.maxIdlePerOrigin, 0)
         self.assertEqual(config.limits.maxHeaderCount, 3)
 
@@ -749,6 +749,7 @@ INVALID: list[tuple[Callable[[], object], str, dict[str, Any], str]] = [
     (lambda: Timeouts(idle=-1), "idle", {"timeouts": {"idle": -1}}, "timeouts.idle"),
     (lambda: Timeouts(header="10"), "header", {"timeouts": {"header": "10"}}, "timeouts.header"),
     (lambda: Timeouts(tunnelIdle=True), "tunnelIdle", {"timeouts": {"tunnel_idle": True}}, "timeouts.tunnel_idle"),
+    (lambda: Timeouts(drainDelay=-1), "drainDelay", {"timeouts": {"drain_delay": -1}}, "timeouts.drain_delay"),
     (lambda: PoolConfig(maxIdlePerOrigin=-1), "maxIdlePerOrigin", {"pool": {"max_idle_per_origin": -1}}, "pool.max_idle_per_origin"),
     (lambda: PoolConfig(idleExpiry=0), "idleExpiry", {"pool": {"idle_expiry": 0}}, "pool.idle_expiry"),
     (lambda: LimitsConfig(maxRequestLine=0), "maxRequestLine", {"limits": {"max_request_line": 0}}, "limits.max_request_line"),

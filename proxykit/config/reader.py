@@ -45,6 +45,7 @@ from .checks import (
     requestPath,
     routePrefix,
     seconds,
+    seconds0,
     serverName,
     string,
     token,
@@ -281,7 +282,7 @@ class ConfigReader:
         if data.get("listen") == [] and "tls" not in data:
             self.report(self.error("listen", "expected at least one endpoint"))
         forward = self.table(data, "forward", {"connect_ports", "allow_clients", "allow_private_destinations", "via", "allow_trace", "auth_file", "auth_realm", "allow_destinations", "deny_destinations", "allow_ports", "parent", "parent_for", "no_parent", "ca_file"})
-        timeouts = self.table(data, "timeouts", {"connect", "response", "idle", "tunnel_idle", "header", "drain"})
+        timeouts = self.table(data, "timeouts", {"connect", "response", "idle", "tunnel_idle", "header", "drain", "drain_delay"})
         pool = self.table(data, "pool", {"max_idle_per_origin", "idle_expiry"})
         limits = self.table(
             data,
@@ -321,6 +322,7 @@ class ConfigReader:
             tunnelIdle=self.get(timeouts, "timeouts.tunnel_idle", seconds, t.tunnelIdle, "a positive number"),
             header=self.get(timeouts, "timeouts.header", seconds, t.header, "a positive number"),
             drain=self.get(timeouts, "timeouts.drain", seconds, t.drain, "a positive number"),
+            drainDelay=self.get(timeouts, "timeouts.drain_delay", seconds0, t.drainDelay, "a number >= 0"),
         )
         p = PoolConfig()
         poolConfig = PoolConfig(

@@ -48,6 +48,7 @@ from .checks import (
     retries,
     routePrefix,
     seconds,
+    seconds0,
     serverName,
     token,
     valid,
@@ -147,6 +148,10 @@ class Timeouts:
         dripping a head slowly is answered 408 and closed).
     @ivar drain: When the proxy stops (C{SIGTERM}): how long requests and
         tunnels in progress may take to finish before they are cut.
+    @ivar drainDelay: When the proxy stops (C{SIGTERM}): how long it goes
+        on accepting and serving while C{/readyz} answers 503, before the
+        drain begins, so that a load balancer checking C{/readyz} stops
+        sending new connections before the listeners close (C{0}: none).
     """
 
     connect: float = attrs.field(default=10.0, validator=_positive)
@@ -155,6 +160,7 @@ class Timeouts:
     tunnelIdle: float = attrs.field(default=300.0, validator=_positive)
     header: float = attrs.field(default=10.0, validator=_positive)
     drain: float = attrs.field(default=30.0, validator=_positive)
+    drainDelay: float = attrs.field(default=0.0, validator=valid(seconds0, "a number >= 0"))
 
 
 @attrs.frozen
