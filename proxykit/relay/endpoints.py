@@ -266,7 +266,7 @@ def connect(
     return d
 
 
-class _Preamble:
+class _Preamble(Protocol):
     """
     Writes a preamble on a new connection, then connects the protocol it
     stands in front of and passes every event on to it (one call more per
@@ -279,6 +279,10 @@ class _Preamble:
         # What the connection asks of its protocol (half-close) is asked of
         # the inner one.
         directlyProvides(self, providedBy(inner))
+
+    def logPrefix(self) -> str:
+        prefix = getattr(self.inner, "logPrefix", None)
+        return prefix() if prefix is not None else type(self.inner).__name__
 
     def makeConnection(self, transport: ITransport) -> None:
         transport.write(self._preamble)
