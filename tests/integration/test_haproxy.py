@@ -2,7 +2,7 @@
 HAProxy (Debian's package) in front of two C{twistd proxykit reverse}
 instances on loopback, run from exactly the files of C{examples/haproxy/}
 (their ports moved to free ones, their log files into a temporary
-directory): HAProxy in TCP mode sends the PROXY protocol (version 2) and
+directory), with the commands docs/scaling.rst gives: HAProxy in TCP mode sends the PROXY protocol (version 2) and
 checks each instance's C{/readyz}; each instance listens with a C{haproxy:}
 endpoint and speaks the PROXY protocol on to its origin.
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -75,6 +76,37 @@ endpoint.listen(site).addCallback(
 )
 reactor.run()
 '''
+
+
+def documentedCommands() -> dict[str, list[str]]:
+    """
+    The commands docs/scaling.rst gives to run C{examples/haproxy/}: each
+    instance's C{twistd} and HAProxy's, split into arguments.
+    """
+    with open(os.path.join(ROOT, "docs", "scaling.rst")) as f:
+        text = f.read()
+    commands = {}
+    for line in text.splitlines():
+        words = shlex.split(line.strip()) if line.startswith("   ") else []
+        if words[:1] == [".venv/bin/twistd"] and "proxykit" in words:
+            commands[words[-1]] = words
+        elif words[:1] == ["haproxy"]:
+            commands[words[-1]] = words
+    return commands
+
+
+def replaced(words: list[str], replacements: dict[str, list[str]]) -> list[str]:
+    """
+    C{words}, each that is a key of C{replacements} (which must all occur)
+    replaced by its value.
+    """
+    missing = set(replacements) - set(words)
+    if missing:
+        raise AssertionError(f"{words} has no {sorted(missing)}")
+    result: list[str] = []
+    for word in words:
+        result += replacements.get(word, [word])
+    return result
 
 
 def freePorts(count: int) -> list[int]:
@@ -218,6 +250,7 @@ class HAProxyTests(TestCase):
         Start the origin, both instances and HAProxy from the example's
         files (blocking).
         """
+        commands = documentedCommands()
         top = os.path.abspath(self.mktemp())
         os.makedirs(top)
         script = os.path.join(top, "origin.py")
@@ -249,11 +282,17 @@ class HAProxyTests(TestCase):
                 timeout=30,
             )
             self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
-            instances[name] = self.start(
-                [*TWISTD, "-n", "--pidfile", os.path.join(top, f"{name}.pid"),
-                 "proxykit", "reverse", "--config", path],
-                r"proxykit started: listening on haproxy:tcp:",
+            # As the guide runs it, from the rewritten file.
+            example = f"examples/haproxy/proxykit-{name}.toml"
+            command = replaced(
+                commands[example],
+                {
+                    ".venv/bin/twistd": TWISTD,
+                    f"proxykit-{name}.pid": [os.path.join(top, f"{name}.pid")],
+                    example: [path],
+                },
             )
+            instances[name] = self.start(command, r"proxykit started: listening on haproxy:tcp:")
         config = rewrite(
             "haproxy.cfg",
             {
@@ -267,7 +306,11 @@ class HAProxyTests(TestCase):
             [self.haproxy, "-c", "-f", config], capture_output=True, text=True, timeout=30
         )
         self.assertEqual(checked.returncode, 0, checked.stdout + checked.stderr)
-        haproxy = Child([self.haproxy, "-db", "-f", config], top, dict(os.environ))
+        command = replaced(
+            commands["examples/haproxy/haproxy.cfg"],
+            {"haproxy": [self.haproxy], "examples/haproxy/haproxy.cfg": [config]},
+        )
+        haproxy = Child(command, top, dict(os.environ))
         self.addCleanup(haproxy.stop)
         # Checks run once HAProxy's listener is bound and serving.
         for name in "ab":
