@@ -291,13 +291,20 @@ class Exchange:
                 lambda error: self._hookFailed(error, 500),
             )
             return
+        self._pool.acquire(self._keyFor(target), self, self._connector, fresh)
+
+    def _keyFor(self, target: Origin) -> Hashable:
+        """
+        The pool key of C{target}'s connections for this request: the
+        origin, or for one spoken to with the PROXY protocol, the origin
+        and this client (such a connection tells the origin who the client
+        is, so it may only carry this client's requests).
+        """
         key: Hashable = target
         if target.proxyProtocol:
-            # The connection will tell the origin who the client is: it
-            # may only carry this client's requests.
             key = self.client.poolKeyFor(target)
         self._poolKey = key
-        self._pool.acquire(key, self, self._connector, fresh)
+        return key
 
     def _acquire(self, target: Origin, fresh: bool) -> None:
         """
@@ -307,11 +314,7 @@ class Exchange:
             trace = self._trace
             if trace is not None:
                 trace.asking()
-            key: Hashable = target
-            if target.proxyProtocol:
-                key = self.client.poolKeyFor(target)
-            self._poolKey = key
-            self._pool.acquire(key, self, self._connector, fresh)
+            self._pool.acquire(self._keyFor(target), self, self._connector, fresh)
 
     def _hookFailed(self, error: HookFailed, status: int) -> None:
         """

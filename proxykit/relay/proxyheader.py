@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from functools import lru_cache
 from typing import Final
 
 from ..decisions import ClientInfo
@@ -76,7 +75,6 @@ def proxyHeader(version: int, client: ClientInfo) -> bytes:
     return _header(version, client.peerHost, client.peerPort, client.localHost, client.localPort)
 
 
-@lru_cache(maxsize=4096)
 def _header(version: int, source: str, sourcePort: int, dest: str, destPort: int) -> bytes:
     try:
         src = ipaddress.ip_address(source)
