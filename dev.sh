@@ -50,6 +50,9 @@ start)
 test)
     shift
     apt_install curl openssl
+    # HAProxy in front of two proxykit instances (tests.integration.test_haproxy);
+    # that test is skipped, saying why, where it cannot be installed.
+    apt_install haproxy || echo "dev.sh: could not install haproxy: its integration test will be skipped" >&2
     setup_venv "[test,docs]"
     # systemd-socket-activate and systemd-analyze, for examples/systemd's
     # tests (skipped, saying why, where they cannot be installed).

@@ -97,6 +97,7 @@ def reverseRouter(
                     config.reverse.dnsMaxTtl,
                     reactor,
                     checker,
+                    route.config.proxyProtocol,
                 )
             )
     return router, tuple(tasks)

@@ -267,7 +267,9 @@ def _describe(path: str, mode: str, config: ProxyConfig, out: TextIO) -> None:
             for route in vhost.routes:
                 write(f"  route {_route(route)}\n")
                 for origin in route.origins:
-                    write(f"    {origin.url} weight {origin.weight}\n")
+                    proxy = origin.proxyProtocol or route.proxyProtocol
+                    extra = f"  PROXY protocol {proxy}" if proxy != "off" else ""
+                    write(f"    {origin.url} weight {origin.weight}{extra}\n")
 
 
 def _route(route: RouteConfig) -> str:

@@ -49,6 +49,10 @@ class Origin:
         (L{proxykit.relay.discovery}): the host name it was found under,
         which the C{Host} field and health checks name (L{authority});
         C{None} otherwise.
+    @ivar proxyProtocol: The PROXY protocol version (C{1} or C{2}) written
+        first on each new connection, carrying the address of the client
+        whose request opened it; C{0}: none.  Such connections are pooled
+        per client (see L{proxykit.relay.pool.PrivateKey}).
     """
 
     scheme: str
@@ -57,6 +61,7 @@ class Origin:
     forward: bool = False
     tls: OriginTLS | None = None
     name: str | None = None
+    proxyProtocol: int = 0
 
     @property
     def authority(self) -> bytes:

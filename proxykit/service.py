@@ -597,7 +597,8 @@ class ProxyService(service.MultiService):
         """
         Stop gracefully: stop accepting, let what is in progress finish
         (L{drain}, at most C{timeouts.drain} seconds), then close the
-        upstream pool.
+        upstream pool.  With C{timeouts.drain_delay}, C{/readyz} answers 503
+        that long before the listeners stop accepting (L{_notReady}).
         """
         if self._previousHandler is not None:
             signal.signal(signal.SIGHUP, self._previousHandler)
@@ -605,7 +606,12 @@ class ProxyService(service.MultiService):
         if self._previousUser1 is not None:
             signal.signal(signal.SIGUSR1, self._previousUser1)
             self._previousUser1 = None
-        d: Deferred[None] = super().stopService()  # type: ignore[no-untyped-call]
+        delay = self.factory.config.timeouts.drainDelay
+        d: Deferred[None]
+        if delay > 0 and not self.draining:
+            d = self._notReady(delay).addCallback(self._stopChildren)
+        else:
+            d = super().stopService()  # type: ignore[no-untyped-call]
         d.addCallback(lambda _: self.drain(self.factory.config.timeouts.drain))
         d.addCallback(self._closeAdmin)
         d.addCallback(lambda _: self.factory.pool.closeAll())
@@ -613,6 +619,48 @@ class ProxyService(service.MultiService):
         # Stopped gracefully: exit 0, not by the signal that asked for it.
         d.addCallback(lambda _: forgetExitSignal(self._reactor))
         d.addCallback(lambda _: None)
+        return d
+
+    def _stopChildren(self, ignored: object) -> Deferred[None]:
+        # The listeners (child services) stop accepting.
+        return service.MultiService.stopService(self)  # type: ignore[no-untyped-call, no-any-return]
+
+    def _notReady(self, delay: float) -> Deferred[None]:
+        """
+        The first step of a stop with C{timeouts.drain_delay}: C{/readyz}
+        answers 503 (L{draining} is set) while the listeners go on accepting
+        and serving for C{delay} seconds, so that a load balancer that
+        checks C{/readyz} takes this instance out before its listeners
+        close.  A second C{SIGTERM} or C{SIGINT} ends the wait at once.
+
+        @return: Fires when the wait is over.
+        """
+        self.draining = True
+        reactor: Any = self._reactor
+        d: Deferred[None] = Deferred()
+
+        def over(why: str) -> None:
+            if d.called:
+                return
+            if timer.active():
+                timer.cancel()
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+            self._log.info("drain delay over ({why}): closing the listeners", why=why)
+            d.callback(None)
+
+        timer = reactor.callLater(delay, over, f"after {delay:g} s")
+        previous: dict[int, Any] = {}
+        if self.cutOnSignal:
+            for number in (signal.SIGTERM, signal.SIGINT):
+                previous[number] = signal.signal(
+                    number,
+                    lambda signum, frame: reactor.callFromThread(over, "second signal"),
+                )
+        self._log.info(
+            "not ready: still accepting for {delay:g} s (timeouts.drain_delay), then draining",
+            delay=delay,
+        )
         return d
 
     def _closeAdmin(self, ignored: object) -> Deferred[None] | None:

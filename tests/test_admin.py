@@ -18,7 +18,7 @@ from twisted.web.test.requesthelper import DummyRequest
 
 from proxykit import ProxyConfig
 from proxykit.config import ConfigError
-from proxykit.config.values import AdminConfig
+from proxykit.config.values import AdminConfig, Timeouts
 from proxykit.ops.admin import AdminResource, MetricsResource, statusOf
 from proxykit.ops.metrics import Metrics
 from proxykit.ops.state import EmbeddedProxy
@@ -316,6 +316,33 @@ class ServiceTests(SynchronousTestCase):
         reactor.advance(config.timeouts.drain)
         self.assertTrue(client.transport.aborted)  # type: ignore[attr-defined]
         lose(client)
+        self.successResultOf(stopped)
+        self.assertEqual(reactor.listening, [])
+
+    def test_drainDelay(self) -> None:
+        """
+        With C{timeouts.drain_delay}, stopping first turns C{/readyz} to 503
+        while the listeners go on accepting for that long (a balancer
+        checking C{/readyz} stops sending to the instance); then they close
+        and the drain begins.
+        """
+        reactor = BusyReactor()
+        config = ProxyConfig(
+            listen=(loopback(1),),
+            admin=AdminConfig(loopback(9901)),
+            timeouts=Timeouts(drainDelay=1.5),
+        )
+        service = forwardService(config, reactor)
+        service.startService()
+        resource = self.adminResource(reactor)
+        stopped = service.stopService()
+        request = get(resource, b"/readyz")
+        self.assertEqual((request.responseCode, body(request)), (503, b"not ready: draining\n"))
+        self.assertEqual(reactor.listening, [1, 9901])
+        reactor.advance(1.4)
+        self.assertEqual(reactor.listening, [1, 9901])
+        self.assertNoResult(stopped)
+        reactor.advance(0.1)
         self.successResultOf(stopped)
         self.assertEqual(reactor.listening, [])
 

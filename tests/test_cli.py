@@ -43,6 +43,15 @@ class CheckTests(SynchronousTestCase):
         self.assertIn("vhost app.example.test, *.app.example.test (default):", lines)
         self.assertIn("    http://127.0.0.1:9002 weight 2", lines)
 
+    def test_proxyProtocol(self) -> None:
+        """
+        An origin spoken to with the PROXY protocol says so, with its
+        version (the origin's own setting, else its route's).
+        """
+        status, out, err = self.run_("check", os.path.join(EXAMPLES, "haproxy", "proxykit-a.toml"))
+        self.assertEqual((status, err), (0, ""))
+        self.assertIn("    http://127.0.0.1:9001 weight 1  PROXY protocol v2", out.splitlines())
+
     def test_forwardExample(self) -> None:
         status, out, err = self.run_("check", os.path.join(EXAMPLES, "forward.toml"))
         self.assertEqual((status, err), (0, ""))

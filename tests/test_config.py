@@ -76,7 +76,7 @@ class ProxyConfigTests(SynchronousTestCase):
             'listen = ["tcp:0", "unix:/tmp/p.sock"]\n'
             "[forward]\nconnect_ports = [443, 8443]\nallow_clients = [\"10.0.0.0/8\"]\n"
             "allow_private_destinations = true\nvia = \"edge\"\n"
-            "[timeouts]\nconnect = 1\nresponse = 2.5\nidle = 3\ntunnel_idle = 4\n"
+            "[timeouts]\nconnect = 1\nresponse = 2.5\nidle = 3\ntunnel_idle = 4\ndrain_delay = 2\n"
             "[pool]\nmax_idle_per_origin = 0\nidle_expiry = 5\n"
             "[limits]\nmax_request_line = 100\nmax_header_bytes = 200\nmax_header_count = 3\n"
         )
@@ -86,7 +86,7 @@ class ProxyConfigTests(SynchronousTestCase):
             config.forward,
             ForwardConfig(frozenset({443, 8443}), ("10.0.0.0/8",), True, "edge"),
         )
-        self.assertEqual(config.timeouts, Timeouts(1.0, 2.5, 3.0, 4.0))
+        self.assertEqual(config.timeouts, Timeouts(1.0, 2.5, 3.0, 4.0, drainDelay=2.0))
         self.assertEqual(config.pool.maxIdlePerOrigin, 0)
         self.assertEqual(config.limits.maxHeaderCount, 3)
 
@@ -190,8 +190,9 @@ hosts = ["app.example.test", "*.app.example.test"]
   [[reverse.vhost.route]]
   prefix = "/api"
   strip_prefix = true
-  origins = ["http://127.0.0.1:9001", { url = "http://127.0.0.1:9002", weight = 2 }, "unix:/run/app.sock"]
+  origins = ["http://127.0.0.1:9001", { url = "http://127.0.0.1:9002", weight = 2, proxy_protocol = "off" }, "unix:/run/app.sock"]
   balance = "least_outstanding"
+  proxy_protocol = "v2"
   host_header = "origin"
   x_forwarded_for = false
   x_forwarded_proto = false
@@ -263,7 +264,7 @@ class ReverseConfigTests(SynchronousTestCase):
         api = RouteConfig(
             origins=(
                 OriginConfig("http://127.0.0.1:9001", 1),
-                OriginConfig("http://127.0.0.1:9002", 2),
+                OriginConfig("http://127.0.0.1:9002", 2, proxyProtocol="off"),
                 OriginConfig("unix:/run/app.sock", 1),
             ),
             prefix="/api",
@@ -277,6 +278,7 @@ class ReverseConfigTests(SynchronousTestCase):
             rewriteRedirects=False,
             retries=3,
             ejectFor=2.5,
+            proxyProtocol="v2",
             healthCheck=HealthCheckConfig(
                 path="/healthz?full=1",
                 interval=7.0,
@@ -521,6 +523,9 @@ class ReverseConfigTests(SynchronousTestCase):
             (route + "forwarded = 1\n", 5, f"{r}.forwarded", "true or false"),
             (route + "rewrite_redirects = 1\n", 5, f"{r}.rewrite_redirects", "true or false"),
             (route + "stripprefix = true\n", 5, f"{r}.stripprefix", "unknown key"),
+            (route + 'proxy_protocol = "v3"\n', 5, f"{r}.proxy_protocol", "v1 or v2 or off"),
+            (route + "proxy_protocol = true\n", 5, f"{r}.proxy_protocol", "v1 or v2 or off"),
+            (head + 'origins = [{ url = "http://a.test", proxy_protocol = 2 }]\n', 4, f"{r}.origins[0].proxy_protocol", "v1 or v2 or off"),
             # health checks
             (route + "health_check = 3\n", 5, f"{r}.health_check", "expected a table"),
             (route + "[reverse.vhost.route.health_check]\nrise = 0\n", 6, f"{r}.health_check.rise", "whole number >= 1"),
@@ -740,6 +745,8 @@ INVALID: list[tuple[Callable[[], object], str, dict[str, Any], str]] = [
     (lambda: RouteConfig(_ORIGINS, retries=-1), "retries", _route(retries=-1), f"{_ROUTE_KEY}.retries"),
     (lambda: RouteConfig(_ORIGINS, ejectFor=0), "ejectFor", _route(eject_for=0), f"{_ROUTE_KEY}.eject_for"),
     (lambda: RouteConfig(_ORIGINS, stripPrefix=1), "stripPrefix", _route(strip_prefix=1), f"{_ROUTE_KEY}.strip_prefix"),
+    (lambda: RouteConfig(_ORIGINS, proxyProtocol="v3"), "proxyProtocol", _route(proxy_protocol="v3"), f"{_ROUTE_KEY}.proxy_protocol"),
+    (lambda: OriginConfig("http://a", proxyProtocol="V1"), "proxyProtocol", _route(origins=[{"url": "http://a", "proxy_protocol": "V1"}]), f"{_ROUTE_KEY}.origins[0].proxy_protocol"),
     (lambda: HealthCheckConfig(path="healthz"), "path", _route(health_check={"path": "healthz"}), f"{_ROUTE_KEY}.health_check.path"),
     (lambda: HealthCheckConfig(interval=0), "interval", _route(health_check={"interval": 0}), f"{_ROUTE_KEY}.health_check.interval"),
     (lambda: HealthCheckConfig(timeout=-1.5), "timeout", _route(health_check={"timeout": -1.5}), f"{_ROUTE_KEY}.health_check.timeout"),
@@ -759,6 +766,7 @@ INVALID: list[tuple[Callable[[], object], str, dict[str, Any], str]] = [
     (lambda: Timeouts(idle=-1), "idle", {"timeouts": {"idle": -1}}, "timeouts.idle"),
     (lambda: Timeouts(header="10"), "header", {"timeouts": {"header": "10"}}, "timeouts.header"),
     (lambda: Timeouts(tunnelIdle=True), "tunnelIdle", {"timeouts": {"tunnel_idle": True}}, "timeouts.tunnel_idle"),
+    (lambda: Timeouts(drainDelay=-1), "drainDelay", {"timeouts": {"drain_delay": -1}}, "timeouts.drain_delay"),
     (lambda: PoolConfig(maxIdlePerOrigin=-1), "maxIdlePerOrigin", {"pool": {"max_idle_per_origin": -1}}, "pool.max_idle_per_origin"),
     (lambda: PoolConfig(idleExpiry=0), "idleExpiry", {"pool": {"idle_expiry": 0}}, "pool.idle_expiry"),
     (lambda: LimitsConfig(maxRequestLine=0), "maxRequestLine", {"limits": {"max_request_line": 0}}, "limits.max_request_line"),

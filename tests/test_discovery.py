@@ -675,3 +675,26 @@ class StoppedTests(SynchronousTestCase):
         self.assertEqual(pool.retired, retired)
         self.assertNotIn(f.group.origins[0], retired)
         self.assertEqual(f.clock.getDelayedCalls(), [])
+
+
+class ProxyProtocolTests(SynchronousTestCase):
+    """
+    Members found through DNS speak the PROXY protocol their route (or
+    their origin) asks for, as configured origins do.
+    """
+
+    def test_membersTakeTheRouteSetting(self) -> None:
+        """
+        An address and an SRV source take the route's version unless the
+        origin sets its own.
+        """
+        from proxykit.relay.discovery import Source
+
+        plain = Source.fromConfig(OriginConfig("http://api.test:8080"), "v2")
+        self.assertEqual(plain.member("10.0.0.1", 8080, "api.test").proxyProtocol, 2)
+        srv = Source.fromConfig(OriginConfig("srv+http://_http._tcp.api.test"), "v1")
+        self.assertEqual(srv.member("10.0.0.2", 9000, "a.api.test").proxyProtocol, 1)
+        own = Source.fromConfig(OriginConfig("http://api.test:8080", proxyProtocol="v1"), "v2")
+        self.assertEqual(own.member("10.0.0.1", 8080, "api.test").proxyProtocol, 1)
+        off = Source.fromConfig(OriginConfig("http://api.test:8080"))
+        self.assertEqual(off.member("10.0.0.1", 8080, "api.test").proxyProtocol, 0)

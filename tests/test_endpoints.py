@@ -212,3 +212,46 @@ class OriginConnectorTests(SynchronousTestCase):
         d = OriginConnector(reactor).connect(origin, Factory.forProtocol(Protocol), 5)
         self.failureResultOf(d, TLSFailed)
         self.assertEqual(reactor.tcpClients, [])
+
+
+class PreambleTests(SynchronousTestCase):
+    """
+    A preamble (a PROXY protocol header) is the first thing written on a new
+    connection: before the request, and before the TLS handshake.
+    """
+
+    def test_plain(self) -> None:
+        """
+        Over TCP, the preamble is written as the connection is made, before
+        the protocol is handed out.
+        """
+        from twisted.internet.testing import StringTransport
+
+        reactor = MemoryReactorClock()
+        d = connect(reactor, "127.0.0.1", 80, 5, Factory.forProtocol(Protocol), preamble=b"PROXY UNKNOWN\r\n")
+        [(host, port, factory, timeout, bind)] = reactor.tcpClients
+        transport = StringTransport()
+        factory.buildProtocol(None).makeConnection(transport)
+        self.successResultOf(d)
+        self.assertEqual(transport.value(), b"PROXY UNKNOWN\r\n")
+
+    def test_beforeTLS(self) -> None:
+        """
+        Over TLS, the preamble is written in the clear, then the handshake
+        starts (a ClientHello follows it).
+        """
+        from twisted.internet.testing import StringTransport
+
+        reactor = MemoryReactorClock()
+        origin = Origin("https", "127.0.0.1", 443, proxyProtocol=1)
+        d = OriginConnector(reactor).connect(
+            origin, Factory.forProtocol(Protocol), 5, b"PROXY UNKNOWN\r\n"
+        )
+        [(host, port, factory, timeout, bind)] = reactor.tcpClients
+        transport = StringTransport()
+        tlsProtocol = factory.buildProtocol(None)
+        tlsProtocol.makeConnection(transport)
+        self.assertNoResult(d)
+        self.assertTrue(transport.value().startswith(b"PROXY UNKNOWN\r\n\x16\x03"))
+        tlsProtocol.connectionLost(Failure(ConnectionDone()))
+        self.failureResultOf(d, TLSFailed)

@@ -458,3 +458,31 @@ class RealSocketTests(TestCase):
         ok = yield bad.checkOrigin(origin)
         self.assertFalse(ok)
         self.assertFalse(group.isUp(origin))
+
+
+class ProxyProtocolCheckTests(SynchronousTestCase):
+    """
+    A check of an origin spoken to with the PROXY protocol starts with a
+    header that names no client: the check is the proxy's own connection.
+    """
+
+    def test_localHeader(self) -> None:
+        """
+        Version 1 checks start with C{PROXY UNKNOWN}, version 2 checks with
+        a LOCAL header, then the check's request.
+        """
+        from twisted.internet.testing import MemoryReactorClock
+
+        from proxykit.relay.proxyheader import LOCAL_V1, LOCAL_V2
+
+        for version, header in ((1, LOCAL_V1), (2, LOCAL_V2)):
+            reactor = MemoryReactorClock()
+            origin = Origin("http", "127.0.0.1", 9001, proxyProtocol=version)
+            group = OriginGroup([(origin, 1)])
+            checker = HealthChecker(group, HealthCheckConfig(path="/readyz"), reactor)
+            checker.start()
+            [(host, port, factory, timeout, bind)] = reactor.tcpClients
+            transport = StringTransport()
+            factory.buildProtocol(IPv4Address("TCP", host, port)).makeConnection(transport)
+            self.assertTrue(transport.value().startswith(header + b"GET /readyz HTTP/1.1\r\n"), transport.value())
+            checker.stop()

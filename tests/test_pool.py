@@ -12,7 +12,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit.config import PoolConfig
-from proxykit.relay.pool import ConnectionPool, Pooled
+from proxykit.relay.pool import ConnectionPool, Pooled, PrivateKey, baseKey
 
 
 class FakeConnection:
@@ -177,6 +177,80 @@ class PoolCountTests(SynchronousTestCase):
         self.assertEqual(pool.counts(), {"a": (1, 1), "b": (0, 1)})
         made[2].close()
         self.assertEqual(pool.counts(), {"a": (1, 1)})
+
+
+class PrivateKeyTests(SynchronousTestCase):
+    """
+    Connections under a L{PrivateKey} serve only their owner, yet count and
+    retire with their key.
+    """
+
+    def setUp(self) -> None:
+        self.made: list[FakeConnection] = []
+        self.pool = ConnectionPool(MemoryReactorClock(), PoolConfig(maxIdlePerOrigin=2, idleExpiry=7))
+
+    def connector(self, key: Hashable) -> Deferred[Pooled]:
+        connection = FakeConnection(key)
+        self.made.append(connection)
+        return succeed(connection)
+
+    def test_ownerOnly(self) -> None:
+        """
+        An idle connection of one owner is never handed to another owner of
+        the same key, nor to the key itself; its own owner gets it back.
+        """
+        alice, bob = PrivateKey("a", "alice"), PrivateKey("a", "bob")
+        self.pool.acquire(alice, Requester(), self.connector)
+        self.pool.release(self.made[0])
+        for other in (bob, "a"):
+            r = Requester()
+            self.pool.acquire(other, r, self.connector)
+            self.assertEqual(r.ready, [(self.made[-1], False)])
+            self.assertIsNot(self.made[-1], self.made[0])
+        r = Requester()
+        self.pool.acquire(alice, r, self.connector)
+        self.assertEqual(r.ready, [(self.made[0], True)])
+
+    def test_countedUnderKey(self) -> None:
+        """
+        L{ConnectionPool.counts} adds owners' connections to their key's.
+        """
+        for key in (PrivateKey("a", "alice"), "a", PrivateKey("a", "bob"), PrivateKey("b", "bob")):
+            self.pool.acquire(key, Requester(), self.connector)
+        self.pool.release(self.made[0])
+        self.assertEqual(self.pool.counts(), {"a": (1, 2), "b": (0, 1)})
+        self.assertEqual(baseKey(PrivateKey("a", "x")), "a")
+        self.assertEqual(baseKey("a"), "a")
+
+    def test_retiredWithKey(self) -> None:
+        """
+        Retiring a key closes its owners' idle connections, and their busy
+        ones when released.
+        """
+        alice, bob = PrivateKey("a", "alice"), PrivateKey("a", "bob")
+        self.pool.acquire(alice, Requester(), self.connector)
+        self.pool.acquire(bob, Requester(), self.connector)
+        self.pool.release(self.made[0])
+        self.assertEqual(self.pool.retire(["a"]), 1)
+        self.assertTrue(self.made[0].closed)
+        self.assertFalse(self.made[1].closed)
+        self.pool.release(self.made[1])
+        self.assertTrue(self.made[1].closed)
+
+    def test_closeIdle(self) -> None:
+        """
+        L{ConnectionPool.closeIdle} closes the idle connections of the keys
+        given (an owner that left), and no others.
+        """
+        alice, bob = PrivateKey("a", "alice"), PrivateKey("a", "bob")
+        self.pool.acquire(alice, Requester(), self.connector)
+        self.pool.acquire(bob, Requester(), self.connector)
+        self.pool.release(self.made[0])
+        self.pool.release(self.made[1])
+        self.assertEqual(self.pool.closeIdle([alice]), 1)
+        self.assertEqual([c.closed for c in self.made], [True, False])
+        self.assertEqual(self.pool.idleCount(alice), 0)
+        self.assertEqual(self.pool.idleCount(bob), 1)
 
 
 class PoolLimitTests(SynchronousTestCase):

@@ -355,6 +355,15 @@ def seconds(value: Any) -> float:
     return float(value)
 
 
+def seconds0(value: Any) -> float:
+    """
+    A number of seconds, zero or more, as a float.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(value)
+    return float(value)
+
+
 def count0(value: Any) -> int:
     """
     A whole number >= 0 (not a boolean).

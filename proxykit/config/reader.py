@@ -47,6 +47,7 @@ from .checks import (
     requestPath,
     routePrefix,
     seconds,
+    seconds0,
     serverName,
     string,
     token,
@@ -60,6 +61,7 @@ from .values import (
     BALANCE_POLICIES,
     HOST_HEADER_MODES,
     MAX_RETRIES,
+    PROXY_PROTOCOL_MODES,
     REQUEST_ID_MODES,
     AdminConfig,
     ConfigError,
@@ -283,7 +285,7 @@ class ConfigReader:
         if data.get("listen") == [] and "tls" not in data:
             self.report(self.error("listen", "expected at least one endpoint"))
         forward = self.table(data, "forward", {"connect_ports", "allow_clients", "allow_private_destinations", "via", "allow_trace", "auth_file", "auth_realm", "allow_destinations", "deny_destinations", "allow_ports", "parent", "parent_for", "no_parent", "ca_file"})
-        timeouts = self.table(data, "timeouts", {"connect", "response", "idle", "tunnel_idle", "header", "drain"})
+        timeouts = self.table(data, "timeouts", {"connect", "response", "idle", "tunnel_idle", "header", "drain", "drain_delay"})
         pool = self.table(data, "pool", {"max_idle_per_origin", "idle_expiry"})
         limits = self.table(
             data,
@@ -323,6 +325,7 @@ class ConfigReader:
             tunnelIdle=self.get(timeouts, "timeouts.tunnel_idle", seconds, t.tunnelIdle, "a positive number"),
             header=self.get(timeouts, "timeouts.header", seconds, t.header, "a positive number"),
             drain=self.get(timeouts, "timeouts.drain", seconds, t.drain, "a positive number"),
+            drainDelay=self.get(timeouts, "timeouts.drain_delay", seconds0, t.drainDelay, "a number >= 0"),
         )
         p = PoolConfig()
         poolConfig = PoolConfig(
@@ -536,6 +539,7 @@ class ConfigReader:
             retries=self.get(data, f"{key}.retries", _retries, d.retries, f"a whole number from 0 to {MAX_RETRIES}"),
             ejectFor=self.get(data, f"{key}.eject_for", seconds, d.ejectFor, "a positive number"),
             healthCheck=healthCheck,
+            proxyProtocol=self.get(data, f"{key}.proxy_protocol", choice(PROXY_PROTOCOL_MODES), d.proxyProtocol, " or ".join(PROXY_PROTOCOL_MODES)),
         )
         if not origins or None in origins:
             return None
@@ -570,6 +574,7 @@ class ConfigReader:
                 clientKey=self.get(value, f"{key}.client_key", readableFile, d.clientKey, "a file name"),
                 serverName=self.get(value, f"{key}.server_name", serverName, d.serverName, "a host name"),
                 verify=self.get(value, f"{key}.verify", boolean, d.verify, "true or false"),
+                proxyProtocol=self.get(value, f"{key}.proxy_protocol", choice(PROXY_PROTOCOL_MODES), d.proxyProtocol, " or ".join(PROXY_PROTOCOL_MODES)),
             )
         if isinstance(value, str):
             return OriginConfig(url=self.convert(value, key, checkOriginURL, "an origin URL"))
@@ -591,7 +596,7 @@ class ConfigReader:
 _ROUTE_KEYS = {
     "prefix", "origins", "balance", "strip_prefix", "host_header",
     "x_forwarded_for", "x_forwarded_proto", "x_forwarded_host", "forwarded",
-    "rewrite_redirects", "retries", "eject_for", "health_check",
+    "rewrite_redirects", "retries", "eject_for", "health_check", "proxy_protocol",
 }  # fmt: skip
 
 _DEFAULT_ORIGIN = OriginConfig(url="http://origin.invalid")
@@ -602,7 +607,7 @@ _DEFAULT_ROUTE = RouteConfig(origins=(_DEFAULT_ORIGIN,))
 
 _TLS_KEYS = ("ca_file", "client_cert", "client_key", "server_name", "verify")
 
-_ORIGIN_KEYS = {"url", "weight", *_TLS_KEYS}
+_ORIGIN_KEYS = {"url", "weight", "proxy_protocol", *_TLS_KEYS}
 
 
 def _leaf(key: str) -> str:

@@ -50,6 +50,7 @@ from .checks import (
     retries,
     routePrefix,
     seconds,
+    seconds0,
     serverName,
     token,
     valid,
@@ -151,6 +152,10 @@ class Timeouts:
         dripping a head slowly is answered 408 and closed).
     @ivar drain: When the proxy stops (C{SIGTERM}): how long requests and
         tunnels in progress may take to finish before they are cut.
+    @ivar drainDelay: When the proxy stops (C{SIGTERM}): how long it goes
+        on accepting and serving while C{/readyz} answers 503, before the
+        drain begins, so that a load balancer checking C{/readyz} stops
+        sending new connections before the listeners close (C{0}: none).
     """
 
     connect: float = attrs.field(default=10.0, validator=_positive)
@@ -159,6 +164,7 @@ class Timeouts:
     tunnelIdle: float = attrs.field(default=300.0, validator=_positive)
     header: float = attrs.field(default=10.0, validator=_positive)
     drain: float = attrs.field(default=30.0, validator=_positive)
+    drainDelay: float = attrs.field(default=0.0, validator=valid(seconds0, "a number >= 0"))
 
 
 @attrs.frozen
@@ -274,6 +280,11 @@ BALANCE_POLICIES = ("round_robin", "least_outstanding", "random_two")
 HOST_HEADER_MODES = ("pass", "origin")
 """The values of L{RouteConfig.hostHeader}."""
 
+PROXY_PROTOCOL_MODES = ("v1", "v2", "off")
+"""The values of L{RouteConfig.proxyProtocol} and L{OriginConfig.proxyProtocol}:
+the PROXY protocol version written first on each new origin connection, or
+none."""
+
 REQUEST_ID_MODES = ("keep", "trusted", "generate", "off")
 """The values of L{LogConfig.requestId} (see L{proxykit.policy.requestid})."""
 
@@ -317,6 +328,8 @@ class OriginConfig:
     @ivar clientKey: See L{OriginTLS.clientKey} (C{https} only).
     @ivar serverName: See L{OriginTLS.serverName} (C{https} only).
     @ivar verify: See L{OriginTLS.verify} (C{https} only).
+    @ivar proxyProtocol: One of L{PROXY_PROTOCOL_MODES}, overriding the
+        route's L{RouteConfig.proxyProtocol}; C{None}: the route's.
     """
 
     url: str = attrs.field(validator=valid(checkOriginURL, "an origin URL"))
@@ -326,6 +339,12 @@ class OriginConfig:
     clientKey: str | None = attrs.field(default=None, validator=_OPTIONAL_FILE)
     serverName: str | None = attrs.field(default=None, validator=_OPTIONAL_SERVER_NAME)
     verify: bool = attrs.field(default=True, validator=_BOOLEAN)
+    proxyProtocol: str | None = attrs.field(
+        default=None,
+        validator=valid(
+            choice(PROXY_PROTOCOL_MODES), " or ".join(PROXY_PROTOCOL_MODES), optional=True
+        ),
+    )
 
     def __attrs_post_init__(self) -> None:
         tlsKeys = [
@@ -403,6 +422,11 @@ class RouteConfig:
     @ivar ejectFor: Seconds an origin that refused a connection or timed out
         is taken out (doubling on repeated failures, up to 8 times this).
     @ivar healthCheck: Active checks, or C{None}.
+    @ivar proxyProtocol: C{"v1"} or C{"v2"}: write a PROXY protocol header
+        (as HAProxy's C{send-proxy} / C{send-proxy-v2}) first on each new
+        connection to the route's origins, carrying the address of the
+        client whose request opened it; C{"off"}: none.  An origin's own
+        setting overrides it.
     """
 
     origins: tuple[OriginConfig, ...] = attrs.field(
@@ -432,6 +456,10 @@ class RouteConfig:
     healthCheck: HealthCheckConfig | None = attrs.field(
         default=None,
         validator=valid(_instance(HealthCheckConfig), "a HealthCheckConfig", optional=True),
+    )
+    proxyProtocol: str = attrs.field(
+        default="off",
+        validator=valid(choice(PROXY_PROTOCOL_MODES), " or ".join(PROXY_PROTOCOL_MODES)),
     )
 
 

@@ -158,14 +158,31 @@ def isDiscovered(url: str) -> bool:
     return False
 
 
-def originFromConfig(config: OriginConfig) -> Origin:
+_PROXY_VERSIONS: Final = {"off": 0, "v1": 1, "v2": 2}
+
+
+def proxyProtocolVersion(config: OriginConfig, proxyProtocol: str = "off") -> int:
+    """
+    The PROXY protocol version (C{0}: none) sent to the origin C{config}
+    names: its own setting, else its route's (C{proxyProtocol}).
+    """
+    return _PROXY_VERSIONS[config.proxyProtocol or proxyProtocol]
+
+
+def originFromConfig(config: OriginConfig, proxyProtocol: str = "off") -> Origin:
     """
     The origin an L{OriginConfig} names, with its TLS settings when it is an
     C{https} origin.
 
+    @param proxyProtocol: Its route's L{RouteConfig.proxyProtocol
+        <proxykit.config.values.RouteConfig.proxyProtocol>}, which the
+        origin's own setting overrides.
     @raise ValueError: The URL does not parse (see L{parseOriginURL}).
     """
     origin = parseOriginURL(config.url)
+    version = proxyProtocolVersion(config, proxyProtocol)
+    if version:
+        origin = attrs.evolve(origin, proxyProtocol=version)
     if origin.scheme != "https":
         return origin
     tls = config.tls
@@ -345,7 +362,7 @@ class OriginGroup:
         @raise ValueError: An origin URL does not parse, or see L{__init__}.
         """
         return cls(
-            [(originFromConfig(o), o.weight) for o in route.origins if not isSrvURL(o.url)],
+            [(originFromConfig(o, route.proxyProtocol), o.weight) for o in route.origins if not isSrvURL(o.url)],
             policy=route.balance,
             clock=clock,
             ejectFor=route.ejectFor,

@@ -11,7 +11,7 @@ Only the router differs between forward and reverse mode.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Final, cast
 
 import attrs
@@ -66,6 +66,8 @@ from .hooks import (
 )
 from .interfaces import IClientSide, IExchange, IFlowSide, IOriginSide
 from .logfields import PREFIX, fieldsOf
+from .pool import PrivateKey
+from .proxyheader import proxyHeader
 from .splice import Splice, TunnelProtocol, connectTunnel
 
 if TYPE_CHECKING:
@@ -190,6 +192,9 @@ class ProxyProtocol(Side):
     """The current (or last) request's id (L{proxykit.policy.requestid})."""
     _request: Request | None = None
     """The current (or last) request's head, for log lines."""
+    _privateKeys: dict[Origin, PrivateKey] | None = None
+    """The pool keys of this connection's requests to origins spoken to
+    with the PROXY protocol, by origin (L{poolKeyFor})."""
 
     def __init__(self, factory: ProxyFactory) -> None:
         self.factory = factory
@@ -344,6 +349,10 @@ class ProxyProtocol(Side):
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.cancelTimer()
         self._idle = False
+        if self._privateKeys is not None:
+            # Origin connections that carry this client's address serve no
+            # one else: close the idle ones now.
+            self._factory.pool.closeIdle(self._privateKeys.values())
         gate = self.gate
         if gate is not None:
             self.gate = None
@@ -865,6 +874,19 @@ class ProxyProtocol(Side):
             splice.fromOrigin(fromOrigin)
         if self._readClosed:
             splice.clientEnded()
+
+    def poolKeyFor(self, origin: Origin) -> Hashable:
+        """
+        See L{IClientSide.poolKeyFor}: the key's owner is the PROXY header
+        that carries this client's address.
+        """
+        keys = self._privateKeys
+        if keys is None:
+            keys = self._privateKeys = {}
+        key = keys.get(origin)
+        if key is None:
+            key = keys[origin] = PrivateKey(origin, proxyHeader(origin.proxyProtocol, self.client))
+        return key
 
     def abortConnection(self) -> None:
         """

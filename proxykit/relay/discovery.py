@@ -45,7 +45,13 @@ from twisted.python.failure import Failure
 from ..config.checks import parseDnsServer
 from ..config.values import OriginConfig, ReverseConfig
 from ..decisions import Origin
-from ..policy.balance import OriginGroup, isDiscovered, isSrvURL, originFromConfig
+from ..policy.balance import (
+    OriginGroup,
+    isDiscovered,
+    isSrvURL,
+    originFromConfig,
+    proxyProtocolVersion,
+)
 from ..reactor import NamedLogger, orGlobal
 from .dnsclient import DNSClient
 
@@ -114,18 +120,22 @@ class Source:
     origin: Origin
 
     @classmethod
-    def fromConfig(cls, config: OriginConfig) -> Source:
+    def fromConfig(cls, config: OriginConfig, proxyProtocol: str = "off") -> Source:
         """
         The source of an origin for which L{isDiscovered} holds.
+
+        @param proxyProtocol: The route's C{proxy_protocol}, which the
+            members take unless the origin sets its own.
         """
         url = config.url
         if isSrvURL(url):
             scheme, _, rest = url[len("srv+") :].partition("://")
             name = rest.rstrip("/").rstrip(".").lower()
             tls = config.tls if scheme == "https" else None
-            template = Origin(scheme, name, 0, tls=tls)
+            version = proxyProtocolVersion(config, proxyProtocol)
+            template = Origin(scheme, name, 0, tls=tls, proxyProtocol=version)
             return cls(url, True, name, scheme, 0, config.weight, template)
-        origin = originFromConfig(config)
+        origin = originFromConfig(config, proxyProtocol)
         return cls(url, False, origin.host, origin.scheme, origin.port, config.weight, origin)
 
     def member(self, address: str, port: int, name: str) -> Origin:
@@ -135,7 +145,10 @@ class Source:
         tls = self.origin.tls
         if self.scheme == "https" and tls is not None and tls.serverName is None:
             tls = attrs.evolve(tls, serverName=name)
-        return Origin(self.scheme, address, port, tls=tls, name=name)
+        return Origin(
+            self.scheme, address, port, tls=tls, name=name,
+            proxyProtocol=self.origin.proxyProtocol,
+        )  # fmt: skip
 
 
 class _State:
@@ -172,8 +185,11 @@ class OriginDiscovery:
         maxTtl: float = 60.0,
         reactor: IReactorTime | None = None,
         checker: HealthChecker | None = None,
+        proxyProtocol: str = "off",
     ) -> None:
         """
+        @param proxyProtocol: The route's C{proxy_protocol} (see
+            L{Source.fromConfig}).
         @param group: The route's group, built by
             L{OriginGroup.fromRouteConfig} from C{origins}.
         @param origins: The route's configured origins (those not found
@@ -196,9 +212,9 @@ class OriginDiscovery:
         self._states: list[_State] = []
         for config in origins:
             if isDiscovered(config.url):
-                self._states.append(_State(Source.fromConfig(config)))
+                self._states.append(_State(Source.fromConfig(config, proxyProtocol)))
             else:
-                self._static.append((originFromConfig(config), config.weight))
+                self._static.append((originFromConfig(config, proxyProtocol), config.weight))
         self.sources = tuple(state.source for state in self._states)
         self._running = False
 

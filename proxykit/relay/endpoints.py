@@ -48,6 +48,7 @@ from twisted.internet.interfaces import (
     IReactorPluggableNameResolver,
     IResolutionReceiver,
     IStreamClientEndpoint,
+    ITransport,
 )
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.internet.ssl import (
@@ -58,8 +59,9 @@ from twisted.internet.ssl import (
     trustRootFromCertificates,
 )
 from twisted.logger import Logger
+from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
-from zope.interface import implementer
+from zope.interface import directlyProvides, implementer, providedBy
 
 from ..config.values import OriginTLS
 from ..policy.destinations import DestinationRefused
@@ -198,6 +200,7 @@ def connect(
     scheme: str = "http",
     addressCheck: Callable[[str], bool] | None = None,
     tls: IOpenSSLClientConnectionCreator | None = None,
+    preamble: bytes = b"",
 ) -> Deferred[IProtocol]:
     """
     Connect C{factory}'s protocol to C{host}:C{port}.
@@ -209,6 +212,9 @@ def connect(
     @param tls: For C{"https"}: how to make the TLS connection (see
         L{ClientTLS.creatorFor}); C{None}: verify C{host} against the
         system's trust store.
+    @param preamble: Bytes written first on the new connection, before
+        anything the protocol writes and, for C{"https"}, before the TLS
+        handshake (a PROXY protocol header, L{proxykit.relay.proxyheader}).
     @return: Fires with the connected protocol (for C{"https"}, once the TLS
         handshake has completed), or fails with the connect error
         (L{twisted.internet.error.TimeoutError} after C{timeout}, the TLS
@@ -230,10 +236,19 @@ def connect(
                 tls = buildCreator(host, None)
             except TLSFailed:
                 return fail()
-        d = wrapClientTLS(tls, endpoint).connect(_HandshakeFactory(factory))
+        if preamble:
+            tlsFactory: IProtocolFactory = _PreambleTLSFactory(
+                tls, True, _HandshakeFactory(factory), preamble
+            )
+            d = endpoint.connect(tlsFactory).addCallback(_tlsWrapped)
+        else:
+            d = wrapClientTLS(tls, endpoint).connect(_HandshakeFactory(factory))
         d.addCallback(_handshaken)
     else:
-        d = endpoint.connect(factory)
+        if preamble:
+            d = endpoint.connect(_PreambleFactory(factory, preamble)).addCallback(_inner)
+        else:
+            d = endpoint.connect(factory)
     if resolver is not None:
         receivers = resolver.receivers
 
@@ -249,6 +264,102 @@ def connect(
     # whatever the attempt fails with then, it did not connect in time.
     d.addTimeout(timeout + 1.0, reactor, onTimeoutCancel=_timedOut)  # type: ignore[arg-type]
     return d
+
+
+class _Preamble(Protocol):
+    """
+    Writes a preamble on a new connection, then connects the protocol it
+    stands in front of and passes every event on to it (one call more per
+    read, only on connections that have a preamble).
+    """
+
+    def __init__(self, inner: IProtocol, preamble: bytes) -> None:
+        self.inner = inner
+        self._preamble = preamble
+        # What the connection asks of its protocol (half-close) is asked of
+        # the inner one.
+        directlyProvides(self, providedBy(inner))
+
+    def logPrefix(self) -> str:
+        prefix = getattr(self.inner, "logPrefix", None)
+        return prefix() if prefix is not None else type(self.inner).__name__
+
+    def makeConnection(self, transport: ITransport) -> None:
+        transport.write(self._preamble)
+        self.inner.makeConnection(transport)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.inner.dataReceived(data)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.inner.connectionLost(reason)
+
+    def readConnectionLost(self) -> None:
+        self.inner.readConnectionLost()  # type: ignore[attr-defined]
+
+    def writeConnectionLost(self) -> None:
+        self.inner.writeConnectionLost()  # type: ignore[attr-defined]
+
+
+class _PreambleFactory(Factory):
+    """
+    Builds the wrapped factory's protocols behind a L{_Preamble}.
+    """
+
+    noisy = False
+
+    def __init__(self, factory: IProtocolFactory, preamble: bytes) -> None:
+        self._factory = factory
+        self._preamble = preamble
+
+    def buildProtocol(self, addr: IAddress) -> _Preamble | None:  # type: ignore[override]
+        protocol = self._factory.buildProtocol(addr)
+        if protocol is None:
+            return None
+        return _Preamble(protocol, self._preamble)
+
+
+def _inner(standIn: IProtocol) -> IProtocol:
+    inner: IProtocol = standIn.inner  # type: ignore[attr-defined]
+    return inner
+
+
+class _PreambleTLS(TLSMemoryBIOProtocol):
+    """
+    A client TLS connection that writes its factory's preamble in the clear
+    before the TLS handshake starts.
+    """
+
+    factory: _PreambleTLSFactory
+
+    def makeConnection(self, transport: ITransport) -> None:
+        transport.write(self.factory.preamble)
+        super().makeConnection(transport)  # type: ignore[no-untyped-call]
+
+
+class _PreambleTLSFactory(TLSMemoryBIOFactory):
+    """
+    L{TLSMemoryBIOFactory} for L{_PreambleTLS}.
+    """
+
+    protocol = _PreambleTLS
+    noisy = False
+
+    def __init__(
+        self,
+        creator: IOpenSSLClientConnectionCreator,
+        isClient: bool,
+        wrappedFactory: IProtocolFactory,
+        preamble: bytes,
+    ) -> None:
+        super().__init__(creator, isClient, wrappedFactory)
+        self.preamble = preamble
+
+
+def _tlsWrapped(tlsProtocol: IProtocol) -> IProtocol:
+    # What wrapClientTLS's endpoint does: the protocol inside the TLS one.
+    wrapped: IProtocol = tlsProtocol.wrappedProtocol  # type: ignore[attr-defined]
+    return wrapped
 
 
 def _handshaken(standIn: IProtocol) -> Deferred[IProtocol]:
@@ -568,11 +679,18 @@ class OriginConnector:
         self.clientTLS = clientTLS if clientTLS is not None else ClientTLS()
 
     def connect(
-        self, origin: Origin, factory: IProtocolFactory, timeout: float
+        self,
+        origin: Origin,
+        factory: IProtocolFactory,
+        timeout: float,
+        preamble: bytes = b"",
     ) -> Deferred[IProtocol]:
         """
         Connect C{factory}'s protocol to C{origin} within C{timeout} seconds
         (the TLS handshake included).
+
+        @param preamble: See L{connect}: the PROXY protocol header of an
+            origin that has one.
 
         @return: See L{connect}; also fails with L{TLSFailed} when the
             origin's TLS settings cannot be loaded, and with
@@ -591,5 +709,13 @@ class OriginConnector:
                 return fail(DestinationRefused(origin.host))
             check = self.destinations.addressCheck(origin.host)
         return connect(
-            self.reactor, origin.host, origin.port, timeout, factory, origin.scheme, check, tls
+            self.reactor,
+            origin.host,
+            origin.port,
+            timeout,
+            factory,
+            origin.scheme,
+            check,
+            tls,
+            preamble,
         )

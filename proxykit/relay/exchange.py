@@ -22,6 +22,7 @@ connect), when it is idempotent and has no body.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Final
 
 from twisted.python.failure import Failure
@@ -186,6 +187,7 @@ class Exchange:
         "_connector",
         "_via",
         "_target",
+        "_poolKey",
         "_tried",
         "_counted",
         "_policy",
@@ -242,6 +244,7 @@ class Exchange:
         self._responseTokens: frozenset[bytes] = frozenset()
         self._via = via
         self._target: Origin | None = None
+        self._poolKey: Hashable = None
         self._tried = _NO_ORIGINS
         self._counted = False
         self._policy: RoutePolicy | None = decision.policy  # type: ignore[assignment]
@@ -328,7 +331,20 @@ class Exchange:
                 lambda error: self._hookFailed(error, 500),
             )
             return
-        self._pool.acquire(target, self, self._connector, fresh)
+        self._pool.acquire(self._keyFor(target), self, self._connector, fresh)
+
+    def _keyFor(self, target: Origin) -> Hashable:
+        """
+        The pool key of C{target}'s connections for this request: the
+        origin, or for one spoken to with the PROXY protocol, the origin
+        and this client (such a connection tells the origin who the client
+        is, so it may only carry this client's requests).
+        """
+        key: Hashable = target
+        if target.proxyProtocol:
+            key = self.client.poolKeyFor(target)
+        self._poolKey = key
+        return key
 
     def _acquire(self, target: Origin, fresh: bool) -> None:
         """
@@ -338,7 +354,7 @@ class Exchange:
             trace = self._trace
             if trace is not None:
                 trace.asking()
-            self._pool.acquire(target, self, self._connector, fresh)
+            self._pool.acquire(self._keyFor(target), self, self._connector, fresh)
 
     def _hookFailed(self, error: HookFailed, status: int) -> None:
         """
@@ -546,7 +562,7 @@ class Exchange:
         elif self._target is not None:
             # Still waiting for a connection: give up the place in the
             # origin's queue.
-            self._pool.withdraw(self._target, self)
+            self._pool.withdraw(self._poolKey, self)
 
     # From the origin side
 

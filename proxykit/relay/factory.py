@@ -41,7 +41,7 @@ from .hooks import (
     Hooks,
 )
 from .origin import OriginFactory
-from .pool import ConnectionPool, Pooled
+from .pool import ConnectionPool, Pooled, PrivateKey
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import ITransport
@@ -327,9 +327,19 @@ class ProxyFactory(Factory):
 
     def connectOrigin(self, key: Hashable) -> Deferred[Pooled]:
         """
-        Open a new connection to an origin (used by the pool).
+        Open a new connection to an origin (used by the pool): for a
+        L{PrivateKey} (an origin spoken to with the PROXY protocol), one
+        whose first bytes are the key's owner, the PROXY header.
         """
-        origin: Origin = key  # type: ignore[assignment]
+        if type(key) is PrivateKey:
+            origin: Origin = key.key  # type: ignore[assignment]
+            return self.connector.connect(  # type: ignore[return-value]
+                origin,
+                OriginFactory(key, self.reactor, self.limits),
+                self.config.timeouts.connect,
+                key.owner,  # type: ignore[arg-type]
+            )
+        origin = key  # type: ignore[assignment]
         return self.connector.connect(  # type: ignore[return-value]
             origin, OriginFactory(origin, self.reactor, self.limits), self.config.timeouts.connect
         )

@@ -44,6 +44,7 @@ from ..h1 import NEED_DATA, H1Connection, ProtocolError, Response, requestHead
 from ..policy.balance import OriginGroup, originURL
 from ..reactor import NamedLogger, orGlobal
 from .endpoints import OriginConnector
+from .proxyheader import localHeader
 
 Connector = Callable[[Origin, IProtocolFactory], "Deferred[IProtocol]"]
 """
@@ -129,7 +130,11 @@ class HealthChecker:
             origins = OriginConnector(reactor)
 
             def connector(origin: Origin, factory: IProtocolFactory) -> Deferred[IProtocol]:
-                return origins.connect(origin, factory, config.timeout)
+                # A check is the proxy's own connection: an origin that
+                # expects the PROXY protocol gets a header saying so.
+                version = origin.proxyProtocol
+                preamble = localHeader(version) if version else b""
+                return origins.connect(origin, factory, config.timeout, preamble)
 
         self._connector = connector
         self._origins: dict[Origin, _OriginHealth] = {}

@@ -23,6 +23,9 @@ from zope.interface import Attribute, Interface
 from ..h1 import Headers, Response
 
 if TYPE_CHECKING:
+    from collections.abc import Hashable
+
+    from ..decisions import Origin
     from .splice import Splice
 
 
@@ -174,6 +177,15 @@ class IClientSide(IFlowSide):
     def abortConnection() -> None:
         """
         Drop the connection at once.
+        """
+
+    def poolKeyFor(origin: Origin) -> Hashable:
+        """
+        The pool key of this connection's requests to C{origin}, an origin
+        spoken to with the PROXY protocol: a
+        L{proxykit.relay.pool.PrivateKey} whose connections carry this
+        client's address, and only this client's requests (their idle
+        connections are closed when this connection closes).
         """
 
 

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 from typing import Protocol as TypingProtocol
 
+import attrs
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
@@ -64,6 +65,35 @@ class Requester(TypingProtocol):
 
 Connector = Callable[[Hashable], "Deferred[Pooled]"]
 """Makes a new connection for a key."""
+
+
+@attrs.frozen(cache_hash=True)
+class PrivateKey:
+    """
+    The key of connections private to one owner: they are pooled apart from
+    C{key}'s other connections (an idle one is handed only to the same
+    owner again), yet counted (L{ConnectionPool.counts}) and retired
+    (L{ConnectionPool.retire}) with C{key}.
+
+    proxykit uses it for origins it speaks the PROXY protocol to: such a
+    connection told the origin which client it carries, so it may only ever
+    carry that client's requests.
+
+    @ivar key: The key it belongs to (the origin).
+    @ivar owner: Whom its connections belong to (for the PROXY protocol,
+        the header that opened them).
+    """
+
+    key: Hashable
+    owner: Hashable
+
+
+def baseKey(key: Hashable) -> Hashable:
+    """
+    The key C{key}'s connections are counted and retired under: C{key}
+    itself, or a L{PrivateKey}'s C{key}.
+    """
+    return key.key if type(key) is PrivateKey else key
 
 
 class PoolFull(Exception):
@@ -142,21 +172,31 @@ class ConnectionPool:
         These keys are no longer wanted (their origins left the
         configuration, or DNS no longer names them): close their idle
         connections now, and each busy one when its user releases it,
-        instead of keeping it idle.  A key is remembered as retired only
-        while it has connections.
+        instead of keeping it idle (the L{PrivateKey}s of these keys too).
+        A key is remembered as retired only while it has connections.
 
         @return: How many idle connections were closed.
         """
         closed = 0
+        # Connections are kept under their full key (a PrivateKey for an
+        # origin spoken to with the PROXY protocol) and retired under its
+        # base key.
+        live = {baseKey(key) for key in self._open}
+        live.update(baseKey(key) for key in self._idle)
         for key in keys:
-            if key in self._open or key in self._idle:
+            if key in live:
                 # A key without connections needs no remembering (origins
                 # found through DNS come and go: the set stays bounded).
                 self._retired.add(key)
             for connection in self._idle.pop(key, ()):
                 connection.close()
                 closed += 1
-        return closed
+        private = [
+            key
+            for key in self._idle
+            if type(key) is PrivateKey and key.key in self._retired
+        ]
+        return closed + self.closeIdle(private)
 
     def reinstate(self, keys: Iterable[Hashable]) -> None:
         """
@@ -267,7 +307,11 @@ class ConnectionPool:
         else:
             self._open.pop(key, None)
             if self._retired and key not in self._idle:
-                self._retired.discard(key)
+                base = baseKey(key)
+                if base is key or not any(
+                    baseKey(other) == base for other in (*self._open, *self._idle)
+                ):
+                    self._retired.discard(base)
         waiter = self._nextWaiter(key)
         if waiter is not None:
             self._connect(key, waiter.requester, waiter.connector)
@@ -283,7 +327,7 @@ class ConnectionPool:
         if waiter is not None:
             waiter.requester.connectionReady(connection, True)
             return
-        if self._retired and connection.poolKey in self._retired:
+        if self._retired and baseKey(connection.poolKey) in self._retired:
             connection.close()
             return
         idle = self._idle.setdefault(connection.poolKey, [])
@@ -310,6 +354,20 @@ class ConnectionPool:
             if not idle:
                 del self._idle[connection.poolKey]
 
+    def closeIdle(self, keys: Iterable[Hashable]) -> int:
+        """
+        Close the idle connections of C{keys} now (their owner left: no one
+        will ask for them again).
+
+        @return: How many were closed.
+        """
+        closed = 0
+        for key in keys:
+            for connection in self._idle.pop(key, ()):
+                connection.close()
+                closed += 1
+        return closed
+
     def idleCount(self, key: Hashable) -> int:
         """
         How many idle connections are kept for C{key}.
@@ -320,7 +378,7 @@ class ConnectionPool:
         """
         The open connections of every key that has some, idle and active
         (in use or still connecting): what the admin listener's C{/status}
-        and metrics show.
+        and metrics show.  A L{PrivateKey}'s are counted under its C{key}.
 
         @return: C{(idle, active)} by key.
         """
@@ -328,7 +386,14 @@ class ConnectionPool:
         counts: dict[Hashable, tuple[int, int]] = {}
         for key, count in self._open.items():
             kept = len(idle.get(key, ()))
-            counts[key] = (kept, max(count - kept, 0))
+            active = max(count - kept, 0)
+            if type(key) is PrivateKey:
+                key = key.key
+            before = counts.get(key)
+            if before is not None:
+                kept += before[0]
+                active += before[1]
+            counts[key] = (kept, active)
         return counts
 
     def closeAll(self) -> Deferred[None]:

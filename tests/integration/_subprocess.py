@@ -206,6 +206,28 @@ class Child:
             + "\n".join(self.lines)
         )
 
+    def waitForLines(self, pattern: str, count: int, timeout: float = STARTUP_TIMEOUT) -> list[str]:
+        """
+        Wait until the child wrote C{count} lines matching C{pattern}.
+
+        @return: The matching lines so far.
+        @raise RuntimeError: The child exited, or C{timeout} seconds passed.
+        """
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = [line for line in self.lines if regex.search(line)]
+                remaining = deadline - time.monotonic()
+                if len(found) >= count or self._ended or remaining <= 0:
+                    break
+                self._changed.wait(remaining)
+        if len(found) >= count:
+            return found
+        raise RuntimeError(
+            f"child {self.process.args!r}: {len(found)} lines matching {pattern!r}, not {count}"
+        )
+
     def stop(self) -> None:
         """
         Terminate the child and wait for it (kill it if SIGTERM is not
