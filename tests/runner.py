@@ -4,8 +4,8 @@ packaging and docs tests) on Twisted's default reactor, and the integration
 tests again on C{proxykit.reactor} (what C{twistd proxykit} runs on).
 
 When C{PROXYKIT_LOWEST_PYTHON} names the Python of a second virtualenv (made
-by C{./dev.sh test} with the lowest Twisted C{setup.cfg} allows), both trial
-runs are repeated there.  Prints one line C{N passed, N failed, N skipped}
+by C{./dev.sh test} with the lowest Twisted C{setup.cfg} allows), the whole
+suite runs again there (on Twisted's default reactor).  Prints one line C{N passed, N failed, N skipped}
 per Twisted, then the closing line with the totals.
 
     python -m tests.runner [trial test names]
@@ -53,11 +53,11 @@ def main(argv: list[str]) -> int:
         runs.append((python, "trial on proxykit.reactor", ["--reactor=proxykit"], ["tests.integration"], "_trial_temp_reactor"))
         lowest = os.environ.get("PROXYKIT_LOWEST_PYTHON")
         if lowest:
-            # The same two runs on the lowest Twisted proxykit supports.
-            runs += [
-                (lowest, f"{title} (lowest Twisted)", options, tests, temp + "_lowest")
-                for _, title, options, tests, temp in runs
-            ]
+            # The whole suite again on the lowest Twisted proxykit supports
+            # (its twistd children run on proxykit.reactor there too); the
+            # in-process proxykit.reactor pass only once, to keep CI under
+            # ten minutes.
+            runs.append((lowest, "trial (lowest Twisted)", [], ["tests"], "_trial_temp_lowest"))
     totals = [0, 0, 0]
     lines = []
     code = 0
