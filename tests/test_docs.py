@@ -152,7 +152,14 @@ class JSONLogTests(SynchronousTestCase):
             self.assertNotIn("unpersistable", json.dumps({k: decoded[k] for k in fields}))
 
     def formats(self, events: list[dict[str, Any]]) -> list[str]:
-        return [e["log_format"] for e in events if e.get("log_namespace", "").startswith("proxykit")]
+        # The listener gate's once-a-process line (the open-file limit) is
+        # not about requests: whether it shows depends on the tests before.
+        return [
+            e["log_format"]
+            for e in events
+            if e.get("log_namespace", "").startswith("proxykit")
+            and not e.get("log_namespace", "").startswith("proxykit._gate")
+        ]
 
     def test_forwardEvents(self) -> None:
         """
