@@ -13,7 +13,7 @@ whole (L{ListenError}, nothing left listening) if one cannot listen.
 from __future__ import annotations
 
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -644,24 +644,40 @@ class ProxyService(service.MultiService):
                 return
             if timer.active():
                 timer.cancel()
-            for number, handler in previous.items():
-                signal.signal(number, handler)
+            restore()
             self._log.info("drain delay over ({why}): closing the listeners", why=why)
             d.callback(None)
 
         timer = reactor.callLater(delay, over, f"after {delay:g} s")
-        previous: dict[int, Any] = {}
-        if self.cutOnSignal:
-            for number in (signal.SIGTERM, signal.SIGINT):
-                previous[number] = signal.signal(
-                    number,
-                    lambda signum, frame: reactor.callFromThread(over, "second signal"),
-                )
+        restore = self._onSecondSignal(over)
         self._log.info(
             "not ready: still accepting for {delay:g} s (timeouts.drain_delay), then draining",
             delay=delay,
         )
         return d
+
+    def _onSecondSignal(self, act: Callable[[str], None]) -> Callable[[], None]:
+        """
+        While stopping, with L{cutOnSignal}: call C{act("second signal")}
+        from the reactor's loop on the next C{SIGTERM} or C{SIGINT}.
+
+        @return: Puts the previous handlers back.
+        """
+        reactor: Any = self._reactor
+        previous: dict[int, Any] = {}
+        if self.cutOnSignal:
+            for number in (signal.SIGTERM, signal.SIGINT):
+                previous[number] = signal.signal(
+                    number,
+                    lambda signum, frame: reactor.callFromThread(act, "second signal"),
+                )
+
+        def restore() -> None:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+            previous.clear()
+
+        return restore
 
     def _closeAdmin(self, ignored: object) -> Deferred[None] | None:
         # Only once the drain is over: /readyz answers 503 meanwhile.
@@ -701,13 +717,7 @@ class ProxyService(service.MultiService):
             )
 
         timer = reactor.callLater(timeout, cut, "drain timeout")
-        previous: dict[int, Any] = {}
-        if self.cutOnSignal:
-            for number in (signal.SIGTERM, signal.SIGINT):
-                previous[number] = signal.signal(
-                    number,
-                    lambda signum, frame: reactor.callFromThread(cut, "second signal"),
-                )
+        restore = self._onSecondSignal(cut)
         # Said once the second signal is handled: a test may send it then.
         self._log.info(
             "draining {count} connections (at most {timeout:g} s; SIGTERM again to cut them)",
@@ -718,8 +728,7 @@ class ProxyService(service.MultiService):
         def drained(result: object) -> None:
             if timer.active():
                 timer.cancel()
-            for number, handler in previous.items():
-                signal.signal(number, handler)
+            restore()
             self._log.info(
                 "drained in {seconds:.1f} s", seconds=reactor.seconds() - started
             )
