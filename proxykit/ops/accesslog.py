@@ -70,7 +70,9 @@ def escape(text: str) -> str:
     C{text} safe inside a quoted field of a log line: C{"}, C{\\}, control
     characters and bytes beyond ASCII as C{\\xHH}, as nginx writes them.
     """
-    if _UNSAFE.search(text) is None:
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        # Cheaper than a search, and the same test: printable ASCII but
+        # for C{"} and C{\\}.
         return text
     return _UNSAFE.sub(_escapeChar, text)
 
@@ -298,50 +300,27 @@ on the benchmark's small-response load."""
 
 class _Output:
     """
-    Where lines go: a file descriptor, written L{FLUSH_INTERVAL} after the
-    first line waiting (all the lines waiting then, in one C{write}), or
-    at once when L{BUFFER} lines are waiting.
+    The file descriptor lines are written to.
 
     @ivar path: The file, or C{"-"} for standard output.
     """
 
-    def __init__(self, path: str, reactor: IReactorTime) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
-        self._reactor = reactor
         self._failing = False
-        self._pending: list[str] = []
-        self._flushing: IDelayedCall | None = None
         self._fd = -1
         self._fd = 1 if path == "-" else self._open()
-        if path != "-":
-            _files.add(self)
 
     def _open(self) -> int:
         return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
 
-    def write(self, line: str) -> None:
+    def write(self, data: bytes) -> None:
         """
-        Write C{line} within L{FLUSH_INTERVAL}.
+        Write all of C{data}; log (once until a write succeeds) when it
+        cannot be written.
         """
-        pending = self._pending
-        pending.append(line)
-        if len(pending) >= BUFFER:
-            self.flush()
-        elif self._flushing is None:
-            self._flushing = self._reactor.callLater(FLUSH_INTERVAL, self._turned)
-
-    def _turned(self) -> None:
-        self._flushing = None
-        self.flush()
-
-    def flush(self) -> None:
-        """
-        Write the waiting lines now.
-        """
-        if not self._pending or self._fd < 0:
+        if self._fd < 0:
             return
-        data = "".join(self._pending).encode("utf-8", "backslashreplace")
-        self._pending.clear()
         try:
             written = os.write(self._fd, data)
             while written < len(data):
@@ -360,15 +339,13 @@ class _Output:
 
     def reopen(self) -> bool:
         """
-        Write the waiting lines, then open the file again by its name (a new
-        file, after C{logrotate} renamed it), and close the old one; on
-        failure keep the old one.
+        Open the file again by its name (a new file, after C{logrotate}
+        renamed it), and close the old one; on failure keep the old one.
 
         @return: Whether it was reopened.
         """
         if self.path == "-" or self._fd < 0:
             return False
-        self.flush()
         try:
             fd = self._open()
         except OSError as e:
@@ -384,34 +361,33 @@ class _Output:
 
     def close(self) -> None:
         """
-        Write the waiting lines and close the file.
+        Close the file.
         """
-        self.flush()
-        if self._flushing is not None:
-            if self._flushing.active():
-                self._flushing.cancel()
-            self._flushing = None
         if self.path != "-" and self._fd >= 0:
             os.close(self._fd)
-            _files.discard(self)
         self._fd = -1
 
     def __del__(self) -> None:
-        if self.path != "-" and self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self.close()
 
 
-_files: weakref.WeakSet[_Output] = weakref.WeakSet()
+_files: weakref.WeakSet[AccessLog] = weakref.WeakSet()
+"""Every access log of the process with a file open."""
+
+_Pending = tuple[RequestRecord | None, dict[str, Any] | None, float, TunnelRecord | None]
+"""A line waiting to be written: the record to make it from, when the
+request ended and its tunnel's record; or (C{None}, an event already
+published)."""
 
 
 def reopenAccessLogs() -> int:
     """
-    Reopen every open access log file of this process.
+    Reopen every open access log file of this process (after writing the
+    lines waiting for it).
 
     @return: How many were reopened.
     """
-    return sum(output.reopen() for output in list(_files))
+    return sum(log.reopen() for log in list(_files))
 
 
 class AccessLog:
@@ -452,7 +428,12 @@ class AccessLog:
         self.path = path
         self.format = format
         self._line = formatterFor(format)
-        self._output = None if path is None else _Output(path, orGlobal(reactor))
+        self._output = None if path is None else _Output(path)
+        self._reactor = orGlobal(reactor)
+        self._pending: list[_Pending] = []
+        self._flushing: IDelayedCall | None = None
+        if self._output is not None and path != "-":
+            _files.add(self)
         trusted = tuple(trustedProxies)
         self._trusted = AddressSet(trusted) if trusted else None
         self._publisher = publisher
@@ -554,31 +535,71 @@ class AccessLog:
             return
         if self._silent:
             return
+        tunnel, self._tunnel = self._tunnel, None
         if self._publish:
-            event = self.event(record)
+            event = self.event(record, tunnelRecord=tunnel)
             self._publisher(event)
             if self._output is not None:
-                self._output.write(self._line(event))
+                self._queue((None, event, 0.0, None))
         elif self._output is not None:
-            if self.format == COMBINED:
-                self._output.write(self.combined(record))
-            else:
-                self._output.write(self._line(self.event(record)))
+            # The line is made when it is written, with the others: cheaper
+            # than one at a time between requests.
+            self._queue((record, None, self._clock(), tunnel))
 
-    def combined(self, record: RequestRecord) -> str:
+    def _queue(self, pending: _Pending) -> None:
+        """
+        Write C{pending}'s line within L{FLUSH_INTERVAL} (at once when
+        L{BUFFER} lines are waiting).
+        """
+        waiting = self._pending
+        waiting.append(pending)
+        if len(waiting) >= BUFFER:
+            self.flush()
+        elif self._flushing is None:
+            self._flushing = self._reactor.callLater(FLUSH_INTERVAL, self._turned)
+
+    def _turned(self) -> None:
+        self._flushing = None
+        self.flush()
+
+    def _render(self, waiting: list[_Pending]) -> str:
+        """
+        The lines of C{waiting}: an event's line, or a record's (combined
+        straight from the record, other formats through its event).
+        """
+        lines = []
+        combined = self.format == COMBINED
+        for record, event, when, tunnel in waiting:
+            try:
+                if record is None:
+                    assert event is not None
+                    lines.append(self._line(event))
+                elif combined:
+                    lines.append(self.combined(record, when))
+                else:
+                    lines.append(self._line(self.event(record, when, tunnel)))
+            except Exception:
+                _log.failure("cannot write an access log line")
+        return "".join(lines)
+
+    def combined(self, record: RequestRecord, when: float | None = None) -> str:
         """
         C{record}'s line in the Combined Log Format, made straight from the
         record: only the fields the format has (what L{requestDone} writes
         when no event is published).
+
+        @param when: When the request ended (C{None}: now).
         """
         # The hot path under twistd: few calls, nothing computed twice.
-        self._tunnel = None
         request = record.request
         client = record.client.peerHost or None
         sent = record.bytesOut or "-"
-        when = self._local(self._clock())
+        if when is None:
+            when = self._clock()
+        local = self._local
+        stamp = local._text if int(when) == local._second else local(when)
         if request is None:
-            return f'{client or "-"} - - [{when}] "-" {record.status} {sent} "-" "-"\n'
+            return f'{client or "-"} - - [{stamp}] "-" {record.status} {sent} "-" "-"\n'
         agent = referer = "-"
         real = None
         trusted = self._trusted is not None and client is not None and client in self._trusted
@@ -596,12 +617,12 @@ class AccessLog:
         # Methods and versions are tokens the parser knows: only the
         # target may need escaping.
         target = request.target.decode("latin-1")
-        if _UNSAFE.search(target) is not None:
+        if not (target.isascii() and target.isprintable()) or '"' in target or "\\" in target:
             target = escape(target)
         method = _METHODS.get(request.method) or escape(request.method.decode("latin-1"))
         protocol = _PROTOCOLS.get(request.version) or escape("HTTP/" + _text(request.version))
         return (
-            f'{real or client or "-"} - - [{when}] "{method} {target} {protocol}" '
+            f'{real or client or "-"} - - [{stamp}] "{method} {target} {protocol}" '
             f'{record.status} {sent} "{referer}" "{agent}"\n'
         )
 
@@ -631,10 +652,11 @@ class AccessLog:
 
     def flush(self) -> None:
         """
-        Write the lines waiting for the end of the reactor's turn now.
+        Write the lines waiting for the end of L{FLUSH_INTERVAL} now.
         """
-        if self._output is not None:
-            self._output.flush()
+        if self._pending and self._output is not None:
+            waiting, self._pending = self._pending, []
+            self._output.write(self._render(waiting).encode("utf-8", "backslashreplace"))
         for log in self._byListener.values():
             if log is not None:
                 log.flush()
@@ -645,23 +667,41 @@ class AccessLog:
 
         @return: Whether a file was reopened.
         """
-        return self._output is not None and self._output.reopen()
+        if self._output is None:
+            return False
+        self.flush()
+        return self._output.reopen()
 
     def close(self) -> None:
         """
         Close the file; later requests are still published as events.
         """
         if self._output is not None:
+            self.flush()
+            if self._flushing is not None:
+                if self._flushing.active():
+                    self._flushing.cancel()
+                self._flushing = None
             self._output.close()
             self._output = None
+            _files.discard(self)
         for log in self._byListener.values():
             if log is not None:
                 log.close()
 
-    def event(self, record: RequestRecord) -> dict[str, Any]:
+    def event(
+        self,
+        record: RequestRecord,
+        when: float | None = None,
+        tunnelRecord: TunnelRecord | None = None,
+    ) -> dict[str, Any]:
         """
         The C{proxykit.access} event of C{record} (fields: see
         L{proxykit.config.logformat.EVENT_FIELDS} and the operations guide).
+
+        @param when: When the request ended (C{None}: now).
+        @param tunnelRecord: The record of the tunnel C{record}'s request became,
+            if it became one.
         """
         request = record.request
         client = record.client
@@ -700,11 +740,10 @@ class AccessLog:
         tunnel = tunnelTime = None
         if outcome is Outcome.TUNNELED or outcome is Outcome.SWITCHED:
             tunnel = "connect" if outcome is Outcome.TUNNELED else "upgrade"
-            closed = self._tunnel
+            closed = tunnelRecord
             if closed is not None and closed.request is request:
                 tunnelTime = closed.duration
-            self._tunnel = None
-        now = self._clock()
+        now = self._clock() if when is None else when
         return {
             "log_logger": _accessLogger,
             "log_level": _INFO,
