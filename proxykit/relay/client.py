@@ -517,7 +517,10 @@ class ProxyProtocol(Side):
             self.setDeadline(None)
             forward = cast(Forward, decision)
             relay = None
-            if self._trace is not None or factory.admission.hooks.relaying:
+            if factory.admission.hooks.relaying or (
+                self._trace is not None and isinstance(forward.policy, RoutePolicy)
+            ):
+                # The route's own hooks, and its name for the record.
                 relay = self._routeHooks(forward)
             exchange = Exchange(
                 self,

@@ -469,7 +469,8 @@ class Hooks:
         Call the observers at C{point} with C{event}; log their failures,
         naming the request.
         """
-        for hook in self.hooks(point):
+        hooks = self._own[point] if self._parent is None else self.hooks(point)
+        for hook in hooks:
             try:
                 result = hook(event)
             except Exception:
@@ -661,6 +662,11 @@ class RelayHooks:
         self.route = route
 
 
+_newRecord = tuple.__new__
+"""Makes a L{RequestRecord} from a tuple of all its fields, in order, without
+its constructor's argument handling (once a request)."""
+
+
 class Trace:
     """
     What is known so far of one request, for its L{RequestRecord} (kept
@@ -682,9 +688,9 @@ class Trace:
         "connectTime",
         "reused",
         "done",
-        "requestId",
+        "_requestId",
         "_asked",
-        "_clock",
+        "_seconds",
     )
 
     def __init__(
@@ -698,12 +704,13 @@ class Trace:
         """
         @param requestId: The request's id, if any.
         """
+        # Once per request when something observes: kept lean.
         self.hooks = hooks
-        self.requestId = None if requestId is None else requestId.decode("ascii")
         self.request = request
         self.client = client
-        self._clock = clock
-        self.started = clock.seconds()
+        self._requestId = requestId
+        self._seconds = seconds = clock.seconds
+        self.started = seconds()
         self.firstByte: float | None = None
         self.status = 0
         self.origin: Origin | None = None
@@ -716,6 +723,14 @@ class Trace:
         self.done = False
         self._asked = 0.0
 
+    @property
+    def requestId(self) -> str | None:
+        """
+        The request's id, if any.
+        """
+        requestId = self._requestId
+        return None if requestId is None else requestId.decode("ascii")
+
     def attempting(self, origin: Origin, attempt: int) -> None:
         """
         Attempt number C{attempt} goes to C{origin}: a connection is asked
@@ -725,28 +740,28 @@ class Trace:
         self.attempts = attempt
         self.connectTime = None
         self.reused = False
-        self._asked = self._clock.seconds()
+        self._asked = self._seconds()
 
     def asking(self) -> None:
         """
         The connection is asked for only now (after-routing hooks took
         their time).
         """
-        self._asked = self._clock.seconds()
+        self._asked = self._seconds()
 
     def connected(self, reused: bool) -> None:
         """
         The attempt got its origin connection.
         """
         self.reused = reused
-        self.connectTime = 0.0 if reused else self._clock.seconds() - self._asked
+        self.connectTime = 0.0 if reused else self._seconds() - self._asked
 
     def responded(self, status: int) -> None:
         """
         The response head (C{status}) went to the client.
         """
         self.status = status
-        self.firstByte = self._clock.seconds() - self.started
+        self.firstByte = self._seconds() - self.started
 
     def error(self, status: int, reason: str, reached: ExchangeState | None = None) -> None:
         """
@@ -768,7 +783,7 @@ class Trace:
         when it closes (a L{TunnelRecord}, then this request's record).
         """
         self.responded(status)
-        opened = self._clock.seconds()
+        opened = self._seconds()
         origin = self.origin
         assert origin is not None
         client = self.client
@@ -788,7 +803,7 @@ class Trace:
                     client,
                     origin,
                     opened,
-                    self._clock.seconds() - opened,
+                    self._seconds() - opened,
                     splice.bytesUp,
                     splice.bytesDown,
                     reason,
@@ -814,22 +829,25 @@ class Trace:
             self.status = status
         self.hooks.notify(
             "complete",
-            RequestRecord(
-                self.request,
-                self.client,
-                outcome,
-                self.status,
-                reason,
-                self.origin,
-                self.route,
-                self.started,
-                self._clock.seconds() - self.started,
-                self.firstByte,
-                self.bytesIn,
-                self.bytesOut,
-                self.attempts,
-                self.connectTime,
-                self.reused,
-                self.requestId,
+            _newRecord(
+                RequestRecord,
+                (
+                    self.request,
+                    self.client,
+                    outcome,
+                    self.status,
+                    reason,
+                    self.origin,
+                    self.route,
+                    self.started,
+                    self._seconds() - self.started,
+                    self.firstByte,
+                    self.bytesIn,
+                    self.bytesOut,
+                    self.attempts,
+                    self.connectTime,
+                    self.reused,
+                    None if self._requestId is None else self._requestId.decode("ascii"),
+                ),
             ),
         )
