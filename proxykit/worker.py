@@ -27,7 +27,7 @@ from twisted.logger import FileLogObserver, eventAsText, globalLogBeginner
 from twisted.python import usage
 
 from .listeners import InheritedSocket, ListenError
-from .workers import ENVIRONMENT, WorkerSpec
+from .workers import ENVIRONMENT, WorkerSpec, readsProxyHeader
 
 
 def _line(event: Any) -> str | None:
@@ -95,7 +95,12 @@ def main(argv: Sequence[str] | None = None, err: TextIO | None = None) -> int:
     assert load is not None
     proxy.loadConfig = lambda: forWorker(load())
     proxy.adopt(
-        {listener: InheritedSocket(fd, family) for listener, fd, family in spec.sockets}
+        {
+            listener: InheritedSocket(
+                fd, family, spec.shared, readsProxyHeader(listener.description)
+            )
+            for listener, fd, family in spec.sockets
+        }
     )
     try:
         proxy.listen()
