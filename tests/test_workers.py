@@ -558,3 +558,59 @@ class AdminPathTests(SynchronousTestCase):
         self.successResultOf(stopped)
         self.assertFalse(os.path.exists(os.path.dirname(first)))
         json.dumps(spec.toJSON())
+
+
+class AdoptTests(SynchronousTestCase):
+    """
+    A worker's proxy adopts its inherited sockets (L{ProxyService.adopt}):
+    a C{haproxy:} listener's connections are read through Twisted's PROXY
+    protocol wrapper, as the C{haproxy:} endpoint reads them; a port
+    accepts one connection at a time only on a socket shared with other
+    workers.
+    """
+
+    def adopt(self, shared: bool) -> tuple[MemoryReactorClock, list[object]]:
+        from proxykit import listeners
+        from proxykit.listeners import InheritedSocket
+        from proxykit.service import forwardService
+
+        oneAtATime: list[object] = []
+        self.patch(listeners, "acceptOneAtATime", oneAtATime.append)
+        reactor = MemoryReactorClock()
+        haproxy = "haproxy:tcp:0:interface=127.0.0.1"
+        config = ProxyConfig(listen=(haproxy, LOOPBACK))
+        proxy = forwardService(config, reactor)
+        inherited = {}
+        for spec in listenersOf(config):
+            sock = socket.socket()
+            self.addCleanup(sock.close)
+            inherited[spec] = InheritedSocket(
+                os.dup(sock.fileno()), int(socket.AF_INET), shared, readsProxyHeader(spec.description)
+            )
+        proxy.adopt(inherited)
+        proxy.listen()
+        self.addCleanup(proxy.stopService)
+        return reactor, oneAtATime
+
+    def test_proxyHeader(self) -> None:
+        """
+        The C{haproxy:} listener's factory is wrapped in Twisted's PROXY
+        protocol factory, the plain one is not.
+        """
+        from proxykit.relay.gate import ListenerGate
+
+        reactor, _ = self.adopt(shared=False)
+        [(_, _, wrapped), (_, _, plain)] = reactor.adoptedPorts
+        self.assertEqual(type(wrapped).__name__, "HAProxyWrappingFactory")
+        self.assertIsInstance(wrapped.wrappedFactory, ListenerGate)
+        self.assertIsInstance(plain, ListenerGate)
+
+    def test_oneAtATime(self) -> None:
+        """
+        Ports on sockets of their own accept in batches (as Twisted does);
+        on a shared socket, one connection at a time.
+        """
+        _, oneAtATime = self.adopt(shared=False)
+        self.assertEqual(oneAtATime, [])
+        _, oneAtATime = self.adopt(shared=True)
+        self.assertEqual(len(oneAtATime), 2)
