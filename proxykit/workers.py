@@ -480,6 +480,7 @@ class Supervisor(service.Service):
         self.argv = list(argv)
         self.sockets = list(sockets)
         self.listeners = tuple(dict.fromkeys(s.spec for s in self.sockets))
+        self._ports = {s.spec: s.port for s in self.sockets}
         self._reactor = reactor
         self._load = load
         self._spawn = spawn
@@ -539,7 +540,8 @@ class Supervisor(service.Service):
             if os.path.exists(path):
                 os.unlink(path)
             admin = "unix:" + path.replace(":", "\\:")
-        mine = [s for s in self.sockets if s.serves(worker.number)]
+        self._rebind(worker.number)
+        mine = [s for s in self.sockets if s.serves(worker.number) and s.sock.fileno() != -1]
         spec = WorkerSpec(
             worker.number,
             tuple((s.spec, s.sock.fileno(), int(s.sock.family)) for s in mine),
@@ -601,7 +603,50 @@ class Supervisor(service.Service):
             when=f"in {delay:g} s" if delay else "now",
             restarts=worker.restarts,
         )
+        if delay and self._release(worker.number):
+            self._log.warn(
+                "worker {worker}'s sockets are closed until it restarts:"
+                " new connections go to the other workers",
+                worker=worker.number,
+            )
         self._timers[worker.number] = self._reactor.callLater(delay, self._start, worker)
+
+    def _release(self, number: int) -> int:
+        """
+        Close the sockets only worker C{number} accepts on, while its
+        restart waits (workers keep dying young): the kernel then gives
+        new connections to the other workers' sockets, instead of queueing
+        them for a worker that may not come back soon.  (The first
+        restart is at once, and keeps them: what is queued waits.)
+
+        @return: How many were closed.
+        """
+        closed = 0
+        for shared in self.sockets:
+            if shared.slot == number and shared.sock.fileno() != -1:
+                shared.sock.close()
+                closed += 1
+        return closed
+
+    def _rebind(self, number: int) -> None:
+        """
+        Bind again (C{SO_REUSEPORT}, the same address and port) the
+        sockets of worker C{number} that L{_release} closed.  One that
+        cannot be bound is logged and left out: the worker, missing it,
+        exits, and is restarted later.
+        """
+        for index, shared in enumerate(self.sockets):
+            if shared.slot != number or shared.sock.fileno() != -1:
+                continue
+            family, interface, _, backlog = _address(shared.spec.description)
+            port = self._ports[shared.spec]
+            try:
+                sock = _bind(shared.spec.description, family, interface, port, backlog, True)
+            except ListenError as e:
+                self._log.error("worker {worker}: {error}", worker=number, error=str(e))
+                continue
+            os.set_inheritable(sock.fileno(), True)
+            self.sockets[index] = SharedSocket(shared.spec, sock, number)
 
     def _signalAll(self, name: str) -> int:
         return sum(worker.signal(name) for worker in self.workers)

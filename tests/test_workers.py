@@ -371,6 +371,39 @@ class SupervisorTests(LoggedMixin):
         spec = WorkerSpec.fromJSON(self.spawned()[2][2][ENVIRONMENT])
         self.assertEqual((spec.number, spec.sockets[0][1]), (2, fd))
 
+    def test_crashLoopReleasesSockets(self) -> None:
+        """
+        While a restart waits (workers keep dying young), the worker's own
+        sockets are closed, so that new connections go to the other
+        workers; its replacement gets a new socket on the same port, with
+        C{SO_REUSEPORT}.
+        """
+        self.supervisor.startService()
+        port = self.sockets[0].port
+        worker = self.supervisor.workers[0]
+        worker.processEnded(died(signal_=9))
+        self.reactor.advance(0)
+        worker.processEnded(died(status=1))
+        self.assertEqual(self.supervisor.sockets[0].sock.fileno(), -1)
+        self.assertTrue(self.said("worker 1's sockets are closed until it restarts"))
+        # Every new connection now goes to worker 2's socket.
+        clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(8)]
+        self.addCleanup(lambda: [c.close() for c in clients])
+        other = self.supervisor.sockets[1].sock
+        other.settimeout(5)
+        for _ in clients:
+            other.accept()[0].close()
+        self.reactor.advance(FIRST_DELAY)
+        rebound = self.supervisor.sockets[0]
+        self.addCleanup(rebound.sock.close)
+        self.assertEqual((rebound.slot, rebound.port), (1, port))
+        self.assertEqual(rebound.sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT), 1)
+        self.assertTrue(os.get_inheritable(rebound.sock.fileno()))
+        spec = WorkerSpec.fromJSON(self.spawned()[-1][2][ENVIRONMENT])
+        self.assertEqual((spec.number, spec.sockets[0][1]), (1, rebound.sock.fileno()))
+        # The other worker's socket was left alone.
+        self.assertIs(self.supervisor.sockets[1].sock, other)
+
     def test_restartWithBackoff(self) -> None:
         """
         A worker that dies is restarted at once, then after L{FIRST_DELAY},
