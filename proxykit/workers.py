@@ -512,7 +512,7 @@ class Supervisor(service.Service):
         super().startService()  # type: ignore[no-untyped-call]
         self._handlers[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._hangup)
         self._handlers[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, self._user1)
-        ports = {s.spec: s.port for s in self.sockets}
+        ports = self._ports
         reusePort = any(s.slot is not None for s in self.sockets)
         self._log.info(
             "proxykit supervisor: starting {count} workers on {endpoints}; {how}",
@@ -619,11 +619,21 @@ class Supervisor(service.Service):
         them for a worker that may not come back soon.  (The first
         restart is at once, and keeps them: what is queued waits.)
 
+        The last socket open on an address is kept, so that no other
+        process can take the port meanwhile.
+
         @return: How many were closed.
         """
         closed = 0
         for shared in self.sockets:
-            if shared.slot == number and shared.sock.fileno() != -1:
+            if shared.slot != number or shared.sock.fileno() == -1:
+                continue
+            others = [
+                s
+                for s in self.sockets
+                if s.spec == shared.spec and s is not shared and s.sock.fileno() != -1
+            ]
+            if others:
                 shared.sock.close()
                 closed += 1
         return closed

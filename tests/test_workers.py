@@ -404,6 +404,21 @@ class SupervisorTests(LoggedMixin):
         # The other worker's socket was left alone.
         self.assertIs(self.supervisor.sockets[1].sock, other)
 
+    def test_crashLoopKeepsLastSocket(self) -> None:
+        """
+        When every worker's restart waits, the last socket open on the
+        address is kept, so that no other process can take the port.
+        """
+        self.supervisor.startService()
+        for worker in self.supervisor.workers:
+            worker.processEnded(died(signal_=9))
+        self.reactor.advance(0)
+        for worker in self.supervisor.workers:
+            worker.processEnded(died(status=1))
+        self.assertEqual(sorted(s.sock.fileno() == -1 for s in self.supervisor.sockets), [False, True])
+        self.assertFalse(any(w.running for w in self.supervisor.workers))
+        self.assertEqual(len(self.said("sockets are closed until it restarts")), 1)
+
     def test_restartWithBackoff(self) -> None:
         """
         A worker that dies is restarted at once, then after L{FIRST_DELAY},
