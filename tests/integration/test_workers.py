@@ -253,6 +253,47 @@ class WorkersTests(TestCase):
 
         return deferToThread(check)
 
+    def test_queuedWaitForReplacement(self) -> Deferred[None]:
+        """
+        Connections the kernel queued on a worker's socket while it did
+        not accept (stopped with C{SIGSTOP}) are not lost when it is killed:
+        the supervisor keeps the socket, and the replacement, started at
+        once, answers them.  (Some of the 16 connections go to worker 1's
+        socket: none, probability 2**-16.)
+        """
+
+        def check() -> None:
+            child, proxy, port = startWorkers()
+            try:
+                pid = int(child.waitForLine(r"worker 1 started \(pid (\d+)\)").group(1))
+                os.kill(pid, signal.SIGSTOP)
+                request = f"GET {self.url} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+                waiting = []
+                try:
+                    for _ in range(16):
+                        conn = socket.create_connection(("127.0.0.1", proxy), timeout=HTTP_TIMEOUT)
+                        waiting.append(conn)
+                        conn.sendall(request)
+                    os.kill(pid, signal.SIGKILL)
+                    child.waitForLine(rf"worker 1 \(pid {pid}\) died \(killed by signal 9\) .* restarting it now")
+                    answers = []
+                    for conn in waiting:
+                        received = b""
+                        while chunk := conn.recv(65536):
+                            received += chunk
+                        answers.append(received.split(b"\r\n", 1)[0])
+                finally:
+                    for conn in waiting:
+                        conn.close()
+                self.assertEqual(answers, [b"HTTP/1.1 200 OK"] * 16)
+                status, text = admin(port, "/metrics")
+                self.assertGreater(metric(text, "proxykit_worker_requests_total", worker="1"), 0)
+                self.assertEqual(total(text, "proxykit_requests_total"), 16)
+            finally:
+                child.stop()
+
+        return deferToThread(check)
+
     def test_signals(self) -> Deferred[None]:
         """
         C{SIGHUP} with a good file: every worker reloads; with a bad one:
