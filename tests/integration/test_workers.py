@@ -298,7 +298,8 @@ class WorkersTests(TestCase):
         """
         C{SIGHUP} with a good file: every worker reloads; with a bad one:
         refused once by the supervisor, no worker reloads.  C{SIGTERM}
-        reaches every worker; the supervisor exits 0 once they have.
+        reaches every worker; the supervisor exits 0 once they have, and
+        the port is closed.
         """
 
         def check() -> None:
@@ -324,6 +325,40 @@ class WorkersTests(TestCase):
                     child.waitForLine(rf"worker {number} \(pid \d+\) exited \(exit status 0\)")
                 self.assertEqual(child.process.wait(STOP_TIMEOUT), 0)
                 self.assertIn("every worker has exited", child.output())
+                # No socket of the group is left for a connection to wait on.
+                with self.assertRaises(ConnectionRefusedError):
+                    socket.create_connection(("127.0.0.1", proxy), timeout=HTTP_TIMEOUT).close()
+            finally:
+                child.stop()
+
+        return deferToThread(check)
+
+    def test_drainDelay(self) -> Deferred[None]:
+        """
+        With C{timeouts.drain_delay}, after C{SIGTERM} the supervisor's
+        C{/readyz} says not ready while every worker still accepts on its
+        own socket (the supervisor has closed its copies): new
+        connections are served; then the workers drain, the supervisor
+        exits 0, and the port is closed.  (Each of the 8 connections may
+        go to either worker's socket.)
+        """
+
+        def check() -> None:
+            path = os.path.abspath(self.mktemp())
+            with open(path, "w") as f:
+                f.write("[timeouts]\ndrain_delay = 5\n")
+            child, proxy, port = startWorkers("--config", path)
+            try:
+                child.process.send_signal(signal.SIGTERM)
+                for number in (1, 2):
+                    child.waitForLine(rf"worker {number}: .*not ready: still accepting for 5 s")
+                self.assertEqual(admin(port, "/readyz"), (503, "not ready: stopping\n"))
+                self.assertEqual([get(proxy, self.url) for _ in range(8)], [200] * 8)
+                for number in (1, 2):
+                    child.waitForLine(rf"worker {number}: .*drain delay over")
+                self.assertEqual(child.process.wait(STOP_TIMEOUT), 0)
+                with self.assertRaises(ConnectionRefusedError):
+                    socket.create_connection(("127.0.0.1", proxy), timeout=HTTP_TIMEOUT).close()
             finally:
                 child.stop()
 
