@@ -11,8 +11,9 @@ connections, one thread, the 100-byte file).  Nothing is pinned: the
 workers need every core, and wrk and nginx share them.  For each run it
 prints requests/s, the proxy's CPU seconds (supervisor and workers,
 from /proc), CPU seconds per request, requests/s per CPU-second of the
-proxy, and how the requests spread over the workers (from the
-supervisor's /metrics: ``proxykit_worker_requests_total``).  Runs twistd
+proxy, and how the connections and requests spread over the workers
+(from the supervisor's /metrics: ``proxykit_worker_client_connections``,
+read halfway through the load, and ``proxykit_worker_requests_total``).  Runs twistd
 from ``--venv`` (default: the checkout's .venv, where ``./dev.sh``
 installs proxykit).
 """
@@ -25,6 +26,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -42,18 +44,42 @@ def metrics(port: int) -> str:
         return r.read().decode()
 
 
-def perWorker(text: str) -> dict[str, float]:
-    """Requests served so far by each worker (one process: all as "1")."""
+def perWorker(text: str, family: str = "requests_total", single: str = "requests_total") -> dict[str, float]:
+    """Requests served so far by each worker (one process: all as "1"), or
+    with ``family="client_connections", single="client_connections"``, the
+    client connections each holds open."""
     found = {
         m.group(1): float(m.group(2))
-        for m in re.finditer(r'^proxykit_worker_requests_total\{worker="(\d+)"\} (\S+)$', text, re.M)
+        for m in re.finditer(rf'^proxykit_worker_{family}\{{worker="(\d+)"\}} (\S+)$', text, re.M)
     }
     if found:
         return found
     total = sum(
-        float(v) for v in re.findall(r"^proxykit_requests_total\{[^}]*\} (\S+)$", text, re.M)
+        float(v) for v in re.findall(rf"^proxykit_{single}\{{[^}}]*\}} (\S+)$", text, re.M)
     )
     return {"1": total}
+
+
+def connectionsHalfway(admin: int, seconds: int, found: dict[str, float]) -> threading.Thread:
+    """A thread that reads, halfway through a load of ``seconds``, the
+    client connections each worker holds open into ``found``."""
+
+    def read() -> None:
+        time.sleep(seconds / 2)
+        try:
+            found.update(perWorker(metrics(admin), "client_connections", "client_connections"))
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
+
+
+def share(counts: dict[str, float]) -> float | None:
+    """The busiest worker's share of ``counts`` (None if they are all 0)."""
+    total = sum(counts.values())
+    return max(counts.values()) / total if total else None
 
 
 def measure(
@@ -80,8 +106,11 @@ def measure(
         load.run_wrk(port, target, host, 10, 1, None)  # warm up
         before = perWorker(metrics(admin))
         cpu = procs.tree_jiffies(proc.pid)
+        connections: dict[str, float] = {}
+        reading = connectionsHalfway(admin, seconds, connections)
         result = load.run_wrk(port, target, host, CONNS, seconds, None)
         cpuSeconds = (procs.tree_jiffies(proc.pid) - cpu) / os.sysconf("SC_CLK_TCK")
+        reading.join(10)
         after = perWorker(metrics(admin))
     finally:
         pm.stop(proc)
@@ -95,6 +124,7 @@ def measure(
         "cpu_us_per_request": 1e6 * cpuSeconds / requests if requests else float("nan"),
         "rps_per_cpu_s": requests / cpuSeconds if cpuSeconds else float("nan"),
         "per_worker": served,
+        "connections": {w: connections.get(w, 0.0) for w in served},
     }
 
 
@@ -119,7 +149,10 @@ def main(argv: list[str] | None = None) -> int:
             for workers in args.workers:
                 row = measure(pm, origin, twistd, workers, args.duration)
                 rows.append(row)
-                spread = ", ".join(f"w{w}: {n:.0f}" for w, n in row["per_worker"].items())  # type: ignore[attr-defined]
+                spread = ", ".join(
+                    f"w{w}: {row['connections'][w]:.0f} connections, {n:.0f} requests"  # type: ignore[index]
+                    for w, n in row["per_worker"].items()  # type: ignore[attr-defined]
+                )
                 print(
                     f"rep {rep + 1} workers={workers}: {row['rps']:.0f} req/s,"
                     f" proxy CPU {row['cpu_s']:.2f} s ({row['cpu_us_per_request']:.0f} us/request,"
@@ -138,16 +171,15 @@ def main(argv: list[str] | None = None) -> int:
             values = sorted(float(r[key]) for r in mine)  # type: ignore[arg-type]
             return values[len(values) // 2]
 
-        shares = []
-        for r in mine:
-            counts = list(r["per_worker"].values())  # type: ignore[attr-defined]
-            if sum(counts):
-                shares.append(max(counts) / sum(counts))
-        busiest = f"{100 * sorted(shares)[len(shares) // 2]:.0f}%" if shares else "-"
+        def busiest(key: str, mine: list[dict[str, object]] = mine) -> str:
+            shares = sorted(s for r in mine if (s := share(r[key])) is not None)  # type: ignore[arg-type]
+            return f"{100 * shares[len(shares) // 2]:.0f}%" if shares else "-"
+
         print(
             f"  workers={workers}: {median('rps'):.0f} req/s, {median('cpu_us_per_request'):.0f} us"
             f" proxy CPU/request, {median('rps_per_cpu_s'):.0f} req/s per proxy CPU-second,"
-            f" busiest worker's share {busiest}"
+            f" busiest worker's share {busiest('per_worker')} of requests,"
+            f" {busiest('connections')} of connections"
         )
     return 0
 

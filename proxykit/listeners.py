@@ -57,10 +57,16 @@ class InheritedSocket:
 
     @ivar fd: Its file descriptor in this process.
     @ivar family: C{socket.AF_INET} or C{socket.AF_INET6}.
+    @ivar shared: Whether other workers accept on the same socket (rather
+        than each on its own, with C{SO_REUSEPORT}).
+    @ivar proxyHeader: Whether its connections start with a PROXY
+        protocol header (a C{haproxy:} listener's socket).
     """
 
     fd: int
     family: int
+    shared: bool = True
+    proxyHeader: bool = False
 
 
 @implementer(IStreamServerEndpoint)
@@ -90,9 +96,10 @@ class AdoptedEndpoint:
             return fail(e)
         finally:
             os.close(inherited.fd)
-        # The other workers wait on the same socket: take one connection
-        # at a time, so that a burst is shared.
-        acceptOneAtATime(port)
+        if inherited.shared:
+            # The other workers wait on the same socket: take one
+            # connection at a time, so that a burst is shared.
+            acceptOneAtATime(port)
         return succeed(port)
 
 

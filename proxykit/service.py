@@ -20,7 +20,11 @@ import attrs
 from twisted.application import service
 from twisted.internet import endpoints
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
-from twisted.internet.interfaces import IProtocolFactory, IReactorTime
+from twisted.internet.interfaces import (
+    IProtocolFactory,
+    IReactorTime,
+    IStreamServerEndpoint,
+)
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -225,9 +229,13 @@ class ProxyService(service.MultiService):
             if inherited is None:
                 raise ListenError(listener.description, "no socket inherited for it")
             assert listener.gate is not None
-            listener.endpoint = GatedEndpoint(
-                AdoptedEndpoint(self._reactor, inherited), listener.gate
-            )
+            endpoint: IStreamServerEndpoint = AdoptedEndpoint(self._reactor, inherited)
+            if inherited.proxyHeader:
+                # As the haproxy: endpoint wraps the endpoint it names.
+                from twisted.protocols.haproxy import proxyEndpoint
+
+                endpoint = proxyEndpoint(endpoint)
+            listener.endpoint = GatedEndpoint(endpoint, listener.gate)
 
     @property
     def adminEndpoint(self) -> str | None:

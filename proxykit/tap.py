@@ -506,7 +506,7 @@ def _supervisor(options: Options, config: ProxyConfig, reactor: Any) -> IService
     mode = options.subCommand or "forward"
     try:
         checkConfig(mode, config)
-        sockets = bindShared(listenersOf(config))
+        sockets = bindShared(listenersOf(config), config.workers)
     except ListenError as e:
         if options.parent is None:
             raise

@@ -27,7 +27,7 @@ from twisted.logger import FileLogObserver, eventAsText, globalLogBeginner
 from twisted.python import usage
 
 from .listeners import InheritedSocket, ListenError
-from .workers import ENVIRONMENT, WorkerSpec
+from .workers import ENVIRONMENT, WorkerSpec, readsProxyHeader
 
 
 def _line(event: Any) -> str | None:
@@ -94,10 +94,15 @@ def main(argv: Sequence[str] | None = None, err: TextIO | None = None) -> int:
     load = proxy.loadConfig
     assert load is not None
     proxy.loadConfig = lambda: forWorker(load())
-    proxy.adopt(
-        {listener: InheritedSocket(fd, family) for listener, fd, family in spec.sockets}
-    )
     try:
+        proxy.adopt(
+            {
+                listener: InheritedSocket(
+                    fd, family, spec.shared, readsProxyHeader(listener.description)
+                )
+                for listener, fd, family in spec.sockets
+            }
+        )
         proxy.listen()
     except ListenError as e:
         err.write(f"proxykit worker {spec.number}: {e}\n")

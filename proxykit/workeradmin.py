@@ -3,7 +3,8 @@
 The supervisor's admin listener (L{supervisorAdmin}): C{/healthz},
 C{/readyz} (every worker runs and its own C{/readyz} says ready) and
 C{/metrics} (every worker's metrics added up, and per worker: up,
-restarts, requests; see L{proxykit.ops.workermetrics}), read from each
+restarts, requests, open client connections; see
+L{proxykit.ops.workermetrics}), read from each
 worker's private admin listener when asked.
 """
 
@@ -145,6 +146,7 @@ class SupervisorResource(Resource):
     def _metrics(self, request: Request) -> Any:
         from .ops.workermetrics import (
             WorkerSample,
+            connectionsIn,
             mergeMetrics,
             render,
             requestsIn,
@@ -165,6 +167,7 @@ class SupervisorResource(Resource):
                         text is not None,
                         worker.restarts,
                         None if text is None else requestsIn(text),
+                        None if text is None else connectionsIn(text),
                     )
                 )
             return 200, render(mergeMetrics(texts) + workerFamilies(samples)), _EXPOSITION

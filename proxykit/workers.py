@@ -6,10 +6,18 @@ reported once, before any worker starts, then runs N worker processes
 (C{python -m proxykit.worker}, see L{proxykit.worker}) that inherit the
 sockets and accept on them, each a whole proxy of its own.
 
+Each listener gets one socket per worker, all bound to its address with
+C{SO_REUSEPORT} (as nginx's C{reuseport}): the kernel spreads new
+connections over them by a hash of each connection's addresses and
+ports, and worker N always accepts on socket N (a replacement worker
+adopts the dead one's, which the supervisor keeps open meanwhile, so
+that the connections queued on it wait for the replacement).  Where
+C{SO_REUSEPORT} is missing, one socket is shared by every worker.
+
 The supervisor (L{Supervisor}):
-  - restarts a worker that dies, after a delay that doubles while workers
-    keep dying young (L{restartDelay}), logged with its pid and status and
-    counted;
+  - restarts a worker that dies, at once the first time, then after a
+    delay that doubles while workers keep dying young (L{restartDelay}),
+    logged with its pid and status and counted;
   - on C{SIGHUP}, reads the configuration again and checks it as
     C{proxykit check} does; an invalid one is refused and no worker is
     signalled; a valid one: C{SIGHUP} to every worker (each reloads);
@@ -22,8 +30,9 @@ The supervisor (L{Supervisor}):
     families per worker), scraping each worker's own admin listener on a
     private UNIX socket.
 
-Only C{tcp:} and C{tcp6:} listeners (plain, TLS, redirecting) can be
-shared; another endpoint kind is refused with L{ListenError}.
+Only C{tcp:} and C{tcp6:} listeners (plain, TLS, redirecting), and the
+same behind a PROXY protocol header (C{haproxy:tcp:...}), can be shared;
+another endpoint kind is refused with L{ListenError}.
 """
 
 from __future__ import annotations
@@ -68,14 +77,15 @@ ENVIRONMENT = "PROXYKIT_WORKER"
 worker it is (L{WorkerSpec}, as JSON)."""
 
 FIRST_DELAY = 0.5
-"""Seconds before a dead worker is restarted the first time."""
+"""Seconds before a worker is restarted the second time in a row that
+workers die young (the first restart is at once)."""
 
 MAX_DELAY = 30.0
 """The longest wait before a restart."""
 
 STABLE = 10.0
-"""A worker that ran this many seconds before it died is restarted after
-L{FIRST_DELAY} again."""
+"""A worker that ran this many seconds before it died is restarted at
+once again."""
 
 SCRAPE_TIMEOUT = 5.0
 """Seconds a worker's admin listener may take to answer the supervisor."""
@@ -85,8 +95,15 @@ def restartDelay(failures: int) -> float:
     """
     Seconds before restarting a worker after C{failures} deaths in a row
     of workers that had run less than L{STABLE} seconds (0: the first).
+
+    The first restart is at once: the connections the kernel queued on
+    the dead worker's socket wait for its replacement.  Then the delay
+    starts at L{FIRST_DELAY} and doubles, up to L{MAX_DELAY}, so that a
+    worker that cannot start does not spin.
     """
-    return float(min(MAX_DELAY, FIRST_DELAY * 2 ** min(failures, 16)))
+    if failures <= 0:
+        return 0.0
+    return float(min(MAX_DELAY, FIRST_DELAY * 2 ** min(failures - 1, 16)))
 
 
 @attrs.frozen
@@ -96,10 +113,13 @@ class SharedSocket:
 
     @ivar spec: The listener it serves.
     @ivar sock: The socket.
+    @ivar slot: The worker that accepts on it (1 to N), or C{None}: every
+        worker does (one socket shared, without C{SO_REUSEPORT}).
     """
 
     spec: ListenerSpec
     sock: socket.socket
+    slot: int | None = None
 
     @property
     def port(self) -> int:
@@ -107,6 +127,12 @@ class SharedSocket:
         The port it is bound to.
         """
         return int(self.sock.getsockname()[1])
+
+    def serves(self, number: int) -> bool:
+        """
+        Whether worker C{number} accepts on it.
+        """
+        return self.slot is None or self.slot == number
 
 
 def _fields(description: str) -> list[str]:
@@ -132,17 +158,25 @@ def _fields(description: str) -> list[str]:
 
 SHARED_KINDS = {"tcp": socket.AF_INET, "tcp6": socket.AF_INET6}
 
+PROXY_HEADER = "haproxy"
+"""The endpoint prefix of a listener whose connections start with a PROXY
+protocol header (Twisted's C{haproxy:} endpoint)."""
+
 
 def _address(description: str) -> tuple[int, str, int, int]:
     """
     The family, interface, port and backlog of a C{tcp:} or C{tcp6:}
-    endpoint string.
+    endpoint string, or of one behind C{haproxy:}.
 
     @raise ListenError: Another kind of endpoint, or a malformed one.
     """
     kind, *rest = _fields(description)
+    if kind == PROXY_HEADER and rest:
+        kind, *rest = rest
     family = SHARED_KINDS.get(kind)
     if family is None:
+        # haproxy:tcp: is a tcp: listener too (its connections start with
+        # a PROXY header).
         raise ListenError(
             description, "only tcp: and tcp6: listeners can be shared by worker processes"
         )
@@ -160,6 +194,15 @@ def _address(description: str) -> tuple[int, str, int, int]:
     return family, options["interface"], int(port), int(options["backlog"])
 
 
+def readsProxyHeader(description: str) -> bool:
+    """
+    Whether the listener C{description} (one L{shareProblem} accepts)
+    reads a PROXY protocol header first (C{haproxy:tcp:...}): a worker
+    wraps its factory as Twisted's C{haproxy:} endpoint does.
+    """
+    return _fields(description)[0] == PROXY_HEADER
+
+
 def shareProblem(description: str) -> str | None:
     """
     Why the listener C{description} cannot be shared by worker processes
@@ -172,28 +215,90 @@ def shareProblem(description: str) -> str | None:
     return None
 
 
-def bindShared(specs: Iterable[ListenerSpec]) -> list[SharedSocket]:
+def reusePortAvailable() -> bool:
     """
-    Bind and listen on a socket for every listener of C{specs}, in order.
+    Whether this system has C{SO_REUSEPORT} for TCP sockets (Linux 3.9
+    and later, the BSDs, macOS; the load-spreading described in the module
+    docstring is Linux's and DragonFly's).
+    """
+    option = getattr(socket, "SO_REUSEPORT", None)
+    if option is None:
+        return False
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, option, 1)
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
 
+
+def _listenError(description: str, e: OSError) -> ListenError:
+    reason = e.strerror or str(e)
+    return ListenError(description, reason[:1].lower() + reason[1:])
+
+
+def _bind(
+    description: str, family: int, interface: str, port: int, backlog: int | None, reusePort: bool
+) -> socket.socket:
+    """
+    A socket bound to C{interface} and C{port}, with C{SO_REUSEPORT} if
+    C{reusePort}, listening with C{backlog} unless it is C{None}.
+
+    @raise ListenError: It cannot listen.
+    """
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reusePort:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((interface, port))
+        if backlog is not None:
+            sock.listen(backlog)
+        sock.setblocking(False)
+    except OSError as e:
+        sock.close()
+        raise _listenError(description, e) from None
+    return sock
+
+
+def bindShared(
+    specs: Iterable[ListenerSpec], workers: int = 1, reusePort: bool | None = None
+) -> list[SharedSocket]:
+    """
+    Bind and listen on sockets for every listener of C{specs}, in order:
+    with C{SO_REUSEPORT} (C{reusePort}; default: when the system has it)
+    and more than one worker, one socket per worker, all on the same
+    address (the first on the port configured, which may be 0, the others
+    on the port it got); otherwise one socket every worker shares.
+
+    The address is first bound once without C{SO_REUSEPORT} (and released
+    at once), so that a port another process listens on is reported busy
+    even when that process set C{SO_REUSEPORT} too (an instance of
+    proxykit still running, say), rather than shared with it.
+
+    @param workers: How many workers will accept.
     @raise ListenError: One cannot listen (in one line, as without
         workers); those bound before it are closed again.
     """
+    if reusePort is None:
+        reusePort = reusePortAvailable()
+    slots = workers if reusePort and workers > 1 else 1
     bound: list[SharedSocket] = []
     try:
         for spec in specs:
             family, interface, port, backlog = _address(spec.description)
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind((interface, port))
-                sock.listen(backlog)
-                sock.setblocking(False)
-            except OSError as e:
-                sock.close()
-                reason = e.strerror or str(e)
-                raise ListenError(spec.description, reason[:1].lower() + reason[1:]) from None
-            bound.append(SharedSocket(spec, sock))
+            if slots == 1:
+                sock = _bind(spec.description, family, interface, port, backlog, False)
+                bound.append(SharedSocket(spec, sock))
+                continue
+            probe = _bind(spec.description, family, interface, port, None, False)
+            port = probe.getsockname()[1]
+            probe.close()
+            for slot in range(1, slots + 1):
+                sock = _bind(spec.description, family, interface, port, backlog, True)
+                bound.append(SharedSocket(spec, sock, slot))
     except BaseException:
         for shared in bound:
             shared.sock.close()
@@ -229,11 +334,14 @@ class WorkerSpec:
         address family.
     @ivar admin: The endpoint string of its private admin listener, or
         C{None}.
+    @ivar shared: Whether every worker accepts on the same sockets (no
+        C{SO_REUSEPORT}), rather than each on its own.
     """
 
     number: int
     sockets: tuple[tuple[ListenerSpec, int, int], ...]
     admin: str | None
+    shared: bool = False
 
     def toJSON(self) -> str:
         return json.dumps(
@@ -244,6 +352,7 @@ class WorkerSpec:
                     for spec, fd, family in self.sockets
                 ],
                 "admin": self.admin,
+                "shared": self.shared,
             }
         )
 
@@ -257,6 +366,7 @@ class WorkerSpec:
                 for d, k, o, fd, family in data["sockets"]
             ),
             admin=data["admin"],
+            shared=bool(data["shared"]),
         )
 
 
@@ -357,7 +467,8 @@ class Supervisor(service.Service):
         """
         @param argv: The command line after C{proxykit} (C{forward ...}):
             every worker parses it again, as C{twistd proxykit} did.
-        @param sockets: The listening sockets, bound (L{bindShared}).
+        @param sockets: The listening sockets, bound (L{bindShared}):
+            worker N gets those of slot N, and those shared by all.
         @param load: Reads the configuration again on C{SIGHUP}.
         @param spawn: Starts a process (default: C{reactor.spawnProcess}).
         @param check: Checks a configuration read on C{SIGHUP}.
@@ -368,6 +479,8 @@ class Supervisor(service.Service):
         self.mode = mode
         self.argv = list(argv)
         self.sockets = list(sockets)
+        self.listeners = tuple(dict.fromkeys(s.spec for s in self.sockets))
+        self._ports = {s.spec: s.port for s in self.sockets}
         self._reactor = reactor
         self._load = load
         self._spawn = spawn
@@ -399,10 +512,13 @@ class Supervisor(service.Service):
         super().startService()  # type: ignore[no-untyped-call]
         self._handlers[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._hangup)
         self._handlers[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, self._user1)
+        ports = self._ports
+        reusePort = any(s.slot is not None for s in self.sockets)
         self._log.info(
-            "proxykit supervisor: starting {count} workers on {endpoints}",
+            "proxykit supervisor: starting {count} workers on {endpoints}; {how}",
             count=len(self.workers),
-            endpoints=", ".join(f"{s.spec.description} (port {s.port})" for s in self.sockets),
+            endpoints=", ".join(f"{spec.description} (port {ports[spec]})" for spec in self.listeners),
+            how="a socket per worker (SO_REUSEPORT)" if reusePort else "one socket shared",
         )
         for worker in self.workers:
             self._start(worker)
@@ -424,15 +540,18 @@ class Supervisor(service.Service):
             if os.path.exists(path):
                 os.unlink(path)
             admin = "unix:" + path.replace(":", "\\:")
+        self._rebind(worker.number)
+        mine = [s for s in self.sockets if s.serves(worker.number) and s.sock.fileno() != -1]
         spec = WorkerSpec(
             worker.number,
-            tuple((s.spec, s.sock.fileno(), int(s.sock.family)) for s in self.sockets),
+            tuple((s.spec, s.sock.fileno(), int(s.sock.family)) for s in mine),
             admin,
+            shared=any(s.slot is None for s in mine),
         )
         env = dict(os.environ)
         env[ENVIRONMENT] = spec.toJSON()
         childFDs: dict[int, Any] = {0: "w", 1: 1, 2: "r"}
-        for shared in self.sockets:
+        for shared in mine:
             childFDs[shared.sock.fileno()] = shared.sock.fileno()
         argv = [sys.executable, "-m", "proxykit.worker", *self.argv]
         worker.started = self._reactor.seconds()
@@ -475,15 +594,69 @@ class Supervisor(service.Service):
         worker.restarts += 1
         self._log.error(
             "worker {worker} (pid {pid}) died ({how}) after {lived:.1f} s;"
-            " restarting it in {delay:g} s (restart {restarts})",
+            " restarting it {when} (restart {restarts})",
             worker=worker.number,
             pid=worker.pid,
             how=how,
             lived=lived,
             delay=delay,
+            when=f"in {delay:g} s" if delay else "now",
             restarts=worker.restarts,
         )
+        if delay and self._release(worker.number):
+            self._log.warn(
+                "worker {worker}'s sockets are closed until it restarts:"
+                " new connections go to the other workers",
+                worker=worker.number,
+            )
         self._timers[worker.number] = self._reactor.callLater(delay, self._start, worker)
+
+    def _release(self, number: int) -> int:
+        """
+        Close the sockets only worker C{number} accepts on, while its
+        restart waits (workers keep dying young): the kernel then gives
+        new connections to the other workers' sockets, instead of queueing
+        them for a worker that may not come back soon.  (The first
+        restart is at once, and keeps them: what is queued waits.)
+
+        The last socket open on an address is kept, so that no other
+        process can take the port meanwhile.
+
+        @return: How many were closed.
+        """
+        closed = 0
+        for shared in self.sockets:
+            if shared.slot != number or shared.sock.fileno() == -1:
+                continue
+            others = [
+                s
+                for s in self.sockets
+                if s.spec == shared.spec and s is not shared and s.sock.fileno() != -1
+            ]
+            if others:
+                shared.sock.close()
+                closed += 1
+        return closed
+
+    def _rebind(self, number: int) -> None:
+        """
+        Bind again (C{SO_REUSEPORT}, the same address and port) the
+        sockets of worker C{number} that L{_release} closed.  One that
+        cannot be bound is logged and left out: the worker, missing it,
+        exits, and is restarted later.
+        """
+        for index, shared in enumerate(self.sockets):
+            if shared.slot != number or shared.sock.fileno() != -1:
+                continue
+            family, interface, _, backlog = _address(shared.spec.description)
+            port = self._ports[shared.spec]
+            try:
+                sock = _bind(shared.spec.description, family, interface, port, backlog, True)
+            except ListenError as e:
+                self._log.error("worker {worker}: {error}", worker=number, error=str(e))
+                continue
+            os.set_inheritable(sock.fileno(), True)
+            self.sockets[index] = SharedSocket(shared.spec, sock, number)
 
     def _signalAll(self, name: str) -> int:
         return sum(worker.signal(name) for worker in self.workers)
@@ -506,7 +679,7 @@ class Supervisor(service.Service):
                 "reload refused, no worker signalled: {problem}", problem=str(e) or repr(e)
             )
             return False
-        if listenersOf(config) != tuple(s.spec for s in self.sockets):
+        if listenersOf(config) != self.listeners:
             self._log.error(
                 "reload refused, no worker signalled: the listeners changed;"
                 " with workers, listeners change only on a restart"

@@ -10,6 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit.ops.workermetrics import (
     WorkerSample,
+    connectionsIn,
     mergeMetrics,
     render,
     requestsIn,
@@ -91,13 +92,28 @@ class MergeTests(SynchronousTestCase):
         self.assertEqual(requestsIn(worker(3, 2, 1, 0)), 5)
         self.assertEqual(requestsIn(""), 0)
 
+    def test_connectionsIn(self) -> None:
+        """
+        L{connectionsIn} adds up the open client connections of every
+        listener.
+        """
+        text = (
+            "# HELP proxykit_client_connections Open.\n"
+            "# TYPE proxykit_client_connections gauge\n"
+            'proxykit_client_connections{listener="tcp:0"} 7.0\n'
+            'proxykit_client_connections{listener="tcp:1"} 2.0\n'
+        )
+        self.assertEqual(connectionsIn(text), 9)
+        self.assertEqual(connectionsIn(worker(3, 2, 1, 0)), 0)
+
     def test_workerFamilies(self) -> None:
         """
         The supervisor's families: workers configured, and by worker its
-        state, restarts and requests (left out while it did not answer).
+        state, restarts, requests and open client connections (left out
+        while it did not answer).
         """
         text = render(
-            workerFamilies([WorkerSample(1, True, 0, 12.0), WorkerSample(2, False, 3, None)])
+            workerFamilies([WorkerSample(1, True, 0, 12.0, 5.0), WorkerSample(2, False, 3, None)])
         )
         found = samples(text)
         self.assertEqual(found[("proxykit_workers", ())], 2)
@@ -106,3 +122,5 @@ class MergeTests(SynchronousTestCase):
         self.assertEqual(found[("proxykit_worker_restarts_total", (("worker", "2"),))], 3)
         self.assertEqual(found[("proxykit_worker_requests_total", (("worker", "1"),))], 12)
         self.assertNotIn(("proxykit_worker_requests_total", (("worker", "2"),)), found)
+        self.assertEqual(found[("proxykit_worker_client_connections", (("worker", "1"),))], 5)
+        self.assertNotIn(("proxykit_worker_client_connections", (("worker", "2"),)), found)

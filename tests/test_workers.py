@@ -31,7 +31,10 @@ from proxykit.workers import (
     Supervisor,
     WorkerSpec,
     bindShared,
+    readsProxyHeader,
     restartDelay,
+    reusePortAvailable,
+    shareProblem,
 )
 
 LOOPBACK = "tcp:0:interface=127.0.0.1"
@@ -90,15 +93,16 @@ class LoggedMixin(SynchronousTestCase):
 
 class RestartDelayTests(SynchronousTestCase):
     """
-    L{restartDelay} doubles with each death in a row, up to L{MAX_DELAY}.
+    L{restartDelay}: at once the first time, then doubling with each death
+    in a row, up to L{MAX_DELAY}.
     """
 
     def test_doubles(self) -> None:
         """
-        0.5 s, 1 s, 2 s, ... at most 30 s.
+        0 s, then 0.5 s, 1 s, 2 s, ... at most 30 s.
         """
-        self.assertEqual([restartDelay(n) for n in range(4)], [0.5, 1.0, 2.0, 4.0])
-        self.assertEqual(restartDelay(0), FIRST_DELAY)
+        self.assertEqual([restartDelay(n) for n in range(5)], [0.0, 0.5, 1.0, 2.0, 4.0])
+        self.assertEqual(restartDelay(1), FIRST_DELAY)
         self.assertEqual(restartDelay(50), MAX_DELAY)
 
 
@@ -128,6 +132,81 @@ class BindTests(SynchronousTestCase):
         client = socket.create_connection(("127.0.0.1", shared[0].port), timeout=5)
         client.close()
 
+    def test_socketPerWorker(self) -> None:
+        """
+        With C{SO_REUSEPORT}, each listener gets one socket per worker,
+        slots 1 to N, the first on the port configured (0: any), the
+        others on the port it got; every one accepts connections.
+        """
+        if not reusePortAvailable():
+            raise self.skipTest("no SO_REUSEPORT here")
+        specs = [ListenerSpec(LOOPBACK, PLAIN), ListenerSpec("tcp:0:interface=127.0.0.1", PLAIN, 1)]
+        shared = bindShared(specs, 3)
+        self.addCleanup(lambda: [s.sock.close() for s in shared])
+        self.assertEqual([(s.spec, s.slot) for s in shared], [(spec, n) for spec in specs for n in (1, 2, 3)])
+        first, second = shared[:3], shared[3:]
+        self.assertEqual(len({s.port for s in first}), 1)
+        self.assertEqual(len({s.port for s in second}), 1)
+        self.assertNotEqual(first[0].port, second[0].port)
+        self.assertEqual(len({s.sock.fileno() for s in shared}), 6)
+        for s in shared:
+            self.assertEqual(s.sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT), 1)
+            self.assertTrue(s.serves(s.slot or 0))
+            self.assertFalse(s.serves((s.slot or 0) + 1))
+        # The kernel spreads connections over the three: each accepts some
+        # of them (a hash of each connection's addresses: 60 connections
+        # all to one or two sockets, probability 3 * (2/3)**60 < 1e-10).
+        clients = [socket.create_connection(("127.0.0.1", first[0].port), timeout=5) for _ in range(60)]
+        self.addCleanup(lambda: [c.close() for c in clients])
+        for s in first:
+            s.sock.setblocking(True)
+            s.sock.settimeout(5)
+            accepted, _ = s.sock.accept()
+            accepted.close()
+
+    def test_oneSocketWithoutReusePort(self) -> None:
+        """
+        Without C{SO_REUSEPORT} (or with one worker), each listener gets
+        one socket, which every worker accepts on.
+        """
+        for workers, reusePort in ((2, False), (1, True)):
+            [shared] = bindShared([ListenerSpec(LOOPBACK, PLAIN)], workers, reusePort)
+            shared.sock.close()
+            self.assertIsNone(shared.slot)
+            self.assertTrue(shared.serves(1) and shared.serves(2))
+
+    def test_busyReusePort(self) -> None:
+        """
+        A port another process listens on with C{SO_REUSEPORT} set is
+        busy, not shared with it.
+        """
+        if not reusePortAvailable():
+            raise self.skipTest("no SO_REUSEPORT here")
+        busy = socket.socket()
+        self.addCleanup(busy.close)
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        description = f"tcp:{busy.getsockname()[1]}:interface=127.0.0.1"
+        with self.assertRaises(ListenError) as caught:
+            bindShared([ListenerSpec(description, PLAIN)], 2)
+        self.assertEqual(str(caught.exception), f"cannot listen on {description}: address already in use")
+
+    def test_proxyHeader(self) -> None:
+        """
+        A C{haproxy:tcp:} or C{haproxy:tcp6:} listener is bound as the TCP
+        listener it wraps; L{readsProxyHeader} says which listeners read a
+        PROXY header.
+        """
+        description = "haproxy:tcp:0:interface=127.0.0.1"
+        [shared] = bindShared([ListenerSpec(description, PLAIN)])
+        shared.sock.close()
+        self.assertEqual(shared.sock.family, socket.AF_INET)
+        self.assertIsNone(shareProblem(description))
+        self.assertIsNone(shareProblem("haproxy:tcp6:port=8080"))
+        self.assertTrue(readsProxyHeader(description))
+        self.assertFalse(readsProxyHeader(LOOPBACK))
+
     def test_busyPort(self) -> None:
         """
         A port in use is a L{ListenError} in one line, and the sockets
@@ -148,13 +227,29 @@ class BindTests(SynchronousTestCase):
         self.assertEqual(str(caught.exception), f"cannot listen on {description}: address already in use")
         again = bindShared([ListenerSpec(f"tcp:{free}:interface=127.0.0.1", PLAIN)])
         again[0].sock.close()
+        if reusePortAvailable():
+            with self.assertRaises(ListenError):
+                bindShared(
+                    [ListenerSpec(f"tcp:{free}:interface=127.0.0.1", PLAIN), ListenerSpec(description, PLAIN)], 2
+                )
+            again = bindShared([ListenerSpec(f"tcp:{free}:interface=127.0.0.1", PLAIN)], 2)
+            self.assertEqual([s.slot for s in again], [1, 2])
+            for s in again:
+                s.sock.close()
 
     def test_otherKinds(self) -> None:
         """
-        Only tcp: and tcp6: listeners can be shared: another kind is
-        refused, naming it.
+        Only tcp: and tcp6: listeners (behind haproxy: or not) can be
+        shared: another kind is refused, naming it.
         """
-        for description in ("unix:/tmp/proxykit.sock", "haproxy:tcp:0", "systemd:domain=INET:index=0"):
+        for description in (
+            "unix:/tmp/proxykit.sock",
+            "haproxy:unix:/tmp/proxykit.sock",
+            "haproxy:haproxy:tcp:0",
+            "haproxy",
+            "ssl:0",
+            "systemd:domain=INET:index=0",
+        ):
             with self.assertRaises(ListenError) as caught:
                 bindShared([ListenerSpec(description, PLAIN)])
             self.assertIn("only tcp: and tcp6: listeners can be shared", str(caught.exception))
@@ -167,8 +262,11 @@ class WorkerSpecTests(SynchronousTestCase):
     """
 
     def test_roundTrip(self) -> None:
-        spec = WorkerSpec(2, ((ListenerSpec(LOOPBACK, PLAIN, 1), 7, int(socket.AF_INET)),), "unix:/x")
-        self.assertEqual(WorkerSpec.fromJSON(spec.toJSON()), spec)
+        for shared in (False, True):
+            spec = WorkerSpec(
+                2, ((ListenerSpec(LOOPBACK, PLAIN, 1), 7, int(socket.AF_INET)),), "unix:/x", shared
+            )
+            self.assertEqual(WorkerSpec.fromJSON(spec.toJSON()), spec)
 
 
 class SupervisorTests(LoggedMixin):
@@ -181,7 +279,7 @@ class SupervisorTests(LoggedMixin):
         self.reactor = MemoryReactorClock()
         self.spawner = FakeSpawner()
         self.config = ProxyConfig(listen=(LOOPBACK,), workers=2)
-        self.sockets = bindShared(listenersOf(self.config))
+        self.sockets = bindShared(listenersOf(self.config), 2, reusePort=True)
         self.addCleanup(lambda: [s.sock.close() for s in self.sockets])
         self.loaded: list[ProxyConfig | Exception] = []
         self.checked: list[ProxyConfig] = []
@@ -218,50 +316,143 @@ class SupervisorTests(LoggedMixin):
     def test_starts(self) -> None:
         """
         Starting runs one C{python -m proxykit.worker} process per worker
-        with the command line, each told its number and inherited
-        descriptors, which it gets besides its standard streams.
+        with the command line, each told its number and its own inherited
+        descriptors (socket N for worker N), which it gets besides its
+        standard streams.
         """
         self.supervisor.startService()
         self.assertEqual(len(self.spawned()), 2)
-        fd = self.sockets[0].sock.fileno()
-        self.assertTrue(os.get_inheritable(fd))
+        self.assertEqual([s.slot for s in self.sockets], [1, 2])
+        port = self.sockets[0].port
+        self.assertTrue(self.said(f"starting 2 workers on {LOOPBACK} (port {port}); a socket per worker"))
         for number, (_, argv, env, childFDs, process) in enumerate(self.spawned(), 1):
+            fd = self.sockets[number - 1].sock.fileno()
+            self.assertTrue(os.get_inheritable(fd))
             self.assertEqual(argv[1:], ["-m", "proxykit.worker", "forward", "--workers", "2"])
             spec = WorkerSpec.fromJSON(env[ENVIRONMENT])
             self.assertEqual(spec.number, number)
             self.assertEqual(spec.sockets, ((ListenerSpec(LOOPBACK, PLAIN), fd, int(socket.AF_INET)),))
+            self.assertFalse(spec.shared)
             self.assertIsNone(spec.admin)
             self.assertEqual(childFDs, {0: "w", 1: 1, 2: "r", fd: fd})
             self.assertTrue(self.said(f"worker {number} started (pid {process.pid})"))
 
+    def test_startsShared(self) -> None:
+        """
+        Without C{SO_REUSEPORT}, every worker gets the one socket, and is
+        told it is shared.
+        """
+        sockets = bindShared(listenersOf(self.config), 2, reusePort=False)
+        self.addCleanup(lambda: [s.sock.close() for s in sockets])
+        self.supervisor = Supervisor(
+            self.config, "forward", ["forward"], sockets, self.reactor, spawn=self.spawner, cwd="/"
+        )
+        self.supervisor.startService()
+        self.addCleanup(self.supervisor.stopService)
+        fd = sockets[0].sock.fileno()
+        self.assertTrue(self.said("; one socket shared"))
+        for _, _, env, childFDs, _ in self.spawned():
+            spec = WorkerSpec.fromJSON(env[ENVIRONMENT])
+            self.assertEqual(spec.sockets, ((ListenerSpec(LOOPBACK, PLAIN), fd, int(socket.AF_INET)),))
+            self.assertTrue(spec.shared)
+            self.assertEqual(childFDs, {0: "w", 1: 1, 2: "r", fd: fd})
+
+    def test_replacementAdoptsSocket(self) -> None:
+        """
+        A worker's replacement is given the same socket, which the
+        supervisor kept open meanwhile (the connections queued on it wait
+        for the replacement).
+        """
+        self.supervisor.startService()
+        fd = self.sockets[1].sock.fileno()
+        self.supervisor.workers[1].processEnded(died(signal_=9))
+        self.assertEqual(self.sockets[1].sock.fileno(), fd)
+        self.reactor.advance(0)
+        spec = WorkerSpec.fromJSON(self.spawned()[2][2][ENVIRONMENT])
+        self.assertEqual((spec.number, spec.sockets[0][1]), (2, fd))
+
+    def test_crashLoopReleasesSockets(self) -> None:
+        """
+        While a restart waits (workers keep dying young), the worker's own
+        sockets are closed, so that new connections go to the other
+        workers; its replacement gets a new socket on the same port, with
+        C{SO_REUSEPORT}.
+        """
+        self.supervisor.startService()
+        port = self.sockets[0].port
+        worker = self.supervisor.workers[0]
+        worker.processEnded(died(signal_=9))
+        self.reactor.advance(0)
+        worker.processEnded(died(status=1))
+        self.assertEqual(self.supervisor.sockets[0].sock.fileno(), -1)
+        self.assertTrue(self.said("worker 1's sockets are closed until it restarts"))
+        # Every new connection now goes to worker 2's socket.
+        clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(8)]
+        self.addCleanup(lambda: [c.close() for c in clients])
+        other = self.supervisor.sockets[1].sock
+        other.settimeout(5)
+        for _ in clients:
+            other.accept()[0].close()
+        self.reactor.advance(FIRST_DELAY)
+        rebound = self.supervisor.sockets[0]
+        self.addCleanup(rebound.sock.close)
+        self.assertEqual((rebound.slot, rebound.port), (1, port))
+        self.assertEqual(rebound.sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT), 1)
+        self.assertTrue(os.get_inheritable(rebound.sock.fileno()))
+        spec = WorkerSpec.fromJSON(self.spawned()[-1][2][ENVIRONMENT])
+        self.assertEqual((spec.number, spec.sockets[0][1]), (1, rebound.sock.fileno()))
+        # The other worker's socket was left alone.
+        self.assertIs(self.supervisor.sockets[1].sock, other)
+
+    def test_crashLoopKeepsLastSocket(self) -> None:
+        """
+        When every worker's restart waits, the last socket open on the
+        address is kept, so that no other process can take the port.
+        """
+        self.supervisor.startService()
+        for worker in self.supervisor.workers:
+            worker.processEnded(died(signal_=9))
+        self.reactor.advance(0)
+        for worker in self.supervisor.workers:
+            worker.processEnded(died(status=1))
+        self.assertEqual(sorted(s.sock.fileno() == -1 for s in self.supervisor.sockets), [False, True])
+        self.assertFalse(any(w.running for w in self.supervisor.workers))
+        self.assertEqual(len(self.said("sockets are closed until it restarts")), 1)
+
     def test_restartWithBackoff(self) -> None:
         """
-        A worker that dies is restarted after L{FIRST_DELAY}, then after
-        twice as long while workers keep dying young; its death is logged
-        with its pid and status, and counted.  One that lived
-        L{STABLE} seconds is restarted after L{FIRST_DELAY} again.
+        A worker that dies is restarted at once, then after L{FIRST_DELAY},
+        then after twice as long while workers keep dying young; its death
+        is logged with its pid and status, and counted.  One that lived
+        L{STABLE} seconds is restarted at once again.
         """
         self.supervisor.startService()
         worker = self.supervisor.workers[0]
         worker.processEnded(died(signal_=9))
-        self.assertIn("worker 1 (pid 100) died (killed by signal 9)", self.said("died")[0])
+        self.assertIn(
+            "worker 1 (pid 100) died (killed by signal 9) after 0.0 s; restarting it now (restart 1)",
+            self.said("died")[0],
+        )
         self.assertEqual(worker.restarts, 1)
-        self.reactor.advance(FIRST_DELAY - 0.01)
-        self.assertEqual(len(self.spawned()), 2)
-        self.reactor.advance(0.01)
+        self.reactor.advance(0)
         self.assertEqual(len(self.spawned()), 3)
         self.assertEqual(worker.process, self.processes()[2])
         worker.processEnded(died(status=1))
-        self.assertIn("(exit status 1)", self.said("died")[1])
-        self.reactor.advance(2 * FIRST_DELAY - 0.01)
+        self.assertIn("(exit status 1) after 0.0 s; restarting it in 0.5 s", self.said("died")[1])
+        self.reactor.advance(FIRST_DELAY - 0.01)
         self.assertEqual(len(self.spawned()), 3)
         self.reactor.advance(0.01)
         self.assertEqual(len(self.spawned()), 4)
-        self.assertEqual(worker.restarts, 2)
+        worker.processEnded(died(status=1))
+        self.reactor.advance(2 * FIRST_DELAY - 0.01)
+        self.assertEqual(len(self.spawned()), 4)
+        self.reactor.advance(0.01)
+        self.assertEqual(len(self.spawned()), 5)
+        self.assertEqual(worker.restarts, 3)
         self.reactor.advance(STABLE)
         worker.processEnded(died(status=1))
-        self.reactor.advance(FIRST_DELAY)
-        self.assertEqual(len(self.spawned()), 5)
+        self.reactor.advance(0)
+        self.assertEqual(len(self.spawned()), 6)
         # The other worker was left alone.
         self.assertEqual(self.supervisor.workers[1].restarts, 0)
 
@@ -355,8 +546,10 @@ class SupervisorTests(LoggedMixin):
         self.supervisor.workers[1].processEnded(died(status=0))
         self.successResultOf(stopped)
         self.assertTrue(self.said("every worker has exited"))
-        # Its own copies of the sockets are closed.
-        self.assertEqual(self.sockets[0].sock.fileno(), -1)
+        # Its own copies of the sockets are closed, so that once the
+        # workers stop accepting, no connection waits in a backlog nobody
+        # accepts from.
+        self.assertEqual([s.sock.fileno() for s in self.sockets], [-1, -1])
 
     def test_stopWhileRestarting(self) -> None:
         """
@@ -413,3 +606,59 @@ class AdminPathTests(SynchronousTestCase):
         self.successResultOf(stopped)
         self.assertFalse(os.path.exists(os.path.dirname(first)))
         json.dumps(spec.toJSON())
+
+
+class AdoptTests(SynchronousTestCase):
+    """
+    A worker's proxy adopts its inherited sockets (L{ProxyService.adopt}):
+    a C{haproxy:} listener's connections are read through Twisted's PROXY
+    protocol wrapper, as the C{haproxy:} endpoint reads them; a port
+    accepts one connection at a time only on a socket shared with other
+    workers.
+    """
+
+    def adopt(self, shared: bool) -> tuple[MemoryReactorClock, list[object]]:
+        from proxykit import listeners
+        from proxykit.listeners import InheritedSocket
+        from proxykit.service import forwardService
+
+        oneAtATime: list[object] = []
+        self.patch(listeners, "acceptOneAtATime", oneAtATime.append)
+        reactor = MemoryReactorClock()
+        haproxy = "haproxy:tcp:0:interface=127.0.0.1"
+        config = ProxyConfig(listen=(haproxy, LOOPBACK))
+        proxy = forwardService(config, reactor)
+        inherited = {}
+        for spec in listenersOf(config):
+            sock = socket.socket()
+            self.addCleanup(sock.close)
+            inherited[spec] = InheritedSocket(
+                os.dup(sock.fileno()), int(socket.AF_INET), shared, readsProxyHeader(spec.description)
+            )
+        proxy.adopt(inherited)
+        proxy.listen()
+        self.addCleanup(proxy.stopService)
+        return reactor, oneAtATime
+
+    def test_proxyHeader(self) -> None:
+        """
+        The C{haproxy:} listener's factory is wrapped in Twisted's PROXY
+        protocol factory, the plain one is not.
+        """
+        from proxykit.relay.gate import ListenerGate
+
+        reactor, _ = self.adopt(shared=False)
+        [(_, _, wrapped), (_, _, plain)] = reactor.adoptedPorts
+        self.assertEqual(type(wrapped).__name__, "HAProxyWrappingFactory")
+        self.assertIsInstance(wrapped.wrappedFactory, ListenerGate)
+        self.assertIsInstance(plain, ListenerGate)
+
+    def test_oneAtATime(self) -> None:
+        """
+        Ports on sockets of their own accept in batches (as Twisted does);
+        on a shared socket, one connection at a time.
+        """
+        _, oneAtATime = self.adopt(shared=False)
+        self.assertEqual(oneAtATime, [])
+        _, oneAtATime = self.adopt(shared=True)
+        self.assertEqual(len(oneAtATime), 2)

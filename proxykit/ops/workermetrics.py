@@ -18,7 +18,14 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector, CollectorRegistry
 
-__all__ = ["WorkerSample", "mergeMetrics", "render", "requestsIn", "workerFamilies"]
+__all__ = [
+    "WorkerSample",
+    "connectionsIn",
+    "mergeMetrics",
+    "render",
+    "requestsIn",
+    "workerFamilies",
+]
 
 COMBINE: Mapping[str, Callable[[float, float], float]] = {
     "proxykit_ready": min,
@@ -34,6 +41,9 @@ configuration load.  Every other sample is added up."""
 
 REQUESTS = "proxykit_requests_total"
 """The sample counted per worker in C{proxykit_worker_requests_total}."""
+
+CONNECTIONS = "proxykit_client_connections"
+"""The sample counted per worker in C{proxykit_worker_client_connections}."""
 
 
 def _key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -73,17 +83,30 @@ def mergeMetrics(texts: Iterable[str]) -> list[Metric]:
     return list(families.values())
 
 
+def _total(text: str, name: str) -> float:
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                total += sample.value
+    return total
+
+
 def requestsIn(text: str) -> float:
     """
     The requests a worker's metrics text counts (every
     C{proxykit_requests_total} sample added up).
     """
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == REQUESTS:
-                total += sample.value
-    return total
+    return _total(text, REQUESTS)
+
+
+def connectionsIn(text: str) -> float:
+    """
+    The client connections a worker's metrics text says it holds open
+    (every C{proxykit_client_connections} sample, one per listener, added
+    up).
+    """
+    return _total(text, CONNECTIONS)
 
 
 class WorkerSample:
@@ -95,20 +118,31 @@ class WorkerSample:
     @ivar restarts: How many times it was restarted.
     @ivar requests: The requests its metrics count, or C{None} when it did
         not answer.
+    @ivar connections: The client connections it holds open, or C{None}
+        when it did not answer.
     """
 
-    def __init__(self, number: int, up: bool, restarts: int, requests: float | None) -> None:
+    def __init__(
+        self,
+        number: int,
+        up: bool,
+        restarts: int,
+        requests: float | None,
+        connections: float | None = None,
+    ) -> None:
         self.number = number
         self.up = up
         self.restarts = restarts
         self.requests = requests
+        self.connections = connections
 
 
 def workerFamilies(workers: Iterable[WorkerSample]) -> list[Metric]:
     """
     The supervisor's own families: C{proxykit_workers} (configured),
-    C{proxykit_worker_up}, C{proxykit_worker_restarts_total} and
-    C{proxykit_worker_requests_total}, the last three by C{worker}.
+    C{proxykit_worker_up}, C{proxykit_worker_restarts_total},
+    C{proxykit_worker_requests_total} and
+    C{proxykit_worker_client_connections}, the last four by C{worker}.
     """
     workers = list(workers)
     configured = GaugeMetricFamily(
@@ -123,13 +157,20 @@ def workerFamilies(workers: Iterable[WorkerSample]) -> list[Metric]:
     requests = CounterMetricFamily(
         "proxykit_worker_requests", "Requests the worker has served.", labels=("worker",)
     )
+    connections = GaugeMetricFamily(
+        "proxykit_worker_client_connections",
+        "Client connections the worker holds open now.",
+        labels=("worker",),
+    )
     for worker in workers:
         label = [str(worker.number)]
         up.add_metric(label, int(worker.up))
         restarts.add_metric(label, worker.restarts)
         if worker.requests is not None:
             requests.add_metric(label, worker.requests)
-    return [configured, up, restarts, requests]
+        if worker.connections is not None:
+            connections.add_metric(label, worker.connections)
+    return [configured, up, restarts, requests, connections]
 
 
 class _Families(Collector):

@@ -48,15 +48,16 @@ HTTP_TIMEOUT = 10.0
 LOOPBACK = "tcp:0:interface=127.0.0.1"
 
 
-def startWorkers(*options: str) -> tuple[Child, int, int]:
+def startWorkers(*options: str, listen: str = LOOPBACK) -> tuple[Child, int, int]:
     """
     Run C{twistd -n proxykit forward --workers 2 --admin tcp:0} and wait
     until both workers have started.
 
+    @param listen: The listener's endpoint string.
     @return: The supervisor, the proxy's port, the admin port.
     """
     child, matches = startChild(
-        [*TWISTD, "-n", "--pidfile=", "proxykit", "forward", "--listen", LOOPBACK,
+        [*TWISTD, "-n", "--pidfile=", "proxykit", "forward", "--listen", listen,
          "--workers", "2", "--admin", "tcp:0", *options],
         r"_AdminSite starting on (\d+)",
         r"starting 2 workers on \S+ \(port (\d+)\)",
@@ -252,11 +253,53 @@ class WorkersTests(TestCase):
 
         return deferToThread(check)
 
+    def test_queuedWaitForReplacement(self) -> Deferred[None]:
+        """
+        Connections the kernel queued on a worker's socket while it did
+        not accept (stopped with C{SIGSTOP}) are not lost when it is killed:
+        the supervisor keeps the socket, and the replacement, started at
+        once, answers them.  (Some of the 16 connections go to worker 1's
+        socket: none, probability 2**-16.)
+        """
+
+        def check() -> None:
+            child, proxy, port = startWorkers()
+            try:
+                pid = int(child.waitForLine(r"worker 1 started \(pid (\d+)\)").group(1))
+                os.kill(pid, signal.SIGSTOP)
+                request = f"GET {self.url} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+                waiting = []
+                try:
+                    for _ in range(16):
+                        conn = socket.create_connection(("127.0.0.1", proxy), timeout=HTTP_TIMEOUT)
+                        waiting.append(conn)
+                        conn.sendall(request)
+                    os.kill(pid, signal.SIGKILL)
+                    child.waitForLine(rf"worker 1 \(pid {pid}\) died \(killed by signal 9\) .* restarting it now")
+                    answers = []
+                    for conn in waiting:
+                        received = b""
+                        while chunk := conn.recv(65536):
+                            received += chunk
+                        answers.append(received.split(b"\r\n", 1)[0])
+                finally:
+                    for conn in waiting:
+                        conn.close()
+                self.assertEqual(answers, [b"HTTP/1.1 200 OK"] * 16)
+                status, text = admin(port, "/metrics")
+                self.assertGreater(metric(text, "proxykit_worker_requests_total", worker="1"), 0)
+                self.assertEqual(total(text, "proxykit_requests_total"), 16)
+            finally:
+                child.stop()
+
+        return deferToThread(check)
+
     def test_signals(self) -> Deferred[None]:
         """
         C{SIGHUP} with a good file: every worker reloads; with a bad one:
         refused once by the supervisor, no worker reloads.  C{SIGTERM}
-        reaches every worker; the supervisor exits 0 once they have.
+        reaches every worker; the supervisor exits 0 once they have, and
+        the port is closed.
         """
 
         def check() -> None:
@@ -282,6 +325,40 @@ class WorkersTests(TestCase):
                     child.waitForLine(rf"worker {number} \(pid \d+\) exited \(exit status 0\)")
                 self.assertEqual(child.process.wait(STOP_TIMEOUT), 0)
                 self.assertIn("every worker has exited", child.output())
+                # No socket of the group is left for a connection to wait on.
+                with self.assertRaises(ConnectionRefusedError):
+                    socket.create_connection(("127.0.0.1", proxy), timeout=HTTP_TIMEOUT).close()
+            finally:
+                child.stop()
+
+        return deferToThread(check)
+
+    def test_drainDelay(self) -> Deferred[None]:
+        """
+        With C{timeouts.drain_delay}, after C{SIGTERM} the supervisor's
+        C{/readyz} says not ready while every worker still accepts on its
+        own socket (the supervisor has closed its copies): new
+        connections are served; then the workers drain, the supervisor
+        exits 0, and the port is closed.  (Each of the 8 connections may
+        go to either worker's socket.)
+        """
+
+        def check() -> None:
+            path = os.path.abspath(self.mktemp())
+            with open(path, "w") as f:
+                f.write("[timeouts]\ndrain_delay = 5\n")
+            child, proxy, port = startWorkers("--config", path)
+            try:
+                child.process.send_signal(signal.SIGTERM)
+                for number in (1, 2):
+                    child.waitForLine(rf"worker {number}: .*not ready: still accepting for 5 s")
+                self.assertEqual(admin(port, "/readyz"), (503, "not ready: stopping\n"))
+                self.assertEqual([get(proxy, self.url) for _ in range(8)], [200] * 8)
+                for number in (1, 2):
+                    child.waitForLine(rf"worker {number}: .*drain delay over")
+                self.assertEqual(child.process.wait(STOP_TIMEOUT), 0)
+                with self.assertRaises(ConnectionRefusedError):
+                    socket.create_connection(("127.0.0.1", proxy), timeout=HTTP_TIMEOUT).close()
             finally:
                 child.stop()
 
@@ -307,6 +384,147 @@ class WorkersTests(TestCase):
                 result.stdout.splitlines(),
                 [f"proxykit: cannot listen on {description}: address already in use"],
             )
+
+        return deferToThread(check)
+
+
+class SpreadTests(TestCase):
+    """
+    With a socket per worker (C{SO_REUSEPORT}), the kernel spreads the
+    connections over the workers.
+    """
+
+    timeout = 120
+
+    def setUp(self) -> Deferred[None]:
+        def start() -> None:
+            self.origin, port = startOrigin(self.mktemp())
+            self.addCleanup(self.origin.stop)
+            self.url = f"http://127.0.0.1:{port}/small"
+
+        return deferToThread(start)
+
+    def test_connectionsSpread(self) -> Deferred[None]:
+        """
+        48 keep-alive connections, opened one after another and each kept
+        open after one request: each of the 2 workers holds at least 20%
+        of them (10), as the supervisor's
+        C{proxykit_worker_client_connections} says, and they add up to 48.
+
+        The kernel picks a worker's socket by a hash of each connection's
+        addresses and ports, and the source ports differ: like 48 coin
+        tosses, of which fewer than 10 land on one side with probability
+        2 * P(Binomial(48, 1/2) <= 9) = 1.5e-5.
+        """
+
+        def check() -> None:
+            child, proxy, port = startWorkers()
+            self.assertIn("a socket per worker (SO_REUSEPORT)", child.output())
+            connections = []
+            try:
+                for _ in range(48):
+                    conn = http.client.HTTPConnection("127.0.0.1", proxy, timeout=HTTP_TIMEOUT)
+                    connections.append(conn)
+                    conn.request("GET", self.url)
+                    response = conn.getresponse()
+                    response.read()
+                    self.assertEqual(response.status, 200)
+                    self.assertNotEqual(response.getheader("connection"), "close")
+                status, text = admin(port, "/metrics")
+                held = [
+                    metric(text, "proxykit_worker_client_connections", worker=str(n)) for n in (1, 2)
+                ]
+                self.assertEqual(sum(held), 48, text)
+                self.assertGreaterEqual(min(held), 10, held)
+                requests = [
+                    metric(text, "proxykit_worker_requests_total", worker=str(n)) for n in (1, 2)
+                ]
+                self.assertEqual(requests, held)
+            finally:
+                for conn in connections:
+                    conn.close()
+                child.stop()
+
+        return deferToThread(check)
+
+
+def exchange(port: int, data: bytes) -> bytes:
+    """
+    Send C{data} on a new connection to C{port}, then read until the
+    server closes it: what it answered (nothing if it closed at once).
+    """
+    received = []
+    with socket.create_connection(("127.0.0.1", port), timeout=HTTP_TIMEOUT) as conn:
+        conn.sendall(data)
+        try:
+            while chunk := conn.recv(65536):
+                received.append(chunk)
+        except ConnectionResetError:
+            pass
+    return b"".join(received)
+
+
+class ProxyHeaderTests(TestCase):
+    """
+    Workers behind a C{haproxy:tcp:} listener read the PROXY header as a
+    single process does: the client it names is the client.
+    """
+
+    timeout = 120
+
+    def setUp(self) -> Deferred[None]:
+        def start() -> None:
+            self.origin, port = startOrigin(self.mktemp())
+            self.addCleanup(self.origin.stop)
+            self.url = f"http://127.0.0.1:{port}/small"
+
+        return deferToThread(start)
+
+    def test_proxyHeader(self) -> Deferred[None]:
+        """
+        Connections with a PROXY version 1 or 2 header are served by both
+        workers, and the access log names the clients the headers claim;
+        a connection without a header is closed without an answer, and
+        nothing of it is logged.  (Each of 16 connections goes to either
+        worker: all to one, probability 2 * 2**-16 = 3e-5.)
+        """
+        from .test_proxy_protocol import CLIENT, CLIENT6, v1, v2
+
+        def check() -> None:
+            path = os.path.abspath(self.mktemp())
+            config = os.path.abspath(self.mktemp())
+            with open(config, "w") as f:
+                f.write(
+                    "[forward]\n"
+                    "allow_clients = [\"203.0.113.0/24\", \"2001:db8::/32\"]\n"
+                    "allow_private_destinations = true\n"
+                )
+            child, proxy, port = startWorkers(
+                "--config", config,
+                "--access-log", path, "--access-log-format", "$client_addr $client_port $status $target",
+                listen="haproxy:tcp:0:interface=127.0.0.1",
+            )  # fmt: skip
+            try:
+                request = f"GET {self.url} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+                expected = []
+                for n in range(16):
+                    client, local = ((CLIENT, "127.0.0.1"), (CLIENT6, "::1"))[n % 2]
+                    header = (v1, v2)[n // 2 % 2](client, local)
+                    answer = exchange(proxy, header + request)
+                    self.assertTrue(answer.startswith(b"HTTP/1.1 200 "), (n, answer, child.output()))
+                    expected.append(f"{client} 40000 200 {self.url}")
+                without = request.replace(b"/small", b"/without-header")
+                self.assertEqual(exchange(proxy, without), b"")
+                status, text = admin(port, "/metrics")
+                for n in ("1", "2"):
+                    self.assertGreater(metric(text, "proxykit_worker_requests_total", worker=n), 0)
+                child.process.send_signal(signal.SIGTERM)
+                self.assertEqual(child.process.wait(STOP_TIMEOUT), 0)
+            finally:
+                child.stop()
+            with open(path) as f:
+                lines = f.read().splitlines()
+            self.assertEqual(sorted(lines), sorted(expected))
 
         return deferToThread(check)
 
