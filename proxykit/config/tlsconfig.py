@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from . import schema
 from .checks import (
     Problem,
     asTOML,
@@ -238,19 +239,7 @@ def readTLS(reader: ConfigReader, data: Mapping[str, Any]) -> TLSConfig | None:
     """
     if "tls" not in data:
         return None
-    tls = reader.table(
-        data,
-        "tls",
-        {
-            "listen",
-            "default_certificate",
-            "certificate",
-            "redirect_listen",
-            "redirect_port",
-            "min_version",
-            "ciphers",
-        },
-    )
+    tls = reader.table(data, "tls", schema.known("tls"))
     none: tuple[str, ...] = ()
     listen = _listeners(reader, tls.get("listen"))
     redirectListen: tuple[str, ...] = none
@@ -269,7 +258,7 @@ def readTLS(reader: ConfigReader, data: Mapping[str, Any]) -> TLSConfig | None:
     certificates = tuple(
         _certificate(reader, element, f"tls.certificate[{index}]", base, True)
         for index, element in enumerate(
-            reader.tables(tls, "tls.certificate", {"hosts", "cert", "key"}, "tls.certificate")
+            reader.tables(tls, "tls.certificate", schema.known("tls.certificate"), "tls.certificate")
         )
     )
     owners: dict[str, str] = {}
@@ -305,7 +294,7 @@ def _listeners(reader: ConfigReader, value: Any) -> tuple[str | TLSListener, ...
     for index, element in enumerate(value):
         key = f"tls.listen[{index}]"
         if isinstance(element, dict):
-            reader.known(element, key, {"endpoint", "min_version", "ciphers"})
+            reader.known(element, key, schema.known("tls.listen"))
             if "endpoint" not in element:
                 raise reader.error(f"{key}.endpoint", "missing: expected an endpoint string")
             endpoint = reader.convert(
@@ -349,7 +338,7 @@ def _certificate(
 
     if not isinstance(value, dict):
         raise reader.error(key, "expected a table with cert and key")
-    reader.known(value, key, {"hosts", "cert", "key"} if withHosts else {"cert", "key"})
+    reader.known(value, key, schema.known("tls.certificate" if withHosts else "tls.default_certificate"))
     paths = []
     for name in ("cert", "key"):
         if name not in value:
