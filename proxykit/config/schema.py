@@ -62,7 +62,7 @@ class Table:
         (C{reverse.vhost.route}); C{""} for the top level.
     @ivar header: How it is written in a file (C{[[reverse.vhost.route]]}).
     @ivar className: The config class its keys set, exported by
-        L{proxykit.config} (C{RouteConfig}).
+        L{proxykit} (C{RouteConfig}).
     @ivar keys: Its keys, in the order they are documented.
     """
 
