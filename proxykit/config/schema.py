@@ -165,7 +165,7 @@ TABLES: tuple[Table, ...] = (
         Key("route", "routes", "", KIND_TABLES),
     )),
     Table("reverse.vhost.route", "[[reverse.vhost.route]]", "RouteConfig", (
-        Key("origins", "origins", "", KIND_TABLES,
+        Key("origins", "origins", '["http://127.0.0.1:9001", { url = "http://127.0.0.1:9002", weight = 2 }]', KIND_TABLES,
             type="a non-empty list of origin URLs and inline tables"),
         Key("prefix", "prefix", '"/api"'),
         Key("strip_prefix", "stripPrefix", "true"),
@@ -200,8 +200,9 @@ TABLES: tuple[Table, ...] = (
         Key("host", "host", '"app.example.test"', default="the origin's address"),
     )),
     Table("tls", "[tls]", "TLSConfig", (
-        Key("listen", "listen", "", KIND_TABLES,
-            type="a non-empty list of endpoint strings and inline tables (required)"),
+        Key("listen", "listen",
+            '["tcp:8443:interface=127.0.0.1", { endpoint = "tcp:9443:interface=127.0.0.1", min_version = "1.3" }]',
+            KIND_TABLES, type="a non-empty list of endpoint strings and inline tables (required)"),
         Key("default_certificate", "defaultCertificate",
             '{ cert = "certs/default.pem", key = "certs/default.key" }', KIND_TABLE,
             type="a table with ``cert`` and ``key`` (required)"),

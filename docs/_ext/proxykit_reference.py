@@ -1,0 +1,510 @@
+"""
+The proxykit reference, generated from the code when the docs are built,
+so that it cannot drift from it.
+
+Directives:
+
+- C{.. proxykit-config::} every key of a configuration file, table by
+  table (L{proxykit.config.schema} says which keys each table accepts and
+  which field each sets; the config classes give the type, the default and,
+  in their C{@ivar} text, the meaning);
+- C{.. proxykit-twistd::} the options of C{twistd proxykit forward} and
+  C{reverse} (L{proxykit.tap});
+- C{.. proxykit-command::} the C{proxykit} command's verbs and options
+  (L{proxykit.cli});
+- C{.. proxykit-api::} autodoc directives for the public names
+  (C{proxykit.__all__} and the public modules').
+
+The docstrings are epytext: an C{autodoc-process-docstring} handler turns
+their fields (C{@param}, C{@ivar}, ...) and markup (C{C{...}}, C{L{...}})
+into reStructuredText.
+
+The functions that produce the text (L{configLines}, L{twistdLines},
+L{commandLines}, L{apiLines}, L{epytextToRest}) are plain functions the
+tests call without building the docs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+# ---------------------------------------------------------------- epytext
+
+_INLINE = re.compile(r"([CLIBUMXSE])\{")
+_FIELD = re.compile(r"^(\s*)@(\w+)(?:[ \t]+([^:]+?))?:(?:[ \t]+(.*))?$")
+_FIELDS = {
+    "param": "param",
+    "type": "type",
+    "keyword": "keyword",
+    "kwarg": "keyword",
+    "return": "returns",
+    "returns": "returns",
+    "rtype": "rtype",
+    "raise": "raises",
+    "raises": "raises",
+    "except": "raises",
+    "ivar": "ivar",
+    "cvar": "cvar",
+    "var": "var",
+    "see": "see",
+    "note": "note",
+    "since": "since",
+    "author": "author",
+}
+
+
+def _escape(text: str) -> str:
+    """
+    Plain text with the characters reST would take for markup escaped.
+    """
+    text = text.replace("\\", "\\\\")
+    for char in "*`|":
+        text = text.replace(char, "\\" + char)
+    # A word ending in "_" would be a reference.
+    return re.sub(r"(\w)_(?=\W|$)", r"\1\\_", text)
+
+
+def _closing(text: str, start: int) -> int:
+    """
+    The index of the brace closing the one just before C{start}, or -1.
+    """
+    depth = 1
+    for index in range(start, len(text)):
+        if text[index] == "{":
+            depth += 1
+        elif text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return index
+    return -1
+
+
+def _inline(text: str, plain: bool = False) -> str:
+    """
+    Epytext inline markup in C{text} as reST (or as plain text, inside
+    markup reST cannot nest).
+    """
+    out: list[str] = []
+    position = 0
+    while True:
+        found = _INLINE.search(text, position)
+        if found is None:
+            out.append(text[position:] if plain else _escape(text[position:]))
+            break
+        end = _closing(text, found.end())
+        if end < 0:
+            out.append(text[position:] if plain else _escape(text[position:]))
+            break
+        out.append(text[position : found.start()] if plain else _escape(text[position : found.start()]))
+        tag, inner = found.group(1), text[found.end() : end]
+        position = end + 1
+        if plain:
+            out.append(inner if tag in "CL" else _inline(inner, True))
+            continue
+        if tag == "C":
+            piece = f"``{' '.join(inner.split())}``" if inner.strip() else ""
+        elif tag == "L":
+            label = re.fullmatch(r"(.*?)\s*<([^<>]+)>", inner, re.S)
+            if label:
+                piece = f":py:obj:`{' '.join(label.group(1).split())} <{label.group(2).strip()}>`"
+            else:
+                piece = f":py:obj:`{inner.strip()}`"
+        elif tag == "I":
+            piece = f"*{_inline(inner, True).strip()}*"
+        elif tag == "B":
+            piece = f"**{_inline(inner, True).strip()}**"
+        elif tag == "E":
+            piece = {"lb": "{", "rb": "}"}.get(inner, inner)
+        else:  # U, M, X, S: the text itself
+            piece = _escape(_inline(inner, True))
+        # Inline markup must not touch a word character.
+        if piece.endswith(("`", "*")):
+            before = "".join(out)
+            if before and (before[-1].isalnum() or before[-1] in "`*"):
+                piece = "\\ " + piece
+            if position < len(text) and (text[position].isalnum() or text[position] in "({"):
+                piece = piece + "\\ "
+        out.append(piece)
+    return "".join(out)
+
+
+def epytextToRest(lines: Iterable[str]) -> list[str]:
+    """
+    Epytext lines (a dedented docstring) as reStructuredText: fields as
+    reST fields, inline markup as reST roles and literals, literal and
+    doctest blocks unchanged.
+    """
+    source = list(lines)
+    # Group the lines into prose runs (converted together: markup may span
+    # lines) and literal blocks (kept).
+    result: list[str] = []
+    prose: list[str] = []
+    literalIndent: int | None = None
+    inDoctest = False
+
+    def flush() -> None:
+        if prose:
+            result.extend(_inline("\n".join(prose)).split("\n"))
+            prose.clear()
+
+    previous = ""
+    for line in source:
+        indent = len(line) - len(line.lstrip())
+        if literalIndent is not None:
+            if not line.strip() or indent > literalIndent:
+                result.append(line)
+                continue
+            literalIndent = None
+        if inDoctest:
+            if line.strip():
+                result.append(line)
+                continue
+            inDoctest = False
+        if line.lstrip().startswith(">>>"):
+            flush()
+            inDoctest = True
+            result.append(line)
+            continue
+        field = _FIELD.match(line)
+        if field:
+            name = _FIELDS.get(field.group(2), field.group(2))
+            argument = f" {field.group(3).strip()}" if field.group(3) else ""
+            if previous.strip() and not _FIELD.match(previous) and not previous.startswith(" "):
+                prose.append("")
+            line = f"{field.group(1)}:{name}{argument}: {field.group(4) or ''}".rstrip()
+        prose.append(line)
+        if line.rstrip().endswith("::"):
+            flush()
+            literalIndent = indent
+        previous = line
+    flush()
+    return result
+
+
+def _docstringText(text: str) -> str:
+    """
+    A docstring fragment (an C{@ivar} body) as one reST paragraph's text.
+    """
+    return "\n".join(epytextToRest(text.split("\n")))
+
+
+def ivars(cls: type) -> dict[str, str]:
+    """
+    The C{@ivar} texts of C{cls}'s docstring, by attribute name, with
+    their continuation lines (epytext, unconverted).
+    """
+    doc = inspect.cleandoc(cls.__doc__ or "")
+    found: dict[str, str] = {}
+    name: str | None = None
+    for line in doc.splitlines():
+        field = re.match(r"^@(\w+)(?:\s+(\w+))?:\s*(.*)$", line)
+        if field:
+            name = field.group(2) if field.group(1) == "ivar" else None
+            if name:
+                found[name] = field.group(3)
+        elif name and line.startswith(" "):
+            found[name] += "\n" + line.strip()
+        elif name and not line.strip():
+            found[name] += "\n"
+        else:
+            name = None
+    return {key: value.strip() for key, value in found.items()}
+
+
+# ------------------------------------------------------------- config keys
+
+
+def tomlValue(value: Any) -> str:
+    """
+    C{value} written as TOML.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (frozenset, set)):
+        return tomlValue(sorted(value))
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(tomlValue(each) for each in value) + "]"
+    raise TypeError(value)
+
+
+_TYPES = [
+    (r"bool", "boolean"),
+    (r"float", "number"),
+    (r"int", "whole number"),
+    (r"str", "string"),
+    (r"tuple\[str, \.\.\.\]", "list of strings"),
+    (r"frozenset\[int\]", "list of ports"),
+]
+
+
+def typeWords(annotation: Any) -> str:
+    """
+    A field's type annotation in words (C{tuple[str, ...]}: list of
+    strings); an optional value (C{| None}) is its type.
+    """
+    text = str(annotation)
+    text = re.sub(r"\s*\|\s*None$", "", text)
+    for pattern, words in _TYPES:
+        if re.fullmatch(pattern, text):
+            return words
+    return text
+
+
+def _label(path: str) -> str:
+    return "config-" + (path.replace(".", "-") if path else "top")
+
+
+def _keyPath(table: Any, key: Any, inline: set[str]) -> str:
+    if not table.path:
+        return key.name
+    return f"{table.path}{'[]' if table.path in inline else ''}.{key.name}"
+
+
+def configLines() -> list[str]:
+    """
+    The configuration reference: one section per table, each key with its
+    type, default, meaning and an example.
+    """
+    import proxykit as config
+    from proxykit.config import schema
+
+    inline = {
+        f"{table.path}.{key.name}" if table.path else key.name
+        for table in schema.TABLES
+        for key in table.keys
+        if key.kind == schema.KIND_TABLES
+    }
+    inline = {path for path in inline if not schema.table(path).header.startswith("[[")}
+    lines: list[str] = []
+    for table in schema.TABLES:
+        cls = getattr(config, table.className)
+        fields = {field.name: field for field in attrs.fields(cls)}
+        meanings = ivars(cls)
+        if not table.path:
+            title = "Top-level keys"
+        elif table.path in inline:
+            title = f"``{table.path}`` elements"
+        elif not table.header.startswith("["):
+            title = f"``{table.path}``"
+        else:
+            title = f"``{table.header}``"
+        lines += [f".. _{_label(table.path)}:", "", title, "~" * len(title), ""]
+        lines += [
+            f"The fields of :py:class:`proxykit.{table.className}`"
+            + (
+                "; each element of the list is a string or an inline table with these keys."
+                if table.path in inline
+                else "."
+            ),
+            "",
+        ]
+        for key in table.keys:
+            field = fields[key.field]
+            path = _keyPath(table, key, inline)
+            if key.kind == schema.KIND_VALUE or key.example.startswith("{"):
+                expected = getattr(field.validator, "expected", None)
+                kind = key.type or (_escape(expected) if expected else typeWords(field.type))
+            elif key.kind == schema.KIND_TABLE:
+                kind = key.type or "table"
+            else:
+                kind = key.type or "array of tables"
+            if key.default is not None:
+                default = key.default
+            elif field.default is attrs.NOTHING:
+                default = "required"
+            elif field.default is None:
+                default = "none"
+            elif attrs.has(type(field.default)):
+                default = "every key at its default"
+            else:
+                default = f"``{tomlValue(field.default)}``"
+            meaning = meanings.get(key.field)
+            if meaning is None:
+                raise ValueError(f"{table.className}.{key.field} has no @ivar")
+            lines += [f"``{path}``", f"   {kind}; default: {default}", ""]
+            lines += ["   " + line if line else "" for line in _docstringText(meaning).split("\n")]
+            lines.append("")
+            if key.kind != schema.KIND_VALUE:
+                child = f"{table.path}.{key.name}" if table.path else key.name
+                lines += [f"   The keys: :ref:`{_label(child)}`.", ""]
+            if key.example:
+                lines += [f"   Example: ``{key.name} = {key.example}``", ""]
+    return lines
+
+
+# -------------------------------------------------------------- commands
+
+
+def _optionLines(options: Any, command: str) -> list[str]:
+    """
+    The options of one L{twisted.python.usage.Options}, as a definition
+    list.
+    """
+    lines: list[str] = []
+    shorts = {long: short for short, long in options.synonyms.items() if len(short) == 1}
+    for spec in options.longOpt:
+        name = spec.rstrip("=")
+        if name in ("help",):
+            continue
+        takes = spec.endswith("=")
+        term = f"``--{name}{' VALUE' if takes else ''}``"
+        if name in shorts:
+            term += f", ``-{shorts[name]}{' VALUE' if takes else ''}``"
+        doc = " ".join(options.docs.get(name, "").split())
+        lines += [term, "   " + _escape(doc) if doc else "   (undocumented)", ""]
+    return lines
+
+
+def twistdLines() -> list[str]:
+    """
+    The reference of C{twistd proxykit}: its subcommands and their options.
+    """
+    from proxykit.tap import Options
+
+    top = Options()
+    lines: list[str] = []
+    for name, _, cls, summary in top.subCommands:
+        options = cls()
+        title = f"``twistd proxykit {name}``"
+        lines += [f".. _cli-twistd-{name}:", "", title, "~" * len(title), ""]
+        lines += [_escape(summary), ""]
+        lines += [_escape(" ".join(options.longdesc.split())), ""]
+        lines += _optionLines(options, f"twistd proxykit {name}")
+    return lines
+
+
+def _argumentLines(parser: argparse.ArgumentParser) -> list[str]:
+    lines: list[str] = []
+    for action in parser._actions:
+        if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+            continue
+        metavar = action.metavar or (action.dest.upper() if action.nargs != 0 else None)
+        if isinstance(metavar, tuple):
+            metavar = " ".join(metavar)
+        if action.choices is not None and action.metavar is None:
+            metavar = "|".join(str(choice) for choice in action.choices)
+        if action.option_strings:
+            spellings = ", ".join(
+                f"``{spelling}{' ' + str(metavar) if action.nargs != 0 else ''}``"
+                for spelling in action.option_strings
+            )
+        else:
+            spellings = f"``{metavar}``"
+        text = " ".join((action.help or "").split())
+        if isinstance(action, argparse._AppendAction):
+            text += " (repeatable)" if "repeatable" not in text else ""
+        lines += [spellings, "   " + _escape(text), ""]
+    return lines
+
+
+def commandLines() -> list[str]:
+    """
+    The reference of the C{proxykit} command: each verb and its arguments.
+    """
+    from proxykit.cli import _parser
+
+    parser = _parser()
+    lines: list[str] = [_escape(parser.description or ""), ""]
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for verb, sub in action.choices.items():
+            title = f"``proxykit {verb}``"
+            lines += [f".. _cli-proxykit-{verb}:", "", title, "~" * len(title), ""]
+            usage = " ".join(sub.format_usage().split())
+            lines += [f"``{usage.removeprefix('usage: ')}``", ""]
+            lines += [_escape(" ".join((sub.description or "").split())), ""]
+            lines += _argumentLines(sub)
+    return lines
+
+
+# ------------------------------------------------------------------- API
+
+PUBLIC_MODULES = ("proxykit", "proxykit.h1", "proxykit.testing", "proxykit.web", "proxykit.reactor")
+"""The public modules, documented in this order; a name exported by
+several is documented under the first."""
+
+
+def publicNames() -> dict[str, list[str]]:
+    """
+    Each public module's names (its C{__all__}) that no module before it
+    exports already (the same object).
+    """
+    seen: set[int] = set()
+    names: dict[str, list[str]] = {}
+    for moduleName in PUBLIC_MODULES:
+        module = importlib.import_module(moduleName)
+        own = []
+        for name in module.__all__:
+            value = getattr(module, name)
+            if not isinstance(value, (int, str, float, bytes, tuple, frozenset)) and id(value) in seen:
+                continue
+            seen.add(id(value))
+            own.append(name)
+        names[moduleName] = own
+    return names
+
+
+def apiLines() -> list[str]:
+    """
+    The API reference: an C{automodule} per public module, with its own
+    public names.
+    """
+    lines: list[str] = []
+    for moduleName, names in publicNames().items():
+        title = f"``{moduleName}``"
+        lines += [title, "-" * len(title), ""]
+        lines += [f".. automodule:: {moduleName}", f"   :members: {', '.join(names)}", ""]
+    return lines
+
+
+# ---------------------------------------------------------------- Sphinx
+
+
+def _directive(produce: Any) -> Any:
+    from docutils import nodes
+    from docutils.statemachine import StringList
+    from sphinx.util.docutils import SphinxDirective
+    from sphinx.util.nodes import nested_parse_with_titles
+
+    class Generated(SphinxDirective):
+        has_content = False
+
+        def run(self) -> list[nodes.Node]:
+            node = nodes.section()
+            node.document = self.state.document
+            source = self.get_source_info()[0]
+            content = StringList(produce(), source=source)
+            nested_parse_with_titles(self.state, content, node)
+            return node.children
+
+    return Generated
+
+
+def processDocstring(app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+    """
+    The C{autodoc-process-docstring} handler: epytext to reST, in place.
+    """
+    lines[:] = epytextToRest(lines)
+
+
+def setup(app: Any) -> dict[str, Any]:
+    app.setup_extension("sphinx.ext.autodoc")
+    app.add_directive("proxykit-config", _directive(configLines))
+    app.add_directive("proxykit-twistd", _directive(twistdLines))
+    app.add_directive("proxykit-command", _directive(commandLines))
+    app.add_directive("proxykit-api", _directive(apiLines))
+    app.connect("autodoc-process-docstring", processDocstring)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
