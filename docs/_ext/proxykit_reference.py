@@ -173,6 +173,7 @@ def epytextToRest(lines: Iterable[str]) -> list[str]:
             inDoctest = True
             result.append(line)
             continue
+        original = line
         field = _FIELD.match(line)
         if field:
             name = _FIELDS.get(field.group(2), field.group(2))
@@ -184,7 +185,7 @@ def epytextToRest(lines: Iterable[str]) -> list[str]:
         if line.rstrip().endswith("::"):
             flush()
             literalIndent = indent
-        previous = line
+        previous = original
     flush()
     return result
 
