@@ -273,6 +273,22 @@ def _keyPath(table: Any, key: Any, inline: set[str]) -> str:
     return f"{table.path}{'[]' if table.path in inline else ''}.{key.name}"
 
 
+def _inFileTerms(text: str, tomlNames: dict[str, str]) -> str:
+    """
+    A field's meaning as a file's reader needs it: the class's fields
+    named by their keys (C{``clientKey``}: C{``client_key``}), and
+    C{``None``} as C{unset}.
+    """
+
+    def name(match: re.Match[str]) -> str:
+        word = match.group(1)
+        if word == "None":
+            return "unset"
+        return f"``{tomlNames.get(word, word)}``"
+
+    return re.sub(r"``(\w+)``", name, text)
+
+
 def configLines() -> list[str]:
     """
     The configuration reference: one section per table, each key with its
@@ -293,6 +309,7 @@ def configLines() -> list[str]:
         cls = getattr(config, table.className)
         fields = {field.name: field for field in attrs.fields(cls)}
         meanings = ivars(cls)
+        tomlNames = {key.field: key.name for key in table.keys}
         if not table.path:
             title = "Top-level keys"
         elif table.path in inline:
@@ -334,8 +351,10 @@ def configLines() -> list[str]:
             meaning = meanings.get(key.field)
             if meaning is None:
                 raise ValueError(f"{table.className}.{key.field} has no @ivar")
-            lines += [f"``{path}``", f"   {kind}; default: {default}", ""]
-            lines += ["   " + line if line else "" for line in _docstringText(meaning).split("\n")]
+            status = "required" if default == "required" else f"default: {default}"
+            lines += [f"``{path}``", f"   {kind}; {status}", ""]
+            text = _inFileTerms(_docstringText(meaning), tomlNames)
+            lines += ["   " + line if line else "" for line in text.split("\n")]
             lines.append("")
             if key.kind != schema.KIND_VALUE:
                 child = f"{table.path}.{key.name}" if table.path else key.name

@@ -42,7 +42,8 @@ class Key:
     @ivar type: What the value is, where the field's check does not say it
         in words (else C{None}).
     @ivar default: The default in words, where the field's own default does
-        not say it (C{"the system's trust store"}), else C{None}.
+        not say it (C{"the system's trust store"}; C{"required"} for a key
+        that must be given), else C{None}.
     """
 
     name: str
@@ -142,7 +143,7 @@ TABLES: tuple[Table, ...] = (
         Key("listener", "listeners", "", KIND_TABLES),
     )),
     Table("log.listener", "[[log.listener]]", "ListenerLog", (
-        Key("listen", "listen", '"tcp:8443:interface=127.0.0.1"', type="an endpoint string (required)"),
+        Key("listen", "listen", '"tcp:8443:interface=127.0.0.1"', type="an endpoint string"),
         Key("access", "access", '"/var/log/proxykit/tls-access.log"', default="none: nothing logged"),
         Key("format", "format", '"json"'),
     )),
@@ -182,7 +183,7 @@ TABLES: tuple[Table, ...] = (
         Key("health_check", "healthCheck", "", KIND_TABLE, default="none: no active checks"),
     )),
     Table("reverse.vhost.route.origins", "origins", "OriginConfig", (
-        Key("url", "url", '"https://10.0.0.5:8443"', type="an origin URL (required)"),
+        Key("url", "url", '"https://10.0.0.5:8443"', type="an origin URL"),
         Key("weight", "weight", "3"),
         Key("ca_file", "caFile", '"/etc/proxykit/internal-ca.pem"', default="the system's trust store"),
         Key("client_cert", "clientCert", '"/etc/proxykit/client.pem"'),
@@ -202,10 +203,10 @@ TABLES: tuple[Table, ...] = (
     Table("tls", "[tls]", "TLSConfig", (
         Key("listen", "listen",
             '["tcp:8443:interface=127.0.0.1", { endpoint = "tcp:9443:interface=127.0.0.1", min_version = "1.3" }]',
-            KIND_TABLES, type="a non-empty list of endpoint strings and inline tables (required)"),
+            KIND_TABLES, type="a non-empty list of endpoint strings and inline tables"),
         Key("default_certificate", "defaultCertificate",
             '{ cert = "certs/default.pem", key = "certs/default.key" }', KIND_TABLE,
-            type="a table with ``cert`` and ``key`` (required)"),
+            type="a table with ``cert`` and ``key``"),
         Key("certificate", "certificates", "", KIND_TABLES),
         Key("redirect_listen", "redirectListen", '["tcp:8080:interface=127.0.0.1"]'),
         Key("redirect_port", "redirectPort", "8443"),
@@ -213,7 +214,7 @@ TABLES: tuple[Table, ...] = (
         Key("ciphers", "ciphers", '"ECDHE+AESGCM"'),
     )),
     Table("tls.listen", "listen", "TLSListener", (
-        Key("endpoint", "endpoint", '"tcp:9443:interface=127.0.0.1"', type="an endpoint string (required)"),
+        Key("endpoint", "endpoint", '"tcp:9443:interface=127.0.0.1"', type="an endpoint string"),
         Key("min_version", "minVersion", '"1.3"', default="the ``[tls]`` table's"),
         Key("ciphers", "ciphers", '"ECDHE+CHACHA20"', default="the ``[tls]`` table's"),
     )),
@@ -222,7 +223,8 @@ TABLES: tuple[Table, ...] = (
         Key("key", "key", '"certs/default.key"'),
     )),
     Table("tls.certificate", "[[tls.certificate]]", "CertificateConfig", (
-        Key("hosts", "hosts", '["app.example.test", "*.example.test"]', type="a non-empty list of host names"),
+        Key("hosts", "hosts", '["app.example.test", "*.example.test"]', type="a non-empty list of host names",
+            default="required"),
         Key("cert", "cert", '"certs/app.pem"'),
         Key("key", "key", '"certs/app.key"'),
     )),

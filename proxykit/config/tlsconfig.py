@@ -151,9 +151,11 @@ class TLSListener:
 
     @ivar endpoint: A plain Twisted server endpoint string (C{tcp:},
         C{tcp6:}, C{unix:}; TLS is added on top).
-    @ivar minVersion: See L{TLSSettings.minVersion}; C{None} for the
-        table's.
-    @ivar ciphers: See L{TLSSettings.ciphers}; C{None} for the table's.
+    @ivar minVersion: The oldest TLS version this listener accepts,
+        C{"1.2"} or C{"1.3"} (see L{TLSSettings.minVersion}); C{None}: the
+        C{[tls]} table's C{min_version}.
+    @ivar ciphers: This listener's OpenSSL cipher list for TLS 1.2 (see
+        L{TLSSettings.ciphers}); C{None}: the C{[tls]} table's C{ciphers}.
     """
 
     endpoint: str = attrs.field(validator=valid(_plainEndpoint, "an endpoint string"))

@@ -232,8 +232,8 @@ class LimitsConfig:
 
         When a listener starts, the proxy raises its soft open-file limit
         (C{RLIMIT_NOFILE}) to the hard limit and logs the result (a failure
-        is logged, and the old limit kept).  Unset (C{None}), each listener's
-        cap is C{(limit - 64) // 2}: each client connection may need a
+        is logged, and the old limit kept).  Without it (C{None}), each
+        listener's cap is C{(limit - 64) // 2}: each client connection may need a
         connection to an origin, and 64 descriptors are kept for listeners,
         log files and the rest (see L{proxykit.relay.gate.connectionCap}).
         With a hard limit of 524288 that is 262112; with 1024, 480.  With
@@ -744,10 +744,10 @@ class LogConfig:
 
     @ivar access: Where the access log goes: a file name (opened for
         appending, created with mode C{0640} if missing; reopened on
-        C{SIGUSR1} and C{SIGHUP}), C{"-"} for standard output, or C{None}
-        (C{"off"} in a file, which becomes C{None}): no access log, and no
-        per-request record at all (but for the listeners that have their
-        own).  A file that cannot be opened stops the start with one line
+        C{SIGUSR1} and C{SIGHUP}), C{"-"} for standard output, or C{"off"}
+        (the same as leaving it out; C{None} in Python, which C{"off"}
+        becomes): no access log, and no per-request record at all (but for
+        the listeners that have their own).  A file that cannot be opened stops the start with one line
         naming it.
     @ivar format: C{"combined"}: the Combined Log Format of Apache and nginx;
         C{"json"}: one JSON object a line with every field; or a format
