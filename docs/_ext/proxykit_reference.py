@@ -319,6 +319,8 @@ def configLines() -> list[str]:
         else:
             title = f"``{table.header}``"
         lines += [f".. _{_label(table.path)}:", "", title, "~" * len(title), ""]
+        intro = inspect.cleandoc(cls.__doc__ or "").split("\n@", 1)[0].strip()
+        lines += _inFileTerms(_docstringText(intro), tomlNames).split("\n") + [""]
         lines += [
             f"The fields of :py:class:`proxykit.{table.className}`"
             + (
