@@ -98,6 +98,17 @@ class EpytextTests(SynchronousTestCase):
         )
 
 
+    def test_indentedExample(self) -> None:
+        """
+        An indented block after a paragraph, without C{::}, is an example:
+        a literal block.  Inside a field, it is the field's next paragraph.
+        """
+        self.assertEqual(
+            self.convert("Use it:\n\n    f(C{x})\n    g()\n\nDone.\n@ivar y: One.\n\n    Two."),
+            ["Use it:", "", "::", "", "    f(C{x})", "    g()", "", "Done.", "", ":ivar y: One.", "", "    Two."],
+        )
+
+
 class IvarTests(SynchronousTestCase):
     """
     L{ivars} reads the C{@ivar} fields of a class's docstring.

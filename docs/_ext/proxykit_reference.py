@@ -149,6 +149,7 @@ def epytextToRest(lines: Iterable[str]) -> list[str]:
     prose: list[str] = []
     literalIndent: int | None = None
     inDoctest = False
+    inField = False
 
     def flush() -> None:
         if prose:
@@ -174,7 +175,19 @@ def epytextToRest(lines: Iterable[str]) -> list[str]:
             result.append(line)
             continue
         original = line
+        if line.strip() and indent > 0 and not previous.strip() and not inField and prose:
+            # An indented block after a paragraph, without "::": an
+            # example, kept as a literal block (as it reads in the source).
+            flush()
+            result += ["::", "", line]
+            literalIndent = 0
+            previous = original
+            continue
         field = _FIELD.match(line)
+        if field:
+            inField = True
+        elif line.strip() and indent == 0:
+            inField = False
         if field:
             name = _FIELDS.get(field.group(2), field.group(2))
             argument = f" {field.group(3).strip()}" if field.group(3) else ""
