@@ -279,6 +279,22 @@ class CommandReferenceTests(SynchronousTestCase):
                     missing.append(f"{name} {option}")
         self.assertEqual(missing, [])
 
+    def test_twistdOptionsSetKeys(self) -> None:
+        """
+        The key an option's help says it sets (C{sets timeouts.connect})
+        is a key of the file, which the reference links to.
+        """
+        from proxykit.tap import Options
+
+        keys = generator().settableKeys()
+        named = []
+        for _, _, cls, _ in Options.subCommands:
+            for doc in cls().docs.values():
+                named += re.findall(r"\b[Ss]ets ([a-z][\w.]*[a-z])", " ".join(doc.split()))
+        self.assertIn("timeouts.connect", named)
+        self.assertEqual([key for key in named if key not in keys], [])
+        self.assertIn("sets :ref:`timeouts.connect <config-timeouts>`", "\n".join(generator().twistdLines()))
+
     def test_commandOptions(self) -> None:
         """
         Each verb of the C{proxykit} command, and each of its options and

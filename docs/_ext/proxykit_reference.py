@@ -398,8 +398,38 @@ def _optionLines(options: Any, command: str) -> list[str]:
         if name in shorts:
             term += f", ``-{shorts[name]}{' VALUE' if takes else ''}``"
         doc = " ".join(options.docs.get(name, "").split())
-        lines += [term, "   " + _escape(doc) if doc else "   (undocumented)", ""]
+        lines += [term, "   " + _linkKeys(_escape(doc)) if doc else "   (undocumented)", ""]
     return lines
+
+
+def settableKeys() -> dict[str, str]:
+    """
+    Every key path of a configuration file (C{timeouts.connect}), with the
+    label of its table's section in the configuration reference.
+    """
+    from proxykit.config import schema
+
+    return {
+        (f"{table.path}.{key.name}" if table.path else key.name): _label(table.path)
+        for table in schema.TABLES
+        for key in table.keys
+    }
+
+
+def _linkKeys(text: str) -> str:
+    """
+    C{text} with each C{sets KEY} (C{sets timeouts.connect}) linked to
+    the key's table in the configuration reference.
+    """
+    keys = settableKeys()
+
+    def link(match: re.Match[str]) -> str:
+        key = match.group(2).replace("\\_", "_")
+        if key not in keys:
+            return match.group(0)
+        return f"{match.group(1)} :ref:`{key} <{keys[key]}>`"
+
+    return re.sub(r"\b([Ss]ets) ([a-z][\w.\\]*[a-z])", link, text)
 
 
 def twistdLines() -> list[str]:
