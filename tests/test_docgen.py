@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.test_docgen -*-
 """
-Tests for the documentation's generator, C{docs/_ext/proxykit_reference.py}:
+Tests for the documentation's generator, C{docs/_ext/proxykit_reference.py}
+and C{docs/_ext/proxykit_epytext.py}:
 epytext docstrings to reStructuredText, C{@ivar} text, TOML values.
 """
 

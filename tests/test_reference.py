@@ -35,9 +35,13 @@ DOCS = ROOT / "docs"
 
 def generator() -> ModuleType:
     """
-    The docs' extension module, C{docs/_ext/proxykit_reference.py}.
+    The docs' extension module, C{docs/_ext/proxykit_reference.py} (which
+    imports C{docs/_ext/proxykit_epytext.py} from its directory, as Sphinx runs it).
     """
     name = "proxykit_reference"
+    extensions = str(DOCS / "_ext")
+    if extensions not in sys.path:
+        sys.path.insert(0, extensions)
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, DOCS / "_ext" / f"{name}.py")
         assert spec is not None and spec.loader is not None

@@ -17,7 +17,7 @@ Directives:
 
 The docstrings are epytext: an C{autodoc-process-docstring} handler turns
 their fields (C{@param}, C{@ivar}, ...) and markup (C{C{...}}, C{L{...}})
-into reStructuredText.
+into reStructuredText (C{docs/_ext/proxykit_epytext.py}).
 
 The functions that produce the text (L{configLines}, L{twistdLines},
 L{commandLines}, L{apiLines}, L{epytextToRest}) are plain functions the
@@ -31,207 +31,22 @@ import importlib
 import inspect
 import json
 import re
-from collections.abc import Iterable
 from typing import Any
 
 import attrs
+from proxykit_epytext import docstringText, epytextToRest, escape, ivars
 
-# ---------------------------------------------------------------- epytext
-
-_INLINE = re.compile(r"([CLIBUMXSE])\{")
-_FIELD = re.compile(r"^(\s*)@(\w+)(?:[ \t]+([^:]+?))?:(?:[ \t]+(.*))?$")
-_FIELDS = {
-    "param": "param",
-    "type": "type",
-    "keyword": "keyword",
-    "kwarg": "keyword",
-    "return": "returns",
-    "returns": "returns",
-    "rtype": "rtype",
-    "raise": "raises",
-    "raises": "raises",
-    "except": "raises",
-    "ivar": "ivar",
-    "cvar": "cvar",
-    "var": "var",
-    "see": "see",
-    "note": "note",
-    "since": "since",
-    "author": "author",
-}
-
-
-def _escape(text: str) -> str:
-    """
-    Plain text with the characters reST would take for markup escaped.
-    """
-    text = text.replace("\\", "\\\\")
-    for char in "*`|":
-        text = text.replace(char, "\\" + char)
-    # A word ending in "_" would be a reference.
-    return re.sub(r"(\w)_(?=\W|$)", r"\1\\_", text)
-
-
-def _closing(text: str, start: int) -> int:
-    """
-    The index of the brace closing the one just before C{start}, or -1.
-    """
-    depth = 1
-    for index in range(start, len(text)):
-        if text[index] == "{":
-            depth += 1
-        elif text[index] == "}":
-            depth -= 1
-            if depth == 0:
-                return index
-    return -1
-
-
-def _inline(text: str, plain: bool = False) -> str:
-    """
-    Epytext inline markup in C{text} as reST (or as plain text, inside
-    markup reST cannot nest).
-    """
-    out: list[str] = []
-    position = 0
-    while True:
-        found = _INLINE.search(text, position)
-        if found is None:
-            out.append(text[position:] if plain else _escape(text[position:]))
-            break
-        end = _closing(text, found.end())
-        if end < 0:
-            out.append(text[position:] if plain else _escape(text[position:]))
-            break
-        out.append(text[position : found.start()] if plain else _escape(text[position : found.start()]))
-        tag, inner = found.group(1), text[found.end() : end]
-        position = end + 1
-        if plain:
-            out.append(inner if tag in "CL" else _inline(inner, True))
-            continue
-        if tag == "C":
-            piece = f"``{' '.join(inner.split())}``" if inner.strip() else ""
-        elif tag == "L":
-            label = re.fullmatch(r"(.*?)\s*<([^<>]+)>", inner, re.S)
-            if label:
-                piece = f":py:obj:`{' '.join(label.group(1).split())} <{label.group(2).strip()}>`"
-            else:
-                piece = f":py:obj:`{inner.strip()}`"
-        elif tag == "I":
-            piece = f"*{_inline(inner, True).strip()}*"
-        elif tag == "B":
-            piece = f"**{_inline(inner, True).strip()}**"
-        elif tag == "E":
-            piece = {"lb": "{", "rb": "}"}.get(inner, inner)
-        else:  # U, M, X, S: the text itself
-            piece = _escape(_inline(inner, True))
-        # Inline markup must not touch a word character.
-        if piece.endswith(("`", "*")):
-            before = "".join(out)
-            if before and (before[-1].isalnum() or before[-1] in "`*"):
-                piece = "\\ " + piece
-            if position < len(text) and (text[position].isalnum() or text[position] in "({"):
-                piece = piece + "\\ "
-        out.append(piece)
-    return "".join(out)
-
-
-def epytextToRest(lines: Iterable[str]) -> list[str]:
-    """
-    Epytext lines (a dedented docstring) as reStructuredText: fields as
-    reST fields, inline markup as reST roles and literals, literal and
-    doctest blocks unchanged.
-    """
-    source = list(lines)
-    # Group the lines into prose runs (converted together: markup may span
-    # lines) and literal blocks (kept).
-    result: list[str] = []
-    prose: list[str] = []
-    literalIndent: int | None = None
-    inDoctest = False
-    inField = False
-
-    def flush() -> None:
-        if prose:
-            result.extend(_inline("\n".join(prose)).split("\n"))
-            prose.clear()
-
-    previous = ""
-    for line in source:
-        indent = len(line) - len(line.lstrip())
-        if literalIndent is not None:
-            if not line.strip() or indent > literalIndent:
-                result.append(line)
-                continue
-            literalIndent = None
-        if inDoctest:
-            if line.strip():
-                result.append(line)
-                continue
-            inDoctest = False
-        if line.lstrip().startswith(">>>"):
-            flush()
-            inDoctest = True
-            result.append(line)
-            continue
-        original = line
-        if line.strip() and indent > 0 and not previous.strip() and not inField and prose:
-            # An indented block after a paragraph, without "::": an
-            # example, kept as a literal block (as it reads in the source).
-            flush()
-            result += ["::", "", line]
-            literalIndent = 0
-            previous = original
-            continue
-        field = _FIELD.match(line)
-        if field:
-            inField = True
-        elif line.strip() and indent == 0:
-            inField = False
-        if field:
-            name = _FIELDS.get(field.group(2), field.group(2))
-            argument = f" {field.group(3).strip()}" if field.group(3) else ""
-            if previous.strip() and not _FIELD.match(previous) and not previous.startswith(" "):
-                prose.append("")
-            line = f"{field.group(1)}:{name}{argument}: {field.group(4) or ''}".rstrip()
-        prose.append(line)
-        if line.rstrip().endswith("::"):
-            flush()
-            literalIndent = indent
-        previous = original
-    flush()
-    return result
-
-
-def _docstringText(text: str) -> str:
-    """
-    A docstring fragment (an C{@ivar} body) as one reST paragraph's text.
-    """
-    return "\n".join(epytextToRest(text.split("\n")))
-
-
-def ivars(cls: type) -> dict[str, str]:
-    """
-    The C{@ivar} texts of C{cls}'s docstring, by attribute name, with
-    their continuation lines (epytext, unconverted).
-    """
-    doc = inspect.cleandoc(cls.__doc__ or "")
-    found: dict[str, str] = {}
-    name: str | None = None
-    for line in doc.splitlines():
-        field = re.match(r"^@(\w+)(?:\s+(\w+))?:\s*(.*)$", line)
-        if field:
-            name = field.group(2) if field.group(1) == "ivar" else None
-            if name:
-                found[name] = field.group(3)
-        elif name and line.startswith(" "):
-            found[name] += "\n" + line.strip()
-        elif name and not line.strip():
-            found[name] += "\n"
-        else:
-            name = None
-    return {key: value.strip() for key, value in found.items()}
-
+__all__ = [
+    "apiLines",
+    "commandLines",
+    "configLines",
+    "epytextToRest",
+    "ivars",
+    "settableKeys",
+    "setup",
+    "tomlValue",
+    "twistdLines",
+]
 
 # ------------------------------------------------------------- config keys
 
@@ -333,7 +148,7 @@ def configLines() -> list[str]:
             title = f"``{table.header}``"
         lines += [f".. _{_label(table.path)}:", "", title, "~" * len(title), ""]
         intro = inspect.cleandoc(cls.__doc__ or "").split("\n@", 1)[0].strip()
-        lines += _inFileTerms(_docstringText(intro), tomlNames).split("\n") + [""]
+        lines += _inFileTerms(docstringText(intro), tomlNames).split("\n") + [""]
         lines += [
             f"The fields of :py:class:`proxykit.{table.className}`"
             + (
@@ -348,7 +163,7 @@ def configLines() -> list[str]:
             path = _keyPath(table, key, inline)
             if key.kind == schema.KIND_VALUE or key.example.startswith("{"):
                 expected = getattr(field.validator, "expected", None)
-                kind = key.type or (_escape(expected) if expected else typeWords(field.type))
+                kind = key.type or (escape(expected) if expected else typeWords(field.type))
             elif key.kind == schema.KIND_TABLE:
                 kind = key.type or "table"
             else:
@@ -368,7 +183,7 @@ def configLines() -> list[str]:
                 raise ValueError(f"{table.className}.{key.field} has no @ivar")
             status = "required" if default == "required" else f"default: {default}"
             lines += [f"``{path}``", f"   {kind}; {status}", ""]
-            text = _inFileTerms(_docstringText(meaning), tomlNames)
+            text = _inFileTerms(docstringText(meaning), tomlNames)
             lines += ["   " + line if line else "" for line in text.split("\n")]
             lines.append("")
             if key.kind != schema.KIND_VALUE:
@@ -398,7 +213,7 @@ def _optionLines(options: Any, command: str) -> list[str]:
         if name in shorts:
             term += f", ``-{shorts[name]}{' VALUE' if takes else ''}``"
         doc = " ".join(options.docs.get(name, "").split())
-        lines += [term, "   " + _linkKeys(_escape(doc)) if doc else "   (undocumented)", ""]
+        lines += [term, "   " + _linkKeys(escape(doc)) if doc else "   (undocumented)", ""]
     return lines
 
 
@@ -444,8 +259,8 @@ def twistdLines() -> list[str]:
         options = cls()
         title = f"``twistd proxykit {name}``"
         lines += [f".. _cli-twistd-{name}:", "", title, "~" * len(title), ""]
-        lines += [_escape(summary), ""]
-        lines += [_escape(" ".join(options.longdesc.split())), ""]
+        lines += [escape(summary), ""]
+        lines += [escape(" ".join(options.longdesc.split())), ""]
         lines += _optionLines(options, f"twistd proxykit {name}")
     return lines
 
@@ -470,7 +285,7 @@ def _argumentLines(parser: argparse.ArgumentParser) -> list[str]:
         text = " ".join((action.help or "").split())
         if isinstance(action, argparse._AppendAction):
             text += " (repeatable)" if "repeatable" not in text else ""
-        lines += [spellings, "   " + _escape(text), ""]
+        lines += [spellings, "   " + escape(text), ""]
     return lines
 
 
@@ -481,7 +296,7 @@ def commandLines() -> list[str]:
     from proxykit.cli import _parser
 
     parser = _parser()
-    lines: list[str] = [_escape(parser.description or ""), ""]
+    lines: list[str] = [escape(parser.description or ""), ""]
     for action in parser._actions:
         if not isinstance(action, argparse._SubParsersAction):
             continue
@@ -490,7 +305,7 @@ def commandLines() -> list[str]:
             lines += [f".. _cli-proxykit-{verb}:", "", title, "~" * len(title), ""]
             usage = " ".join(sub.format_usage().split())
             lines += [f"``{usage.removeprefix('usage: ')}``", ""]
-            lines += [_escape(" ".join((sub.description or "").split())), ""]
+            lines += [escape(" ".join((sub.description or "").split())), ""]
             lines += _argumentLines(sub)
     return lines
 
