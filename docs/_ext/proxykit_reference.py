@@ -197,7 +197,7 @@ def configLines() -> list[str]:
 # -------------------------------------------------------------- commands
 
 
-def _optionLines(options: Any, command: str) -> list[str]:
+def _optionLines(options: Any) -> list[str]:
     """
     The options of one L{twisted.python.usage.Options}, as a definition
     list.
@@ -261,7 +261,7 @@ def twistdLines() -> list[str]:
         lines += [f".. _cli-twistd-{name}:", "", title, "~" * len(title), ""]
         lines += [escape(summary), ""]
         lines += [escape(" ".join(options.longdesc.split())), ""]
-        lines += _optionLines(options, f"twistd proxykit {name}")
+        lines += _optionLines(options)
     return lines
 
 
