@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import environment, load, procs, report, servers
+from harness import chart, environment, load, procs, report, servers
 from harness.procs import ProcessManager, StartError
 from harness.report import Results
 from harness.servers import MIB, Origin, ProxySpec, RunningProxy, Settings
@@ -632,6 +632,11 @@ def main(argv: list[str] | None = None) -> int:
     say("\n" + report.render(results, summary))
     path = report.write_json(results, summary, args.results_dir)
     say(f"\nresults: {path} (wall time {results.meta['wall_time_s']} s)")
+    # The charts beside the results (bench-TIME-forward.svg, and
+    # latest-forward.svg); bench/chart.py draws them into docs/_static.
+    payload = {"meta": results.meta, "summary": summary}
+    chart.write_charts(payload, args.results_dir, stem=path.stem)
+    chart.write_charts(payload, args.results_dir, stem="latest")
     return 130 if interrupted else 0
 
 

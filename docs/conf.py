@@ -1,12 +1,22 @@
 """
 Sphinx configuration for the proxykit documentation.
 
-Plain reStructuredText and Sphinx's built-in features only: no extensions and
-no autodoc while the package's API is still settling.
+Sphinx's built-in features, and one extension of the project's own,
+C{docs/_ext/proxykit_reference.py}: the configuration keys, the command-line
+options and the public API (through autodoc) are generated from the code
+when the documentation is built.
 """
 
 import configparser
 import pathlib
+import sys
+
+# The reference is generated from this checkout's code, not from a proxykit
+# installed elsewhere.
+sys.path[:0] = [
+    str(pathlib.Path(__file__).resolve().parent.parent),
+    str(pathlib.Path(__file__).resolve().parent / "_ext"),
+]
 
 _setup = configparser.ConfigParser(interpolation=None)
 _setup.read(pathlib.Path(__file__).resolve().parent.parent / "setup.cfg")
@@ -20,7 +30,14 @@ version = ".".join(release.split(".")[:2])
 root_doc = "index"
 source_suffix = {".rst": "restructuredtext"}
 exclude_patterns = ["_build"]
-extensions: list[str] = []
+extensions = ["sphinx.ext.autodoc", "proxykit_reference"]
+
+autodoc_default_options = {"show-inheritance": True}
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+# The annotations name types from modules that are not documented (private
+# ones, Twisted's): they stay text instead of unresolved references.
+autodoc_typehints_format = "short"
 
 language = "en"
 highlight_language = "none"

@@ -137,38 +137,41 @@ class _ModeOptions(_VersionOption, usage.Options):
 
     synopsis = "[options]"
     optParameters = [
-        ["config", "c", None, "Read settings from this TOML file."],
-        ["connect-timeout", None, None, "Seconds to connect to an origin (default 10)."],
-        ["response-timeout", None, None, "Seconds of origin silence before 504 (default 60)."],
+        ["config", "c", None, "Read settings from this TOML file (the command line overrides it)."],
+        ["connect-timeout", None, None, "Seconds to connect to an origin (default 10); sets timeouts.connect."],
+        ["response-timeout", None, None, "Seconds of origin silence before 504 (default 60); sets timeouts.response."],
         [
             "drain-timeout",
             None,
             None,
-            "On SIGTERM, seconds requests and tunnels in progress may take to finish (default 30).",
+            "On SIGTERM, seconds requests and tunnels in progress may take to finish (default 30);"
+            " sets timeouts.drain.",
         ],
-        ["idle-timeout", None, None, "Seconds an idle client connection is kept (default 60)."],
-        ["access-log", None, None, "Write the access log to this file ('-': standard output; 'off': none)."],
-        ["access-log-format", None, None, "combined (default), json, or a format string of $fields."],
+        ["idle-timeout", None, None, "Seconds an idle client connection is kept (default 60); sets timeouts.idle."],
+        ["access-log", None, None, "Write the access log to this file ('-': standard output; 'off': none, whatever the file says); sets log.access."],
+        ["access-log-format", None, None, "combined (default), json, or a format string of $fields (quote it in the shell); sets log.format."],
         [
             "admin",
             None,
             None,
             "Serve /metrics, /healthz, /readyz and /status on this endpoint"
-            " (tcp:PORT binds 127.0.0.1 unless interface= is given).",
+            " (tcp:PORT binds 127.0.0.1 unless interface= is given); sets admin.listen.",
         ],
         [
             "workers",
             None,
             None,
             "Serve with N worker processes sharing the listeners ('auto': one per CPU;"
-            " default 1: this process serves them).",
+            " default 1: this process serves them); sets workers.",
         ],
     ]
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self["listen"] = []
-        self.docs["listen"] = f"Listen on this endpoint (repeatable; default {self.defaultListen})."
+        self.docs["listen"] = (
+            f"Listen on this Twisted endpoint string (repeatable; default {self.defaultListen}); sets listen."
+        )
 
     def opt_listen(self, description: str) -> None:
         """Listen on this endpoint (repeatable)."""
@@ -256,7 +259,7 @@ class ForwardOptions(_ModeOptions):
     )
 
     optParameters = [
-        ["auth-file", None, None, "Require Proxy-Authorization: Basic checked against this htpasswd file (bcrypt)."],
+        ["auth-file", None, None, "Require Proxy-Authorization: Basic checked against this htpasswd file (bcrypt); sets forward.auth_file."],
     ]
 
     def __init__(self) -> None:
@@ -265,7 +268,7 @@ class ForwardOptions(_ModeOptions):
 
     def opt_connect_port(self, port: str) -> None:
         """
-        Allow CONNECT to this port (repeatable); replaces the default allow-list (443) and the file's connect_ports, so add 443 again to keep it.
+        Allow CONNECT to this port (repeatable); replaces the default allow-list (443) and the file's connect_ports, so add 443 again to keep it.  Sets forward.connect_ports.
         """
         try:
             self["connect-ports"].append(parsePort(port))
@@ -298,10 +301,10 @@ class ReverseOptions(_ModeOptions):
         f"{DEFAULT_REVERSE_LISTEN} by default."
     )
     optFlags = [
-        ["forward-proxy", None, "Also serve absolute-form requests and CONNECT as a forward proxy."],
+        ["forward-proxy", None, "Also serve absolute-form requests and CONNECT as a forward proxy; sets reverse.forward_proxy."],
     ]
     optParameters = [
-        ["default", None, None, "Serve requests for unknown hosts from the vhost with this host name."],
+        ["default", None, None, "Serve requests for unknown hosts from the vhost with this exact host name; sets reverse.default."],
     ]
 
     def __init__(self) -> None:
@@ -310,7 +313,7 @@ class ReverseOptions(_ModeOptions):
         self["trusted-proxies"] = []
 
     def opt_route(self, value: str) -> None:
-        """HOST=URL[,URL...]: serve HOST from these origins, round-robin (repeatable)."""
+        """HOST=URL[,URL...]: serve HOST from these origins, round-robin (repeatable; adds a vhost to the file's)."""
         vhost = parseRoute(value)
         host = vhost.hosts[0]
         for other in self["routes"]:
@@ -319,7 +322,7 @@ class ReverseOptions(_ModeOptions):
         self["routes"].append(vhost)
 
     def opt_trusted_proxy(self, network: str) -> None:
-        """Trust X-Forwarded-*/Forwarded from clients in this CIDR network (repeatable)."""
+        """Trust X-Forwarded-*/Forwarded from clients in this CIDR network (repeatable); sets reverse.trusted_proxies."""
         try:
             ipaddress.ip_network(network, strict=False)
         except ValueError:

@@ -763,6 +763,8 @@ def valid(
     reader applies it to the same key's value.
 
     @param optional: C{None} is allowed (the field is unset).
+    @return: The validator; its C{expected} attribute is C{expected} (the
+        configuration reference shows it as the key's type).
     @raise proxykit.config.ConfigError: From the validator: naming the
         field, with the reader's words (see L{checked}).
     """
@@ -775,6 +777,7 @@ def valid(
         except Problem as e:
             raise fieldError(instance, attribute.name, str(e)) from None
 
+    validate.expected = expected  # type: ignore[attr-defined]
     return validate
 
 
@@ -788,6 +791,8 @@ def validItems(
 
     @param expected: What the list holds, in the plural and for one element.
     @param nonEmpty: Whether an empty list is an error.
+    @return: The validator; its C{expected} attribute says what the list
+        holds, in words (C{"a non-empty list of host names"}).
     """
 
     def validate(instance: Any, attribute: Any, value: Any) -> None:
@@ -806,4 +811,5 @@ def validItems(
             except Problem as e:
                 raise fieldError(instance, f"{attribute.name}[{index}]", str(e)) from None
 
+    validate.expected = f"a {'non-empty ' if nonEmpty else ''}list of {expected[0]}"  # type: ignore[attr-defined]
     return validate

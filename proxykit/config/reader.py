@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, TypeVar
 
+from . import schema
 from .checks import (
     WORKERS_EXPECTED,
     Problem,
@@ -271,7 +272,7 @@ class ConfigReader:
 
         @raise ConfigError: Every problem found.
         """
-        self.known(data, "", {"listen", "forward", "reverse", "timeouts", "pool", "limits", "tls", "log", "admin", "workers"})
+        self.known(data, "", schema.known(""))
         listen = defaultListen
         if "listen" in data:
             if not isinstance(data["listen"], list):
@@ -284,22 +285,10 @@ class ConfigReader:
         tls = self.collect(lambda: readTLS(self, data), None)
         if data.get("listen") == [] and "tls" not in data:
             self.report(self.error("listen", "expected at least one endpoint"))
-        forward = self.table(data, "forward", {"connect_ports", "allow_clients", "allow_private_destinations", "via", "allow_trace", "auth_file", "auth_realm", "allow_destinations", "deny_destinations", "allow_ports", "parent", "parent_for", "no_parent", "ca_file"})
-        timeouts = self.table(data, "timeouts", {"connect", "response", "idle", "tunnel_idle", "header", "drain", "drain_delay"})
-        pool = self.table(data, "pool", {"max_idle_per_origin", "idle_expiry"})
-        limits = self.table(
-            data,
-            "limits",
-            {
-                "max_request_line",
-                "max_header_bytes",
-                "max_header_count",
-                "max_body_bytes",
-                "max_client_connections",
-                "max_origin_connections",
-                "max_origin_queue",
-            },
-        )
+        forward = self.table(data, "forward", schema.known("forward"))
+        timeouts = self.table(data, "timeouts", schema.known("timeouts"))
+        pool = self.table(data, "pool", schema.known("pool"))
+        limits = self.table(data, "limits", schema.known("limits"))
         d = ForwardConfig()
         forwardConfig = ForwardConfig(
             connectPorts=self.get(forward, "forward.connect_ports", portSet, d.connectPorts, "a list of ports (1-65535)"),
@@ -343,7 +332,7 @@ class ConfigReader:
             maxOriginQueue=self.get(limits, "limits.max_origin_queue", count0, lim.maxOriginQueue, "a whole number >= 0"),
         )
         reverse = self.reverseConfig(data)
-        log = self.table(data, "log", {"access", "format", "listener", "request_id"})
+        log = self.table(data, "log", schema.known("log"))
         lc = LogConfig()
         logConfig = LogConfig(
             access=self.get(log, "log.access", logDestination, lc.access, "a file name, '-' or 'off'"),
@@ -351,7 +340,7 @@ class ConfigReader:
             requestId=self.get(log, "log.request_id", choice(REQUEST_ID_MODES), lc.requestId, ", ".join(REQUEST_ID_MODES)),
             listeners=self.listenerLogs(log, listen, tls),
         )
-        admin = self.table(data, "admin", {"listen"})
+        admin = self.table(data, "admin", schema.known("admin"))
         adminConfig = AdminConfig(
             listen=self.get(admin, "admin.listen", adminEndpoint, None, "an endpoint string"),
         )
@@ -384,7 +373,7 @@ class ConfigReader:
         entries: list[ListenerLog] = []
         seen: set[str] = set()
         for index, table in enumerate(
-            self.tables(log, "log.listener", {"listen", "access", "format"}, "log.listener")
+            self.tables(log, "log.listener", schema.known("log.listener"), "log.listener")
         ):
             key = f"log.listener[{index}]"
             endpoint = self.get(table, f"{key}.listen", listenEndpoint, None, "an endpoint string")
@@ -414,15 +403,11 @@ class ConfigReader:
         return tuple(entries)
 
     def reverseConfig(self, data: Mapping[str, Any]) -> ReverseConfig:
-        reverse = self.table(
-            data,
-            "reverse",
-            {"default", "trusted_proxies", "forward_proxy", "vhost", "dns_servers", "dns_min_ttl", "dns_max_ttl"},
-        )
+        reverse = self.table(data, "reverse", schema.known("reverse"))
         read = [
             self.vhostConfig(vhost, f"reverse.vhost[{index}]")
             for index, vhost in enumerate(
-                self.tables(reverse, "reverse.vhost", {"hosts", "route"}, "reverse.vhost")
+                self.tables(reverse, "reverse.vhost", schema.known("reverse.vhost"), "reverse.vhost")
             )
         ]
         owners: dict[str, str] = {}
@@ -488,7 +473,7 @@ class ConfigReader:
         read = [
             self.routeConfig(route, f"{key}.route[{index}]")
             for index, route in enumerate(
-                self.tables(data, f"{key}.route", _ROUTE_KEYS, "reverse.vhost.route")
+                self.tables(data, f"{key}.route", schema.known("reverse.vhost.route"), "reverse.vhost.route")
             )
         ]
         if not read:
@@ -555,7 +540,7 @@ class ConfigReader:
         C{client_key}, C{server_name}, C{verify}).
         """
         if isinstance(value, dict):
-            self.known(value, key, _ORIGIN_KEYS)
+            self.known(value, key, schema.known("reverse.vhost.route.origins"))
             if "url" not in value:
                 raise self.error(f"{key}.url", "missing: expected an origin URL")
             url = self.convert(value["url"], f"{key}.url", checkOriginURL, "an origin URL")
@@ -581,7 +566,7 @@ class ConfigReader:
         raise self.error(key, f"expected an origin URL or {{ url = ..., weight = N }}, got {value!r}")
 
     def healthCheckConfig(self, data: Mapping[str, Any], key: str) -> HealthCheckConfig:
-        check = self.table(data, key, {"path", "interval", "timeout", "rise", "fall", "host"})
+        check = self.table(data, key, schema.known("reverse.vhost.route.health_check"))
         d = HealthCheckConfig()
         return HealthCheckConfig(
             path=self.get(check, f"{key}.path", requestPath, d.path, "a path starting with '/'"),
@@ -593,12 +578,6 @@ class ConfigReader:
         )
 
 
-_ROUTE_KEYS = {
-    "prefix", "origins", "balance", "strip_prefix", "host_header",
-    "x_forwarded_for", "x_forwarded_proto", "x_forwarded_host", "forwarded",
-    "rewrite_redirects", "retries", "eject_for", "health_check", "proxy_protocol",
-}  # fmt: skip
-
 _DEFAULT_ORIGIN = OriginConfig(url="http://origin.invalid")
 """Holds the defaults of an origin's settings."""
 
@@ -606,8 +585,6 @@ _DEFAULT_ROUTE = RouteConfig(origins=(_DEFAULT_ORIGIN,))
 """Holds the defaults of a route's settings."""
 
 _TLS_KEYS = ("ca_file", "client_cert", "client_key", "server_name", "verify")
-
-_ORIGIN_KEYS = {"url", "weight", "proxy_protocol", *_TLS_KEYS}
 
 
 def _leaf(key: str) -> str:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from . import schema
 from .checks import (
     Problem,
     asTOML,
@@ -51,11 +52,16 @@ class CertificateConfig:
     """
     A certificate (with its chain) and its private key, both PEM files.
 
+    In a file, relative names are relative to the directory of the config
+    file; the files are read (and the key checked against the certificate)
+    when the configuration is loaded.
+
     @ivar cert: The certificate file; further certificates in it are sent as
         the chain.
     @ivar key: The private key file.
     @ivar hosts: The server names (SNI) it serves: exact names and
-        C{*.suffix} wildcards; empty for the default certificate.
+        C{*.suffix} wildcards; empty for the default certificate.  A name may
+        be listed by one certificate only.
     """
 
     cert: str = attrs.field(validator=valid(string, "a PEM file name"))
@@ -139,13 +145,17 @@ class TLSSettings:
 @attrs.frozen
 class TLSListener:
     """
-    A TLS listener that overrides some of the C{[tls]} table's settings.
+    A TLS listener that overrides some of the C{[tls]} table's settings: an
+    inline table C{{ endpoint = "...", min_version = "...", ciphers = "..." }}
+    in C{[tls] listen}.
 
-    @ivar endpoint: A plain Twisted server endpoint string (TLS is added on
-        top).
-    @ivar minVersion: See L{TLSSettings.minVersion}; C{None} for the
-        table's.
-    @ivar ciphers: See L{TLSSettings.ciphers}; C{None} for the table's.
+    @ivar endpoint: A plain Twisted server endpoint string (C{tcp:},
+        C{tcp6:}, C{unix:}; TLS is added on top).
+    @ivar minVersion: The oldest TLS version this listener accepts,
+        C{"1.2"} or C{"1.3"} (see L{TLSSettings.minVersion}); C{None}: the
+        C{[tls]} table's C{min_version}.
+    @ivar ciphers: This listener's OpenSSL cipher list for TLS 1.2 (see
+        L{TLSSettings.ciphers}); C{None}: the C{[tls]} table's C{ciphers}.
     """
 
     endpoint: str = attrs.field(validator=valid(_plainEndpoint, "an endpoint string"))
@@ -160,22 +170,26 @@ class TLSListener:
 @attrs.frozen
 class TLSConfig:
     """
-    TLS listeners: the same proxy as the plain listeners, over TLS.
+    TLS listeners: the same proxy as the plain listeners, over TLS, in either
+    mode.
 
-    @ivar listen: The TLS listeners: Twisted server endpoint strings (plain
-        TCP ones: TLS is added on top, e.g. C{tcp:8443:interface=127.0.0.1}),
-        or L{TLSListener}s where a listener has settings of its own.
-    @ivar defaultCertificate: Served to clients that send no server name,
-        or one no other certificate lists.
-    @ivar certificates: Certificates chosen by the client's server name.
-    @ivar redirectListen: Plain-HTTP endpoint strings where every request
-        is answered C{301} to the same host and target over https.
+    @ivar listen: The TLS listeners: plain Twisted server endpoint strings
+        that TLS is added on top of (e.g. C{tcp:8443:interface=127.0.0.1}; an
+        C{ssl:} endpoint is an error), or L{TLSListener}s (inline tables)
+        where a listener has settings of its own.
+    @ivar defaultCertificate: The certificate served to clients that send no
+        server name, or one no other certificate lists.
+    @ivar certificates: Certificates chosen by the client's server name
+        (SNI): exact names and C{*.suffix} wildcards.
+    @ivar redirectListen: Plain-HTTP endpoint strings where every request is
+        answered C{301} to the same host and target over https.
     @ivar redirectPort: The https port named in those redirects (omitted
         from the URL when 443).
     @ivar minVersion: The oldest TLS version accepted by listeners that do
-        not set their own: C{"1.2"} (default) or C{"1.3"}.
+        not set their own: C{"1.2"} or C{"1.3"}.
     @ivar ciphers: The OpenSSL cipher list for TLS 1.2 of listeners that do
-        not set their own (TLS 1.3 suites are OpenSSL's defaults).
+        not set their own (TLS 1.3 suites are OpenSSL's defaults); checked
+        with OpenSSL when the configuration is loaded.
     """
 
     listen: tuple[str | TLSListener, ...] = attrs.field(validator=_listenValidator)
@@ -238,19 +252,7 @@ def readTLS(reader: ConfigReader, data: Mapping[str, Any]) -> TLSConfig | None:
     """
     if "tls" not in data:
         return None
-    tls = reader.table(
-        data,
-        "tls",
-        {
-            "listen",
-            "default_certificate",
-            "certificate",
-            "redirect_listen",
-            "redirect_port",
-            "min_version",
-            "ciphers",
-        },
-    )
+    tls = reader.table(data, "tls", schema.known("tls"))
     none: tuple[str, ...] = ()
     listen = _listeners(reader, tls.get("listen"))
     redirectListen: tuple[str, ...] = none
@@ -269,7 +271,7 @@ def readTLS(reader: ConfigReader, data: Mapping[str, Any]) -> TLSConfig | None:
     certificates = tuple(
         _certificate(reader, element, f"tls.certificate[{index}]", base, True)
         for index, element in enumerate(
-            reader.tables(tls, "tls.certificate", {"hosts", "cert", "key"}, "tls.certificate")
+            reader.tables(tls, "tls.certificate", schema.known("tls.certificate"), "tls.certificate")
         )
     )
     owners: dict[str, str] = {}
@@ -305,7 +307,7 @@ def _listeners(reader: ConfigReader, value: Any) -> tuple[str | TLSListener, ...
     for index, element in enumerate(value):
         key = f"tls.listen[{index}]"
         if isinstance(element, dict):
-            reader.known(element, key, {"endpoint", "min_version", "ciphers"})
+            reader.known(element, key, schema.known("tls.listen"))
             if "endpoint" not in element:
                 raise reader.error(f"{key}.endpoint", "missing: expected an endpoint string")
             endpoint = reader.convert(
@@ -349,7 +351,7 @@ def _certificate(
 
     if not isinstance(value, dict):
         raise reader.error(key, "expected a table with cert and key")
-    reader.known(value, key, {"hosts", "cert", "key"} if withHosts else {"cert", "key"})
+    reader.known(value, key, schema.known("tls.certificate" if withHosts else "tls.default_certificate"))
     paths = []
     for name in ("cert", "key"):
         if name not in value:

@@ -141,21 +141,39 @@ def _instance(cls: type) -> Callable[[Any], Any]:
 @attrs.frozen
 class Timeouts:
     """
-    Every wait has a bound, in seconds.
+    Every wait has a bound, in seconds (fractions allowed).
 
-    @ivar connect: Establishing an origin connection (timeout: 504).
-    @ivar response: Origin silence while a response is awaited or streams
-        (before the head: 504; after it: the client connection is aborted).
-    @ivar idle: A client connection with no request in progress.
-    @ivar tunnelIdle: A CONNECT tunnel with no bytes either way.
-    @ivar header: Receiving one request head, from its first byte (a client
-        dripping a head slowly is answered 408 and closed).
-    @ivar drain: When the proxy stops (C{SIGTERM}): how long requests and
+    @ivar connect: How long to wait for a connection to an origin.  If the
+        connection fails (refused, or the name does not resolve) the client
+        gets 502; if it takes longer than this, 504.  For an C{https://}
+        origin the TLS handshake is part of the connection (it gets about a
+        second more).
+    @ivar response: How long an exchange may go without a byte moving to or
+        from the origin.  Before the response head it means 504 for the
+        client; after it, the client connection is aborted, because a
+        truncated body must never look complete.
+    @ivar idle: How long a client keep-alive connection may sit idle between
+        requests before the proxy closes it.  A connection closed for a
+        timeout whose close cannot finish (a client that takes none of the
+        bytes still to be sent) is aborted after this long again: no
+        connection is held forever.
+    @ivar tunnelIdle: How long a C{CONNECT} tunnel may carry no bytes in
+        either direction before the proxy closes it.
+    @ivar header: How long one request head may take to arrive, from its
+        first byte.  A client dripping a head slowly (slowloris) gets 408 and
+        is closed within this bound, however often it sends a byte.  On a TLS
+        listener the handshake must also complete within it (a stalled one is
+        dropped; after the handshake the connection is idle until a request
+        begins).
+    @ivar drain: When the proxy stops (C{SIGTERM}), how long requests and
         tunnels in progress may take to finish before they are cut.
-    @ivar drainDelay: When the proxy stops (C{SIGTERM}): how long it goes
-        on accepting and serving while C{/readyz} answers 503, before the
-        drain begins, so that a load balancer checking C{/readyz} stops
-        sending new connections before the listeners close (C{0}: none).
+    @ivar drainDelay: When the proxy stops (C{SIGTERM}), how long it first
+        goes on accepting and serving while C{/readyz} answers 503, before its
+        listeners close and the drain begins (C{0}: none).  Behind a load
+        balancer that checks C{/readyz}, make it longer than the time the
+        balancer takes to take an instance out (HAProxy: C{fall} x C{inter} +
+        C{timeout check}), so that no new connection is refused.  A second
+        C{SIGTERM} ends the wait at once.
     """
 
     connect: float = attrs.field(default=10.0, validator=_positive)
@@ -172,8 +190,10 @@ class PoolConfig:
     """
     The upstream keep-alive pool.
 
-    @ivar maxIdlePerOrigin: Idle connections kept per origin; more are closed.
-    @ivar idleExpiry: Seconds an idle connection is kept.
+    @ivar maxIdlePerOrigin: How many idle keep-alive connections to keep for
+        each origin; more are closed.
+    @ivar idleExpiry: How long, in seconds, an idle pooled connection is kept
+        before it is closed.
     """
 
     maxIdlePerOrigin: int = attrs.field(default=128, validator=_COUNT0)
@@ -183,22 +203,54 @@ class PoolConfig:
 @attrs.frozen
 class LimitsConfig:
     """
-    Limits on received heads.
+    Limits on received heads and bodies, and on connections.
 
-    @ivar maxRequestLine: Longest request-target (414 beyond).
-    @ivar maxHeaderBytes: Largest header section (431 beyond).
-    @ivar maxHeaderCount: Most header fields (431 beyond).
-    @ivar maxBodyBytes: Largest request body (413 beyond); C{0}: no limit.
-        Bodies are streamed, so this protects origins, not the proxy.
-    @ivar maxClientConnections: Open client connections per listener; at
-        the cap an idle keep-alive connection is closed to admit a new
-        client, and with none idle the listener stops accepting until one
-        closes.  C{None}: derived from the open-file limit (see
-        L{proxykit.relay.gate.connectionCap}).
-    @ivar maxOriginConnections: Open connections per origin; requests over
-        it wait in a queue.
+    @ivar maxRequestLine: The longest request line accepted, in bytes; a
+        longer one gets 414.
+    @ivar maxHeaderBytes: The largest header section accepted, in bytes; a
+        larger one gets 431.
+    @ivar maxHeaderCount: The most header fields accepted in one request;
+        more get 431.
+    @ivar maxBodyBytes: The largest request body passed on, in bytes (C{0}:
+        no limit).  A C{Content-Length} over it gets 413 before any origin is
+        contacted (also when the client waits for C{100 Continue}, so the
+        body is never sent); a chunked body that grows over it gets 413 (or,
+        once the response has begun, the connection closed) and the origin
+        connection is dropped.  Bodies are streamed, so this protects
+        origins rather than the proxy.
+    @ivar maxClientConnections: Open client connections per listener.  At
+        the cap, a new client is admitted by closing the keep-alive
+        connection that has been idle longest (between two requests, with
+        nothing of the next one received, or not yet sent its first request),
+        as nginx does.  A connection in the middle of a request, a response
+        or a tunnel is never closed for this; when every connection is busy,
+        the listener stops accepting (new connections wait in the kernel's
+        backlog) until one closes or becomes idle.  Reaching the cap,
+        stopping accepting, and the number of idle connections closed are
+        each logged once per episode (until the listener is back below three
+        quarters of its cap).
+
+        When a listener starts, the proxy raises its soft open-file limit
+        (C{RLIMIT_NOFILE}) to the hard limit and logs the result (a failure
+        is logged, and the old limit kept).  Without it (C{None}), each
+        listener's cap is C{(limit - 64) // 2}: each client connection may need a
+        connection to an origin, and 64 descriptors are kept for listeners,
+        log files and the rest (see L{proxykit.relay.gate.connectionCap}).
+        With a hard limit of 524288 that is 262112; with 1024, 480.  With
+        several listeners, or many idle pooled origin connections, set it so
+        that the listeners' caps together fit the limit.  The cap applies to
+        every listener of C{twistd proxykit} and to the factories
+        L{proxykit.forwardProxy} and L{proxykit.reverseProxy} return.  Such a
+        factory guards one listener: to listen on a second endpoint with the
+        same proxy, wrap its C{factory} attribute in another
+        C{proxykit.ListenerGate(gate.factory, cap)} (C{cap=None} derives the
+        cap as above).
+    @ivar maxOriginConnections: Open connections per origin (busy, idle and
+        connecting).  Requests beyond it wait for one to be released or
+        closed.
     @ivar maxOriginQueue: Requests that may wait for a connection to one
-        origin; beyond it: 503.
+        origin.  Beyond it, and for requests that waited longer than the
+        connect timeout, the client gets 503.
     """
 
     maxRequestLine: int = attrs.field(default=8192, validator=_COUNT1)
@@ -217,38 +269,66 @@ class ForwardConfig:
     """
     Forward-proxy policy.
 
-    @ivar connectPorts: Ports CONNECT may reach (default 443 only).
-    @ivar allowClients: Client networks (CIDR) that may use the proxy;
-        loopback only by default, so that the proxy is never an open relay
-        by accident.
-    @ivar allowPrivateDestinations: Whether loopback, private, link-local
-        and other special-purpose destinations (literal or resolved) are
-        allowed when the proxy listens beyond loopback (always allowed
-        when it listens on loopback only), whatever address the client
-        reached it on.
-    @ivar via: The pseudonym this proxy uses in C{Via}; a request that
-        already carries it has looped back (508).
-    @ivar allowTrace: Whether TRACE requests are forwarded (refused with 405
-        by default: TRACE echoes headers, cookies included).
-    @ivar authFile: An htpasswd file (bcrypt hashes only) whose users may use
-        the forward proxy (C{Proxy-Authorization: Basic}, 407 otherwise);
-        C{None}: no authentication.
+    @ivar connectPorts: The ports a C{CONNECT} request may name.  C{CONNECT}
+        to any other port gets 403.
+    @ivar allowClients: The client networks (CIDR) that may use the proxy.
+        Everyone else gets 403 for every request, so a proxy listening beyond
+        loopback is not an open relay by accident.  Clients on UNIX sockets
+        are always allowed.
+    @ivar allowPrivateDestinations: When the proxy listens on an address
+        other than loopback (any TCP listener without a loopback
+        C{interface=}, or a C{systemd:} one), requests and tunnels to
+        loopback, private, link-local, unspecified, multicast and reserved
+        addresses get 403 unless this is true: literal addresses, and every
+        address a name resolves to (so C{metadata.internal} resolving to
+        C{169.254.169.254} is refused too), whatever address the client
+        reached the proxy on.  On a loopback listener they are allowed.
+    @ivar via: The pseudonym this proxy adds to C{Via} (C{Via: 1.1
+        proxykit}).  A request whose C{Via} already names it has looped back
+        and gets 508.
+    @ivar allowTrace: C{TRACE} reflects the request's headers back,
+        credentials and cookies included, so it is refused with 405 unless
+        this is true.  C{OPTIONS} and C{TRACE} with C{Max-Forwards: 0} are
+        answered by the proxy itself; larger values are decremented on the
+        way (RFC 9110, section 7.6.2).
+    @ivar authFile: An htpasswd-style file (C{user:hash} per line;
+        C{htpasswd -B} makes them).  Forward-proxy requests (absolute-form and
+        C{CONNECT}) then need C{Proxy-Authorization: Basic}; without valid
+        credentials they get 407 with a C{Proxy-Authenticate} challenge.  Only
+        bcrypt hashes are accepted: plain text, crypt, MD5 and SHA-1 entries
+        make the file an error, reported with its line before anything
+        listens.  Credentials are checked in a thread, successes cached for
+        five minutes (keyed by a keyed hash of the header, never the
+        password), and never forwarded upstream; failures are logged with the
+        user name only.  C{None}: no authentication.
     @ivar authRealm: The realm named in the C{Proxy-Authenticate} challenge.
-    @ivar allowDestinations: Host patterns (C{example.com},
-        C{*.example.com}) and networks (C{10.0.0.0/8}) the proxy may
-        connect to; empty: anywhere (subject to the rest).
-    @ivar denyDestinations: Host patterns and networks it may not connect
-        to; networks are checked on every resolved address.
-    @ivar allowPorts: Ports absolute-form requests may reach; empty: any.
-    @ivar parent: A parent proxy, C{http://[user:password@]host[:port]},
-        that requests and tunnels are sent through; C{None}: direct.
+    @ivar allowDestinations: Host patterns (C{example.com}, C{*.example.com})
+        and networks (C{10.0.0.0/8}, C{2001:db8::/32}).  When given, a
+        destination must match by name, or one of its resolved addresses must
+        lie in an allowed network; anything else gets 403.  An allowed network
+        also overrides the private-address rule (C{allow_private_destinations})
+        for its addresses.  Empty: anywhere (subject to the rest).
+    @ivar denyDestinations: The same kinds of pattern, refused with 403.
+        Names are checked before resolution; networks are checked on literal
+        addresses and on every address a name resolves to, so a name pointing
+        at a denied address cannot be used to reach it.
+    @ivar allowPorts: The ports absolute-form requests may reach (C{CONNECT}
+        has C{connect_ports}); empty: any.
+    @ivar parent: A parent proxy, C{http://[user:password@]host[:port]}
+        (port 3128 by default; percent-encode C{@} and C{:} in credentials),
+        that requests and tunnels are sent through; C{None}: direct.  Requests
+        go to it in absolute form and tunnels through its own C{CONNECT}, with
+        C{Proxy-Authorization: Basic} when credentials are given (the client's
+        own credentials are never passed on).  Give each proxy of a chain its
+        own C{via} name, or the parent takes the request for a loop (508).
     @ivar parentFor: Host patterns and networks sent through the parent;
-        empty: every destination.
-    @ivar noParent: Exceptions (like C{no_proxy}): destinations reached
-        directly.
+        others go direct.  Empty: every destination.
+    @ivar noParent: Exceptions reached directly, like C{no_proxy}.
     @ivar caFile: A PEM bundle of the certificate authorities trusted for
-        absolute-form C{https://} targets instead of the system's trust
-        store.
+        absolute-form C{https://} targets (C{GET https://host/ HTTP/1.1}),
+        which the proxy fetches over its own TLS connection, instead of the
+        system's trust store.  C{CONNECT} tunnels are unaffected: there TLS
+        runs between the client and the origin.
     """
 
     connectPorts: frozenset[int] = attrs.field(default=frozenset({443}), validator=_PORTS)
@@ -318,18 +398,43 @@ class OriginTLS:
 @attrs.frozen
 class OriginConfig:
     """
-    One origin server of a route.
+    One origin server of a route: a URL string, or an inline table
+    C{{ url = "http://127.0.0.1:9002", weight = 2 }} in a file.
 
-    @ivar url: C{http://host[:port]}, C{https://host[:port]} or
-        C{unix:/path/to/socket}.
-    @ivar weight: Relative share of requests (1 or more).
-    @ivar caFile: See L{OriginTLS.caFile} (C{https} only).
-    @ivar clientCert: See L{OriginTLS.clientCert} (C{https} only).
-    @ivar clientKey: See L{OriginTLS.clientKey} (C{https} only).
-    @ivar serverName: See L{OriginTLS.serverName} (C{https} only).
-    @ivar verify: See L{OriginTLS.verify} (C{https} only).
-    @ivar proxyProtocol: One of L{PROXY_PROTOCOL_MODES}, overriding the
-        route's L{RouteConfig.proxyProtocol}; C{None}: the route's.
+    The TLS settings (C{caFile}, C{clientCert}, C{clientKey}, C{serverName},
+    C{verify}) may only be given for an C{https://} or C{srv+https://} origin
+    (anywhere else they are an error).  The files are read when the
+    configuration is loaded: a file that cannot be read is reported with its
+    line and key before anything listens.
+
+    @ivar url: The origin's URL: C{http://host[:port]} (port 80 by default, an
+        optional trailing C{/}, IPv6 in brackets), C{https://host[:port]}
+        (port 443 by default; spoken to over TLS) or C{unix:/absolute/path}.
+        An origin whose host is a name (not C{localhost}) is resolved through
+        DNS while the proxy runs, each address a member of the route;
+        C{srv+http://_service._proto.name} and C{srv+https://...} name the
+        members by SRV records, with their ports and weights.
+    @ivar weight: The origin's relative share of requests, 1 or more (each
+        address's, for an origin given by name; an SRV record's members take
+        the record's weight instead).
+    @ivar caFile: A PEM bundle of the certificate authorities to trust for
+        this origin's certificate, instead of the system's (see
+        L{OriginTLS.caFile}).
+    @ivar clientCert: A PEM certificate presented to an origin that asks for
+        a client certificate (mutual TLS); give C{clientKey} with it.
+    @ivar clientKey: The PEM private key of C{clientCert}; give both or
+        neither.
+    @ivar serverName: The name the origin's certificate must carry, also sent
+        as SNI; C{None}: the URL's host.  Useful for an origin addressed by IP
+        (C{https://10.0.0.5}) whose certificate names C{api.internal}.
+    @ivar verify: False accepts any certificate: expired, self-signed, for
+        any name.  Anyone on the path to the origin can then impersonate it
+        and read the traffic, so use it only for tests or on a network you
+        trust; a warning is logged when the route is built.  Prefer
+        C{caFile}.
+    @ivar proxyProtocol: One of L{PROXY_PROTOCOL_MODES}, this origin's PROXY
+        protocol setting, overriding the route's
+        (L{RouteConfig.proxyProtocol}); C{None}: the route's.
     """
 
     url: str = attrs.field(validator=valid(checkOriginURL, "an origin URL"))
@@ -379,13 +484,16 @@ class HealthCheckConfig:
     """
     Active health checks of a route's origins (opt-in).
 
-    @ivar path: The path requested with GET.
-    @ivar interval: Seconds between checks of one origin.
-    @ivar timeout: Seconds a check may take; longer counts as a failure.
+    @ivar path: The path requested with C{GET}, starting with C{/}; it may
+        have a query.
+    @ivar interval: Seconds between two checks of one origin.
+    @ivar timeout: Seconds a check may take: one that has no response head
+        within this time fails.  A status from 200 to 399 is a success;
+        anything else fails.
     @ivar rise: Consecutive successes that bring a down origin back.
     @ivar fall: Consecutive failures that take an up origin out.
-    @ivar host: The C{Host} sent with checks (default: the origin's
-        address).
+    @ivar host: The C{Host} sent with checks: a host name or IP literal,
+        optionally with C{:port}; C{None}: the origin's address.
     """
 
     path: str = attrs.field(default="/", validator=valid(requestPath, "a path starting with '/'"))
@@ -404,29 +512,54 @@ class RouteConfig:
     """
     A path prefix inside a virtual host, and where its requests go.
 
-    @ivar prefix: The path prefix (C{"/"} matches everything); the longest
-        matching prefix of a vhost wins.
-    @ivar origins: Where requests go.
-    @ivar balance: One of L{BALANCE_POLICIES}.
-    @ivar stripPrefix: Remove the prefix from the path sent to the origin.
-    @ivar hostHeader: C{"pass"} sends the client's C{Host}; C{"origin"} sends
-        the origin's own host and port.
-    @ivar xForwardedFor: Add C{X-Forwarded-For}.
-    @ivar xForwardedProto: Add C{X-Forwarded-Proto}.
-    @ivar xForwardedHost: Add C{X-Forwarded-Host}.
-    @ivar forwarded: Add RFC 7239 C{Forwarded}.
-    @ivar rewriteRedirects: Rewrite C{Location} and C{Content-Location} that
-        point at the origin so they point at the public address.
-    @ivar retries: How many other origins an idempotent request that failed
-        before any byte was sent may be retried on.
-    @ivar ejectFor: Seconds an origin that refused a connection or timed out
-        is taken out (doubling on repeated failures, up to 8 times this).
-    @ivar healthCheck: Active checks, or C{None}.
-    @ivar proxyProtocol: C{"v1"} or C{"v2"}: write a PROXY protocol header
-        (as HAProxy's C{send-proxy} / C{send-proxy-v2}) first on each new
-        connection to the route's origins, carrying the address of the
-        client whose request opened it; C{"off"}: none.  An origin's own
-        setting overrides it.
+    @ivar prefix: The path prefix this route serves, starting with C{/},
+        without spaces, C{?} or C{#} (C{"/"} matches everything).  The longest
+        matching prefix of the vhost wins; prefixes match whole segments
+        (C{/api} matches C{/api/x}, not C{/apix}).  Two routes of one vhost
+        may not have the same prefix.
+    @ivar origins: Where requests go: origin URLs, or inline tables with an
+        origin's settings (L{OriginConfig}).
+    @ivar balance: How requests are spread over the origins, one of
+        L{BALANCE_POLICIES}: C{"round_robin"} (smooth, weighted),
+        C{"least_outstanding"} (fewest requests in flight per unit of weight)
+        or C{"random_two"} (the better of two weighted random picks).
+    @ivar stripPrefix: Remove the prefix from the path sent to the origin
+        (C{/api/x} is sent as C{/x}).
+    @ivar hostHeader: The C{Host} sent to the origin: C{"pass"} sends the
+        client's, C{"origin"} the origin's own C{host:port} (C{localhost} for
+        a UNIX socket).
+    @ivar xForwardedFor: Add the client's address to C{X-Forwarded-For}.
+    @ivar xForwardedProto: Send C{X-Forwarded-Proto} (C{http} or C{https}).
+    @ivar xForwardedHost: Send the C{Host} the client asked for in
+        C{X-Forwarded-Host}.
+    @ivar forwarded: Add an RFC 7239 C{Forwarded} element (C{for}, C{proto},
+        C{host}).
+    @ivar rewriteRedirects: Rewrite C{Location} and C{Content-Location}
+        values that point at the origin so that they point at the address the
+        client used (putting back a stripped prefix).
+    @ivar retries: How many other origins an idempotent request without a
+        body may be tried on when connecting to an origin was refused or timed
+        out (before any byte was sent).
+    @ivar ejectFor: Seconds an origin that refused a connection, timed out or
+        closed without answering is left out of the route; doubled on each
+        further consecutive failure, up to eight times this.
+    @ivar healthCheck: Active health checks of the route's origins
+        (L{HealthCheckConfig}), or C{None}: none.
+    @ivar proxyProtocol: C{"v1"} (text) or C{"v2"} (binary): each new
+        connection to the route's origins starts with a PROXY protocol header,
+        as HAProxy's C{send-proxy} and C{send-proxy-v2} write it, naming the
+        client whose request opened the connection (the address a C{haproxy:}
+        listener was given, else the TCP peer) and the address it connected
+        to; over TLS the header comes before the handshake.  C{"off"}: none.
+        A client on a UNIX socket is sent as C{PROXY UNKNOWN} (v1) or a
+        C{LOCAL} header (v2), and so are the route's health checks.  Such a
+        connection then carries only that client's requests: the pool keeps
+        it for that client, closes it when the client leaves, and the
+        per-origin connection limit counts per client.  Only for origins that
+        expect the header (nginx C{listen ... proxy_protocol}, HAProxy
+        C{accept-proxy}, Twisted C{haproxy:} endpoints): any other origin
+        would take it for a malformed request.  An origin's own setting
+        overrides it.
     """
 
     origins: tuple[OriginConfig, ...] = attrs.field(
@@ -468,9 +601,14 @@ class VhostConfig:
     """
     A virtual host: the names it answers to and its routes.
 
-    @ivar hosts: Exact names (C{app.example.test}), wildcards
-        (C{*.example.test}, any depth of subdomain), IP literals.
-    @ivar routes: Its routes, any order (longest prefix wins).
+    @ivar hosts: The names this vhost answers to (not empty).  Each is an
+        exact name (C{app.example.test}), a wildcard (C{*.example.test}: any
+        subdomain, at any depth, but not C{example.test} itself), an IPv4
+        literal (C{127.0.0.1}) or an IPv6 literal (C{[::1]} or C{::1}).  No
+        ports, no schemes, ASCII only.  Matching ignores case, the request's
+        port and a trailing dot.  A host may belong to one vhost only.
+    @ivar routes: The vhost's routes (not empty), any order: the longest
+        matching prefix wins.
     """
 
     hosts: tuple[str, ...] = attrs.field(
@@ -498,19 +636,29 @@ class ReverseConfig:
     Reverse-proxy settings.
 
     @ivar vhosts: The virtual hosts.
-    @ivar default: A host name of one of the vhosts that serves requests for
-        unknown hosts; C{None} answers them 421.
-    @ivar trustedProxies: Networks (CIDR) whose forwarding headers are kept
-        and appended to; from anyone else they are replaced.
-    @ivar forwardProxy: Also act as a forward proxy on the same listener
-        (absolute-form and CONNECT go to the forward router).
-    @ivar dnsServers: The DNS servers that resolve origins given by name
-        (C{"address[:port]"}); empty: those of C{/etc/resolv.conf}.
-    @ivar dnsMinTtl: Seconds: an origin name is resolved again no sooner
-        than this after an answer, whatever its TTL (and this long after a
-        failed resolution).
-    @ivar dnsMaxTtl: Seconds: an origin name is resolved again no later
-        than this after an answer, whatever its TTL.
+    @ivar default: An exact host name (not a wildcard) of one of the vhosts.
+        Requests whose host no vhost names, and requests without C{Host}, are
+        served by that vhost.  C{None}: they get C{421 Misdirected Request}.
+    @ivar trustedProxies: Clients in these networks (CIDR) are trusted
+        proxies: the C{X-Forwarded-*} and C{Forwarded} fields they send are
+        kept and appended to.  From any other client those fields are removed
+        before proxykit adds its own.  A bare address (C{"10.0.0.1"}) is a
+        network of one.
+    @ivar forwardProxy: Also act as a forward proxy on the same listeners:
+        absolute-form requests and C{CONNECT} go to the forward router,
+        governed by the forward settings; origin-form requests go to the
+        vhosts.  When false, C{CONNECT} gets 405 and an absolute-form request
+        can only reach a vhost.
+    @ivar dnsServers: The DNS servers that resolve origins given by host name
+        or by SRV records, asked in turn: C{"address"} or C{"address:port"}
+        (port 53 by default), the address an IPv4 literal or an IPv6 literal
+        in brackets (C{"[::1]:5353"}); empty: the C{nameserver} lines of
+        C{/etc/resolv.conf}.  The hosts file is not read.
+    @ivar dnsMinTtl: Seconds: a name is resolved again no sooner than this
+        after an answer, however short its TTL (Consul answers with TTL 0),
+        and this long after a failed resolution.
+    @ivar dnsMaxTtl: Seconds: a name is resolved again no later than this
+        after an answer, however long its TTL.
     """
 
     vhosts: tuple[VhostConfig, ...] = attrs.field(
@@ -577,8 +725,8 @@ class ListenerLog:
     One listener's own access log (a C{[[log.listener]]} table): requests
     that arrive through it are logged here instead of in the global log.
 
-    @ivar listen: The listener's endpoint string, as in C{listen} (or
-        C{[tls] listen}).
+    @ivar listen: The listener's endpoint string: one of those of C{listen}
+        or C{[tls] listen} (or C{redirect_listen}), once each.
     @ivar access: As L{LogConfig.access}; C{None} (C{"off"}): nothing is
         logged for this listener.
     @ivar format: As L{LogConfig.format}.
@@ -594,19 +742,28 @@ class LogConfig:
     """
     The access log (the C{[log]} table).
 
-    @ivar access: Where the access log goes: C{"-"} (standard output) or a
-        file name; C{None} (or C{"off"}, which becomes C{None}): no access
-        log (but for the listeners that have their own).
-    @ivar format: C{"combined"} (the Combined Log Format), C{"json"} (one
-        JSON object a line) or a format string naming fields
-        (C{"$client_addr $status $request_time"}; see
-        L{proxykit.config.logformat.parseFormat}).
+    @ivar access: Where the access log goes: a file name (opened for
+        appending, created with mode C{0640} if missing; reopened on
+        C{SIGUSR1} and C{SIGHUP}), C{"-"} for standard output, or C{"off"}
+        (the same as leaving it out; C{None} in Python, which C{"off"}
+        becomes): no access log, and no per-request record at all (but for
+        the listeners that have their own).  A file that cannot be opened stops the start with one line
+        naming it.
+    @ivar format: C{"combined"}: the Combined Log Format of Apache and nginx;
+        C{"json"}: one JSON object a line with every field; or a format
+        string naming fields as C{$name} or C{${name}} (C{$$} is a dollar
+        sign), e.g. C{"$client_addr $status $request_time"} (see
+        L{proxykit.config.logformat.parseFormat}).  An unknown field name is
+        an error naming the file, line and key.
     @ivar listeners: Listeners with their own access log (L{ListenerLog}).
-    @ivar requestId: Each request's C{X-Request-Id}: C{"keep"} the client's
-        when well-formed (else generate one), keep it only from
-        C{"trusted"} proxies (L{ReverseConfig.trustedProxies}), always
-        C{"generate"} one, or C{"off"} (no id); see
-        L{proxykit.policy.requestid}.
+    @ivar requestId: Each request's id, its C{X-Request-Id}, which the origin
+        gets (in both modes), the access log writes (C{request_id}), error
+        responses show and refusal and failure log lines name.  C{"keep"}:
+        the client's, when it is a token of 1 to 128 characters, else a new
+        one (32 hex digits); C{"trusted"}: the client's only from trusted
+        proxies (L{ReverseConfig.trustedProxies}); C{"generate"}: always a new
+        one; C{"off"}: no id, and the client's field passes untouched (see
+        L{proxykit.policy.requestid}).
     """
 
     access: str | None = _accessField()
@@ -654,12 +811,14 @@ def _loopbackByDefault(value: Any) -> Any:
 @attrs.frozen
 class AdminConfig:
     """
-    The admin listener (the C{[admin]} table): C{/metrics}, C{/healthz},
-    C{/readyz} and C{/status}.
+    The admin listener (the C{[admin]} table): C{/metrics} (Prometheus),
+    C{/healthz}, C{/readyz} and C{/status}.
 
     @ivar listen: Its endpoint string, or C{None} (the default): no admin
-        listener.  A C{tcp:PORT} without C{interface=} binds 127.0.0.1
-        (C{:interface=127.0.0.1} is added).
+        listener.  A C{tcp:} endpoint without C{interface=} binds 127.0.0.1
+        (C{"tcp:9901"} is C{"tcp:9901:interface=127.0.0.1"}); a bare port
+        number is an error.  A port in use stops the start like a proxy
+        listener's.
     """
 
     listen: str | None = attrs.field(
@@ -674,13 +833,30 @@ class ProxyConfig:
     """
     Everything C{twistd proxykit} needs.
 
-    @ivar listen: Twisted server endpoint strings.
+    @ivar listen: Twisted server endpoint strings to accept client
+        connections on, as for C{--listen} (C{tcp:8080:interface=127.0.0.1},
+        C{unix:/run/proxykit.sock}, C{systemd:domain=INET:index=0},
+        C{haproxy:tcp:8080}); a bare port number is an error.
+    @ivar forward: Forward-proxy policy (the C{[forward]} table).
+        C{twistd proxykit reverse} uses it only for a combined listener
+        (C{reverse.forward_proxy}).
+    @ivar reverse: Virtual hosts and reverse-proxy settings (the
+        C{[reverse]} table); C{twistd proxykit forward} ignores it.
+    @ivar timeouts: The timeouts (the C{[timeouts]} table).
+    @ivar pool: The upstream keep-alive pool (the C{[pool]} table).
+    @ivar limits: Limits on heads, bodies and connections (the C{[limits]}
+        table).
     @ivar tls: TLS listeners and their certificates (the C{[tls]} table),
         or C{None}.
     @ivar log: The access log (the C{[log]} table).
     @ivar admin: The admin listener (the C{[admin]} table).
-    @ivar workers: How many worker processes serve the listeners (the
-        top-level C{workers} key; 1: this process serves them itself).
+    @ivar workers: How many worker processes serve the listeners (a
+        top-level key: write it above the first table); C{"auto"} in a file
+        is one per CPU this process may run on; 1: this process serves them
+        itself.  With more than one, a supervisor binds every listener and the
+        admin listener, then starts the workers, which share the listening
+        sockets; only C{tcp:} and C{tcp6:} listeners (plain or in C{[tls]
+        listen}) can be shared.  Read only at start.
     """
 
     listen: tuple[str, ...] = attrs.field(
