@@ -83,7 +83,8 @@ class Checkout:
     def __init__(self, top: str, files: Iterable[str], ports: Iterable[int]) -> None:
         """
         @param files: Paths under C{examples/} to copy (and rewrite), such as
-            C{"tutorial/two-sites.toml"}.
+            C{"tutorial/two-sites.toml"}; the other files of their
+            directories are linked.
         @param ports: The fixed ports those files name, each moved to a free
             one everywhere it appears.
         """
@@ -104,6 +105,11 @@ class Checkout:
             with open(target, "w") as f:
                 f.write(text)
             os.chmod(target, os.stat(os.path.join(EXAMPLES, path)).st_mode)
+        for directory in copied:
+            for name in os.listdir(os.path.join(EXAMPLES, directory)):
+                target = os.path.join(top, "examples", directory, name)
+                if not os.path.exists(target):
+                    os.symlink(os.path.join(EXAMPLES, directory, name), target)
         bin = os.path.join(top, ".venv", "bin")
         os.makedirs(bin)
         python = shlex.quote(sys.executable)
@@ -117,7 +123,12 @@ class Checkout:
             os.path.join(top, "dev.sh"),
             'VENV=.venv\ncase "$1" in start) shift; ' + _devStartCommand() + ";; esac\nexit 2",
         )
-        self.environment = dict(clientEnvironment(), PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
+        # Where the steps' own temporary files go ("${TMPDIR:-/tmp}/...").
+        os.makedirs(os.path.join(top, "tmp"))
+        self.environment = dict(clientEnvironment(),
+            PYTHONPATH=ROOT,
+            PYTHONUNBUFFERED="1",
+            TMPDIR=os.path.join(top, "tmp"),)
 
     def movePorts(self, text: str) -> str:
         """

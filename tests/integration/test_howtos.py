@@ -8,11 +8,14 @@ are checked for form instead.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import attrs
 from twisted.internet.threads import deferToThread
+from twisted.trial.unittest import SkipTest
 
 from ._subprocess import Child
 from .test_tutorials import ORIGIN_READY, PROXY_READY, TutorialTestCase, needs
@@ -86,6 +89,21 @@ class Logged:
     pattern: str
 
 
+@attrs.frozen
+class Written:
+    """
+    Not a step of the file: wait until the file C{path} (in the checkout)
+    has at least C{count} lines, as a server writes them in its own time.
+    """
+
+    path: str
+    count: int = 1
+
+
+WRITE_TIMEOUT = 10.0
+"""Seconds a server may take to write a file's lines."""
+
+
 Walk = Sequence[tuple[str, Any]]
 
 
@@ -102,7 +120,7 @@ class HowtoTestCase(TutorialTestCase):
         """
         checkout = self.checkout([f"howto/{name}.sh", *files], list(ports))
         steps = checkout.steps(f"howto/{name}.sh")
-        walked = [step for step, action in walk if not isinstance(action, (Stop, Logged))]
+        walked = [step for step, action in walk if not isinstance(action, (Stop, Logged, Written))]
         self.assertEqual(walked, list(steps), f"{name}.sh: the steps walked are not the file's")
 
         def run() -> None:
@@ -116,6 +134,8 @@ class HowtoTestCase(TutorialTestCase):
                     checkout.children.remove(child)
                 elif isinstance(action, Logged):
                     servers[action.step].waitForLine(action.pattern)
+                elif isinstance(action, Written):
+                    self.waitForLines(os.path.join(checkout.top, action.path), action.count)
                 elif isinstance(action, Form):
                     self.assertRegex(steps[step], action.pattern)
                 else:
@@ -132,6 +152,20 @@ class HowtoTestCase(TutorialTestCase):
                             self.assertRegex(result.stdout, pattern, where)
 
         return deferToThread(run)
+
+    def waitForLines(self, path: str, count: int) -> None:
+        """
+        Wait, at most L{WRITE_TIMEOUT} seconds, until C{path} has C{count}
+        lines.
+        """
+        deadline = time.monotonic() + WRITE_TIMEOUT
+        while True:
+            lines = open(path).read().splitlines() if os.path.exists(path) else []
+            if len(lines) >= count:
+                return
+            if time.monotonic() > deadline:
+                self.fail(f"{path}: {len(lines)} lines after {WRITE_TIMEOUT}s, not {count}")
+            time.sleep(0.05)
 
 
 class AccessControlTests(HowtoTestCase):
@@ -265,5 +299,143 @@ class HealthCheckTests(HowtoTestCase):
                 ("origin-examples", Stop("origin-examples")),
                 ("proxy", Logged("proxy", r"origin http://127\.0\.0\.1:\d+ is down after 2 failed health checks")),
                 ("curl", Output("      4 href=\"conf.py\"\n")),
+            ],
+        )
+
+
+class WebSocketTests(HowtoTestCase):
+    """
+    C{docs/howto/websocket.rst}.
+    """
+
+    def test_steps(self) -> Any:
+        """
+        A WebSocket message sent through the proxy is echoed by the origin,
+        which received the handshake with the proxy's C{Via}.
+        """
+        try:
+            import websockets  # noqa: F401
+        except ImportError:
+            raise SkipTest("websockets is not installed (pip install '.[test]')")
+        return self.walk(
+            "websocket",
+            ["howto/websocket.toml"],
+            [8000, 9001],
+            [
+                ("install", Form(r"^\.venv/bin/pip install websockets\n$")),
+                ("check", Ok((r"ok \(reverse mode\)",))),
+                ("origin", Serve(r"echo server listening on")),
+                ("proxy", Serve()),
+                ("send", Output("hello (via 1.1 proxykit)\n")),
+            ],
+        )
+
+
+class TLSTests(HowtoTestCase):
+    """
+    C{docs/howto/tls.rst}.
+    """
+
+    def test_steps(self) -> Any:
+        """
+        curl, trusting the certificate the page makes, reaches the proxy
+        over TLS, and the proxy reaches the HTTPS origin (verifying it);
+        plain HTTP to the TLS port gets a 400 saying to use https.
+        """
+        needs("curl", "openssl")
+        return self.walk(
+            "tls",
+            ["howto/tls.toml"],
+            [8443, 9443],
+            [
+                ("certificate", Ok()),
+                ("check", Ok((r"ok \(reverse mode\)", r"\(TLS\)"))),
+                ("origin", Serve(r"^ACCEPT")),
+                ("proxy", Serve()),
+                ("curl", Ok((r"^New, TLSv1\.[23], Cipher is ",))),
+                ("plain-refused", Ok((r"^400 Bad Request: plain HTTP was sent to a TLS port; use https://",))),
+            ],
+        )
+
+
+class AccessLogTests(HowtoTestCase):
+    """
+    C{docs/howto/access-log.rst}.
+    """
+
+    def test_steps(self) -> Any:
+        """
+        curl's request through the proxy is a line of the access log in the
+        Combined Log Format; after the file is moved away, C{SIGUSR1} makes
+        the proxy reopen it by name.
+        """
+        needs("curl")
+        combined = r'^127\.0\.0\.1 - - \[[^]]+\] "GET http://127\.0\.0\.1:\d+/ HTTP/1\.1" 200 \d+ "-" "curl/'
+        return self.walk(
+            "access-log",
+            ["howto/access-log.toml"],
+            [8080, 9001],
+            [
+                ("check", Ok((r"ok \(forward mode\)",))),
+                ("origin", Serve(ORIGIN_READY)),
+                ("proxy", Serve()),
+                ("curl", Output("")),
+                ("proxy", Written("access.log")),
+                ("tail", Ok((combined,))),
+                ("rotate", Output("")),
+                ("proxy", Logged("proxy", r"reopened the access log")),
+            ],
+        )
+
+
+class MetricsTests(HowtoTestCase):
+    """
+    C{docs/howto/metrics.rst}.
+    """
+
+    def test_steps(self) -> Any:
+        """
+        After a request through the proxy, the admin listener's metrics
+        count it, and C{/readyz} says the proxy is ready.
+        """
+        needs("curl")
+        return self.walk(
+            "metrics",
+            ["howto/metrics.toml"],
+            [8080, 9001, 9900],
+            [
+                ("check", Ok((r"ok \(forward mode\)",))),
+                ("origin", Serve(ORIGIN_READY)),
+                ("proxy", Serve()),
+                ("curl", Ok((r'(?m)^proxykit_requests_total\{.*code_class="2xx".*\} 1\.0$', r"(?m)^ready$"))),
+            ],
+        )
+
+
+class ReloadTests(HowtoTestCase):
+    """
+    C{docs/howto/reload.rst}.
+    """
+
+    def test_steps(self) -> Any:
+        """
+        After the copy of the configuration is edited and the proxy gets
+        C{SIGHUP}, it logs the reload and requests reach the new origin.
+        """
+        needs("curl")
+        return self.walk(
+            "reload",
+            ["howto/reload.toml"],
+            [8000, 9001, 9002],
+            [
+                ("copy", Output("")),
+                ("origin-docs", Serve(ORIGIN_READY)),
+                ("origin-examples", Serve(ORIGIN_READY)),
+                ("proxy", Serve()),
+                ("curl-before", Output('href="conf.py"\n')),
+                ("edit", Ok((r"ok \(reverse mode\)",))),
+                ("reload", Output("")),
+                ("proxy", Logged("proxy", r"reloaded the configuration from .*proxykit-reload\.toml: .*origins \+http://127\.0\.0\.1:\d+")),
+                ("curl-after", Output('href="forward.toml"\n')),
             ],
         )
