@@ -19,8 +19,10 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable, Mapping
 
 from ._servers import clientEnvironment
@@ -70,14 +72,15 @@ def _devStartCommand() -> str:
 class Checkout:
     """
     A temporary directory laid out like a checkout after C{./dev.sh start}:
-    C{docs} and the shipped examples are the working tree's (linked), the
-    example files named are copied with their ports moved, and C{.venv/bin}
-    and C{dev.sh} run this working tree.
+    C{docs}, C{README.md} and the shipped examples are the working
+    tree's (linked), the example files named are copied with their ports
+    moved, and C{.venv/bin} and C{dev.sh} run this working tree.
 
     @ivar top: The directory.
     @ivar ports: Each port the copied files name, and the free port it was
         moved to.
     @ivar children: The servers started, stopped by L{stop}.
+    @ivar tmp: The steps' C{TMPDIR}, removed by L{stop}.
     """
 
     def __init__(self, top: str, files: Iterable[str], ports: Iterable[int]) -> None:
@@ -92,7 +95,8 @@ class Checkout:
         self.ports = {port: freePort() for port in ports}
         self.children: list[Child] = []
         os.makedirs(os.path.join(top, "examples"))
-        os.symlink(os.path.join(ROOT, "docs"), os.path.join(top, "docs"))
+        for name in ("docs", "README.md"):
+            os.symlink(os.path.join(ROOT, name), os.path.join(top, name))
         copied = {path.split("/")[0] for path in files}
         for name in os.listdir(EXAMPLES):
             if name not in copied and name != "certs":
@@ -123,12 +127,13 @@ class Checkout:
             os.path.join(top, "dev.sh"),
             'VENV=.venv\ncase "$1" in start) shift; ' + _devStartCommand() + ";; esac\nexit 2",
         )
-        # Where the steps' own temporary files go ("${TMPDIR:-/tmp}/...").
-        os.makedirs(os.path.join(top, "tmp"))
+        # Where the steps' own temporary files go ("${TMPDIR:-/tmp}/..."):
+        # a short name, as UNIX socket paths (the workers' own) are short.
+        self.tmp = tempfile.mkdtemp(prefix="proxykit-steps-")
         self.environment = dict(clientEnvironment(),
             PYTHONPATH=ROOT,
             PYTHONUNBUFFERED="1",
-            TMPDIR=os.path.join(top, "tmp"),)
+            TMPDIR=self.tmp,)
 
     def movePorts(self, text: str) -> str:
         """
@@ -177,7 +182,9 @@ class Checkout:
 
     def stop(self) -> None:
         """
-        Stop every server started, the last first.
+        Stop every server started, the last first, and remove the steps'
+        temporary directory.
         """
         while self.children:
             self.children.pop().stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)

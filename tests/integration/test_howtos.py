@@ -439,3 +439,135 @@ class ReloadTests(HowtoTestCase):
                 ("curl-after", Output('href="forward.toml"\n')),
             ],
         )
+
+
+class WorkersTests(HowtoTestCase):
+    """
+    C{docs/howto/workers.rst}.
+    """
+
+    def test_steps(self) -> Any:
+        """
+        C{proxykit check} says two workers run; both start, the request is
+        served, and the metrics show both workers up.
+        """
+        needs("curl")
+        return self.walk(
+            "workers",
+            ["howto/workers.toml"],
+            [8080, 9001, 9900],
+            [
+                ("check", Ok((r"(?m)^workers: 2 ",))),
+                ("origin", Serve(ORIGIN_READY)),
+                ("proxy", Serve(r"worker 1: .*proxykit started")),
+                ("proxy", Logged("proxy", r"worker 2: .*proxykit started")),
+                (
+                    "curl",
+                    Output(
+                        "200\n"
+                        "proxykit_workers 2.0\n"
+                        'proxykit_worker_up{worker="1"} 1.0\n'
+                        'proxykit_worker_up{worker="2"} 1.0\n'
+                    ),
+                ),
+            ],
+        )
+
+
+class ProxyProtocolTests(HowtoTestCase):
+    """
+    C{docs/howto/proxy-protocol.rst}, with C{examples/haproxy/proxykit-a.toml}.
+    """
+
+    def test_steps(self) -> Any:
+        """
+        A request that starts with a PROXY header is served through the
+        origin's PROXY listener; one without is closed unanswered; the
+        access log names the client the header named.
+        """
+        needs("curl")
+        return self.walk(
+            "proxy-protocol",
+            ["haproxy/proxykit-a.toml"],
+            [8001, 9001, 9101],
+            [
+                ("check", Ok((r"ok \(reverse mode\)", r"haproxy:tcp:\d+:interface=127\.0\.0\.1"))),
+                ("origin", Serve(r"Site \(PROXY\) starting on")),
+                ("proxy", Serve()),
+                ("curl", Output("200\n")),
+                ("curl-without", Fails(r"Empty reply from server")),
+                ("proxy", Written("proxykit-a-access.log")),
+                ("log", Ok((r"^127\.0\.0\.1 \d+ GET /README\.md 200 [0-9a-f]{32}$",))),
+                ("haproxy", Form(r"^haproxy -db -f examples/haproxy/haproxy\.cfg\n$")),
+            ],
+        )
+
+
+class SystemdTests(HowtoTestCase):
+    """
+    C{docs/howto/systemd.rst}, with the files of C{examples/systemd/}.
+    """
+
+    def test_steps(self) -> Any:
+        """
+        Under C{systemd-socket-activate}, the first connection starts the
+        forward proxy on the socket it is given, which refuses a loopback
+        destination (it cannot know it listens on loopback only); its admin
+        listener then says it is ready.  The installation and the
+        C{systemctl} commands are checked for form.
+        """
+        needs("curl", "systemd-socket-activate")
+        return self.walk(
+            "systemd",
+            ["systemd/forward.toml"],
+            [3128, 9001, 9901],
+            [
+                ("try", Serve(r"Listening on 127\.0\.0\.1:\d+ as 3")),
+                ("try-curl", Output("403\nready\n")),
+                (
+                    "install",
+                    Form(
+                        r"(?s)^sudo python3 -m venv /opt/proxykit\n.*"
+                        r"install -D -m 0644 examples/systemd/forward\.toml /etc/proxykit/forward\.toml\n.*"
+                        r"examples/systemd/proxykit-forward\.socket examples/systemd/proxykit-forward\.service /etc/systemd/system/\n"
+                        r"sudo systemctl daemon-reload\n"
+                        r"sudo systemctl enable --now proxykit-forward\.socket proxykit-forward\.service\n$"
+                    ),
+                ),
+                ("status", Form(r"^systemctl status proxykit-forward\.socket proxykit-forward\.service\n")),
+                ("reload", Form(r"^sudo systemctl reload proxykit-forward\njournalctl -u proxykit-forward ")),
+            ],
+        )
+
+
+class KubernetesTests(HowtoTestCase):
+    """
+    C{docs/howto/kubernetes.rst}, with the files of C{examples/kubernetes/}.
+    """
+
+    def test_steps(self) -> Any:
+        """
+        The configuration the ConfigMap carries passes C{proxykit check};
+        the commands that need a cluster are checked for form.
+        """
+        try:
+            import yaml  # noqa: F401
+        except ImportError:
+            raise SkipTest("PyYAML is not installed (pip install '.[test]')")
+        return self.walk(
+            "kubernetes",
+            [],
+            [],
+            [
+                ("check", Ok((r"ok \(reverse mode\)", r"www\.example\.com"))),
+                (
+                    "deploy",
+                    Form(
+                        r"^docker build -f examples/kubernetes/Dockerfile -t proxykit:latest \.\n"
+                        r"kubectl apply -f examples/kubernetes/\n"
+                        r"kubectl rollout status deployment/proxykit\n$"
+                    ),
+                ),
+                ("verify", Form(r"^kubectl port-forward service/proxykit 8080:80 &\n")),
+            ],
+        )
