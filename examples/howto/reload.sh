@@ -4,6 +4,7 @@
 # tests/integration/test_howtos.py runs every step, on free ports.
 
 # [start copy]
+.venv/bin/proxykit check examples/howto/reload.toml
 cp examples/howto/reload.toml "${TMPDIR:-/tmp}/proxykit-reload.toml"
 # [end copy]
 

@@ -40,6 +40,10 @@ curl --cacert examples/certs/localhost.pem -p -x http://127.0.0.1:8080 https://l
 curl -i -p -x http://127.0.0.1:8080 https://localhost:25/
 # [end curl-refused]
 
+# [start browser]
+chromium --user-data-dir="$(mktemp -d)" --proxy-server=http://127.0.0.1:8080 http://127.0.0.1:9001/
+# [end browser]
+
 # [start environment]
 export http_proxy=http://127.0.0.1:8080 https_proxy=http://127.0.0.1:8080
 export HTTP_PROXY=$http_proxy HTTPS_PROXY=$https_proxy
@@ -58,7 +62,3 @@ python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.
 NO_PROXY=127.0.0.1 no_proxy=127.0.0.1 \
     python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9001/").headers["Via"])'
 # [end no-proxy]
-
-# [start browser]
-chromium --user-data-dir="$(mktemp -d)" --proxy-server=http://127.0.0.1:8080 http://127.0.0.1:9001/
-# [end browser]

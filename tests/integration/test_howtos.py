@@ -428,7 +428,7 @@ class ReloadTests(HowtoTestCase):
             ["howto/reload.toml"],
             [8000, 9001, 9002],
             [
-                ("copy", Output("")),
+                ("copy", Ok((r"ok \(reverse mode\)",))),
                 ("origin-docs", Serve(ORIGIN_READY)),
                 ("origin-examples", Serve(ORIGIN_READY)),
                 ("proxy", Serve()),

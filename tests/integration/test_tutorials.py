@@ -77,8 +77,8 @@ class ForwardTutorialTests(TutorialTestCase):
             list(steps),
             [
                 "proxy", "origin", "curl-http", "proxy-connect", "certificate", "tls-server",
-                "curl-https", "curl-refused", "environment", "environment-curl",
-                "environment-python", "no-proxy", "browser",
+                "curl-https", "curl-refused", "browser", "environment", "environment-curl",
+                "environment-python", "no-proxy",
             ],
         )
 
