@@ -17,9 +17,11 @@ that trial's C{timeout} still applies.  Every wait is bounded in time.
 from __future__ import annotations
 
 import os
+import random
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +29,6 @@ from collections.abc import Iterable, Mapping
 
 from ._servers import clientEnvironment
 from ._subprocess import ROOT, Child
-from .test_lifecycle import freePort
 
 EXAMPLES = os.path.join(ROOT, "examples")
 
@@ -35,6 +36,41 @@ STEP_TIMEOUT = 60.0
 """Seconds one step may take."""
 
 MARKER = re.compile(r"^# \[start ([\w-]+)\]\n(.*?)^# \[end \1\]$", re.M | re.S)
+
+
+def _ephemeralLow() -> int:
+    """
+    The lowest port the system picks for port 0 and outgoing connections.
+    """
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def freePort(taken: set[int]) -> int:
+    """
+    A loopback port nothing listens on, below the ephemeral range and not
+    in C{taken}.
+
+    The steps name their ports in advance, so they cannot listen on port 0
+    and say which they got; a port outside the range the system hands out
+    for port 0 and outgoing connections is not taken meanwhile by another
+    test's listener or client.
+    """
+    low = max(_ephemeralLow(), 11000)
+    for _ in range(1000):
+        port = random.randrange(10000, low)
+        if port in taken:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def readSteps(text: str) -> dict[str, str]:
@@ -92,7 +128,9 @@ class Checkout:
             one everywhere it appears.
         """
         self.top = top
-        self.ports = {port: freePort() for port in ports}
+        self.ports: dict[int, int] = {}
+        for port in ports:
+            self.ports[port] = freePort(set(self.ports.values()))
         self.children: list[Child] = []
         os.makedirs(os.path.join(top, "examples"))
         for name in ("docs", "README.md"):
