@@ -854,9 +854,10 @@ class ProxyConfig:
         top-level key: write it above the first table); C{"auto"} in a file
         is one per CPU this process may run on; 1: this process serves them
         itself.  With more than one, a supervisor binds every listener and the
-        admin listener, then starts the workers, which share the listening
-        sockets; only C{tcp:} and C{tcp6:} listeners (plain or in C{[tls]
-        listen}) can be shared.  Read only at start.
+        admin listener (one C{SO_REUSEPORT} socket per worker where the
+        system has it), then starts the workers, which adopt them; only
+        C{tcp:}, C{tcp6:} and C{haproxy:tcp:}/C{haproxy:tcp6:} listeners
+        (plain or in C{[tls] listen}) can be shared.  Read only at start.
     """
 
     listen: tuple[str, ...] = attrs.field(
