@@ -33,6 +33,7 @@ from proxykit.policy.vhosts import ReverseRouter, VhostTable
 from proxykit.tap import ForwardOptions
 
 from ._harness import GET, OK, Harness
+from ._snippets import snippets
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -49,28 +50,19 @@ def guides() -> list[Path]:
 def codeLines(path: Path) -> list[str]:
     """
     The lines of every code block of a Markdown or reStructuredText file
-    (fenced blocks; the indented body of a C{code-block} directive or of a
-    paragraph ending in C{::}), unindented.
+    (fenced blocks; on a page, every block L{snippets} finds, included
+    files resolved), unindented.
     """
-    lines = path.read_text().splitlines()
-    found: list[str] = []
     if path.suffix == ".md":
+        found: list[str] = []
         inside = False
-        for line in lines:
+        for line in path.read_text().splitlines():
             if line.startswith("```"):
                 inside = not inside
             elif inside:
                 found.append(line)
         return found
-    inside = False
-    for line in lines:
-        if line.rstrip().endswith("::") or line.startswith(".. code-block::"):
-            inside = True
-        elif inside and line and not line[0].isspace():
-            inside = False
-        elif inside:
-            found.append(line.strip())
-    return found
+    return [line.strip() for snippet in snippets(path) for line in snippet.lines]
 
 
 def snakeCase(name: str) -> str:
@@ -397,7 +389,7 @@ class ExampleTests(SynchronousTestCase):
         The error the reverse proxy guide quotes for a bad origin in
         examples/reverse.toml names the line of that origin.
         """
-        text = (DOCS / "reverse-proxy.rst").read_text()
+        text = "\n".join(codeLines(DOCS / "reverse-proxy.rst"))
         quoted = re.search(r"examples/reverse\.toml:(\d+): (\S+): .* got '(\w+)://([^']+)'", text)
         self.assertIsNotNone(quoted)
         assert quoted is not None
@@ -437,8 +429,8 @@ class LogLineTests(SynchronousTestCase):
             for e in events
             if e.get("log_namespace", "").startswith("proxykit")
         ]
-        text = (DOCS / "security.rst").read_text()
-        quoted = re.findall(r"^   \S+ (\[proxykit\.\S+\] .*)$", text, re.M)
+        text = "\n".join(codeLines(DOCS / "security.rst"))
+        quoted = re.findall(r"^\S+ (\[proxykit\.\S+\] .*)$", text, re.M)
         self.assertEqual(len(quoted), 3)
         anyId = re.compile(r"\[[0-9a-f]{32}\]")
         self.assertEqual(
