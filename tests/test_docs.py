@@ -80,7 +80,8 @@ class DocsBuildTests(TestCase):
 
     def test_buildsWithoutWarnings(self) -> None:
         """
-        The documentation builds to HTML without a single warning: every page
+        The documentation builds to HTML with the command C{docs/testing.rst}
+        gives, and without a single warning: every page
         is reachable from the table of contents, every cross-reference
         resolves and every reStructuredText construct is well formed.
         """
@@ -88,10 +89,15 @@ class DocsBuildTests(TestCase):
             import sphinx  # noqa: F401
         except ImportError:
             raise SkipTest("sphinx is not installed (pip install '.[docs]')")
+        [command] = commands(regions(EXAMPLES / "commands" / "testing.sh")["html"])
+        self.assertEqual(command[:3], [".venv/bin/python", "-m", "sphinx"])
+        self.assertEqual(command[-2:], ["docs", "docs/_build/html"])
         with tempfile.TemporaryDirectory() as out:
+            # The command testing.rst gives, with warnings made errors and
+            # the pages written elsewhere.
             result = subprocess.run(
-                [sys.executable, "-m", "sphinx", "-W", "--keep-going"]
-                + ["-b", "html", "-q", str(DOCS), out],
+                [sys.executable, *command[1:3], "-W", "--keep-going", "-q", *command[3:-1], out],
+                cwd=ROOT,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 timeout=120,
@@ -289,7 +295,7 @@ class CommandTests(SynchronousTestCase):
         port 8443 trusts the certificate the commands before it write
         (curl would refuse the self-signed certificate otherwise).
         """
-        for path in (ROOT / "README.md", DOCS / "forward-proxy.rst"):
+        for path in (DOCS / "forward-proxy.rst",):
             text = "\n".join(codeLines(path))
             written = re.findall(r"-out (\S+\.pem)", text)
             curls = [line for line in text.splitlines() if line.startswith("curl") and ":8443/" in line]
@@ -811,6 +817,26 @@ class SnippetTests(SynchronousTestCase):
                         self.fail(f"{path.name} {name}: {' '.join(words)}: {e}")
                     count += 1
         self.assertGreater(count, 15)
+
+    def test_devCommands(self) -> None:
+        """
+        Every C{./dev.sh} command is C{start} (its options are checked by
+        L{test_twistdCommands}) or C{test}, with test names that exist.
+        """
+        from twisted.python.reflect import namedAny
+
+        count = 0
+        for path in commandFiles():
+            for lines in regions(path).values():
+                for words in commands(lines):
+                    if words[0] != "./dev.sh":
+                        continue
+                    self.assertIn(words[1], ("start", "test"), " ".join(words))
+                    if words[1] == "test":
+                        for name in words[2:]:
+                            namedAny(name)
+                    count += 1
+        self.assertGreater(count, 3)
 
     def test_namedFilesExist(self) -> None:
         """

@@ -8,3 +8,15 @@
 # [start pytest]
 .venv/bin/python -m pytest examples/testing_reverse.py
 # [end pytest]
+
+# [start suite]
+./dev.sh test
+# [end suite]
+
+# [start some]
+./dev.sh test tests.test_docs tests.test_h1
+# [end some]
+
+# [start html]
+.venv/bin/python -m sphinx -b html docs docs/_build/html
+# [end html]
