@@ -32,7 +32,7 @@ curl -H 'X-Canary: 1' http://127.0.0.1:8000/
 
 # [start curl-hooks]
 curl -x http://127.0.0.1:8081 http://127.0.0.1:9001/
-curl -x http://127.0.0.1:8081 http://127.0.0.1:9001/admin/
+curl -x http://127.0.0.1:8081 http://127.0.0.1:9001/admin/    # refused: 403
 # [end curl-hooks]
 
 # [start metrics]

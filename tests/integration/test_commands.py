@@ -6,8 +6,9 @@ checkout (its C{examples/} copied), with every documented port moved to a
 free one, in the commands and in the copied examples alike.
 
 Servers (C{twistd}, C{python3 -m http.server}, C{openssl s_server}, and
-whatever ends in C{&}) are started as children and waited for; a new
-C{twistd} replaces the one before, as the guides say to stop it first.
+the examples run with C{.venv/bin/python}) are started as children and
+waited for (until each port they name listens); a new proxy (C{twistd} or
+an example) replaces the one before, as the guides say to stop it first.
 The other commands run with bash, each run of them as one script, and must
 succeed (curl with C{--fail}, unless its comment names the error status it
 gets); a command under a comment saying it "is refused" must fail.
@@ -19,24 +20,26 @@ stands for its default one.  Every wait and every command is bounded.
 
 from __future__ import annotations
 
-import os
+import json
 import re
 import shlex
 import shutil
 import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import SkipTest, TestCase
 
-from .._snippets import EXAMPLES
+from .._snippets import EXAMPLES, ROOT, snippets
 from ..test_docs import regions
 from ._servers import clientEnvironment
 from ._subprocess import TWISTD, Child, _childEnvironment
 
-DOCUMENTED_PORTS = (3128, 8000, 8080, 8443, 9001, 9002, 9003)
+DOCUMENTED_PORTS = (3128, 8000, 8080, 8081, 8082, 8443, 9001, 9002, 9003, 9901, 9902)
 """The ports the guides' commands and examples use."""
 
 PORT = re.compile(r"(?<![\d.])(" + "|".join(map(str, DOCUMENTED_PORTS)) + r")(?!\d)")
@@ -44,12 +47,8 @@ PORT = re.compile(r"(?<![\d.])(" + "|".join(map(str, DOCUMENTED_PORTS)) + r")(?!
 SCRIPT_TIMEOUT = 60.0
 """Seconds a run of commands may take."""
 
-READY = {
-    "twistd": r"proxykit started: listening on",
-    "http.server": r"Serving HTTP on",
-    "s_server": r"ACCEPT",
-}
-"""What each kind of server writes once it listens."""
+READY_TIMEOUT = 20.0
+"""Seconds a server may take to listen on each of its ports."""
 
 
 def freePorts(count: int) -> list[int]:
@@ -90,7 +89,40 @@ def serverKind(words: list[str]) -> str | None:
         return "http.server"
     if words[:2] == ["openssl", "s_server"]:
         return "s_server"
+    if words[0] == ".venv/bin/python" and words[1].startswith("examples/"):
+        return "example"
     return None
+
+
+def environment(words: list[str]) -> tuple[dict[str, str], list[str]]:
+    """
+    The variables a command sets before its program (C{NAME=value ...}),
+    and the rest of its words.
+    """
+    env = {}
+    while words and re.match(r"^[A-Za-z_]\w*=", words[0]):
+        name, _, value = words[0].partition("=")
+        env[name] = value
+        words = words[1:]
+    return env, words
+
+
+def waitForPorts(child: Child, ports: list[int], timeout: float = READY_TIMEOUT) -> None:
+    """
+    Wait until every port of C{ports} on 127.0.0.1 accepts a connection.
+
+    @raise RuntimeError: The child exited, or C{timeout} seconds passed.
+    """
+    deadline = time.monotonic() + timeout
+    for port in ports:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if child.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"port {port} is not listening:\n{child.output()}")
+                time.sleep(0.05)
 
 
 class Walkthrough:
@@ -108,18 +140,43 @@ class Walkthrough:
         self.proxy: Child | None = None
         shutil.copytree(EXAMPLES, self.top / "examples", ignore=shutil.ignore_patterns("certs", "__pycache__"))
         for path in (self.top / "examples").rglob("*"):
-            if path.is_file() and path.suffix in (".toml", ".cfg"):
+            if path.is_file() and path.suffix in (".toml", ".cfg", ".py"):
                 path.write_text(self.rewrite(path.read_text()))
+        shutil.copy(ROOT / "README.md", self.top / "README.md")
 
     def rewrite(self, text: str) -> str:
         return PORT.sub(lambda m: str(self.ports[int(m.group(1))]), text)
+
+    def portsOf(self, kind: str, words: list[str]) -> list[int]:
+        """
+        The loopback ports the server C{words} starts listens on, from its
+        arguments and the example or configuration file it names.
+        """
+        if kind == "http.server":
+            return [int(words[3])]
+        if kind == "example" and words[1] == "examples/web_site.py":
+            return [int(words[2])]
+        text = " ".join(words)
+        found = re.findall(r"(?:tcp:|-accept 127\.0\.0\.1:)(\d+)", text)
+        files = [words[1]] if kind == "example" else []
+        if "--config" in words:
+            files.append(words[words.index("--config") + 1])
+        for name in files:
+            lines = (self.top / name).read_text().splitlines()
+            text = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+            found += re.findall(r"tcp:(\d+)", text)
+        return sorted({int(p) for p in found if int(p) in self.ports.values()})
 
     def start(self, command: str) -> None:
         words = shlex.split(command, comments=True)
         if words[-1] == "&":
             words.pop()
+        variables, words = environment(words)
         kind = serverKind(words)
         assert kind is not None
+        env = _childEnvironment()
+        for name, value in variables.items():
+            env[name] = f"{value}:{env[name]}" if name == "PYTHONPATH" else value
         if kind == "twistd":
             if words[:2] == ["./dev.sh", "start"]:
                 words = ["twistd", "-n", "proxykit", "forward", *words[2:]]
@@ -132,15 +189,21 @@ class Walkthrough:
             argv = [*TWISTD, "-n", "--pidfile=", *words[2:]]
             if self.proxy is not None:
                 self.proxy.stop()
+        elif kind == "example":
+            argv = [sys.executable, *words[1:]]
+            if self.proxy is not None:
+                self.proxy.stop()
         else:
             argv = words
-        child = Child(argv, str(self.top), _childEnvironment())
+        child = Child(argv, str(self.top), env)
         self.test.addCleanup(child.stop)
+        ports = self.portsOf(kind, words)
+        self.test.assertTrue(ports, command)
         try:
-            child.waitForLine(READY[kind])
+            waitForPorts(child, ports)
         except RuntimeError as e:
             self.test.fail(f"{command}: {e}")
-        if kind == "twistd":
+        if kind in ("twistd", "example"):
             self.proxy = child
 
     def script(self, commands: list[tuple[str, str]]) -> None:
@@ -179,7 +242,7 @@ class Walkthrough:
             pending: list[tuple[str, str]] = []
             for command, comment in logicalLines(found[name]):
                 command = self.rewrite(command)
-                words = shlex.split(command, comments=True)
+                _, words = environment(shlex.split(command, comments=True))
                 if serverKind(words) is not None:
                     if pending:
                         self.script(pending)
@@ -239,12 +302,75 @@ class CommandTests(TestCase):
             ["test-certificates", "origin", "start-reverse", "curl-reverse", "start-forward", "curl-forward"],
         )
 
+    def test_library(self) -> Deferred[None]:
+        """
+        docs/library.rst: the reverse proxy built in Python, the custom
+        router, the hooks (refusing C{/admin}) and the metrics example, each
+        with its curl commands.
+        """
+        return self.walk(
+            "library",
+            ["origin-9001", "origin-9002", "reverse-python", "curl-reverse-python", "custom-router",
+             "curl-custom-router", "hooks", "curl-hooks", "metrics", "curl-metrics"],
+        )  # fmt: skip
+
+    def test_web(self) -> Deferred[None]:
+        """
+        docs/web.rst: the twisted.web site with proxykit's resource, its own
+        page and a page relayed from the origin.
+        """
+        return self.walk("web", ["origin", "site", "curl"])
+
+    def test_operations(self) -> Deferred[None]:
+        """
+        docs/operations.rst: the access log to a file and to standard output
+        with a format string, and the admin listener with its pages.
+        """
+        return self.walk("operations", ["access-log", "format-string", "admin", "admin-pages"])
+
+    def test_security(self) -> Deferred[None]:
+        """
+        docs/security.rst: the log to a file, and to JSON lines through the
+        observer the page says to save as C{proxykit_log.py}.
+        """
+
+        def walk() -> None:
+            w = Walkthrough(self)
+            [observer] = [
+                s
+                for s in snippets(ROOT / "docs" / "security.rst")
+                if s.source is not None and s.source.name == "json-observer.py"
+            ]
+            (w.top / "proxykit_log.py").write_text(observer.text)
+            w.run("security", ["logfile", "json-logger"])
+            self.assertIn("proxykit started", (w.top / "proxykit.log").read_text())
+            records = (w.top / "proxykit.json").read_text().split("\n")[:-1]
+            self.assertTrue(records)
+            for record in records:
+                self.assertIn("log_namespace", json.loads(record.lstrip("\x1e")))
+
+        return deferToThread(walk)
+
     def test_everyRegionWalked(self) -> None:
         """
-        The walks above cover every region of their command files.
+        The walks above cover every region of every command file, but those
+        run by other tests and those only a server can run (checked for
+        form by tests/test_docs.py).
         """
+        elsewhere = {
+            ("operations", "request-id"): "tests/integration/test_requestid.py",
+            ("operations", "check-then-reload"): "tests/integration/test_reload.py",
+            ("operations", "explain"): "tests/test_explain.py",
+            ("security", "htpasswd"): "a server's /etc/proxykit: test_docs checks its form",
+            ("testing", "trial"): "tests/test_testing.py",
+            ("testing", "pytest"): "tests/test_testing.py",
+            ("testing", "suite"): "./dev.sh test itself: test_docs checks its form",
+            ("testing", "some"): "./dev.sh test itself: test_docs checks its form",
+            ("testing", "html"): "tests/test_docs.py (DocsBuildTests)",
+        }
         source = Path(__file__).read_text()
-        for page in ("forward-proxy", "reverse-proxy", "tls"):
-            for name in regions(EXAMPLES / "commands" / f"{page}.sh"):
-                self.assertIn(f'"{name}"', source, f"{page}.sh: {name}")
-        self.assertTrue(os.path.exists(EXAMPLES / "commands" / "tls.sh"))
+        for path in sorted(EXAMPLES.glob("commands/*.sh")):
+            for name in regions(path):
+                if (path.stem, name) not in elsewhere:
+                    self.assertIn(f'"{path.stem}"', source, path.name)
+                    self.assertIn(f'"{name}"', source, f"{path.name}: {name}")
