@@ -31,7 +31,7 @@ INCLUDE_OPTIONS = frozenset(
     {
         "language", "caption", "name", "class", "emphasize-lines", "linenos",
         "lineno-start", "start-after", "start-at", "end-before", "end-at",
-        "dedent", "pyobject",
+        "dedent", "pyobject", "lines",
     }
 )
 """The C{literalinclude} options L{includedLines} knows (Sphinx has more)."""
@@ -120,12 +120,31 @@ def _pyobject(path: Path, name: str) -> tuple[int, int]:
     return first, found.end_lineno
 
 
+def _lineNumbers(spec: str, total: int) -> list[int]:
+    """
+    The 0-based line indexes a C{:lines:} spec (C{1,3-5,8-}) selects, as
+    Sphinx's C{parse_line_num_spec} reads it.
+    """
+    found: list[int] = []
+    for part in spec.split(","):
+        part = part.strip()
+        if "-" in part:
+            first, _, last = part.partition("-")
+            start = int(first) if first.strip() else 1
+            end = int(last) if last.strip() else total
+            found.extend(range(start - 1, end))
+        else:
+            found.append(int(part) - 1)
+    return found
+
+
 def includedLines(path: Path, options: Mapping[str, str]) -> list[str]:
     """
     The lines a C{literalinclude} of C{path} with C{options} shows, as
     Sphinx selects them: C{pyobject}, then C{start-after}/C{start-at},
     then C{end-before}/C{end-at} (searched from the start on, never
-    matching the first line for C{end-before}), then C{dedent}.
+    matching the first line for C{end-before}), then C{lines}, then
+    C{dedent}.
 
     @raise IncludeError: When the file is missing, a marker is not found,
         or an option is not one of L{INCLUDE_OPTIONS}.
@@ -156,6 +175,10 @@ def includedLines(path: Path, options: Mapping[str, str]) -> list[str]:
             if at is None:
                 raise IncludeError(f"{path}: {key} {marker!r} not found")
             lines = lines[:at] if before else lines[: at + 1]
+    if "lines" in options:
+        lines = [lines[n] for n in _lineNumbers(options["lines"], len(lines)) if n < len(lines)]
+        if not lines:
+            raise IncludeError(f"{path}: lines {options['lines']!r} selects nothing")
     if "dedent" in options:
         if options["dedent"]:
             lines = [line[int(options["dedent"]) :] for line in lines]

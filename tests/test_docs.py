@@ -37,7 +37,7 @@ from proxykit.policy.vhosts import ReverseRouter, VhostTable
 from proxykit.tap import ForwardOptions
 
 from ._harness import GET, OK, Harness
-from ._snippets import IncludeError, pages, snippets
+from ._snippets import IncludeError, includedLines, pages, snippets
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -288,6 +288,25 @@ class CommandTests(SynchronousTestCase):
         self.assertEqual(found, [])
         readme = codeLines(ROOT / "README.md")
         self.assertIn(".venv/bin/twistd -n proxykit reverse --config examples/reverse.toml", readme)
+
+    def test_readmeCommandsRun(self) -> None:
+        """
+        Every command the README shows, but the two of the quick start, is
+        a line of a command file under C{examples/commands/}, which
+        C{tests/integration/test_commands.py} runs.
+        """
+        shown = {
+            line.strip()
+            for path in commandFiles()
+            for lines in regions(path).values()
+            for line in lines
+        }
+        readme = [line for line in codeLines(ROOT / "README.md") if line.strip()]
+        self.assertIn("./dev.sh start", readme)
+        self.assertIn("./dev.sh test", readme)
+        others = [line for line in readme if line not in ("./dev.sh start", "./dev.sh test")]
+        self.assertTrue(others)
+        self.assertEqual([line for line in others if line not in shown], [])
 
     def test_connectTrustsTheTestCertificate(self) -> None:
         """
@@ -1032,3 +1051,73 @@ class DockerIgnoreTests(SynchronousTestCase):
             self.assertIn(pattern, ignored)
         for local in (".venv/", ".venv-lowest/", "_trial_temp*/", "__pycache__/"):
             self.assertIn(local, gitignore)
+
+
+class IncludedLinesTests(SynchronousTestCase):
+    """
+    L{tests._snippets.includedLines} selects what Sphinx's
+    C{LiteralIncludeReader} selects, option by option.
+    """
+
+    SOURCE = '''\
+"""A module."""
+
+# [start top]
+import os
+# [end top]
+
+
+@staticmethod
+def decorated():
+    return os.sep
+
+
+class Holder:
+    def method(self):
+        # [start inner]
+        return 1
+        # [end inner]
+'''
+
+    def test_options(self) -> None:
+        try:
+            from sphinx.directives.code import LiteralIncludeReader
+        except ImportError:
+            raise SkipTest("sphinx is not installed (pip install '.[docs]')")
+
+        class Config:
+            source_encoding = "utf-8-sig"
+
+        path = Path(self.mktemp() + ".py")
+        path.write_text(self.SOURCE)
+        cases: list[dict[str, str]] = [
+            {},
+            {"start-after": "[start top]", "end-before": "[end top]"},
+            {"start-at": "[start top]", "end-at": "[end top]"},
+            {"start-after": "[start inner]", "end-before": "[end inner]", "dedent": ""},
+            {"start-after": "[start inner]", "end-before": "[end inner]", "dedent": "8"},
+            {"pyobject": "decorated"},
+            {"pyobject": "Holder.method"},
+            {"pyobject": "Holder"},
+            {"lines": "1,3-4,15-"},
+            {"start-after": "class Holder", "lines": "2-"},
+        ]
+        for options in cases:
+            theirs: dict[str, Any] = dict(options)
+            if "dedent" in theirs:
+                theirs["dedent"] = int(theirs["dedent"]) if theirs["dedent"] else None
+            text, _ = LiteralIncludeReader(str(path), theirs, Config()).read()  # type: ignore[arg-type]
+            self.assertEqual(includedLines(path, options), text.splitlines(), options)
+
+    def test_problems(self) -> None:
+        """
+        A missing file, a marker not found and an unknown option are
+        L{IncludeError}s.
+        """
+        path = Path(self.mktemp())
+        with self.assertRaises(IncludeError):
+            includedLines(path, {})
+        path.write_text("one\ntwo\n")
+        for options in ({"start-after": "three"}, {"end-before": "one"}, {"diff": "x"}):
+            with self.assertRaises(IncludeError):
+                includedLines(path, options)
