@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shlex
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
@@ -298,3 +299,54 @@ def pages() -> list[Path]:
     directories under it, the build directory apart).
     """
     return sorted(p for p in DOCS.rglob("*.rst") if "_build" not in p.relative_to(DOCS).parts)
+
+
+def commandFiles() -> list[Path]:
+    """
+    The command files under C{examples/commands/}: the shell commands of
+    one page each, a marked region per block.
+    """
+    return sorted(EXAMPLES.glob("commands/*.sh"))
+
+
+def regions(path: Path) -> dict[str, list[str]]:
+    """
+    The marked regions of a file under C{examples/}: C{[start NAME]} to
+    C{[end NAME]}, by name.
+
+    @raise ValueError: When the markers are unbalanced, nested or repeated.
+    """
+    found: dict[str, list[str]] = {}
+    current: str | None = None
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        marker = re.search(r"\[(start|end) ([\w.-]+)\]", line)
+        if marker and marker.group(1) == "start":
+            if current is not None or marker.group(2) in found:
+                raise ValueError(f"{path.name}:{number}: [start {marker.group(2)}] inside a region or repeated")
+            current = marker.group(2)
+            found[current] = []
+        elif marker:
+            if marker.group(2) != current:
+                raise ValueError(f"{path.name}:{number}: [end {marker.group(2)}] closes no region")
+            current = None
+        elif current is not None:
+            found[current].append(line)
+    if current is not None:
+        raise ValueError(f"{path.name}: region {current} is not closed")
+    return found
+
+
+def commands(lines: list[str]) -> list[list[str]]:
+    """
+    The shell commands of C{lines} (continuation lines joined, comments and
+    a trailing C{&} left out), each split into words as the shell would.
+    """
+    joined = "\n".join(lines).replace("\\\n", " ")
+    found = []
+    for line in joined.splitlines():
+        words = shlex.split(line, comments=True)
+        if words and words[-1] == "&":
+            words.pop()
+        if words:
+            found.append(words)
+    return found

@@ -34,8 +34,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import SkipTest, TestCase
 
-from .._snippets import EXAMPLES, ROOT, snippets
-from ..test_docs import regions
+from .._snippets import EXAMPLES, ROOT, regions, snippets
 from ._servers import clientEnvironment
 from ._subprocess import TWISTD, Child, _childEnvironment
 
