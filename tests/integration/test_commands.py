@@ -270,15 +270,29 @@ class CommandTests(TestCase):
 
     def test_forwardProxy(self) -> Deferred[None]:
         """
-        docs/forward-proxy.rst: each way of starting the proxy, curl and
-        C{http_proxy} through it, and curl through a CONNECT tunnel to a
-        TLS test server, trusting the certificate made for it.
+        docs/forward-proxy.rst: each way of starting the proxy, curl,
+        C{http_proxy}, Python's urllib and Twisted's ProxyAgent through it,
+        and curl through a CONNECT tunnel to a TLS test server, trusting
+        the certificate made for it.
         """
-        return self.walk(
-            "forward-proxy",
-            ["origin", "start-other-port", "start", "curl", "curl-env", "start-connect-ports",
-             "test-server", "curl-connect"],
-        )  # fmt: skip
+
+        def walk() -> None:
+            w = Walkthrough(self)
+            w.run("forward-proxy", ["origin", "start-other-port", "start", "curl", "curl-env"])
+            for client in ("client-urllib.py", "client-proxyagent.py"):
+                result = subprocess.run(
+                    [sys.executable, f"examples/snippets/forward-proxy/{client}"],
+                    cwd=w.top,
+                    env=clientEnvironment(),
+                    capture_output=True,
+                    text=True,
+                    timeout=SCRIPT_TIMEOUT,
+                )
+                self.assertEqual(result.returncode, 0, result.stderr)
+                self.assertRegex(result.stdout, r"^200 [1-9]\d*\n$", client)
+            w.run("forward-proxy", ["start-connect-ports", "test-server", "curl-connect"])
+
+        return deferToThread(walk)
 
     def test_reverseProxy(self) -> Deferred[None]:
         """
