@@ -470,9 +470,19 @@ class SnippetFileTests(SynchronousTestCase):
         JSON lines to C{proxykit.json}.
         """
         module = self.load("security/json-observer.py")
+        opened = []
+
+        def recordingOpen(*args: Any) -> Any:
+            opened.append(open(*args))
+            return opened[-1]
+
+        # The module's own global is found before the builtin.
+        module.open = recordingOpen
         observer = module.observer()
+        [logFile] = opened
+        self.addCleanup(logFile.close)
+        self.assertEqual(logFile.name, "proxykit.json")
         observer({"log_namespace": "proxykit.test", "why": "because", "log_format": "{why}"})
-        observer._outFile.close()
         # Each record is a record separator, the JSON text and a newline.
         [record] = Path("proxykit.json").read_text().split("\n")[:-1]
         self.assertEqual(json.loads(record.lstrip("\x1e"))["why"], "because")
