@@ -511,8 +511,6 @@ class SnippetFileTests(SynchronousTestCase):
         real output elsewhere are named there.
         """
         forms = {
-            "operations/combined-line.txt": r'^\S+ - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \S+ HTTP/1\.1" \d{3} \d+ "-" "[^"]*"$',
-            "operations/json-line.txt": r'^\{"time":[\d.]+,"request_id":"[0-9a-f]{32}",.*\}$',
             "operations/request-id-log.txt": r"^\S+ \[proxykit\.\S+#info\] 127\.0\.0\.1:\d+ GET \S+ \[ticket-1234\]: origin connection failed: .*$",
             "operations/reload-refused.txt": r"^reload refused, still serving the old configuration: \S+:\d+: \S+: .*$",
             "operations/reloaded.txt": r"^reloaded the configuration from \S+: .*\(version [0-9a-f]{16}\)$",
@@ -522,6 +520,8 @@ class SnippetFileTests(SynchronousTestCase):
             "tls/certificate-warnings.txt": r"(?m)^TLS certificate \S+: (not valid for|expires on) .*$",
         }
         checkedElsewhere = {
+            "operations/combined-line.txt": "AccessLineTests",
+            "operations/json-line.txt": "AccessLineTests",
             "operations/request-id-response.txt": "tests/integration/test_requestid.py",
             "reverse-proxy/bad-origin-error.txt": "ExampleTests.test_quotedErrorLine",
             "security/refusal-lines.txt": "LogLineTests.test_quotedRefusals",
@@ -623,3 +623,38 @@ class Holder:
         for options in ({"start-after": "three"}, {"end-before": "one"}, {"diff": "x"}):
             with self.assertRaises(IncludeError):
                 includedLines(path, options)
+
+
+class AccessLineTests(SynchronousTestCase):
+    """
+    The access-log lines docs/operations.rst shows.
+    """
+
+    def test_accessLines(self) -> None:
+        """
+        The combined and JSON access-log lines docs/operations.rst shows are
+        what proxykit's formatters write for a request with their values
+        (the JSON line's elided fields apart).
+        """
+        from proxykit.ops.accesslog import EVENT_FIELDS, combinedLine, jsonLine
+
+        combined = (EXAMPLES / "snippets/operations/combined-line.txt").read_text()
+        parts = re.match(
+            r'^(\S+) - - \[([^]]+)\] "(\S+) (\S+) (\S+)" (\d+) (\d+) "-" "([^"]*)"\n$', combined
+        )
+        assert parts is not None, combined
+        client, when, method, target, protocol, status, sent, agent = parts.groups()
+        shown = json.loads(
+            (EXAMPLES / "snippets/operations/json-line.txt").read_text().replace(",...", "")
+        )
+        event: dict[str, Any] = dict.fromkeys(EVENT_FIELDS)
+        event.update(shown)
+        event.update(
+            client_addr=client, method=method, target=target, protocol=protocol,
+            status=int(status), bytes_sent=int(sent), http_user_agent=agent,
+        )  # fmt: skip
+        self.assertEqual(combinedLine(lambda seconds: when)(event), combined)
+        written = jsonLine(event)
+        shownText = (EXAMPLES / "snippets/operations/json-line.txt").read_text().strip()
+        for piece in shownText.strip("{}").split(",..."):
+            self.assertIn(piece.strip(","), written)
