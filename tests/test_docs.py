@@ -33,6 +33,7 @@ from proxykit.policy.vhosts import ReverseRouter, VhostTable
 from proxykit.tap import ForwardOptions
 
 from ._harness import GET, OK, Harness
+from ._snippets import commandFiles, commands, regions, snippets
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -49,28 +50,19 @@ def guides() -> list[Path]:
 def codeLines(path: Path) -> list[str]:
     """
     The lines of every code block of a Markdown or reStructuredText file
-    (fenced blocks; the indented body of a C{code-block} directive or of a
-    paragraph ending in C{::}), unindented.
+    (fenced blocks; on a page, every block L{snippets} finds, included
+    files resolved), unindented.
     """
-    lines = path.read_text().splitlines()
-    found: list[str] = []
     if path.suffix == ".md":
+        found: list[str] = []
         inside = False
-        for line in lines:
+        for line in path.read_text().splitlines():
             if line.startswith("```"):
                 inside = not inside
             elif inside:
                 found.append(line)
         return found
-    inside = False
-    for line in lines:
-        if line.rstrip().endswith("::") or line.startswith(".. code-block::"):
-            inside = True
-        elif inside and line and not line[0].isspace():
-            inside = False
-        elif inside:
-            found.append(line.strip())
-    return found
+    return [line.strip() for snippet in snippets(path) for line in snippet.lines]
 
 
 def snakeCase(name: str) -> str:
@@ -84,7 +76,8 @@ class DocsBuildTests(TestCase):
 
     def test_buildsWithoutWarnings(self) -> None:
         """
-        The documentation builds to HTML without a single warning: every page
+        The documentation builds to HTML with the command C{docs/testing.rst}
+        gives, and without a single warning: every page
         is reachable from the table of contents, every cross-reference
         resolves and every reStructuredText construct is well formed.
         """
@@ -92,10 +85,15 @@ class DocsBuildTests(TestCase):
             import sphinx  # noqa: F401
         except ImportError:
             raise SkipTest("sphinx is not installed (pip install '.[docs]')")
+        [command] = commands(regions(EXAMPLES / "commands" / "testing.sh")["html"])
+        self.assertEqual(command[:3], [".venv/bin/python", "-m", "sphinx"])
+        self.assertEqual(command[-2:], ["docs", "docs/_build/html"])
         with tempfile.TemporaryDirectory() as out:
+            # The command testing.rst gives, with warnings made errors and
+            # the pages written elsewhere.
             result = subprocess.run(
-                [sys.executable, "-m", "sphinx", "-W", "--keep-going"]
-                + ["-b", "html", "-q", str(DOCS), out],
+                [sys.executable, *command[1:3], "-W", "--keep-going", "-q", *command[3:-1], out],
+                cwd=ROOT,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 timeout=120,
@@ -287,13 +285,32 @@ class CommandTests(SynchronousTestCase):
         readme = codeLines(ROOT / "README.md")
         self.assertIn(".venv/bin/twistd -n proxykit reverse --config examples/reverse.toml", readme)
 
+    def test_readmeCommandsRun(self) -> None:
+        """
+        Every command the README shows, but the two of the quick start, is
+        a line of a command file under C{examples/commands/}, which
+        C{tests/integration/test_commands.py} runs.
+        """
+        shown = {
+            line.strip()
+            for path in commandFiles()
+            for lines in regions(path).values()
+            for line in lines
+        }
+        readme = [line for line in codeLines(ROOT / "README.md") if line.strip()]
+        self.assertIn("./dev.sh start", readme)
+        self.assertIn("./dev.sh test", readme)
+        others = [line for line in readme if line not in ("./dev.sh start", "./dev.sh test")]
+        self.assertTrue(others)
+        self.assertEqual([line for line in others if line not in shown], [])
+
     def test_connectTrustsTheTestCertificate(self) -> None:
         """
         Every curl through a CONNECT tunnel to the throw-away TLS server on
         port 8443 trusts the certificate the commands before it write
         (curl would refuse the self-signed certificate otherwise).
         """
-        for path in (ROOT / "README.md", DOCS / "forward-proxy.rst"):
+        for path in (DOCS / "forward-proxy.rst",):
             text = "\n".join(codeLines(path))
             written = re.findall(r"-out (\S+\.pem)", text)
             curls = [line for line in text.splitlines() if line.startswith("curl") and ":8443/" in line]
@@ -397,7 +414,7 @@ class ExampleTests(SynchronousTestCase):
         The error the reverse proxy guide quotes for a bad origin in
         examples/reverse.toml names the line of that origin.
         """
-        text = (DOCS / "reverse-proxy.rst").read_text()
+        text = "\n".join(codeLines(DOCS / "reverse-proxy.rst"))
         quoted = re.search(r"examples/reverse\.toml:(\d+): (\S+): .* got '(\w+)://([^']+)'", text)
         self.assertIsNotNone(quoted)
         assert quoted is not None
@@ -437,8 +454,8 @@ class LogLineTests(SynchronousTestCase):
             for e in events
             if e.get("log_namespace", "").startswith("proxykit")
         ]
-        text = (DOCS / "security.rst").read_text()
-        quoted = re.findall(r"^   \S+ (\[proxykit\.\S+\] .*)$", text, re.M)
+        text = "\n".join(codeLines(DOCS / "security.rst"))
+        quoted = re.findall(r"^\S+ (\[proxykit\.\S+\] .*)$", text, re.M)
         self.assertEqual(len(quoted), 3)
         anyId = re.compile(r"\[[0-9a-f]{32}\]")
         self.assertEqual(

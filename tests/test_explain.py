@@ -14,6 +14,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import bcrypt
@@ -28,6 +29,7 @@ from proxykit.explain import Query, bound, explain
 from proxykit.relay.factory import ProxyFactory
 
 from ._certs import TestCA
+from ._snippets import snippets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
@@ -648,8 +650,8 @@ class DocsTests(SynchronousTestCase):
     def test_commands(self) -> None:
         commands = []
         for page in ("configuration.rst", "operations.rst"):
-            with open(os.path.join(ROOT, "docs", page)) as f:
-                for line in f:
+            for snippet in snippets(Path(ROOT) / "docs" / page):
+                for line in snippet.lines:
                     words = shlex.split(line.strip()) if "bin/proxykit explain" in line else []
                     if words and words[0] == ".venv/bin/proxykit":
                         commands.append(words[1:])

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from ._snippets import snippets
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "proxykit"
 
@@ -38,9 +40,8 @@ def mapOrder() -> list[str]:
     The modules of the design document's map, top layer first (C{h1} as
     C{proxykit/h1/}).
     """
-    text = (ROOT / "docs" / "design.rst").read_text()
-    section = text[text.index("Module map") : text.index("A request's path through these modules:")]
-    return re.findall(r"^   (proxykit/\S+)", section, re.M)
+    [shown] = [s for s in snippets(ROOT / "docs" / "design.rst") if "Module map" in s.sections]
+    return re.findall(r"^(proxykit/\S+)", shown.text, re.M)
 
 
 def mapKey(path: Path) -> str:

@@ -26,6 +26,7 @@ from proxykit.relay.health import HealthChecker
 from proxykit.relay.hooks import ErrorEvent
 
 from ._harness import GET, OK, Harness, lose
+from ._snippets import snippets
 from .test_accesslog import record as accessRecord
 from .test_health import UNAVAILABLE, FakeConnector
 from .test_reverse import reverse
@@ -519,9 +520,11 @@ class DocumentationTests(SynchronousTestCase):
         exist, with labels they have.
         """
         families = self.families()
-        text = (ROOT / "docs" / "operations.rst").read_text()
+        page = ROOT / "docs" / "operations.rst"
+        text = page.read_text()
         section = text[text.index("\nScraping\n~~~~~~~~\n") :]
         section = section[: section.index("\nSignals\n")]
+        section += "".join(s.text for s in snippets(page) if "Scraping" in s.sections)
         used = re.findall(r"(proxykit_\w+)(?:\{(\w+)=)?", section)
         self.assertTrue(used)
         for name, label in used:

@@ -25,6 +25,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
+from .._snippets import codeBlocks
 from ._subprocess import (
     ROOT,
     STOP_TIMEOUT,
@@ -71,26 +72,6 @@ def samples(text: bytes) -> dict[str, float]:
             series, _, value = line.rpartition(" ")
             found[series] = float(value)
     return found
-
-
-def codeBlocks(path: str, language: str) -> list[list[str]]:
-    """
-    The lines of each C{.. code-block:: LANGUAGE} of the reStructuredText
-    file at C{path}, unindented.
-    """
-    with open(path) as f:
-        text = f.read().splitlines()
-    blocks: list[list[str]] = []
-    inside = False
-    for line in text:
-        if line.strip() == f".. code-block:: {language}":
-            inside = True
-            blocks.append([])
-        elif inside and line and not line[0].isspace():
-            inside = False
-        elif inside and line.strip():
-            blocks[-1].append(line[3:])
-    return blocks
 
 
 class AdminListenerTests(ChildrenMixin, TestCase):

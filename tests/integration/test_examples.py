@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from twisted.internet import reactor
@@ -23,6 +24,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from proxykit.config import ProxyConfig
 
+from .._snippets import snippets
 from ._reverse_servers import ReverseHarness
 from ._servers import clientEnvironment, runProcess
 from ._subprocess import ROOT, TWISTD, Child, startChild, startTwistd
@@ -357,15 +359,9 @@ def reverseRuns(config: ProxyConfig, plain: int, tls: int | None) -> list[Run]:
 
 def tlsCertificateCommands() -> str:
     """
-    The shell commands of docs/tls.rst's "Test certificates", as written.
+    The shell commands of docs/tls.rst's "Test certificates" (its first
+    block), as written.
     """
-    with open(os.path.join(ROOT, "docs", "tls.rst")) as f:
-        text = f.read()
-    section = text[text.index("\nTest certificates\n") :]
-    block = section[section.index(".. code-block:: sh") :].split("\n")[2:]
-    lines = []
-    for line in block:
-        if line and not line.startswith("   "):
-            break
-        lines.append(line[3:])
-    return "\n".join(lines)
+    page = Path(ROOT) / "docs" / "tls.rst"
+    [first, *_] = [s for s in snippets(page) if s.language == "sh" and "Test certificates" in s.sections]
+    return first.text

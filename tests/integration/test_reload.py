@@ -16,11 +16,13 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
+from .._snippets import snippets
 from ._subprocess import (
     ROOT,
     TWISTD,
@@ -353,10 +355,13 @@ class DocsCommandTests(TestCase):
 
     def test_checkThenReload(self) -> Deferred[None]:
         def check() -> None:
-            with open(os.path.join(ROOT, "docs", "operations.rst")) as f:
-                [command] = [
-                    line.strip() for line in f if "proxykit check" in line and "kill -HUP" in line
-                ]
+            page = Path(ROOT) / "docs" / "operations.rst"
+            [command] = [
+                line.strip()
+                for snippet in snippets(page)
+                for line in snippet.lines
+                if "proxykit check" in line and "kill -HUP" in line
+            ]
             here = os.path.abspath(self.mktemp())
             os.makedirs(here)
             os.symlink(os.path.join(ROOT, ".venv"), os.path.join(here, ".venv"))

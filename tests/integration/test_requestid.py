@@ -24,6 +24,7 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
+from .._snippets import snippets
 from ._servers import Harness, headLines
 from ._subprocess import ROOT, Child, run, startTwistd
 from .test_accesslog import CURL_TIMEOUT, curl, waitForLines
@@ -31,23 +32,15 @@ from .test_accesslog import CURL_TIMEOUT, curl, waitForLines
 HEX32 = re.compile(r"[0-9a-f]{32}\Z")
 
 
-def section(title: str) -> str:
+def block(title: str, language: str) -> str:
     """
-    The text of the subsection C{title} of docs/operations.rst.
+    The first block in C{language} of the subsection C{title} of
+    docs/operations.rst, as the reader sees it.
     """
-    text = (Path(ROOT) / "docs" / "operations.rst").read_text()
-    start = text.index(f"\n{title}\n")
-    end = text.index("\n~~~", start + len(title) + 6)
-    return text[start:end]
-
-
-def block(text: str, language: str) -> str:
-    """
-    The first C{.. code-block:: language} of C{text}, unindented.
-    """
-    found = re.search(rf"\.\. code-block:: {language}\n\n((?:   .*\n|\n)+)", text)
-    assert found is not None, language
-    return "\n".join(line[3:] for line in found.group(1).splitlines()).rstrip("\n") + "\n"
+    page = Path(ROOT) / "docs" / "operations.rst"
+    found = [s for s in snippets(page) if s.language == language and title in s.sections]
+    assert found, (title, language)
+    return found[0].text
 
 
 def idsIn(echo: dict[str, Any]) -> list[str]:
@@ -114,7 +107,7 @@ class RequestIdTests(TestCase):
         origin = site.port
         workdir = os.path.abspath(self.mktemp())
         os.makedirs(workdir)
-        config = block(section("Request ids"), "toml").replace(
+        config = block("Request ids", "toml").replace(
             '"access.log"', json.dumps(os.path.join(workdir, "access.log"))
         )
         self.assertIn('request_id = "trusted"', config)
@@ -151,7 +144,7 @@ class RequestIdTests(TestCase):
         client, method and target.
         """
         closed = yield Harness(self, reactor).closedPort()
-        command = block(section("Request ids"), "sh").strip()
+        command = block("Request ids", "sh").strip()
         self.assertIn("http://127.0.0.1:8080", command)
 
         def check() -> None:
@@ -179,7 +172,7 @@ class RequestIdTests(TestCase):
         """
         The response the guide shows has its length counted right.
         """
-        text = block(section("Request ids"), "text")
+        text = block("Request ids", "text")
         head, _, body = text.partition("\n\n")
         length = re.search(r"Content-Length: (\d+)", head)
         assert length is not None
