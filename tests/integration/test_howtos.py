@@ -311,7 +311,8 @@ class WebSocketTests(HowtoTestCase):
     def test_steps(self) -> Any:
         """
         A WebSocket message sent through the proxy is echoed by the origin,
-        which received the handshake with the proxy's C{Via}.
+        which received the handshake with the proxy's C{Via} (both ends are
+        C{examples/howto/websocket_echo.py}, which the steps run).
         """
         try:
             import websockets  # noqa: F401
