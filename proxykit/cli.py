@@ -20,10 +20,12 @@ decision, 1 for a bad file, 2 for a request that cannot be made.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
+import attrs
 from twisted.internet.testing import MemoryReactorClock
 
 from .config.checks import ConfigError
@@ -215,11 +217,16 @@ def check(path: str, mode: str | None, out: TextIO, err: TextIO) -> int:
     if loaded is None:
         return 1
     config, mode = loaded
+    problems = [f"{path}: {problem}\n" for problem in logProblems(config)]
+    if problems:
+        err.write("".join(problems))
+        return 1
     try:
         # Build what twistd would build, on a reactor that never runs:
-        # nothing listens and nothing is contacted.
+        # nothing listens and nothing is contacted; the access logs were
+        # checked above, without creating their files.
         build = reverseService if mode == "reverse" else forwardService
-        build(config, MemoryReactorClock())  # type: ignore[no-untyped-call]
+        build(withoutLogFiles(config), MemoryReactorClock())  # type: ignore[no-untyped-call]
     except (ValueError, OSError, TLSFileError) as e:
         err.write(f"{path}: {e}\n")
         return 1
@@ -234,6 +241,44 @@ def check(path: str, mode: str | None, out: TextIO, err: TextIO) -> int:
                 return 1
     _describe(path, mode, config, out)
     return 0
+
+
+def logProblems(config: ProxyConfig) -> list[str]:
+    """
+    Why the access log files of C{config} could not be opened for appending
+    (each naming its key), found without opening or creating them.
+    """
+    files = [("log.access", config.log.access)]
+    files += [
+        (f"log.listener[{index}].access", entry.access)
+        for index, entry in enumerate(config.log.listeners)
+    ]
+    problems = []
+    for key, name in files:
+        if name is None or name == "-":
+            continue
+        if os.path.isdir(name):
+            problems.append(f"{key}: {name}: is a directory")
+        elif os.path.exists(name):
+            if not os.access(name, os.W_OK):
+                problems.append(f"{key}: {name}: not writable")
+        else:
+            directory = os.path.dirname(os.path.abspath(name))
+            if not os.path.isdir(directory):
+                problems.append(f"{key}: {name}: no directory {directory}")
+            elif not os.access(directory, os.W_OK | os.X_OK):
+                problems.append(f"{key}: {name}: cannot be created in {directory}")
+    return problems
+
+
+def withoutLogFiles(config: ProxyConfig) -> ProxyConfig:
+    """
+    C{config} with its access logs going nowhere (no file is opened), the
+    rest unchanged.
+    """
+    log = config.log
+    listeners = tuple(attrs.evolve(entry, access=None) for entry in log.listeners)
+    return attrs.evolve(config, log=attrs.evolve(log, access=None, listeners=listeners))
 
 
 def _describe(path: str, mode: str, config: ProxyConfig, out: TextIO) -> None:
@@ -286,6 +331,16 @@ def _route(route: RouteConfig) -> str:
 
 def script() -> None:
     """
-    The console script's entry point.
+    The console script's entry point.  When its reader goes away (C{proxykit
+    check FILE | head}), it stops quietly, with status 1.
     """
-    sys.exit(main())
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python flushes standard output again at exit: point it at
+        # /dev/null so that flush fails no more.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        status = 1
+    sys.exit(status)

@@ -136,6 +136,53 @@ class CheckTests(SynchronousTestCase):
         self.assertIn("at least one [[reverse.vhost]]", err)
 
 
+class LogFileTests(SynchronousTestCase):
+    """
+    C{proxykit check} checks the access log files like the other files it
+    names, without creating them (like C{nginx -t}, but leaving no file).
+    """
+
+    def check(self, access: str) -> tuple[int, str, str]:
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write(f'listen = ["tcp:8080"]\n\n[log]\naccess = "{access}"\n\n[[log.listener]]\nlisten = "tcp:8080"\naccess = "{access}"\n')
+        out, err = io.StringIO(), io.StringIO()
+        status = main(["check", path], out, err)
+        return status, out.getvalue(), err.getvalue()
+
+    def test_notCreated(self) -> None:
+        """
+        A log file that can be created is not created by the check.
+        """
+        directory = os.path.abspath(self.mktemp())
+        os.mkdir(directory)
+        access = os.path.join(directory, "access.log")
+        status, out, err = self.check(access)
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(os.listdir(directory), [])
+
+    def test_noDirectory(self) -> None:
+        """
+        A log file in a directory that does not exist is an error naming
+        its key, for the global log and a listener's.
+        """
+        access = os.path.join(os.path.abspath(self.mktemp()), "access.log")
+        status, out, err = self.check(access)
+        self.assertEqual(status, 1)
+        self.assertIn(": log.access: " + access + ": no directory", err)
+        self.assertIn(": log.listener[0].access: " + access + ": no directory", err)
+
+    def test_directory(self) -> None:
+        """
+        A log "file" that is a directory is an error.
+        """
+        directory = os.path.abspath(self.mktemp())
+        os.mkdir(directory)
+        status, out, err = self.check(directory)
+        self.assertEqual(status, 1)
+        self.assertIn(f"log.access: {directory}: is a directory", err)
+
+
 class ScriptTests(SynchronousTestCase):
     """
     The C{proxykit} console script is installed with the package.
@@ -155,3 +202,22 @@ class ScriptTests(SynchronousTestCase):
         self.assertIn("ok (forward mode)", done.stdout)
         done = subprocess.run([script, "check"], capture_output=True, text=True, timeout=60)
         self.assertEqual(done.returncode, 2)
+
+    def test_readerGone(self) -> None:
+        """
+        When the reader of its output has gone away (C{proxykit check FILE |
+        head -1}), the command stops with status 1 and no traceback.
+        """
+        script = os.path.join(os.path.dirname(sys.executable), "proxykit")
+        if not os.path.exists(script):
+            self.fail(f"no console script at {script}: is proxykit installed in this venv?")
+        child = subprocess.Popen(
+            [script, "check", os.path.join(EXAMPLES, "reverse.toml")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        # Gone before the command writes: its first write fails (EPIPE).
+        assert child.stdout is not None
+        child.stdout.close()
+        _, err = child.communicate(timeout=60)
+        self.assertEqual((child.returncode, err), (1, b""))
