@@ -91,6 +91,24 @@ SCRAPE_TIMEOUT = 5.0
 """Seconds a worker's admin listener may take to answer the supervisor."""
 
 
+SOCKET_PATH_MAX = 107
+"""The longest path a UNIX socket can have on Linux (C{sun_path} holds
+108 bytes with the terminating NUL)."""
+
+
+def socketDirectory(longest: str = "worker-99999.sock") -> str:
+    """
+    A new private directory (mode 0700) for the workers' admin sockets: in
+    C{TMPDIR}, or in C{/tmp} when a socket named C{longest} in C{TMPDIR}'s
+    would be too long a path for a UNIX socket.
+    """
+    directory = tempfile.mkdtemp(prefix="proxykit-workers-")
+    if len(os.fsencode(os.path.join(directory, longest))) <= SOCKET_PATH_MAX:
+        return directory
+    os.rmdir(directory)
+    return tempfile.mkdtemp(prefix="proxykit-workers-", dir="/tmp")
+
+
 def restartDelay(failures: int) -> float:
     """
     Seconds before restarting a worker after C{failures} deaths in a row
@@ -505,7 +523,7 @@ class Supervisor(service.Service):
         if self.config.admin.listen is None:
             return None
         if self._privateDir is None:
-            self._privateDir = tempfile.mkdtemp(prefix="proxykit-workers-")
+            self._privateDir = socketDirectory()
         return os.path.join(self._privateDir, f"worker-{worker.number}.sock")
 
     def startService(self) -> None:

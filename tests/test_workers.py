@@ -27,6 +27,7 @@ from proxykit.workers import (
     ENVIRONMENT,
     FIRST_DELAY,
     MAX_DELAY,
+    SOCKET_PATH_MAX,
     STABLE,
     Supervisor,
     WorkerSpec,
@@ -35,6 +36,7 @@ from proxykit.workers import (
     restartDelay,
     reusePortAvailable,
     shareProblem,
+    socketDirectory,
 )
 
 LOOPBACK = "tcp:0:interface=127.0.0.1"
@@ -606,6 +608,40 @@ class AdminPathTests(SynchronousTestCase):
         self.successResultOf(stopped)
         self.assertFalse(os.path.exists(os.path.dirname(first)))
         json.dumps(spec.toJSON())
+
+
+    def test_longTemporaryDirectory(self) -> None:
+        """
+        When C{TMPDIR} is so deep that a socket there would be too long a
+        path for a UNIX socket, the sockets go in a private directory in
+        C{/tmp} instead (every worker would otherwise fail to listen and be
+        restarted forever).
+        """
+        import tempfile
+
+        deep = os.path.abspath(self.mktemp())
+        deep = os.path.join(deep, "d" * (SOCKET_PATH_MAX - len(deep)))
+        os.makedirs(deep)
+        self.patch(tempfile, "tempdir", deep)
+        directory = socketDirectory()
+        self.addCleanup(os.rmdir, directory)
+        self.assertEqual(os.path.dirname(directory), "/tmp")
+        self.assertEqual(os.listdir(deep), [])
+        self.assertEqual(os.stat(directory).st_mode & 0o777, 0o700)
+        self.assertLessEqual(len(os.path.join(directory, "worker-99999.sock")), SOCKET_PATH_MAX)
+
+    def test_shortTemporaryDirectory(self) -> None:
+        """
+        Otherwise they go in C{TMPDIR}.
+        """
+        import tempfile
+
+        here = tempfile.mkdtemp(dir="/tmp")
+        self.addCleanup(os.rmdir, here)
+        self.patch(tempfile, "tempdir", here)
+        directory = socketDirectory()
+        self.addCleanup(os.rmdir, directory)
+        self.assertEqual(os.path.dirname(directory), here)
 
 
 class AdoptTests(SynchronousTestCase):
