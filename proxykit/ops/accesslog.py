@@ -374,11 +374,6 @@ class _Output:
 _files: weakref.WeakSet[AccessLog] = weakref.WeakSet()
 """Every access log of the process with a file open."""
 
-_Pending = tuple[RequestRecord | None, dict[str, Any] | None, float, TunnelRecord | None]
-"""A line waiting to be written: the record to make it from, when the
-request ended and its tunnel's record; or (C{None}, an event already
-published)."""
-
 
 def reopenAccessLogs() -> int:
     """
@@ -430,7 +425,7 @@ class AccessLog:
         self._line = formatterFor(format)
         self._output = None if path is None else _Output(path)
         self._reactor = orGlobal(reactor)
-        self._pending: list[_Pending] = []
+        self._pending: list[str] = []
         self._flushing: IDelayedCall | None = None
         if self._output is not None and path != "-":
             _files.add(self)
@@ -540,19 +535,23 @@ class AccessLog:
             event = self.event(record, tunnelRecord=tunnel)
             self._publisher(event)
             if self._output is not None:
-                self._queue((None, event, 0.0, None))
+                self._queue(self._line(event))
         elif self._output is not None:
-            # The line is made when it is written, with the others: cheaper
-            # than one at a time between requests.
-            self._queue((record, None, self._clock(), tunnel))
+            # Made now rather than when written: a record kept until then
+            # (with its request) costs the garbage collector more than the
+            # line costs to make.
+            if self.format == COMBINED:
+                self._queue(self.combined(record))
+            else:
+                self._queue(self._line(self.event(record, tunnelRecord=tunnel)))
 
-    def _queue(self, pending: _Pending) -> None:
+    def _queue(self, line: str) -> None:
         """
-        Write C{pending}'s line within L{FLUSH_INTERVAL} (at once when
-        L{BUFFER} lines are waiting).
+        Write C{line} within L{FLUSH_INTERVAL} (at once when L{BUFFER} lines
+        are waiting).
         """
         waiting = self._pending
-        waiting.append(pending)
+        waiting.append(line)
         if len(waiting) >= BUFFER:
             self.flush()
         elif self._flushing is None:
@@ -561,26 +560,6 @@ class AccessLog:
     def _turned(self) -> None:
         self._flushing = None
         self.flush()
-
-    def _render(self, waiting: list[_Pending]) -> str:
-        """
-        The lines of C{waiting}: an event's line, or a record's (combined
-        straight from the record, other formats through its event).
-        """
-        lines = []
-        combined = self.format == COMBINED
-        for record, event, when, tunnel in waiting:
-            try:
-                if record is None:
-                    assert event is not None
-                    lines.append(self._line(event))
-                elif combined:
-                    lines.append(self.combined(record, when))
-                else:
-                    lines.append(self._line(self.event(record, when, tunnel)))
-            except Exception:
-                _log.failure("cannot write an access log line")
-        return "".join(lines)
 
     def combined(self, record: RequestRecord, when: float | None = None) -> str:
         """
@@ -656,7 +635,7 @@ class AccessLog:
         """
         if self._pending and self._output is not None:
             waiting, self._pending = self._pending, []
-            self._output.write(self._render(waiting).encode("utf-8", "backslashreplace"))
+            self._output.write("".join(waiting).encode("utf-8", "backslashreplace"))
         for log in self._byListener.values():
             if log is not None:
                 log.flush()
