@@ -318,8 +318,8 @@ PROXIES: list[ProxySpec] = [
         "proxykit+accesslog",
         proxykit_accesslog_argv,
         True,
-        "as proxykit, with --access-log TMP/access-PORT.log (Combined Log Format,"
-        " one write a line): what the access log costs",
+        "as proxykit, with --access-log TMP/access-PORT.log (Combined Log Format;"
+        " the lines of each 0.1 s written together): what the access log costs",
     ),
     ProxySpec(
         "twisted.web.proxy",
