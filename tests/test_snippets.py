@@ -33,8 +33,6 @@ from ._snippets import (
 NOT_CONVERTED = {
     "configuration.rst": "owned by branch s4-docref (issue 13), which rewrites it",
     "index.rst": "owned by branch s4-guides (issue 13), which rewrites it",
-    "scaling.rst": "its code blocks are read by tests/integration/test_{systemd,haproxy,workers}.py"
-    " and tests/test_discovery.py; branch s4-workers edits it",
 }
 """
 Pages whose code blocks are still written inline, and why.  Each entry is
@@ -518,6 +516,7 @@ class SnippetFileTests(SynchronousTestCase):
             "reverse-proxy/tls-origin-failed.txt": r"^\S+:\d+ GET /\S* \[[0-9a-f]{32}\]: origin connection failed: origin TLS handshake failed: .*$",
             "security/json-lines.txt": r'(?m)^\{"why": .*"log_namespace": "proxykit\.\S+", "log_format": .*\}$',
             "tls/certificate-warnings.txt": r"(?m)^TLS certificate \S+: (not valid for|expires on) .*$",
+            "scaling/haproxy-diagram.txt": r"(?s)^clients --> HAProxy :8000 .*proxykit a :8001 .*proxykit b :8002 .*admin :9101, :9102$",
         }
         checkedElsewhere = {
             "operations/combined-line.txt": "AccessLineTests",

@@ -380,6 +380,16 @@ class CommandTests(TestCase):
             ("testing", "suite"): "./dev.sh test itself: test_docs checks its form",
             ("testing", "some"): "./dev.sh test itself: test_docs checks its form",
             ("testing", "html"): "tests/test_docs.py (DocsBuildTests)",
+            ("scaling", "workers"): "tests/integration/test_workers.py",
+            ("scaling", "workers-admin"): "tests/integration/test_workers.py",
+            ("scaling", "bench"): "tests/integration/test_workers.py (with nginx and wrk)",
+            ("scaling", "haproxy"): "tests/integration/test_haproxy.py",
+            ("scaling", "systemd-install"): "as root on a server: test_systemd checks its form",
+            ("scaling", "systemd-operate"): "on a server: test_systemd checks its form",
+            ("scaling", "systemd-application"): "tests/integration/test_systemd.py",
+            ("scaling", "systemd-activate"): "tests/integration/test_systemd.py",
+            ("scaling", "systemd-curl"): "tests/integration/test_systemd.py",
+            ("scaling", "kubernetes-check"): "tests/integration/test_kubernetes.py",
         }
         source = Path(__file__).read_text()
         for path in sorted(EXAMPLES.glob("commands/*.sh")):
