@@ -364,6 +364,24 @@ class CommandTests(TestCase):
 
         return deferToThread(walk)
 
+    def test_configuration(self) -> Deferred[None]:
+        """
+        docs/configuration.rst: each way of starting either mode it shows
+        (from a file, flags, both), and C{proxykit check} on the example
+        files, with this virtualenv's console script as C{.venv/bin}'s.
+        """
+
+        def walk() -> None:
+            w = Walkthrough(self)
+            venv = Path(sys.executable).parent
+            if not (venv / "proxykit").exists():
+                self.fail(f"no console script in {venv}: is proxykit installed in this venv?")
+            (w.top / ".venv").mkdir()
+            (w.top / ".venv" / "bin").symlink_to(venv)
+            w.run("configuration", ["forward", "reverse", "forward-example", "check"])
+
+        return deferToThread(walk)
+
     def test_everyRegionWalked(self) -> None:
         """
         The walks above cover every region of every command file, but those
@@ -380,6 +398,7 @@ class CommandTests(TestCase):
             ("testing", "suite"): "./dev.sh test itself: test_docs checks its form",
             ("testing", "some"): "./dev.sh test itself: test_docs checks its form",
             ("testing", "html"): "tests/test_docs.py (DocsBuildTests)",
+            ("configuration", "explain"): "tests/test_explain.py",
             ("scaling", "workers"): "tests/integration/test_workers.py",
             ("scaling", "workers-admin"): "tests/integration/test_workers.py",
             ("scaling", "bench"): "tests/integration/test_workers.py (with nginx and wrk)",
