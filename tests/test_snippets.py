@@ -30,9 +30,7 @@ from ._snippets import (
     snippets,
 )
 
-NOT_CONVERTED = {
-    "index.rst": "owned by branch s4-guides (issue 13), which rewrites it",
-}
+NOT_CONVERTED: dict[str, str] = {}
 """
 Pages whose code blocks are still written inline, and why.  Each entry is
 to go as soon as its page includes its blocks (a test fails while an entry

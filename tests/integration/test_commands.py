@@ -364,6 +364,13 @@ class CommandTests(TestCase):
 
         return deferToThread(walk)
 
+    def test_index(self) -> Deferred[None]:
+        """
+        docs/index.rst's quick start: the forward proxy C{./dev.sh start}
+        runs, a page through it, and the reverse proxy for that site.
+        """
+        return self.walk("index", ["start", "origin", "curl", "reverse", "curl-reverse"])
+
     def test_configuration(self) -> Deferred[None]:
         """
         docs/configuration.rst: each way of starting either mode it shows
@@ -398,6 +405,7 @@ class CommandTests(TestCase):
             ("testing", "suite"): "./dev.sh test itself: test_docs checks its form",
             ("testing", "some"): "./dev.sh test itself: test_docs checks its form",
             ("testing", "html"): "tests/test_docs.py (DocsBuildTests)",
+            ("index", "suite"): "./dev.sh test itself: test_docs checks its form",
             ("configuration", "explain"): "tests/test_explain.py",
             ("scaling", "workers"): "tests/integration/test_workers.py",
             ("scaling", "workers-admin"): "tests/integration/test_workers.py",
