@@ -22,6 +22,8 @@ from proxykit.relay.discovery import OriginDiscovery, resolverFor, systemServers
 from proxykit.relay.health import HealthChecker
 from proxykit.relay.pool import ConnectionPool
 
+from ._snippets import DOCS, snippets
+
 
 def a(name: str, address: str, ttl: int) -> dns.RRHeader:
     return dns.RRHeader(name, dns.A, dns.IN, ttl, dns.Record_A(address, ttl))
@@ -558,17 +560,14 @@ class DocumentationTests(SynchronousTestCase):
         Its configuration is accepted as written, as C{proxykit check} reads
         it (names are not resolved), and asks for discovery on both routes.
         """
-        import re
-        from pathlib import Path
-
         from proxykit.cli import main
 
-        text = (Path(__file__).parent.parent / "docs" / "scaling.rst").read_text()
-        section = text[text.index("\nOrigins from DNS\n") : text.index("\nDeployment\n")]
-        [block] = re.findall(r"\.\. code-block:: toml\n\n((?:   .*\n|\n)+)", section)
+        [block] = [
+            s for s in snippets(DOCS / "scaling.rst") if s.language == "toml" and "Origins from DNS" in s.sections
+        ]
         path = self.mktemp()
         with open(path, "w") as f:
-            f.write("\n".join(line[3:] for line in block.splitlines()) + "\n")
+            f.write(block.text)
         import contextlib
         import io
 

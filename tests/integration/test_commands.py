@@ -364,6 +364,31 @@ class CommandTests(TestCase):
 
         return deferToThread(walk)
 
+    def test_index(self) -> Deferred[None]:
+        """
+        docs/index.rst's quick start: the forward proxy C{./dev.sh start}
+        runs, a page through it, and the reverse proxy for that site.
+        """
+        return self.walk("index", ["start", "origin", "curl", "reverse", "curl-reverse"])
+
+    def test_configuration(self) -> Deferred[None]:
+        """
+        docs/configuration.rst: each way of starting either mode it shows
+        (from a file, flags, both), and C{proxykit check} on the example
+        files, with this virtualenv's console script as C{.venv/bin}'s.
+        """
+
+        def walk() -> None:
+            w = Walkthrough(self)
+            venv = Path(sys.executable).parent
+            if not (venv / "proxykit").exists():
+                self.fail(f"no console script in {venv}: is proxykit installed in this venv?")
+            (w.top / ".venv").mkdir()
+            (w.top / ".venv" / "bin").symlink_to(venv)
+            w.run("configuration", ["forward", "reverse", "forward-example", "check"])
+
+        return deferToThread(walk)
+
     def test_everyRegionWalked(self) -> None:
         """
         The walks above cover every region of every command file, but those
@@ -380,6 +405,18 @@ class CommandTests(TestCase):
             ("testing", "suite"): "./dev.sh test itself: test_docs checks its form",
             ("testing", "some"): "./dev.sh test itself: test_docs checks its form",
             ("testing", "html"): "tests/test_docs.py (DocsBuildTests)",
+            ("index", "suite"): "./dev.sh test itself: test_docs checks its form",
+            ("configuration", "explain"): "tests/test_explain.py",
+            ("scaling", "workers"): "tests/integration/test_workers.py",
+            ("scaling", "workers-admin"): "tests/integration/test_workers.py",
+            ("scaling", "bench"): "tests/integration/test_workers.py (with nginx and wrk)",
+            ("scaling", "haproxy"): "tests/integration/test_haproxy.py",
+            ("scaling", "systemd-install"): "as root on a server: test_systemd checks its form",
+            ("scaling", "systemd-operate"): "on a server: test_systemd checks its form",
+            ("scaling", "systemd-application"): "tests/integration/test_systemd.py",
+            ("scaling", "systemd-activate"): "tests/integration/test_systemd.py",
+            ("scaling", "systemd-curl"): "tests/integration/test_systemd.py",
+            ("scaling", "kubernetes-check"): "tests/integration/test_kubernetes.py",
         }
         source = Path(__file__).read_text()
         for path in sorted(EXAMPLES.glob("commands/*.sh")):

@@ -39,6 +39,7 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import SkipTest, TestCase
 
+from .._snippets import codeBlocks
 from ._subprocess import ROOT, STOP_TIMEOUT, TWISTD, Child, _childEnvironment
 
 EXAMPLE = os.path.join(ROOT, "examples", "haproxy")
@@ -85,22 +86,18 @@ reactor.run()
 
 def documentedCommands() -> dict[str, list[str]]:
     """
-    The commands docs/scaling.rst gives to run C{examples/haproxy/}: each
-    instance's C{twistd} and HAProxy's, split into arguments.
+    The commands docs/scaling.rst gives to run C{examples/haproxy/} (its
+    "Behind a load balancer" section): each instance's C{twistd} and
+    HAProxy's, split into arguments.
     """
-    with open(os.path.join(ROOT, "docs", "scaling.rst")) as f:
-        text = f.read()
     commands = {}
-    for line in text.splitlines():
-        command = line.strip()
-        # Only the code blocks' command lines: the rest is prose.
-        if not line.startswith("   ") or not command.startswith((".venv/bin/twistd", "haproxy")):
-            continue
-        words = shlex.split(command)
-        if words[:1] == [".venv/bin/twistd"] and "proxykit" in words:
-            commands[words[-1]] = words
-        elif words[:1] == ["haproxy"]:
-            commands[words[-1]] = words
+    for block in codeBlocks(os.path.join(ROOT, "docs", "scaling.rst"), "console", "Behind a load balancer"):
+        for line in block:
+            words = shlex.split(line)
+            if words[:1] == [".venv/bin/twistd"] and "proxykit" in words:
+                commands[words[-1]] = words
+            elif words[:1] == ["haproxy"]:
+                commands[words[-1]] = words
     return commands
 
 

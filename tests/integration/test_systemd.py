@@ -30,6 +30,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from proxykit.config import ProxyConfig
 
+from .._snippets import codeBlocks
 from ._subprocess import ROOT, STOP_TIMEOUT, TWISTD, Child, run, startOrigin
 from .test_accesslog import curl, readLines
 from .test_admin import get
@@ -317,24 +318,11 @@ class SocketActivationTests(TestCase):
 
 def deploymentBlocks(language: str) -> list[list[str]]:
     """
-    The lines of each C{.. code-block:: LANGUAGE} of the "Deployment"
-    section of docs/scaling.rst, unindented.
+    The lines of each block in C{LANGUAGE} of the "Deployment" section of
+    docs/scaling.rst, as the reader sees them (included files resolved),
+    unindented and without blank lines.
     """
-    with open(SCALING) as f:
-        text = f.read()
-    section = re.search(r"^Deployment\n-+\n(.*?)(?=^[^\n]+\n-+\n|\Z)", text, re.M | re.S)
-    assert section is not None
-    blocks: list[list[str]] = []
-    inside = False
-    for line in section.group(1).splitlines():
-        if line.strip() == f".. code-block:: {language}":
-            inside = True
-            blocks.append([])
-        elif inside and line and not line[0].isspace():
-            inside = False
-        elif inside and line.strip():
-            blocks[-1].append(line[3:])
-    return blocks
+    return codeBlocks(SCALING, language, "Deployment")
 
 
 class DocumentedDeploymentTests(TestCase):

@@ -30,6 +30,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import SkipTest, TestCase
 
+from .._snippets import codeBlocks
 from ._subprocess import (
     ROOT,
     STARTUP_TIMEOUT,
@@ -562,33 +563,17 @@ class SupervisorGoneTests(TestCase):
         return deferToThread(check)
 
 
-def sectionOf(path: str, title: str) -> str:
+def workerCommands() -> list[str]:
     """
-    The text of the section C{title} of the reStructuredText file at
-    C{path}, up to the next section of the same level.
+    The lines of every C{sh} block of docs/scaling.rst's "Worker
+    processes" section, as the reader sees them (included files resolved),
+    without blank lines.
     """
-    with open(path) as f:
-        text = f.read()
-    start = text.index(f"\n{title}\n{'-' * len(title)}\n")
-    following = re.search(r"\n[^\n]+\n-+\n", text[start + len(title) + 2 :])
-    end = start + len(title) + 2 + following.start() if following else len(text)
-    return text[start:end]
-
-
-def shellLines(text: str) -> list[str]:
-    """
-    The lines of every C{.. code-block:: sh} of C{text}, unindented.
-    """
-    lines: list[str] = []
-    inside = False
-    for line in text.splitlines():
-        if line.strip() == ".. code-block:: sh":
-            inside = True
-        elif inside and line and not line.startswith(" "):
-            inside = False
-        elif inside and line.strip():
-            lines.append(line.strip())
-    return lines
+    return [
+        line.strip()
+        for block in codeBlocks(os.path.join(ROOT, "docs", "scaling.rst"), "sh", "Worker processes")
+        for line in block
+    ]
 
 
 class DocumentedCommandTests(TestCase):
@@ -606,7 +591,7 @@ class DocumentedCommandTests(TestCase):
         """
 
         def check() -> None:
-            commands = shellLines(sectionOf(os.path.join(ROOT, "docs", "scaling.rst"), "Worker processes"))
+            commands = workerCommands()
             [start] = [line for line in commands if "twistd" in line]
             curls = [line for line in commands if line.startswith("curl")]
             self.assertEqual(len(curls), 3, commands)
@@ -642,7 +627,7 @@ class DocumentedCommandTests(TestCase):
         The benchmark command measures 1 and 2 workers (where nginx and wrk
         are installed, as the benchmark needs).
         """
-        commands = shellLines(sectionOf(os.path.join(ROOT, "docs", "scaling.rst"), "Worker processes"))
+        commands = workerCommands()
         [bench] = [line for line in commands if "workers.py" in line]
         if shutil.which("nginx") is None or shutil.which("wrk") is None:
             raise SkipTest("the benchmark needs nginx and wrk")
