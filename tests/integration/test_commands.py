@@ -380,6 +380,10 @@ class CommandTests(TestCase):
             ("testing", "suite"): "./dev.sh test itself: test_docs checks its form",
             ("testing", "some"): "./dev.sh test itself: test_docs checks its form",
             ("testing", "html"): "tests/test_docs.py (DocsBuildTests)",
+            ("performance", "run"): "a benchmark: tests/test_benchpage.py checks its form",
+            ("performance", "run-mode"): "a benchmark: tests/test_benchpage.py checks its form",
+            ("performance", "quick"): "a benchmark: tests/test_benchpage.py checks its form",
+            ("performance", "publish"): "needs a run's results: tests/test_benchpage.py checks its form",
         }
         source = Path(__file__).read_text()
         for path in sorted(EXAMPLES.glob("commands/*.sh")):
