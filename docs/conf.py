@@ -1,10 +1,12 @@
 """
 Sphinx configuration for the proxykit documentation.
 
-Sphinx's built-in features, and one extension of the project's own,
-C{docs/_ext/proxykit_reference.py}: the configuration keys, the command-line
-options and the public API (through autodoc) are generated from the code
-when the documentation is built.
+Sphinx's built-in features, and two extensions of the project's own:
+C{docs/_ext/proxykit_reference.py}, by which the configuration keys, the
+command-line options and the public API (through autodoc) are generated
+from the code when the documentation is built; and
+C{docs/_ext/proxykit_bench.py}, by which the performance page's tables are
+drawn from the benchmark's published results (C{docs/_static/bench/}).
 """
 
 import configparser
@@ -30,7 +32,7 @@ version = ".".join(release.split(".")[:2])
 root_doc = "index"
 source_suffix = {".rst": "restructuredtext"}
 exclude_patterns = ["_build"]
-extensions = ["sphinx.ext.autodoc", "proxykit_reference"]
+extensions = ["sphinx.ext.autodoc", "proxykit_reference", "proxykit_bench"]
 
 autodoc_default_options = {"show-inheritance": True}
 autodoc_member_order = "bysource"

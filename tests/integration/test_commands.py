@@ -417,6 +417,10 @@ class CommandTests(TestCase):
             ("scaling", "systemd-activate"): "tests/integration/test_systemd.py",
             ("scaling", "systemd-curl"): "tests/integration/test_systemd.py",
             ("scaling", "kubernetes-check"): "tests/integration/test_kubernetes.py",
+            ("performance", "run"): "a benchmark: tests/test_benchpage.py checks its form",
+            ("performance", "run-mode"): "a benchmark: tests/test_benchpage.py checks its form",
+            ("performance", "quick"): "a benchmark: tests/test_benchpage.py checks its form",
+            ("performance", "publish"): "needs a run's results: tests/test_benchpage.py checks its form",
         }
         source = Path(__file__).read_text()
         for path in sorted(EXAMPLES.glob("commands/*.sh")):
