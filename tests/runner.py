@@ -1,7 +1,8 @@
 """
 Run the whole suite: ruff, mypy --strict, then trial (unit, integration,
 packaging and docs tests) on Twisted's default reactor, and the integration
-tests again on C{proxykit.reactor} (what C{twistd proxykit} runs on).
+tests that run a proxy in trial's own process again on C{proxykit.reactor}
+(what C{twistd proxykit} runs on; see L{CHILDREN_ONLY}).
 
 When C{PROXYKIT_LOWEST_PYTHON} names the Python of a second virtualenv (made
 by C{./dev.sh test} with the lowest Twisted C{setup.cfg} allows), the whole
@@ -18,6 +19,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -31,6 +33,34 @@ def _run(title: str, argv: list[str]) -> tuple[int, str]:
     sys.stdout.write(proc.stdout)
     print(f"<== {title}: exit {proc.returncode} in {time.monotonic() - started:.1f}s", flush=True)
     return proc.returncode, proc.stdout
+
+
+CHILDREN_ONLY = frozenset(
+    {
+        "test_commands",
+        "test_examples",
+        "test_haproxy",
+        "test_howtos",
+        "test_kubernetes",
+        "test_packaging",
+        "test_systemd",
+        "test_tutorials",
+        "test_workers",
+    }
+)
+"""Integration modules whose proxies are all C{twistd} children (the docs'
+walk-throughs, packaging, deployment and workers): those run on
+C{proxykit.reactor} whatever reactor trial runs on, so the second pass
+leaves them out."""
+
+
+def inProcessIntegration() -> list[str]:
+    """
+    The integration test modules that run a proxy in trial's own process,
+    for the pass on C{proxykit.reactor}.
+    """
+    names = sorted(p.stem for p in Path(ROOT, "tests", "integration").glob("test_*.py"))
+    return [f"tests.integration.{name}" for name in names if name not in CHILDREN_ONLY]
 
 
 def main(argv: list[str]) -> int:
@@ -50,7 +80,9 @@ def main(argv: list[str]) -> int:
     if not argv:
         # twistd proxykit runs on proxykit's own reactor: the real-socket
         # tests run on it too (the whole suite above ran on Twisted's).
-        runs.append((python, "trial on proxykit.reactor", ["--reactor=proxykit"], ["tests.integration"], "_trial_temp_reactor"))
+        runs.append(
+            (python, "trial on proxykit.reactor", ["--reactor=proxykit"], inProcessIntegration(), "_trial_temp_reactor")
+        )
         lowest = os.environ.get("PROXYKIT_LOWEST_PYTHON")
         if lowest:
             # The whole suite again on the lowest Twisted proxykit supports
