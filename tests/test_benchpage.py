@@ -18,6 +18,7 @@ from typing import Any
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
+from ._helpers import docsExtension
 from ._snippets import EXAMPLES, ROOT, commands, regions, snippets
 from .test_benchpublish import PUBLISHED, harness, results
 
@@ -28,14 +29,7 @@ def extension() -> ModuleType:
     """
     The docs' extension module, C{docs/_ext/proxykit_bench.py}.
     """
-    name = "proxykit_bench"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, DOCS / "_ext" / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return docsExtension("proxykit_bench")
 
 
 def benchScript(name: str) -> ModuleType:

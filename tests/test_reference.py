@@ -15,7 +15,6 @@ import copy
 import importlib.util
 import os
 import re
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,6 +27,7 @@ from proxykit.config import ConfigError, schema
 from proxykit.config.reader import ConfigReader, tomllib
 
 from ._certs import TestCA
+from ._helpers import docsExtension
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -38,17 +38,7 @@ def generator() -> ModuleType:
     The docs' extension module, C{docs/_ext/proxykit_reference.py} (which
     imports C{docs/_ext/proxykit_epytext.py} from its directory, as Sphinx runs it).
     """
-    name = "proxykit_reference"
-    extensions = str(DOCS / "_ext")
-    if extensions not in sys.path:
-        sys.path.insert(0, extensions)
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, DOCS / "_ext" / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return docsExtension("proxykit_reference")
 
 
 EVERY_TABLE: dict[str, Any] = {

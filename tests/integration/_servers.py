@@ -29,6 +29,7 @@ import ipaddress
 import json
 import os
 import shutil
+import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -965,3 +966,15 @@ def request(
         lines.append(f"Host: {host}")
     lines.extend(fields)
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def freePorts(count: int) -> list[int]:
+    """
+    C{count} distinct loopback ports nothing listens on (just released).
+    """
+    sockets = [socket.create_server(("127.0.0.1", 0)) for _ in range(count)]
+    try:
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()

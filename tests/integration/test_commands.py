@@ -35,7 +35,7 @@ from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import SkipTest, TestCase
 
 from .._snippets import EXAMPLES, ROOT, regions, snippets
-from ._servers import clientEnvironment
+from ._servers import clientEnvironment, freePorts
 from ._subprocess import TWISTD, Child, _childEnvironment
 
 DOCUMENTED_PORTS = (3128, 8000, 8080, 8081, 8082, 8443, 9001, 9002, 9003, 9901, 9902)
@@ -48,18 +48,6 @@ SCRIPT_TIMEOUT = 60.0
 
 READY_TIMEOUT = 20.0
 """Seconds a server may take to listen on each of its ports."""
-
-
-def freePorts(count: int) -> list[int]:
-    """
-    C{count} distinct loopback ports nothing listens on (just released).
-    """
-    sockets = [socket.create_server(("127.0.0.1", 0)) for _ in range(count)]
-    try:
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def logicalLines(lines: list[str]) -> list[tuple[str, str]]:

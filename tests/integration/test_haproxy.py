@@ -27,7 +27,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -40,6 +39,7 @@ from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import SkipTest, TestCase
 
 from .._snippets import codeBlocks
+from ._servers import freePorts
 from ._subprocess import ROOT, STOP_TIMEOUT, TWISTD, Child, _childEnvironment
 
 EXAMPLE = os.path.join(ROOT, "examples", "haproxy")
@@ -123,18 +123,6 @@ def haproxyStats(port: int) -> dict[tuple[str, str], dict[str, str]]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats;csv", timeout=10) as response:
         text = response.read().decode("ascii").lstrip("# ")
     return {(row["pxname"], row["svname"]): row for row in csv.DictReader(io.StringIO(text))}
-
-
-def freePorts(count: int) -> list[int]:
-    """
-    C{count} distinct loopback ports nothing listens on (just released).
-    """
-    sockets = [socket.create_server(("127.0.0.1", 0)) for _ in range(count)]
-    try:
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def rewrite(name: str, replacements: dict[str, str], directory: str) -> str:

@@ -157,9 +157,9 @@ def concurrently(
     return outcomes
 
 
-class WorkersTests(TestCase):
+class OriginTestCase(TestCase):
     """
-    A supervisor and two workers.
+    Tests with a web server to proxy to (C{self.url}, a small file).
     """
 
     timeout = 120
@@ -171,6 +171,12 @@ class WorkersTests(TestCase):
             self.url = f"http://127.0.0.1:{port}/small"
 
         return deferToThread(start)
+
+
+class WorkersTests(OriginTestCase):
+    """
+    A supervisor and two workers.
+    """
 
     def test_bothServe(self) -> Deferred[None]:
         """
@@ -389,21 +395,11 @@ class WorkersTests(TestCase):
         return deferToThread(check)
 
 
-class SpreadTests(TestCase):
+class SpreadTests(OriginTestCase):
     """
     With a socket per worker (C{SO_REUSEPORT}), the kernel spreads the
     connections over the workers.
     """
-
-    timeout = 120
-
-    def setUp(self) -> Deferred[None]:
-        def start() -> None:
-            self.origin, port = startOrigin(self.mktemp())
-            self.addCleanup(self.origin.stop)
-            self.url = f"http://127.0.0.1:{port}/small"
-
-        return deferToThread(start)
 
     def test_connectionsSpread(self) -> Deferred[None]:
         """
@@ -465,21 +461,11 @@ def exchange(port: int, data: bytes) -> bytes:
     return b"".join(received)
 
 
-class ProxyHeaderTests(TestCase):
+class ProxyHeaderTests(OriginTestCase):
     """
     Workers behind a C{haproxy:tcp:} listener read the PROXY header as a
     single process does: the client it names is the client.
     """
-
-    timeout = 120
-
-    def setUp(self) -> Deferred[None]:
-        def start() -> None:
-            self.origin, port = startOrigin(self.mktemp())
-            self.addCleanup(self.origin.stop)
-            self.url = f"http://127.0.0.1:{port}/small"
-
-        return deferToThread(start)
 
     def test_proxyHeader(self) -> Deferred[None]:
         """
