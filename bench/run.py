@@ -274,6 +274,10 @@ def wrk_once(
     }
     pid = proxy.proc.pid if proxy.proc else ctx.origin.proc.pid
     hwm_reset = procs.reset_peak_rss(pid)
+    # The load core: wrk, this script, and the origin (unless the origin is
+    # the peer measured, as for "none").
+    load_roots = [ctx.origin.proc.pid] if proxy.proc else []
+    load_before = procs.load_seconds(load_roots)
     cpu_before = procs.tree_jiffies(pid)
     try:
         with ctx.foreign_cpu(proxy) as foreign:
@@ -290,12 +294,16 @@ def wrk_once(
         say(f"    {name:<5} c={conns:<3} wrk failed: {exc}")
         return row
     cpu_s = (procs.tree_jiffies(pid) - cpu_before) / os.sysconf("SC_CLK_TCK")
+    load_s = procs.load_seconds(load_roots) - load_before
     alive = proxy.proc is None or proxy.proc.alive()
     keepalive = ctx.results.keepalive.get(proxy.spec.mode, {}).get(proxy.spec.name, "")
     row.update(
         wrk=result.as_dict(),
         peak_rss_kib=procs.tree_kib(pid, "VmHWM"),
         cpu_share=round(cpu_s / (result.duration_us / 1e6), 3)
+        if result.duration_us
+        else None,
+        load_cpu_share=round(load_s / (result.duration_us / 1e6), 3)
         if result.duration_us
         else None,
         rss_of="nginx" if proxy.proc is None else "proxy",
@@ -306,6 +314,12 @@ def wrk_once(
     )
     if ctx.noisy(ctx.args.duration, row["foreign_cpu_s"]):
         row["flags"].append("busy-machine")
+    if proxy.proc is not None and procs.load_bound(
+        row["cpu_share"], row["load_cpu_share"], ctx.load_cpu
+    ):
+        # The peer had CPU to spare and the load core had none: its req/s
+        # is the load generator's limit, not its own.
+        row["flags"].append("load-bound")
     say(
         f"    {name:<5} c={conns:<3} {result.rps:>9.1f} req/s  "
         f"p50 {result.p50_us / 1000:.2f} ms  p99 {result.p99_us / 1000:.2f} ms  "

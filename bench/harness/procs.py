@@ -257,3 +257,35 @@ class ForeignCpu:
         busy = busy_jiffies() - self.start_busy
         ours = self.ours() - self.start_ours
         return max(0, busy - ours) / os.sysconf("SC_CLK_TCK")
+
+
+LOAD_BOUND_PROXY = 0.95
+"""A proxy below this share of its core, while ..."""
+LOAD_BOUND_LOAD = 0.95
+"""... the load core is busy at least this share of the time, was held back
+by the load generator (wrk, the origin), not by itself."""
+
+
+def load_bound(proxy_share: float | None, load_share: float | None, load_cpus: str | None) -> bool:
+    """Whether a peer was load-bound during a run: its CPU below 95% of a
+    core while the one core of the load generator and origin was busy 95%
+    or more.  Only a load pinned to one CPU can be judged."""
+    if proxy_share is None or load_share is None or not load_cpus:
+        return False
+    if "," in load_cpus or "-" in load_cpus:
+        return False
+    return proxy_share < LOAD_BOUND_PROXY and load_share >= LOAD_BOUND_LOAD
+
+
+def load_seconds(others: Sequence[int]) -> float:
+    """CPU seconds used so far by this process, its reaped children (wrk)
+    and the process trees of ``others`` (the origin servers): what runs on
+    the load core."""
+    import resource
+
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    ticks = sum(tree_jiffies(pid) for pid in others)
+    return total + ticks / os.sysconf("SC_CLK_TCK")

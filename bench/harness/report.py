@@ -92,6 +92,7 @@ def summarise_http(rows: list[Row]) -> list[Row]:
         if any(http_busy(r) for r in used):
             flags.add("busy-machine")
         cpu = [r["cpu_share"] for r in used if r.get("cpu_share") is not None]
+        loadCpu = [r["load_cpu_share"] for r in used if r.get("load_cpu_share") is not None]
         # The proxy's CPU time per request: its CPU share of the wall time
         # over the requests per second of the same run.
         perRequest = [
@@ -114,6 +115,7 @@ def summarise_http(rows: list[Row]) -> list[Row]:
                 "peak_rss_mib": max(rss) / 1024 if rss else None,
                 "cpu_share": median(cpu),
                 "cpu_us_per_request": median(perRequest),
+                "load_cpu_share": median(loadCpu),
                 "non2xx": sum(r["wrk"]["err_status"] for r in done),
                 "socket_errors": sum(r["wrk"]["socket_errors"] for r in done),
                 "flags": sorted(flags),
@@ -309,7 +311,7 @@ def table_proxies(meta: dict[str, Any], mode: str) -> list[str]:
 def http_lines(summary: list[Row], mode: str, proxies: list[str]) -> list[str]:
     head = (
         f"{'proxy':<20} {'size':<5} {'conns':>5} {'req/s':>9} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'CPU':>5} {'us/req':>7} {'RSS MiB':>8} {'non2xx':>7} {'sockerr':>7}  flags"
+        f"{'p99 ms':>8} {'CPU':>5} {'us/req':>7} {'load':>5} {'RSS MiB':>8} {'non2xx':>7} {'sockerr':>7}  flags"
     )
     lines = [head, "-" * len(head)]
     rows = mode_rows(summary, mode, proxies)
@@ -318,6 +320,7 @@ def http_lines(summary: list[Row], mode: str, proxies: list[str]) -> list[str]:
             f"{r['proxy']:<20} {r['size']:<5} {r['conns']:>5} {fmt(r['rps']):>9} "
             f"{fmt(r['p50_ms'], '.2f'):>8} {fmt(r['p99_ms'], '.2f'):>8} "
             f"{pct(r['cpu_share']):>5} {fmt(r.get('cpu_us_per_request'), '.1f'):>7} "
+            f"{pct(r.get('load_cpu_share')):>5} "
             f"{fmt(r['peak_rss_mib']):>8} {r['non2xx']:>7} {r['socket_errors']:>7}  "
             f"{','.join(r['flags'])}"
         )
@@ -365,7 +368,10 @@ def mode_lines(summary: dict[str, Any], meta: dict[str, Any], mode: str) -> list
         f"== {MODE_TITLES[mode]} ==",
         *http_lines(summary["http"], mode, proxies),
         "(CPU = the proxy's CPU time / wall time; us/req = the proxy's CPU microseconds"
-        " per request; for 'none', nginx's CPU and RSS.)",
+        " per request; load = the load core's CPU time (wrk, the origin, this script) /"
+        " wall time; for 'none', nginx's CPU and RSS. load-bound: the proxy below 95%"
+        " of its core while the load core was 95% busy or more, so its req/s is the"
+        " load's limit, not its own.)",
         "",
         *keepalive_lines(summary, mode),
     ]
