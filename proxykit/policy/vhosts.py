@@ -14,6 +14,7 @@ a forward proxy (absolute-form and CONNECT) and a reverse proxy
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
 import attrs
@@ -32,11 +33,17 @@ if TYPE_CHECKING:
     from ..relay.hooks import Hooks
 
 
+@lru_cache(maxsize=4096)
 def normalizeHost(value: bytes) -> str | None:
     """
     The host a C{Host} value or authority names, as the table keys it:
     canonical as L{proxykit.config.checks.canonicalHost} makes it (lower case,
     without port or trailing dot; IPv6 without brackets, compressed).
+
+    Remembered for the last 4096 values (a site's clients send the same few
+    C{Host} values: each request looks it up twice, for its virtual host and
+    its route); a client sending new ones each time only makes it work as
+    uncached.
 
     @return: The host, or C{None} if C{value} is not a valid authority
         (IPv4 addresses in any spelling but dotted decimal included).
