@@ -561,22 +561,17 @@ class AccessLog:
         self._flushing = None
         self.flush()
 
-    def combined(self, record: RequestRecord, when: float | None = None) -> str:
+    def combined(self, record: RequestRecord) -> str:
         """
         C{record}'s line in the Combined Log Format, made straight from the
         record: only the fields the format has (what L{requestDone} writes
         when no event is published).
-
-        @param when: When the request ended (C{None}: now).
         """
         # The hot path under twistd: few calls, nothing computed twice.
         request = record.request
         client = record.client.peerHost or None
         sent = record.bytesOut or "-"
-        if when is None:
-            when = self._clock()
-        local = self._local
-        stamp = local._text if int(when) == local._second else local(when)
+        stamp = self._local(self._clock())
         if request is None:
             return f'{client or "-"} - - [{stamp}] "-" {record.status} {sent} "-" "-"\n'
         agent = referer = "-"
@@ -595,9 +590,7 @@ class AccessLog:
                 real = _lastForwardedFor([value]) or real
         # Methods and versions are tokens the parser knows: only the
         # target may need escaping.
-        target = request.target.decode("latin-1")
-        if not (target.isascii() and target.isprintable()) or '"' in target or "\\" in target:
-            target = escape(target)
+        target = escape(request.target.decode("latin-1"))
         method = _METHODS.get(request.method) or escape(request.method.decode("latin-1"))
         protocol = _PROTOCOLS.get(request.version) or escape("HTTP/" + _text(request.version))
         return (
@@ -671,14 +664,12 @@ class AccessLog:
     def event(
         self,
         record: RequestRecord,
-        when: float | None = None,
         tunnelRecord: TunnelRecord | None = None,
     ) -> dict[str, Any]:
         """
         The C{proxykit.access} event of C{record} (fields: see
         L{proxykit.config.logformat.EVENT_FIELDS} and the operations guide).
 
-        @param when: When the request ended (C{None}: now).
         @param tunnelRecord: The record of the tunnel C{record}'s request became,
             if it became one.
         """
@@ -722,7 +713,7 @@ class AccessLog:
             closed = tunnelRecord
             if closed is not None and closed.request is request:
                 tunnelTime = closed.duration
-        now = self._clock() if when is None else when
+        now = self._clock()
         return {
             "log_logger": _accessLogger,
             "log_level": _INFO,

@@ -469,8 +469,7 @@ class Hooks:
         Call the observers at C{point} with C{event}; log their failures,
         naming the request.
         """
-        hooks = self._own[point] if self._parent is None else self.hooks(point)
-        for hook in hooks:
+        for hook in self.hooks(point):
             try:
                 result = hook(event)
             except Exception:
@@ -847,7 +846,7 @@ class Trace:
                     self.attempts,
                     self.connectTime,
                     self.reused,
-                    None if self._requestId is None else self._requestId.decode("ascii"),
+                    self.requestId,
                 ),
             ),
         )
