@@ -47,6 +47,7 @@ from zope.interface import implementer
 from proxykit import ConnectionPool, Timeouts
 from proxykit.config import OriginConfig, ReverseConfig, RouteConfig, VhostConfig
 from proxykit.relay.factory import poolFor
+from proxykit.testing._memory import _Resolution
 
 from ._reverse_servers import SITE, ReverseHarness
 from ._servers import (
@@ -484,15 +485,6 @@ def unansweredPort(testCase: TestCase) -> int:
 
 
 # Name resolution
-
-
-@implementer(IHostResolution)
-class _Resolution:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def cancel(self) -> None:
-        pass
 
 
 @implementer(IHostnameResolver)
