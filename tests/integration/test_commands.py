@@ -37,6 +37,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 from .._snippets import EXAMPLES, ROOT, regions, snippets
 from ._servers import clientEnvironment, freePorts
 from ._subprocess import TWISTD, Child, _childEnvironment
+from .test_lifecycle import waitFor
 
 DOCUMENTED_PORTS = (3128, 8000, 8080, 8081, 8082, 8443, 9001, 9002, 9003, 9901, 9902)
 """The ports the guides' commands and examples use."""
@@ -343,13 +344,22 @@ class CommandTests(TestCase):
                 if s.source is not None and s.source.name == "json-observer.py"
             ]
             (w.top / "proxykit_log.py").write_text(observer.text)
-            w.run("security", ["logfile", "json-logger"])
-            # The listener's line is logged as it starts listening, before
-            # the port can be seen to listen; "proxykit started" comes a turn
-            # of the reactor later, and the next region may have stopped the
-            # proxy by then.
-            self.assertRegex((w.top / "proxykit.log").read_text(), r"ProxyFactory starting on \d+")
-            records = (w.top / "proxykit.json").read_text().split("\n")[:-1]
+            # Run by twistd, proxykit binds its listeners before twistd
+            # starts its log (so that a busy port is reported to whoever
+            # started it): the port can be seen to listen before the log
+            # file has a line, and the listener's line, kept until then, is
+            # the first written.  Wait for it before the next region stops
+            # this proxy.
+            log = w.top / "proxykit.log"
+            w.run("security", ["logfile"])
+            waitFor(
+                lambda: log.exists() and re.search(r"ProxyFactory starting on \d+", log.read_text()) is not None,
+                f"the listener's line in {log}",
+            )
+            w.run("security", ["json-logger"])
+            lines = w.top / "proxykit.json"
+            waitFor(lambda: lines.exists() and lines.read_text().endswith("\n"), f"a record in {lines}")
+            records = lines.read_text().split("\n")[:-1]
             self.assertTrue(records)
             for record in records:
                 self.assertIn("log_namespace", json.loads(record.lstrip("\x1e")))
