@@ -16,9 +16,11 @@ from proxykit.h1 import Headers
 from proxykit.policy.forwarded import (
     FORWARDING_FIELDS,
     addForwardingHeaders,
+    appendForwardingHeaders,
     rewriteLocation,
     rewriteResponseHeaders,
 )
+from proxykit.policy.rewrite import forwardHeaders
 
 CLIENT = "203.0.113.7"
 PROXY = "10.0.0.1"
@@ -431,6 +433,32 @@ class AddForwardingHeadersTests(SynchronousTestCase):
         )
         self.assertEqual(result, [ACCEPT])
         self.assertIsNot(result, received)
+
+    def test_appendedInPlace(self) -> None:
+        """
+        L{appendForwardingHeaders} on the fields an untrusted client sent,
+        its forwarding fields removed in the pass that removes the
+        hop-by-hop ones (L{forwardHeaders}'s C{removed}), gives what
+        L{forwardHeaders} then L{addForwardingHeaders} give, in that list.
+        """
+        for row in UNTRUSTED_ROWS:
+            received = [(b"Connection", b"close"), *row.received]
+            expected = forward(row._replace(received=forwardHeaders(received, frozenset(), b"1.1 p")))
+            headers = forwardHeaders(received, frozenset(), b"1.1 p", None, None, FORWARDING_FIELDS)
+            same = headers
+            appendForwardingHeaders(
+                headers,
+                client=row.client,
+                proto=row.proto,
+                host=row.host,
+                by=row.by,
+                xForwardedFor=row.xForwardedFor,
+                xForwardedProto=row.xForwardedProto,
+                xForwardedHost=row.xForwardedHost,
+                forwarded=row.forwarded,
+            )
+            self.assertEqual(headers, expected, row.doc)
+            self.assertIs(headers, same)
 
     def test_fieldNames(self) -> None:
         """

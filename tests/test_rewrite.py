@@ -81,6 +81,23 @@ class ForwardHeadersTests(SynchronousTestCase):
         out = forwardHeaders([(b"Accept", b"*/*")], frozenset(), b"1.0 p", host=b"h:81")
         self.assertEqual(out, [(b"Host", b"h:81"), (b"Accept", b"*/*"), (b"Via", b"1.0 p")])
 
+    def test_moreRemoved(self) -> None:
+        """
+        The names in C{removed} go in the same pass as the hop-by-hop
+        fields, whatever their case; the rest keep their order.
+        """
+        received = [
+            (b"Host", b"h"),
+            (b"X-Forwarded-For", b"1.2.3.4"),
+            (b"Keep-Alive", b"5"),
+            (b"Accept", b"*/*"),
+            (b"x-forwarded-for", b"5.6.7.8"),
+        ]
+        self.assertEqual(
+            forwardHeaders(received, frozenset(), b"1.1 p", None, b"id", frozenset({b"x-forwarded-for"})),
+            [(b"Host", b"h"), (b"Accept", b"*/*"), (b"Via", b"1.1 p"), (b"X-Request-Id", b"id")],
+        )
+
     def test_via(self) -> None:
         """
         The Via value is the received protocol version and the pseudonym.

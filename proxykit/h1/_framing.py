@@ -165,26 +165,22 @@ def keepAlive(version: bytes, connectionTokens: frozenset[bytes]) -> bool:
     return version == b"1.1" or b"keep-alive" in connectionTokens
 
 
-def writeHeaders(parts: list[bytes], headers: Headers) -> None:
+def fieldLines(headers: Headers) -> bytes:
     """
-    Append C{name: value CRLF} for each field to C{parts}.
+    C{name: value CRLF} for each field, and the empty line that ends the
+    section.
     """
-    append = parts.append
-    for name, value in headers:
-        append(name)
-        append(b": ")
-        append(value)
-        append(b"\r\n")
+    if not headers:
+        return b"\r\n"
+    # Joined in C, field by field (not four appends a field in Python).
+    return b"\r\n".join(map(b": ".join, headers)) + b"\r\n\r\n"
 
 
 def requestHead(method: bytes, target: bytes, headers: Headers) -> bytes:
     """
     Serialize an HTTP/1.1 request head.
     """
-    parts = [method, b" ", target, b" HTTP/1.1\r\n"]
-    writeHeaders(parts, headers)
-    parts.append(b"\r\n")
-    return b"".join(parts)
+    return b"".join((method, b" ", target, b" HTTP/1.1\r\n", fieldLines(headers)))
 
 
 _STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
@@ -199,10 +195,7 @@ def responseHead(status: int, reason: bytes, headers: Headers) -> bytes:
         line = b"HTTP/1.1 %d %s\r\n" % (status, reason)
         if len(_STATUS_LINES) < 256:
             _STATUS_LINES[(status, reason)] = line
-    parts = [line]
-    writeHeaders(parts, headers)
-    parts.append(b"\r\n")
-    return b"".join(parts)
+    return line + fieldLines(headers)
 
 
 def chunkHeader(size: int) -> bytes:
@@ -222,7 +215,4 @@ def lastChunk(trailers: Headers) -> bytes:
     """
     if not trailers:
         return LAST_CHUNK
-    parts = [b"0\r\n"]
-    writeHeaders(parts, trailers)
-    parts.append(b"\r\n")
-    return b"".join(parts)
+    return b"0\r\n" + fieldLines(trailers)

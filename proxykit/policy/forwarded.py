@@ -204,11 +204,9 @@ def addForwardingHeaders(
     @return: A new list; C{headers} is not changed.
     """
     clientBytes = client.encode("ascii", "replace")
-    forAt = forwardedAt = -1
-    forValue = forwardedValue = b""
-    sawProto = sawHost = False
     sizes = _FORWARDING_SIZES
     names = FORWARDING_FIELDS
+    flags = (xForwardedFor, xForwardedProto, xForwardedHost, forwarded)
 
     if not trusted:
         # The common case at the edge: drop them all, keep the rest.
@@ -217,47 +215,115 @@ def addForwardingHeaders(
             for field in headers
             if len(field[0]) not in sizes or field[0].lower() not in names
         ]
-    else:
-        mergeFor = xForwardedFor and bool(clientBytes)
-        out = []
-        append = out.append
-        for field in headers:
-            name = field[0]
-            if len(name) not in sizes:
-                append(field)
-                continue
-            name = name.lower()
-            if name not in names:
-                append(field)
-                continue
-            if name == _X_FORWARDED_FOR:
-                if mergeFor:
-                    value = field[1]
-                    if forAt < 0:
-                        forAt = len(out)
-                        forValue = value
-                        append(field)
-                    elif value:
-                        forValue = forValue + b", " + value if forValue else value
-                    continue
-            elif name == _FORWARDED:
-                if forwarded:
-                    value = field[1]
-                    if forwardedAt < 0:
-                        forwardedAt = len(out)
-                        forwardedValue = value
-                        append(field)
-                    elif value:
-                        forwardedValue = (
-                            forwardedValue + b", " + value if forwardedValue else value
-                        )
-                    continue
-            elif name == _X_FORWARDED_PROTO:
-                sawProto = True
-            else:
-                sawHost = True
-            append(field)
+        _addFields(out, clientBytes, proto, host, by, flags)
+        return out
 
+    forAt = forwardedAt = -1
+    forValue = forwardedValue = b""
+    sawProto = sawHost = False
+    mergeFor = xForwardedFor and bool(clientBytes)
+    out = []
+    append = out.append
+    for field in headers:
+        name = field[0]
+        if len(name) not in sizes:
+            append(field)
+            continue
+        name = name.lower()
+        if name not in names:
+            append(field)
+            continue
+        if name == _X_FORWARDED_FOR:
+            if mergeFor:
+                value = field[1]
+                if forAt < 0:
+                    forAt = len(out)
+                    forValue = value
+                    append(field)
+                elif value:
+                    forValue = forValue + b", " + value if forValue else value
+                continue
+        elif name == _FORWARDED:
+            if forwarded:
+                value = field[1]
+                if forwardedAt < 0:
+                    forwardedAt = len(out)
+                    forwardedValue = value
+                    append(field)
+                elif value:
+                    forwardedValue = (
+                        forwardedValue + b", " + value if forwardedValue else value
+                    )
+                continue
+        elif name == _X_FORWARDED_PROTO:
+            sawProto = True
+        else:
+            sawHost = True
+        append(field)
+
+    _addFields(
+        out, clientBytes, proto, host, by, flags, forAt, forValue, forwardedAt, forwardedValue,
+        sawProto, sawHost,
+    )  # fmt: skip
+    return out
+
+
+def appendForwardingHeaders(
+    headers: Headers,
+    *,
+    client: str,
+    proto: bytes,
+    host: bytes | None,
+    by: str | None = None,
+    xForwardedFor: bool = True,
+    xForwardedProto: bool = True,
+    xForwardedHost: bool = True,
+    forwarded: bool = False,
+) -> None:
+    """
+    What L{addForwardingHeaders} does for a client that is not a trusted
+    proxy, in place: append this hop's enabled forwarding fields to
+    C{headers}, a new list from which every received forwarding field
+    (L{FORWARDING_FIELDS}) was already removed (by the pass that removed
+    the hop-by-hop ones: see the C{removed} argument of
+    L{proxykit.policy.rewrite.forwardHeaders}).  Spares a reverse proxy's
+    common request a second copy of its fields.
+
+    The arguments are L{addForwardingHeaders}'s.
+    """
+    _addFields(
+        headers,
+        client.encode("ascii", "replace"),
+        proto,
+        host,
+        by,
+        (xForwardedFor, xForwardedProto, xForwardedHost, forwarded),
+    )
+
+
+def _addFields(
+    out: Headers,
+    clientBytes: bytes,
+    proto: bytes,
+    host: bytes | None,
+    by: str | None,
+    flags: tuple[bool, bool, bool, bool],
+    forAt: int = -1,
+    forValue: bytes = b"",
+    forwardedAt: int = -1,
+    forwardedValue: bytes = b"",
+    sawProto: bool = False,
+    sawHost: bool = False,
+) -> None:
+    """
+    Add the enabled forwarding fields (C{flags}: C{X-Forwarded-For},
+    C{X-Forwarded-Proto}, C{X-Forwarded-Host}, C{Forwarded}) to C{out}: at
+    the end, or merged into the received C{X-Forwarded-For} at C{forAt} and
+    C{Forwarded} at C{forwardedAt} (values so far C{forValue} and
+    C{forwardedValue}), C{X-Forwarded-Proto} and C{X-Forwarded-Host} only
+    if not received (C{sawProto}, C{sawHost}).
+    """
+    xForwardedFor, xForwardedProto, xForwardedHost, forwarded = flags
     append = out.append
     if xForwardedFor and clientBytes:
         if forAt < 0:
@@ -285,7 +351,6 @@ def addForwardingHeaders(
                 out[forwardedAt][0],
                 forwardedValue + b", " + element if forwardedValue else element,
             )
-    return out
 
 
 def _normalAuthority(authority: bytes, defaultPort: bytes = b":80") -> bytes:

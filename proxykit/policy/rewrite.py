@@ -17,6 +17,7 @@ Everything else keeps its order and repetition.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Final
 
 from ..h1 import Framing, Headers
@@ -65,6 +66,7 @@ def forwardHeaders(
     via: bytes,
     host: bytes | None = None,
     requestId: bytes | None = None,
+    removed: frozenset[bytes] = frozenset(),
 ) -> Headers:
     """
     The fields to send on for a received message.
@@ -82,11 +84,16 @@ def forwardHeaders(
     @param host: A new C{Host} value, or C{None} to keep the received one.
     @param requestId: The request's id (see L{proxykit.policy.requestid}),
         or C{None} to pass any received C{X-Request-Id} on as it is.
+    @param removed: More names (lower case) to remove in the same pass:
+        a reverse proxy drops an untrusted client's forwarding fields so
+        (L{proxykit.policy.forwarded.appendForwardingHeaders}).
     @return: A new list; C{headers} is not changed.
     """
     out: Headers = []
     append = out.append
     hop = HOP_BY_HOP if requestId is None else _HOP_AND_ID
+    if removed:
+        hop = _union(hop, removed)
     sawHost = False
     for field in headers:
         name = field[0].lower()
@@ -104,6 +111,12 @@ def forwardHeaders(
     if requestId is not None:
         append((REQUEST_ID_FIELD, requestId))
     return out
+
+
+@cache
+def _union(names: frozenset[bytes], more: frozenset[bytes]) -> frozenset[bytes]:
+    # A route's few sets, made once (frozensets keep their hash).
+    return names | more
 
 
 def framedHeaders(headers: Headers, framing: int, length: int) -> Headers:

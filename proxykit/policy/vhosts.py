@@ -25,7 +25,13 @@ from ..config.values import ReverseConfig, RouteConfig
 from ..decisions import ClientInfo, Decision, Forward, IRouter, Origin, Refuse, Upstream
 from ..h1 import PROXY_FORMS, Headers, Request, TargetForm, canonicalHost, splitAbsolute
 from .balance import OriginGroup
-from .forwarded import addForwardingHeaders, rewriteLocation, rewriteResponseHeaders
+from .forwarded import (
+    FORWARDING_FIELDS,
+    addForwardingHeaders,
+    appendForwardingHeaders,
+    rewriteLocation,
+    rewriteResponseHeaders,
+)
 from .rewrite import forwardHeaders
 from .routing import ForwardRouter
 
@@ -125,11 +131,28 @@ class RoutePolicy:
         config = self._config
         if config.hostHeader == "origin":
             host = origin.authority
-        headers = forwardHeaders(request.headers, request.connectionTokens, via, host, requestId)
-        return addForwardingHeaders(
+        peer = client.peerHost
+        if peer in self._trusted:
+            return addForwardingHeaders(
+                forwardHeaders(request.headers, request.connectionTokens, via, host, requestId),
+                client=peer,
+                trusted=True,
+                proto=self.scheme,
+                host=request.host,
+                xForwardedFor=config.xForwardedFor,
+                xForwardedProto=config.xForwardedProto,
+                xForwardedHost=config.xForwardedHost,
+                forwarded=config.forwarded,
+            )
+        # The common case: the client's forwarding fields go in the pass
+        # that removes the hop-by-hop ones, and ours are appended to that
+        # copy (one copy of the fields, not two).
+        headers = forwardHeaders(
+            request.headers, request.connectionTokens, via, host, requestId, FORWARDING_FIELDS
+        )
+        appendForwardingHeaders(
             headers,
-            client=client.peerHost,
-            trusted=self.isTrusted(client.peerHost),
+            client=peer,
             proto=self.scheme,
             host=request.host,
             xForwardedFor=config.xForwardedFor,
@@ -137,6 +160,7 @@ class RoutePolicy:
             xForwardedHost=config.xForwardedHost,
             forwarded=config.forwarded,
         )
+        return headers
 
     def responseHeaders(self, headers: Headers, request: Request, origin: Origin) -> Headers:
         """
@@ -146,15 +170,15 @@ class RoutePolicy:
         """
         if not self._config.rewriteRedirects or request.host is None:
             return headers
-        authorities = (origin.authority,)
         public = request.host
         strip = self._strip
         scheme = self.scheme
-        originScheme = origin.scheme.encode("ascii")
 
         def rewrite(value: bytes) -> bytes | None:
+            # Called only for a Location field: most responses have none.
+            originScheme = origin.scheme.encode("ascii")
             return rewriteLocation(
-                value, authorities, scheme, public, strip, strip, originScheme
+                value, (origin.authority,), scheme, public, strip, strip, originScheme
             )
 
         return rewriteResponseHeaders(headers, rewrite)
