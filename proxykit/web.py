@@ -67,6 +67,15 @@ _PSEUDONYM: Final = b"proxykit"
 _CHUNK: Final = 65536
 _IDEMPOTENT: Final = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
 _REPLACED: Final = frozenset({b"server", b"date"})
+
+# Enum members as module constants (see proxykit.relay.exchange: reading
+# one off its class calls the enum metaclass's attribute hook).
+_CONNECTING: Final = ExchangeState.CONNECTING
+_SENT: Final = ExchangeState.SENT
+_RESPONDING: Final = ExchangeState.RESPONDING
+_DONE: Final = ExchangeState.DONE
+_FAILED: Final = ExchangeState.FAILED
+_ABANDONED: Final = ExchangeState.ABANDONED
 """Fields C{twisted.web} sets by default that the origin's replace."""
 _NOT_FORWARDED: Final = frozenset({b"expect"})
 """
@@ -329,8 +338,8 @@ class _WebExchange:
         self.resource = resource
         self.request = request
         self.client = _RequestSide(request, self)
-        self.state = ExchangeState.CONNECTING
-        self.reached = ExchangeState.CONNECTING
+        self.state = _CONNECTING
+        self.reached = _CONNECTING
         self.failure: ExchangeFailure | None = None
         self._content: IO[bytes] | None = None
         self._retried = False
@@ -339,11 +348,11 @@ class _WebExchange:
 
     @property
     def finished(self) -> bool:
-        return self.state >= ExchangeState.DONE
+        return self.state >= _DONE
 
     @property
     def responseStarted(self) -> bool:
-        return self.reached is ExchangeState.RESPONDING
+        return self.reached is _RESPONDING
 
     def _fields(self) -> RequestFields:
         """
@@ -406,8 +415,8 @@ class _WebExchange:
             return
         self.origin = origin
         self._reused = reused
-        self.state = ExchangeState.SENT
-        self.reached = ExchangeState.SENT
+        self.state = _SENT
+        self.reached = _SENT
         client = self.client
         origin.startRequest(self, self.request.method)
         origin.setPeer(client)
@@ -469,7 +478,7 @@ class _WebExchange:
         """
         if self.finished:
             return
-        self.state = ExchangeState.ABANDONED
+        self.state = _ABANDONED
         self._content = None
         self.client.done = True
         self.client.unregister()
@@ -504,7 +513,7 @@ class _WebExchange:
                 out.setRawHeaders(name, [value])
             else:
                 out.addRawHeader(name, value)
-        self.state = self.reached = ExchangeState.RESPONDING
+        self.state = self.reached = _RESPONDING
         if response.keepAlive is False and self.origin is not None:
             # The origin closes after this response: not for the pool.
             self.origin.willClose = True
@@ -519,7 +528,7 @@ class _WebExchange:
         The response is complete: return the origin connection to the pool
         (when it can serve another request) and finish the request.
         """
-        self.state = ExchangeState.DONE
+        self.state = _DONE
         client = self.client
         client.uncork()
         client.setPeer(None)
@@ -574,7 +583,7 @@ class _WebExchange:
             # An idle keep-alive connection the origin closed as it was
             # reused: nothing was processed; try once on a new connection.
             self._retried = True
-            self.state = ExchangeState.CONNECTING
+            self.state = _CONNECTING
             self.origin = None
             self._content = None
             origin.detach(self)
@@ -590,7 +599,7 @@ class _WebExchange:
         the client connection, so that the truncated response never looks
         complete.
         """
-        self.state = ExchangeState.FAILED
+        self.state = _FAILED
         self.failure = ExchangeFailure(status, reason, self.reached)
         self._content = None
         client = self.client

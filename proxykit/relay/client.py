@@ -121,6 +121,8 @@ _ESTABLISHED: Final = b"HTTP/1.1 200 Connection established\r\n\r\n"
 _DECISIONS: Final = frozenset({Forward, Tunnel, Refuse, Respond})
 """The kinds of L{Decision} (anything else from admission is a Deferred)."""
 _ANSWER_FRAMING: Final = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+_ANSWERED: Final = Outcome.ANSWERED
+"""An enum member as a module constant (see L{proxykit.relay.exchange})."""
 """Fields of a L{Respond} this proxy sets itself: the body is framed by its
 length, and the connection's fate is the proxy's to say."""
 
@@ -636,7 +638,7 @@ class ProxyProtocol(Side):
         if trace is not None:
             trace.bytesOut = len(body)
             trace.responded(answer.status)
-            trace.finish(Outcome.ANSWERED)
+            trace.finish(_ANSWERED)
 
     def _protocolError(self, error: ProtocolError) -> None:
         exchange = self._exchange

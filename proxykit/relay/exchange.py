@@ -80,6 +80,20 @@ _IDEMPOTENT: Final = frozenset(
 _CRLF: Final = b"\r\n"
 _NO_ORIGINS: tuple[Origin, ...] = ()
 
+# Enum members as module constants: read off their class, each costs a
+# call of the enum metaclass's attribute hook (about 900 instructions, and
+# an exchange reads ten or so a request); a global costs next to nothing.
+_CONNECTING: Final = ExchangeState.CONNECTING
+_SENT: Final = ExchangeState.SENT
+_RESPONDING: Final = ExchangeState.RESPONDING
+_DONE: Final = ExchangeState.DONE
+_SWITCHED: Final = ExchangeState.SWITCHED
+_FAILED: Final = ExchangeState.FAILED
+_ABANDONED: Final = ExchangeState.ABANDONED
+_OUTCOME_RESPONDED: Final = Outcome.RESPONDED
+_OUTCOME_ABANDONED: Final = Outcome.ABANDONED
+_OUTCOME_FAILED: Final = Outcome.FAILED
+
 
 def _text(value: bytes | None) -> str | None:
     """
@@ -228,8 +242,8 @@ class Exchange:
         self.decision = decision
         self.origin: IOriginSide | None = None
         self.requestComplete = False
-        self.state = ExchangeState.CONNECTING
-        self.reached = ExchangeState.CONNECTING
+        self.state = _CONNECTING
+        self.reached = _CONNECTING
         self.failure: ExchangeFailure | None = None
         self._pool = pool
         self._connector = connector
@@ -267,14 +281,14 @@ class Exchange:
         Nothing more will be done: the exchange is done, switched, failed
         or abandoned.
         """
-        return self.state >= ExchangeState.DONE
+        return self.state >= _DONE
 
     @property
     def responseStarted(self) -> bool:
         """
         The final response head (or a 101) was written to the client.
         """
-        return self.reached is ExchangeState.RESPONDING
+        return self.reached is _RESPONDING
 
     def start(self) -> None:
         """
@@ -431,9 +445,9 @@ class Exchange:
         trace = self._trace
         if trace is not None:
             trace.connected(reused)
-        self.state = ExchangeState.SENT
-        if self.reached is ExchangeState.CONNECTING:
-            self.reached = ExchangeState.SENT
+        self.state = _SENT
+        if self.reached is _CONNECTING:
+            self.reached = _SENT
         client = self.client
         request = self.request
         origin.startRequest(self, request.method, request.upgrade)
@@ -548,11 +562,11 @@ class Exchange:
         """
         if self.finished:
             return
-        self.state = ExchangeState.ABANDONED
+        self.state = _ABANDONED
         self._held = None
         trace = self._trace
         if trace is not None:
-            trace.finish(Outcome.ABANDONED, None, "client went away")
+            trace.finish(_OUTCOME_ABANDONED, None, "client went away")
         self._uncount()
         origin = self.origin
         if origin is not None:
@@ -682,7 +696,7 @@ class Exchange:
             headers.append((b"Connection", b"keep-alive"))
         self._keepAlive = keepAlive
         self._responseTokens = response.connectionTokens
-        self.state = self.reached = ExchangeState.RESPONDING
+        self.state = self.reached = _RESPONDING
         trace = self._trace
         if trace is not None:
             trace.responded(status)
@@ -709,8 +723,8 @@ class Exchange:
         trace = self._trace
         if trace is not None:
             trace.responded(101)
-        self.reached = ExchangeState.RESPONDING
-        self.state = ExchangeState.SWITCHED
+        self.reached = _RESPONDING
+        self.state = _SWITCHED
         self._uncount()
         self.origin = None
         origin.detach(self)
@@ -785,7 +799,7 @@ class Exchange:
         client = self.client
         if self._chunkDown:
             client.send(lastChunk(forwardTrailers(trailers, self._responseTokens)))
-        self.state = ExchangeState.DONE
+        self.state = _DONE
         self._uncount()
         origin = self.origin
         self.origin = None
@@ -800,7 +814,7 @@ class Exchange:
                 origin.close()
         trace = self._trace
         if trace is not None:
-            trace.finish(Outcome.RESPONDED)
+            trace.finish(_OUTCOME_RESPONDED)
         client.exchangeDone(self, self._keepAlive and self.requestComplete)
 
     def originFailed(self, reason: str, status: int, protocolError: bool = False) -> None:
@@ -854,7 +868,7 @@ class Exchange:
             # A keep-alive connection closed by the origin just as we reused
             # it: nothing was processed, so try once on a fresh connection.
             self._retried = True
-            self.state = ExchangeState.CONNECTING
+            self.state = _CONNECTING
             self.origin = None
             origin.detach(self)
             self.client.setPeer(None)
@@ -868,14 +882,14 @@ class Exchange:
         self.originFailed("origin closed the connection", 502)
 
     def _fail(self, status: int, reason: str) -> None:
-        self.state = ExchangeState.FAILED
+        self.state = _FAILED
         self.failure = ExchangeFailure(status, reason, self.reached)
         trace = self._trace
         if trace is not None:
             trace.error(status, reason, self.reached)
             # The status the client got: this one, unless a response head
             # already went out (the connection is cut).
-            trace.finish(Outcome.FAILED, None if self.responseStarted else status, reason)
+            trace.finish(_OUTCOME_FAILED, None if self.responseStarted else status, reason)
         self._uncount()
         client = self.client
         client.setPeer(None)
