@@ -684,6 +684,7 @@ def make_meta(args: argparse.Namespace, install_error: str | None) -> dict[str, 
             mode: [s.name for s in servers.specs_for(mode, args.proxy_list)]
             for mode in [*args.modes, servers.BASELINE]
         },
+        "skip": args.skip,
         "reverse_host": servers.REVERSE_HOST,
         "conns": list(CONNS),
         "sizes": servers.SIZES,

@@ -421,7 +421,11 @@ def table_proxies(meta: dict[str, Any], mode: str) -> list[str]:
     return meta["proxies"].get(mode, []) + meta["proxies"].get(BASELINE, [])
 
 
-def http_lines(summary: list[Row], mode: str, proxies: list[str]) -> list[str]:
+def http_lines(
+    summary: list[Row], mode: str, proxies: list[str], skipped: bool = False
+) -> list[str]:
+    """``mode``'s table of loads; a proxy without rows failed to start,
+    unless the run skipped the loads (``skipped``)."""
     head = (
         f"{'proxy':<20} {'size':<5} {'conns':>5} {'req/s':>9} {'p50 ms':>8} "
         f"{'p99 ms':>8} {'CPU':>5} {'us/req':>7} {'load':>5} {'RSS MiB':>8} {'non2xx':>7} {'sockerr':>7}  flags"
@@ -438,11 +442,10 @@ def http_lines(summary: list[Row], mode: str, proxies: list[str]) -> list[str]:
             f"{','.join(r['flags'])}"
         )
     measured = {r["proxy"] for r in rows}
+    why = "(not run: --skip http)" if skipped else "(failed to start)"
     for proxy in proxies:
         if proxy not in measured:
-            lines.append(
-                f"{proxy:<20} {'-':<5} {'-':>5} {'no results':>9}  (failed to start)"
-            )
+            lines.append(f"{proxy:<20} {'-':<5} {'-':>5} {'no results':>9}  {why}")
     return lines
 
 
@@ -458,11 +461,15 @@ def keepalive_lines(summary: dict[str, Any], mode: str) -> list[str]:
 
 
 def forward_lines(summary: dict[str, Any]) -> list[str]:
-    lines = ["", "CONNECT tunnel (MB/s = 1e6 bytes/s, median):"]
+    """The CONNECT throughput and slow-client phases, when they ran."""
+    lines = []
+    if summary["tunnel"]:
+        lines += ["", "CONNECT tunnel (MB/s = 1e6 bytes/s, median):"]
     for r in summary["tunnel"]:
         note = "; ".join(r["errors"])
         lines.append(f"  {r['proxy']:<20} {fmt(r['mb_per_s']):>9}  {note}")
-    lines += ["", "Slow client (RSS growth = max VmRSS - baseline):"]
+    if summary["slow_client"]:
+        lines += ["", "Slow client (RSS growth = max VmRSS - baseline):"]
     for r in summary["slow_client"]:
         if r.get("error"):
             lines.append(f"  {r['proxy']:<20} {'-':>9}  {r['error']}")
@@ -479,7 +486,7 @@ def mode_lines(summary: dict[str, Any], meta: dict[str, Any], mode: str) -> list
     proxies = table_proxies(meta, mode)
     lines = [
         f"== {MODE_TITLES[mode]} ==",
-        *http_lines(summary["http"], mode, proxies),
+        *http_lines(summary["http"], mode, proxies, "http" in meta.get("skip", [])),
         "(CPU = the proxy's CPU time / wall time; us/req = the proxy's CPU microseconds"
         " per request; load = the load core's CPU time (wrk, the origin, this script) /"
         " wall time; for 'none', nginx's CPU and RSS. load-bound: the proxy below 95%"
@@ -540,9 +547,12 @@ def scale_lines(summary: dict[str, Any]) -> list[str]:
                 f" MB/s {fmt(m['min'], '.2f')} / {fmt(m['median'], '.2f')} /"
                 f" {fmt(m['max'], '.2f')}; first byte back {fmt(f['min'], '.2f')} /"
                 f" {fmt(f['median'], '.2f')} / {fmt(f['max'], '.2f')} s",
-                f"  slowest / median {fmt(r['stall_ratio'], '.2f')}; longest wait for a"
-                f" read {fmt(r['longest_silence_s'], '.2f')} s; CPU: proxy"
+                f"  slowest / median {fmt(r['stall_ratio'], '.2f')}; longest wait between"
+                f" two reads {fmt(r['longest_silence_s'], '.2f')} s; CPU: proxy"
                 f" {pct(r['proxy_cpu_share'])}, harness {pct(r['harness_cpu_share'])}",
+                f"  proxy RSS {r['rss_before_kib'] / 1024:.1f} MiB, with the tunnels open"
+                f" {r['rss_open_kib'] / 1024:.1f} MiB, peak while moving"
+                f" {r['rss_peak_kib'] / 1024:.1f} MiB",
             ]
         for error in r.get("errors", []) + ([r["error"]] if r.get("error") else []):
             lines.append(f"  {error}")

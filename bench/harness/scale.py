@@ -327,6 +327,7 @@ class TunnelsResult:
             )
             if self.seconds
             else None,
+            # The longest wait between two reads of a tunnel, after its first.
             "longest_silence_s": round(max(self.silences), 3) if self.silences else None,
             "stall_ratio": None if ratio is None else round(ratio, 3),
             "proxy_cpu_share": self.share(self.proxy_cpu_s),
@@ -394,7 +395,7 @@ async def _move(
 ) -> tuple[float, float, float]:
     """Send ``data`` through the tunnel while reading its echo; return the
     times from ``started`` to the last and to the first byte back, and the
-    longest wait for a read."""
+    longest wait between two reads after the first."""
     size = len(data)
 
     async def send() -> None:
@@ -412,8 +413,10 @@ async def _move(
                 raise ScaleError(f"closed after {got} of {size} bytes back")
             if chunk != data[got : got + len(chunk)]:
                 raise ScaleError(f"wrong bytes back at offset {got}")
-            silence = max(silence, now - last)
-            first = first or now - started
+            if first:
+                silence = max(silence, now - last)
+            else:
+                first = now - started
             last = now
             got += len(chunk)
         await sender
