@@ -245,3 +245,46 @@ class RunOptionsTests(SynchronousTestCase):
         )
         self.assertEqual((args.idle_connections, args.tunnels, args.tunnels_kib), (20, 10, 64))
         self.assertEqual(args.skip, ["idle", "tunnels"])
+
+
+class DocumentedCommandsTests(SynchronousTestCase):
+    """
+    The commands C{bench/README.md} and C{docs/performance.md} give for
+    the benchmark parse as written (the benchmark itself is not run: it
+    installs packages and needs a quiet machine; L{IdleTests.test_script}
+    runs C{bench/idle_connections.py}).
+    """
+
+    SCALE = "python3 bench/run.py --mode forward --proxies proxykit --skip http --skip tunnel --skip slow"
+
+    def commands(self, path: Path) -> list[list[str]]:
+        """
+        The words of each C{python3 bench/run.py} line of a code block of
+        C{path}, without its comment.
+        """
+        import shlex
+
+        found = []
+        for line in path.read_text().splitlines():
+            # The lines of code blocks.
+            if line.startswith("python3 bench/run.py"):
+                found.append(shlex.split(line.split("#")[0]))
+        return found
+
+    def test_parse(self) -> None:
+        """
+        Every C{python3 bench/run.py} command of the two files is accepted
+        by its parser; the scale phases' command is in both and runs only
+        them.
+        """
+        from .test_benchpage import benchScript
+
+        run = benchScript("run")
+        for path in (ROOT / "bench" / "README.md", ROOT / "docs" / "performance.md"):
+            found = self.commands(path)
+            self.assertIn(self.SCALE.split(), found, path)
+            for words in found:
+                run.parse_args(words[2:])
+        args = run.parse_args(self.SCALE.split()[2:])
+        self.assertEqual((args.modes, args.proxy_list), (["forward"], ["proxykit"]))
+        self.assertEqual(sorted(args.skip), ["http", "slow", "tunnel"])
