@@ -27,11 +27,13 @@ import resource
 import socket
 import statistics
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .procs import HOST, reset_peak_rss, tree_jiffies, tree_kib
 
+T = TypeVar("T")
 IDLE_KIB_LIMIT = 5.0
 STALL_FACTOR = 2.0
 CHUNK = 64 * 1024
@@ -97,8 +99,8 @@ def spread(values: list[float]) -> dict[str, float | None]:
 
 
 async def bounded(
-    aws: list[Awaitable[object]], deadline: float
-) -> tuple[list[object], int]:
+    aws: list[Awaitable[T]], deadline: float
+) -> tuple[list[T | BaseException], int]:
     """Run ``aws`` together until ``deadline`` (``time.monotonic``); return
     the results of those that finished (exceptions included) and how many
     did not finish in time (they are cancelled)."""
@@ -112,7 +114,7 @@ async def bounded(
         task.cancel()
     if pending:
         await asyncio.gather(*pending, return_exceptions=True)
-    results: list[object] = []
+    results: list[T | BaseException] = []
     for task in tasks:
         if task in done:
             exc = task.exception()
@@ -200,7 +202,7 @@ async def _again(
         raise ScaleError(f"status {status}")
 
 
-def _first_error(results: list[object]) -> str:
+def _first_error(results: Sequence[object]) -> str:
     for r in results:
         if isinstance(r, BaseException):
             return f"{type(r).__name__}: {r}"
@@ -237,7 +239,7 @@ async def hold_idle(
         while len(conns) < count and time.monotonic() < deadline:
             n = min(batch, count - len(conns))
             done, late = await bounded([_get(port, request) for _ in range(n)], deadline)
-            conns += [c for c in done if isinstance(c, tuple)]  # type: ignore[misc]
+            conns += [c for c in done if not isinstance(c, BaseException)]
             if late or len(done) != n or any(isinstance(c, BaseException) for c in done):
                 result.error = _first_error(done) or f"{late} connections not opened in time"
                 break
@@ -247,10 +249,10 @@ async def hold_idle(
             result.error = f"only {len(conns)} of {count} connections opened in {timeout:g} s"
         held = 0
         for i in range(0, len(conns), batch):
-            done, late = await bounded(
+            answered, late = await bounded(
                 [_again(r, w, request) for r, w in conns[i : i + batch]], deadline
             )
-            held += sum(1 for d in done if not isinstance(d, BaseException))
+            held += sum(1 for a in answered if not isinstance(a, BaseException))
             if late:
                 break
         result.held = held
@@ -451,9 +453,9 @@ async def run_tunnels(
         start = time.monotonic()
         while len(tunnels) < count and time.monotonic() < deadline:
             n = min(batch, count - len(tunnels))
-            first = len(tunnels)
+            opened = len(tunnels)
             done, late = await bounded(
-                [_open_tunnel(port, target, first + i) for i in range(n)], deadline
+                [_open_tunnel(port, target, opened + i) for i in range(n)], deadline
             )
             tunnels += [t for t in done if isinstance(t, _Tunnel)]
             if late or len(done) != n or any(isinstance(t, BaseException) for t in done):
@@ -470,20 +472,20 @@ async def run_tunnels(
         jiffies = tree_jiffies(pid)
         own = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
         started = time.monotonic()
-        done, late = await bounded(
+        moved, late = await bounded(
             [_move(t, base[t.index % 251 :][:nbytes], started) for t in tunnels], deadline
         )
         result.seconds = time.monotonic() - started
         result.proxy_cpu_s = (tree_jiffies(pid) - jiffies) / os.sysconf("SC_CLK_TCK")
         result.harness_cpu_s = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - own
         result.rss_peak_kib = tree_kib(pid, "VmHWM")
-        for outcome in done:
+        for outcome in moved:
             if isinstance(outcome, BaseException):
                 message = f"{type(outcome).__name__}: {outcome}"
                 if message not in result.errors:
                     result.errors.append(message)
             else:
-                elapsed, first, silence = outcome  # type: ignore[misc]
+                elapsed, first, silence = outcome
                 result.times.append(elapsed)
                 result.first_bytes.append(first)
                 result.silences.append(silence)
