@@ -19,7 +19,8 @@ reverse, ReverseProxyResource and nginx terminating TLS (https from wrk, plain
 HTTP to the origin).  Forward and reverse mode share the no-proxy baseline.
 Forward mode also runs issue 14's two scale phases on proxykit: 10,000 idle
 keep-alive client connections (memory per connection) and 1,000 concurrent
-CONNECT tunnels (none may stall).  See bench/README.md.  Uses the standard library
+CONNECT tunnels (none may stall); they add about 2 minutes.  See
+bench/README.md.  Uses the standard library
 only; the proxies run from bench/.venv, which this script creates.
 """
 
