@@ -6,6 +6,8 @@
     python3 bench/run.py --mode forward     # forward mode only, ~9.5 minutes
     python3 bench/run.py --mode reverse     # reverse mode only, ~9 minutes
     python3 bench/run.py --mode tls         # reverse proxies over TLS, ~6.5 minutes
+    python3 bench/run.py --mode forward --proxies proxykit \
+        --skip http --skip tunnel --skip slow   # the two scale phases alone, ~3 minutes
 
 Starts nginx as the origin on 127.0.0.1, then each proxy in turn, pinned to
 CPU 0 while wrk, nginx and this script run on CPU 1.  Forward mode: proxykit
@@ -14,23 +16,28 @@ latency, CONNECT tunnel throughput and memory under a slow client.  Reverse
 mode: proxykit reverse, twisted.web.proxy.ReverseProxyResource, proxy.py's
 reverse proxy and nginx; keep-alive requests/s and latency.  TLS mode: proxykit
 reverse, ReverseProxyResource and nginx terminating TLS (https from wrk, plain
-HTTP to the origin).  Forward and reverse mode share the no-proxy baseline.  See bench/README.md.  Uses the standard library
+HTTP to the origin).  Forward and reverse mode share the no-proxy baseline.
+Forward mode also runs issue 14's two scale phases on proxykit: 10,000 idle
+keep-alive client connections (memory per connection) and 1,000 concurrent
+CONNECT tunnels (none may stall); they add about 2 minutes.  See
+bench/README.md.  Uses the standard library
 only; the proxies run from bench/.venv, which this script creates.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness import chart, environment, load, procs, report, servers
+from harness import chart, environment, load, procs, report, scale, servers
 from harness.procs import ProcessManager, StartError
 from harness.report import Results
 from harness.servers import MIB, Origin, ProxySpec, RunningProxy, Settings
@@ -109,8 +116,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--skip",
         action="append",
         default=[],
-        choices=["http", "tunnel", "slow"],
-        help="skip a phase (tunnel and slow are forward mode only)",
+        choices=["http", "tunnel", "slow", "idle", "tunnels"],
+        help="skip a phase (tunnel, slow, idle and tunnels are forward mode only)",
+    )
+    p.add_argument(
+        "--idle-connections",
+        type=int,
+        default=10_000,
+        help="idle keep-alive client connections the idle phase holds (default 10000)",
+    )
+    p.add_argument(
+        "--tunnels",
+        type=int,
+        default=1000,
+        help="concurrent CONNECT tunnels of the tunnels phase (default 1000)",
+    )
+    p.add_argument(
+        "--tunnels-kib",
+        type=int,
+        default=1024,
+        help="KiB each tunnel echoes through the proxy (default 1024)",
+    )
+    p.add_argument(
+        "--scale-timeout",
+        type=float,
+        default=300.0,
+        help="seconds each scale phase (idle, tunnels) may take (default 300)",
     )
     p.add_argument(
         "--retry-noisy",
@@ -515,6 +546,120 @@ def run_slow_phase(ctx: Context) -> None:
         slow_session(ctx, spec)
 
 
+def wants_scale(ctx: Context, phase: str) -> bool:
+    """The scale phases measure proxykit forward: run when forward mode and
+    proxykit are in the run and the phase is not skipped."""
+    return (
+        phase not in ctx.args.skip
+        and "forward" in ctx.args.modes
+        and "proxykit" in ctx.args.proxy_list
+    )
+
+
+def scale_spec(extra: list[str]) -> ProxySpec:
+    """proxykit forward as in the HTTP phase, with ``extra`` arguments."""
+    base = servers.specs_for("forward", ["proxykit"])[0]
+    return ProxySpec(
+        base.name,
+        lambda s, port: [*servers.proxykit_argv(s, port), *extra],
+        True,
+        base.notes + " " + " ".join(extra),
+    )
+
+
+def scale_config(ctx: Context, count: int) -> Path:
+    """A configuration file raising proxykit's connection cap to ``count``
+    plus a margin."""
+    path = ctx.settings.tmp / f"proxykit-scale-{count}.toml"
+    path.write_text(scale.proxy_config(count))
+    return path
+
+
+def run_idle_phase(ctx: Context) -> None:
+    count = ctx.args.idle_connections
+    say(f"idle: {count} keep-alive client connections held by proxykit forward")
+    row: dict[str, Any] = {"proxy": "proxykit", "connections": count}
+    ctx.results.idle.append(row)
+    try:
+        scale.raise_file_limit(scale.descriptors_for_idle(count))
+    except scale.ScaleError as exc:
+        row["error"] = str(exc)
+        say(f"  skipped: {exc}")
+        return
+    extra = ["--config", str(scale_config(ctx, count)), "--idle-timeout", "3600"]
+    proxy = start(ctx, scale_spec(extra), "idle")
+    if proxy is None or proxy.proc is None:
+        row["error"] = "failed to start"
+        return
+    try:
+        request = (
+            f"GET {ctx.origin.url('small')} HTTP/1.1\r\nHost: {ctx.origin.host}\r\n\r\n"
+        ).encode()
+        result = asyncio.run(
+            scale.hold_idle(
+                proxy.port, request, proxy.proc.pid, count, timeout=ctx.args.scale_timeout
+            )
+        )
+        row.update(result.as_dict())
+        per = row["kib_per_connection"]
+        say(
+            f"  held {result.held} of {count}: RSS {result.before_kib} -> "
+            f"{result.after_kib} KiB, {'-' if per is None else f'{per:.2f}'} KiB per"
+            f" connection ({result.seconds:.0f} s)"
+            + (f"; {result.error}" if result.error else "")
+        )
+    finally:
+        ctx.pm.stop(proxy.proc)
+
+
+def run_tunnels_phase(ctx: Context) -> None:
+    count, nbytes = ctx.args.tunnels, ctx.args.tunnels_kib * 1024
+    say(f"tunnels: {count} CONNECT tunnels through proxykit forward, {nbytes // 1024} KiB each")
+    row: dict[str, Any] = {"proxy": "proxykit", "tunnels": count, "bytes_each": nbytes}
+    ctx.results.tunnels.append(row)
+    try:
+        scale.raise_file_limit(scale.descriptors_for_tunnels(count))
+    except scale.ScaleError as exc:
+        row["error"] = str(exc)
+        say(f"  skipped: {exc}")
+        return
+    origin = scale.echo_listener()
+    try:
+        settings = replace(ctx.settings, connect_port=origin.getsockname()[1])
+        spec = scale_spec(["--config", str(scale_config(ctx, count))])
+        try:
+            proxy = servers.start_proxy(ctx.pm, spec, settings, ctx.origin)
+        except StartError as exc:
+            row["error"] = f"failed to start: {exc}"
+            say(f"  proxykit: failed to start: {exc}")
+            return
+        assert proxy.proc is not None
+        try:
+            result = asyncio.run(
+                scale.run_tunnels(
+                    proxy.port,
+                    origin,
+                    proxy.proc.pid,
+                    count,
+                    nbytes,
+                    timeout=ctx.args.scale_timeout,
+                )
+            )
+        finally:
+            ctx.pm.stop(proxy.proc)
+    finally:
+        origin.close()
+    row.update(result.as_dict())
+    times = row["time_s"]
+    say(
+        f"  {result.completed} of {count} tunnels done in {row['seconds']} s"
+        f" (opened in {row['setup_seconds']} s); per tunnel min/median/max "
+        f"{times['min']}/{times['median']}/{times['max']} s; slowest/median "
+        f"{row['stall_ratio']}"
+        + (f"; {'; '.join(result.errors)}" if result.errors else "")
+    )
+
+
 def pin_self(cpu: str | None) -> None:
     if cpu and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {int(c) for c in cpu.split(",")})
@@ -540,10 +685,19 @@ def make_meta(args: argparse.Namespace, install_error: str | None) -> dict[str, 
             mode: [s.name for s in servers.specs_for(mode, args.proxy_list)]
             for mode in [*args.modes, servers.BASELINE]
         },
+        "skip": args.skip,
         "reverse_host": servers.REVERSE_HOST,
         "conns": list(CONNS),
         "sizes": servers.SIZES,
         "tunnel_bytes": args.tunnel_mib * MIB,
+        "scale": {
+            "idle_connections": args.idle_connections,
+            "tunnels": args.tunnels,
+            "tunnel_bytes_each": args.tunnels_kib * 1024,
+            "timeout_s": args.scale_timeout,
+            "idle_kib_limit": scale.IDLE_KIB_LIMIT,
+            "stall_factor": scale.STALL_FACTOR,
+        },
         "slow_client": {
             "file_bytes": args.slow_mib * MIB,
             "rate_bytes_per_s": args.slow_rate_kib * 1024,
@@ -610,6 +764,10 @@ def benchmark(args: argparse.Namespace, results: Results, tmp: Path) -> None:
             baseline_done = True
         if "slow" not in args.skip and "forward" in args.modes:
             run_slow_phase(ctx)
+        if wants_scale(ctx, "idle"):
+            run_idle_phase(ctx)
+        if wants_scale(ctx, "tunnels"):
+            run_tunnels_phase(ctx)
     finally:
         pm.stop_all()
 

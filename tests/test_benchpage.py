@@ -146,6 +146,8 @@ class BenchLinesTests(SynchronousTestCase):
                 "100 B responses, 1 connection",
                 "CONNECT tunnel, 256 MiB from the origin",
                 "A slow client reading a large response: the proxy's memory growth",
+                "Idle keep-alive client connections held by proxykit: memory per connection",
+                "Concurrent CONNECT tunnels through proxykit, each echoing its bytes at once",
             ],
         )
         self.assertEqual(
@@ -185,26 +187,86 @@ class BenchLinesTests(SynchronousTestCase):
             [["**proxykit**", "0.1", "–"], ["twisted.web.proxy", "64.5", "–"]],
         )
 
+    def test_scaleTables(self) -> None:
+        """
+        The idle-connection phase shows the connections held, the proxy's
+        memory before and after and the growth per connection; the
+        concurrent-tunnel phase the tunnels completed, the time and the
+        throughput per tunnel (min / median / max), the slowest tunnel's
+        time over the median's and what went wrong.
+        """
+        found = tables(self.lines("forward"))
+        self.assertEqual(
+            found["Idle keep-alive client connections held by proxykit: memory per connection"],
+            [
+                ["connections", "held", "RSS before MiB", "RSS after MiB", "KiB per connection", "notes"],
+                ["10,000", "10,000", "57.0", "105.0", "4.92", "–"],
+            ],
+        )
+        self.assertEqual(
+            found["Concurrent CONNECT tunnels through proxykit, each echoing its bytes at once"],
+            [
+                [
+                    "tunnels", "completed", "s", "time per tunnel s (min / median / max)",
+                    "MB/s per tunnel (min / median / max)", "slowest ÷ median", "notes",
+                ],
+                [
+                    "1,000 × 1024 KiB", "998", "8.3", "8.10 / 8.25 / 8.30", "0.13 / 0.13 / 0.13", "1.01",
+                    "ScaleError: closed after 65536 of 1048576 bytes back; 2 tunnels not done in 300 s",
+                ],
+            ],
+        )  # fmt: skip
+        for mode in ("reverse", "tls"):
+            self.assertNotIn("Idle", "\n".join(self.lines(mode)))
+
     def test_targets(self) -> None:
         """
-        Each target of the mode is listed with its verdict, the ratio
-        measured and the ratio needed.
+        Each target of the mode is listed with its verdict, the figure
+        measured, the bound it must meet (at least or at most) and why it
+        failed when its figure does not say.
         """
         lines = self.lines("forward")
+        listed = [line for line in lines if line.startswith("- **")]
+        self.assertEqual(len(listed), 6)
         self.assertIn(
-            "- **PASS** small, 50 conns: proxykit \\>= 4x twisted.web.proxy req/s (measured 5.00, needed 4)",
+            "- **PASS** small, 50 conns: proxykit \\>= 5x twisted.web.proxy req/s (measured 5.00, needed ≥ 5)",
             lines,
         )
         self.assertIn(
-            "- **pending** small, 50 conns: proxykit \\>= proxy.py req/s (not measured, needed 1)",
+            "- **pending** small, 50 conns: proxykit \\>= 1.5x proxy.py req/s (not measured, needed ≥ 1.5)",
             lines,
         )
-        self.assertNotIn("nginx", "\n".join(line for line in lines if line.startswith("- ")))
+        self.assertIn(
+            "- **PASS** 10,000 idle keep-alive client connections held, \\<= 5 KiB each"
+            " (proxy RSS growth / connections) (measured 4.92, needed ≤ 5)",
+            lines,
+        )
+        self.assertIn(
+            "- **FAIL** 1,000 concurrent CONNECT tunnels each moved their data, none stalled"
+            " (all complete; slowest \\<= 2x the median tunnel's time) (measured 1.01, needed ≤ 2):"
+            " 998 of 1000 completed: ScaleError: closed after 65536 of 1048576 bytes back;"
+            " 2 tunnels not done in 300 s",
+            lines,
+        )
+
+    def test_targetsOfEarlierRuns(self) -> None:
+        """
+        A results file written before the targets said which way they are
+        bound (C{ratio} instead of C{measured}, no C{better}) shows them as
+        lower bounds.
+        """
+        payload = harness("publish").split(results(), "forward")
+        payload["summary"]["targets"] = [
+            {"mode": "forward", "target": "t", "ratio": 5.0, "needed": 4.0, "verdict": "PASS"}
+        ]
+        lines = extension().benchLines(payload, "forward")
+        self.assertIn("- **PASS** t (measured 5.00, needed ≥ 4)", lines)
 
     def test_tls(self) -> None:
         """
         TLS mode has no no-proxy row and no CONNECT table; a proxy that
-        failed its preflight check is named with the reason.
+        failed its preflight check is named with the reason; its one target
+        is listed.
         """
         lines = self.lines("tls")
         found = tables(lines)
@@ -213,7 +275,10 @@ class BenchLinesTests(SynchronousTestCase):
             [row[0] for row in found["100 B responses, 50 connections"][1:]], ["**proxykit**", "nginx"]
         )
         self.assertIn("- ReverseProxyResource failed its preflight check: timed out", lines)
-        self.assertNotIn("The targets this run checked:", lines)
+        self.assertEqual(
+            [line for line in lines if line.startswith("- **")],
+            ["- **FAIL** TLS, small, 50 conns: proxykit \\>= 50% of nginx req/s (measured 0.20, needed ≥ 0.5)"],
+        )
 
     def test_unsplitResults(self) -> None:
         """

@@ -58,9 +58,10 @@ class SplitTests(SynchronousTestCase):
 
     def test_rowsOfTheMode(self) -> None:
         """
-        Each mode's part has that mode's rows, the no-proxy baseline's in
-        forward and reverse mode, and the CONNECT and slow-client phases in
-        forward mode only.
+        Each mode's part has that mode's rows and targets, the no-proxy
+        baseline's in forward and reverse mode, and the CONNECT,
+        slow-client, idle-connection and concurrent-tunnel phases in forward
+        mode only.
         """
         split = harness("publish").split
         payload = results()
@@ -77,11 +78,16 @@ class SplitTests(SynchronousTestCase):
         )
         self.assertEqual([r["proxy"] for r in forward["tunnel"]], ["proxykit", "twisted.web.proxy", "tinyproxy"])
         self.assertEqual(len(forward["slow_client"]), 2)
-        self.assertEqual([t["mode"] for t in forward["targets"]], ["forward", "forward"])
+        self.assertEqual([t["mode"] for t in forward["targets"]], ["forward"] * 6)
+        self.assertEqual([r["connections"] for r in forward["idle"]], [10000])
+        self.assertEqual([r["tunnels"] for r in forward["tunnels"]], [1000])
         self.assertEqual(sorted(forward["client_keepalive"]), ["baseline", "forward"])
         tls = split(payload, "tls")["summary"]
         self.assertEqual({r["mode"] for r in tls["http"]}, {"tls"})
-        self.assertEqual((tls["tunnel"], tls["slow_client"], tls["targets"]), ([], [], []))
+        self.assertEqual(
+            (tls["tunnel"], tls["slow_client"], tls["idle"], tls["tunnels"]), ([], [], [], [])
+        )
+        self.assertEqual([t["mode"] for t in tls["targets"]], ["tls"])
         self.assertEqual([f["proxy"] for f in tls["preflight_failures"]], ["ReverseProxyResource"])
         reverse = split(payload, "reverse")["summary"]
         self.assertEqual([r["peer"] for r in reverse["ratios"]], ["nginx"])

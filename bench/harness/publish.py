@@ -8,7 +8,8 @@ A results file of ``bench/run.py`` may hold several modes.  Publishing
 splits it: ``MODE.json`` keeps the run's ``meta`` (with only that mode's
 proxies and command lines) and the rows of its ``summary`` that belong to
 that mode (the no-proxy baseline goes with forward and reverse mode, the
-CONNECT and slow-client phases with forward mode), and leaves out ``raw``,
+CONNECT, slow-client, idle-connection and concurrent-tunnel phases with
+forward mode), and leaves out ``raw``,
 every repetition of every load, which the page does not show.
 ``MODE.svg`` is the chart ``harness/chart.py`` draws from ``MODE.json``.
 Publishing a published file again writes the same bytes.
@@ -24,7 +25,7 @@ from .chart import charts
 from .report import BASELINE
 
 # The phases run in forward mode only (bench/run.py).
-FORWARD_ONLY = ("tunnel", "slow_client")
+FORWARD_ONLY = ("tunnel", "slow_client", "idle", "tunnels")
 
 
 class PublishError(Exception):

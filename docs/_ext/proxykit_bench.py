@@ -9,9 +9,9 @@ C{docs/_static/bench/}: the chart C{MODE.svg}, the run (date, command,
 repetitions, commit, machine, pinning, versions) and, from C{MODE.json},
 a table per load (response size and connections) with each proxy's
 requests per second, p99 latency, CPU share and CPU time per request, and
-the ratio of proxykit's requests per second to the proxy's; the CONNECT
-and slow-client phases in forward mode; and the verdict of each target the
-run checked.  Where a mode has no published results the directive says
+the ratio of proxykit's requests per second to the proxy's; the CONNECT,
+slow-client, idle-connection and concurrent-tunnel phases in forward mode;
+and the verdict of each target the run checked.  Where a mode has no published results the directive says
 so.
 
 L{benchLines} produces the reStructuredText from a results file's content;
@@ -287,6 +287,61 @@ def tunnelLines(payload: dict[str, Any]) -> list[str]:
             ["proxy", "RSS growth MiB", "notes"],
             rows,
         )
+    return lines + scaleLines(payload)
+
+
+def spread(values: dict[str, float | None] | None, spec: str) -> str:
+    """A min / median / max triple."""
+    if not values:
+        return "–"
+    return " / ".join(number(values.get(k), spec) for k in ("min", "median", "max"))
+
+
+def scaleLines(payload: dict[str, Any]) -> list[str]:
+    """The idle-connection and concurrent-tunnel tables (forward mode),
+    when the run measured them."""
+    summary = payload["summary"]
+    lines: list[str] = []
+    idle = summary.get("idle", [])
+    if idle:
+        rows = [
+            [
+                f"{row['connections']:,}",
+                number(row.get("held"), ","),
+                number(row["rss_before_kib"] / 1024 if row.get("opened") else None, ".1f"),
+                number(row["rss_after_kib"] / 1024 if row.get("opened") else None, ".1f"),
+                number(row.get("kib_per_connection"), ".2f"),
+                escape(row.get("error") or ""),
+            ]
+            for row in idle
+        ]
+        lines += listTable(
+            "Idle keep-alive client connections held by proxykit: memory per connection",
+            ["connections", "held", "RSS before MiB", "RSS after MiB", "KiB per connection", "notes"],
+            rows,
+        )
+    tunnels = summary.get("tunnels", [])
+    if tunnels:
+        rows = [
+            [
+                f"{row['tunnels']:,} × {row['bytes_each'] >> 10} KiB",
+                number(row.get("completed"), ","),
+                number(row.get("seconds"), ".1f"),
+                spread(row.get("time_s"), ".2f"),
+                spread(row.get("mb_per_s"), ".2f"),
+                number(row.get("stall_ratio"), ".2f"),
+                escape("; ".join(row.get("errors", []) + ([row["error"]] if row.get("error") else []))),
+            ]
+            for row in tunnels
+        ]
+        lines += listTable(
+            "Concurrent CONNECT tunnels through proxykit, each echoing its bytes at once",
+            [
+                "tunnels", "completed", "s", "time per tunnel s (min / median / max)",
+                "MB/s per tunnel (min / median / max)", "slowest ÷ median", "notes",
+            ],
+            rows,
+        )  # fmt: skip
     return lines
 
 
@@ -299,11 +354,14 @@ def targetLines(payload: dict[str, Any], mode: str) -> list[str]:
         return []
     lines = ["The targets this run checked:", ""]
     for target in found:
-        ratio = target.get("ratio")
-        measured = "not measured" if ratio is None else f"measured {ratio:.2f}"
+        # "ratio" in results files written before the scale phases.
+        value = target.get("measured", target.get("ratio"))
+        measured = "not measured" if value is None else f"measured {value:.2f}"
+        sign = "≤" if target.get("better") == "lower" else "≥"
+        note = f": {escape(target['note'])}" if target.get("note") else ""
         lines.append(
             f"- **{escape(target['verdict'])}** {escape(target['target'])}"
-            f" ({measured}, needed {target['needed']:g})"
+            f" ({measured}, needed {sign} {target['needed']:g}){note}"
         )
     return lines + [""]
 

@@ -17,6 +17,10 @@ python3 bench/run.py --mode tls
 python3 bench/run.py --quick
 # [end quick]
 
+# [start scale]
+python3 bench/run.py --mode forward --proxies proxykit --skip http --skip tunnel --skip slow
+# [end scale]
+
 # [start publish]
 python3 bench/publish.py bench/results/latest.json
 # [end publish]
