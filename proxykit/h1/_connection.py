@@ -856,7 +856,9 @@ class H1Connection:
         method: bytes = parser.get_method()
         url = self._url
         target = url[0] if len(url) == 1 else b"".join(url)
-        if b"#" in target:
+        # find, not "in": bytes.__contains__ first tries its argument as an
+        # int and formats (then drops) a TypeError for every other one.
+        if target.find(b"#") >= 0:
             self._raise(ProtocolError(400, "fragment in request target"))
         if target[:1] == b"*" and target != b"*" and method != b"CONNECT":
             # RFC 9112 section 3.2.4: the asterisk-form is "*" alone; any
