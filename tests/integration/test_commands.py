@@ -422,6 +422,8 @@ class CommandTests(TestCase):
             ("performance", "run"): "a benchmark: tests/test_benchpage.py checks its form",
             ("performance", "run-mode"): "a benchmark: tests/test_benchpage.py checks its form",
             ("performance", "quick"): "a benchmark: tests/test_benchpage.py checks its form",
+            ("performance", "scale"): "a benchmark: tests/test_benchpage.py checks its form,"
+            " tests/test_benchscale.py runs its phases small",
             ("performance", "publish"): "needs a run's results: tests/test_benchpage.py checks its form",
         }
         source = Path(__file__).read_text()
