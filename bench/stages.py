@@ -13,7 +13,8 @@ Twisted's in-memory transports (C{tests._harness}), no sockets, one client
 connection and one pooled origin connection kept alive.  The request and
 the response are the benchmark's: C{GET http://127.0.0.1:ORIGIN/small}
 (forward) or C{GET /small} with C{Host: bench.test} (reverse, one route to
-the origin), answered by nginx's nine response headers and a 100-byte body.
+the origin), answered as nginx answers it: eight header fields and a
+100-byte body.
 
 A small C module (C{bench/stagehook.c}, compiled with C{gcc} against this
 Python's headers) evaluates every Python frame and knows which stage the
@@ -252,9 +253,10 @@ import stages
 from tests._harness import Harness
 import proxykit
 if mode == "reverse":
-    from proxykit.config import OriginConfig, ProxyConfig, ReverseConfig, RouteConfig, VhostConfig
+    from proxykit.config import OriginConfig, ProxyConfig, ReverseConfig, RouteConfig, Timeouts
+    from proxykit.config import VhostConfig
     from proxykit.policy.vhosts import ReverseRouter, VhostTable
-    from tests._harness import TIMEOUTS
+    TIMEOUTS = Timeouts(connect=5, response=30, idle=60, tunnelIdle=100)
     route = RouteConfig(origins=(OriginConfig("http://127.0.0.1:9000"),))
     reverse = ReverseConfig(vhosts=(VhostConfig(("bench.test",), (route,)),))
     h = Harness(ProxyConfig(reverse=reverse, timeouts=TIMEOUTS), router=None)
@@ -443,24 +445,48 @@ def measure(checkout: str, label: str, mode: str, requests: int, hookdir: str) -
 def table(results: list[Measured]) -> str:
     """
     A Markdown table of one mode's results, a column group per checkout:
-    instructions per request, share of the probed total, and microseconds.
+    instructions per request, share of the probed total, and microseconds
+    (the share of the CPU time per request: approximate, unlike the
+    instructions); with more than one checkout, the change of each stage's
+    instructions from the first to the last.
     """
+    change = len(results) > 1
     head = "| stage |" + "".join(f" {m.label}: instructions | share | µs |" for m in results)
     rule = "| --- |" + " ---: | ---: | ---: |" * len(results)
+    if change:
+        head += " change |"
+        rule += " ---: |"
     lines = [head, rule]
+
+    def row(name: str, values: list[float], shares: list[float | None], us: bool = True) -> None:
+        cells = ""
+        for m, value, share in zip(results, values, shares, strict=True):
+            shown = "" if share is None else f"{share:.1%}"
+            micro = f"{share * m.us:.1f}" if us and share is not None else ""
+            cells += f" {value:,.0f} | {shown} | {micro} |"
+        if change:
+            first, last = values[0], values[-1]
+            cells += f" {(last - first) / first:+.1%} |" if first else " |"
+        lines.append(f"| {name} |{cells}")
+
     for key, description in STAGES:
-        cells = "".join(
-            f" {m.instructions[key]:,.0f} | {m.share(key):.1%} | {m.share(key) * m.us:.1f} |"
-            for m in results
-        )
-        lines.append(f"| {description} |{cells}")
-    cells = "".join(f" {m.instructions['probed']:,.0f} | 100% | {m.us:.1f} |" for m in results)
-    lines.append(f"| **sum (with the probe)** |{cells}")
-    cells = "".join(
-        f" {m.instructions['total']:,.0f} | {m.instructions['total'] / m.instructions['probed']:.1%} | |"
-        for m in results
+        row(description, [m.instructions[key] for m in results], [m.share(key) for m in results])
+    row(
+        "**proxykit's request path** (the stages without the harness)",
+        [m.instructions["probed"] - m.instructions["harness"] for m in results],
+        [1 - m.share("harness") for m in results],
     )
-    lines.append(f"| total without the probe |{cells}")
+    row(
+        "sum of the stages (with the probe)",
+        [m.instructions["probed"] for m in results],
+        [1.0 for _ in results],
+    )
+    row(
+        "total without the probe (harness included)",
+        [m.instructions["total"] for m in results],
+        [m.instructions["total"] / m.instructions["probed"] for m in results],
+        us=False,
+    )
     return "\n".join(lines)
 
 
@@ -530,6 +556,7 @@ def main(argv: list[str]) -> int:
                 if m.other:
                     print(f"\nthe rest of proxykit, {m.label}: {', '.join(m.other)}")
     if args.json:
+        sys.stdout.flush()
         with open(args.json, "w") as f:
             json.dump([m.__dict__ for m in everything], f, indent=1)
     return 0
