@@ -6,6 +6,7 @@ C{valgrind --tool=callgrind}, so the figures repeat whatever else the
 machine is doing (issue 14's per-stage cost table).
 
     .venv/bin/python bench/stages.py [--requests N] [--mode forward|reverse|both]
+                                     [--live [--connections C]] [--json FILE]
                                      [--rev REV ...] [CHECKOUT ...]
 
 The request is relayed as in C{bench/request_cost.py}: C{ProxyProtocol} on
@@ -30,10 +31,20 @@ stops CPython inlining Python-to-Python calls, which costs a few percent,
 shown).  Microseconds are the stage's share of the CPU time per request
 measured without valgrind (the best of five rounds of 2,000 requests).
 
+With C{--live}, C{twistd -n proxykit forward} (or C{reverse --route
+bench.test=ORIGIN}) is measured instead, as C{bench/run.py} starts it, on
+C{ProxyReactor} and loopback sockets in front of the benchmark's nginx
+origin: Twisted's reactor and transports are counted, and there is no
+harness.  A client (C{bench/syscalls.py}'s) sends each round's requests
+over C{--connections} keep-alive connections and starts and ends each round
+with a C{SIGUSR2} to the proxy; the microseconds are the proxy's user CPU
+time per request without valgrind.
+
 Each CHECKOUT (default: this one) is measured in subprocesses that import
 proxykit and the test harness from it; C{--rev REV} measures a commit of
 this repository, exported with C{git archive} to a scratch directory.
-Needs valgrind, gcc and CPython 3.11's headers (C{python3-dev}).
+Needs valgrind, gcc and CPython 3.11's headers (C{python3-dev}); C{--live}
+also nginx.  Traffic stays on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -42,10 +53,12 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from dataclasses import dataclass, field
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -57,10 +70,11 @@ STAGES: list[tuple[str, str]] = [
     ("headers", "header policy (policy.rewrite, policy.forwarded, request ids)"),
     ("relay", "the exchange, client and origin sides and the pool (proxykit.relay)"),
     ("hooks", "hooks and trace (relay.hooks, relay.logfields, proxykit.ops)"),
-    ("twisted", "Twisted (Deferreds, protocols, zope.interface)"),
+    ("twisted", "Twisted (reactor, transports, Deferreds, protocols, zope.interface)"),
+    ("reactor", "proxykit's event loop and direct writes (proxykit.reactor, _twistedcompat)"),
     ("gc", "CPython's cyclic garbage collector"),
     ("harness", "the in-memory harness (fake transports and reactor: not in a real run)"),
-    ("other", "the rest of proxykit"),
+    ("other", "the rest of proxykit (named below the table)"),
 ]
 """The stages, in the tables' order: key and description."""
 
@@ -82,6 +96,8 @@ _MODULES: list[tuple[str, str]] = [
     ("relay/logfields.py", "hooks"),
     ("ops/", "hooks"),
     ("relay/", "relay"),
+    ("reactor.py", "reactor"),
+    ("_twistedcompat.py", "reactor"),
 ]
 """proxykit's modules (paths under C{proxykit/}, prefixes) and their stages."""
 
@@ -340,6 +356,59 @@ with open(out, "w") as f:
     json.dump(result, f)
 '''
 
+_LIVE = r"""
+import gc, os, signal, sys
+markers, hookdir, stagesFile = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, hookdir)
+sys.path.insert(0, os.path.dirname(stagesFile))
+import _stagehook
+import stages
+keys = stages.STAGE_KEYS
+other = set()
+
+def classify(code):
+    stage = stages.stageFor(code.co_filename, getattr(code, "co_qualname", code.co_name))
+    if stage is None:
+        return -1
+    if stage == "other":
+        other.add(stages.moduleName(code.co_filename))
+    return keys.index(stage)
+
+def collected(phase, info):
+    (_stagehook.gcStart if phase == "start" else _stagehook.gcStop)()
+
+rounds = [("probed", -2)] + [(key, index) for index, key in enumerate(keys)] + [("total", -2)]
+done = [-1]
+
+def advance(signum, frame):
+    # Each SIGUSR2 ends the round being measured (if any) and starts the next.
+    n = done[0]
+    if 0 <= n < len(rounds):
+        _stagehook.measure(-1)
+        _stagehook.dump(rounds[n][0])
+    n += 1
+    done[0] = n
+    if n == 0:
+        _stagehook.startInstrumentation()
+    if n < len(rounds):
+        if rounds[n][0] == "total":
+            gc.callbacks.remove(collected)
+            _stagehook.uninstall()
+        _stagehook.zero()
+        _stagehook.measure(rounds[n][1])
+    else:
+        with open(os.path.join(markers, "other"), "w") as f:
+            f.write("\n".join(sorted(other)))
+    open(os.path.join(markers, str(n)), "w").close()
+
+signal.signal(signal.SIGUSR2, advance)
+_stagehook.install(classify, keys.index("twisted"), keys.index("gc"))
+gc.callbacks.append(collected)
+from twisted.scripts.twistd import run
+sys.argv = ["twistd"] + sys.argv[4:]
+run()
+"""
+
 
 def buildHook(directory: str) -> str:
     """
@@ -442,6 +511,114 @@ def measure(checkout: str, label: str, mode: str, requests: int, hookdir: str) -
     return measured
 
 
+def _liveArgv(mode: str, port: int, originPort: int) -> list[str]:
+    argv = ["-n", "--pidfile=", "proxykit", mode, "--listen", f"tcp:{port}:interface=127.0.0.1"]
+    if mode == "reverse":
+        argv += ["--route", f"bench.test=http://127.0.0.1:{originPort}"]
+    return argv
+
+
+def _userSeconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) / os.sysconf("SC_CLK_TCK")
+
+
+def measureLive(
+    checkout: str, label: str, mode: str, requests: int, hookdir: str, connections: int
+) -> Measured:
+    """
+    Measure C{checkout}'s C{twistd proxykit MODE} on a real reactor and
+    sockets: an nginx origin, a client on C{connections} keep-alive
+    connections (C{bench/syscalls.py}'s), the proxy under callgrind with
+    the probe; each round is started and ended by a C{SIGUSR2} to the
+    proxy.  The microseconds are the proxy's user CPU time per request
+    without valgrind, over 2,000 requests.
+    """
+    from pathlib import Path
+
+    import syscalls
+    from harness.procs import ProcessManager, free_port, wait_for_port
+    from harness.servers import start_nginx
+
+    env = dict(os.environ, PYTHONPATH=checkout, PYTHONHASHSEED="0")
+    measured = Measured(label, mode, requests)
+    with tempfile.TemporaryDirectory(prefix="stages-live-") as scratch:
+        directory = Path(scratch)
+        pm = ProcessManager(directory)
+        try:
+            origin = start_nginx(pm, directory, None, 1024)
+            if mode == "forward":
+                request = f"GET {origin.url('small')} HTTP/1.1\r\nHost: {origin.host}\r\n\r\n"
+            else:
+                request = "GET /small HTTP/1.1\r\nHost: bench.test\r\n\r\n"
+
+            def client(port: int) -> syscalls.Client:
+                return syscalls.Client(
+                    port, request.encode(), origin.files["small"], connections
+                )
+
+            # Without valgrind: the user CPU time per request.
+            port = free_port()
+            twistd = os.path.join(os.path.dirname(sys.executable), "twistd")
+            proc = pm.start("proxykit", [twistd, *_liveArgv(mode, port, origin.port)], cwd=Path(checkout), env=env)
+            wait_for_port(proc, port)
+            load = client(port)
+            load.run(500, 60)
+            started = _userSeconds(proc.pid)
+            load.run(2000, 120)
+            measured.us = (_userSeconds(proc.pid) - started) / 2000 * 1e6
+            load.close()
+            pm.stop(proc)
+
+            markers = directory / "markers"
+            markers.mkdir()
+            driver = directory / "live.py"
+            driver.write_text(_LIVE)
+            grind = directory / "callgrind.out"
+            port = free_port()
+            proc = pm.start(
+                "proxykit-callgrind",
+                [
+                    "valgrind", "--tool=callgrind", "--instr-atstart=no",
+                    "--collect-atstart=no", f"--callgrind-out-file={grind}",
+                    sys.executable, str(driver), str(markers), hookdir,
+                    os.path.abspath(__file__), *_liveArgv(mode, port, origin.port),
+                ],
+                cwd=Path(checkout), env=env,
+            )  # fmt: skip
+            wait_for_port(proc, port, timeout=300)
+            load = client(port)
+            load.run(300, 600)
+            for n in range(len(STAGE_KEYS) + 3):
+                os.kill(proc.pid, signal.SIGUSR2)
+                deadline = time.monotonic() + 120
+                while not (markers / str(n)).exists():
+                    if time.monotonic() > deadline or not proc.alive():
+                        raise RuntimeError(f"the proxy did not start round {n}")
+                    time.sleep(0.05)
+                if n < len(STAGE_KEYS) + 2:
+                    load.run(requests, 600)
+            load.close()
+            measured.other = [m for m in (markers / "other").read_text().split("\n") if m]
+            pm.stop(proc, timeout=60)
+            for path in sorted(directory.glob("callgrind.out.*")):
+                text = path.read_text()
+                trigger, total = callgrindTotals(text)
+                if trigger:
+                    measured.instructions[trigger] = total / requests
+                    measured.objects[trigger] = {
+                        group: count / requests
+                        for group, count in callgrindObjects(text).items()
+                    }
+        finally:
+            pm.stop_all()
+    missing = {"total", "probed", *STAGE_KEYS} - set(measured.instructions)
+    if missing:
+        raise RuntimeError(f"callgrind wrote no dump for {sorted(missing)}")
+    return measured
+
+
 def table(results: list[Measured]) -> str:
     """
     A Markdown table of one mode's results, a column group per checkout:
@@ -523,9 +700,19 @@ def main(argv: list[str]) -> int:
         "--rev", action="append", default=[], help="also measure this commit (git archive)"
     )
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="measure twistd proxykit on real sockets (nginx origin) instead of the harness",
+    )
+    parser.add_argument(
+        "--connections", type=int, default=1, help="--live: keep-alive client connections"
+    )
     parser.add_argument("checkouts", nargs="*", help="proxykit checkouts (default: this one)")
     args = parser.parse_args(argv)
-    for tool in ("valgrind", "gcc"):
+    if args.live:
+        sys.path.insert(0, HERE)
+    for tool in ("valgrind", "gcc") + (("nginx",) if args.live else ()):
         if shutil.which(tool) is None:
             parser.error(f"{tool} is needed (apt-get install {tool})")
     modes = ["forward", "reverse"] if args.mode == "both" else [args.mode]
@@ -546,15 +733,26 @@ def main(argv: list[str]) -> int:
             targets.append((os.path.abspath(checkout), _label(os.path.abspath(checkout))))
         everything: list[Measured] = []
         for mode in modes:
-            results = [measure(c, label, mode, args.requests, hookdir) for c, label in targets]
+            if args.live:
+                results = [
+                    measureLive(c, label, mode, args.requests, hookdir, args.connections)
+                    for c, label in targets
+                ]
+                how = f"twistd on real sockets, {args.connections} connections"
+            else:
+                results = [measure(c, label, mode, args.requests, hookdir) for c, label in targets]
+                how = "in-memory harness"
             everything.extend(results)
-            print(f"\n### {mode} mode ({args.requests} requests per round)\n")
+            print(f"\n### {mode} mode ({how}, {args.requests} requests per round)\n")
             print(table(results))
             print(f"\nby machine code, {results[-1].label}:\n")
             print(objectTable(results[-1]))
             for m in results:
                 if m.other:
-                    print(f"\nthe rest of proxykit, {m.label}: {', '.join(m.other)}")
+                    print(
+                        f"\nthe rest of proxykit, {m.label} (the modules of it that ran,"
+                        f" start-up included): {', '.join(m.other)}"
+                    )
     if args.json:
         sys.stdout.flush()
         with open(args.json, "w") as f:

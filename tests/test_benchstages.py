@@ -132,7 +132,9 @@ class StageForTests(SynchronousTestCase):
         self.assertEqual(self.stage("proxykit/relay/pool.py"), "relay")
         self.assertEqual(self.stage("proxykit/relay/hooks.py", "Trace.finish"), "hooks")
         self.assertEqual(self.stage("proxykit/ops/accesslog.py"), "hooks")
-        self.assertEqual(self.stage("proxykit/_twistedcompat.py"), "other")
+        self.assertEqual(self.stage("proxykit/reactor.py", "ProxyReactor.doPoll"), "reactor")
+        self.assertEqual(self.stage("proxykit/_twistedcompat.py", "directPoll.<locals>.doPoll"), "reactor")
+        self.assertEqual(self.stage("proxykit/config/values.py"), "other")
 
     def test_headerFunctions(self) -> None:
         """
@@ -233,12 +235,17 @@ class TableTests(SynchronousTestCase):
         self.assertEqual(len(lines), 2 + len(stages.STAGES) + 3)
         parse = lines[2].split("|")
         self.assertEqual(parse[1].strip(), stages.STAGES[0][1])
-        # 1,000 of 45,000 instructions, 30 us a request.
-        self.assertEqual([c.strip() for c in parse[2:5]], ["1,000", "2.2%", "0.7"])
+        # 1,000 of 1,000 + 2,000 + ... instructions, 30 us a request.
+        count = len(stages.STAGES)
+        total = 1000.0 * count * (count + 1) / 2
+        self.assertEqual(
+            [c.strip() for c in parse[2:5]],
+            ["1,000", f"{1000 / total:.1%}", f"{1000 / total * 30:.1f}"],
+        )
         self.assertEqual(parse[-2].strip(), "-50.0%")
         path = lines[2 + len(stages.STAGES)].split("|")
         harness = 1000.0 * (stages.STAGE_KEYS.index("harness") + 1)
-        self.assertEqual(path[2].strip(), f"{45000 - harness:,.0f}")
+        self.assertEqual(path[2].strip(), f"{total - harness:,.0f}")
 
 
 class StagesRunTests(SynchronousTestCase):
@@ -264,7 +271,7 @@ class StagesRunTests(SynchronousTestCase):
             capture_output=True, text=True, timeout=600, cwd=ROOT,
         )  # fmt: skip
         self.assertEqual(done.returncode, 0, done.stderr)
-        self.assertIn("### reverse mode (5 requests per round)", done.stdout)
+        self.assertIn("### reverse mode (in-memory harness, 5 requests per round)", done.stdout)
         self.assertIn("| HTTP/1.1 parsing and framing", done.stdout)
         figures = json.loads(done.stdout[done.stdout.index("\n[") :])
         (m,) = figures
@@ -277,6 +284,34 @@ class StagesRunTests(SynchronousTestCase):
         self.assertLess(counted["total"], counted["probed"])
         self.assertGreater(m["us"], 0)
 
+
+    def test_live(self) -> None:
+        """
+        C{bench/stages.py --live} measures C{twistd proxykit} on real
+        sockets: Twisted's reactor and transports are counted, the harness
+        is not there.
+        """
+        for tool in ("valgrind", "gcc", "nginx"):
+            if shutil.which(tool) is None:
+                raise SkipTest(f"{tool} is not installed")
+        if sys.version_info < (3, 11):
+            raise SkipTest("the probe reads CPython 3.11's frames")
+        self.assertTrue(documented(".venv/bin/python bench/stages.py --live"), "not documented")
+        done = subprocess.run(
+            [sys.executable, str(BENCH / "stages.py"), "--live", "--requests", "5",
+             "--mode", "forward", "--json", "/dev/stdout"],
+            capture_output=True, text=True, timeout=900, cwd=ROOT,
+        )  # fmt: skip
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("### forward mode (twistd on real sockets, 1 connections", done.stdout)
+        (m,) = json.loads(done.stdout[done.stdout.index("\n[") :])
+        counted = m["instructions"]
+        for key in ("parse", "relay", "twisted"):
+            self.assertGreater(counted[key], 1000, key)
+        self.assertEqual(counted["harness"], 0)
+        # twistd proxykit runs on proxykit.reactor.ProxyReactor, whose poll
+        # (proxykit._twistedcompat.directPoll) runs on every turn.
+        self.assertGreater(counted["reactor"], 0)
 
 class ParseSummaryTests(SynchronousTestCase):
     """
