@@ -11,7 +11,8 @@
  * keyed by the code object's address.  C functions called from a frame
  * (httptools' parser, dict and bytes methods, the allocator) count for the
  * stage of that frame.  A garbage collection counts for its own stage
- * (gcStart/gcStop, from a gc.callbacks entry).
+ * (gcCallback, itself the gc.callbacks entry: a Python callback's frame
+ * would put its caller's stage back when it returns).
  */
 #define PY_SSIZE_T_CLEAN
 #define Py_BUILD_CORE
@@ -181,6 +182,26 @@ gcStop(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+gcCallback(PyObject *self, PyObject *args)
+{
+    /* gc.callbacks entry: gcCallback(phase, info). */
+    PyObject *phase, *info;
+    if (!PyArg_ParseTuple(args, "UO", &phase, &info)) {
+        return NULL;
+    }
+    if (PyUnicode_CompareWithASCIIString(phase, "start") == 0) {
+        return gcStart(self, NULL);
+    }
+    return gcStop(self, NULL);
+}
+
+static PyObject *
+currentStage(PyObject *self, PyObject *unused)
+{
+    return PyLong_FromLong(current);
+}
+
 static PyMethodDef methods[] = {
     {"install", install, METH_VARARGS, "install(classifier, startStage, gcStage)"},
     {"uninstall", uninstall, METH_NOARGS, "back to CPython's own frame evaluator"},
@@ -190,6 +211,8 @@ static PyMethodDef methods[] = {
     {"dump", dump, METH_VARARGS, NULL},
     {"gcStart", gcStart, METH_NOARGS, NULL},
     {"gcStop", gcStop, METH_NOARGS, NULL},
+    {"gcCallback", gcCallback, METH_VARARGS, "the gc.callbacks entry"},
+    {"current", currentStage, METH_NOARGS, "the stage running now"},
     {NULL, NULL, 0, NULL},
 };
 

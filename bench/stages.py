@@ -324,8 +324,7 @@ else:
             other.add(stages.moduleName(code.co_filename))
         return keys.index(stage)
     _stagehook.install(classify, keys.index("harness"), keys.index("gc"))
-    def collected(phase, info):
-        (_stagehook.gcStart if phase == "start" else _stagehook.gcStop)()
+    collected = _stagehook.gcCallback
     gc.callbacks.append(collected)
     for _ in range(300):
         one()
@@ -374,8 +373,7 @@ def classify(code):
         other.add(stages.moduleName(code.co_filename))
     return keys.index(stage)
 
-def collected(phase, info):
-    (_stagehook.gcStart if phase == "start" else _stagehook.gcStop)()
+collected = _stagehook.gcCallback
 
 rounds = [("probed", -2)] + [(key, index) for index, key in enumerate(keys)] + [("total", -2)]
 done = [-1]

@@ -248,6 +248,61 @@ class TableTests(SynchronousTestCase):
         self.assertEqual(path[2].strip(), f"{total - harness:,.0f}")
 
 
+PROBE_CHECK = """
+import gc, sys
+sys.path.insert(0, sys.argv[1])
+import _stagehook
+
+def inside():
+    return _stagehook.current()
+
+def outer():
+    seen = [inside(), _stagehook.current()]
+    during = []
+    def record(phase, info):
+        if phase == "start":
+            during.append(_stagehook.current())
+    gc.callbacks.append(_stagehook.gcCallback)
+    gc.callbacks.append(record)
+    gc.collect()
+    gc.callbacks.remove(record)
+    gc.callbacks.remove(_stagehook.gcCallback)
+    return seen + during + [_stagehook.current()]
+
+stages = {"inside": 5, "outer": 3}
+_stagehook.install(lambda code: stages.get(code.co_name, -1), 1, 7)
+print(outer(), _stagehook.current())
+"""
+
+
+class ProbeTests(SynchronousTestCase):
+    """
+    C{bench/stagehook.c} follows the running frame's stage (its client
+    requests to callgrind are no-ops outside valgrind).
+    """
+
+    def test_stages(self) -> None:
+        """
+        A frame runs in its own stage, an unclassified frame (the callbacks,
+        C{-1}) in its caller's, a collection in the collector's stage, and
+        the caller's stage is back when a frame returns.
+        """
+        if shutil.which("gcc") is None:
+            raise SkipTest("gcc is not installed")
+        if sys.version_info < (3, 11):
+            raise SkipTest("the probe reads CPython 3.11's frames")
+        directory = self.mktemp()
+        Path(directory).mkdir()
+        stages.buildHook(directory)
+        done = subprocess.run(
+            [sys.executable, "-c", PROBE_CHECK, directory],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        self.assertEqual(done.returncode, 0, done.stderr)
+        # inside: 5; outer: 3; during the collection: 7; after it: 3;
+        # at the top, the start stage: 1.
+        self.assertEqual(done.stdout.split(), ["[5,", "3,", "7,", "3]", "1"])
+
 class StagesRunTests(SynchronousTestCase):
     """
     A short real run of C{bench/stages.py}.
