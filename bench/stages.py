@@ -27,7 +27,7 @@ standard-library frames count for their caller's stage; a collection by
 CPython's cyclic garbage collector counts for its own.  Each stage is
 measured over its own round of C{--requests} requests in one process, after
 a warm-up; a last round without the probe gives the true total (the probe
-stops CPython inlining Python-to-Python calls, which costs a few percent,
+stops CPython inlining Python-to-Python calls, which adds about 9%,
 shown).  Microseconds are the stage's share of the CPU time per request
 measured without valgrind (the best of five rounds of 2,000 requests).
 
