@@ -408,6 +408,24 @@ run()
 """
 
 
+def probeMissing() -> str | None:
+    """
+    Why the probe cannot be built here, or C{None}: it needs gcc, valgrind's
+    C{callgrind.h}, and the headers of this CPython (3.11 or 3.12: it reads
+    the frame's C{f_code}), internal ones included.
+    """
+    if not ((3, 11) <= sys.version_info[:2] <= (3, 12)):
+        return f"the probe reads CPython 3.11 and 3.12 frames, not {sys.version.split()[0]}'s"
+    if shutil.which("gcc") is None:
+        return "gcc is not installed"
+    include = sysconfig.get_paths()["include"]
+    if not os.path.exists(os.path.join(include, "internal", "pycore_frame.h")):
+        return f"CPython's headers are not installed ({include}; python3-dev)"
+    if not os.path.exists("/usr/include/valgrind/callgrind.h"):
+        return "valgrind's headers are not installed (valgrind)"
+    return None
+
+
 def buildHook(directory: str) -> str:
     """
     Compile C{bench/stagehook.c} for this Python into C{directory}.
@@ -713,6 +731,9 @@ def main(argv: list[str]) -> int:
     for tool in ("valgrind", "gcc") + (("nginx",) if args.live else ()):
         if shutil.which(tool) is None:
             parser.error(f"{tool} is needed (apt-get install {tool})")
+    missing = probeMissing()
+    if missing:
+        parser.error(missing)
     modes = ["forward", "reverse"] if args.mode == "both" else [args.mode]
     with tempfile.TemporaryDirectory(prefix="stages-") as scratch:
         hookdir = buildHook(scratch)

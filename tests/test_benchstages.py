@@ -47,6 +47,19 @@ def documented(command: str) -> bool:
 
 
 stages = script("stages")
+
+
+def skipWithoutProbe(*tools: str) -> None:
+    """
+    Skip the test when C{bench/stagehook.c} cannot be built here, or one of
+    C{tools} is missing.
+    """
+    for tool in tools:
+        if shutil.which(tool) is None:
+            raise SkipTest(f"{tool} is not installed")
+    missing = stages.probeMissing()
+    if missing:
+        raise SkipTest(missing)
 syscalls = script("syscalls")
 
 CHECKOUT = "/src/proxykit"
@@ -287,10 +300,7 @@ class ProbeTests(SynchronousTestCase):
         C{-1}) in its caller's, a collection in the collector's stage, and
         the caller's stage is back when a frame returns.
         """
-        if shutil.which("gcc") is None:
-            raise SkipTest("gcc is not installed")
-        if sys.version_info < (3, 11):
-            raise SkipTest("the probe reads CPython 3.11's frames")
+        skipWithoutProbe()
         directory = self.mktemp()
         Path(directory).mkdir()
         stages.buildHook(directory)
@@ -314,11 +324,7 @@ class StagesRunTests(SynchronousTestCase):
         and reverse: each stage's round adds up to the probed round, the
         proxy's own stages are not empty, and the docs name the command.
         """
-        for tool in ("valgrind", "gcc"):
-            if shutil.which(tool) is None:
-                raise SkipTest(f"{tool} is not installed")
-        if sys.version_info < (3, 11):
-            raise SkipTest("the probe reads CPython 3.11's frames")
+        skipWithoutProbe("valgrind")
         self.assertTrue(documented(".venv/bin/python bench/stages.py"), "not in performance.md")
         done = subprocess.run(
             [sys.executable, str(BENCH / "stages.py"), "--requests", "5", "--mode", "reverse",
@@ -346,11 +352,7 @@ class StagesRunTests(SynchronousTestCase):
         sockets: Twisted's reactor and transports are counted, the harness
         is not there.
         """
-        for tool in ("valgrind", "gcc", "nginx"):
-            if shutil.which(tool) is None:
-                raise SkipTest(f"{tool} is not installed")
-        if sys.version_info < (3, 11):
-            raise SkipTest("the probe reads CPython 3.11's frames")
+        skipWithoutProbe("valgrind", "nginx")
         self.assertTrue(documented(".venv/bin/python bench/stages.py --live"), "not documented")
         done = subprocess.run(
             [sys.executable, str(BENCH / "stages.py"), "--live", "--requests", "5",
