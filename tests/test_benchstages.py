@@ -460,8 +460,9 @@ class SyscallsRunTests(SynchronousTestCase):
             [(p, c) for p in ("proxykit-forward", "proxykit-reverse", "nginx") for c in ("1", "4")],
         )
         for row in rows[1:]:
-            # Each request is read and written at least once on each side.
+            # Each request is read and written at least once on each side
+            # (give or take a call at strace's attach and detach).
             cells = [cell.strip() for cell in row.split("|")[1:-1]]
             read, write = float(cells[4]), float(cells[5])
-            self.assertGreaterEqual(read, 2.0, row)
-            self.assertGreaterEqual(write, 2.0, row)
+            self.assertGreaterEqual(read, 1.9, row)
+            self.assertGreaterEqual(write, 1.9, row)
