@@ -109,6 +109,25 @@ class TargetsTests(SynchronousTestCase):
             "nginx was load-bound: its req/s is the load generator's limit, so the ratio flatters proxykit",
         )
 
+    def test_cpuLoadBound(self) -> None:
+        """
+        The CPU targets against nginx say that the ratio flatters proxykit
+        when nginx was load-bound (its CPU per request is then higher than
+        at saturation); an nginx that was not leaves them without a note.
+        """
+        http = copy.deepcopy(results()["summary"]["http"])
+        report = harness("report")
+        cpuTargets = [t for t in report.targets(http) if "3x nginx" in t["target"]]
+        self.assertEqual([t["note"] for t in cpuTargets], ["", ""])
+        for row in http:
+            if (row["mode"], row["proxy"], row["size"]) == ("reverse", "nginx", "small"):
+                row["flags"] = ["load-bound"]
+        cpuTargets = [t for t in report.targets(http) if "3x nginx" in t["target"]]
+        self.assertEqual(len(cpuTargets), 2)
+        for target in cpuTargets:
+            self.assertTrue(target["note"].startswith("nginx was load-bound:"), target)
+            self.assertIn("flatters proxykit", target["note"])
+
     def test_idle(self) -> None:
         """
         Idle connections pass at 5 KiB each or less with every connection
