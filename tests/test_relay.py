@@ -5,16 +5,20 @@ origin connection provide the interfaces they talk to each other through.
 
 from __future__ import annotations
 
+import gc
+
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyClass, verifyObject
 
+from proxykit.h1 import H1Connection
 from proxykit.relay.client import ProxyProtocol
 from proxykit.relay.exchange import Exchange, ExchangeFailure, ExchangeState
 from proxykit.relay.flow import Side
+from proxykit.relay.hooks import RequestRecord, Trace
 from proxykit.relay.interfaces import IClientSide, IExchange, IFlowSide, IOriginSide
 from proxykit.relay.origin import OriginProtocol
 
-from ._harness import GET, Harness
+from ._harness import GET, OK, Harness
 
 
 class SeamTests(SynchronousTestCase):
@@ -159,3 +163,45 @@ class ExchangeStateTests(SynchronousTestCase):
             exchange.failure, ExchangeFailure(408, "client stopped sending", ExchangeState.SENT)
         )
         self.assertTrue(h.received().startswith(b"HTTP/1.1 408 "))
+
+
+class IdleConnectionTests(SynchronousTestCase):
+    """
+    An idle keep-alive client connection keeps nothing of its last request.
+    """
+
+    def test_lastRequestReleased(self) -> None:
+        """
+        Once the response is complete and nothing more was received, the
+        request, its fields and its trace are held by no part of the
+        connection (client protocol, parser, exchange, trace): only by what
+        the test itself kept.  The next request on the connection is served.
+        """
+        h = Harness()
+        records: list[RequestRecord] = []
+        h.factory.hooks.onComplete(records.append)
+        h.send(GET)
+        origin, originTransport = h.acceptOrigin()
+        origin.dataReceived(OK)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 200 "))
+        [record] = records
+        request = record.request
+        assert request is not None
+        del records[:], record
+        gc.collect()
+        holders = (ProxyProtocol, H1Connection, Exchange, Trace)
+        self.assertEqual(
+            [type(r).__name__ for r in gc.get_referrers(request) if isinstance(r, holders)], []
+        )
+        self.assertEqual(
+            [
+                type(r).__name__
+                for r in gc.get_referrers(request.headers)
+                if isinstance(r, holders) or (isinstance(r, dict) and r.get("_headers") is request.headers)
+            ],
+            [],
+        )
+        originTransport.clear()
+        h.send(GET)
+        origin.dataReceived(OK)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 200 "))

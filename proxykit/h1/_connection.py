@@ -78,6 +78,9 @@ class Limits:
 DEFAULT_LIMITS: Final = Limits()
 
 _EMPTY_TOKENS: Final[frozenset[bytes]] = frozenset()
+_NOTHING: Final[list[Any]] = []
+"""What the lists of a message's parts are between messages (never
+appended to: the next message begins with its own)."""
 
 # Codes for the header fields this layer interprets; every other field is only
 # collected.
@@ -290,6 +293,17 @@ class H1Connection:
         self.upgradePending = False
         self._dead = True
         return rest
+
+    def forgetMessage(self) -> None:
+        """
+        Between messages: drop what is left of the last one's parsing (its
+        target, fields and the values noted from them), which its events
+        carried away.  An idle keep-alive connection then holds no request.
+        """
+        self._url = self._reason = self._headers = self._trailers = _NOTHING
+        self._contentLengths = self._transferEncodings = None
+        self._connection = self._expect = self._via = None
+        self._host = self._maxForwards = self._requestId = None
 
     def refuseUpgrade(self) -> None:
         """

@@ -288,6 +288,13 @@ class ProxyProtocol(Side):
 
     def _becomeIdle(self) -> None:
         self._idle = True
+        # Keep nothing of the last request while idle: its head, fields and
+        # id would otherwise stay as long as the connection (a sixth of
+        # what an idle keep-alive connection holds).
+        self._request = None
+        self._requestId = None
+        self._trace = None
+        self._conn.forgetMessage()
         gate = self.gate
         if gate is not None:
             gate.idle(self)
