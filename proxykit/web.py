@@ -46,8 +46,13 @@ from .relay.endpoints import OriginConnector
 from .relay.errors import REASONS, connectFailureStatus
 from .relay.flow import PEER_BLOCKED, PeerProducer
 from .relay.interfaces import (
+    ABANDONED,
+    CONNECTING,
+    DONE,
+    FAILED,
+    RESPONDING,
+    SENT,
     ExchangeFailure,
-    ExchangeState,
     IExchange,
     IFlowSide,
     IOriginSide,
@@ -67,15 +72,6 @@ _PSEUDONYM: Final = b"proxykit"
 _CHUNK: Final = 65536
 _IDEMPOTENT: Final = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
 _REPLACED: Final = frozenset({b"server", b"date"})
-
-# Enum members as module constants (see proxykit.relay.exchange: reading
-# one off its class calls the enum metaclass's attribute hook).
-_CONNECTING: Final = ExchangeState.CONNECTING
-_SENT: Final = ExchangeState.SENT
-_RESPONDING: Final = ExchangeState.RESPONDING
-_DONE: Final = ExchangeState.DONE
-_FAILED: Final = ExchangeState.FAILED
-_ABANDONED: Final = ExchangeState.ABANDONED
 """Fields C{twisted.web} sets by default that the origin's replace."""
 _NOT_FORWARDED: Final = frozenset({b"expect"})
 """
@@ -338,8 +334,8 @@ class _WebExchange:
         self.resource = resource
         self.request = request
         self.client = _RequestSide(request, self)
-        self.state = _CONNECTING
-        self.reached = _CONNECTING
+        self.state = CONNECTING
+        self.reached = CONNECTING
         self.failure: ExchangeFailure | None = None
         self._content: IO[bytes] | None = None
         self._retried = False
@@ -348,11 +344,11 @@ class _WebExchange:
 
     @property
     def finished(self) -> bool:
-        return self.state >= _DONE
+        return self.state >= DONE
 
     @property
     def responseStarted(self) -> bool:
-        return self.reached is _RESPONDING
+        return self.reached is RESPONDING
 
     def _fields(self) -> RequestFields:
         """
@@ -415,8 +411,8 @@ class _WebExchange:
             return
         self.origin = origin
         self._reused = reused
-        self.state = _SENT
-        self.reached = _SENT
+        self.state = SENT
+        self.reached = SENT
         client = self.client
         origin.startRequest(self, self.request.method)
         origin.setPeer(client)
@@ -478,7 +474,7 @@ class _WebExchange:
         """
         if self.finished:
             return
-        self.state = _ABANDONED
+        self.state = ABANDONED
         self._content = None
         self.client.done = True
         self.client.unregister()
@@ -513,7 +509,7 @@ class _WebExchange:
                 out.setRawHeaders(name, [value])
             else:
                 out.addRawHeader(name, value)
-        self.state = self.reached = _RESPONDING
+        self.state = self.reached = RESPONDING
         if response.keepAlive is False and self.origin is not None:
             # The origin closes after this response: not for the pool.
             self.origin.willClose = True
@@ -528,7 +524,7 @@ class _WebExchange:
         The response is complete: return the origin connection to the pool
         (when it can serve another request) and finish the request.
         """
-        self.state = _DONE
+        self.state = DONE
         client = self.client
         client.uncork()
         client.setPeer(None)
@@ -583,7 +579,7 @@ class _WebExchange:
             # An idle keep-alive connection the origin closed as it was
             # reused: nothing was processed; try once on a new connection.
             self._retried = True
-            self.state = _CONNECTING
+            self.state = CONNECTING
             self.origin = None
             self._content = None
             origin.detach(self)
@@ -599,7 +595,7 @@ class _WebExchange:
         the client connection, so that the truncated response never looks
         complete.
         """
-        self.state = _FAILED
+        self.state = FAILED
         self.failure = ExchangeFailure(status, reason, self.reached)
         self._content = None
         client = self.client

@@ -61,11 +61,20 @@ from .hooks import (
     runHooks,
 )
 from .interfaces import (
+    ABANDONED,
+    CONNECTING,
+    DONE,
+    FAILED,
+    RESPONDING,
+    SENT,
+    SWITCHED,
     ExchangeFailure,
-    ExchangeState,
     IClientSide,
     IExchange,
     IOriginSide,
+)
+from .interfaces import (
+    ExchangeState as ExchangeState,  # its states: see the docstring below
 )
 from .logfields import PREFIX, RequestFields, fieldsOf
 from .pool import PoolFull
@@ -80,16 +89,7 @@ _IDEMPOTENT: Final = frozenset(
 _CRLF: Final = b"\r\n"
 _NO_ORIGINS: tuple[Origin, ...] = ()
 
-# Enum members as module constants: read off their class, each costs a
-# call of the enum metaclass's attribute hook (about 900 instructions, and
-# an exchange reads ten or so a request); a global costs next to nothing.
-_CONNECTING: Final = ExchangeState.CONNECTING
-_SENT: Final = ExchangeState.SENT
-_RESPONDING: Final = ExchangeState.RESPONDING
-_DONE: Final = ExchangeState.DONE
-_SWITCHED: Final = ExchangeState.SWITCHED
-_FAILED: Final = ExchangeState.FAILED
-_ABANDONED: Final = ExchangeState.ABANDONED
+# Outcomes as module constants (see the states' in .interfaces).
 _OUTCOME_RESPONDED: Final = Outcome.RESPONDED
 _OUTCOME_ABANDONED: Final = Outcome.ABANDONED
 _OUTCOME_FAILED: Final = Outcome.FAILED
@@ -242,8 +242,8 @@ class Exchange:
         self.decision = decision
         self.origin: IOriginSide | None = None
         self.requestComplete = False
-        self.state = _CONNECTING
-        self.reached = _CONNECTING
+        self.state = CONNECTING
+        self.reached = CONNECTING
         self.failure: ExchangeFailure | None = None
         self._pool = pool
         self._connector = connector
@@ -281,14 +281,14 @@ class Exchange:
         Nothing more will be done: the exchange is done, switched, failed
         or abandoned.
         """
-        return self.state >= _DONE
+        return self.state >= DONE
 
     @property
     def responseStarted(self) -> bool:
         """
         The final response head (or a 101) was written to the client.
         """
-        return self.reached is _RESPONDING
+        return self.reached is RESPONDING
 
     def start(self) -> None:
         """
@@ -445,9 +445,9 @@ class Exchange:
         trace = self._trace
         if trace is not None:
             trace.connected(reused)
-        self.state = _SENT
-        if self.reached is _CONNECTING:
-            self.reached = _SENT
+        self.state = SENT
+        if self.reached is CONNECTING:
+            self.reached = SENT
         client = self.client
         request = self.request
         origin.startRequest(self, request.method, request.upgrade)
@@ -562,7 +562,7 @@ class Exchange:
         """
         if self.finished:
             return
-        self.state = _ABANDONED
+        self.state = ABANDONED
         self._held = None
         trace = self._trace
         if trace is not None:
@@ -696,7 +696,7 @@ class Exchange:
             headers.append((b"Connection", b"keep-alive"))
         self._keepAlive = keepAlive
         self._responseTokens = response.connectionTokens
-        self.state = self.reached = _RESPONDING
+        self.state = self.reached = RESPONDING
         trace = self._trace
         if trace is not None:
             trace.responded(status)
@@ -723,8 +723,8 @@ class Exchange:
         trace = self._trace
         if trace is not None:
             trace.responded(101)
-        self.reached = _RESPONDING
-        self.state = _SWITCHED
+        self.reached = RESPONDING
+        self.state = SWITCHED
         self._uncount()
         self.origin = None
         origin.detach(self)
@@ -799,7 +799,7 @@ class Exchange:
         client = self.client
         if self._chunkDown:
             client.send(lastChunk(forwardTrailers(trailers, self._responseTokens)))
-        self.state = _DONE
+        self.state = DONE
         self._uncount()
         origin = self.origin
         self.origin = None
@@ -868,7 +868,7 @@ class Exchange:
             # A keep-alive connection closed by the origin just as we reused
             # it: nothing was processed, so try once on a fresh connection.
             self._retried = True
-            self.state = _CONNECTING
+            self.state = CONNECTING
             self.origin = None
             origin.detach(self)
             self.client.setPeer(None)
@@ -882,7 +882,7 @@ class Exchange:
         self.originFailed("origin closed the connection", 502)
 
     def _fail(self, status: int, reason: str) -> None:
-        self.state = _FAILED
+        self.state = FAILED
         self.failure = ExchangeFailure(status, reason, self.reached)
         trace = self._trace
         if trace is not None:
