@@ -35,23 +35,6 @@ import time
 
 from harness import scale
 
-BODY = b"x" * 100
-RESPONSE = (
-    b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nContent-Type: text/plain\r\n\r\n" + BODY
-)
-
-
-async def origin(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while True:
-            await reader.readuntil(b"\r\n\r\n")
-            writer.write(RESPONSE)
-            await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-        pass
-    finally:
-        writer.close()
-
 
 async def main(args: argparse.Namespace) -> int:
     try:
@@ -59,7 +42,7 @@ async def main(args: argparse.Namespace) -> int:
     except scale.ScaleError as exc:
         print(exc, file=sys.stderr)
         return 1
-    server = await asyncio.start_server(origin, "127.0.0.1", 0, backlog=4096)
+    server = await asyncio.start_server(scale.small_origin, "127.0.0.1", 0, backlog=4096)
     originPort = server.sockets[0].getsockname()[1]
     directory = tempfile.mkdtemp(prefix="idle-")
     logPath = os.path.join(directory, "proxy.log")

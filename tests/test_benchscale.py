@@ -20,29 +20,12 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 from .integration._subprocess import Child, startProxy
 from .test_benchpublish import ROOT, harness
 
-RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 100
-
 
 def scale() -> ModuleType:
     """
     C{bench/harness/scale.py}, imported as C{bench/run.py} imports it.
     """
     return harness("scale")
-
-
-async def origin(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """
-    A keep-alive origin answering every request with 100 bytes.
-    """
-    try:
-        while True:
-            await reader.readuntil(b"\r\n\r\n")
-            writer.write(RESPONSE)
-            await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-        pass
-    finally:
-        writer.close()
 
 
 class IdleTests(SynchronousTestCase):
@@ -61,7 +44,7 @@ class IdleTests(SynchronousTestCase):
 
     def hold(self, port: int, pid: int, count: int) -> object:
         async def run() -> object:
-            server = await asyncio.start_server(origin, "127.0.0.1", 0)
+            server = await asyncio.start_server(scale().small_origin, "127.0.0.1", 0)
             try:
                 originPort = server.sockets[0].getsockname()[1]
                 request = (

@@ -341,6 +341,25 @@ class TunnelsResult:
         }
 
 
+SMALL_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nContent-Type: text/plain\r\n\r\n" + b"x" * 100
+)
+
+
+async def small_origin(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A keep-alive origin answering every request with a 100-byte body
+    (``asyncio.start_server(small_origin, ...)``), for the idle measure."""
+    try:
+        while True:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(SMALL_RESPONSE)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+        pass
+    finally:
+        writer.close()
+
+
 def echo_listener(backlog: int = 4096) -> socket.socket:
     """A listening socket on 127.0.0.1 for the tunnels' echo origin; its
     port must be allowed for CONNECT (``--connect-port``) before the proxy
