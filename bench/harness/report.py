@@ -516,14 +516,17 @@ def mode_lines(summary: dict[str, Any], meta: dict[str, Any], mode: str) -> list
     return lines
 
 
+def _target_body(t: Row, at_most: str, at_least: str) -> str:
+    """A target after its verdict: what, measured, needed (with the given
+    signs), note."""
+    sign = at_most if t.get("better") == "lower" else at_least
+    text = f"{t['target']} (measured {fmt(t['measured'], '.2f')}, needed {sign} {t['needed']:g})"
+    return text + (f": {t['note']}" if t.get("note") else "")
+
+
 def target_text(t: Row) -> str:
     """One target's verdict as a line: what, measured, needed, note."""
-    sign = "<=" if t.get("better") == "lower" else ">="
-    text = (
-        f"[{t['verdict']}] {t['target']} (measured {fmt(t['measured'], '.2f')},"
-        f" needed {sign} {t['needed']:g})"
-    )
-    return text + (f": {t['note']}" if t.get("note") else "")
+    return f"[{t['verdict']}] " + _target_body(t, "<=", ">=")
 
 
 def scale_lines(summary: dict[str, Any]) -> list[str]:
@@ -749,12 +752,7 @@ def md_scale(summary: dict[str, Any]) -> list[str]:
 
 
 def md_target(t: Row) -> str:
-    sign = "≤" if t.get("better") == "lower" else "≥"
-    text = (
-        f"- **{t['verdict']}** {t['target']} (measured {fmt(t['measured'], '.2f')},"
-        f" needed {sign} {t['needed']:g})"
-    )
-    return text + (f": {t['note']}" if t.get("note") else "")
+    return f"- **{t['verdict']}** " + _target_body(t, "≤", "≥")
 
 
 def markdown(results: Results, summary: dict[str, Any]) -> str:
