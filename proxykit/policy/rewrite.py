@@ -17,7 +17,7 @@ Everything else keeps its order and repetition.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import lru_cache
 from typing import Final
 
 from ..h1 import Framing, Headers
@@ -113,9 +113,10 @@ def forwardHeaders(
     return out
 
 
-@cache
+@lru_cache(maxsize=64)
 def _union(names: frozenset[bytes], more: frozenset[bytes]) -> frozenset[bytes]:
-    # A route's few sets, made once (frozensets keep their hash).
+    # The few sets callers pass, made once (frozensets keep their hash);
+    # bounded, as the argument is a caller's.
     return names | more
 
 
