@@ -421,6 +421,34 @@ class FormatTests(SynchronousTestCase):
             ' HTTP/1.0" 200 - "r\\xE9f" "ua"',
         )
 
+    def test_combinedTargetEscaped(self) -> None:
+        """
+        Made straight from the record, a target with anything the quoted
+        field cannot hold as it is (C{"}, C{\\}, a space, control
+        characters, bytes beyond ASCII: a hook's or an application's
+        request may have them) is escaped as the published line escapes it.
+        """
+        utc(self)
+        path = self.mktemp()
+        log = AccessLog(path, clock=lambda: WHEN)
+        self.addCleanup(log.close)
+        log.publish = False
+        for target in ("/plain?a=b&c=%20", '/q"\\', "/a b", "/\x01\n", "/\xe9"):
+            log.requestDone(record(target))
+        log.flush()
+        with open(path, encoding="utf-8") as f:
+            targets = [line.split(" ")[6:-5] for line in f.read().splitlines()]
+        self.assertEqual(
+            targets,
+            [
+                ["/plain?a=b&c=%20"],
+                ["/q\\x22\\x5C"],
+                ["/a", "b"],
+                ["/\\x01\\x0A"],
+                ["/\\xC3\\xA9"],
+            ],
+        )
+
     def test_json(self) -> None:
         """
         A JSON line has every field, in the documented order.

@@ -59,6 +59,9 @@ _accessLogger = Logger(namespace=NAMESPACE)
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 _UNSAFE = re.compile(r'[\x00-\x1f"\\\x7f-\xff]')
+_PLAIN_TARGET = re.compile(rb'[\x21\x23-\x5b\x5d-\x7e]*')
+"""A request-target L{escape} would leave as it is (printable ASCII but for
+C{"} and C{\\}; targets have no spaces)."""
 
 
 def _escapeChar(found: re.Match[str]) -> str:
@@ -153,18 +156,26 @@ class _TimeText:
 
     def __call__(self, when: float) -> str:
         second = int(when)
-        if second != self._second:
-            t = time.localtime(second)
-            offset = t.tm_gmtoff // 60
-            sign = "-" if offset < 0 else "+"
-            offset = abs(offset)
-            self._text = (
-                f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year:04d}:"
-                f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} "
-                f"{sign}{offset // 60:02d}{offset % 60:02d}"
-            )
-            self._second = second
-        return self._text
+        if second == self._second:
+            return self._text
+        return self.text(second)
+
+    def text(self, second: int) -> str:
+        """
+        The time C{second} (whole seconds since the epoch) as the format
+        writes it, kept for the calls that follow within that second.
+        """
+        t = time.localtime(second)
+        offset = t.tm_gmtoff // 60
+        sign = "-" if offset < 0 else "+"
+        offset = abs(offset)
+        self._text = text = (
+            f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year:04d}:"
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} "
+            f"{sign}{offset // 60:02d}{offset % 60:02d}"
+        )
+        self._second = second
+        return text
 
 
 def isoTime(when: float) -> str:
@@ -435,6 +446,7 @@ class AccessLog:
         self._clock = clock
         self._local = _TimeText()
         self._publish = True
+        self._plain = False
         self._byListener: dict[str, AccessLog | None] = {}
         self._tunnel: TunnelRecord | None = None
         self._client: ClientInfo | None = None
@@ -471,6 +483,7 @@ class AccessLog:
         except BaseException:
             root.close()
             raise
+        root._choosePath()
         return root
 
     @property
@@ -490,6 +503,20 @@ class AccessLog:
         for log in self._byListener.values():
             if log is not None:
                 log.publish = publish
+        self._choosePath()
+
+    def _choosePath(self) -> None:
+        """
+        Note whether each record is only a combined line for this log's own
+        file (what L{requestDone} then does without further questions).
+        """
+        self._plain = (
+            not self._byListener
+            and not self._silent
+            and not self._publish
+            and self._output is not None
+            and self.format == COMBINED
+        )
 
     def listenerLog(self, listener: str) -> AccessLog | None:
         """
@@ -513,6 +540,9 @@ class AccessLog:
         """
         Note a tunnel's record: its request's record follows at once.
         """
+        if self._plain:
+            # The combined line has nothing of it.
+            return
         if self._byListener and (log := self.listenerLog(record.client.listener)) is not self:
             if log is not None:
                 log.tunnelClosed(record)
@@ -524,6 +554,16 @@ class AccessLog:
         Publish C{record}'s event (if L{publish}) and write its line (in the
         log of the listener it came through, if that has its own).
         """
+        if self._plain:
+            # The hot path under twistd: the line, queued (L{_queue},
+            # inlined).
+            waiting = self._pending
+            waiting.append(self.combined(record))
+            if len(waiting) >= BUFFER:
+                self.flush()
+            elif self._flushing is None:
+                self._flushing = self._reactor.callLater(FLUSH_INTERVAL, self._turned)
+            return
         if self._byListener and (log := self.listenerLog(record.client.listener)) is not self:
             if log is not None:
                 log.requestDone(record)
@@ -571,7 +611,9 @@ class AccessLog:
         request = record.request
         client = record.client.peerHost or None
         sent = record.bytesOut or "-"
-        stamp = self._local(self._clock())
+        local = self._local
+        second = int(self._clock())
+        stamp = local._text if second == local._second else local.text(second)
         if request is None:
             return f'{client or "-"} - - [{stamp}] "-" {record.status} {sent} "-" "-"\n'
         agent = referer = "-"
@@ -589,12 +631,16 @@ class AccessLog:
             elif size == 15 and trusted and name.lower() == b"x-forwarded-for":
                 real = _lastForwardedFor([value]) or real
         # Methods and versions are tokens the parser knows: only the
-        # target may need escaping.
-        target = escape(request.target.decode("latin-1"))
+        # target may need escaping, and rarely does (one C call tells).
+        target = request.target
+        if _PLAIN_TARGET.fullmatch(target) is None:
+            text = escape(target.decode("latin-1"))
+        else:
+            text = target.decode("latin-1")
         method = _METHODS.get(request.method) or escape(request.method.decode("latin-1"))
         protocol = _PROTOCOLS.get(request.version) or escape("HTTP/" + _text(request.version))
         return (
-            f'{real or client or "-"} - - [{stamp}] "{method} {target} {protocol}" '
+            f'{real or client or "-"} - - [{stamp}] "{method} {text} {protocol}" '
             f'{record.status} {sent} "{referer}" "{agent}"\n'
         )
 
@@ -656,6 +702,7 @@ class AccessLog:
                 self._flushing = None
             self._output.close()
             self._output = None
+            self._plain = False
             _files.discard(self)
         for log in self._byListener.values():
             if log is not None:

@@ -469,7 +469,8 @@ class Hooks:
         Call the observers at C{point} with C{event}; log their failures,
         naming the request.
         """
-        for hook in self.hooks(point):
+        # self.hooks(point), without the call for the proxy's own hooks.
+        for hook in self._own[point] if self._parent is None else self.hooks(point):
             try:
                 result = hook(event)
             except Exception:
@@ -672,25 +673,20 @@ class Trace:
     only when a hook observes; see L{Hooks.observing}).
     """
 
-    __slots__ = (
-        "hooks",
-        "request",
-        "client",
-        "started",
-        "firstByte",
-        "status",
-        "origin",
-        "route",
-        "bytesIn",
-        "bytesOut",
-        "attempts",
-        "connectTime",
-        "reused",
-        "done",
-        "_requestId",
-        "_asked",
-        "_seconds",
-    )
+    # What every request starts with, as class attributes: a new trace
+    # stores only what differs (it is made once a request when something
+    # observes, so it is kept lean).
+    firstByte: float | None = None
+    status = 0
+    origin: Origin | None = None
+    route: str | None = None
+    bytesIn = 0
+    bytesOut = 0
+    attempts = 0
+    connectTime: float | None = None
+    reused = False
+    done = False
+    _asked = 0.0
 
     def __init__(
         self,
@@ -703,24 +699,12 @@ class Trace:
         """
         @param requestId: The request's id, if any.
         """
-        # Once per request when something observes: kept lean.
         self.hooks = hooks
         self.request = request
         self.client = client
         self._requestId = requestId
         self._seconds = seconds = clock.seconds
         self.started = seconds()
-        self.firstByte: float | None = None
-        self.status = 0
-        self.origin: Origin | None = None
-        self.route: str | None = None
-        self.bytesIn = 0
-        self.bytesOut = 0
-        self.attempts = 0
-        self.connectTime: float | None = None
-        self.reused = False
-        self.done = False
-        self._asked = 0.0
 
     @property
     def requestId(self) -> str | None:
@@ -826,6 +810,7 @@ class Trace:
         self.done = True
         if status is not None:
             self.status = status
+        requestId = self._requestId
         self.hooks.notify(
             "complete",
             _newRecord(
@@ -846,7 +831,7 @@ class Trace:
                     self.attempts,
                     self.connectTime,
                     self.reused,
-                    self.requestId,
+                    None if requestId is None else requestId.decode("ascii"),
                 ),
             ),
         )
