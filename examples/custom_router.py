@@ -2,7 +2,7 @@
 A proxy with a router of your own: requests carrying ``X-Canary: 1`` go to
 one origin group, all others to another.
 
-    python examples/custom_router.py [STABLE [CANARY [ENDPOINT]]]
+    .venv/bin/python examples/custom_router.py [STABLE [CANARY [ENDPOINT]]]
 
 STABLE and CANARY are origin URLs (default http://127.0.0.1:9001 and
 http://127.0.0.1:9002); the proxy listens on ENDPOINT (default

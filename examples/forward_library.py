@@ -1,7 +1,13 @@
 """
-Run a forward proxy from your own Twisted program.
+Run a forward proxy from your own Twisted program.  From a checkout,
+after ``./dev.sh start`` (which makes .venv):
 
-    python examples/forward_library.py [ENDPOINT]
+    .venv/bin/python examples/forward_library.py [ENDPOINT]
+
+ENDPOINT defaults to tcp:8080:interface=127.0.0.1.  Start an origin in a
+terminal of its own:
+
+    python3 -m http.server 8000 --bind 127.0.0.1
 
 then: curl -x http://127.0.0.1:8080 http://127.0.0.1:8000/
 

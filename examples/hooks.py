@@ -2,7 +2,7 @@
 A forward proxy with hooks: one adds a header to every request, one refuses
 some, and one prints an access-log line per request.
 
-    python examples/hooks.py [ENDPOINT]
+    .venv/bin/python examples/hooks.py [ENDPOINT]
 
 ENDPOINT defaults to tcp:8081:interface=127.0.0.1.  Start an origin in a
 terminal of its own:

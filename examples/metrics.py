@@ -3,7 +3,7 @@ A forward proxy of your own application with the metrics C{twistd proxykit
 --admin} serves: C{/metrics} mounted in the application's own twisted.web
 site, next to its other pages.
 
-    python examples/metrics.py [PROXY-ENDPOINT [SITE-ENDPOINT]]
+    .venv/bin/python examples/metrics.py [PROXY-ENDPOINT [SITE-ENDPOINT]]
 
 The proxy listens on tcp:8082:interface=127.0.0.1 and the site on
 tcp:9902:interface=127.0.0.1 by default.  Start an origin in a terminal

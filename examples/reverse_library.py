@@ -1,7 +1,7 @@
 """
 Run a reverse proxy from your own Twisted program.
 
-    python examples/reverse_library.py [CONFIG [ENDPOINT]]
+    .venv/bin/python examples/reverse_library.py [CONFIG [ENDPOINT]]
 
 CONFIG is a reverse-mode TOML file (default: examples/reverse.toml, whose
 comments say which origins to start); the proxy listens on ENDPOINT

@@ -2,7 +2,7 @@
 A reverse proxy whose configuration is built in Python, not read from a
 file.
 
-    python examples/reverse_python.py [ORIGIN [ORIGIN ... ]] [--listen ENDPOINT]
+    .venv/bin/python examples/reverse_python.py [ORIGIN [ORIGIN ... ]] [--listen ENDPOINT]
 
 Requests for ``app.example.test`` (and any other host: it is the default
 virtual host) under ``/api`` go to the ORIGINs in turn (default

@@ -2,9 +2,9 @@
 """
 The only place where proxykit relies on Twisted's private internals.
 
-Three shortcuts save a few microseconds per request, and one shares
-connections among worker processes, by reaching past
-Twisted's public API.  Each one is detected once, when this module is
+Three shortcuts save a few microseconds per request, one shares
+connections among worker processes, and one lets a drained C{twistd} exit
+0, by reaching past Twisted's public API.  Each one is detected once, when this module is
 imported (or when a reactor is built), and when what it needs is missing
 proxykit uses Twisted's public behaviour instead: correct, only slower.
 C{tests.test_twistedcompat} asserts that every shortcut is taken on the
@@ -29,6 +29,9 @@ Checked against Twisted 23.10.0 (the lowest C{setup.cfg} allows) and
       connection each time its socket is readable (C{tcp.Port.numberAccepts}
       set before each C{doRead}), so that worker processes sharing a
       socket share its connections.  Fallback: Twisted's batches.
+    - L{forgetExitSignal}: after a graceful stop, clears the signal
+      C{twistd} would re-raise at exit (C{ReactorBase._exitSignal}).
+      Fallback: Twisted's exit status.
 
 Nothing else in proxykit may use a private Twisted name.
 """
@@ -51,9 +54,11 @@ __all__ = [
     "DIRECT_SEND",
     "TLS_DIRECT_SEND",
     "DirectSendTLSProtocol",
+    "acceptOneAtATime",
     "directPoll",
     "directSocket",
     "epollInternals",
+    "forgetExitSignal",
     "tlsDirectSendUsable",
     "writeBuffersVisible",
     "writeNow",

@@ -285,6 +285,21 @@ class CommandTests(SynchronousTestCase):
         readme = codeLines(ROOT / "README.md")
         self.assertIn(".venv/bin/twistd -n proxykit reverse --config examples/reverse.toml", readme)
 
+    def test_examplesFromTheVenv(self) -> None:
+        """
+        The Python examples' docstrings run them as C{.venv/bin/python
+        examples/NAME}: a fresh Debian machine has no C{python}, and its
+        C{python3} has no proxykit.
+        """
+        bare = re.compile(r"^\s*(?:python3?|py)\s+(?:-m\s+\S+\s+)?examples/")
+        found = [
+            f"{path.name}: {line.strip()}"
+            for path in sorted(EXAMPLES.glob("*.py"))
+            for line in path.read_text().splitlines()
+            if bare.match(line)
+        ]
+        self.assertEqual(found, [])
+
     def test_readmeCommandsRun(self) -> None:
         """
         Every command the README shows, but the two of the quick start, is

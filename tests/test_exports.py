@@ -5,7 +5,9 @@ every module has its test module.
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
 
 from twisted.python.reflect import namedAny
 from twisted.trial.unittest import SynchronousTestCase
@@ -77,6 +79,22 @@ PUBLIC = {
 """Each public name and the object it is (where it is defined)."""
 
 
+def signatureText(function: object) -> str:
+    """
+    C{function}'s parameters as the docs write them: names, C{=default}
+    (its repr), and C{*} before the keyword-only ones.
+    """
+    parts = []
+    for parameter in inspect.signature(function).parameters.values():  # type: ignore[arg-type]
+        if parameter.kind is parameter.KEYWORD_ONLY and "*" not in parts:
+            parts.append("*")
+        if parameter.default is parameter.empty:
+            parts.append(parameter.name)
+        else:
+            parts.append(f"{parameter.name}={parameter.default!r}")
+    return ", ".join(parts)
+
+
 class ExportsTests(SynchronousTestCase):
     """
     C{import proxykit} exports what an application needs, each name the
@@ -107,6 +125,24 @@ class ExportsTests(SynchronousTestCase):
             self.assertIn(f"``{name}", guide, name)
             if name != "Decision":
                 self.assertTrue((getattr(proxykit, name).__doc__ or "").strip(), name)
+
+    def test_signaturesAsDocumented(self) -> None:
+        """
+        Each public callable that a term of C{docs/library.rst} shows with
+        its arguments (C{``forwardProxy(config=None, ...)``} at the start of
+        a line) takes exactly those, with those defaults.
+        """
+        with open(os.path.join(ROOT, "docs", "library.rst")) as f:
+            terms = [line for line in f.read().splitlines() if line.startswith("``")]
+        shown = [
+            (name, arguments)
+            for line in terms
+            for name, arguments in re.findall(r"``(\w+)\(([^`]*)\)``", line)
+            if name in PUBLIC
+        ]
+        self.assertIn("forwardProxy", [name for name, _ in shown])
+        for name, arguments in shown:
+            self.assertEqual(arguments, signatureText(getattr(proxykit, name)), name)
 
     def test_nothingInternal(self) -> None:
         """

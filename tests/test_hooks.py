@@ -310,12 +310,47 @@ class AfterRoutingTests(SynchronousTestCase):
         self.assertEqual(len(h.reactor.tcpClients), 1)
 
     def test_raises(self) -> None:
+        """
+        A hook that raises gets the client a 500 without connecting, is
+        logged by name, and the connection serves its next request.
+        """
         h = Harness()
-        hooked(h).afterRouting(lambda e: 1 / 0)
+        log = LogCapture(self)
+
+        def broken(event: RoutedEvent) -> None:
+            raise ZeroDivisionError()
+
+        hooked(h).afterRouting(broken)
         h.send(GET)
         self.assertTrue(h.received().startswith(b"HTTP/1.1 500 "))
         self.assertEqual(h.reactor.tcpClients, [])
         self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(log.hookFailures(), [f"{__name__}.AfterRoutingTests.test_raises.<locals>.broken"])
+        self.assertFalse(h.clientTransport.disconnecting)
+        h.clientTransport.clear()
+        h.send(GET)
+        self.assertTrue(h.received().startswith(b"HTTP/1.1 500 "))
+        self.flushLoggedErrors(ZeroDivisionError)
+
+    def test_coroutine(self) -> None:
+        """
+        A coroutine hook holds the connection to the origin until it
+        returns.
+        """
+        h = Harness()
+        gate: Deferred[None] = Deferred()
+        seen: list[int] = []
+
+        async def later(event: RoutedEvent) -> None:
+            await gate
+            seen.append(event.origin.port)
+
+        hooked(h).afterRouting(later)
+        h.send(GET)
+        self.assertEqual(h.reactor.tcpClients, [])
+        gate.callback(None)
+        self.assertEqual(seen, [9000])
+        self.assertEqual(len(h.reactor.tcpClients), 1)
 
     def test_tunnel(self) -> None:
         """
@@ -393,13 +428,78 @@ class ResponseTests(SynchronousTestCase):
         connection dropped (its body is not relayed into the next response).
         """
         h = Harness()
-        hooked(h).onResponse(lambda e: 1 / 0)
+        log = LogCapture(self)
+        errors: list[ErrorEvent] = []
+        hooked(h).onError(errors.append)
+
+        def broken(event: ResponseEvent) -> None:
+            raise ZeroDivisionError()
+
+        hooked(h).onResponse(broken)
         h.send(GET)
         origin, ot = h.acceptOrigin()
         origin.dataReceived(OK)
-        self.assertTrue(h.received().startswith(b"HTTP/1.1 502 "))
+        received = h.received()
+        self.assertTrue(received.startswith(b"HTTP/1.1 502 "))
+        self.assertNotIn(b"hello", received)
         self.assertTrue(ot.disconnecting)
         self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(log.hookFailures(), [f"{__name__}.ResponseTests.test_raises.<locals>.broken"])
+        self.assertEqual([e.status for e in errors], [502])
+
+    def test_raisesKeepsFraming(self) -> None:
+        """
+        After a response hook's failure the 502 is framed by its length
+        and the client connection goes on: its next request is relayed on
+        a new origin connection, its response whole.
+        """
+        h = Harness()
+        failing = [True]
+
+        def sometimes(event: ResponseEvent) -> None:
+            if failing:
+                failing.pop()
+                raise ZeroDivisionError()
+
+        hooked(h).onResponse(sometimes)
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        first = h.received()
+        head, _, body = first.partition(b"\r\n\r\n")
+        [length] = [line.split(b": ")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
+        self.assertEqual(len(body), int(length))
+        self.assertFalse(h.clientTransport.disconnecting)
+        h.clientTransport.clear()
+        h.send(GET)
+        self.assertEqual(len(h.reactor.tcpClients), 2)
+        second, st = h.acceptOrigin()
+        second.dataReceived(OK)
+        received = h.received()
+        self.assertTrue(received.startswith(b"HTTP/1.1 200 OK\r\n"), received)
+        self.assertTrue(received.endswith(b"\r\n\r\nhello"), received)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+
+    def test_coroutine(self) -> None:
+        """
+        A coroutine response hook's fields are sent once it returns.
+        """
+        h = Harness()
+        gate: Deferred[None] = Deferred()
+
+        async def later(event: ResponseEvent) -> list[tuple[bytes, bytes]]:
+            await gate
+            return [*event.headers, (b"X-Later", b"1")]
+
+        hooked(h).onResponse(later)
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        self.assertEqual(h.received(), b"")
+        gate.callback(None)
+        received = h.received()
+        self.assertIn(b"X-Later: 1\r\n", received)
+        self.assertTrue(received.endswith(b"\r\n\r\nhello"))
 
 
 class RecordTests(SynchronousTestCase):

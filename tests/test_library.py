@@ -29,6 +29,7 @@ from proxykit.config import (
     RouteConfig,
     VhostConfig,
 )
+from proxykit.ops.accesslog import AccessLog
 from proxykit.policy.destinations import OPEN
 from proxykit.relay.gate import ListenerGate
 from proxykit.service import ProxyService
@@ -74,7 +75,24 @@ def effectivePolicy(factory: ProxyFactory, cap: int) -> dict[str, Any]:
         "router": type(factory.router).__name__,
         "via": factory.via,
         "healthChecks": [checker.config for checker in factory.healthCheckers],
+        "config": factory.config,
+        "requestIds": (factory.requestIds.mode, factory.requestIds._keep),
+        "observers": observers(factory),
     }
+
+
+def observers(factory: ProxyFactory) -> dict[str, list[tuple[str, object]]]:
+    """
+    The hooks registered on C{factory}, point by point, each as its
+    class and name, with the access log's file and format for its methods.
+    """
+    found: dict[str, list[tuple[str, object]]] = {}
+    for point in ("before", "after", "response", "tunnelOpen", "tunnelClose", "error", "complete"):
+        for hook in factory.hooks.hooks(point):
+            owner = getattr(hook, "__self__", None)
+            detail = (owner.path, owner.format) if isinstance(owner, AccessLog) else None
+            found.setdefault(point, []).append((hook.__qualname__, detail))
+    return found
 
 
 def twistdPolicy(*argv: str) -> dict[str, Any]:
@@ -254,6 +272,26 @@ class SameAsTwistdTests(SynchronousTestCase):
         self.assertEqual(len(library["healthChecks"]), 1)
         self.assertTrue(library["destinations"]["strict"])
         self.assertEqual(library["connectionCap"], 70)
+
+    def test_accessLogAndHeaders(self) -> None:
+        """
+        A file asking for an access log, request ids kept from the client
+        and another Via pseudonym: the library's proxy writes the same log
+        (the same observers, file and format) and the same fields as the
+        plugin's.
+        """
+        log = FilePath(self.mktemp())
+        path = self.write(
+            f'[log]\naccess = "{log.path}"\nformat = "json"\nrequest_id = "keep"\n'
+            '[forward]\nvia = "edge"\n'
+        )
+        twistd = twistdPolicy("forward", "--config", path)
+        library = libraryPolicy(forwardProxy(ProxyConfig.fromFile(path)))
+        self.assertEqual(library, twistd)
+        self.assertEqual(
+            library["observers"]["complete"], [("AccessLog.requestDone", (log.path, "json"))]
+        )
+        self.assertEqual(library["via"][b"1.1"], b"1.1 edge")
 
     def test_exported(self) -> None:
         """

@@ -336,7 +336,7 @@ class OnlyHereTests(SynchronousTestCase):
         """
         The private Twisted names appear in no other module's source.
         """
-        names = ("_tempDataBuffer", "_flushSendBIO", "_tlsConnection", "_poller", "_selectables", "_doReadOrWrite", "numberAccepts")
+        names = ("_tempDataBuffer", "_flushSendBIO", "_tlsConnection", "_poller", "_selectables", "_doReadOrWrite", "numberAccepts", "_exitSignal")
         root = Path(proxykit.__file__).parent
         found = [
             f"{path.relative_to(root)}: {name}"

@@ -6,6 +6,7 @@ in-memory transports and a fake reactor.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 from twisted.internet.address import IPv4Address
@@ -17,7 +18,7 @@ from twisted.python.reflect import namedAny
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web import proxy as twistedProxy
 from twisted.web.resource import Resource
-from twisted.web.server import Site
+from twisted.web.server import Request, Site
 from twisted.web.static import Data
 from twisted.web.test.requesthelper import DummyRequest
 
@@ -159,6 +160,29 @@ class ResourceTreeTests(SynchronousTestCase):
         self.assertEqual(ours.connectTimeout, DEFAULT_CONNECT_TIMEOUT)
         self.assertEqual(ours.responseTimeout, DEFAULT_RESPONSE_TIMEOUT)
 
+    def test_signatureLikeTwisted(self) -> None:
+        """
+        The constructor's parameters are Twisted's, in Twisted's order
+        (C{reactor} defaulting to the global reactor, here by C{None});
+        what proxykit adds is keyword-only.  C{getChild} and C{render}
+        take Twisted's parameters.
+        """
+        ours = inspect.signature(ReverseProxyResource.__init__).parameters
+        theirs = inspect.signature(twistedProxy.ReverseProxyResource.__init__).parameters
+        positional = [name for name, p in ours.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
+        self.assertEqual(positional, list(theirs))
+        self.assertEqual(
+            [name for name, p in ours.items() if p.kind is not p.POSITIONAL_OR_KEYWORD],
+            ["pool", "connectTimeout", "responseTimeout"],
+        )
+        self.assertTrue(all(p.kind is p.KEYWORD_ONLY for p in ours.values() if p.name not in theirs))
+        for method in ("getChild", "render"):
+            self.assertEqual(
+                list(inspect.signature(getattr(ReverseProxyResource, method)).parameters),
+                list(inspect.signature(getattr(twistedProxy.ReverseProxyResource, method)).parameters),
+                method,
+            )
+
     def test_getChildLikeTwisted(self) -> None:
         """
         A child's path is the parent's, a slash and the quoted segment,
@@ -214,6 +238,27 @@ class RequestTests(SynchronousTestCase):
         self.assertEqual(line, b"GET /base/a/b?x=1&y=%20 HTTP/1.1")
         self.assertEqual(fields[b"host"], [b"127.0.0.1:9000"])
         self.assertEqual(body, b"")
+
+    def test_requestFieldsUntouched(self) -> None:
+        """
+        Unlike Twisted's, the resource leaves the C{twisted.web} request's
+        own fields as the client sent them (C{Host} included).
+        """
+        h = WebHarness()
+        seen: list[Request] = []
+
+        class Recording(Request):
+            def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+                seen.append(self)
+                super().requestReceived(command, path, version)
+
+        h.site.requestFactory = Recording
+        channel, _ = h.connectClient()
+        channel.dataReceived(GET)
+        _, transport = h.acceptOrigin()
+        self.assertEqual(head(originSaw(transport))[1][b"host"], [b"127.0.0.1:9000"])
+        [request] = seen
+        self.assertEqual(request.requestHeaders.getRawHeaders(b"host"), [b"example.test"])
 
     def test_hostWithoutDefaultPort(self) -> None:
         """

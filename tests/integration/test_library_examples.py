@@ -25,7 +25,8 @@ EXAMPLES = os.path.join(ROOT, "examples")
 
 def startExample(name: str, *args: str) -> tuple[Child, int]:
     """
-    Run C{python examples/NAME ARGS}; return it and the port it listens on.
+    Run C{.venv/bin/python examples/NAME ARGS} (with this Python); return
+    it and the port it listens on.
     """
     argv = [sys.executable, os.path.join(EXAMPLES, name), *args]
     child, [match] = startChild(argv, r"listening on .*port=(\d+)")
