@@ -319,6 +319,20 @@ class CommandReferenceTests(SynchronousTestCase):
                             missing.append(f"{verb} {name}")
         self.assertEqual(missing, [])
 
+    def test_typedAsLiterals(self) -> None:
+        """
+        What the help texts give a reader to type, options (C{--header
+        'Host: ...'}) and quoted values (C{'off'}), is shown as inline
+        literals, which Sphinx prints as typed, not with C{--} made a dash
+        and C{'} made curly by its smart quotes.
+        """
+        reference = generator()
+        text = "\n".join(reference.twistdLines() + reference.commandLines())
+        self.assertIn("``--header 'Host: ...'``", text)
+        self.assertIn("``'off'``", text)
+        outside = re.sub(r"``.*?``", "", text)
+        self.assertEqual(re.findall(r".{0,20}(?:--|(?<![\w'])'\S).{0,20}", outside), [])
+
 
 class APIReferenceTests(SynchronousTestCase):
     """
