@@ -18,15 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
-from twisted.internet.address import IPv4Address
-from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from proxykit.build import reverseRouter
 from proxykit.cli import main
 from proxykit.config.values import ProxyConfig
 from proxykit.explain import Query, bound, explain
-from proxykit.relay.factory import ProxyFactory
+from proxykit.testing import ProxyHarness
 
 from ._certs import TestCA
 from ._snippets import snippets
@@ -675,24 +672,19 @@ class AgreementTests(SynchronousTestCase):
         ).toJSON()
         lines = [data["headers"]["request_line"], *data["headers"]["sent"]]  # type: ignore[index]
 
-        reactor = MemoryReactorClock()
-        router, _ = reverseRouter(config, reactor)
-        factory = ProxyFactory(router, config=config, reactor=reactor)
-        proxy = factory.buildProtocol(IPv4Address("TCP", "192.0.2.7", 50000))
-        proxy.makeConnection(
-            StringTransport(
-                hostAddress=IPv4Address("TCP", "127.0.0.1", 8000),
-                peerAddress=IPv4Address("TCP", "192.0.2.7", 50000),
-            )
-        )
-        head = "GET /api/v1?x=1 HTTP/1.1\r\nHost: app.example.test:8000\r\n"
-        head += "".join(field + "\r\n" for field in fields) + "\r\n"
-        proxy.dataReceived(head.encode("ascii"))
-        host, port, originFactory, _, _ = reactor.tcpClients[0]
-        self.assertEqual((host, port), ("127.0.0.1", 9002))
-        origin = StringTransport()
-        originFactory.buildProtocol(IPv4Address("TCP", host, port)).makeConnection(origin)
-        sent = origin.value().decode("ascii").split("\r\n")[:-2]
+        # The proxy twistd would run for the file, its origins in memory.
+        harness = ProxyHarness.fromFile(REVERSE, mode="reverse")
+        self.addCleanup(harness.close)
+        origins = {port: harness.fakeOrigin(f"127.0.0.1:{port}") for port in (9001, 9002, 9003)}
+        client = harness.fakeClient("192.0.2.7:50000", local="127.0.0.1:8000")
+        headers = [("Host", "app.example.test:8000")]
+        headers += [(name, value.strip()) for name, _, value in (f.partition(":") for f in fields)]
+        response = client.get("/api/v1?x=1", headers)
+        self.assertEqual(response.status, 200)
+        self.assertEqual((origins[9001].requests, origins[9003].requests), ([], []))
+        received = origins[9002].lastRequest
+        sent = [f"{received.method.decode()} {received.target.decode()} HTTP/{received.version.decode()}"]
+        sent += [f"{name.decode()}: {value.decode()}" for name, value in received.headers]
 
         def withoutId(lines: list[str]) -> list[str]:
             return [line for line in lines if not line.startswith("X-Request-Id: ")]
