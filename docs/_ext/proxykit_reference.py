@@ -269,12 +269,13 @@ def _linkKeys(text: str) -> str:
 
 def twistdLines() -> list[str]:
     """
-    The reference of C{twistd proxykit}: its subcommands and their options.
+    The reference of C{twistd proxykit}: its own options, then its
+    subcommands and theirs.
     """
     from proxykit.tap import Options
 
     top = Options()
-    lines: list[str] = []
+    lines: list[str] = _optionLines(top)
     for name, _, cls, summary in top.subCommands:
         options = cls()
         title = f"``twistd proxykit {name}``"
