@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
+from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
+from proxykit import explain as explainModule
 from proxykit.cli import main
 from proxykit.config.values import ProxyConfig
 from proxykit.explain import Query, bound, explain
@@ -691,6 +693,55 @@ class AgreementTests(SynchronousTestCase):
 
         self.assertEqual(withoutId(lines), withoutId(sent))
         self.assertEqual(data["upstream"]["picked"], "http://127.0.0.1:9002 (first pick of a fresh start)")  # type: ignore[index]
+
+
+class NothingSentTests(SynchronousTestCase, Runs):
+    """
+    Explaining opens no socket and resolves no name.
+    """
+
+    def test_noSocketNoLookup(self) -> None:
+        """
+        With the socket module's ways to open a socket or look up a name
+        made failures, requests to names and to addresses, forwarded,
+        tunnelled and reverse-proxied, are still explained, and the
+        reactor the explanation runs its proxy on was asked for no
+        connection and no listener.
+        """
+        import socket
+
+        used: list[str] = []
+
+        def forbidden(name: str) -> Any:
+            def call(*args: object, **kwargs: object) -> Any:
+                used.append(name)
+                raise OSError(f"explain used socket.{name}")
+
+            return call
+
+        for name in ("socket", "create_connection", "getaddrinfo", "gethostbyname", "gethostbyname_ex"):
+            self.patch(socket, name, forbidden(name))
+        clocks: list[MemoryReactorClock] = []
+
+        class Clock(explainModule._Clock):
+            def __init__(self) -> None:
+                super().__init__()
+                clocks.append(self)
+
+        self.patch(explainModule, "_Clock", Clock)
+        for argv in (
+            (FORWARD, "http://www.example.com/"),
+            (FORWARD, "www.example.com:443"),
+            (FORWARD, "http://127.0.0.1:9001/"),
+            (REVERSE, "http://app.example.test:8000/api/users"),
+        ):
+            _, data = self.explainBoth(*argv)
+            self.assertIn(data["decision"]["action"], ("forward", "tunnel"), argv)
+        self.assertEqual(used, [])
+        self.assertEqual(len(clocks), 8)
+        for clock in clocks:
+            asked = (clock.tcpClients, clock.sslClients, clock.unixClients, clock.tcpServers)
+            self.assertEqual(asked, ([], [], [], []))
 
 
 class BoundTests(SynchronousTestCase):
