@@ -18,15 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
-from twisted.internet.address import IPv4Address
-from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
-from proxykit.build import reverseRouter
+from proxykit import explain as explainModule
 from proxykit.cli import main
 from proxykit.config.values import ProxyConfig
 from proxykit.explain import Query, bound, explain
-from proxykit.relay.factory import ProxyFactory
+from proxykit.testing import ProxyHarness
 
 from ._certs import TestCA
 from ._snippets import snippets
@@ -481,19 +480,62 @@ class EveryExampleTests(SynchronousTestCase, Runs):
     def test_everyExampleAnywhere(self) -> None:
         """
         Every configuration under C{examples/} (the guides', tutorials' and
-        how-tos' too) that C{proxykit check} accepts as it stands (some need
-        certificates or password files their steps make first) is
-        explained, in text and JSON, for a request to its first virtual
-        host's first route, or to an origin on loopback in forward mode:
-        a decision, with status 0 and nothing on standard error.
+        how-tos' too, and the one C{examples/kubernetes/configmap.yaml}
+        holds) is explained, in text and JSON, for a request to its first
+        virtual host's first route, or to an origin on loopback in forward
+        mode: a decision, with status 0 and nothing on standard error.  It
+        is explained from a copy of the checkout in which the files the
+        steps make first exist (certificates, password files; those named
+        under C{/etc/proxykit/} made in the copy, the paths pointed there).
+        The one exception is C{snippets/configuration/bad.toml}, the
+        configuration page's refused file: refused, status 1, as by
+        C{check}.
         """
-        explained = []
-        for path in sorted(glob.glob(os.path.join(EXAMPLES, "**", "*.toml"), recursive=True)):
-            status, out, err = run("check", path)
-            if status != 0:
+        import yaml
+
+        checkout = os.path.abspath(self.mktemp())
+        examples = os.path.join(checkout, "examples")
+        shutil.copytree(EXAMPLES, examples)
+        etc = os.path.join(checkout, "etc", "proxykit")
+        ca = TestCA()
+        for directory, stems in (
+            ("examples/certs", ("localhost", "docs", "examples", "default", "app")),
+            ("examples/snippets/tls/certs", ("default", "app")),
+            ("etc/proxykit", ("proxy",)),
+        ):
+            os.makedirs(os.path.join(checkout, directory), exist_ok=True)
+            for stem in stems:
+                name = stem if stem == "localhost" else f"{stem}.example.test"
+                ca.write(os.path.join(checkout, directory), stem, name)
+        for name in ("ca.pem", "internal-ca.pem"):
+            with open(os.path.join(etc, name), "wb") as f:
+                f.write(ca.caPEM)
+        hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode("ascii")
+        for directory in ("examples/certs", "etc/proxykit"):
+            with open(os.path.join(checkout, directory, "htpasswd"), "w") as f:
+                f.write(f"alice:{hashed}\n")
+        with open(os.path.join(examples, "kubernetes", "configmap.yaml")) as f:
+            [configMap] = [d for d in yaml.safe_load_all(f) if d and d.get("kind") == "ConfigMap"]
+        with open(os.path.join(examples, "kubernetes", "reverse.toml"), "w") as f:
+            f.write(configMap["data"]["reverse.toml"])
+        paths = sorted(glob.glob(os.path.join(examples, "**", "*.toml"), recursive=True))
+        for path in paths:
+            text = Path(path).read_text()
+            Path(path).write_text(text.replace('"/etc/proxykit/', f'"{etc}/'))
+        self.addCleanup(os.chdir, os.getcwd())
+        os.chdir(checkout)
+
+        explained, refused = [], []
+        for path in paths:
+            name = os.path.relpath(path, examples)
+            status, out, err = run("explain", path, "http://a.example.test/")
+            if name == os.path.join("snippets", "configuration", "bad.toml"):
+                self.assertEqual((status, out), (1, ""), name)
+                self.assertIn("timeouts.connect: expected a positive number", err)
+                refused.append(name)
                 continue
             config = ProxyConfig.fromFile(path)
-            if config.reverse.vhosts and "(reverse mode)" in out:
+            if config.reverse.vhosts and "\n  mode: reverse\n" in out:
                 vhost = config.reverse.vhosts[0]
                 host = next((h for h in vhost.hosts if not h.startswith("*.")), "a.example.test")
                 host = host.replace("*.", "a.")
@@ -501,9 +543,12 @@ class EveryExampleTests(SynchronousTestCase, Runs):
             else:
                 target = "http://127.0.0.1:9001/"
             text, data = self.explainBoth(path, target)
-            self.assertIn(data["decision"]["action"], ("forward", "refuse", "respond", "tunnel"), path)
-            explained.append(os.path.relpath(path, EXAMPLES))
-        self.assertGreater(len(explained), 10, explained)
+            self.assertIn(data["decision"]["action"], ("forward", "refuse", "respond", "tunnel"), name)
+            explained.append(name)
+        self.assertEqual(refused, [os.path.join("snippets", "configuration", "bad.toml")])
+        self.assertEqual(len(explained) + 1, len(paths))
+        self.assertIn(os.path.join("kubernetes", "reverse.toml"), explained)
+        self.assertIn(os.path.join("tutorial", "two-sites.toml"), explained)
 
 
 class AuthenticationTests(SynchronousTestCase, Runs):
@@ -629,30 +674,74 @@ class AgreementTests(SynchronousTestCase):
         ).toJSON()
         lines = [data["headers"]["request_line"], *data["headers"]["sent"]]  # type: ignore[index]
 
-        reactor = MemoryReactorClock()
-        router, _ = reverseRouter(config, reactor)
-        factory = ProxyFactory(router, config=config, reactor=reactor)
-        proxy = factory.buildProtocol(IPv4Address("TCP", "192.0.2.7", 50000))
-        proxy.makeConnection(
-            StringTransport(
-                hostAddress=IPv4Address("TCP", "127.0.0.1", 8000),
-                peerAddress=IPv4Address("TCP", "192.0.2.7", 50000),
-            )
-        )
-        head = "GET /api/v1?x=1 HTTP/1.1\r\nHost: app.example.test:8000\r\n"
-        head += "".join(field + "\r\n" for field in fields) + "\r\n"
-        proxy.dataReceived(head.encode("ascii"))
-        host, port, originFactory, _, _ = reactor.tcpClients[0]
-        self.assertEqual((host, port), ("127.0.0.1", 9002))
-        origin = StringTransport()
-        originFactory.buildProtocol(IPv4Address("TCP", host, port)).makeConnection(origin)
-        sent = origin.value().decode("ascii").split("\r\n")[:-2]
+        # The proxy twistd would run for the file, its origins in memory.
+        harness = ProxyHarness.fromFile(REVERSE, mode="reverse")
+        self.addCleanup(harness.close)
+        origins = {port: harness.fakeOrigin(f"127.0.0.1:{port}") for port in (9001, 9002, 9003)}
+        client = harness.fakeClient("192.0.2.7:50000", local="127.0.0.1:8000")
+        headers = [("Host", "app.example.test:8000")]
+        headers += [(name, value.strip()) for name, _, value in (f.partition(":") for f in fields)]
+        response = client.get("/api/v1?x=1", headers)
+        self.assertEqual(response.status, 200)
+        self.assertEqual((origins[9001].requests, origins[9003].requests), ([], []))
+        received = origins[9002].lastRequest
+        sent = [f"{received.method.decode()} {received.target.decode()} HTTP/{received.version.decode()}"]
+        sent += [f"{name.decode()}: {value.decode()}" for name, value in received.headers]
 
         def withoutId(lines: list[str]) -> list[str]:
             return [line for line in lines if not line.startswith("X-Request-Id: ")]
 
         self.assertEqual(withoutId(lines), withoutId(sent))
         self.assertEqual(data["upstream"]["picked"], "http://127.0.0.1:9002 (first pick of a fresh start)")  # type: ignore[index]
+
+
+class NothingSentTests(SynchronousTestCase, Runs):
+    """
+    Explaining opens no socket and resolves no name.
+    """
+
+    def test_noSocketNoLookup(self) -> None:
+        """
+        With the socket module's ways to open a socket or look up a name
+        made failures, requests to names and to addresses, forwarded,
+        tunnelled and reverse-proxied, are still explained, and the
+        reactor the explanation runs its proxy on was asked for no
+        connection and no listener.
+        """
+        import socket
+
+        used: list[str] = []
+
+        def forbidden(name: str) -> Any:
+            def call(*args: object, **kwargs: object) -> Any:
+                used.append(name)
+                raise OSError(f"explain used socket.{name}")
+
+            return call
+
+        for name in ("socket", "create_connection", "getaddrinfo", "gethostbyname", "gethostbyname_ex"):
+            self.patch(socket, name, forbidden(name))
+        clocks: list[MemoryReactorClock] = []
+
+        class Clock(explainModule._Clock):
+            def __init__(self) -> None:
+                super().__init__()
+                clocks.append(self)
+
+        self.patch(explainModule, "_Clock", Clock)
+        for argv in (
+            (FORWARD, "http://www.example.com/"),
+            (FORWARD, "www.example.com:443"),
+            (FORWARD, "http://127.0.0.1:9001/"),
+            (REVERSE, "http://app.example.test:8000/api/users"),
+        ):
+            _, data = self.explainBoth(*argv)
+            self.assertIn(data["decision"]["action"], ("forward", "tunnel"), argv)
+        self.assertEqual(used, [])
+        self.assertEqual(len(clocks), 8)
+        for clock in clocks:
+            asked = (clock.tcpClients, clock.sslClients, clock.unixClients, clock.tcpServers)
+            self.assertEqual(asked, ([], [], [], []))
 
 
 class BoundTests(SynchronousTestCase):

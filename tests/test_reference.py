@@ -255,15 +255,20 @@ class CommandReferenceTests(SynchronousTestCase):
 
     def test_twistdOptions(self) -> None:
         """
-        Each option of C{twistd proxykit forward} and C{reverse} is in the
-        generated reference, under its subcommand.
+        Each option of C{twistd proxykit} is in the generated reference,
+        and each of C{twistd proxykit forward} and C{reverse} under its
+        subcommand.
         """
         from proxykit.tap import Options
 
         text = "\n".join(generator().twistdLines())
         sections = re.split(r"^\.\. _cli-twistd-(\w+):$", text, flags=re.M)
         bySubcommand = dict(zip(sections[1::2], sections[2::2], strict=True))
-        missing = []
+        missing = [
+            f"proxykit --{spec.rstrip('=')}"
+            for spec in Options().longOpt
+            if spec != "help" and f"``--{spec.rstrip('=')}" not in sections[0]
+        ]
         for name, _, cls, _ in Options.subCommands:
             options = cls()
             section = bySubcommand.get(name, "")
@@ -318,6 +323,20 @@ class CommandReferenceTests(SynchronousTestCase):
                         if f"``{name}" not in section:
                             missing.append(f"{verb} {name}")
         self.assertEqual(missing, [])
+
+    def test_typedAsLiterals(self) -> None:
+        """
+        What the help texts give a reader to type, options (C{--header
+        'Host: ...'}) and quoted values (C{'off'}), is shown as inline
+        literals, which Sphinx prints as typed, not with C{--} made a dash
+        and C{'} made curly by its smart quotes.
+        """
+        reference = generator()
+        text = "\n".join(reference.twistdLines() + reference.commandLines())
+        self.assertIn("``--header 'Host: ...'``", text)
+        self.assertIn("``'off'``", text)
+        outside = re.sub(r"``.*?``", "", text)
+        self.assertEqual(re.findall(r".{0,20}(?:--|(?<![\w'])'\S).{0,20}", outside), [])
 
 
 class APIReferenceTests(SynchronousTestCase):

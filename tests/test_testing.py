@@ -11,9 +11,11 @@ from pathlib import Path
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
+from zope.interface import implementer
 
 from proxykit import (
     ForwardConfig,
@@ -241,6 +243,17 @@ class _Recorder(Protocol):
         self.lost = reason
 
 
+@implementer(IHalfCloseableProtocol)
+class _HalfCloseable(_Recorder):
+    readLost = False
+
+    def readConnectionLost(self) -> None:
+        self.readLost = True
+
+    def writeConnectionLost(self) -> None:
+        pass
+
+
 class PipeTests(SynchronousTestCase):
     """
     L{Pipe} joins two protocols in memory.
@@ -279,6 +292,24 @@ class PipeTests(SynchronousTestCase):
         assert left.lost is not None
         self.assertTrue(left.lost.check(ConnectionLost))
         self.assertTrue(pipe.right.aborted)
+
+    def test_halfClose(self) -> None:
+        """
+        A half-close reaches a protocol that accepts one after the bytes
+        written before it, and the other direction stays open.
+        """
+        left, right = _Recorder(), _HalfCloseable()
+        address = IPv4Address("TCP", "127.0.0.1", 1)
+        pipe = Pipe(left, right, address, address)
+        pipe.left.write(b"last")
+        pipe.left.loseWriteConnection()
+        while pipe.pump():
+            pass
+        self.assertEqual((right.data, right.readLost, right.lost), (b"last", True, None))
+        pipe.right.write(b"answer")
+        while pipe.pump():
+            pass
+        self.assertEqual((left.data, left.lost, pipe.closed), (b"answer", None, False))
 
     def test_halfCloseNotSupported(self) -> None:
         """

@@ -196,6 +196,26 @@ def configLines() -> list[str]:
 
 # -------------------------------------------------------------- commands
 
+_TYPED = re.compile(r"--[a-z][\w-]*(?: '[^']*')?|(?<![\w'])'[^'\s][^']*'(?![\w'])")
+"""What a reader types in a command's help text: an option (C{--header},
+with a quoted value: C{--header 'Host: ...'}), or a quoted value
+(C{'off'})."""
+
+
+def helpText(text: str) -> str:
+    """
+    A command's help text as reST: what a reader types (L{_TYPED}) as
+    inline literals, the rest escaped, so that it is shown as typed
+    (Sphinx's smart quotes would make C{--} a dash and C{'} curly).
+    """
+    parts: list[str] = []
+    at = 0
+    for match in _TYPED.finditer(text):
+        parts += [escape(text[at : match.start()]), f"``{match.group(0)}``"]
+        at = match.end()
+    parts.append(escape(text[at:]))
+    return "".join(parts)
+
 
 def _optionLines(options: Any) -> list[str]:
     """
@@ -213,7 +233,7 @@ def _optionLines(options: Any) -> list[str]:
         if name in shorts:
             term += f", ``-{shorts[name]}{' VALUE' if takes else ''}``"
         doc = " ".join(options.docs.get(name, "").split())
-        lines += [term, "   " + _linkKeys(escape(doc)) if doc else "   (undocumented)", ""]
+        lines += [term, "   " + _linkKeys(helpText(doc)) if doc else "   (undocumented)", ""]
     return lines
 
 
@@ -249,18 +269,19 @@ def _linkKeys(text: str) -> str:
 
 def twistdLines() -> list[str]:
     """
-    The reference of C{twistd proxykit}: its subcommands and their options.
+    The reference of C{twistd proxykit}: its own options, then its
+    subcommands and theirs.
     """
     from proxykit.tap import Options
 
     top = Options()
-    lines: list[str] = []
+    lines: list[str] = _optionLines(top)
     for name, _, cls, summary in top.subCommands:
         options = cls()
         title = f"``twistd proxykit {name}``"
         lines += [f".. _cli-twistd-{name}:", "", title, "~" * len(title), ""]
-        lines += [escape(summary), ""]
-        lines += [escape(" ".join(options.longdesc.split())), ""]
+        lines += [helpText(summary), ""]
+        lines += [helpText(" ".join(options.longdesc.split())), ""]
         lines += _optionLines(options)
     return lines
 
@@ -285,7 +306,7 @@ def _argumentLines(parser: argparse.ArgumentParser) -> list[str]:
         text = " ".join((action.help or "").split())
         if isinstance(action, argparse._AppendAction):
             text += " (repeatable)" if "repeatable" not in text else ""
-        lines += [spellings, "   " + escape(text), ""]
+        lines += [spellings, "   " + helpText(text), ""]
     return lines
 
 
@@ -296,7 +317,7 @@ def commandLines() -> list[str]:
     from proxykit.cli import _parser
 
     parser = _parser()
-    lines: list[str] = [escape(parser.description or ""), ""]
+    lines: list[str] = [helpText(parser.description or ""), ""]
     for action in parser._actions:
         if not isinstance(action, argparse._SubParsersAction):
             continue
@@ -305,7 +326,7 @@ def commandLines() -> list[str]:
             lines += [f".. _cli-proxykit-{verb}:", "", title, "~" * len(title), ""]
             usage = " ".join(sub.format_usage().split())
             lines += [f"``{usage.removeprefix('usage: ')}``", ""]
-            lines += [escape(" ".join((sub.description or "").split())), ""]
+            lines += [helpText(" ".join((sub.description or "").split())), ""]
             lines += _argumentLines(sub)
     return lines
 
