@@ -8,7 +8,12 @@ from twisted.internet import defer, error
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit.h1 import NEED_DATA, H1Connection, Response
-from proxykit.relay.errors import connectFailureStatus, errorResponse, routeDownDetail
+from proxykit.relay.errors import (
+    connectFailureStatus,
+    errorResponse,
+    reasonPhrase,
+    routeDownDetail,
+)
 
 
 class ErrorResponseTests(SynchronousTestCase):
@@ -83,3 +88,28 @@ class ErrorResponseTests(SynchronousTestCase):
         status, why = connectFailureStatus(TLSFailed("certificate has expired"))
         self.assertEqual(status, 502)
         self.assertIn("certificate has expired", why)
+
+
+class ReasonPhraseTests(SynchronousTestCase):
+    """
+    L{reasonPhrase} names the statuses the proxy answers with itself.
+    """
+
+    def test_phrases(self) -> None:
+        """
+        The proxy's own phrases first, then the registered ones (a hook's
+        or a redirect listener's C{301}), and none for a status nobody
+        registered.
+        """
+        self.assertEqual(
+            [reasonPhrase(status) for status in (502, 413, 301, 200, 204, 418, 299)],
+            [
+                b"Bad Gateway",
+                b"Content Too Large",
+                b"Moved Permanently",
+                b"OK",
+                b"No Content",
+                b"I'm a Teapot",
+                b"",
+            ],
+        )

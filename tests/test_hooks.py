@@ -784,3 +784,14 @@ class RespondHeadTests(SynchronousTestCase):
         hooked(h).beforeRouting(lambda e: Respond(200, (), b"hello"))
         h.send(b"HEAD http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertEqual(h.received(), b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+
+
+    def test_reasonPhrase(self) -> None:
+        """
+        An answer's status line carries that status's registered reason
+        phrase (a redirect is not "301 OK").
+        """
+        h = Harness()
+        hooked(h).beforeRouting(lambda e: Respond(301, ((b"Location", b"https://x/"),), b""))
+        h.send(b"GET http://127.0.0.1:9000/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(h.received().split(b"\r\n")[0], b"HTTP/1.1 301 Moved Permanently")

@@ -50,7 +50,7 @@ from ..h1 import (
 )
 from ..policy.vhosts import RoutePolicy
 from ..reactor import NamedLogger
-from .errors import REASONS, connectFailureStatus, errorResponse
+from .errors import connectFailureStatus, errorResponse, reasonPhrase
 from .exchange import Exchange
 from .flow import AUTHENTICATING, NOT_CONNECTED, PIPELINE, Side
 from .gate import IConnectionGate, IGatedConnection
@@ -636,7 +636,7 @@ class ProxyProtocol(Side):
             body = b""
         if not keepAlive:
             headers.append((b"Connection", b"close"))
-        reason = REASONS.get(answer.status, b"OK")
+        reason = reasonPhrase(answer.status)
         self.send(responseHead(answer.status, reason, headers) + body)
         waiting = _Waiting()
         waiting._onEnd = lambda: self.exchangeDone(waiting, keepAlive)

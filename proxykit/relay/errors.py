@@ -11,6 +11,7 @@ C{X-Request-Id} field): a client's own only when it is a short token
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Final
 
 from twisted.internet import defer, error
@@ -41,6 +42,21 @@ REASONS: Final[dict[int, bytes]] = {
     505: b"HTTP Version Not Supported",
     508: b"Loop Detected",
 }
+
+
+def reasonPhrase(status: int) -> bytes:
+    """
+    The reason phrase the proxy sends with C{status} when it answers
+    itself: its own (L{REASONS}), else the registered one (C{301 Moved
+    Permanently}), else none (RFC 9112 section 4 allows an empty one).
+    """
+    reason = REASONS.get(status)
+    if reason is not None:
+        return reason
+    try:
+        return HTTPStatus(status).phrase.encode("ascii")
+    except ValueError:
+        return b""
 
 
 def connectFailureStatus(failure: BaseException | None) -> tuple[int, str]:

@@ -156,7 +156,7 @@ class TwoSitesTutorialTests(TutorialTestCase):
             self.assertIn("SSL certificate problem", wrong.stderr)
             self.assertRan(
                 checkout.run(steps["redirect"]),
-                r"^HTTP/1.1 301 ",
+                r"(?m)^HTTP/1.1 301 Moved Permanently\r?$",
                 rf"(?m)^Location: https://docs\.example\.test:{tls}/conf\.py$",
             )
             self.assertEqual(self.assertRan(checkout.run(steps["follow"])), conf)
