@@ -673,20 +673,25 @@ class Trace:
     only when a hook observes; see L{Hooks.observing}).
     """
 
-    # What every request starts with, as class attributes: a new trace
-    # stores only what differs (it is made once a request when something
-    # observes, so it is kept lean).
-    firstByte: float | None = None
-    status = 0
-    origin: Origin | None = None
-    route: str | None = None
-    bytesIn = 0
-    bytesOut = 0
-    attempts = 0
-    connectTime: float | None = None
-    reused = False
-    done = False
-    _asked = 0.0
+    __slots__ = (
+        "hooks",
+        "request",
+        "client",
+        "started",
+        "firstByte",
+        "status",
+        "origin",
+        "route",
+        "bytesIn",
+        "bytesOut",
+        "attempts",
+        "connectTime",
+        "reused",
+        "done",
+        "_requestId",
+        "_asked",
+        "_seconds",
+    )
 
     def __init__(
         self,
@@ -699,12 +704,24 @@ class Trace:
         """
         @param requestId: The request's id, if any.
         """
+        # Once per request when something observes: kept lean.
         self.hooks = hooks
         self.request = request
         self.client = client
         self._requestId = requestId
         self._seconds = seconds = clock.seconds
         self.started = seconds()
+        self.firstByte: float | None = None
+        self.status = 0
+        self.origin: Origin | None = None
+        self.route: str | None = None
+        self.bytesIn = 0
+        self.bytesOut = 0
+        self.attempts = 0
+        self.connectTime: float | None = None
+        self.reused = False
+        self.done = False
+        self._asked = 0.0
 
     @property
     def requestId(self) -> str | None:
