@@ -72,6 +72,21 @@ def startWorkers(*options: str, listen: str = LOOPBACK) -> tuple[Child, int, int
     return child, int(matches[1].group(1)), int(matches[0].group(1))
 
 
+def digestOf(*options: str, listen: str = LOOPBACK) -> str:
+    """
+    The digest of the configuration L{startWorkers} gives the supervisor
+    with C{options}: what C{twistd proxykit} reads from its command line.
+    """
+    from proxykit.ops.version import ConfigVersion
+    from proxykit.tap import Options
+
+    parsed = Options()  # type: ignore[no-untyped-call]
+    parsed.parseOptions(
+        ["forward", "--listen", listen, "--workers", "2", "--admin", "tcp:0", *options]
+    )
+    return ConfigVersion.of(parsed.subOptions["proxyConfig"], 0).digest
+
+
 def waitForNth(child: Child, pattern: str, n: int) -> re.Match[str]:
     """
     Wait until C{child} has written C{n} lines matching C{pattern}: the
@@ -207,6 +222,13 @@ class WorkersTests(OriginTestCase):
                 self.assertEqual(metric(text, "proxykit_workers"), 2)
                 for n in ("1", "2"):
                     self.assertEqual(metric(text, "proxykit_worker_up", worker=n), 1)
+                # Every worker serves the configuration the supervisor read,
+                # under its one digest (not one per worker's private admin
+                # listener).
+                self.assertEqual(
+                    re.findall(r'^proxykit_config_info\{digest="(\w+)"\} 1\.0$', text, re.M),
+                    [digestOf()],
+                )
                 self.assertEqual(admin(port, "/healthz"), (200, "ok\n"))
             finally:
                 child.stop()
@@ -316,8 +338,14 @@ class WorkersTests(OriginTestCase):
             child, proxy, port = startWorkers("--config", path)
             try:
                 child.process.send_signal(signal.SIGHUP)
-                for number in (1, 2):
-                    child.waitForLine(rf"worker {number}: .*reloaded the configuration from")
+                versions = {
+                    child.waitForLine(
+                        rf"worker {number}: .*reloaded the configuration from .*\(version (\w+)\)"
+                    ).group(1)
+                    for number in (1, 2)
+                }
+                # The same digest in every worker: the supervisor's file.
+                self.assertEqual(versions, {digestOf("--config", path)})
                 with open(path, "w") as f:
                     f.write("[timeouts]\nconnect = -1\n")
                 child.process.send_signal(signal.SIGHUP)
