@@ -2,7 +2,8 @@
 C{twistd proxykit forward --workers 2}, real processes on loopback: both
 workers serve (their metrics say so), a worker killed with C{kill -9}
 under load loses only what it had in flight and is replaced, C{SIGHUP} and
-C{SIGTERM} reach every worker, the supervisor exits 0, and a busy port
+C{SIGTERM} reach every worker (each drains the requests it has in
+flight), the supervisor exits 0, and a busy port
 stops the start in one line before any worker runs.
 
 Every wait is bounded (lines with L{STARTUP_TIMEOUT}, HTTP with
@@ -12,6 +13,7 @@ L{HTTP_TIMEOUT}, loops by count).
 from __future__ import annotations
 
 import http.client
+import http.server
 import os
 import re
 import select
@@ -170,6 +172,60 @@ def concurrently(
     for thread in running:
         thread.join(HTTP_TIMEOUT * (count // threads + 2))
     return outcomes
+
+
+class HeldOrigin:
+    """
+    An origin on 127.0.0.1 that holds every answer until L{release} is set
+    (at most L{HTTP_TIMEOUT} seconds), counting the requests it holds.
+
+    @ivar port: Its port.
+    @ivar release: Set it to answer the held requests (C{200}).
+    """
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self._held = 0
+        self._changed = threading.Condition()
+        origin = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with origin._changed:
+                    origin._held += 1
+                    origin._changed.notify_all()
+                origin.release.wait(HTTP_TIMEOUT)
+                self.send_response(200)
+                self.send_header("Content-Length", "4")
+                self.end_headers()
+                self.wfile.write(b"held")
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 64
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), daemon=True)
+        self._thread.start()
+
+    def waitFor(self, count: int) -> None:
+        """
+        Wait (at most L{HTTP_TIMEOUT} seconds) until C{count} requests are
+        held.
+        """
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._held >= count, HTTP_TIMEOUT):
+                raise AssertionError(f"{self._held} requests held, not {count}")
+
+    def close(self) -> None:
+        self.release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(HTTP_TIMEOUT)
 
 
 class OriginTestCase(TestCase):
@@ -364,6 +420,46 @@ class WorkersTests(OriginTestCase):
                 with self.assertRaises(ConnectionRefusedError):
                     socket.create_connection(("127.0.0.1", proxy), timeout=HTTP_TIMEOUT).close()
             finally:
+                child.stop()
+
+        return deferToThread(check)
+
+    def test_drainInFlight(self) -> Deferred[None]:
+        """
+        C{SIGTERM} while 16 requests are in flight (their origin holds its
+        answers): each worker drains the connections it holds (both hold
+        some: all on one, probability 2**-15), each request is answered
+        once the origin answers, and the supervisor exits 0.
+        """
+
+        def check() -> None:
+            origin = HeldOrigin()
+            self.addCleanup(origin.close)
+            child, proxy, port = startWorkers()
+            try:
+                url = f"http://127.0.0.1:{origin.port}/held"
+                outcomes: list[int | str] = []
+                load = threading.Thread(
+                    target=concurrently, args=(16, 16, lambda: get(proxy, url), outcomes), daemon=True
+                )
+                load.start()
+                origin.waitFor(16)
+                child.process.send_signal(signal.SIGTERM)
+                draining = [
+                    int(child.waitForLine(rf"worker {n}: .*draining (\d+) connections").group(1))
+                    for n in (1, 2)
+                ]
+                self.assertEqual(sum(draining), 16)
+                self.assertGreater(min(draining), 0, draining)
+                self.assertEqual(outcomes, [])
+                origin.release.set()
+                load.join(HTTP_TIMEOUT * 2)
+                self.assertEqual(outcomes, [200] * 16)
+                for n in (1, 2):
+                    child.waitForLine(rf"worker {n}: .*drained in ")
+                self.assertEqual(child.process.wait(STOP_TIMEOUT), 0)
+            finally:
+                origin.release.set()
                 child.stop()
 
         return deferToThread(check)
