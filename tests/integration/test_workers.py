@@ -291,6 +291,42 @@ class WorkersTests(OriginTestCase):
 
         return deferToThread(check)
 
+    def test_readinessOfAll(self) -> Deferred[None]:
+        """
+        A worker that does not answer (stopped with C{SIGSTOP}): the
+        supervisor's C{/readyz} says C{503 not ready: worker 2} (once the
+        scrape has timed out), its metrics say that worker is not up, add
+        up the other's alone and say not ready (C{proxykit_ready 0}), and
+        its C{/healthz} still says ok;
+        C{/status} is one worker's view, not the supervisor's (C{404}).
+        Once it runs again, ready.
+        """
+
+        def check() -> None:
+            child, proxy, port = startWorkers()
+            try:
+                pid = int(child.waitForLine(r"worker 2 started \(pid (\d+)\)").group(1))
+                self.assertEqual(admin(port, "/status")[0], 404)
+                os.kill(pid, signal.SIGSTOP)
+                try:
+                    self.assertEqual(admin(port, "/readyz"), (503, "not ready: worker 2\n"))
+                    self.assertEqual(admin(port, "/healthz"), (200, "ok\n"))
+                    status, text = admin(port, "/metrics")
+                    self.assertEqual(status, 200)
+                    self.assertEqual(metric(text, "proxykit_worker_up", worker="1"), 1)
+                    self.assertEqual(metric(text, "proxykit_worker_up", worker="2"), 0)
+                    # As /readyz says (worker 1 alone says 1).
+                    self.assertEqual(metric(text, "proxykit_ready"), 0)
+                    self.assertNotIn('proxykit_worker_requests_total{worker="2"}', text)
+                finally:
+                    os.kill(pid, signal.SIGCONT)
+                self.assertEqual(admin(port, "/readyz"), (200, "ready\n"))
+                self.assertEqual(metric(admin(port, "/metrics")[1], "proxykit_ready"), 1)
+            finally:
+                child.stop()
+
+        return deferToThread(check)
+
     def test_killedWorker(self) -> Deferred[None]:
         """
         C{kill -9} of one worker under load (4 clients, each one request
