@@ -291,6 +291,68 @@ class WorkersTests(OriginTestCase):
 
         return deferToThread(check)
 
+    def test_reverse(self) -> Deferred[None]:
+        """
+        C{twistd proxykit reverse} with C{workers = 2} in its file: both
+        workers serve the file's route (20 concurrent connections), and
+        the supervisor's metrics count every request, by worker and by
+        route.
+        """
+
+        def check() -> None:
+            path = os.path.abspath(self.mktemp())
+            port = self.url.split(":")[2].split("/")[0]
+            with open(path, "w") as f:
+                f.write(
+                    "workers = 2\n"
+                    f'listen = ["{LOOPBACK}"]\n'
+                    "[admin]\n"
+                    f'listen = "{LOOPBACK}"\n'
+                    "[[reverse.vhost]]\n"
+                    'hosts = ["app.test"]\n'
+                    "[[reverse.vhost.route]]\n"
+                    f'origins = ["http://127.0.0.1:{port}"]\n'
+                )
+            child, matches = startChild(
+                [*TWISTD, "-n", "--pidfile=", "proxykit", "reverse", "--config", path],
+                r"_AdminSite starting on (\d+)",
+                r"starting 2 workers on \S+ \(port (\d+)\)",
+            )
+            try:
+                for number in (1, 2):
+                    child.waitForLine(rf"worker {number}: .*proxykit started")
+                proxy, adminPort = int(matches[1].group(1)), int(matches[0].group(1))
+
+                def request() -> int:
+                    conn = http.client.HTTPConnection("127.0.0.1", proxy, timeout=HTTP_TIMEOUT)
+                    try:
+                        conn.request("GET", "/small", headers={"Host": "app.test", "Connection": "close"})
+                        response = conn.getresponse()
+                        self.assertEqual(response.read(), b"small")
+                        return response.status
+                    finally:
+                        conn.close()
+
+                self.assertEqual(concurrently(200, 20, request), [200] * 200)
+                status, text = admin(adminPort, "/metrics")
+                perWorker = [
+                    metric(text, "proxykit_worker_requests_total", worker=str(n)) for n in (1, 2)
+                ]
+                self.assertEqual(sum(perWorker), 200)
+                # Both serve: each request comes on a new connection, which
+                # the kernel hashes to either worker's socket (all to one,
+                # probability 2 * 2**-200).
+                self.assertGreater(min(perWorker), 0, perWorker)
+                self.assertEqual(
+                    metric(text, "proxykit_requests_total", code_class="2xx", listener=LOOPBACK,
+                           route="/", vhost="app.test"),
+                    200,
+                )  # fmt: skip
+            finally:
+                child.stop()
+
+        return deferToThread(check)
+
     def test_readinessOfAll(self) -> Deferred[None]:
         """
         A worker that does not answer (stopped with C{SIGSTOP}): the
