@@ -4,7 +4,8 @@
     .venv/bin/python bench/workers.py                 # 3 x 10 s per setting, ~2 minutes
     .venv/bin/python bench/workers.py --duration 3 --reps 1
 
-Starts nginx as the origin (as bench/run.py does), then, in turn,
+Installs nginx and wrk with apt-get when they are missing, and starts
+nginx as the origin (as bench/run.py does), then, in turn,
 ``twistd proxykit forward --workers N --admin tcp:PORT`` for each N of
 ``--workers`` (default 1 and 2), and loads each with wrk (50 keep-alive
 connections, one thread, the 100-byte file).  Nothing is pinned: the
@@ -31,7 +32,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from harness import load, procs, servers
+from harness import environment, load, procs, servers
 from harness.procs import ProcessManager
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -136,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--venv", type=Path, default=REPO_ROOT / ".venv", help="where twistd is")
     args = p.parse_args(argv)
     twistd = str(args.venv / "bin" / "twistd")
+    try:
+        # As bench/run.py does: Debian's packages, when missing.
+        environment.ensure_debs(("nginx-light", "wrk"))
+    except environment.SetupError as e:
+        print(e, file=sys.stderr)
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None:
             print(f"{tool} is not installed", file=sys.stderr)

@@ -100,6 +100,10 @@ class ProxyService(service.MultiService):
         C{None}.
     @ivar configVersion: The configuration served now
         (L{proxykit.ops.version.ConfigVersion}).
+    @ivar versionedConfig: Given the configuration served, the one whose
+        digest names it in L{configVersion}: itself, unless a worker
+        process (L{proxykit.worker}) sets it to give back its supervisor's,
+        so that every worker shows the digest that configuration has.
     @ivar reloadObservers: Called with a
         L{proxykit.ops.version.ReloadOutcome} after every reload attempt
         (the metrics count them).
@@ -150,6 +154,7 @@ class ProxyService(service.MultiService):
         self._previousHandler: Any = None
         self.draining = False
         self.reloadObservers: list[ReloadObserver] = []
+        self.versionedConfig: Callable[[ProxyConfig], ProxyConfig] = lambda config: config
         self.configVersion = ConfigVersion.of(
             factory.config, reactor.seconds()  # type: ignore[attr-defined]
         )
@@ -528,7 +533,7 @@ class ProxyService(service.MultiService):
         factory.pool.reinstate(newOrigins)
         factory.pool.retire(oldOrigins - newOrigins)
         self.configVersion = ConfigVersion.of(
-            config, self._reactor.seconds(), source  # type: ignore[attr-defined]
+            self.versionedConfig(config), self._reactor.seconds(), source  # type: ignore[attr-defined]
         )
         changes = describe(
             diff, routesOf(oldRouter), routesOf(prepared.router), oldOrigins, newOrigins

@@ -27,6 +27,7 @@ from twisted.logger import FileLogObserver, eventAsText, globalLogBeginner
 from twisted.python import usage
 
 from .listeners import InheritedSocket, ListenError
+from .ops.version import ConfigVersion
 from .workers import ENVIRONMENT, WorkerSpec, readsProxyHeader
 
 
@@ -80,10 +81,18 @@ def main(argv: Sequence[str] | None = None, err: TextIO | None = None) -> int:
         err.write(f"proxykit worker {spec.number}: {e}\n")
         return 1
     sub = options.subOptions
-    private = attrs.evolve(sub["proxyConfig"].admin, listen=spec.admin)
+    public = sub["proxyConfig"]
+    private = attrs.evolve(public.admin, listen=spec.admin)
 
     def forWorker(config: Any) -> Any:
         return attrs.evolve(config, workers=1, admin=private)
+
+    def asSupervisor(config: Any) -> Any:
+        # The configuration as the supervisor read it, without this
+        # worker's private admin listener: its digest (in the metrics and
+        # the reload's log line) is then the same in every worker.
+        # ([admin] and workers are read only at start.)
+        return attrs.evolve(config, workers=public.workers, admin=public.admin)
 
     config = forWorker(sub["proxyConfig"])
     try:
@@ -91,6 +100,10 @@ def main(argv: Sequence[str] | None = None, err: TextIO | None = None) -> int:
     except OSError as e:
         err.write(f"proxykit worker {spec.number}: {e}\n")
         return 1
+    proxy.versionedConfig = asSupervisor
+    proxy.configVersion = attrs.evolve(
+        proxy.configVersion, digest=ConfigVersion.of(public, 0).digest
+    )
     load = proxy.loadConfig
     assert load is not None
     proxy.loadConfig = lambda: forWorker(load())

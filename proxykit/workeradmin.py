@@ -148,6 +148,7 @@ class SupervisorResource(Resource):
             WorkerSample,
             connectionsIn,
             mergeMetrics,
+            notReady,
             render,
             requestsIn,
             workerFamilies,
@@ -170,7 +171,11 @@ class SupervisorResource(Resource):
                         None if text is None else connectionsIn(text),
                     )
                 )
-            return 200, render(mergeMetrics(texts) + workerFamilies(samples)), _EXPOSITION
+            families = mergeMetrics(texts)
+            if len(texts) < len(samples) or self._supervisor.stopping:
+                # As /readyz: not ready unless every worker answered ready.
+                families = notReady(families)
+            return 200, render(families + workerFamilies(samples)), _EXPOSITION
 
         return self._later(request, self._all("/metrics").addCallback(merge))
 

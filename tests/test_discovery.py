@@ -574,7 +574,7 @@ class DocumentationTests(SynchronousTestCase):
         with contextlib.redirect_stdout(io.StringIO()):
             self.assertEqual(main(["check", path]), 0)
         config = ProxyConfig.fromFile(path)
-        self.assertEqual(config.reverse.dnsServers, ("10.0.0.2:8600",))
+        self.assertEqual(config.reverse.dnsServers, ("127.0.0.1:8600",))
         self.assertEqual((config.reverse.dnsMinTtl, config.reverse.dnsMaxTtl), (1.0, 30.0))
         routes = config.reverse.vhosts[0].routes
         self.assertTrue(all(OriginDiscovery.wanted(r.origins) for r in routes))

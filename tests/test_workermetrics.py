@@ -12,6 +12,7 @@ from proxykit.ops.workermetrics import (
     WorkerSample,
     connectionsIn,
     mergeMetrics,
+    notReady,
     render,
     requestsIn,
     workerFamilies,
@@ -84,6 +85,17 @@ class MergeTests(SynchronousTestCase):
         No worker answered: no families.
         """
         self.assertEqual(mergeMetrics([]), [])
+
+    def test_notReady(self) -> None:
+        """
+        L{notReady} sets C{proxykit_ready} to 0 and leaves the rest; with
+        no worker's metrics at all, it adds the sample.
+        """
+        merged = notReady(mergeMetrics([worker(1, 0, 1, 0), worker(2, 0, 1, 0)]))
+        found = samples(render(merged))
+        self.assertEqual(found[("proxykit_ready", ())], 0)
+        self.assertEqual(found[("proxykit_requests_total", (("code_class", "2xx"), ("listener", "tcp:0")))], 3)
+        self.assertEqual(samples(render(notReady([]))), {("proxykit_ready", ()): 0})
 
     def test_requestsIn(self) -> None:
         """

@@ -22,6 +22,7 @@ __all__ = [
     "WorkerSample",
     "connectionsIn",
     "mergeMetrics",
+    "notReady",
     "render",
     "requestsIn",
     "workerFamilies",
@@ -38,6 +39,9 @@ COMBINE: Mapping[str, Callable[[float, float], float]] = {
 would be wrong: ready only if every worker is, an origin up only if every
 worker's checks say so, ejected if any worker ejected it, the newest
 configuration load.  Every other sample is added up."""
+
+READY = "proxykit_ready"
+"""The sample that says whether the proxy is ready (C{/readyz})."""
 
 REQUESTS = "proxykit_requests_total"
 """The sample counted per worker in C{proxykit_worker_requests_total}."""
@@ -81,6 +85,19 @@ def mergeMetrics(texts: Iterable[str]) -> list[Metric]:
         for (sampleName, labels), value in values[name].items():
             merged.add_sample(sampleName, dict(labels), value)
     return list(families.values())
+
+
+def notReady(families: list[Metric]) -> list[Metric]:
+    """
+    C{families} (from L{mergeMetrics}) with C{proxykit_ready} 0, as the
+    supervisor's C{/readyz} says when a worker did not answer: the
+    workers that did cannot speak for it.
+    """
+    for family in families:
+        if family.name == READY:
+            family.samples = [sample._replace(value=0.0) for sample in family.samples]
+            return families
+    return [*families, GaugeMetricFamily(READY, "1 when /readyz says ready, else 0.", value=0)]
 
 
 def _total(text: str, name: str) -> float:

@@ -5,20 +5,24 @@ test), a C{twistd proxykit reverse -c FILE} whose route names
 C{http://app.test:PORT} and asks that server, two origins on 127.0.0.1 and
 127.0.0.2 (the same port), and continuous load while the name moves from
 one address to the other and the proxy reloads: traffic follows within one
-TTL, and no request fails.
+TTL, and no request fails.  While the server says the name does not exist,
+the route keeps its last address (logged once, counted in the metrics), and
+no request fails either.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
+import urllib.request
 from http.server import ThreadingHTTPServer
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.defer import fail, inlineCallbacks, succeed
+from twisted.internet.defer import Deferred, fail, inlineCallbacks, succeed
 from twisted.internet.threads import deferToThread
 from twisted.names import dns, server
 from twisted.names.common import ResolverBase
@@ -43,10 +47,32 @@ class RecordsResolver(ResolverBase):
         ResolverBase.__init__(self)  # type: ignore[no-untyped-call]
         self.addresses: dict[bytes, list[str]] = {}
         self.services: dict[bytes, list[tuple[int, int, int, bytes]]] = {}
+        self._refused: dict[bytes, int] = {}
+        self._waiting: list[tuple[bytes, int, Deferred[None]]] = []
+
+    def refused(self, name: bytes, count: int) -> Deferred[None]:
+        """
+        Fires once C{count} A queries for C{name} have been answered "no
+        such name" (counting from the first).
+        """
+        waiting: Deferred[None] = Deferred()
+        self._waiting.append((name, count, waiting))
+        self._notify()
+        return waiting
+
+    def _notify(self) -> None:
+        for entry in list(self._waiting):
+            name, count, waiting = entry
+            if self._refused.get(name, 0) >= count:
+                self._waiting.remove(entry)
+                waiting.callback(None)
 
     def _lookup(self, name: bytes, cls: int, type: int, timeout: Any) -> Any:
         name = name.lower()
         if name not in self.addresses and name not in self.services:
+            if type == dns.A:
+                self._refused[name] = self._refused.get(name, 0) + 1
+                self._notify()
             return fail(DNSNameError(name))
         answers = []
         if type == dns.A:
@@ -92,6 +118,23 @@ def startNamed(case: TestCase, name: str, host: str, port: int) -> int:
     case.addCleanup(httpd.server_close)
     case.addCleanup(httpd.shutdown)
     return int(httpd.server_address[1])
+
+
+def resolutions(admin: int, origin: str, result: str) -> float:
+    """
+    C{proxykit_dns_resolutions_total} for C{origin} and C{result}, read from
+    the admin listener on port C{admin}.
+    """
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    match = re.search(
+        rf'^proxykit_dns_resolutions_total\{{origin="{re.escape(origin)}",result="{result}"\}} (\S+)$',
+        text,
+        re.M,
+    )
+    if match is None:
+        raise AssertionError(f"no resolutions of {origin} ({result}) in:\n{text}")
+    return float(match.group(1))
 
 
 class FollowTests(TestCase):
@@ -168,6 +211,64 @@ class FollowTests(TestCase):
         self.assertEqual(set(later), {b"first", b"second"} if b"first" in later else {b"second"})
         self.assertGreaterEqual(later.count(b"second"), 147)
         self.assertLess(followed, TTL + 1.5, f"traffic followed after {followed:.2f}s")
+
+    @inlineCallbacks
+    def test_failureKeepsMembers(self) -> Any:
+        """
+        While the DNS server says the name does not exist, under load, the
+        route keeps its last address: no request fails, the failure is
+        logged once and counted in C{proxykit_dns_resolutions_total}; when
+        the name is back, the log says it resolves again.
+        """
+        port = startNamed(self, "first", "127.0.0.1", 0)
+        records = RecordsResolver()
+        records.addresses[b"app.test"] = ["127.0.0.1"]
+        dnsPort = startDNS(self, records)
+        path = os.path.abspath(self.mktemp())
+        with open(path, "w") as f:
+            f.write(
+                'listen = ["tcp:0:interface=127.0.0.1"]\n'
+                "[admin]\n"
+                'listen = "tcp:0:interface=127.0.0.1"\n'
+                "[reverse]\n"
+                f'dns_servers = ["127.0.0.1:{dnsPort}"]\n'
+                "dns_min_ttl = 0.5\n"
+                "[[reverse.vhost]]\n"
+                'hosts = ["app.test"]\n'
+                "[[reverse.vhost.route]]\n"
+                f'origins = ["http://app.test:{port}"]\n'
+            )
+        child, proxyPort = yield deferToThread(startTwistd, "reverse", "-c", path)
+        self.addCleanup(child.stop)
+        admin = int((yield deferToThread(child.waitForLine, r"_AdminSite starting on (\d+)")).group(1))
+        origin = f"http://app.test:{port}"
+        yield deferToThread(child.waitForLine, rf"origin {origin} resolved to http://127\.0\.0\.1:{port} ")
+
+        load = Load(proxyPort, "app.test", ("/",), workers=2)
+        load.__enter__()
+        self.addCleanup(load.stop)
+        yield deferToThread(load.waitFor, 50)
+        del records.addresses[b"app.test"]
+        yield deferToThread(
+            child.waitForLine, rf"origin {origin} could not be resolved: .*; keeping its last addresses"
+        )
+        # Two more tries (dns_min_ttl apart), still under load: the proxy
+        # asks a third time only once it has counted the second.
+        yield records.refused(b"app.test", 3)
+        failures = yield deferToThread(resolutions, admin, origin, "failure")
+        yield deferToThread(load.waitFor, 50)
+        records.addresses[b"app.test"] = ["127.0.0.1"]
+        yield deferToThread(child.waitForLine, rf"origin {origin} resolves again: 1 addresses")
+        yield deferToThread(load.waitFor, 50)
+        load.stop()
+
+        results = list(load.results)
+        self.assertEqual([r for r in results if r[1] != 200], [])
+        self.assertEqual({body for _, _, body in results}, {b"first"})
+        self.assertGreaterEqual(failures, 2)
+        self.assertGreaterEqual((yield deferToThread(resolutions, admin, origin, "success")), 2)
+        logged = [line for line in child.lines if "could not be resolved" in line]
+        self.assertEqual(len(logged), 1, logged)
 
     @inlineCallbacks
     def test_srvWeights(self) -> Any:

@@ -2,7 +2,8 @@
 C{twistd proxykit forward --workers 2}, real processes on loopback: both
 workers serve (their metrics say so), a worker killed with C{kill -9}
 under load loses only what it had in flight and is replaced, C{SIGHUP} and
-C{SIGTERM} reach every worker, the supervisor exits 0, and a busy port
+C{SIGTERM} reach every worker (each drains the requests it has in
+flight), the supervisor exits 0, and a busy port
 stops the start in one line before any worker runs.
 
 Every wait is bounded (lines with L{STARTUP_TIMEOUT}, HTTP with
@@ -12,6 +13,7 @@ L{HTTP_TIMEOUT}, loops by count).
 from __future__ import annotations
 
 import http.client
+import http.server
 import os
 import re
 import select
@@ -70,6 +72,21 @@ def startWorkers(*options: str, listen: str = LOOPBACK) -> tuple[Child, int, int
         child.stop()
         raise
     return child, int(matches[1].group(1)), int(matches[0].group(1))
+
+
+def digestOf(*options: str, listen: str = LOOPBACK) -> str:
+    """
+    The digest of the configuration L{startWorkers} gives the supervisor
+    with C{options}: what C{twistd proxykit} reads from its command line.
+    """
+    from proxykit.ops.version import ConfigVersion
+    from proxykit.tap import Options
+
+    parsed = Options()  # type: ignore[no-untyped-call]
+    parsed.parseOptions(
+        ["forward", "--listen", listen, "--workers", "2", "--admin", "tcp:0", *options]
+    )
+    return ConfigVersion.of(parsed.subOptions["proxyConfig"], 0).digest
 
 
 def waitForNth(child: Child, pattern: str, n: int) -> re.Match[str]:
@@ -157,6 +174,60 @@ def concurrently(
     return outcomes
 
 
+class HeldOrigin:
+    """
+    An origin on 127.0.0.1 that holds every answer until L{release} is set
+    (at most L{HTTP_TIMEOUT} seconds), counting the requests it holds.
+
+    @ivar port: Its port.
+    @ivar release: Set it to answer the held requests (C{200}).
+    """
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self._held = 0
+        self._changed = threading.Condition()
+        origin = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with origin._changed:
+                    origin._held += 1
+                    origin._changed.notify_all()
+                origin.release.wait(HTTP_TIMEOUT)
+                self.send_response(200)
+                self.send_header("Content-Length", "4")
+                self.end_headers()
+                self.wfile.write(b"held")
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 64
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), daemon=True)
+        self._thread.start()
+
+    def waitFor(self, count: int) -> None:
+        """
+        Wait (at most L{HTTP_TIMEOUT} seconds) until C{count} requests are
+        held.
+        """
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._held >= count, HTTP_TIMEOUT):
+                raise AssertionError(f"{self._held} requests held, not {count}")
+
+    def close(self) -> None:
+        self.release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(HTTP_TIMEOUT)
+
+
 class OriginTestCase(TestCase):
     """
     Tests with a web server to proxy to (C{self.url}, a small file).
@@ -207,7 +278,112 @@ class WorkersTests(OriginTestCase):
                 self.assertEqual(metric(text, "proxykit_workers"), 2)
                 for n in ("1", "2"):
                     self.assertEqual(metric(text, "proxykit_worker_up", worker=n), 1)
+                # Every worker serves the configuration the supervisor read,
+                # under its one digest (not one per worker's private admin
+                # listener).
+                self.assertEqual(
+                    re.findall(r'^proxykit_config_info\{digest="(\w+)"\} 1\.0$', text, re.M),
+                    [digestOf()],
+                )
                 self.assertEqual(admin(port, "/healthz"), (200, "ok\n"))
+            finally:
+                child.stop()
+
+        return deferToThread(check)
+
+    def test_reverse(self) -> Deferred[None]:
+        """
+        C{twistd proxykit reverse} with C{workers = 2} in its file: both
+        workers serve the file's route (20 concurrent connections), and
+        the supervisor's metrics count every request, by worker and by
+        route.
+        """
+
+        def check() -> None:
+            path = os.path.abspath(self.mktemp())
+            port = self.url.split(":")[2].split("/")[0]
+            with open(path, "w") as f:
+                f.write(
+                    "workers = 2\n"
+                    f'listen = ["{LOOPBACK}"]\n'
+                    "[admin]\n"
+                    f'listen = "{LOOPBACK}"\n'
+                    "[[reverse.vhost]]\n"
+                    'hosts = ["app.test"]\n'
+                    "[[reverse.vhost.route]]\n"
+                    f'origins = ["http://127.0.0.1:{port}"]\n'
+                )
+            child, matches = startChild(
+                [*TWISTD, "-n", "--pidfile=", "proxykit", "reverse", "--config", path],
+                r"_AdminSite starting on (\d+)",
+                r"starting 2 workers on \S+ \(port (\d+)\)",
+            )
+            try:
+                for number in (1, 2):
+                    child.waitForLine(rf"worker {number}: .*proxykit started")
+                proxy, adminPort = int(matches[1].group(1)), int(matches[0].group(1))
+
+                def request() -> int:
+                    conn = http.client.HTTPConnection("127.0.0.1", proxy, timeout=HTTP_TIMEOUT)
+                    try:
+                        conn.request("GET", "/small", headers={"Host": "app.test", "Connection": "close"})
+                        response = conn.getresponse()
+                        self.assertEqual(response.read(), b"small")
+                        return response.status
+                    finally:
+                        conn.close()
+
+                self.assertEqual(concurrently(200, 20, request), [200] * 200)
+                status, text = admin(adminPort, "/metrics")
+                perWorker = [
+                    metric(text, "proxykit_worker_requests_total", worker=str(n)) for n in (1, 2)
+                ]
+                self.assertEqual(sum(perWorker), 200)
+                # Both serve: each request comes on a new connection, which
+                # the kernel hashes to either worker's socket (all to one,
+                # probability 2 * 2**-200).
+                self.assertGreater(min(perWorker), 0, perWorker)
+                self.assertEqual(
+                    metric(text, "proxykit_requests_total", code_class="2xx", listener=LOOPBACK,
+                           route="/", vhost="app.test"),
+                    200,
+                )  # fmt: skip
+            finally:
+                child.stop()
+
+        return deferToThread(check)
+
+    def test_readinessOfAll(self) -> Deferred[None]:
+        """
+        A worker that does not answer (stopped with C{SIGSTOP}): the
+        supervisor's C{/readyz} says C{503 not ready: worker 2} (once the
+        scrape has timed out), its metrics say that worker is not up, add
+        up the other's alone and say not ready (C{proxykit_ready 0}), and
+        its C{/healthz} still says ok;
+        C{/status} is one worker's view, not the supervisor's (C{404}).
+        Once it runs again, ready.
+        """
+
+        def check() -> None:
+            child, proxy, port = startWorkers()
+            try:
+                pid = int(child.waitForLine(r"worker 2 started \(pid (\d+)\)").group(1))
+                self.assertEqual(admin(port, "/status")[0], 404)
+                os.kill(pid, signal.SIGSTOP)
+                try:
+                    self.assertEqual(admin(port, "/readyz"), (503, "not ready: worker 2\n"))
+                    self.assertEqual(admin(port, "/healthz"), (200, "ok\n"))
+                    status, text = admin(port, "/metrics")
+                    self.assertEqual(status, 200)
+                    self.assertEqual(metric(text, "proxykit_worker_up", worker="1"), 1)
+                    self.assertEqual(metric(text, "proxykit_worker_up", worker="2"), 0)
+                    # As /readyz says (worker 1 alone says 1).
+                    self.assertEqual(metric(text, "proxykit_ready"), 0)
+                    self.assertNotIn('proxykit_worker_requests_total{worker="2"}', text)
+                finally:
+                    os.kill(pid, signal.SIGCONT)
+                self.assertEqual(admin(port, "/readyz"), (200, "ready\n"))
+                self.assertEqual(metric(admin(port, "/metrics")[1], "proxykit_ready"), 1)
             finally:
                 child.stop()
 
@@ -316,8 +492,14 @@ class WorkersTests(OriginTestCase):
             child, proxy, port = startWorkers("--config", path)
             try:
                 child.process.send_signal(signal.SIGHUP)
-                for number in (1, 2):
-                    child.waitForLine(rf"worker {number}: .*reloaded the configuration from")
+                versions = {
+                    child.waitForLine(
+                        rf"worker {number}: .*reloaded the configuration from .*\(version (\w+)\)"
+                    ).group(1)
+                    for number in (1, 2)
+                }
+                # The same digest in every worker: the supervisor's file.
+                self.assertEqual(versions, {digestOf("--config", path)})
                 with open(path, "w") as f:
                     f.write("[timeouts]\nconnect = -1\n")
                 child.process.send_signal(signal.SIGHUP)
@@ -336,6 +518,46 @@ class WorkersTests(OriginTestCase):
                 with self.assertRaises(ConnectionRefusedError):
                     socket.create_connection(("127.0.0.1", proxy), timeout=HTTP_TIMEOUT).close()
             finally:
+                child.stop()
+
+        return deferToThread(check)
+
+    def test_drainInFlight(self) -> Deferred[None]:
+        """
+        C{SIGTERM} while 16 requests are in flight (their origin holds its
+        answers): each worker drains the connections it holds (both hold
+        some: all on one, probability 2**-15), each request is answered
+        once the origin answers, and the supervisor exits 0.
+        """
+
+        def check() -> None:
+            origin = HeldOrigin()
+            self.addCleanup(origin.close)
+            child, proxy, port = startWorkers()
+            try:
+                url = f"http://127.0.0.1:{origin.port}/held"
+                outcomes: list[int | str] = []
+                load = threading.Thread(
+                    target=concurrently, args=(16, 16, lambda: get(proxy, url), outcomes), daemon=True
+                )
+                load.start()
+                origin.waitFor(16)
+                child.process.send_signal(signal.SIGTERM)
+                draining = [
+                    int(child.waitForLine(rf"worker {n}: .*draining (\d+) connections").group(1))
+                    for n in (1, 2)
+                ]
+                self.assertEqual(sum(draining), 16)
+                self.assertGreater(min(draining), 0, draining)
+                self.assertEqual(outcomes, [])
+                origin.release.set()
+                load.join(HTTP_TIMEOUT * 2)
+                self.assertEqual(outcomes, [200] * 16)
+                for n in (1, 2):
+                    child.waitForLine(rf"worker {n}: .*drained in ")
+                self.assertEqual(child.process.wait(STOP_TIMEOUT), 0)
+            finally:
+                origin.release.set()
                 child.stop()
 
         return deferToThread(check)
