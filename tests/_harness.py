@@ -35,7 +35,7 @@ def Harness(config: ProxyConfig | None = None, router: IRouter | None = None) ->
     return harness
 
 
-def originSaw(transport: StringTransport) -> bytes:
+def originSaw(transport: StringTransport | Transport) -> bytes:
     value = transport.value()
     transport.clear()
     return value

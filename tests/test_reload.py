@@ -10,7 +10,6 @@ from typing import Any
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.protocol import Protocol
-from twisted.internet.testing import StringTransport
 from twisted.logger import LogEvent, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -177,7 +176,7 @@ class ReloadTests(SynchronousTestCase):
         self.addCleanup(self.service.stopService)
         self.origins = 0
 
-    def connect(self) -> tuple[ProxyProtocol, StringTransport]:
+    def connect(self) -> tuple[ProxyProtocol, Transport]:
         """
         A client connection to the proxy's factory.
         """
@@ -189,7 +188,7 @@ class ReloadTests(SynchronousTestCase):
         proto.makeConnection(transport)
         return proto, transport
 
-    def acceptOrigin(self) -> tuple[int, Protocol, StringTransport]:
+    def acceptOrigin(self) -> tuple[int, Protocol, Transport]:
         """
         Complete the next origin connection attempt.
 

@@ -13,7 +13,9 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.task import Clock
 from twisted.python.failure import Failure
+from twisted.test.iosim import FakeTransport, IOPump
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 from zope.interface import implementer
 
@@ -32,6 +34,7 @@ from proxykit.testing import (
     OriginRequest,
     Pipe,
     ProxyHarness,
+    RecordingTransport,
     Reply,
     Reset,
 )
@@ -321,6 +324,148 @@ class PipeTests(SynchronousTestCase):
         self.assertTrue(pipe.pump())
         self.assertIsNotNone(right.lost)
         self.assertFalse(pipe.pump())
+
+
+    def test_iosim(self) -> None:
+        """
+        A pipe is an iosim C{IOPump} between two iosim C{FakeTransport}s,
+        the connecting side's the client's, each naming its own address as
+        the host and the other's as the peer.
+        """
+        left, right = _Recorder(), _Recorder()
+        leftAddress = IPv4Address("TCP", "127.0.0.1", 1)
+        rightAddress = IPv4Address("TCP", "127.0.0.1", 2)
+        pipe = Pipe(left, right, leftAddress, rightAddress)
+        self.assertIsInstance(pipe, IOPump)
+        self.assertIsInstance(pipe.left, FakeTransport)
+        self.assertIsInstance(pipe.right, FakeTransport)
+        self.assertEqual((pipe.clientIO, pipe.serverIO), (pipe.left, pipe.right))
+        self.assertEqual((pipe.client, pipe.server), (left, right))
+        self.assertIs(left.transport, pipe.left)
+        self.assertIs(right.transport, pipe.right)
+        self.assertEqual((pipe.left.getHost(), pipe.left.getPeer()), (leftAddress, rightAddress))
+        self.assertEqual((pipe.right.getHost(), pipe.right.getPeer()), (rightAddress, leftAddress))
+
+    def test_pumpKeepsTheClock(self) -> None:
+        """
+        Pumping delivers bytes without running the calls due on the clock,
+        unless asked to.
+        """
+        clock = Clock()
+        left, right = _Recorder(), _Recorder()
+        address = IPv4Address("TCP", "127.0.0.1", 1)
+        pipe = Pipe(left, right, address, address, clock)
+        ran: list[bool] = []
+        clock.callLater(0, ran.append, True)
+        pipe.left.write(b"a")
+        self.assertTrue(pipe.flush())
+        self.assertEqual((right.data, ran), (b"a", []))
+        self.assertFalse(pipe.pump(advanceClock=True))
+        self.assertEqual(ran, [True])
+
+    def test_writtenAfterClose(self) -> None:
+        """
+        Bytes written after C{loseConnection} and before the close is
+        delivered still arrive, before the close, as a socket sends what it
+        was given before closing; after the close nothing arrives.
+        """
+        pipe, left, right = self.pipe()
+        pipe.left.loseConnection()
+        pipe.left.write(b"late")
+        pipe.flush()
+        self.assertEqual(right.data, b"late")
+        assert right.lost is not None
+        self.assertTrue(right.lost.check(ConnectionDone))
+        self.assertTrue(pipe.left.disconnected and pipe.right.disconnected)
+        pipe.right.write(b"gone")
+        self.assertFalse(pipe.flush())
+        self.assertEqual(left.data, b"")
+
+    def test_defaultClockIsOwn(self) -> None:
+        """
+        The harness's pipes pump on its reactor's clock; a pipe made alone
+        has a clock of its own.
+        """
+        h = ProxyHarness()
+        h.fakeClient()
+        self.assertIs(h.reactor.pipes[0].clock, h.reactor)
+        pipe, _, _ = self.pipe()
+        self.assertIsNot(pipe.clock, h.reactor)
+
+
+class RecordingTransportTests(SynchronousTestCase):
+    """
+    L{RecordingTransport} records what was written and how the connection
+    ended, with C{StringTransport}'s test API.
+    """
+
+    def test_written(self) -> None:
+        """
+        C{value} gives what was written since C{clear}; only bytes can be
+        written.
+        """
+        transport = RecordingTransport()
+        transport.write(b"a")
+        transport.writeSequence([b"b", b"c"])
+        self.assertEqual(transport.value(), b"abc")
+        self.assertEqual(transport.value(), b"abc")
+        transport.clear()
+        self.assertEqual(transport.value(), b"")
+        self.assertRaises(TypeError, transport.write, "text")
+
+    def test_addresses(self) -> None:
+        """
+        Without addresses given, the host and peer are C{StringTransport}'s
+        defaults.
+        """
+        transport = RecordingTransport()
+        self.assertEqual(transport.getHost(), IPv4Address("TCP", "10.0.0.1", 12345))
+        self.assertEqual(transport.getPeer(), IPv4Address("TCP", "192.168.1.1", 54321))
+
+    def test_ending(self) -> None:
+        """
+        C{loseConnection}, C{abortConnection} and C{loseWriteConnection}
+        are each recorded.
+        """
+        closed, aborted, halfClosed = RecordingTransport(), RecordingTransport(), RecordingTransport()
+        closed.loseConnection()
+        aborted.abortConnection()
+        halfClosed.loseWriteConnection()
+        self.assertEqual(
+            [(t.disconnecting, t.aborted, t.halfClosed) for t in (closed, aborted, halfClosed)],
+            [(True, False, False), (True, True, False), (False, False, True)],
+        )
+
+    def test_producer(self) -> None:
+        """
+        One producer at a time is registered, and a pull producer is not
+        resumed by the transport; the transport pauses and resumes as a
+        push producer, until it is closed.
+        """
+        transport = RecordingTransport()
+        producer = _PullProducer()
+        transport.registerProducer(producer, False)
+        self.assertEqual((transport.producer, transport.streaming, producer.resumed), (producer, False, 0))
+        self.assertRaises(RuntimeError, transport.registerProducer, producer, True)
+        transport.unregisterProducer()
+        self.assertIsNone(transport.producer)
+        self.assertRaises(RuntimeError, transport.unregisterProducer)
+        transport.pauseProducing()
+        self.assertEqual(transport.producerState, "paused")
+        transport.resumeProducing()
+        self.assertEqual(transport.producerState, "producing")
+        transport.loseConnection()
+        self.assertRaises(RuntimeError, transport.pauseProducing)
+
+
+class _PullProducer:
+    resumed = 0
+
+    def resumeProducing(self) -> None:
+        self.resumed += 1
+
+    def stopProducing(self) -> None:
+        pass
 
 
 class BuildTests(SynchronousTestCase):

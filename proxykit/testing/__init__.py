@@ -10,8 +10,10 @@ clock you advance, fake origins and fake clients.
     assert origin.lastRequest.header("Host") == b"example.com"
 
 The proxy is built by L{proxykit.build.buildFactory}, as C{twistd proxykit}
-builds it.  Works under trial and pytest alike (nothing here depends on a
-test runner).
+builds it.  Its connections are those of L{twisted.test.iosim} (L{Pipe},
+L{RecordingTransport}), with aborts and half-closes delivered as a socket
+would.  Works under trial and pytest alike (nothing here depends on a test
+runner).
 """
 
 from ._client import FakeClient
