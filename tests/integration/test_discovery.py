@@ -120,6 +120,32 @@ def startNamed(case: TestCase, name: str, host: str, port: int) -> int:
     return int(httpd.server_address[1])
 
 
+def discoveryConfig(case: TestCase, dnsPort: int, origin: str, extra: str = "", admin: bool = False) -> str:
+    """
+    Write a reverse proxy's configuration: one listener (and an admin one
+    if C{admin}), names resolved by the DNS server on C{dnsPort} at least
+    every half second, and the vhost C{app.test} whose one route goes to
+    C{origin}; C{extra} is added to C{[reverse]}.
+
+    @return: The file's path.
+    """
+    path = os.path.abspath(case.mktemp())
+    with open(path, "w") as f:
+        f.write(
+            'listen = ["tcp:0:interface=127.0.0.1"]\n'
+            + ('[admin]\nlisten = "tcp:0:interface=127.0.0.1"\n' if admin else "")
+            + "[reverse]\n"
+            + extra
+            + f'dns_servers = ["127.0.0.1:{dnsPort}"]\n'
+            "dns_min_ttl = 0.5\n"
+            "[[reverse.vhost]]\n"
+            'hosts = ["app.test"]\n'
+            "[[reverse.vhost.route]]\n"
+            f'origins = ["{origin}"]\n'
+        )
+    return path
+
+
 def resolutions(admin: int, origin: str, result: str) -> float:
     """
     C{proxykit_dns_resolutions_total} for C{origin} and C{result}, read from
@@ -161,20 +187,9 @@ class FollowTests(TestCase):
         records = RecordsResolver()
         records.addresses[b"app.test"] = ["127.0.0.1"]
         dnsPort = startDNS(self, records)
-        path = os.path.abspath(self.mktemp())
-        with open(path, "w") as f:
-            f.write(
-                'listen = ["tcp:0:interface=127.0.0.1"]\n'
-                "[reverse]\n"
-                'default = "app.test"\n'
-                f'dns_servers = ["127.0.0.1:{dnsPort}"]\n'
-                "dns_min_ttl = 0.5\n"
-                "dns_max_ttl = 30\n"
-                "[[reverse.vhost]]\n"
-                'hosts = ["app.test"]\n'
-                "[[reverse.vhost.route]]\n"
-                f'origins = ["http://app.test:{port}"]\n'
-            )
+        path = discoveryConfig(
+            self, dnsPort, f"http://app.test:{port}", 'default = "app.test"\ndns_max_ttl = 30\n'
+        )
         child, proxyPort = yield deferToThread(startTwistd, "reverse", "-c", path)
         self.addCleanup(child.stop)
         resolved = r"origin http://app\.test:%d resolved to http://%s:%d \(ttl 1\.0s\)"
@@ -224,20 +239,7 @@ class FollowTests(TestCase):
         records = RecordsResolver()
         records.addresses[b"app.test"] = ["127.0.0.1"]
         dnsPort = startDNS(self, records)
-        path = os.path.abspath(self.mktemp())
-        with open(path, "w") as f:
-            f.write(
-                'listen = ["tcp:0:interface=127.0.0.1"]\n'
-                "[admin]\n"
-                'listen = "tcp:0:interface=127.0.0.1"\n'
-                "[reverse]\n"
-                f'dns_servers = ["127.0.0.1:{dnsPort}"]\n'
-                "dns_min_ttl = 0.5\n"
-                "[[reverse.vhost]]\n"
-                'hosts = ["app.test"]\n'
-                "[[reverse.vhost.route]]\n"
-                f'origins = ["http://app.test:{port}"]\n'
-            )
+        path = discoveryConfig(self, dnsPort, f"http://app.test:{port}", admin=True)
         child, proxyPort = yield deferToThread(startTwistd, "reverse", "-c", path)
         self.addCleanup(child.stop)
         admin = int((yield deferToThread(child.waitForLine, r"_AdminSite starting on (\d+)")).group(1))
@@ -284,18 +286,7 @@ class FollowTests(TestCase):
         records.services[name] = [(1, 3, heavy, b"node.test"), (1, 1, light, b"node.test")]
         records.addresses[b"node.test"] = ["127.0.0.1"]
         dnsPort = startDNS(self, records)
-        path = os.path.abspath(self.mktemp())
-        with open(path, "w") as f:
-            f.write(
-                'listen = ["tcp:0:interface=127.0.0.1"]\n'
-                "[reverse]\n"
-                f'dns_servers = ["127.0.0.1:{dnsPort}"]\n'
-                "dns_min_ttl = 0.5\n"
-                "[[reverse.vhost]]\n"
-                'hosts = ["app.test"]\n'
-                "[[reverse.vhost.route]]\n"
-                f'origins = ["srv+http://{name.decode()}"]\n'
-            )
+        path = discoveryConfig(self, dnsPort, f"srv+http://{name.decode()}")
         child, proxyPort = yield deferToThread(startTwistd, "reverse", "-c", path)
         self.addCleanup(child.stop)
         yield deferToThread(child.waitForLine, r"origin srv\+http://_http\._tcp\.app\.test resolved to ")
