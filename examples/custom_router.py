@@ -22,8 +22,11 @@ limits).
 """
 
 import sys
+from typing import Any
 
-from twisted.internet import endpoints, reactor
+from twisted.internet import endpoints, task
+from twisted.internet.defer import Deferred
+from twisted.internet.error import CannotListenError
 
 import proxykit
 
@@ -54,23 +57,28 @@ class CanaryRouter:
         return proxykit.Forward(group, request.target, None)
 
 
-def group(url: str) -> proxykit.OriginGroup:
+def group(url: str, reactor: Any) -> proxykit.OriginGroup:
     route = proxykit.RouteConfig(origins=(proxykit.OriginConfig(url),))
     return proxykit.OriginGroup.fromRouteConfig(route, reactor)
 
 
-def main(
+async def main(
+    reactor: Any,
     stable: str = "http://127.0.0.1:9001",
     canary: str = "http://127.0.0.1:9002",
     description: str = "tcp:8000:interface=127.0.0.1",
 ) -> None:
-    router = CanaryRouter(group(stable), group(canary))
+    router = CanaryRouter(group(stable, reactor), group(canary, reactor))
     config = proxykit.ProxyConfig(listen=(description,))
     factory = proxykit.routedProxy(router, config, reactor)
-    listening = endpoints.serverFromString(reactor, description).listen(factory)
-    listening.addCallback(lambda port: print(f"listening on {port.getHost()}", flush=True))
-    reactor.run()  # type: ignore[attr-defined]
+    try:
+        port = await endpoints.serverFromString(reactor, description).listen(factory)
+    except CannotListenError as e:
+        # One line and exit status 1 (task.react), not a traceback.
+        raise SystemExit(f"{sys.argv[0]}: cannot listen on {description}: {e.socketError.strerror}")
+    print(f"listening on {port.getHost()}", flush=True)
+    await Deferred()  # Serve until the reactor stops (Control-C).
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    task.react(main, sys.argv[1:4])

@@ -17,22 +17,29 @@ connection cap per listener, authentication), from a ProxyConfig.
 """
 
 import sys
+from typing import Any
 
-from twisted.internet import endpoints, reactor
+from twisted.internet import endpoints, task
+from twisted.internet.defer import Deferred
+from twisted.internet.error import CannotListenError
 
 import proxykit
 
 
-def main(description: str = "tcp:8080:interface=127.0.0.1") -> None:
+async def main(reactor: Any, description: str = "tcp:8080:interface=127.0.0.1") -> None:
     # Name the endpoint in the config, as --listen does for twistd: when it
     # reaches beyond loopback, loopback, private and link-local destinations
     # are refused (unless forward.allow_private_destinations is set).
     config = proxykit.ProxyConfig(listen=(description,))
     factory = proxykit.forwardProxy(config, reactor)
-    listening = endpoints.serverFromString(reactor, description).listen(factory)
-    listening.addCallback(lambda port: print(f"listening on {port.getHost()}", flush=True))
-    reactor.run()  # type: ignore[attr-defined]
+    try:
+        port = await endpoints.serverFromString(reactor, description).listen(factory)
+    except CannotListenError as e:
+        # One line and exit status 1 (task.react), not a traceback.
+        raise SystemExit(f"{sys.argv[0]}: cannot listen on {description}: {e.socketError.strerror}")
+    print(f"listening on {port.getHost()}", flush=True)
+    await Deferred()  # Serve until the reactor stops (Control-C).
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    task.react(main, sys.argv[1:2])

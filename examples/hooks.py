@@ -21,8 +21,11 @@ origin.  The proxy prints a line for each, with its request id.
 
 import sys
 import time
+from typing import Any
 
-from twisted.internet import endpoints, reactor
+from twisted.internet import endpoints, task
+from twisted.internet.defer import Deferred
+from twisted.internet.error import CannotListenError
 
 import proxykit
 
@@ -68,13 +71,17 @@ def accessLog(record: proxykit.RequestRecord) -> None:
     )
 
 
-def main(description: str = "tcp:8081:interface=127.0.0.1") -> None:
+async def main(reactor: Any, description: str = "tcp:8081:interface=127.0.0.1") -> None:
     config = proxykit.ProxyConfig(listen=(description,))
     factory = proxykit.forwardProxy(config, reactor, hooks=hooks)
-    listening = endpoints.serverFromString(reactor, description).listen(factory)
-    listening.addCallback(lambda port: print(f"listening on {port.getHost()}", flush=True))
-    reactor.run()  # type: ignore[attr-defined]
+    try:
+        port = await endpoints.serverFromString(reactor, description).listen(factory)
+    except CannotListenError as e:
+        # One line and exit status 1 (task.react), not a traceback.
+        raise SystemExit(f"{sys.argv[0]}: cannot listen on {description}: {e.socketError.strerror}")
+    print(f"listening on {port.getHost()}", flush=True)
+    await Deferred()  # Serve until the reactor stops (Control-C).
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    task.react(main, sys.argv[1:2])

@@ -22,8 +22,11 @@ serves C{/healthz}, C{/readyz} and C{/status} as well.
 """
 
 import sys
+from typing import Any
 
-from twisted.internet import endpoints, reactor
+from twisted.internet import endpoints, task
+from twisted.internet.defer import Deferred
+from twisted.internet.error import CannotListenError
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 from twisted.web.static import Data
@@ -31,7 +34,8 @@ from twisted.web.static import Data
 import proxykit
 
 
-def main(
+async def main(
+    reactor: Any,
     proxyAt: str = "tcp:8082:interface=127.0.0.1", siteAt: str = "tcp:9902:interface=127.0.0.1"
 ) -> None:
     config = proxykit.ProxyConfig(listen=(proxyAt,))
@@ -45,13 +49,15 @@ def main(
     root.putChild(b"", Data(b"my application\n", "text/plain"))
     root.putChild(b"metrics", proxykit.MetricsResource(metrics))
 
-    def listening(port: object, what: str) -> None:
-        print(f"{what} listening on {port.getHost()}", flush=True)  # type: ignore[attr-defined]
-
-    endpoints.serverFromString(reactor, proxyAt).listen(gate).addCallback(listening, "proxy")
-    endpoints.serverFromString(reactor, siteAt).listen(Site(root)).addCallback(listening, "site")
-    reactor.run()  # type: ignore[attr-defined]
+    for what, description, factory in (("proxy", proxyAt, gate), ("site", siteAt, Site(root))):
+        try:
+            port = await endpoints.serverFromString(reactor, description).listen(factory)
+        except CannotListenError as e:
+            # One line and exit status 1 (task.react), not a traceback.
+            raise SystemExit(f"{sys.argv[0]}: cannot listen on {description}: {e.socketError.strerror}")
+        print(f"{what} listening on {port.getHost()}", flush=True)
+    await Deferred()  # Serve until the reactor stops (Control-C).
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    task.react(main, sys.argv[1:3])

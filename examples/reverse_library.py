@@ -13,14 +13,18 @@ reverse`` does; the routes' active health checks run while it listens.
 """
 
 import sys
+from typing import Any
 
 import attrs
-from twisted.internet import endpoints, reactor
+from twisted.internet import endpoints, task
+from twisted.internet.defer import Deferred
+from twisted.internet.error import CannotListenError
 
 import proxykit
 
 
-def main(
+async def main(
+    reactor: Any,
     path: str = "examples/reverse.toml",
     description: str = "tcp:8000:interface=127.0.0.1",
 ) -> None:
@@ -29,10 +33,14 @@ def main(
     # destination rule, with forward_proxy = true, depends on it).
     config = attrs.evolve(config, listen=(description,))
     factory = proxykit.reverseProxy(config, reactor)
-    listening = endpoints.serverFromString(reactor, description).listen(factory)
-    listening.addCallback(lambda port: print(f"listening on {port.getHost()}", flush=True))
-    reactor.run()  # type: ignore[attr-defined]
+    try:
+        port = await endpoints.serverFromString(reactor, description).listen(factory)
+    except CannotListenError as e:
+        # One line and exit status 1 (task.react), not a traceback.
+        raise SystemExit(f"{sys.argv[0]}: cannot listen on {description}: {e.socketError.strerror}")
+    print(f"listening on {port.getHost()}", flush=True)
+    await Deferred()  # Serve until the reactor stops (Control-C).
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    task.react(main, sys.argv[1:3])

@@ -20,8 +20,11 @@ proxykit.ConfigError naming the class and the field.
 """
 
 import sys
+from typing import Any
 
-from twisted.internet import endpoints, reactor
+from twisted.internet import endpoints, task
+from twisted.internet.defer import Deferred
+from twisted.internet.error import CannotListenError
 
 import proxykit
 
@@ -40,7 +43,7 @@ def config(origins: list[str], description: str) -> proxykit.ProxyConfig:
     )
 
 
-def main(argv: list[str]) -> None:
+async def main(reactor: Any, argv: list[str]) -> None:
     description = "tcp:8000:interface=127.0.0.1"
     if "--listen" in argv:
         at = argv.index("--listen")
@@ -48,10 +51,14 @@ def main(argv: list[str]) -> None:
         argv = argv[:at] + argv[at + 2 :]
     origins = argv or ["http://127.0.0.1:9001", "http://127.0.0.1:9002"]
     factory = proxykit.reverseProxy(config(origins, description), reactor)
-    listening = endpoints.serverFromString(reactor, description).listen(factory)
-    listening.addCallback(lambda port: print(f"listening on {port.getHost()}", flush=True))
-    reactor.run()  # type: ignore[attr-defined]
+    try:
+        port = await endpoints.serverFromString(reactor, description).listen(factory)
+    except CannotListenError as e:
+        # One line and exit status 1 (task.react), not a traceback.
+        raise SystemExit(f"{sys.argv[0]}: cannot listen on {description}: {e.socketError.strerror}")
+    print(f"listening on {port.getHost()}", flush=True)
+    await Deferred()  # Serve until the reactor stops (Control-C).
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    task.react(main, [sys.argv[1:]])

@@ -33,6 +33,7 @@ from __future__ import annotations
 import sys
 
 from twisted.internet import reactor
+from twisted.internet.error import CannotListenError
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 from twisted.web.static import Data
@@ -56,7 +57,11 @@ def main(argv: list[str]) -> None:
     port = int(argv[1]) if len(argv) > 1 else 8080
     originPort = int(argv[2]) if len(argv) > 2 else 8000
     site, api = makeSite(originPort)
-    listening = reactor.listenTCP(port, site, interface="127.0.0.1")  # type: ignore[attr-defined]
+    try:
+        listening = reactor.listenTCP(port, site, interface="127.0.0.1")  # type: ignore[attr-defined]
+    except CannotListenError as e:
+        # One line and exit status 1, not a traceback.
+        sys.exit(f"{argv[0]}: cannot listen on 127.0.0.1:{port}: {e.socketError.strerror}")
     # Close the pooled origin connections when the reactor stops.
     reactor.addSystemEventTrigger("before", "shutdown", api.pool.closeAll)  # type: ignore[attr-defined]
     print(f"listening on 127.0.0.1:{listening.getHost().port}", flush=True)

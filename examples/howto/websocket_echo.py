@@ -11,6 +11,7 @@ the Via field of the handshake it received; the client sends MESSAGE to
 URL and prints the answer.
 """
 
+import os
 import sys
 
 from websockets.sync.client import connect
@@ -25,7 +26,11 @@ def echo(websocket: ServerConnection) -> None:
 
 def main(argv: list[str]) -> None:
     if argv[:1] == ["serve"]:
-        with serve(echo, "127.0.0.1", int(argv[1])) as server:
+        try:
+            server = serve(echo, "127.0.0.1", int(argv[1]))
+        except OSError as e:
+            sys.exit(f"{sys.argv[0]}: cannot listen on 127.0.0.1:{argv[1]}: {os.strerror(e.errno)}")
+        with server:
             print(f"echo server listening on 127.0.0.1:{server.socket.getsockname()[1]}", flush=True)
             server.serve_forever()
     elif argv[:1] == ["send"]:

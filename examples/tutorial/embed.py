@@ -12,8 +12,11 @@ X-Served-By field to every response; the application's own site on
 """
 
 import sys
+from typing import Any
 
-from twisted.internet import endpoints, reactor
+from twisted.internet import endpoints, task
+from twisted.internet.defer import Deferred
+from twisted.internet.error import CannotListenError
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
@@ -82,21 +85,25 @@ class Stats(Resource):
 
 
 # [start main]
-def main(origin: str = "http://127.0.0.1:9001") -> None:
+async def main(reactor: Any, origin: str = "http://127.0.0.1:9001") -> None:
     config = makeConfig(origin)
     gate = proxykit.reverseProxy(config, reactor, hooks=hooks)
-    for description in config.listen:
-        listening = endpoints.serverFromString(reactor, description).listen(gate)
-        listening.addCallback(lambda port: print(f"proxy listening on {port.getHost()}", flush=True))
     root = Resource()
     root.putChild(b"stats", Stats())
-    site = endpoints.serverFromString(reactor, "tcp:8001:interface=127.0.0.1").listen(Site(root))
-    site.addCallback(lambda port: print(f"site listening on {port.getHost()}", flush=True))
+    listeners = [("proxy", description, gate) for description in config.listen]
+    listeners.append(("site", "tcp:8001:interface=127.0.0.1", Site(root)))
+    for what, description, factory in listeners:
+        try:
+            port = await endpoints.serverFromString(reactor, description).listen(factory)
+        except CannotListenError as e:
+            # One line and exit status 1 (task.react), not a traceback.
+            raise SystemExit(f"{sys.argv[0]}: cannot listen on {description}: {e.socketError.strerror}")
+        print(f"{what} listening on {port.getHost()}", flush=True)
     # Close the pooled origin connections when the reactor stops.
-    reactor.addSystemEventTrigger("before", "shutdown", gate.factory.pool.closeAll)  # type: ignore[attr-defined]
-    reactor.run()  # type: ignore[attr-defined]
+    reactor.addSystemEventTrigger("before", "shutdown", gate.factory.pool.closeAll)
+    await Deferred()  # Serve until the reactor stops (Control-C).
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    task.react(main, sys.argv[1:2])
 # [end main]
