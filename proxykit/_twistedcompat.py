@@ -3,8 +3,9 @@
 The only place where proxykit relies on Twisted's private internals.
 
 Three shortcuts save a few microseconds per request, one shares
-connections among worker processes, and one lets a drained C{twistd} exit
-0, by reaching past Twisted's public API.  Each one is detected once, when this module is
+connections among worker processes, one lets a drained C{twistd} exit
+0, and one watches a listener's failed accepts, by reaching past Twisted's
+public API.  Each one is detected once, when this module is
 imported (or when a reactor is built), and when what it needs is missing
 proxykit uses Twisted's public behaviour instead: correct, only slower.
 C{tests.test_twistedcompat} asserts that every shortcut is taken on the
@@ -32,6 +33,11 @@ Checked against Twisted 23.10.0 (the lowest C{setup.cfg} allows) and
     - L{forgetExitSignal}: after a graceful stop, clears the signal
       C{twistd} would re-raise at exit (C{ReactorBase._exitSignal}).
       Fallback: Twisted's exit status.
+    - L{observeAccepts}: a listening port's log events, among them its
+      failed accepts (L{ACCEPT_FAILURES}), go through an observer of
+      proxykit's (C{tcp.Port._logger}), which logs them once per interval
+      and stops a failing accept loop from spinning.  Fallback: Twisted
+      logs every failed accept.
 
 Nothing else in proxykit may use a private Twisted name.
 """
@@ -54,11 +60,13 @@ __all__ = [
     "DIRECT_SEND",
     "TLS_DIRECT_SEND",
     "DirectSendTLSProtocol",
+    "ACCEPT_FAILURES",
     "acceptOneAtATime",
     "directPoll",
     "directSocket",
     "epollInternals",
     "forgetExitSignal",
+    "observeAccepts",
     "tlsDirectSendUsable",
     "writeBuffersVisible",
     "writeNow",
@@ -304,4 +312,47 @@ def acceptOneAtATime(port: object) -> bool:
         return read()
 
     batch.doRead = doRead
+    return True
+
+
+ACCEPT_FAILURES: Final = {
+    "EMFILE encountered; releasing reserved file descriptor.": "begin",
+    "EMFILE recovery: Closed socket from {address}": "closed",
+    "Re-reserving EMFILE recovery file descriptor.": "end",
+    "Could not accept new connection ({acceptError})": "failed",
+}
+"""
+The log formats of a failed accept in C{twisted.internet.tcp} (C{_accept},
+Twisted 23.10.0 to 26.10.0), and what each says.  C{begin}, C{closed}
+(once for each waiting client accepted and closed at once), C{end}: the
+process was out of descriptors (C{EMFILE}), and Twisted released the one it
+keeps in reserve to take the waiting clients off the listening socket.
+C{failed}: an accept failed and the clients are still waiting
+(C{EMFILE} with no reserve, C{ENFILE}, C{ENOBUFS}, C{ENOMEM}); the socket
+stays readable, so Twisted would try again at once, and again.
+"""
+
+
+def observeAccepts(port: object, wrap: Callable[[Any], Any]) -> bool:
+    """
+    Send the log events of the listening TCP (or UNIX) C{port}, among them
+    its failed accepts (L{ACCEPT_FAILURES}), to C{wrap(observer)} instead
+    of C{observer}, the one they go to now.
+
+    C{tcp.Port.doRead} logs through the port's C{_logger} (a L{Logger}
+    that the port's class holds), after each read of its socket; the port
+    is given a logger of its own, with the same namespace.
+
+    @param wrap: Called once with the port's observer; returns the
+        observer (an C{ILogObserver}) to use instead.
+    @return: Whether the shortcut was taken (the port logs through a
+        C{_logger}).
+    """
+    logger = getattr(port, "_logger", None)
+    if not isinstance(logger, Logger):
+        return False
+    observed: Any = port
+    observed._logger = Logger(
+        namespace=logger.namespace, source=port, observer=wrap(logger.observer)
+    )
     return True

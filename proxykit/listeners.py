@@ -1,9 +1,10 @@
-# -*- test-case-name: tests.test_service -*-
+# -*- test-case-name: tests.test_service,tests.test_acceptfailures -*-
 """
 Listeners that bind when told to and say at once, in one line, why they
 cannot (L{Listener}, L{ListenError}), the endpoint wrapper that tells
-a L{ListenerGate} its port (L{GatedEndpoint}), and the endpoint of a
-listening socket inherited from a supervisor (L{AdoptedEndpoint}).
+a L{ListenerGate} its port (L{GatedEndpoint}) and watches its failed
+accepts (L{AcceptFailures}), and the endpoint of a listening socket
+inherited from a supervisor (L{AdoptedEndpoint}).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+from typing import Any, Final
 
 import attrs
 from twisted.application import service
@@ -18,33 +20,187 @@ from twisted.application.internet import StreamServerEndpointService
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
+    IDelayedCall,
     IListeningPort,
     IProtocolFactory,
+    IReactorTime,
     IStreamServerEndpoint,
 )
-from twisted.logger import Logger
+from twisted.logger import ILogObserver, LogEvent, Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ._twistedcompat import acceptOneAtATime
+from ._twistedcompat import ACCEPT_FAILURES, acceptOneAtATime, observeAccepts
 from .ops.reload import PLAIN, ListenerSpec
 from .relay.gate import ListenerGate
+
+ACCEPT_LOG_INTERVAL: Final = 10.0
+"""Seconds between two log lines about a listener's failed accepts."""
+
+ACCEPT_RETRY: Final = 0.1
+"""Seconds a listener whose accept failed with its clients still waiting
+stops accepting before it tries again."""
+
+
+@implementer(ILogObserver)
+class AcceptFailures:
+    """
+    Watches the failed accepts of one listening port (the events of
+    L{proxykit._twistedcompat.ACCEPT_FAILURES}, which Twisted logs for
+    every client it cannot take) and passes its other log events on.
+
+    Out of file descriptors (C{EMFILE}), Twisted accepts each waiting
+    client with the descriptor it keeps in reserve and closes it at once,
+    so the listening socket does not stay readable; the connections open
+    are served as before, and accepting resumes as soon as a descriptor
+    is free.  Where an accept fails and leaves the clients waiting (no
+    reserve, C{ENFILE}, C{ENOBUFS}, C{ENOMEM}), the port stops accepting
+    for L{ACCEPT_RETRY} seconds rather than trying again at once, and
+    again: nothing spins.  Either way, one line is logged per
+    L{ACCEPT_LOG_INTERVAL} at most, with what happened since the last.
+
+    @ivar turnedAway: Clients accepted and closed at once, in all.
+    @ivar failures: Accepts that failed, in all.
+    """
+
+    _log = Logger(namespace="proxykit.listeners.AcceptFailures")
+
+    def __init__(
+        self,
+        observer: ILogObserver,
+        port: object,
+        clock: IReactorTime,
+        name: str,
+        gate: ListenerGate | None = None,
+    ) -> None:
+        """
+        @param observer: Where the port's events went, and where this
+            logs.
+        @param port: The listening port (it can C{stopReading} and
+            C{startReading}).
+        @param name: The listener's endpoint string, for the log.
+        @param gate: The gate of the port's connections: while it is at its
+            cap the port is left for the gate to resume.
+        """
+        self._observer = observer
+        self._port = port
+        self._clock = clock
+        self._name = name
+        self._gate = gate
+        self._out = Logger(namespace=self._log.namespace, source=self, observer=observer)
+        self._next = 0.0
+        self._turnedAwaySince = 0
+        self._failuresSince = 0
+        self._reason = ""
+        self._retry: IDelayedCall | None = None
+        self.turnedAway = 0
+        self.failures = 0
+
+    def __call__(self, event: LogEvent) -> None:
+        kind = ACCEPT_FAILURES.get(event.get("log_format", ""))
+        if kind is None:
+            self._observer(event)
+            return
+        if kind == "closed":
+            self.turnedAway += 1
+            self._turnedAwaySince += 1
+            return
+        if kind == "begin":
+            self.failures += 1
+            self._failuresSince += 1
+            self._reason = "EMFILE"
+            return
+        if kind == "failed":
+            self.failures += 1
+            self._failuresSince += 1
+            self._reason = str(event.get("acceptError", "")) or self._reason
+            self._pause()
+        self._report()
+
+    def _report(self) -> None:
+        """
+        The end of one read's failed accepts: log, unless a line was
+        logged less than L{ACCEPT_LOG_INTERVAL} seconds ago.
+        """
+        now = self._clock.seconds()
+        if now < self._next:
+            return
+        self._next = now + ACCEPT_LOG_INTERVAL
+        failures, self._failuresSince = self._failuresSince, 0
+        turnedAway, self._turnedAwaySince = self._turnedAwaySince, 0
+        self._out.warn(
+            "cannot accept on {listener}: out of file descriptors or memory"
+            " ({reason}); {failures} failed accepts, {turnedAway} new clients"
+            " closed at once since the last such line (at most one every"
+            " {interval:g} s); the open connections are served",
+            listener=self._name,
+            reason=self._reason,
+            failures=failures,
+            turnedAway=turnedAway,
+            interval=ACCEPT_LOG_INTERVAL,
+        )
+
+    def _pause(self) -> None:
+        """
+        The clients are still waiting: stop accepting for a moment.
+        """
+        if self._retry is not None:
+            return
+        port: Any = self._port
+        if not callable(getattr(port, "stopReading", None)):
+            return
+        port.stopReading()
+        self._retry = self._clock.callLater(ACCEPT_RETRY, self._resume)
+
+    def _resume(self) -> None:
+        self._retry = None
+        port: Any = self._port
+        if not getattr(port, "connected", False):
+            # It stopped listening meanwhile.
+            return
+        gate = self._gate
+        if gate is not None and gate.open >= gate.cap:
+            # At its cap the gate resumes the port itself, when a
+            # connection closes or becomes idle: look again later.
+            self._retry = self._clock.callLater(ACCEPT_RETRY, self._resume)
+            return
+        port.startReading()
 
 
 @implementer(IStreamServerEndpoint)
 class GatedEndpoint:
     """
-    Listens through an endpoint and tells the gate its port (a gate
-    listening without it learns the port from its first connection).
+    Listens through an endpoint, tells the gate its port (a gate
+    listening without it learns the port from its first connection) and
+    watches the port's failed accepts (L{AcceptFailures}).
     """
 
-    def __init__(self, endpoint: IStreamServerEndpoint, gate: ListenerGate) -> None:
+    def __init__(
+        self,
+        endpoint: IStreamServerEndpoint,
+        gate: ListenerGate,
+        clock: object | None = None,
+    ) -> None:
+        """
+        @param clock: Times L{AcceptFailures} (an C{IReactorTime});
+            C{None}: the global reactor.
+        """
         self._endpoint = endpoint
         self._gate = gate
+        self._clock = clock
 
     def listen(self, factory: IProtocolFactory) -> Deferred[IListeningPort]:
         def listening(port: IListeningPort) -> IListeningPort:
             self._gate.port = port
+            clock: Any = self._clock
+            if clock is None:
+                from twisted.internet import reactor as clock
+            observeAccepts(
+                port,
+                lambda observer: AcceptFailures(
+                    observer, port, clock, self._gate.name, self._gate
+                ),
+            )
             return port
 
         return self._endpoint.listen(factory).addCallback(listening)

@@ -197,6 +197,7 @@ class ProxyService(service.MultiService):
         endpoint = GatedEndpoint(
             endpoints.serverFromString(self._reactor, spec.description),  # type: ignore[no-untyped-call]
             gate,
+            self._reactor,
         )
         served: IProtocolFactory = gate
         if spec.kind == SECURE:
@@ -240,7 +241,7 @@ class ProxyService(service.MultiService):
                 from twisted.protocols.haproxy import proxyEndpoint
 
                 endpoint = proxyEndpoint(endpoint)
-            listener.endpoint = GatedEndpoint(endpoint, listener.gate)
+            listener.endpoint = GatedEndpoint(endpoint, listener.gate, self._reactor)
 
     @property
     def adminEndpoint(self) -> str | None:

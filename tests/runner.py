@@ -38,6 +38,7 @@ def _run(title: str, argv: list[str]) -> tuple[int, str]:
 CHILDREN_ONLY = frozenset(
     {
         "test_commands",
+        "test_descriptors",
         "test_examples",
         "test_haproxy",
         "test_howtos",

@@ -227,7 +227,7 @@ class BenchLinesTests(SynchronousTestCase):
         """
         lines = self.lines("forward")
         listed = [line for line in lines if line.startswith("- **")]
-        self.assertEqual(len(listed), 6)
+        self.assertEqual(len(listed), 7)
         self.assertIn(
             "- **PASS** small, 50 conns: proxykit \\>= 5x twisted.web.proxy req/s (measured 5.00, needed ≥ 5)",
             lines,

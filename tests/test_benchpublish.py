@@ -78,7 +78,7 @@ class SplitTests(SynchronousTestCase):
         )
         self.assertEqual([r["proxy"] for r in forward["tunnel"]], ["proxykit", "twisted.web.proxy", "tinyproxy"])
         self.assertEqual(len(forward["slow_client"]), 2)
-        self.assertEqual([t["mode"] for t in forward["targets"]], ["forward"] * 6)
+        self.assertEqual([t["mode"] for t in forward["targets"]], ["forward"] * 7)
         self.assertEqual([r["connections"] for r in forward["idle"]], [10000])
         self.assertEqual([r["tunnels"] for r in forward["tunnels"]], [1000])
         self.assertEqual(sorted(forward["client_keepalive"]), ["baseline", "forward"])

@@ -73,6 +73,7 @@ class TargetsTests(SynchronousTestCase):
                 ("forward", "pending", None, 0.9, "higher"),
                 ("reverse", "PASS", 5.0, 5.0, "higher"),
                 ("reverse", "FAIL", 1.25, 1.1, "lower"),
+                ("forward", "pending", None, 0.7, "higher"),
                 ("reverse", "pending", None, 0.7, "higher"),
                 ("tls", "FAIL", 0.2, 0.5, "higher"),
                 ("forward", "PASS", 4.915, 5.0, "lower"),
@@ -91,7 +92,7 @@ class TargetsTests(SynchronousTestCase):
         every target as pending.
         """
         found = harness("report").targets([], [], [])
-        self.assertEqual(len(found), 11)
+        self.assertEqual(len(found), 12)
         self.assertEqual({t["verdict"] for t in found}, {"pending"})
 
     def test_loadBound(self) -> None:
@@ -188,7 +189,7 @@ class RenderTests(SynchronousTestCase):
         )
         tail = text.split("Targets (issue 14, and issue 11's access log; pending: not measured):\n")[1]
         lines = tail.splitlines()[: len(summary["targets"])]
-        self.assertEqual(len(lines), 11)
+        self.assertEqual(len(lines), 12)
         self.assertEqual(
             lines[0],
             "  [FAIL] small, 50 conns: proxykit forward's CPU per request <= 3x nginx's"
@@ -208,7 +209,7 @@ class RenderTests(SynchronousTestCase):
         listed = text.split("## Targets\n\n")[1].splitlines()[: len(summary["targets"])]
         self.assertEqual([line.split("**")[1] for line in listed], [t["verdict"] for t in summary["targets"]])
         self.assertEqual(
-            listed[9],
+            listed[10],
             "- **PASS** 10,000 idle keep-alive client connections held, <= 5 KiB each"
             " (proxy RSS growth / connections) (measured 4.92, needed ≤ 5)",
         )

@@ -7,6 +7,7 @@ fallback to public API behaves the same when the internal is missing.
 
 from __future__ import annotations
 
+import errno
 import socket
 from pathlib import Path
 from typing import Any
@@ -336,7 +337,7 @@ class OnlyHereTests(SynchronousTestCase):
         """
         The private Twisted names appear in no other module's source.
         """
-        names = ("_tempDataBuffer", "_flushSendBIO", "_tlsConnection", "_poller", "_selectables", "_doReadOrWrite", "numberAccepts", "_exitSignal")
+        names = ("_tempDataBuffer", "_flushSendBIO", "_tlsConnection", "_poller", "_selectables", "_doReadOrWrite", "numberAccepts", "_exitSignal", "._logger")
         root = Path(proxykit.__file__).parent
         found = [
             f"{path.relative_to(root)}: {name}"
@@ -416,3 +417,58 @@ class AcceptOneAtATimeTests(SynchronousTestCase):
         port = _Port()
         self.assertFalse(_twistedcompat.acceptOneAtATime(port))
         self.assertNotIn("doRead", vars(port))
+
+
+class _FailingSocket:
+    """
+    A listening socket whose every accept fails: the process is out of
+    file descriptors.
+    """
+
+    def accept(self) -> Any:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+
+class ObserveAcceptsTests(SynchronousTestCase):
+    """
+    L{observeAccepts}: a listening port's failed accepts go to proxykit's
+    observer.
+    """
+
+    def test_fastPathOnThisTwisted(self) -> None:
+        """
+        This Twisted's TCP port logs through its C{_logger}: with the
+        shortcut, a failed accept's events reach the observer given, and
+        Twisted logs each with one of the formats of L{ACCEPT_FAILURES}.
+        """
+        reactor: Any = newReactor()
+        port = reactor.listenTCP(0, Factory(), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        events: list[dict[str, Any]] = []
+        wrapped: list[object] = []
+
+        def wrap(observer: object) -> Any:
+            wrapped.append(observer)
+            return events.append
+
+        self.assertTrue(_twistedcompat.observeAccepts(port, wrap))
+        self.assertEqual(len(wrapped), 1)
+        listening = port.socket
+        port.socket = _FailingSocket()
+        try:
+            port.doRead()
+        finally:
+            port.socket = listening
+        self.assertTrue(events)
+        kinds = [_twistedcompat.ACCEPT_FAILURES.get(e["log_format"]) for e in events]
+        self.assertNotIn(None, kinds, [e["log_format"] for e in events])
+        self.assertIn("failed", kinds)
+        self.assertEqual(events[0]["log_namespace"], "twisted.internet.tcp.Port")
+
+    def test_fallback(self) -> None:
+        """
+        A port without a C{_logger} is left as it is.
+        """
+        port = _Port()
+        self.assertFalse(_twistedcompat.observeAccepts(port, lambda observer: observer))
+        self.assertNotIn("_logger", vars(port))

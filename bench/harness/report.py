@@ -299,6 +299,15 @@ def targets(
             "",
         ),
         (
+            "forward",
+            "100 KiB, 50 conns: proxykit forward >= 70% of nginx req/s"
+            " (nginx proxy_pass, reverse mode)",
+            ratio(rps("forward", PROXYKIT, "100k"), rps("reverse", "nginx", "100k")),
+            0.7,
+            "higher",
+            bound("reverse", "nginx", "100k"),
+        ),
+        (
             "reverse",
             "100 KiB, 50 conns: proxykit reverse >= 70% of nginx req/s",
             vs("reverse", "nginx", "100k"),

@@ -245,6 +245,17 @@ class LimitsConfig:
         same proxy, wrap its C{factory} attribute in another
         C{proxykit.ListenerGate(gate.factory, cap)} (C{cap=None} derives the
         cap as above).
+
+        Should the process still run out of descriptors (a cap set above
+        the limit, many idle pooled origin connections), each new client is
+        closed as soon as it is accepted, the open connections are served
+        as before, a warning (C{cannot accept on LISTENER}) is logged at
+        most once every 10 seconds, and new clients are accepted again as
+        soon as descriptors are free; an accept that fails and leaves the
+        clients waiting (C{ENFILE}, C{ENOBUFS}) stops the listener for
+        0.1 s rather than trying again at once (the listeners of C{twistd
+        proxykit}, L{proxykit.forwardService} and
+        L{proxykit.reverseService}: L{proxykit.listeners.AcceptFailures}).
     @ivar maxOriginConnections: Open connections per origin (busy, idle and
         connecting).  Requests beyond it wait for one to be released or
         closed.
