@@ -36,8 +36,8 @@ from .config.values import (
     ProxyConfig,
     RouteConfig,
 )
-from .policy.auth import loadHtpasswd
 from .service import forwardService, reverseService
+from .tap import authFileProblem
 from .tls import TLSFileError
 
 if TYPE_CHECKING:
@@ -193,16 +193,10 @@ def _load(path: str, mode: str | None, err: TextIO) -> tuple[ProxyConfig, str] |
     if mode == "reverse" and not config.reverse.vhosts:
         err.write(f"{path}: reverse: reverse mode needs at least one [[reverse.vhost]]\n")
         return None
-    authFile = config.forward.authFile
-    if authFile is not None:
-        try:
-            loadHtpasswd(authFile)
-        except OSError as e:
-            err.write(f"{path}: forward.auth_file: {authFile}: {e.strerror}\n")
-            return None
-        except ValueError as e:
-            err.write(f"{path}: forward.auth_file: {e}\n")
-            return None
+    problem = authFileProblem(config, path)
+    if problem is not None:
+        err.write(f"{problem}\n")
+        return None
     return config, mode
 
 

@@ -94,6 +94,19 @@ class CheckTests(SynchronousTestCase):
         self.assertEqual(status, 1)
         self.assertIn("forward.auth_file", err)
 
+    def test_missingAuthFile(self) -> None:
+        """
+        A password file that does not exist is one error with the file, the
+        line and the key, as twistd says it at start.
+        """
+        missing = os.path.abspath(self.mktemp())
+        path = self.write(f'\n[forward]\nauth_file = "{missing}"\n')
+        status, out, err = self.run_("check", path)
+        self.assertEqual(
+            (status, out, err),
+            (1, "", f"{path}:3: forward.auth_file: {missing}: No such file or directory\n"),
+        )
+
     def test_workers(self) -> None:
         """
         With workers, C{check} says how many; a listener that workers cannot
