@@ -182,8 +182,28 @@ class LogFileTests(SynchronousTestCase):
         access = os.path.join(os.path.abspath(self.mktemp()), "access.log")
         status, out, err = self.check(access)
         self.assertEqual(status, 1)
-        self.assertIn(": log.access: " + access + ": no directory", err)
-        self.assertIn(": log.listener[0].access: " + access + ": no directory", err)
+        self.assertIn(":4: log.access: " + access + ": no directory", err)
+        self.assertIn(":8: log.listener[0].access: " + access + ": no directory", err)
+
+    def test_withPasswordFile(self) -> None:
+        """
+        A password file and an access log that both cannot be used are two
+        errors, each with its file, line and key.
+        """
+        missing = os.path.abspath(self.mktemp())
+        access = os.path.join(os.path.abspath(self.mktemp()), "access.log")
+        path = os.path.abspath(self.mktemp())
+        with open(path, "w") as f:
+            f.write(f'[forward]\nauth_file = "{missing}"\n\n[log]\naccess = "{access}"\n')
+        out, err = io.StringIO(), io.StringIO()
+        self.assertEqual(main(["check", path], out, err), 1)
+        self.assertEqual(
+            err.getvalue().splitlines(),
+            [
+                f"{path}:2: forward.auth_file: {missing}: No such file or directory",
+                f"{path}:5: log.access: {access}: no directory {os.path.dirname(access)}",
+            ],
+        )
 
     def test_directory(self) -> None:
         """
