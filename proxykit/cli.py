@@ -29,15 +29,15 @@ import attrs
 from twisted.internet.testing import MemoryReactorClock
 
 from .config.checks import ConfigError
-from .config.reader import loadFile
+from .config.reader import ConfigReader, loadFile
 from .config.values import (
     DEFAULT_LISTEN,
     DEFAULT_REVERSE_LISTEN,
     ProxyConfig,
     RouteConfig,
 )
-from .policy.auth import loadHtpasswd
 from .service import forwardService, reverseService
+from .tap import authFileProblem
 from .tls import TLSFileError
 
 if TYPE_CHECKING:
@@ -174,11 +174,14 @@ def explain(
     return 0
 
 
-def _load(path: str, mode: str | None, err: TextIO) -> tuple[ProxyConfig, str] | None:
+def _load(
+    path: str, mode: str | None, err: TextIO, checkAuthFile: bool = True
+) -> tuple[ProxyConfig, str] | None:
     """
     The configuration at C{path} and its mode (C{mode}, or guessed: reverse
     when the file has C{[[reverse.vhost]]} tables), with its password file
-    read as twistd reads it; or C{None}, the problems written to C{err}.
+    read as twistd reads it (unless not C{checkAuthFile}); or C{None}, the
+    problems written to C{err}.
     """
     try:
         data, text = loadFile(path)
@@ -193,16 +196,10 @@ def _load(path: str, mode: str | None, err: TextIO) -> tuple[ProxyConfig, str] |
     if mode == "reverse" and not config.reverse.vhosts:
         err.write(f"{path}: reverse: reverse mode needs at least one [[reverse.vhost]]\n")
         return None
-    authFile = config.forward.authFile
-    if authFile is not None:
-        try:
-            loadHtpasswd(authFile)
-        except OSError as e:
-            err.write(f"{path}: forward.auth_file: {authFile}: {e.strerror}\n")
-            return None
-        except ValueError as e:
-            err.write(f"{path}: forward.auth_file: {e}\n")
-            return None
+    problem = authFileProblem(config, path) if checkAuthFile else None
+    if problem is not None:
+        err.write(f"{problem}\n")
+        return None
     return config, mode
 
 
@@ -213,13 +210,15 @@ def check(path: str, mode: str | None, out: TextIO, err: TextIO) -> int:
     @return: 0 when it is good, 1 otherwise (the problems written to
         C{err}).
     """
-    loaded = _load(path, mode, err)
+    loaded = _load(path, mode, err, checkAuthFile=False)
     if loaded is None:
         return 1
     config, mode = loaded
-    problems = [f"{path}: {problem}\n" for problem in logProblems(config)]
-    if problems:
-        err.write("".join(problems))
+    # The files the configuration names, each error with its line.
+    problems = [authFileProblem(config, path)]
+    problems += [_located(path, key, problem) for key, problem in logProblems(config)]
+    if any(problems):
+        err.write("".join(f"{problem}\n" for problem in problems if problem))
         return 1
     try:
         # Build what twistd would build, on a reactor that never runs:
@@ -243,31 +242,44 @@ def check(path: str, mode: str | None, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def logProblems(config: ProxyConfig) -> list[str]:
+def _located(path: str, key: str, problem: str) -> str:
     """
-    Why the access log files of C{config} could not be opened for appending
-    (each naming its key), found without opening or creating them.
+    C{PATH:LINE: KEY: PROBLEM}, as the reader's errors are, with the line
+    of C{key} in the file at C{path}.
+    """
+    try:
+        _, text = loadFile(path)
+        line = ConfigReader(path, text).locate(key)
+    except ConfigError:
+        line = None
+    return str(ConfigError(path, line, key, problem))
+
+
+def logProblems(config: ProxyConfig) -> list[tuple[str, str]]:
+    """
+    Why the access log files of C{config} could not be opened for appending,
+    by key, found without opening or creating them.
     """
     files = [("log.access", config.log.access)]
     files += [
         (f"log.listener[{index}].access", entry.access)
         for index, entry in enumerate(config.log.listeners)
     ]
-    problems = []
+    problems: list[tuple[str, str]] = []
     for key, name in files:
         if name is None or name == "-":
             continue
         if os.path.isdir(name):
-            problems.append(f"{key}: {name}: is a directory")
+            problems.append((key, f"{name}: is a directory"))
         elif os.path.exists(name):
             if not os.access(name, os.W_OK):
-                problems.append(f"{key}: {name}: not writable")
+                problems.append((key, f"{name}: not writable"))
         else:
             directory = os.path.dirname(os.path.abspath(name))
             if not os.path.isdir(directory):
-                problems.append(f"{key}: {name}: no directory {directory}")
+                problems.append((key, f"{name}: no directory {directory}"))
             elif not os.access(directory, os.W_OK | os.X_OK):
-                problems.append(f"{key}: {name}: cannot be created in {directory}")
+                problems.append((key, f"{name}: cannot be created in {directory}"))
     return problems
 
 

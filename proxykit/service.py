@@ -586,6 +586,11 @@ class ProxyService(service.MultiService):
 
     def _userSignal(self, signum: int, frame: object) -> None:
         self._reactor.callFromThread(self.reopenLogs)  # type: ignore[attr-defined]
+        # twistd --logfile rotates its own log on SIGUSR1 with a handler of
+        # its own, installed before ours: it goes on doing so.
+        previous = self._previousUser1
+        if callable(previous):
+            previous(signum, frame)
 
     def startService(self) -> None:
         """

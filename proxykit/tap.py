@@ -84,6 +84,44 @@ class _VersionOption:
         sys.exit(0)
 
 
+def authFileProblem(config: ProxyConfig, source: str | None, fromOption: bool = False) -> str | None:
+    """
+    Why the password file C{forward.auth_file} of C{config} cannot be used
+    (twistd refuses to start with it, or to reload it, and C{proxykit
+    check} reports it), as the other errors are: C{FILE:LINE:
+    forward.auth_file: PROBLEM} when the configuration file C{source} set
+    it, C{--auth-file: PROBLEM} when the command line did.
+
+    @param fromOption: Whether C{--auth-file} set it.
+    @return: The message, or C{None} when the file is good (or none is
+        configured).
+    """
+    authFile = config.forward.authFile
+    if authFile is None:
+        return None
+    from .policy.auth import loadHtpasswd
+
+    try:
+        loadHtpasswd(authFile)
+    except OSError as e:
+        problem = f"{authFile}: {e.strerror or e}"
+    except ValueError as e:
+        problem = str(e)
+    else:
+        return None
+    if fromOption or source is None:
+        return f"--auth-file: {problem}"
+    from .config.keylines import keyLines
+
+    try:
+        with open(source, encoding="utf-8") as f:
+            lines = keyLines(f.read())
+        line = lines.get("forward.auth_file", lines.get("forward"))
+    except (OSError, UnicodeDecodeError):
+        line = None
+    return str(ConfigError(source, line, "forward.auth_file", problem))
+
+
 def _seconds(flag: str, value: str) -> float:
     try:
         number = float(value)
@@ -217,15 +255,10 @@ class _ModeOptions(_VersionOption, usage.Options):
         if self["workers"] is not None:
             config = attrs.evolve(config, workers=_workers(self["workers"]))
         config = self.applyMode(config)
-        authFile = config.forward.authFile
-        if authFile is not None:
-            # Report a bad password file before anything listens.
-            from .policy.auth import loadHtpasswd
-
-            try:
-                loadHtpasswd(authFile)
-            except (OSError, ValueError) as e:
-                raise usage.UsageError(f"{authFile}: {e}" if isinstance(e, OSError) else str(e))
+        # Report a bad password file before anything listens.
+        problem = authFileProblem(config, path, fromOption=self.get("auth-file") is not None)
+        if problem is not None:
+            raise usage.UsageError(problem)
         return config
 
     def _logConfig(self, log: LogConfig) -> LogConfig:

@@ -392,6 +392,10 @@ Spawner = Callable[[ProcessProtocol, Sequence[str], Mapping[str, str], Mapping[i
 """Starts a process: protocol, argv, environment, child descriptors."""
 
 
+_TWISTED_SIGNAL_NAMES = frozenset({"HUP", "STOP", "INT", "KILL", "TERM"})
+"""The signal names C{IProcessTransport.signalProcess} accepts as names."""
+
+
 class WorkerProcess(ProcessProtocol):
     """
     One worker process: its log lines (its standard error) said again by
@@ -425,8 +429,12 @@ class WorkerProcess(ProcessProtocol):
         """
         if self.process is None:
             return False
+        # Twisted's signalProcess translates only these names (another,
+        # such as "USR1", would reach os.kill as a string): send the others
+        # by number.
+        signalID: str | int = name if name in _TWISTED_SIGNAL_NAMES else getattr(signal, "SIG" + name)
         try:
-            self.process.signalProcess(name)
+            self.process.signalProcess(signalID)
         except (OSError, ProcessExitedAlready):
             return False
         return True
@@ -547,6 +555,11 @@ class Supervisor(service.Service):
 
     def _user1(self, signum: int, frame: object) -> None:
         self._reactor.callFromThread(self.reopenLogs)
+        # twistd --logfile rotates its own log on SIGUSR1 with a handler of
+        # its own, installed before ours: it goes on doing so.
+        previous = self._handlers.get(signal.SIGUSR1)
+        if callable(previous):
+            previous(signum, frame)
 
     def _start(self, worker: WorkerProcess) -> None:
         self._timers.pop(worker.number, None)

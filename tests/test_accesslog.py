@@ -762,6 +762,34 @@ class OutputTests(SynchronousTestCase):
         self.assertEqual(signal.getsignal(signal.SIGUSR1), before)
         self.assertFalse(log.reopen())
 
+    def test_userSignalChained(self) -> None:
+        """
+        C{twistd --logfile} rotates its own log on C{SIGUSR1} with a
+        handler installed before the service starts: C{SIGUSR1} still
+        calls it, as well as reopening the access log.
+        """
+        from twisted.internet.testing import MemoryReactorClock
+
+        before = signal.getsignal(signal.SIGUSR1)
+        self.addCleanup(signal.signal, signal.SIGUSR1, before)
+        rotated: list[int] = []
+        twistdRotate = lambda signum, frame: rotated.append(signum)  # noqa: E731
+        signal.signal(signal.SIGUSR1, twistdRotate)
+        reactor = MemoryReactorClock()
+        calls: list[Any] = []
+        reactor.callFromThread = lambda f, *a: calls.append(f)  # type: ignore[method-assign]
+        path = os.path.abspath(self.mktemp())
+        config = ProxyConfig(listen=(loopback(1),), log=LogConfig(path, "$target"))
+        service = forwardService(config, reactor)
+        service.reloadOnHangup = True
+        service.startService()
+        handler = signal.getsignal(signal.SIGUSR1)
+        self.assertIsNot(handler, twistdRotate)
+        handler(signal.SIGUSR1, None)  # type: ignore[operator, misc]
+        self.assertEqual((calls, rotated), ([service.reopenLogs], [signal.SIGUSR1]))
+        self.successResultOf(service.stopService())
+        self.assertIs(signal.getsignal(signal.SIGUSR1), twistdRotate)
+
     def test_reopenOnReload(self) -> None:
         """
         The service's reload (C{SIGHUP}) reopens the file too.

@@ -94,6 +94,19 @@ class CheckTests(SynchronousTestCase):
         self.assertEqual(status, 1)
         self.assertIn("forward.auth_file", err)
 
+    def test_missingAuthFile(self) -> None:
+        """
+        A password file that does not exist is one error with the file, the
+        line and the key, as twistd says it at start.
+        """
+        missing = os.path.abspath(self.mktemp())
+        path = self.write(f'\n[forward]\nauth_file = "{missing}"\n')
+        status, out, err = self.run_("check", path)
+        self.assertEqual(
+            (status, out, err),
+            (1, "", f"{path}:3: forward.auth_file: {missing}: No such file or directory\n"),
+        )
+
     def test_workers(self) -> None:
         """
         With workers, C{check} says how many; a listener that workers cannot
@@ -169,8 +182,28 @@ class LogFileTests(SynchronousTestCase):
         access = os.path.join(os.path.abspath(self.mktemp()), "access.log")
         status, out, err = self.check(access)
         self.assertEqual(status, 1)
-        self.assertIn(": log.access: " + access + ": no directory", err)
-        self.assertIn(": log.listener[0].access: " + access + ": no directory", err)
+        self.assertIn(":4: log.access: " + access + ": no directory", err)
+        self.assertIn(":8: log.listener[0].access: " + access + ": no directory", err)
+
+    def test_withPasswordFile(self) -> None:
+        """
+        A password file and an access log that both cannot be used are two
+        errors, each with its file, line and key.
+        """
+        missing = os.path.abspath(self.mktemp())
+        access = os.path.join(os.path.abspath(self.mktemp()), "access.log")
+        path = os.path.abspath(self.mktemp())
+        with open(path, "w") as f:
+            f.write(f'[forward]\nauth_file = "{missing}"\n\n[log]\naccess = "{access}"\n')
+        out, err = io.StringIO(), io.StringIO()
+        self.assertEqual(main(["check", path], out, err), 1)
+        self.assertEqual(
+            err.getvalue().splitlines(),
+            [
+                f"{path}:2: forward.auth_file: {missing}: No such file or directory",
+                f"{path}:5: log.access: {access}: no directory {os.path.dirname(access)}",
+            ],
+        )
 
     def test_directory(self) -> None:
         """

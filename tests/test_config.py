@@ -543,6 +543,8 @@ class ReverseConfigTests(SynchronousTestCase):
             ("[reverse]\nforward_proxy = 1\n", 2, "reverse.forward_proxy", "true or false"),
             ("[reverse]\ndefault = 3\n", 2, "reverse.default", "expected a host name"),
             ("[reverse]\nvhosts = []\n", 2, "reverse.vhosts", "unknown key"),
+            ('[[reverse.vhosts]]\nnames = ["a.test"]\n', 1, "reverse.vhosts", "unknown key"),
+            ('# routes\n\n[[reverse.vhosts]]\n[[reverse.vhosts.routes]]\n', 3, "reverse.vhosts", "unknown key"),
             ("reverse = 1\n", 1, "reverse", "expected a table"),
         ]
         for text, line, key, problem in cases:

@@ -263,6 +263,38 @@ class ReloadTests(SynchronousTestCase):
         port, origin, _ = self.acceptOrigin()
         self.assertEqual(port, 9002)
 
+    def test_upgradeInFlightKept(self) -> None:
+        """
+        A protocol switch (C{101}, e.g. WebSocket) open before a reload that
+        removes its virtual host and origin goes on carrying bytes both
+        ways on its old origin connection; a new request for that host is
+        decided by the new configuration (C{421}).
+        """
+        client, transport = self.connect()
+        client.dataReceived(
+            b"GET /ws HTTP/1.1\r\nHost: a.test\r\n"
+            b"Connection: upgrade\r\nUpgrade: websocket\r\n\r\n"
+        )
+        port, origin, originTransport = self.acceptOrigin()
+        self.assertEqual(port, 9001)
+        originSaw(originTransport)
+        origin.dataReceived(
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n"
+            b"Upgrade: websocket\r\n\r\n"
+        )
+        self.assertIn(b"101 Switching Protocols", transport.value())
+        transport.clear()
+        self.assertTrue(self.reloadFile({"b.test": [9002]}).succeeded)
+        client.dataReceived(b"ping")
+        self.assertEqual(originSaw(originTransport), b"ping")
+        origin.dataReceived(b"pong")
+        self.assertEqual(transport.value(), b"pong")
+        self.assertFalse(originTransport.disconnecting)
+        self.assertFalse(transport.disconnecting)
+        other, otherTransport = self.connect()
+        other.dataReceived(request("a.test"))
+        self.assertIn(b"421 ", otherTransport.value())
+
     def test_poolsKeptAndRetired(self) -> None:
         """
         Idle connections to origins still configured are kept; those to

@@ -5,6 +5,7 @@ Tests for L{proxykit.tap}: C{twistd proxykit} options to a service.
 from __future__ import annotations
 
 import io
+import os
 import platform
 import sys
 
@@ -114,6 +115,28 @@ class OptionsTests(SynchronousTestCase):
             with self.assertRaises(usage.UsageError) as caught:
                 parse("forward", "--workers", bad)
             self.assertIn("--workers", str(caught.exception))
+
+    def test_badAuthFile(self) -> None:
+        """
+        A password file that cannot be read is a usage error naming where
+        it was set, as the other configuration errors do: the file, line
+        and key C{forward.auth_file}, or the flag C{--auth-file}.
+        """
+        missing = os.path.abspath(self.mktemp())
+        path = os.path.abspath(self.mktemp())
+        with open(path, "w") as f:
+            f.write(f'# users\n[forward]\nauth_file = "{missing}"\n')
+        with self.assertRaises(usage.UsageError) as caught:
+            parse("forward", "--config", path)
+        self.assertEqual(
+            str(caught.exception),
+            f"{path}:3: forward.auth_file: {missing}: No such file or directory",
+        )
+        with self.assertRaises(usage.UsageError) as caught:
+            parse("forward", "--config", path, "--auth-file", missing + "2")
+        self.assertEqual(
+            str(caught.exception), f"--auth-file: {missing}2: No such file or directory"
+        )
 
     def test_noMode(self) -> None:
         """

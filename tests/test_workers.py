@@ -51,8 +51,14 @@ class FakeProcess:
         self.pid = pid
         self.signals: list[str] = []
 
-    def signalProcess(self, name: str) -> None:
-        self.signals.append(name)
+    def signalProcess(self, signalID: str | int) -> None:
+        # As Twisted's: a few names, else a number (it passes any other
+        # string on to os.kill, which raises TypeError).
+        if isinstance(signalID, int):
+            signalID = signal.Signals(signalID).name[len("SIG"):]
+        elif signalID not in ("HUP", "STOP", "INT", "KILL", "TERM"):
+            raise TypeError(f"{signalID!r} cannot be interpreted as an integer")
+        self.signals.append(signalID)
 
 
 class FakeSpawner:
@@ -528,6 +534,22 @@ class SupervisorTests(LoggedMixin):
         self.supervisor.startService()
         self.supervisor.reopenLogs()
         self.assertEqual([p.signals for p in self.processes()], [["USR1"], ["USR1"]])
+
+    def test_userSignalChained(self) -> None:
+        """
+        C{twistd --logfile} rotates its own log on C{SIGUSR1} with a handler
+        installed before the supervisor starts: C{SIGUSR1} still calls it,
+        as well as signalling the workers.
+        """
+        rotated: list[int] = []
+        twistdRotate = lambda signum, frame: rotated.append(signum)  # noqa: E731
+        signal.signal(signal.SIGUSR1, twistdRotate)
+        calls: list[Any] = []
+        self.reactor.callFromThread = lambda f, *a: calls.append(f)  # type: ignore[method-assign]
+        self.supervisor.startService()
+        handler = signal.getsignal(signal.SIGUSR1)
+        handler(signal.SIGUSR1, None)  # type: ignore[operator, misc]
+        self.assertEqual((calls, rotated), ([self.supervisor.reopenLogs], [signal.SIGUSR1]))
 
     def test_stop(self) -> None:
         """

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 
 def keyLines(text: str) -> dict[str, int]:
     """
-    Where each table, array-of-tables element, key and array element of a
-    TOML document starts, by key path with indexes
-    (C{reverse.vhost[1].route[0].origins[2]}).
+    Where each table, array of tables (at its first element), array-of-tables
+    element, key and array element of a TOML document starts, by key path
+    with indexes (C{reverse.vhost[1].route[0].origins[2]}).
 
     A scanner of valid TOML (it runs after L{tomllib} has accepted the
     document) that knows just enough to skip strings, comments and
@@ -44,6 +44,9 @@ def keyLines(text: str) -> dict[str, int]:
                 for inner in [name for name in arrays if name.startswith(generic + ".")]:
                     del arrays[inner]
                 current = arrays[generic] = f"{array}[{index}]"
+                # The array itself (an unknown or misplaced [[name]]) is
+                # where its first element starts.
+                lines.setdefault(array, line)
             else:
                 current = _concrete(names, arrays)
             lines.setdefault(current, line)

@@ -9,6 +9,7 @@ says.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -17,6 +18,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
@@ -112,6 +114,30 @@ def get(port: int, host: str, path: str = "/") -> tuple[int, bytes]:
         connection.close()
 
 
+def adminGet(port: int, path: str) -> bytes:
+    """
+    The body of the admin listener's page C{path} (C{200} expected).
+    """
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise AssertionError(f"{path}: {response.status} {body!r}")
+        return body
+    finally:
+        connection.close()
+
+
+def adminStatus(port: int) -> dict[str, Any]:
+    """
+    The admin listener's C{/status}.
+    """
+    status: dict[str, Any] = json.loads(adminGet(port, "/status"))
+    return status
+
+
 class Load:
     """
     Clients sending requests without pause, bounded in count and time:
@@ -193,10 +219,12 @@ class ReloadUnderLoadTests(TestCase):
 
     timeout = 240
 
-    def startProxy(self, vhosts: dict[str, dict[str, int]]) -> tuple[Child, int, str]:
+    def startProxy(
+        self, vhosts: dict[str, dict[str, int]], *options: str
+    ) -> tuple[Child, int, str]:
         self.path = os.path.abspath(self.mktemp())
         writeConfig(self.path, [LISTEN], vhosts)
-        child, port = startTwistd("reverse", "-c", self.path)
+        child, port = startTwistd("reverse", "-c", self.path, *options)
         self.addCleanup(child.stop)
         child.waitForLine(r"proxykit started: listening on")
         return child, port, self.path
@@ -287,13 +315,18 @@ class ReloadUnderLoadTests(TestCase):
         """
         An invalid file under load is refused: one error line names the
         file, the line and the key; every request still succeeds and still
-        goes where the old configuration sends it.
+        goes where the old configuration sends it; the admin listener still
+        shows the old configuration's version and counts the failure.
         """
 
         def check() -> None:
             origins = startOrigins(self, 2)
             ports = [port for _, port in origins]
-            child, port, path = self.startProxy({"app.test": {"/": ports[0]}})
+            child, port, path = self.startProxy(
+                {"app.test": {"/": ports[0]}}, "--admin", "tcp:0:interface=127.0.0.1"
+            )
+            admin = int(child.waitForLine(r"_AdminSite starting on (\d+)").group(1))
+            before = adminStatus(admin)["config"]
             with Load(port, "app.test", ("/",)) as load:
                 load.waitFor(20)
                 writeConfig(
@@ -313,6 +346,11 @@ class ReloadUnderLoadTests(TestCase):
             )
             self.assertEqual({(s, b) for _, s, b in load.results}, {(200, b"o0")})
             self.assertNotIn("reloaded the configuration", child.output())
+            self.assertEqual(adminStatus(admin)["config"], before)
+            metrics = adminGet(admin, "/metrics").decode("ascii").splitlines()
+            self.assertIn('proxykit_reloads_total{result="failure"} 1.0', metrics)
+            self.assertIn('proxykit_reloads_total{result="success"} 0.0', metrics)
+            self.assertIn(f'proxykit_config_info{{digest="{before["digest"]}"}} 1.0', metrics)
 
         return deferToThread(check)
 

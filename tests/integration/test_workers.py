@@ -44,6 +44,7 @@ from ._subprocess import (
     startChild,
     startOrigin,
 )
+from .test_lifecycle import waitFor
 
 HTTP_TIMEOUT = 10.0
 """Seconds one request through the proxy may take."""
@@ -517,6 +518,39 @@ class WorkersTests(OriginTestCase):
                 # No socket of the group is left for a connection to wait on.
                 with self.assertRaises(ConnectionRefusedError):
                     socket.create_connection(("127.0.0.1", proxy), timeout=HTTP_TIMEOUT).close()
+            finally:
+                child.stop()
+
+        return deferToThread(check)
+
+    def test_rotate(self) -> Deferred[None]:
+        """
+        After C{logrotate} renamed the access log, C{SIGUSR1} to the
+        supervisor reaches every worker: each reopens the file by its name,
+        and the next requests are written to the new file.
+        """
+
+        def check() -> None:
+            path = os.path.abspath(self.mktemp())
+            child, proxy, port = startWorkers("--access-log", path, "--access-log-format", "$status")
+            try:
+                self.assertEqual(get(proxy, self.url), 200)
+                waitFor(lambda: os.path.exists(path) and os.path.getsize(path) > 0, "the first line")
+                os.rename(path, path + ".1")
+                child.process.send_signal(signal.SIGUSR1)
+                for number in (1, 2):
+                    child.waitForLine(rf"worker {number}: .*reopened the access log")
+                for _ in range(4):
+                    self.assertEqual(get(proxy, self.url), 200)
+
+                def fourLines() -> bool:
+                    with open(path) as f:
+                        return f.read() == "200\n" * 4
+
+                waitFor(fourLines, "four lines in the new file")
+                with open(path + ".1") as f:
+                    self.assertEqual(f.read(), "200\n")
+                self.assertNotIn("Traceback", child.output())
             finally:
                 child.stop()
 
