@@ -51,7 +51,7 @@ class Authenticator:
     def checkCached(self, value: bytes | None) -> bool | None:
         return self.cached
 
-    def check(self, value: bytes) -> Deferred[bool]:
+    def check(self, value: bytes, context: object = None) -> Deferred[bool]:
         return self.pending
 
 

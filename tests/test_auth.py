@@ -22,6 +22,8 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
+from proxykit.decisions import ClientInfo
+from proxykit.h1 import Request
 from proxykit.policy.auth import (
     BcryptChecker,
     HtpasswdError,
@@ -29,6 +31,7 @@ from proxykit.policy.auth import (
     loadHtpasswd,
     parseBasic,
 )
+from proxykit.relay.logfields import PREFIX, fieldsOf
 
 _HASHES: dict[tuple[bytes, int], bytes] = {}
 
@@ -765,6 +768,30 @@ class ProxyAuthenticatorTests(SynchronousTestCase):
         self.assertIs(self.successResultOf(first), True)
         self.assertIs(self.successResultOf(joined), True)
         self.assertTrue(any(e.get("user") == "bob" for e in self.events))
+
+    def test_linesNameTheRequest(self) -> None:
+        """
+        Given the request's context (the relay's refusal prefix and fields),
+        a failed check's line and a refused one's name the client, the
+        method, the target and the request id before the reason.
+        """
+        context = (PREFIX, fieldsOf(ClientInfo("192.0.2.7", "127.0.0.1", 8080, peerPort=5000),
+                                    Request(b"GET", b"http://x.test/", b"1.1", [], 0, 0, True,
+                                            frozenset(), None, False, False), b"id-1"))
+        auth = ProxyAuthenticator(self.checker, reactor=self.clock, maxPending=1)
+        first = auth.check(self.good, context)
+        self.assertIs(self.successResultOf(auth.check(basic(b"bob:pw"), context)), False)
+        self.checker.requests[0][1].errback(UnauthorizedLogin())
+        self.assertIs(self.successResultOf(first), False)
+        lines = [formatEvent(e) for e in self.events if e.get("user") in ("alice", "bob")]
+        self.assertEqual(
+            lines,
+            [
+                "192.0.2.7:5000 GET http://x.test/ [id-1]: too many proxy authentication"
+                " checks in progress; refusing bob",
+                "192.0.2.7:5000 GET http://x.test/ [id-1]: proxy authentication failed for alice",
+            ],
+        )
 
     def test_clearCache(self) -> None:
         """

@@ -113,3 +113,23 @@ class ReasonPhraseTests(SynchronousTestCase):
                 b"",
             ],
         )
+
+
+class PoolFullTests(SynchronousTestCase):
+    """
+    A pool's refusal is a 503 whose reason says which of its limits it met
+    (the request's own failure line carries it; the pool logs nothing of
+    its own).
+    """
+
+    def test_reasons(self) -> None:
+        from proxykit.relay.pool import QUEUE_FULL, QUEUE_TIMEOUT, PoolFull
+
+        self.assertEqual(
+            [connectFailureStatus(PoolFull(reason)) for reason in (QUEUE_FULL, QUEUE_TIMEOUT, "")],
+            [
+                (503, "too many requests waiting for the origin"),
+                (503, "waited too long for a connection to the origin"),
+                (503, "too many requests waiting for the origin"),
+            ],
+        )

@@ -36,7 +36,7 @@ import os
 import re
 from base64 import b64decode
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 import bcrypt
 from twisted.cred.checkers import ICredentialsChecker
@@ -323,6 +323,14 @@ def _quoted(text: str) -> bytes:
     return b'"' + text.replace("\\", "\\\\").replace('"', '\\"').encode("utf-8") + b'"'
 
 
+LogContext = tuple[str, Mapping[str, Any]]
+"""How a check's log lines name its request: a format prefix and the fields
+it names (the relay's C{PREFIX} and C{fieldsOf}, see
+L{proxykit.relay.logfields})."""
+
+_NO_CONTEXT: LogContext = ("", {})
+
+
 class ProxyAuthenticator:
     """
     Decides whether a request's C{Proxy-Authorization} value lets it through.
@@ -413,15 +421,19 @@ class ProxyAuthenticator:
             return False
         return None
 
-    def check(self, value: bytes) -> Deferred[bool]:
+    def check(self, value: bytes, context: LogContext | None = None) -> Deferred[bool]:
         """
         Verify credentials with the checker, remembering them if they are
         good.
 
         Concurrent checks of the same value share one verification.
-        Failures are logged with the user name only.
+        Failures are logged with the user name (never the password), and
+        with the request C{context} names.
 
         @param value: The C{Proxy-Authorization} value.
+        @param context: The request being checked, for the log lines: the
+            relay's refusal prefix and its fields (client, method, target,
+            request id).
         @return: Fires with C{True} if the credentials are good and C{False}
             otherwise; never fails, except with L{CancelledError} if
             cancelled.
@@ -437,9 +449,11 @@ class ProxyAuthenticator:
         start = waiters is None
         if waiters is None:
             if len(self._pending) >= self._maxPending:
+                prefix, fields = context or _NO_CONTEXT
                 self._log.warn(
-                    "too many proxy authentication checks in progress; refusing {user}",
+                    prefix + "too many proxy authentication checks in progress; refusing {user}",
                     user=_display(user),
+                    **fields,
                 )
                 return succeed(False)
             waiters = self._pending[key] = []
@@ -452,16 +466,22 @@ class ProxyAuthenticator:
         waiter: Deferred[bool] = Deferred(cancel)
         waiters.append(waiter)
         if start:
-            self._verify(key, waiters, user, password)
+            self._verify(key, waiters, user, password, context or _NO_CONTEXT)
         return waiter
 
     def _verify(
-        self, key: bytes, waiters: list[Deferred[bool]], user: bytes, password: bytes
+        self,
+        key: bytes,
+        waiters: list[Deferred[bool]],
+        user: bytes,
+        password: bytes,
+        context: LogContext,
     ) -> None:
         """
         Run the checker and give its answer to C{waiters}, the checks of
-        C{key} waiting for it.
+        C{key} waiting for it (logged as C{context}, the first one's).
         """
+        prefix, fields = context
         generation = self._generation
 
         def succeeded(avatarId: object) -> bool:
@@ -475,13 +495,16 @@ class ProxyAuthenticator:
         def failed(failure: Failure) -> bool:
             if isinstance(failure.value, UnauthorizedLogin):
                 self._log.info(
-                    "proxy authentication failed for {user}", user=_display(user)
+                    prefix + "proxy authentication failed for {user}",
+                    user=_display(user),
+                    **fields,
                 )
             else:
                 self._log.failure(
-                    "proxy authentication error for {user}",
+                    prefix + "proxy authentication error for {user}",
                     failure,
                     user=_display(user),
+                    **fields,
                 )
             return False
 

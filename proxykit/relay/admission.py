@@ -107,7 +107,10 @@ class Admission:
             value = proxyAuthorization(request.headers)
             verdict = authenticator.checkCached(value)
             if verdict is None:
-                checking: Deferred[bool] = authenticator.check(value)  # type: ignore[arg-type]
+                checking: Deferred[bool] = authenticator.check(
+                    value,  # type: ignore[arg-type]
+                    (PREFIX, fieldsOf(client, request, requestId)),
+                )
                 return checking.addCallback(
                     lambda ok: self.decide(request, client, requestId) if ok else self.challenge()
                 )

@@ -19,7 +19,7 @@ from twisted.internet import defer, error
 from ..policy.destinations import DestinationRefused
 from ..policy.requestid import FIELD as REQUEST_ID_FIELD
 from .endpoints import TLSFailed
-from .pool import PoolFull
+from .pool import QUEUE_FULL, PoolFull
 from .splice import ParentRefused
 
 REASONS: Final[dict[int, bytes]] = {
@@ -83,7 +83,7 @@ def connectFailureStatus(failure: BaseException | None) -> tuple[int, str]:
     if isinstance(failure, DestinationRefused):
         return 403, "destination address not allowed"
     if isinstance(failure, PoolFull):
-        return 503, "too many requests waiting for the origin"
+        return 503, str(failure) or QUEUE_FULL
     if isinstance(failure, error.DNSLookupError):
         return 502, "origin name does not resolve"
     if isinstance(failure, error.ConnectionRefusedError):

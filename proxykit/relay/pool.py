@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
+from typing import Final
 from typing import Protocol as TypingProtocol
 
 import attrs
@@ -96,10 +97,15 @@ def baseKey(key: Hashable) -> Hashable:
     return key.key if type(key) is PrivateKey else key
 
 
+QUEUE_FULL: Final = "too many requests waiting for the origin"
+QUEUE_TIMEOUT: Final = "waited too long for a connection to the origin"
+
+
 class PoolFull(Exception):
     """
-    Too many requests are already waiting for a connection to this origin,
-    or one waited longer than the queue timeout (503).
+    Too many requests are already waiting for a connection to this origin
+    (L{QUEUE_FULL}), or one waited longer than the queue timeout
+    (L{QUEUE_TIMEOUT}): 503.
     """
 
 
@@ -258,14 +264,14 @@ class ConnectionPool:
         if queue is None:
             queue = self._waiting[key] = deque()
         if len(queue) >= self._maxQueue:
-            self._log.info("too many requests waiting for {origin}", origin=str(key))
-            requester.connectionFailed(Failure(PoolFull()))  # type: ignore[no-untyped-call]
+            # The requester's own line says so, naming its request.
+            requester.connectionFailed(Failure(PoolFull(QUEUE_FULL)))  # type: ignore[no-untyped-call]
             return
         waiter = _Waiter(requester, connector, None)  # type: ignore[arg-type]
 
         def expired() -> None:
             queue.remove(waiter)
-            requester.connectionFailed(Failure(PoolFull()))  # type: ignore[no-untyped-call]
+            requester.connectionFailed(Failure(PoolFull(QUEUE_TIMEOUT)))  # type: ignore[no-untyped-call]
 
         waiter.timer = self._reactor.callLater(self._queueTimeout, expired)
         queue.append(waiter)
