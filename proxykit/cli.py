@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, TextIO
 import attrs
 from twisted.internet.testing import MemoryReactorClock
 
-from .config.checks import ConfigError
+from .config.checks import ConfigError, logFileProblems
 from .config.reader import ConfigReader, loadFile
 from .config.values import (
     DEFAULT_LISTEN,
@@ -216,7 +216,7 @@ def check(path: str, mode: str | None, out: TextIO, err: TextIO) -> int:
     config, mode = loaded
     # The files the configuration names, each error with its line.
     problems = [authFileProblem(config, path)]
-    problems += [_located(path, key, problem) for key, problem in logProblems(config)]
+    problems += [_located(path, key, problem) for key, problem in logFileProblems(config)]
     if any(problems):
         err.write("".join(f"{problem}\n" for problem in problems if problem))
         return 1
@@ -253,34 +253,6 @@ def _located(path: str, key: str, problem: str) -> str:
     except ConfigError:
         line = None
     return str(ConfigError(path, line, key, problem))
-
-
-def logProblems(config: ProxyConfig) -> list[tuple[str, str]]:
-    """
-    Why the access log files of C{config} could not be opened for appending,
-    by key, found without opening or creating them.
-    """
-    files = [("log.access", config.log.access)]
-    files += [
-        (f"log.listener[{index}].access", entry.access)
-        for index, entry in enumerate(config.log.listeners)
-    ]
-    problems: list[tuple[str, str]] = []
-    for key, name in files:
-        if name is None or name == "-":
-            continue
-        if os.path.isdir(name):
-            problems.append((key, f"{name}: is a directory"))
-        elif os.path.exists(name):
-            if not os.access(name, os.W_OK):
-                problems.append((key, f"{name}: not writable"))
-        else:
-            directory = os.path.dirname(os.path.abspath(name))
-            if not os.path.isdir(directory):
-                problems.append((key, f"{name}: no directory {directory}"))
-            elif not os.access(directory, os.W_OK | os.X_OK):
-                problems.append((key, f"{name}: cannot be created in {directory}"))
-    return problems
 
 
 def withoutLogFiles(config: ProxyConfig) -> ProxyConfig:

@@ -38,7 +38,7 @@ from twisted.application.service import IService
 from twisted.python import usage
 
 from . import __version__
-from .config.checks import listenProblem
+from .config.checks import listenProblem, logFileProblems
 from .config.values import (
     DEFAULT_LISTEN,
     DEFAULT_REVERSE_LISTEN,
@@ -111,15 +111,43 @@ def authFileProblem(config: ProxyConfig, source: str | None, fromOption: bool = 
         return None
     if fromOption or source is None:
         return f"--auth-file: {problem}"
+    return located(source, "forward.auth_file", problem)
+
+
+def located(source: str, key: str, problem: str) -> str:
+    """
+    C{SOURCE:LINE: KEY: PROBLEM}, as the reader's errors are, with the line
+    that sets C{key} (or its table's) in the configuration file C{source}.
+    """
     from .config.keylines import keyLines
 
     try:
         with open(source, encoding="utf-8") as f:
             lines = keyLines(f.read())
-        line = lines.get("forward.auth_file", lines.get("forward"))
+        line = lines.get(key, lines.get(key.partition(".")[0]))
     except (OSError, UnicodeDecodeError):
         line = None
-    return str(ConfigError(source, line, "forward.auth_file", problem))
+    return str(ConfigError(source, line, key, problem))
+
+
+def accessLogProblem(config: ProxyConfig, source: str | None, fromOption: bool, error: OSError) -> str:
+    """
+    Why twistd cannot open an access log of C{config}, in one line: C{FILE:
+    LINE: KEY: PROBLEM} when the configuration file C{source} named it,
+    C{--access-log: PROBLEM} when the command line did.
+
+    @param error: What opening it raised.
+    """
+    problems = logFileProblems(config)
+    if problems:
+        key, problem = problems[0]
+    else:
+        key, problem = "log.access", f"{config.log.access}: {error.strerror or error}"
+    if key == "log.access" and (fromOption or source is None):
+        return f"--access-log: {problem}"
+    if source is None:
+        return f"{key}: {problem}"
+    return located(source, key, problem)
 
 
 def _seconds(flag: str, value: str) -> float:
@@ -513,11 +541,11 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     try:
         proxy = buildProxy(options.subCommand, options.subOptions, config, reactor)
     except OSError as e:
-        if options.parent is None or config.log.access is None:
+        if options.parent is None:
             raise
-        raise SystemExit(
-            f"proxykit: cannot open the access log {config.log.access}: {e.strerror}"
-        ) from None
+        mode = options.subOptions
+        problem = accessLogProblem(config, mode["config"], mode["access-log"] is not None, e)
+        raise SystemExit(f"proxykit: cannot open the access log: {problem}") from None
     if options.parent is not None:
         try:
             proxy.listen()

@@ -608,20 +608,28 @@ class ConfigTests(SynchronousTestCase):
     def test_cannotOpen(self) -> None:
         """
         Under C{twistd}, an access log that cannot be opened stops the start
-        with one line naming it.
+        with one line naming it: the option that gave it, or the file, line
+        and key that did.
         """
-        options = Options()
-        options.parent = object()
-        path = os.path.join(self.mktemp(), "missing", "access.log")
-        options.parseOptions(["forward", "--listen", loopback(0), "--access-log", path])
         from twisted.internet.testing import MemoryReactorClock
 
-        with self.assertRaises(SystemExit) as caught:
-            makeService(options, MemoryReactorClock())
-        self.assertEqual(
-            str(caught.exception),
-            f"proxykit: cannot open the access log {path}: No such file or directory",
-        )
+        path = os.path.join(os.path.abspath(self.mktemp()), "missing", "access.log")
+        directory = os.path.dirname(path)
+        config = self.mktemp()
+        with open(config, "w") as f:
+            f.write(f'listen = ["{loopback(0)}"]\n\n[log]\nformat = "json"\naccess = "{path}"\n')
+        for argv, expected in (
+            (["--access-log", path], f"--access-log: {path}: no directory {directory}"),
+            (["--config", config], f"{config}:5: log.access: {path}: no directory {directory}"),
+        ):
+            options = Options()
+            options.parent = object()
+            options.parseOptions(["forward", "--listen", loopback(0), *argv])
+            with self.assertRaises(SystemExit) as caught:
+                makeService(options, MemoryReactorClock())
+            self.assertEqual(
+                str(caught.exception), f"proxykit: cannot open the access log: {expected}"
+            )
 
     def test_library(self) -> None:
         """

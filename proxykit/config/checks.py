@@ -15,6 +15,7 @@ built in Python with the reader's words.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,7 @@ from ..decisions import parseParent
 from ..h1 import canonicalHost, endsInNumber
 
 if TYPE_CHECKING:
-    from .values import VhostConfig
+    from .values import ProxyConfig, VhostConfig
 
 
 class ConfigError(ValueError):
@@ -813,3 +814,32 @@ def validItems(
 
     validate.expected = f"a {'non-empty ' if nonEmpty else ''}list of {expected[0]}"  # type: ignore[attr-defined]
     return validate
+
+
+def logFileProblems(config: ProxyConfig) -> list[tuple[str, str]]:
+    """
+    Why the access log files of C{config} could not be opened for appending,
+    by key (C{log.access}, C{log.listener[N].access}), found without opening
+    or creating them.
+    """
+    files = [("log.access", config.log.access)]
+    files += [
+        (f"log.listener[{index}].access", entry.access)
+        for index, entry in enumerate(config.log.listeners)
+    ]
+    problems: list[tuple[str, str]] = []
+    for key, name in files:
+        if name is None or name == "-":
+            continue
+        if os.path.isdir(name):
+            problems.append((key, f"{name}: is a directory"))
+        elif os.path.exists(name):
+            if not os.access(name, os.W_OK):
+                problems.append((key, f"{name}: not writable"))
+        else:
+            directory = os.path.dirname(os.path.abspath(name))
+            if not os.path.isdir(directory):
+                problems.append((key, f"{name}: no directory {directory}"))
+            elif not os.access(directory, os.W_OK | os.X_OK):
+                problems.append((key, f"{name}: cannot be created in {directory}"))
+    return problems
