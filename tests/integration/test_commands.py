@@ -189,6 +189,11 @@ class Walkthrough:
         self.test.assertTrue(ports, command)
         try:
             waitForPorts(child, ports)
+            if kind == "twistd" and not {"--logfile", "-l", "--logger"} & set(words):
+                # Listened on by this child, not by another process that
+                # took the port after freePorts released it.
+                for port in ports:
+                    child.waitForLine(rf" starting on {port}$")
         except RuntimeError as e:
             self.test.fail(f"{command}: {e}")
         if kind in ("twistd", "example"):
@@ -219,7 +224,8 @@ class Walkthrough:
             text=True,
             timeout=SCRIPT_TIMEOUT,
         )
-        self.test.assertEqual(result.returncode, 0, f"{text}\n{result.stdout}")
+        proxy = "" if self.proxy is None else f"\nthe proxy's output:\n{self.proxy.output()}"
+        self.test.assertEqual(result.returncode, 0, f"{text}\n{result.stdout}{proxy}")
 
     def run(self, page: str, names: list[str]) -> None:
         """
