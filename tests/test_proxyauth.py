@@ -100,7 +100,7 @@ class ProxyAuthTests(SynchronousTestCase):
         """
         checks: list[Deferred[bool]] = []
 
-        def check(value: bytes) -> Deferred[bool]:
+        def check(value: bytes, context: object = None) -> Deferred[bool]:
             checks.append(Deferred())
             return checks[-1]
 
