@@ -1035,6 +1035,22 @@ class ListenTests(SynchronousTestCase):
             ],
         )
 
+    def test_listenTwice(self) -> None:
+        """
+        An endpoint listed twice is refused (its second listener could not
+        bind), as C{nginx -t} refuses it; a port the system chooses may be
+        listed twice, and a config object is refused the same way.
+        """
+        self.assertEqual(
+            self.errors('listen = [\n  "tcp:18080:interface=127.0.0.1",\n  "tcp:18080:interface=127.0.0.1",\n]\n'),
+            [(1, "listen", "'tcp:18080:interface=127.0.0.1' is listed twice")],
+        )
+        twice = ("tcp:0:interface=127.0.0.1",) * 2
+        self.assertEqual(ProxyConfig.fromMapping({"listen": list(twice)}).listen, twice)
+        with self.assertRaises(ConfigError) as caught:
+            ProxyConfig(listen=("tcp:8080", "tcp:8080"))
+        self.assertEqual(str(caught.exception), "ProxyConfig: listen: 'tcp:8080' is listed twice")
+
     def test_tlsListen(self) -> None:
         """
         A bad TLS listener, as a string or in a table, and a bad redirect

@@ -78,6 +78,7 @@ from .values import (
     RouteConfig,
     Timeouts,
     VhostConfig,
+    listedTwice,
 )
 
 if sys.version_info >= (3, 11):
@@ -285,6 +286,9 @@ class ConfigReader:
         tls = self.collect(lambda: readTLS(self, data), None)
         if data.get("listen") == [] and "tls" not in data:
             self.report(self.error("listen", "expected at least one endpoint"))
+        twice = listedTwice(listen)
+        if twice is not None:
+            self.report(self.error("listen", f"{twice!r} is listed twice"))
         forward = self.table(data, "forward", schema.known("forward"))
         timeouts = self.table(data, "timeouts", schema.known("timeouts"))
         pool = self.table(data, "pool", schema.known("pool"))

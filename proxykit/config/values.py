@@ -17,7 +17,7 @@ L{parsePort}) are in L{proxykit.config.checks} and re-exported here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -122,6 +122,23 @@ def _endpointList(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(each, str) for each in value):
         raise TypeError(value)
     return value
+
+
+def listedTwice(listen: Iterable[str]) -> str | None:
+    """
+    An endpoint of C{listen} given twice, whose second listener would fail
+    to bind (address in use), or C{None}: the reader and L{ProxyConfig}
+    refuse it up front, as C{nginx -t} does.  A port the system chooses
+    (C{tcp:0}) may be listed more than once: each gets its own.
+    """
+    seen = set()
+    for endpoint in listen:
+        fields = endpoint.split(":")
+        anyPort = len(fields) > 1 and fields[0] in ("tcp", "tcp6", "ssl") and fields[1] in ("0", "port=0")
+        if endpoint in seen and not anyPort:
+            return endpoint
+        seen.add(endpoint)
+    return None
 
 
 def _instance(cls: type) -> Callable[[Any], Any]:
@@ -903,6 +920,9 @@ class ProxyConfig:
     def __attrs_post_init__(self) -> None:
         if not self.listen and self.tls is None:
             raise fieldError(self, "listen", "expected at least one endpoint")
+        twice = listedTwice(self.listen)
+        if twice is not None:
+            raise fieldError(self, "listen", f"{twice!r} is listed twice")
 
     @classmethod
     def fromFile(
