@@ -29,7 +29,7 @@ import attrs
 from twisted.internet.testing import MemoryReactorClock
 
 from .config.checks import ConfigError, logFileProblems
-from .config.reader import ConfigReader, loadFile
+from .config.reader import loadFile
 from .config.values import (
     DEFAULT_LISTEN,
     DEFAULT_REVERSE_LISTEN,
@@ -37,7 +37,7 @@ from .config.values import (
     RouteConfig,
 )
 from .service import forwardService, reverseService
-from .tap import authFileProblem
+from .tap import authFileProblem, located
 from .tls import TLSFileError
 
 if TYPE_CHECKING:
@@ -216,7 +216,7 @@ def check(path: str, mode: str | None, out: TextIO, err: TextIO) -> int:
     config, mode = loaded
     # The files the configuration names, each error with its line.
     problems = [authFileProblem(config, path)]
-    problems += [_located(path, key, problem) for key, problem in logFileProblems(config)]
+    problems += [located(path, key, problem) for key, problem in logFileProblems(config)]
     if any(problems):
         err.write("".join(f"{problem}\n" for problem in problems if problem))
         return 1
@@ -240,19 +240,6 @@ def check(path: str, mode: str | None, out: TextIO, err: TextIO) -> int:
                 return 1
     _describe(path, mode, config, out)
     return 0
-
-
-def _located(path: str, key: str, problem: str) -> str:
-    """
-    C{PATH:LINE: KEY: PROBLEM}, as the reader's errors are, with the line
-    of C{key} in the file at C{path}.
-    """
-    try:
-        _, text = loadFile(path)
-        line = ConfigReader(path, text).locate(key)
-    except ConfigError:
-        line = None
-    return str(ConfigError(path, line, key, problem))
 
 
 def withoutLogFiles(config: ProxyConfig) -> ProxyConfig:

@@ -117,15 +117,15 @@ def authFileProblem(config: ProxyConfig, source: str | None, fromOption: bool = 
 def located(source: str, key: str, problem: str) -> str:
     """
     C{SOURCE:LINE: KEY: PROBLEM}, as the reader's errors are, with the line
-    that sets C{key} (or its table's) in the configuration file C{source}.
+    of C{key} (or of its closest enclosing table or element) in the
+    configuration file C{source}.
     """
-    from .config.keylines import keyLines
+    from .config.reader import ConfigReader, loadFile
 
     try:
-        with open(source, encoding="utf-8") as f:
-            lines = keyLines(f.read())
-        line = lines.get(key, lines.get(key.partition(".")[0]))
-    except (OSError, UnicodeDecodeError):
+        _, text = loadFile(source)
+        line = ConfigReader(source, text).locate(key)
+    except ConfigError:
         line = None
     return str(ConfigError(source, line, key, problem))
 
