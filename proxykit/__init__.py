@@ -56,6 +56,7 @@ from .relay.factory import ProxyFactory
 from .relay.gate import ListenerGate
 from .relay.hooks import (
     ErrorEvent,
+    Finished,
     HookFailed,
     Hooks,
     Outcome,
@@ -83,6 +84,7 @@ __all__ = [
     "DestinationPolicy",
     "EmbeddedProxy",
     "ErrorEvent",
+    "Finished",
     "Forward",
     "ForwardConfig",
     "ForwardRouter",

@@ -642,7 +642,7 @@ class ConfigTests(SynchronousTestCase):
         gate = forwardProxy(config, hooks=hooks)
         self.addCleanup(reopenAccessLogs)
         self.assertIs(gate.factory.hooks, hooks)
-        logs = [hook.__self__ for hook in hooks.hooks("complete")]  # type: ignore[attr-defined]
+        logs = [hook.__self__ for hook in hooks.hooks("finished")]  # type: ignore[attr-defined]
         self.assertEqual([(log.path, log.format) for log in logs], [(path, "$method $status")])
         for log in logs:
             self.addCleanup(log.close)

@@ -271,7 +271,7 @@ class ServiceTests(SynchronousTestCase):
         metrics = service.metrics
         assert metrics is not None
         self.assertIn(metrics.reloaded, service.reloadObservers)
-        self.assertIn(metrics.requestDone, service.factory.hooks.hooks("complete"))
+        self.assertIn(metrics.requestDone, service.factory.hooks.hooks("finished"))
         service.startService()
         self.successResultOf(service.stopService())
         self.assertEqual(reactor.listening, [])

@@ -35,6 +35,7 @@ PUBLIC = {
     "ForwardRouter": "proxykit.policy.routing.ForwardRouter",
     "HealthCheckConfig": "proxykit.config.values.HealthCheckConfig",
     "ErrorEvent": "proxykit.relay.hooks.ErrorEvent",
+    "Finished": "proxykit.relay.hooks.Finished",
     "HookFailed": "proxykit.relay.hooks.HookFailed",
     "Hooks": "proxykit.relay.hooks.Hooks",
     "Outcome": "proxykit.relay.hooks.Outcome",

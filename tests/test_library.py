@@ -87,7 +87,9 @@ def observers(factory: ProxyFactory) -> dict[str, list[tuple[str, object]]]:
     class and name, with the access log's file and format for its methods.
     """
     found: dict[str, list[tuple[str, object]]] = {}
-    for point in ("before", "after", "response", "tunnelOpen", "tunnelClose", "error", "complete"):
+    for point in (
+        "before", "after", "response", "tunnelOpen", "tunnelClose", "error", "complete", "finished"
+    ):
         for hook in factory.hooks.hooks(point):
             owner = getattr(hook, "__self__", None)
             detail = (owner.path, owner.format) if isinstance(owner, AccessLog) else None
@@ -289,7 +291,7 @@ class SameAsTwistdTests(SynchronousTestCase):
         library = libraryPolicy(forwardProxy(ProxyConfig.fromFile(path)))
         self.assertEqual(library, twistd)
         self.assertEqual(
-            library["observers"]["complete"], [("AccessLog.requestDone", (log.path, "json"))]
+            library["observers"]["finished"], [("AccessLog.requestDone", (log.path, "json"))]
         )
         self.assertEqual(library["via"][b"1.1"], b"1.1 edge")
 

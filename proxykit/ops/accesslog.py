@@ -3,7 +3,8 @@
 The access log: one C{twisted.logger} event per request, in the namespace
 C{proxykit.access}, and one line per event in a file or on standard output.
 
-An L{AccessLog} observes a proxy's L{Hooks}: each L{RequestRecord} (every
+An L{AccessLog} observes a proxy's L{Hooks}: each request's record, as
+L{Hooks.onFinished} gives it (every
 request, however it ended; a CONNECT tunnel or a protocol switch when it
 closes) becomes an event with the fields of
 L{proxykit.config.logformat.EVENT_FIELDS}, published to
@@ -46,7 +47,7 @@ from ..config.values import ProxyConfig
 from ..decisions import ClientInfo, Origin
 from ..h1 import PROXY_FORMS, Request
 from ..reactor import orGlobal
-from ..relay.hooks import Hooks, Outcome, RequestRecord, TunnelRecord
+from ..relay.hooks import Finished, Hooks, Outcome, TunnelRecord
 
 __all__ = ["NAMESPACE", "AccessLog", "reopenAccessLogs"]
 
@@ -398,7 +399,7 @@ def reopenAccessLogs() -> int:
 
 class AccessLog:
     """
-    Turns each L{RequestRecord} of the hooks it observes into a
+    Turns each request's record (L{Finished}) of the hooks it observes into a
     C{proxykit.access} event, and writes it as a line.
 
     @ivar path: Where lines go: a file name, C{"-"} (standard output) or
@@ -530,11 +531,11 @@ class AccessLog:
         Log every request C{hooks} sees end (once, however often called for
         the same hooks).
         """
-        for hook in hooks.hooks("complete"):
+        for hook in hooks.hooks("finished"):
             if getattr(hook, "__self__", None) is self:
                 return
         hooks.onTunnelClose(self.tunnelClosed)
-        hooks.onComplete(self.requestDone)
+        hooks.onFinished(self.requestDone)
 
     def tunnelClosed(self, record: TunnelRecord) -> None:
         """
@@ -549,7 +550,7 @@ class AccessLog:
             return
         self._tunnel = record
 
-    def requestDone(self, record: RequestRecord) -> None:
+    def requestDone(self, record: Finished) -> None:
         """
         Publish C{record}'s event (if L{publish}) and write its line (in the
         log of the listener it came through, if that has its own).
@@ -601,7 +602,7 @@ class AccessLog:
         self._flushing = None
         self.flush()
 
-    def combined(self, record: RequestRecord) -> str:
+    def combined(self, record: Finished) -> str:
         """
         C{record}'s line in the Combined Log Format, made straight from the
         record: only the fields the format has (what L{requestDone} writes
@@ -710,7 +711,7 @@ class AccessLog:
 
     def event(
         self,
-        record: RequestRecord,
+        record: Finished,
         tunnelRecord: TunnelRecord | None = None,
     ) -> dict[str, Any]:
         """

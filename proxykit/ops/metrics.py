@@ -35,9 +35,9 @@ from ..policy.balance import originURL
 from ..policy.vhosts import tableOf
 from ..relay.hooks import (
     ErrorEvent,
+    Finished,
     Hooks,
     Outcome,
-    RequestRecord,
     TunnelEvent,
     TunnelRecord,
 )
@@ -119,15 +119,15 @@ class Metrics:
         Count every request, tunnel and error C{hooks} sees (once, however
         often called for the same hooks).
         """
-        for hook in hooks.hooks("complete"):
+        for hook in hooks.hooks("finished"):
             if getattr(hook, "__self__", None) is self:
                 return
         hooks.onTunnelOpen(self.tunnelOpened)
         hooks.onTunnelClose(self.tunnelClosed)
         hooks.onError(self.errorAnswered)
-        hooks.onComplete(self.requestDone)
+        hooks.onFinished(self.requestDone)
 
-    def requestDone(self, record: RequestRecord) -> None:
+    def requestDone(self, record: Finished) -> None:
         """
         Count a finished request: by listener, virtual host, route and
         status class; its duration, its origin connection, its bytes, and

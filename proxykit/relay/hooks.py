@@ -23,6 +23,10 @@ reverse-proxy route only.  Each hook is a callable taking one event value:
     of its own (5xx, 408, a bad request) or cuts a response short.
   - L{Hooks.onComplete}: a L{RequestRecord} once a request is over,
     whatever became of it: the access-log record.
+  - L{Hooks.onFinished}: the same moment, for observers that read what
+    they need at once and keep nothing (the proxy's access log and
+    metrics): a L{Finished}, which has the record's fields but is made
+    only when an L{Hooks.onComplete} hook needs one.
 
 The first three may take their time: a hook may return a L{Deferred} or be
 a coroutine function, and only its own request waits (reading of that
@@ -41,7 +45,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from inspect import isawaitable
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 import attrs
 from twisted.internet.defer import Deferred, ensureDeferred
@@ -59,6 +63,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ErrorEvent",
+    "Finished",
     "HookFailed",
     "Hooks",
     "Outcome",
@@ -279,7 +284,49 @@ class RequestRecord(NamedTuple):
     requestId: str | None = None
 
 
-Observed = TunnelEvent | TunnelRecord | ErrorEvent | RequestRecord
+class Finished(Protocol):
+    """
+    A request that is over, as L{Hooks.onFinished} observers see it: the
+    fields of its L{RequestRecord}, by the same names, read at once (the
+    value is the proxy's own note of the request, not a record: it may
+    not be kept).
+    """
+
+    @property
+    def request(self) -> Request | None: ...
+    @property
+    def client(self) -> ClientInfo: ...
+    @property
+    def outcome(self) -> Outcome: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def origin(self) -> Origin | None: ...
+    @property
+    def route(self) -> str | None: ...
+    @property
+    def started(self) -> float: ...
+    @property
+    def duration(self) -> float: ...
+    @property
+    def firstByte(self) -> float | None: ...
+    @property
+    def bytesIn(self) -> int: ...
+    @property
+    def bytesOut(self) -> int: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def connectTime(self) -> float | None: ...
+    @property
+    def reused(self) -> bool: ...
+    @property
+    def requestId(self) -> str | None: ...
+
+
+Observed = TunnelEvent | TunnelRecord | ErrorEvent | RequestRecord | Finished
 """What the observers (L{Hooks.notify}) are given."""
 
 
@@ -333,6 +380,9 @@ class Hooks:
     route (when none is, the relay skips them)."""
     deciding = False
     """Whether any before-routing hook is registered."""
+    recording = False
+    """Whether any completion hook here or on a route takes a
+    L{RequestRecord} (when none does, none is made)."""
 
     def __init__(self) -> None:
         self._parent: Hooks | None = None
@@ -344,6 +394,7 @@ class Hooks:
             "tunnelClose": [],
             "error": [],
             "complete": [],
+            "finished": [],
         }
         self._routes: dict[tuple[str, str], Hooks] = {}
 
@@ -366,6 +417,8 @@ class Hooks:
                 node.deciding = True
             else:
                 node.observing = True
+                if point == "complete":
+                    node.recording = True
             node = node._parent
         return hook
 
@@ -426,6 +479,16 @@ class Hooks:
         self._add("complete", hook)
         return hook
 
+    def onFinished(self, hook: Callable[[Finished], object]) -> Callable[[Finished], object]:
+        """
+        Call C{hook} with a L{Finished} when each request is over, before
+        the L{onComplete} hooks: what the request's record would say, read
+        at once, without a record made for it.  For observers that keep
+        nothing of it, such as an access log or metrics.
+        """
+        self._add("finished", hook)
+        return hook
+
     def forRoute(self, host: str, prefix: str) -> Hooks:
         """
         The hooks of one reverse-proxy route: the one whose virtual host
@@ -442,6 +505,7 @@ class Hooks:
             hooks = self._routes[key] = Hooks()
             hooks._parent = self
             hooks.observing = self.observing
+            hooks.recording = self.recording
             hooks.relaying = self.relaying
         return hooks
 
@@ -455,7 +519,8 @@ class Hooks:
     def hooks(self, point: str) -> list[Hook]:
         """
         The hooks at C{point} (C{"before"}, C{"after"}, C{"response"},
-        C{"tunnelOpen"}, C{"tunnelClose"}, C{"error"}, C{"complete"}): the
+        C{"tunnelOpen"}, C{"tunnelClose"}, C{"error"}, C{"complete"},
+        C{"finished"}): the
         parent registry's first.
         """
         own = self._own[point]
@@ -662,6 +727,9 @@ class RelayHooks:
         self.route = route
 
 
+_FAILED = Outcome.FAILED
+# (An enum member read from its class costs a descriptor call.)
+
 _newRecord = tuple.__new__
 """Makes a L{RequestRecord} from a tuple of all its fields, in order, without
 its constructor's argument handling (once a request)."""
@@ -670,7 +738,8 @@ its constructor's argument handling (once a request)."""
 class Trace:
     """
     What is known so far of one request, for its L{RequestRecord} (kept
-    only when a hook observes; see L{Hooks.observing}).
+    only when a hook observes; see L{Hooks.observing}).  Once it is over,
+    it is the L{Finished} the L{Hooks.onFinished} hooks read.
     """
 
     __slots__ = (
@@ -688,6 +757,9 @@ class Trace:
         "connectTime",
         "reused",
         "done",
+        "outcome",
+        "reason",
+        "duration",
         "_requestId",
         "_asked",
         "_seconds",
@@ -721,6 +793,9 @@ class Trace:
         self.connectTime: float | None = None
         self.reused = False
         self.done = False
+        self.outcome = _FAILED
+        self.reason: str | None = None
+        self.duration = 0.0
         self._asked = 0.0
 
     @property
@@ -817,7 +892,9 @@ class Trace:
 
     def finish(self, outcome: Outcome, status: int | None = None, reason: str | None = None) -> None:
         """
-        The request is over: tell the completion observers (once).
+        The request is over: tell the completion observers (once), the
+        L{Hooks.onFinished} ones with this trace, then the
+        L{Hooks.onComplete} ones with its L{record}.
 
         @param status: The status the client got, if not the one noted by
             L{responded}.
@@ -827,28 +904,38 @@ class Trace:
         self.done = True
         if status is not None:
             self.status = status
+        self.outcome = outcome
+        self.reason = reason
+        self.duration = self._seconds() - self.started
+        hooks = self.hooks
+        hooks.notify("finished", self)
+        if hooks.recording:
+            hooks.notify("complete", self.record())
+
+    def record(self) -> RequestRecord:
+        """
+        The request's record, as it stands (once it is over: what
+        L{Hooks.onComplete} hooks get).
+        """
         requestId = self._requestId
-        self.hooks.notify(
-            "complete",
-            _newRecord(
-                RequestRecord,
-                (
-                    self.request,
-                    self.client,
-                    outcome,
-                    self.status,
-                    reason,
-                    self.origin,
-                    self.route,
-                    self.started,
-                    self._seconds() - self.started,
-                    self.firstByte,
-                    self.bytesIn,
-                    self.bytesOut,
-                    self.attempts,
-                    self.connectTime,
-                    self.reused,
-                    None if requestId is None else requestId.decode("ascii"),
-                ),
+        return _newRecord(
+            RequestRecord,
+            (
+                self.request,
+                self.client,
+                self.outcome,
+                self.status,
+                self.reason,
+                self.origin,
+                self.route,
+                self.started,
+                self.duration,
+                self.firstByte,
+                self.bytesIn,
+                self.bytesOut,
+                self.attempts,
+                self.connectTime,
+                self.reused,
+                None if requestId is None else requestId.decode("ascii"),
             ),
         )
