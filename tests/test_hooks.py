@@ -18,6 +18,7 @@ from proxykit.policy.vhosts import ReverseRouter, VhostTable
 from proxykit.relay.flow import AUTHENTICATING
 from proxykit.relay.hooks import (
     ErrorEvent,
+    Finished,
     HookFailed,
     Hooks,
     Outcome,
@@ -29,7 +30,7 @@ from proxykit.relay.hooks import (
     TunnelRecord,
 )
 
-from ._harness import GET, OK, Harness, lose, originSaw
+from ._harness import FIRST_ID, GET, OK, Harness, lose, originSaw
 from .test_reverse import reverse
 
 
@@ -601,6 +602,82 @@ class RecordTests(SynchronousTestCase):
         h = Harness()
         h.send(GET)
         self.assertIsNone(h.client._trace)
+
+
+class FinishedTests(SynchronousTestCase):
+    """
+    L{Hooks.onFinished} observers read each request's fields at once, the
+    same as its L{RequestRecord}'s, without a record being made.
+    """
+
+    FIELDS = RequestRecord._fields
+
+    def test_sameFieldsAsTheRecord(self) -> None:
+        """
+        What a finished observer reads is what the completion hooks' record
+        says, field for field, and it comes first.
+        """
+        h = Harness()
+        order: list[str] = []
+        read: list[tuple[object, ...]] = []
+
+        def finished(seen: Finished) -> None:
+            order.append("finished")
+            read.append(tuple(getattr(seen, name) for name in self.FIELDS))
+
+        hooked(h).onFinished(finished)
+        seen = records(h)
+        hooked(h).onComplete(lambda r: order.append("complete"))
+        h.send(GET)
+        h.reactor.advance(0.5)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        [record] = seen
+        self.assertEqual(read, [tuple(record)])
+        self.assertEqual(record.requestId, FIRST_ID.decode("ascii"))
+        self.assertEqual(order, ["finished", "complete"])
+
+    def test_noRecordMade(self) -> None:
+        """
+        With only finished observers, no L{RequestRecord} is made: the
+        observer gets the proxy's own note of the request.
+        """
+        h = Harness()
+        got: list[Finished] = []
+        hooked(h).onFinished(got.append)
+        self.assertFalse(hooked(h).recording)
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        [seen] = got
+        self.assertNotIsInstance(seen, RequestRecord)
+        self.assertEqual((seen.outcome, seen.status, seen.bytesOut), (Outcome.RESPONDED, 200, 5))
+
+    def test_routeHooksRecord(self) -> None:
+        """
+        A completion hook on a route makes records for that route's
+        requests: the route's registry and the proxy's both know.
+        """
+        hooks = Hooks()
+        route = hooks.forRoute("app.example.test", "/")
+        self.assertFalse(route.recording)
+        route.onComplete(print)
+        self.assertEqual((route.recording, hooks.recording), (True, True))
+
+    def test_failureLogged(self) -> None:
+        """
+        A finished observer that raises is logged by name; the response and
+        the other observers are unaffected.
+        """
+        h = Harness()
+        hooked(h).onFinished(lambda r: 1 / 0)
+        seen = records(h)
+        h.send(GET)
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        self.assertTrue(h.received().endswith(b"hello"))
+        self.assertEqual(len(seen), 1)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
 
 
 class TunnelTests(SynchronousTestCase):
