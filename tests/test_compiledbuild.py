@@ -10,6 +10,7 @@ made by C{./dev.sh} in C{.venv}, and the whole suite runs against it
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -129,3 +130,38 @@ class SetupTests(SynchronousTestCase):
         built = [p.name for p in Path(build).rglob("*") if p.suffix in (".so", ".pyd")]
         self.assertEqual(built, [])
         self.assertTrue(any(Path(build).rglob("_connection.py")))
+
+    def test_compileFails(self) -> None:
+        """
+        When compiling fails (here the C compiler does, after mypyc made
+        the C), C{setup.py build} warns in one line, removes what it built
+        and builds pure Python, exit status 0.
+        """
+        try:
+            import mypyc.build  # noqa: F401
+        except ImportError:
+            self.skipTest("mypyc is not installed")
+        source = Path(self.mktemp())
+        source.mkdir()
+        for name in ("setup.py", "setup.cfg", "pyproject.toml", "README.md"):
+            shutil.copy(ROOT / name, source / name)
+        ignore = shutil.ignore_patterns("__pycache__", "*.so")
+        for name in ("_backend", "proxykit", "twisted"):
+            shutil.copytree(ROOT / name, source / name, ignore=ignore)
+        env = dict(os.environ, PROXYKIT_COMPILE="1", CC="false")
+        env.pop("PYTHONPATH", None)
+        done = subprocess.run(
+            [sys.executable, "setup.py", "-q", "build"],
+            cwd=source, capture_output=True, text=True, timeout=600, env=env,
+        )  # fmt: skip
+        self.assertEqual(done.returncode, 0, done.stderr)
+        warnings = [line for line in done.stderr.splitlines() if "proxykit:" in line]
+        self.assertEqual(len(warnings), 1, done.stderr)
+        self.assertTrue(
+            warnings[0].startswith("WARNING: proxykit: PROXYKIT_COMPILE=1 but ")
+            and warnings[0].endswith(": building pure Python"),
+            warnings[0],
+        )
+        built = source / "build" / "compiled"
+        self.assertEqual([p.name for p in built.rglob("*") if p.suffix in (".so", ".pyd")], [])
+        self.assertTrue(any(built.rglob("_connection.py")))
