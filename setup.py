@@ -41,7 +41,6 @@ def compiledModules() -> list[str]:
     raise LookupError("no MODULES in proxykit/_compiled.py")
 
 
-
 _BUILDING = {"bdist_wheel", "build", "build_ext", "install", "editable_wheel", "develop"}
 """The commands that build modules: only those compile (setuptools also runs
 this script only to read the metadata)."""
@@ -104,8 +103,9 @@ extensions: list[object] = []
 options: dict[str, dict[str, str]] = {}
 if compileAsked() and _BUILDING & set(sys.argv[1:]):
     extensions = compiledExtensions()
-    # Its own build directory, so that a pure build never ships a compiled
-    # build's leftovers.
-    options = {"build": {"build_base": os.path.join("build", "compiled")}}
+    if extensions:
+        # Its own build directory, so that a pure build (this one too, if
+        # mypyc failed) never ships a compiled build's leftovers.
+        options = {"build": {"build_base": os.path.join("build", "compiled")}}
 
 setup(ext_modules=extensions, cmdclass={"build_ext": _BuildExtOrPure}, options=options)
