@@ -5,11 +5,15 @@
 #                                                      test suite (trial again in .venv-lowest, on
 #                                                      the lowest Twisted setup.cfg allows)
 #   ./dev.sh test TESTS                                run only trial TESTS, in .venv
+# .venv gets the compiled build (mypyc; docs/performance.md, "A compiled
+# build"), or pure Python with PROXYKIT_COMPILE=0; .venv-lowest is always
+# pure Python, the tested fallback.
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${PROXYKIT_VENV:-.venv}
 LOWEST_VENV=${PROXYKIT_LOWEST_VENV:-.venv-lowest}
 PY=${PYTHON:-python3}
+COMPILE=${PROXYKIT_COMPILE:-1}
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
 
@@ -23,17 +27,41 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+compile_toolchain() {
+    # A C compiler and the Python headers, for the compiled build (without
+    # them it installs as pure Python, saying so).
+    command -v "${CC:-gcc}" >/dev/null || apt_install gcc libc6-dev || true
+    "$PY" -c 'import os, sys, sysconfig
+sys.exit(not os.path.isfile(os.path.join(sysconfig.get_path("include"), "Python.h")))' ||
+        apt_install python3-dev || true
+}
+
 setup_venv() {
     # setup_venv EXTRAS [VENV [PIP ARGS...]]: proxykit and EXTRAS into VENV
-    # (default $VENV), with any further requirements given.
-    local extras=$1 venv=${2:-$VENV}
+    # (default $VENV), with any further requirements given; compiled when
+    # BUILD=compiled, else pure Python.
+    local extras=$1 venv=${2:-$VENV} compile=0
     shift; [ $# -gt 0 ] && shift
     if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
         apt_install python3-venv
     fi
+    [ "${BUILD:-pure}" = compiled ] && { compile=1; compile_toolchain; }
     [ -x "$venv/bin/python" ] || "$PY" -m venv "$venv"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check ".$extras" "$@"
+    PROXYKIT_COMPILE=$compile "$venv/bin/python" -m pip install -q --disable-pip-version-check ".$extras" "$@"
+    # Asked from outside the checkout, whose proxykit/ is pure Python.
+    local python=$venv/bin/python
+    case $python in /*) ;; *) python=$PWD/$python ;; esac
+    if [ "$compile" = 1 ] &&
+        ! (cd / && "$python" -c 'import proxykit, sys; sys.exit(not proxykit.COMPILED)' 2>/dev/null); then
+        echo "dev.sh: the compiled build could not be made: $venv runs pure Python" \
+            "(PROXYKIT_COMPILE=1 $venv/bin/pip install -v . says why)" >&2
+    fi
+}
+
+venv_build() {
+    # What .venv gets: the compiled build unless PROXYKIT_COMPILE=0.
+    if [ "$COMPILE" = 0 ]; then echo pure; else echo compiled; fi
 }
 
 lowest_twisted() {
@@ -44,7 +72,7 @@ lowest_twisted() {
 case "${1:-}" in
 start)
     shift
-    setup_venv ""
+    BUILD=$(venv_build) setup_venv ""
     exec "$VENV/bin/twistd" -n --pidfile= proxykit forward "$@"
     ;;
 test)
@@ -53,7 +81,7 @@ test)
     # HAProxy in front of two proxykit instances (tests.integration.test_haproxy);
     # that test is skipped, saying why, where it cannot be installed.
     apt_install haproxy || echo "dev.sh: could not install haproxy: its integration test will be skipped" >&2
-    setup_venv "[test,docs]"
+    BUILD=$(venv_build) setup_venv "[test,docs]"
     # systemd-socket-activate and systemd-analyze, for examples/systemd's
     # tests (skipped, saying why, where they cannot be installed).
     apt_install systemd || echo "dev.sh: package systemd not installed: its tests will be skipped" >&2
@@ -62,9 +90,11 @@ test)
         # sets ALPN on a TLS context already in use (for twisted.web servers,
         # as the tests' origins are), which pyOpenSSL 26.2 made an error.
         lowest=$(lowest_twisted)
-        setup_venv "[test,docs]" "$LOWEST_VENV" "twisted==$lowest" "pyopenssl<26.2"
+        BUILD=pure setup_venv "[test,docs]" "$LOWEST_VENV" "twisted==$lowest" "pyopenssl<26.2"
         export PROXYKIT_LOWEST_PYTHON="$LOWEST_VENV/bin/python"
     fi
+    # The tests make their own builds (tests/integration/test_packaging.py).
+    unset PROXYKIT_COMPILE
     exec "$VENV/bin/python" -m tests.runner "$@"
     ;;
 *)

@@ -72,6 +72,26 @@ from .service import forwardService, reverseService
 
 __version__ = "0.1.0.dev0"
 
+
+def _settleBuild() -> bool:
+    """
+    Whether this is the compiled build (and if so, give its compiled
+    classes back what mypyc drops of them).
+    """
+    import sys
+
+    from . import _compiled
+
+    names = _compiled.compiledModules()
+    for name in names:
+        _compiled.restoreClasses(sys.modules[name])
+    return bool(names)
+
+
+COMPILED: bool = _settleBuild()
+"""Whether this proxykit is the compiled build (C{PROXYKIT_COMPILE=1} at
+install time; see C{docs/performance.md}), not pure Python."""
+
 __all__ = [
     "AdminConfig",
     "AdminResource",

@@ -37,7 +37,7 @@ from .config.values import (
     RouteConfig,
 )
 from .service import forwardService, reverseService
-from .tap import authFileProblem, located
+from .tap import authFileProblem, located, versionText
 from .tls import TLSFileError
 
 if TYPE_CHECKING:
@@ -49,6 +49,12 @@ __all__ = ["main"]
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="proxykit", description="Operate proxykit: check a configuration file, explain a request."
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=versionText(),
+        help="print proxykit's version and build (compiled or pure Python), Twisted's and Python's",
     )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     check = verbs.add_parser(

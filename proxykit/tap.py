@@ -60,12 +60,15 @@ from .service import ListenError, ProxyService, forwardService, reverseService
 
 def versionText() -> str:
     """
-    What C{--version} prints: proxykit's version, Twisted's and Python's.
+    What C{--version} prints: proxykit's version and build (C{compiled} or
+    C{pure Python}, see L{proxykit.COMPILED}), Twisted's and Python's.
     """
     from twisted import __version__ as twisted
 
+    from . import COMPILED
+
     return (
-        f"proxykit {__version__} (Twisted {twisted}, "
+        f"proxykit {__version__} ({'compiled' if COMPILED else 'pure Python'}, Twisted {twisted}, "
         f"{platform.python_implementation()} {platform.python_version()})"
     )
 
@@ -78,7 +81,7 @@ class _VersionOption:
 
     def opt_version(self) -> NoReturn:
         """
-        Display proxykit's, Twisted's and Python's versions and exit.
+        Display proxykit's version and build, Twisted's and Python's versions and exit.
         """
         print(versionText())
         sys.exit(0)

@@ -254,3 +254,24 @@ class ScriptTests(SynchronousTestCase):
         child.stdout.close()
         _, err = child.communicate(timeout=60)
         self.assertEqual((child.returncode, err), (1, b""))
+
+
+class VersionTests(SynchronousTestCase):
+    """
+    C{proxykit --version}.
+    """
+
+    def test_version(self) -> None:
+        """
+        C{proxykit --version} prints what C{twistd proxykit --version}
+        prints (the version and build, Twisted's and Python's) and exits
+        with status 0.
+        """
+        from proxykit.tap import versionText
+
+        out = io.StringIO()
+        self.patch(sys, "stdout", out)
+        with self.assertRaises(SystemExit) as exited:
+            main(["--version"])
+        self.assertEqual(exited.exception.code, 0)
+        self.assertEqual(out.getvalue(), versionText() + "\n")

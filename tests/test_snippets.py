@@ -567,7 +567,7 @@ class SnippetFileTests(SynchronousTestCase):
             "security/json-lines.txt": r'(?m)^\{"why": .*"log_namespace": "proxykit\.\S+", "log_format": .*\}$',
             "tls/certificate-warnings.txt": r"(?m)^TLS certificate \S+: (not valid for|expires on) .*$",
             "configuration/synopsis.txt": r"^\.venv/bin/twistd -n proxykit (forward|reverse) \[options\]$",
-            "configuration/version.txt": r"^proxykit \S+ \(Twisted \S+, CPython \S+\)$",
+            "configuration/version.txt": r"^proxykit \S+ \((compiled|pure Python), Twisted \S+, CPython \S+\)$",
             "configuration/cannot-listen.txt": r"^proxykit: cannot listen on \S+: .*$",
             "configuration/bad-options.txt": r"(?s)^\$ twistd -n proxykit forward --config bad\.toml\n"
             r"(bad\.toml:\d+: \S+: .*\n)+See 'twistd proxykit forward --help' for the options\.$",

@@ -259,7 +259,8 @@ class TwistdTests(SynchronousTestCase):
     def test_version(self) -> None:
         """
         --version, after C{proxykit} or after a mode, prints proxykit's
-        version with Twisted's and Python's, and exits with status 0.
+        version and build (compiled or pure Python) with Twisted's and
+        Python's, and exits with status 0.
         """
         import proxykit
 
@@ -269,7 +270,8 @@ class TwistdTests(SynchronousTestCase):
             self.assertEqual(self.exitText(*argv), "0")
             self.assertEqual(
                 out.getvalue(),
-                f"proxykit {proxykit.__version__} (Twisted {twistedVersion}, "
+                f"proxykit {proxykit.__version__} "
+                f"({'compiled' if proxykit.COMPILED else 'pure Python'}, Twisted {twistedVersion}, "
                 f"{platform.python_implementation()} {platform.python_version()})\n",
             )
 

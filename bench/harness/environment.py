@@ -58,13 +58,31 @@ def ensure_debs(packages: tuple[str, ...] = APT_PACKAGES) -> None:
             raise SetupError(f"{' '.join(argv)} failed:\n{done.stderr[-2000:]}")
 
 
-def pip(venv_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def pip(
+    venv_dir: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     python = venv_dir / "bin" / "python"
     return subprocess.run(
         [str(python), "-m", "pip", *PIP_QUIET, *args],
         capture_output=True,
         text=True,
+        env=env,
     )
+
+
+def proxykit_build(venv_dir: Path) -> str:
+    """Which build of proxykit the venv has: "compiled", "pure Python" or
+    "not installed" (asked from outside the checkout)."""
+    python = str(venv_dir.resolve() / "bin" / "python")
+    code = "import proxykit; print('compiled' if proxykit.COMPILED else 'pure Python')"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    try:
+        done = subprocess.run(
+            [python, "-c", code], capture_output=True, text=True, cwd="/", env=env, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "not installed"
+    return done.stdout.strip() if done.returncode == 0 else "not installed"
 
 
 def ensure_venv(venv_dir: Path, repo_root: Path) -> str | None:
@@ -84,8 +102,11 @@ def ensure_venv(venv_dir: Path, repo_root: Path) -> str | None:
         raise SetupError(f"pip install {' '.join(VENV_PACKAGES)}:\n{done.stderr}")
     # pip always rebuilds and reinstalls a local directory, so this picks up
     # the current state of the work tree on every run.
-    log(f"pip install {repo_root} (proxykit)")
-    done = pip(venv_dir, "install", str(repo_root))
+    # The compiled build, as ./dev.sh makes it, unless PROXYKIT_COMPILE=0
+    # (the proxykit-pure peer runs the checkout's pure Python beside it).
+    compile = "0" if os.environ.get("PROXYKIT_COMPILE") == "0" else "1"
+    log(f"PROXYKIT_COMPILE={compile} pip install {repo_root} (proxykit)")
+    done = pip(venv_dir, "install", str(repo_root), env={**os.environ, "PROXYKIT_COMPILE": compile})
     if done.returncode != 0:
         # Never benchmark a stale proxykit left over from an earlier run.
         pip(venv_dir, "uninstall", "-y", "proxykit")

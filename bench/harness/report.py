@@ -15,8 +15,9 @@ from .scale import IDLE_KIB_LIMIT, STALL_FACTOR
 PROXYKIT = "proxykit"
 BASELINE = "baseline"
 PEERS: dict[str, tuple[str, ...]] = {
-    "forward": ("proxykit+accesslog", "twisted.web.proxy", "proxy.py", "tinyproxy", "none"),
+    "forward": ("proxykit-pure", "proxykit+accesslog", "twisted.web.proxy", "proxy.py", "tinyproxy", "none"),
     "reverse": (
+        "proxykit-pure",
         "ReverseProxyResource",
         "proxykit.web",
         "proxy.py",

@@ -258,6 +258,13 @@ def bench_on_pythonpath(s: Settings) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(BENCH_DIR)}
 
 
+def pure_proxykit(s: Settings) -> dict[str, str]:
+    """The environment in which twistd imports the checkout's proxykit/,
+    which never holds compiled modules: the pure-Python build, beside
+    bench/.venv's own (compiled unless PROXYKIT_COMPILE=0 at setup)."""
+    return {**os.environ, "PYTHONPATH": str(BENCH_DIR.parent)}
+
+
 def nginx_reverse_argv(s: Settings, port: int, tls: bool = False) -> list[str]:
     directory = s.tmp / f"nginx-reverse-{port}"
     directory.mkdir(parents=True, exist_ok=True)
@@ -315,6 +322,16 @@ PROXIES: list[ProxySpec] = [
         " --connect-port TUNNELPORT (proxykit.reactor.ProxyReactor unless --proxykit-reactor)",
     ),
     ProxySpec(
+        "proxykit-pure",
+        proxykit_argv,
+        True,
+        "as proxykit, with PYTHONPATH=the checkout: the pure-Python build, where"
+        " proxykit is bench/.venv's (the compiled build unless PROXYKIT_COMPILE=0"
+        " at setup; the run's proxykit_build says which); run when named in --proxies",
+        env=pure_proxykit,
+        default=False,
+    ),
+    ProxySpec(
         "proxykit+accesslog",
         proxykit_accesslog_argv,
         True,
@@ -351,6 +368,16 @@ PROXIES: list[ProxySpec] = [
         f" --route {REVERSE_HOST}=http://127.0.0.1:ORIGINPORT"
         " (proxykit.reactor.ProxyReactor unless --proxykit-reactor)",
         mode="reverse",
+    ),
+    ProxySpec(
+        "proxykit-pure",
+        proxykit_reverse_argv,
+        False,
+        "as proxykit (reverse), with PYTHONPATH=the checkout: the pure-Python"
+        " build (see forward mode's proxykit-pure); run when named in --proxies",
+        mode="reverse",
+        env=pure_proxykit,
+        default=False,
     ),
     ProxySpec(
         "ReverseProxyResource",

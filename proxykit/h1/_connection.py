@@ -36,6 +36,7 @@ import re
 from typing import Any, Final
 
 import httptools
+from mypy_extensions import mypyc_attr
 
 from ._errors import ProtocolError
 from ._events import (
@@ -53,6 +54,7 @@ from ._events import (
 from ._framing import bodyFraming, keepAlive, splitTokens
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Limits:
     """
     Size limits for received heads.
@@ -126,6 +128,7 @@ class _StopAtHead(Exception):
     """
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class H1Connection:
     """
     One HTTP/1.1 connection's receiving side.

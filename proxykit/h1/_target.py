@@ -17,7 +17,10 @@ import ipaddress
 import re
 from typing import Final
 
+from mypy_extensions import mypyc_attr
 
+
+@mypyc_attr(allow_interpreted_subclasses=True)
 class TargetForm:
     """
     The form of a request-target (RFC 9112 section 3.2).

@@ -1,0 +1,166 @@
+# -*- test-case-name: tests.test_compiled -*-
+"""
+Tests for L{proxykit._compiled}: which build runs, and the compiled
+build's classes as their source has them.  In the compiled build (the
+suite's pass on C{.venv}, see C{tests/runner.py}) these check the compiled
+modules; in pure Python, that the checks hold of the source itself.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.machinery
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from twisted.trial.unittest import SynchronousTestCase
+
+import proxykit
+from proxykit import _compiled
+from proxykit.h1 import H1Connection, Limits, TargetForm
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ModulesTests(SynchronousTestCase):
+    """
+    L{_compiled.MODULES} and L{_compiled.compiledModules}.
+    """
+
+    def test_modulesExist(self) -> None:
+        """
+        Each module named is a module of proxykit, and none of those that
+        must stay interpreted is named.
+        """
+        for name in _compiled.MODULES:
+            self.assertTrue((ROOT / (name.replace(".", "/") + ".py")).is_file(), name)
+        interpreted = {
+            "proxykit.relay.client",
+            "proxykit.relay.exchange",
+            "proxykit.relay.flow",
+            "proxykit.relay.hooks",
+            "proxykit.relay.pool",
+            "proxykit.policy.routing",
+            "proxykit.policy.destinations",
+            "proxykit.h1._events",
+            "proxykit.decisions",
+            "proxykit._twistedcompat",
+        }
+        self.assertEqual(set(_compiled.MODULES) & interpreted, set())
+
+    def test_compiledFlag(self) -> None:
+        """
+        C{proxykit.COMPILED} says whether the modules named were imported
+        as extension modules: all of them, or none.
+        """
+        found = _compiled.compiledModules()
+        self.assertEqual(found, _compiled.MODULES if proxykit.COMPILED else ())
+        for name in _compiled.MODULES:
+            where = importlib.import_module(name).__file__ or ""
+            self.assertEqual(where.endswith(".py"), not proxykit.COMPILED, where)
+
+
+class ClassesTests(SynchronousTestCase):
+    """
+    The classes of the compiled modules keep what their source gives them.
+    """
+
+    def test_asInSource(self) -> None:
+        """
+        Each class of each module named has its source's docstring and
+        C{__slots__}.
+        """
+        for name in _compiled.MODULES:
+            module = importlib.import_module(name)
+            source = ROOT / (name.replace(".", "/") + ".py")
+            for node in ast.parse(source.read_text()).body:
+                if not isinstance(node, ast.ClassDef):
+                    continue
+                cls = getattr(module, node.name)
+                self.assertEqual(cls.__doc__, ast.get_docstring(node, clean=False), cls)
+                for statement in node.body:
+                    if isinstance(statement, ast.Assign) and [
+                        ast.unparse(t) for t in statement.targets
+                    ] == ["__slots__"]:
+                        self.assertEqual(cls.__slots__, ast.literal_eval(statement.value), cls)
+
+    def test_interpretedSubclasses(self) -> None:
+        """
+        The public classes of the compiled modules can be subclassed in
+        Python, as their pure-Python form can.
+        """
+
+        class Connection(H1Connection):
+            pass
+
+        class SmallLimits(Limits):
+            pass
+
+        class Forms(TargetForm):
+            pass
+
+        self.assertTrue(Connection(isServer=True).isServer)
+        self.assertEqual(SmallLimits(maxRequestLine=10).maxRequestLine, 10)
+        self.assertEqual(Forms.ORIGIN, TargetForm.ORIGIN)
+
+    def test_loggerFromClass(self) -> None:
+        """
+        The class-level logger of a compiled class stays Twisted's
+        descriptor, as in Python: read from the class, it is a logger with
+        the class's namespace (a native class would hold the bare logger).
+        """
+        from proxykit.relay.admission import Admission
+
+        self.assertEqual(Admission._log.namespace, "proxykit.relay.admission.Admission")
+
+
+class RestoreClassesTests(SynchronousTestCase):
+    """
+    L{_compiled.restoreClasses} on a module that stands for a compiled one.
+    """
+
+    def module(self, source: str, suffix: str) -> ModuleType:
+        """
+        A module whose C{__file__} ends with C{suffix}, beside C{source}
+        written as its C{.py} file, holding a class C{C} without a
+        docstring or C{__slots__}.
+        """
+        directory = self.mktemp()
+        os.makedirs(directory)
+        with open(os.path.join(directory, "m.py"), "w") as f:
+            f.write(source)
+        module = ModuleType("m")
+        module.__file__ = os.path.join(directory, "m" + suffix)
+        module.C = type("C", (), {"__doc__": None})  # type: ignore[attr-defined]
+        return module
+
+    def test_restores(self) -> None:
+        """
+        For an extension module, the class gets its source's docstring and
+        C{__slots__}.
+        """
+        module = self.module(
+            'class C:\n    """\n    The doc.\n    """\n    __slots__ = ("a", "b")\n',
+            importlib.machinery.EXTENSION_SUFFIXES[0],
+        )
+        _compiled.restoreClasses(module)
+        self.assertEqual(module.C.__doc__, "\n    The doc.\n    ")  # type: ignore[attr-defined]
+        self.assertEqual(module.C.__slots__, ("a", "b"))  # type: ignore[attr-defined]
+
+    def test_pureUntouched(self) -> None:
+        """
+        A module imported from its source, or an extension module without
+        its source beside it, is left as it is.
+        """
+        for suffix in (".py", ".pyc"):
+            module = self.module('class C:\n    """The doc."""\n', suffix)
+            _compiled.restoreClasses(module)
+            self.assertIsNone(module.C.__doc__)  # type: ignore[attr-defined]
+        module = self.module('class C:\n    """The doc."""\n', importlib.machinery.EXTENSION_SUFFIXES[0])
+        os.remove(os.path.join(os.path.dirname(module.__file__ or ""), "m.py"))
+        _compiled.restoreClasses(module)
+        self.assertIsNone(module.C.__doc__)  # type: ignore[attr-defined]
+        self.assertNotIn("m", sys.modules)
