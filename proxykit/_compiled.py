@@ -21,17 +21,18 @@ MODULES = (
     "proxykit.h1._connection",
     "proxykit.h1._framing",
     "proxykit.h1._target",
+    "proxykit.ops.accesslog",
     "proxykit.policy.requestid",
     "proxykit.policy.rewrite",
     "proxykit.relay.admission",
+    "proxykit.relay.hooks",
     "proxykit.relay.origin",
 )
 """
 The modules the compiled build compiles: those on the request path whose
 compiled form behaves as their Python does.  Left out, and why (mypy 2.4.1):
 C{relay/client}, C{relay/exchange} and C{relay/flow} (mypyc crashes on
-their closures, or rejects their interpreted subclasses); C{relay/hooks}
-(changing under other work); C{relay/pool} (mypyc's closures keep each
+their closures, or rejects their interpreted subclasses); C{relay/pool} (mypyc's closures keep each
 request's exchange alive as long as its origin connection, and the public
 L{ConnectionPool<proxykit.relay.pool.ConnectionPool>} would lose its
 C{__dict__}); C{policy/routing} and C{policy/destinations} (public classes

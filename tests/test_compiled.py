@@ -41,7 +41,6 @@ class ModulesTests(SynchronousTestCase):
             "proxykit.relay.client",
             "proxykit.relay.exchange",
             "proxykit.relay.flow",
-            "proxykit.relay.hooks",
             "proxykit.relay.pool",
             "proxykit.policy.routing",
             "proxykit.policy.destinations",

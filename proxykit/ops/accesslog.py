@@ -38,6 +38,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from mypy_extensions import mypyc_attr
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import ILogObserver, Logger, LogLevel, globalLogPublisher
 
@@ -310,21 +311,40 @@ turn of the reactor instead cost a timer per turn: about 5% of requests/s
 on the benchmark's small-response load."""
 
 
+@mypyc_attr(native_class=False)
 class _Output:
     """
-    The file descriptor lines are written to.
+    The file descriptor lines are written to; while it is a file's, in
+    L{_files} (for L{reopenAccessLogs}).
+
+    A Python class in the compiled build too: L{_files} refers to it
+    weakly, which a compiled class does not allow.
 
     @ivar path: The file, or C{"-"} for standard output.
     """
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.pending: list[str] = []
+        """Lines waiting to be written (by L{flush})."""
         self._failing = False
         self._fd = -1
         self._fd = 1 if path == "-" else self._open()
+        if path != "-":
+            _files.add(self)
 
     def _open(self) -> int:
         return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+
+    def flush(self) -> None:
+        """
+        Write the lines waiting.
+        """
+        pending = self.pending
+        if pending:
+            data = "".join(pending).encode("utf-8", "backslashreplace")
+            pending.clear()
+            self.write(data)
 
     def write(self, data: bytes) -> None:
         """
@@ -378,13 +398,14 @@ class _Output:
         if self.path != "-" and self._fd >= 0:
             os.close(self._fd)
         self._fd = -1
+        _files.discard(self)
 
     def __del__(self) -> None:
         self.close()
 
 
-_files: weakref.WeakSet[AccessLog] = weakref.WeakSet()
-"""Every access log of the process with a file open."""
+_files: weakref.WeakSet[_Output] = weakref.WeakSet()
+"""The file of every access log of the process with a file open."""
 
 
 def reopenAccessLogs() -> int:
@@ -394,7 +415,12 @@ def reopenAccessLogs() -> int:
 
     @return: How many were reopened.
     """
-    return sum(log.reopen() for log in list(_files))
+    reopened = 0
+    for output in list(_files):
+        # Its waiting lines go to the file they were meant for.
+        output.flush()
+        reopened += output.reopen()
+    return reopened
 
 
 class AccessLog:
@@ -437,10 +463,10 @@ class AccessLog:
         self._line = formatterFor(format)
         self._output = None if path is None else _Output(path)
         self._reactor = orGlobal(reactor)
-        self._pending: list[str] = []
+        # The output's own list: what it writes when it is flushed, by
+        # this log or by reopenAccessLogs.
+        self._pending: list[str] = [] if self._output is None else self._output.pending
         self._flushing: IDelayedCall | None = None
-        if self._output is not None and path != "-":
-            _files.add(self)
         trusted = tuple(trustedProxies)
         self._trusted = AddressSet(trusted) if trusted else None
         self._publisher = publisher
@@ -673,9 +699,8 @@ class AccessLog:
         """
         Write the lines waiting for the end of L{FLUSH_INTERVAL} now.
         """
-        if self._pending and self._output is not None:
-            waiting, self._pending = self._pending, []
-            self._output.write("".join(waiting).encode("utf-8", "backslashreplace"))
+        if self._output is not None:
+            self._output.flush()
         for log in self._byListener.values():
             if log is not None:
                 log.flush()
@@ -704,7 +729,6 @@ class AccessLog:
             self._output.close()
             self._output = None
             self._plain = False
-            _files.discard(self)
         for log in self._byListener.values():
             if log is not None:
                 log.close()
