@@ -60,7 +60,6 @@ done
 #     lose their __dict__.
 #   h1/_events.py: compiled argument checks raise TypeError where
 #     Request.replace documents ValueError.
-#   relay/hooks.py: left out while it changes under other work.
 #   decisions.py: compiles, but importing it fails (KeyError: 'object',
 #     the annotation of Forward.policy in an attrs class).
 #   _twistedcompat.py: a method defined under "if" in a class body.

@@ -113,7 +113,6 @@ class MypycTrialScriptTests(SynchronousTestCase):
                 "relay/client.py",
                 "relay/exchange.py",
                 "relay/flow.py",
-                "relay/hooks.py",
                 "relay/pool.py",
             ],
         )
