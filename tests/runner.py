@@ -77,7 +77,7 @@ def inProcessIntegration() -> list[str]:
     return [f"tests.integration.{name}" for name in names if name not in CHILDREN_ONLY]
 
 
-_NOT_COPIED = shutil.ignore_patterns(
+UNTRACKED = (
     ".git",
     ".venv*",
     "build",
@@ -89,8 +89,11 @@ _NOT_COPIED = shutil.ignore_patterns(
     ".mypy_cache",
     ".ruff_cache",
     ".hypothesis",
-    "*.so",
 )
+"""The names of what a working tree holds that is not the project's
+(what C{.gitignore} lists), for copies of the tree."""
+
+_NOT_COPIED = shutil.ignore_patterns(*UNTRACKED, "*.so")
 """What L{compiledTree} leaves out of its copy of the working tree (what
 C{.gitignore} lists, and any extension module)."""
 

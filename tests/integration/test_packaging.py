@@ -28,6 +28,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
+from ..runner import UNTRACKED
 from ._subprocess import ROOT, run
 
 PIP_TIMEOUT = 240.0
@@ -41,19 +42,7 @@ NOT_OURS = ("twisted/__init__.py", "twisted/plugins/__init__.py")
 """Files that belong to Twisted: shipping them would shadow or, on
 uninstall, delete Twisted's own."""
 
-_IGNORED_NAMES = shutil.ignore_patterns(
-    ".git",
-    ".venv",
-    "build",
-    "dist",
-    "*.egg-info",
-    "__pycache__",
-    "_trial_temp*",
-    "dropin.cache",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".hypothesis",
-)
+_IGNORED_NAMES = shutil.ignore_patterns(*UNTRACKED)
 _IGNORED_PATHS = frozenset({"docs/_build", "bench/results"})
 
 
