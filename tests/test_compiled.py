@@ -21,6 +21,8 @@ from twisted.trial.unittest import SynchronousTestCase
 import proxykit
 from proxykit import _compiled
 from proxykit.h1 import H1Connection, Limits, TargetForm
+from proxykit.ops.accesslog import AccessLog
+from proxykit.relay.hooks import Hooks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,9 +103,19 @@ class ClassesTests(SynchronousTestCase):
         class Forms(TargetForm):
             pass
 
+        class MyHooks(Hooks):
+            pass
+
+        class MyLog(AccessLog):
+            pass
+
         self.assertTrue(Connection(isServer=True).isServer)
         self.assertEqual(SmallLimits(maxRequestLine=10).maxRequestLine, 10)
         self.assertEqual(Forms.ORIGIN, TargetForm.ORIGIN)
+        hooks = MyHooks()
+        hooks.onComplete(print)
+        self.assertTrue(hooks.recording)
+        self.assertIsNone(MyLog(None).path)
 
     def test_loggerFromClass(self) -> None:
         """

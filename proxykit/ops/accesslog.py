@@ -423,6 +423,7 @@ def reopenAccessLogs() -> int:
     return reopened
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class AccessLog:
     """
     Turns each request's record (L{Finished}) of the hooks it observes into a

@@ -48,6 +48,7 @@ from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 import attrs
+from mypy_extensions import mypyc_attr
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -361,6 +362,7 @@ def hookName(hook: object) -> str:
 Hook = Callable[[Any], object]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Hooks:
     """
     The hooks of a proxy, or of one of its routes (see the module
