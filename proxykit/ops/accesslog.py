@@ -395,13 +395,17 @@ class _Output:
         """
         Close the file.
         """
+        self._closeFile()
+        _files.discard(self)
+
+    def _closeFile(self) -> None:
         if self.path != "-" and self._fd >= 0:
             os.close(self._fd)
         self._fd = -1
-        _files.discard(self)
 
     def __del__(self) -> None:
-        self.close()
+        # A collected output has left the weak set already.
+        self._closeFile()
 
 
 _files: weakref.WeakSet[_Output] = weakref.WeakSet()
