@@ -664,6 +664,22 @@ class FinishedTests(SynchronousTestCase):
         route.onComplete(print)
         self.assertEqual((route.recording, hooks.recording), (True, True))
 
+    def test_recordsForRouteMadeBefore(self) -> None:
+        """
+        A completion hook on the proxy, registered after a route's hooks
+        were made, gets that route's records.
+        """
+        h = reverse(9001)
+        hooks = Hooks()
+        hooks.forRoute("app.example.test", "/").onFinished(lambda finished: None)
+        h.factory.hooks = hooks
+        seen: list[RequestRecord] = []
+        hooks.onComplete(seen.append)
+        h.send(b"GET /page HTTP/1.1\r\nHost: app.example.test:8000\r\n\r\n")
+        origin, ot = h.acceptOrigin()
+        origin.dataReceived(OK)
+        self.assertEqual([(r.route, r.status) for r in seen], [("/", 200)])
+
     def test_failureLogged(self) -> None:
         """
         A finished observer that raises is logged by name; the response and

@@ -422,7 +422,17 @@ class Hooks:
                 if point == "complete":
                     node.recording = True
             node = node._parent
+        if point == "complete":
+            # A route's requests finish on the route's registry, which
+            # runs this one's completion hooks too: it makes records now,
+            # whenever it was made.
+            self._recordOnRoutes()
         return hook
+
+    def _recordOnRoutes(self) -> None:
+        for route in self._routes.values():
+            route.recording = True
+            route._recordOnRoutes()
 
     def beforeRouting(self, hook: Callable[[RequestEvent], object]) -> Callable[[RequestEvent], object]:
         """
