@@ -46,16 +46,9 @@ done
 
 # The modules of the compiled build (PROXYKIT_COMPILE=1; setup.py reads
 # the same list).  Left out of it, and why (mypy 2.4.1):
-#   relay/client.py, relay/exchange.py: closures in methods of classes
-#     that are not native (zope.interface's @implementer, or a Twisted
-#     base class) crash mypyc (mypyc/mypyc#1205).
-#   relay/flow.py: Side is subclassed by client.py's ProxyProtocol, which
-#     stays interpreted; a compiled non-native class's methods refuse an
-#     interpreted subclass's instances ("Side object expected").
-#   relay/pool.py: mypyc keeps one environment per function for all its
-#     closures, so a pooled connection's close callback keeps each
-#     request's exchange alive; and the public ConnectionPool would lose
-#     its __dict__ (vars(), patching a method on an instance).
+#   relay/pool.py: the public ConnectionPool would lose its __dict__
+#     (vars(), patching a method on an instance), and compiled it measured
+#     no faster.
 #   policy/routing.py, policy/destinations.py: public classes that would
 #     lose their __dict__.
 #   h1/_events.py: compiled argument checks raise TypeError where

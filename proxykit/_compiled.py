@@ -25,20 +25,27 @@ MODULES = (
     "proxykit.policy.requestid",
     "proxykit.policy.rewrite",
     "proxykit.relay.admission",
+    "proxykit.relay.client",
+    "proxykit.relay.exchange",
+    "proxykit.relay.flow",
     "proxykit.relay.hooks",
     "proxykit.relay.origin",
 )
 """
 The modules the compiled build compiles: those on the request path whose
-compiled form behaves as their Python does.  Left out, and why (mypy 2.4.1):
-C{relay/client}, C{relay/exchange} and C{relay/flow} (mypyc crashes on
-their closures, or rejects their interpreted subclasses); C{relay/pool} (mypyc's closures keep each
-request's exchange alive as long as its origin connection, and the public
+compiled form behaves as their Python does.  The relay's connection sides
+(C{relay/flow}'s L{Side<proxykit.relay.flow.Side>}, the client and origin
+protocols) and its L{Exchange<proxykit.relay.exchange.Exchange>} are native
+classes there: Twisted protocols by their methods and declared interfaces
+(C{classImplements}, after the class: a class decorator would make mypyc
+compile a Python class, whose attribute reads are slower than the
+interpreter's), not by deriving from C{twisted.internet.protocol.Protocol}.
+Left out, and why (mypy 2.4.1): C{relay/pool} (the public
 L{ConnectionPool<proxykit.relay.pool.ConnectionPool>} would lose its
-C{__dict__}); C{policy/routing} and C{policy/destinations} (public classes
-that would lose their C{__dict__}); C{h1/_events} (compiled argument checks
-raise C{TypeError} where C{Request.replace} documents C{ValueError});
-C{decisions} and C{_twistedcompat} (mypyc cannot build them).
+C{__dict__}, and compiled it measured no faster); C{policy/routing} and
+C{policy/destinations} (public classes that would lose their C{__dict__});
+C{h1/_events} (compiled argument checks raise C{TypeError} where
+C{Request.replace} documents C{ValueError}); C{decisions} and C{_twistedcompat} (mypyc cannot build them).
 """
 
 

@@ -220,8 +220,6 @@ class _RequestSide(PeerProducer):
     @ivar writeBlocked: Whether the client's connection asked to pause.
     """
 
-    peer: IFlowSide | None = None
-    writeBlocked = False
     done = False
 
     def __init__(self, request: Any, exchange: _WebExchange) -> None:

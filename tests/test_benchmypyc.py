@@ -110,9 +110,6 @@ class MypycTrialScriptTests(SynchronousTestCase):
                 "h1/_events.py",
                 "policy/destinations.py",
                 "policy/routing.py",
-                "relay/client.py",
-                "relay/exchange.py",
-                "relay/flow.py",
                 "relay/pool.py",
             ],
         )

@@ -40,9 +40,6 @@ class ModulesTests(SynchronousTestCase):
         for name in _compiled.MODULES:
             self.assertTrue((ROOT / (name.replace(".", "/") + ".py")).is_file(), name)
         interpreted = {
-            "proxykit.relay.client",
-            "proxykit.relay.exchange",
-            "proxykit.relay.flow",
             "proxykit.relay.pool",
             "proxykit.policy.routing",
             "proxykit.policy.destinations",
@@ -126,6 +123,57 @@ class ClassesTests(SynchronousTestCase):
         from proxykit.relay.admission import Admission
 
         self.assertEqual(Admission._log.namespace, "proxykit.relay.admission.Admission")
+
+    def test_relayLoggers(self) -> None:
+        """
+        The relay's native classes keep their loggers on the class
+        (C{ClassVar}), so each instance reads Twisted's descriptor: a
+        logger with the class's namespace and the instance as its source,
+        as in Python (a native class's plain attribute would build a
+        logger for every instance, and lose the source).
+        """
+        from proxykit.relay.client import ProxyProtocol
+        from proxykit.relay.exchange import Exchange
+
+        self.assertEqual(ProxyProtocol._log.namespace, "proxykit.protocol.ProxyProtocol")
+        self.assertEqual(Exchange._log.namespace, "proxykit._exchange.Exchange")
+        self.assertNotIn("_log", getattr(Exchange, "__slots__", ()))
+
+    def test_relayProtocols(self) -> None:
+        """
+        The relay's connection sides are Twisted protocols by the
+        interfaces they declare, without deriving from Twisted's
+        C{Protocol}: the client and origin sides provide C{IProtocol},
+        C{ILoggingContext} and C{IPushProducer} as well as their own
+        interfaces, and the exchange provides L{IExchange}.
+        """
+        from twisted.internet.interfaces import (
+            IHalfCloseableProtocol,
+            ILoggingContext,
+            IProtocol,
+            IPushProducer,
+        )
+        from zope.interface.verify import verifyClass
+
+        from proxykit.relay.client import ProxyProtocol
+        from proxykit.relay.exchange import Exchange
+        from proxykit.relay.flow import Side
+        from proxykit.relay.interfaces import (
+            IClientSide,
+            IExchange,
+            IFlowSide,
+            IOriginSide,
+        )
+        from proxykit.relay.origin import OriginProtocol
+
+        for cls in (Side, ProxyProtocol, OriginProtocol):
+            for interface in (IProtocol, ILoggingContext, IPushProducer, IFlowSide):
+                self.assertTrue(interface.implementedBy(cls), (cls, interface))
+                self.assertTrue(verifyClass(interface, cls))
+        self.assertTrue(IClientSide.implementedBy(ProxyProtocol))
+        self.assertTrue(IHalfCloseableProtocol.implementedBy(ProxyProtocol))
+        self.assertTrue(IOriginSide.implementedBy(OriginProtocol))
+        self.assertTrue(IExchange.implementedBy(Exchange))
 
 
 class RestoreClassesTests(SynchronousTestCase):

@@ -4,9 +4,11 @@ Tests for L{proxykit.relay.flow}: pause reasons and the lazy deadline.
 
 from __future__ import annotations
 
+from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import directlyProvides
 
@@ -165,3 +167,42 @@ class NoDelayTests(SynchronousTestCase):
         wrapper = Wrapper()
         Recorder(Clock()).makeConnection(wrapper)
         self.assertTrue(wrapper.transport.noDelay)
+
+
+class ProtocolTests(SynchronousTestCase):
+    """
+    L{Side} is a Twisted protocol as C{twisted.internet.protocol.Protocol}
+    is one, without deriving from it.
+    """
+
+    def test_makeConnection(self) -> None:
+        """
+        C{makeConnection} records the transport, marks the side connected
+        and calls C{connectionMade} (which registers it as the transport's
+        streaming producer).
+        """
+        side = Recorder(Clock())
+        transport = StringTransport()
+        self.assertEqual((side.connected, side.transport), (0, None))
+        side.makeConnection(transport)
+        self.assertEqual((side.connected, side.transport), (1, transport))
+        self.assertIs(transport.producer, side)
+        self.assertTrue(transport.streaming)
+
+    def test_logPrefix(self) -> None:
+        """
+        The log prefix is the class's name, a subclass's too.
+        """
+        self.assertEqual(Recorder(Clock()).logPrefix(), "Recorder")
+
+    def test_interpretedSubclass(self) -> None:
+        """
+        A Python subclass's overrides and its own attributes work, in the
+        compiled build as in Python.
+        """
+        side, transport = connected(Clock())
+        side.dataReceived(b"ignored")
+        side.connectionLost(Failure(ConnectionDone()))
+        side.setDeadline(1.0)
+        side._clock.advance(2)  # type: ignore[attr-defined]
+        self.assertEqual(side.timeouts, 1)

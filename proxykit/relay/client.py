@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Final, cast
+from functools import partial
+from typing import TYPE_CHECKING, ClassVar, Final, cast
 
 import attrs
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -26,7 +27,7 @@ from twisted.internet.interfaces import (
 from twisted.internet.protocol import connectionDone
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
-from zope.interface import implementer
+from zope.interface import classImplements
 
 from ..decisions import (
     ClientInfo,
@@ -152,7 +153,6 @@ class _Waiting:
         pass
 
 
-@implementer(IHalfCloseableProtocol, IHandshakeListener, IGatedConnection, IClientSide)
 class ProxyProtocol(Side):
     """
     One client connection.
@@ -167,7 +167,7 @@ class ProxyProtocol(Side):
     @ivar closing: The connection will close after the current response.
     """
 
-    _log = NamedLogger("proxykit.protocol.ProxyProtocol")
+    _log: ClassVar[NamedLogger] = NamedLogger("proxykit.protocol.ProxyProtocol")
     closing = False
     _headTimed = False
     bodyLimit = 0
@@ -234,7 +234,7 @@ class ProxyProtocol(Side):
             self.setDeadline(self._factory.config.timeouts.header)
             gate = self.gate
             if gate is not None:
-                gate.busy(self)
+                gate.busy(cast(IGatedConnection, self))
             return
         self.setDeadline(self._factory.config.timeouts.idle)
         self._becomeIdle()
@@ -297,7 +297,7 @@ class ProxyProtocol(Side):
         self._conn.forgetMessage()
         gate = self.gate
         if gate is not None:
-            gate.idle(self)
+            gate.idle(cast(IGatedConnection, self))
 
     def _becomeBusy(self) -> None:
         """
@@ -310,7 +310,7 @@ class ProxyProtocol(Side):
                 return
         gate = self.gate
         if gate is not None:
-            gate.busy(self)
+            gate.busy(cast(IGatedConnection, self))
 
     def dataReceived(self, data: bytes) -> None:
         if self._idle:
@@ -365,7 +365,7 @@ class ProxyProtocol(Side):
         gate = self.gate
         if gate is not None:
             self.gate = None
-            gate.closed(self)
+            gate.closed(cast(IGatedConnection, self))
         splice = self._splice
         if splice is not None:
             splice.lost()
@@ -505,19 +505,22 @@ class ProxyProtocol(Side):
         self._exchange = held
         self.setDeadline(self._factory.config.timeouts.response)
         self.pauseReading(AUTHENTICATING)
+        deciding.addCallback(self._decided, held, request)
 
-        def decided(decision: Decision | Routed) -> None:
-            if self._exchange is not held or self.transport is None:
-                return
-            self._exchange = None
-            self.resumeReading(AUTHENTICATING)
-            if type(decision) is Routed:
-                self._dispatch(decision.request, decision.decision)
-            else:
-                self._dispatch(request, decision)  # type: ignore[arg-type]
-            self._process()
-
-        deciding.addCallback(decided)
+    def _decided(self, decision: Decision | Routed, held: _Waiting, request: Request) -> None:
+        """
+        The decision on the held C{request} came: dispatch it, and go on
+        with what followed it.
+        """
+        if self._exchange is not held or self.transport is None:
+            return
+        self._exchange = None
+        self.resumeReading(AUTHENTICATING)
+        if type(decision) is Routed:
+            self._dispatch(decision.request, decision.decision)
+        else:
+            self._dispatch(request, decision)  # type: ignore[arg-type]
+        self._process()
 
     def _dispatch(self, request: Request, decision: Decision) -> None:
         factory = self._factory
@@ -607,7 +610,7 @@ class ProxyProtocol(Side):
         else:
             self.sendError(refusal.status, close=False, headers=refusal.headers)
             waiting = _Waiting()
-            waiting._onEnd = lambda: self.exchangeDone(waiting, True)
+            waiting._onEnd = partial(self.exchangeDone, waiting, True)
             self._exchange = waiting
         trace = self._trace
         if trace is not None:
@@ -639,7 +642,7 @@ class ProxyProtocol(Side):
         reason = reasonPhrase(answer.status)
         self.send(responseHead(answer.status, reason, headers) + body)
         waiting = _Waiting()
-        waiting._onEnd = lambda: self.exchangeDone(waiting, keepAlive)
+        waiting._onEnd = partial(self.exchangeDone, waiting, keepAlive)
         self._exchange = waiting
         trace = self._trace
         if trace is not None:
@@ -695,6 +698,17 @@ class ProxyProtocol(Side):
         self._conn.refuseUpgrade()
         self.resumeReading(PIPELINE)
         self._process()
+        self._idleIfQuiet()
+
+    def _idleIfQuiet(self) -> None:
+        """
+        Become idle if no request is in progress and nothing of the next one
+        was received.
+
+        A method of its own: after L{_process}, C{self._exchange} may be
+        anything, whatever its caller last stored in it (the compiled build
+        trusts the type the caller's code last gave an attribute).
+        """
         conn = self._conn
         if (
             self._exchange is None
@@ -736,10 +750,18 @@ class ProxyProtocol(Side):
                 foldAfter,
                 self._clock,
                 timeout,
-                lambda _: self._connectTunnel(request, tunnel, waiting),
-                lambda error: self._tunnelHookFailed(waiting, error),
+                partial(self._tunnelHooked, request, tunnel, waiting),
+                partial(self._tunnelHookFailed, waiting),
             )
             return
+        self._connectTunnel(request, tunnel, waiting)
+
+    def _tunnelHooked(
+        self, request: Request, tunnel: Tunnel, waiting: _Waiting, folded: object
+    ) -> None:
+        """
+        The after-routing hooks of a CONNECT passed it: connect its tunnel.
+        """
         self._connectTunnel(request, tunnel, waiting)
 
     def _tunnelHookFailed(self, waiting: _Waiting, error: HookFailed) -> None:
@@ -766,46 +788,61 @@ class ProxyProtocol(Side):
             return
         factory = self._factory
         d = connectTunnel(factory.connector, factory.reactor, tunnel, factory.config.timeouts.connect)
+        d.addCallbacks(
+            self._tunnelConnected,
+            self._tunnelFailed,
+            callbackArgs=(request, waiting),
+            errbackArgs=(request, waiting),
+        )
 
-        def connected(result: tuple[TunnelProtocol, bytes]) -> None:
-            origin, early = result
-            if self._exchange is not waiting or self.transport is None:
-                origin.closeAfterWrite()
-                return
-            self._exchange = None
-            self._splice = splice = Splice(
-                self,
-                origin,
-                factory.config.timeouts.tunnelIdle,
-                self._tunnelOpened("connect", request, 200),
-            )
-            self.send(_ESTABLISHED)
-            if early:
-                splice.fromOrigin(early)
-            rest = self._conn.trailingData
-            if rest:
-                splice.fromClient(rest)
-            if self._readClosed:
-                splice.clientEnded()
-            self.resumeReading(NOT_CONNECTED)
+    def _tunnelConnected(
+        self, result: tuple[TunnelProtocol, bytes], request: Request, waiting: _Waiting
+    ) -> None:
+        """
+        C{request}'s tunnel is connected: splice it to this connection, if
+        C{waiting} still is this connection's exchange.
+        """
+        factory = self._factory
+        origin, early = result
+        if self._exchange is not waiting or self.transport is None:
+            origin.closeAfterWrite()
+            return
+        self._exchange = None
+        self._splice = splice = Splice(
+            self,
+            origin,
+            factory.config.timeouts.tunnelIdle,
+            self._tunnelOpened("connect", request, 200),
+        )
+        self.send(_ESTABLISHED)
+        if early:
+            splice.fromOrigin(early)
+        rest = self._conn.trailingData
+        if rest:
+            splice.fromClient(rest)
+        if self._readClosed:
+            splice.clientEnded()
+        self.resumeReading(NOT_CONNECTED)
 
-        def failed(reason: Failure) -> None:
-            if self._exchange is not waiting:
-                return
-            status, why = connectFailureStatus(reason.value)
-            self._log.info(
-                PREFIX + "tunnel failed: {why}",
-                why=why,
-                status=status,
-                **fieldsOf(self.client, request, self._requestId),
-            )
-            self.sendError(status, close=True)
-            trace = self._trace
-            if trace is not None:
-                trace.error(status, why)
-                trace.finish(Outcome.FAILED, status, why)
-
-        d.addCallbacks(connected, failed)
+    def _tunnelFailed(self, reason: Failure, request: Request, waiting: _Waiting) -> None:
+        """
+        C{request}'s tunnel could not be connected: answer with the status
+        that says why.
+        """
+        if self._exchange is not waiting:
+            return
+        status, why = connectFailureStatus(reason.value)
+        self._log.info(
+            PREFIX + "tunnel failed: {why}",
+            why=why,
+            status=status,
+            **fieldsOf(self.client, request, self._requestId),
+        )
+        self.sendError(status, close=True)
+        trace = self._trace
+        if trace is not None:
+            trace.error(status, why)
+            trace.finish(Outcome.FAILED, status, why)
 
     def _tunnelOpened(
         self, kind: str, request: Request, status: int
@@ -907,3 +944,8 @@ class ProxyProtocol(Side):
         self.closing = True
         if self.transport is not None:
             self.transport.abortConnection()  # type: ignore[attr-defined]
+
+
+classImplements(ProxyProtocol, IHalfCloseableProtocol, IHandshakeListener, IGatedConnection, IClientSide)
+
+

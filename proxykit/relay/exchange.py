@@ -23,10 +23,11 @@ connect), when it is idempotent and has no body.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Final
+from functools import partial
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from twisted.python.failure import Failure
-from zope.interface import implementer
+from zope.interface import classImplements
 
 from ..decisions import ClientInfo, Forward, Origin
 from ..h1 import (
@@ -142,7 +143,6 @@ def upstreamHeaders(
     return headers
 
 
-@implementer(IExchange)
 class Exchange:
     """
     Relays one request to an origin and its response back.
@@ -177,7 +177,7 @@ class Exchange:
     @ivar failure: Why the exchange failed, once it has.
     """
 
-    _log = NamedLogger("proxykit._exchange.Exchange")
+    _log: ClassVar[NamedLogger] = NamedLogger("proxykit._exchange.Exchange")
 
     __slots__ = (
         "client",
@@ -341,8 +341,8 @@ class Exchange:
                 foldAfter,
                 hooks.clock,
                 hooks.timeout,
-                lambda _: self._acquire(target, fresh),
-                lambda error: self._hookFailed(error, 500),
+                partial(self._routed, target, fresh),
+                partial(self._hookFailed, status=500),
             )
             return
         self._pool.acquire(self._keyFor(target), self, self._connector, fresh)
@@ -359,6 +359,12 @@ class Exchange:
             key = self.client.poolKeyFor(target)
         self._poolKey = key
         return key
+
+    def _routed(self, target: Origin, fresh: bool, event: object) -> None:
+        """
+        The after-routing hooks passed the request: get its connection.
+        """
+        self._acquire(target, fresh)
 
     def _acquire(self, target: Origin, fresh: bool) -> None:
         """
@@ -631,8 +637,8 @@ class Exchange:
                 foldResponse,
                 hooks.clock,
                 hooks.timeout,
-                lambda event: self._rewritten(event, response, framing),
-                lambda error: self._hookFailed(error, 502),
+                partial(self._rewritten, response=response, framing=framing),
+                partial(self._hookFailed, status=502),
                 self._hold,
             )
             return
@@ -915,6 +921,9 @@ class Exchange:
         client = self.client
         client.sendError(status, close=not keepAlive, detail=self._failDetail)
         client.exchangeDone(self, keepAlive)
+
+
+classImplements(Exchange, IExchange)
 
 
 def _downReason(upstream: object) -> str:

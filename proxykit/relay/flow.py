@@ -22,16 +22,21 @@ store rather than a timer reschedule.
 from __future__ import annotations
 
 import socket
-from typing import Final
+from typing import Any, Final
 
+from mypy_extensions import mypyc_attr
 from twisted.internet.interfaces import (
     IDelayedCall,
+    ILoggingContext,
+    IProtocol,
     IPushProducer,
     IReactorTime,
     ISSLTransport,
+    ITransport,
 )
-from twisted.internet.protocol import Protocol
-from zope.interface import implementer
+from twisted.internet.protocol import connectionDone
+from twisted.python.failure import Failure
+from zope.interface import classImplements
 
 from .._twistedcompat import directSocket, writeNow
 from .interfaces import IFlowSide
@@ -48,6 +53,7 @@ HOOKED: Final = 16
 """A hook is rewriting the response head: the origin's further bytes wait."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class PeerProducer:
     """
     A producer whose consumer's pauses hold its peer's reading back
@@ -74,16 +80,22 @@ class PeerProducer:
             peer.resumeReading(PEER_BLOCKED)
 
 
-@implementer(IPushProducer, IFlowSide)
-class Side(PeerProducer, Protocol):
+@mypyc_attr(allow_interpreted_subclasses=True)
+@mypyc_attr(allow_interpreted_subclasses=True)
+class Side(PeerProducer):
     """
-    Base of the client-side and origin-side protocols.
+    Base of the client-side and origin-side protocols: a Twisted protocol
+    (what C{twisted.internet.protocol.Protocol} is, without deriving from
+    it, so that the compiled build compiles it as a native class).
 
     @ivar peer: The connection whose bytes this one writes, or C{None}.
     @ivar writeBlocked: Whether this connection's transport asked its producer
         to pause (its write buffer is full).
     """
 
+    transport: ITransport | None = None
+    connected = 0
+    factory: Any = None
     _pauses = 0
     _deadline: float | None = None
     _timer: IDelayedCall | None = None
@@ -109,6 +121,32 @@ class Side(PeerProducer, Protocol):
             self._corked = None
             if corked:
                 self.send(corked[0] if len(corked) == 1 else b"".join(corked))
+
+    # IProtocol, as Twisted's Protocol has it.
+
+    def makeConnection(self, transport: ITransport) -> None:
+        """
+        Connect to C{transport}, then call L{connectionMade}.
+        """
+        self.connected = 1
+        self.transport = transport
+        self.connectionMade()
+
+    def logPrefix(self) -> str:
+        """
+        The class's name, as Twisted's C{Protocol} says.
+        """
+        return self.__class__.__name__
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Bytes came; subclasses handle them.
+        """
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        """
+        The connection is gone; subclasses clean up.
+        """
 
     def connectionMade(self) -> None:
         transport = self.transport
@@ -261,3 +299,8 @@ class Side(PeerProducer, Protocol):
         """
         The deadline passed.  Subclasses decide what that means.
         """
+
+
+classImplements(Side, IProtocol, ILoggingContext, IPushProducer, IFlowSide)
+
+

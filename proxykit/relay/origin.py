@@ -15,7 +15,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.python.failure import Failure
-from zope.interface import implementer
+from zope.interface import classImplements
 
 from ..h1 import (
     NEED_DATA,
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from .splice import Splice
 
 
-@implementer(IOriginSide)
 class OriginProtocol(Side):
     """
     One connection to an origin, serving one exchange at a time.
@@ -196,6 +195,9 @@ class OriginProtocol(Side):
             d.callback(None)
 
 
+classImplements(OriginProtocol, IOriginSide)
+
+
 class OriginFactory(Factory):
     """
     Builds L{OriginProtocol}s for one origin.
@@ -208,5 +210,7 @@ class OriginFactory(Factory):
         self._clock = clock
         self._limits = limits
 
-    def buildProtocol(self, addr: object) -> OriginProtocol:
+    # Twisted 23.10 types the result as its Protocol class, which
+    # OriginProtocol is by its interfaces, not by deriving from it.
+    def buildProtocol(self, addr: object) -> OriginProtocol:  # type: ignore[override, unused-ignore]
         return OriginProtocol(self._poolKey, self._clock, self._limits)

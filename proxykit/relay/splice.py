@@ -253,7 +253,7 @@ class TunnelFactory(Factory):
         self._handshake = handshake
         self._timeout = timeout
 
-    def buildProtocol(self, addr: object) -> TunnelProtocol:
+    def buildProtocol(self, addr: object) -> TunnelProtocol:  # type: ignore[override, unused-ignore]
         return TunnelProtocol(self._clock, self._handshake, self._timeout)
 
 

@@ -248,7 +248,7 @@ class ProxyHarness:
         transport = RecordingTransport(
             hostAddress=PROXY_ADDRESS, peerAddress=IPv4Address("TCP", "127.0.0.1", 50000)
         )
-        proto.makeConnection(transport)  # type: ignore[no-untyped-call]
+        proto.makeConnection(transport)
         return proto, transport
 
     @property
