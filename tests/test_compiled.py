@@ -139,6 +139,37 @@ class ClassesTests(SynchronousTestCase):
         self.assertEqual(Exchange._log.namespace, "proxykit._exchange.Exchange")
         self.assertNotIn("_log", getattr(Exchange, "__slots__", ()))
 
+    def test_relaySubclasses(self) -> None:
+        """
+        The relay's protocols and exchange can be subclassed in Python, as
+        in their pure-Python form, and the proxy factory builds the class
+        its C{protocol} names (Twisted's convention), a subclass too.
+        """
+        from twisted.internet.address import IPv4Address
+        from twisted.internet.task import Clock
+
+        from proxykit import ForwardRouter, ProxyFactory
+        from proxykit.relay.client import ProxyProtocol
+        from proxykit.relay.exchange import Exchange
+        from proxykit.relay.origin import OriginProtocol
+
+        class Client(ProxyProtocol):
+            pass
+
+        class Origin(OriginProtocol):
+            pass
+
+        class MyExchange(Exchange):
+            pass
+
+        factory = ProxyFactory(ForwardRouter(), reactor=Clock())
+        factory.protocol = Client
+        built = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+        self.assertIsInstance(built, Client)
+        built.note = "a Python subclass's instance has a __dict__"  # type: ignore[attr-defined]
+        self.assertEqual(Origin("key", Clock(), Limits()).poolKey, "key")
+        self.assertTrue(issubclass(MyExchange, Exchange))
+
     def test_relayProtocols(self) -> None:
         """
         The relay's connection sides are Twisted protocols by the

@@ -16,6 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING, ClassVar, Final, cast
 
 import attrs
+from mypy_extensions import mypyc_attr
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
@@ -153,6 +154,7 @@ class _Waiting:
         pass
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ProxyProtocol(Side):
     """
     One client connection.

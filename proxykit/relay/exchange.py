@@ -26,6 +26,7 @@ from collections.abc import Hashable
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar, Final
 
+from mypy_extensions import mypyc_attr
 from twisted.python.failure import Failure
 from zope.interface import classImplements
 
@@ -143,6 +144,7 @@ def upstreamHeaders(
     return headers
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Exchange:
     """
     Relays one request to an origin and its response back.

@@ -306,7 +306,7 @@ class ProxyFactory(Factory):
             checker.stop()
 
     def buildProtocol(self, addr: IAddress) -> ProxyProtocol:  # type: ignore[override]
-        return ProxyProtocol(self)
+        return self.protocol(self)
 
     def clientInfo(self, peer: IAddress, local: IAddress, listener: str = "") -> ClientInfo:
         """

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
+from mypy_extensions import mypyc_attr
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory, connectionDone
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from .splice import Splice
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class OriginProtocol(Side):
     """
     One connection to an origin, serving one exchange at a time.

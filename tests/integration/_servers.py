@@ -197,6 +197,24 @@ def _passOn(result: object, d: Deferred[None]) -> object:
     return result
 
 
+def _buildPatchable(factory: object) -> None:
+    """
+    Make C{factory}, or the factory it wraps (a L{ListenerGate}'s), build
+    protocols whose C{connectionLost} L{Tracker.track} can replace.
+
+    A native class of the compiled build (C{ProxyProtocol}) has instances
+    without a C{__dict__}; the factory builds a Python subclass of it
+    instead, whose instances have one.  Its methods are the class's.
+    """
+    while factory is not None:
+        built = getattr(factory, "protocol", None)
+        if isinstance(built, type) and not built.__dictoffset__:
+            subclass = type(built.__name__, (built,), {"__module__": built.__module__})
+            factory.protocol = subclass  # type: ignore[attr-defined]
+            return
+        factory = getattr(factory, "factory", None)
+
+
 @implementer(IProtocolNegotiationFactory)
 class TrackingFactory(ServerFactory):
     """
@@ -211,6 +229,7 @@ class TrackingFactory(ServerFactory):
     def __init__(self, wrapped: IProtocolFactory, tracker: Tracker) -> None:
         self.wrapped = wrapped
         self.tracker = tracker
+        _buildPatchable(wrapped)
 
     def startFactory(self) -> None:
         self.wrapped.doStart()
