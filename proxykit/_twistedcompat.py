@@ -235,8 +235,8 @@ def tlsSteadyStateUsable(
     (C{new}, C{unpack}; C{OpenSSL._util}, pyOpenSSL 23 to 26), a
     C{Connection}'s C{_ssl} (an C{SSL *}), C{_into_ssl} and C{_from_ssl}
     (its memory BIOs, C{BIO *}), its C{_raise_ssl_error(ssl, result)} and
-    its context's C{_verify_helper} and C{_ocsp_helper}; and C{base}'s methods to work as Twisted 23.10.0 to
-    26.10.0 do (L{_TWISTED_TLS_CODE}, the flags C{_handshakeDone},
+    its context's C{_verify_helper} and C{_ocsp_helper}; and C{base}'s
+    methods to work as Twisted 23.10.0 to 26.10.0 do (L{_TWISTED_TLS_CODE}, the flags C{_handshakeDone},
     C{_lostTLSConnection}, C{_aborted}, C{_producer}, C{disconnecting}).
 
     @param library: pyOpenSSL's C{OpenSSL._util} module, by default
@@ -424,12 +424,12 @@ class DirectSendTLSProtocol(TLSMemoryBIOProtocol):
                 connection.bio_write(data[max(written, 0) :])
             ssl = connection._ssl
             buffer = _buffer()
-            deliver = self.wrappedProtocol.dataReceived
             while not self._lostTLSConnection:
                 count = _lib.SSL_read(ssl, buffer, _CHUNK)
                 if count > 0:
                     if not self._aborted:
-                        deliver(_ffi.unpack(buffer, count))
+                        # ProtocolWrapper.dataReceived, as Twisted calls it.
+                        self.wrappedProtocol.dataReceived(_ffi.unpack(buffer, count))
                     continue
                 if _lib.SSL_get_error(ssl, count) != _WANT_READ:
                     # close_notify, an alert, an error: Twisted's method
@@ -441,10 +441,16 @@ class DirectSendTLSProtocol(TLSMemoryBIOProtocol):
             self._flushSendBIO()
 
         def _write(self, data: bytes) -> None:
-            if type(data) is not bytes or not self._handshakeDone or self._lostTLSConnection:
+            connection = self._tlsConnection
+            if (
+                type(data) is not bytes
+                or not self._handshakeDone
+                or self._lostTLSConnection
+                or not _callbacksQuiet(connection)
+            ):
                 super()._write(data)  # type: ignore[no-untyped-call]
                 return
-            ssl = self._tlsConnection._ssl
+            ssl = connection._ssl
             length = len(data)
             sent = 0
             while sent < length:
@@ -459,7 +465,7 @@ class DirectSendTLSProtocol(TLSMemoryBIOProtocol):
                     # Asked again, OpenSSL would queue its error twice;
                     # pyOpenSSL raises this one, handled as Twisted does.
                     try:
-                        self._tlsConnection._raise_ssl_error(ssl, count)
+                        connection._raise_ssl_error(ssl, count)
                     except SSL.Error:
                         self._tlsShutdownFinished(Failure())  # type: ignore[no-untyped-call]
                     return
