@@ -319,15 +319,21 @@ def _buffer() -> Any:
     return buffer
 
 
-def _callbacksQuiet(connection: Any) -> bool:
+def _direct(connection: object) -> bool:
     """
-    Whether pyOpenSSL would never raise from a callback of C{connection}
-    after OpenSSL reported success: it raises a callback's exception from
-    the next C{recv} or C{send} whatever OpenSSL returned.  An ALPN or SNI
-    callback that fails fails the handshake, and so does a certificate
-    verification callback with C{VERIFY_PEER}; a verification callback
-    without it, or any OCSP callback, might not.
+    Whether the steady state may call OpenSSL for C{connection} itself.
+
+    It must be a pyOpenSSL C{Connection}, not a subclass or a stand-in
+    whose methods do something else (Twisted's own tests wrap one).  And
+    pyOpenSSL must never raise from one of its callbacks after OpenSSL
+    reported success: it raises a callback's exception from the next
+    C{recv} or C{send} whatever OpenSSL returned.  An ALPN or SNI callback
+    that fails fails the handshake, and so does a certificate verification
+    callback with C{VERIFY_PEER}; a verification callback without it, or
+    any OCSP callback, might not.
     """
+    if type(connection) is not SSL.Connection:
+        return False
     context = connection._context
     return context._ocsp_helper is None and (
         context._verify_helper is None or bool(connection.get_verify_mode() & _VERIFY_PEER)
@@ -381,14 +387,18 @@ class DirectSendTLSProtocol(TLSMemoryBIOProtocol):
             # As Twisted's, but drains the BIO and writes through writeNow:
             # one send instead of a buffered write, two epoll_ctl calls and
             # a wake-up.
-            bio = self._tlsConnection._from_ssl
+            connection = self._tlsConnection
+            if type(connection) is not SSL.Connection:
+                _flushThroughPyOpenSSL(self)
+                return
+            bio = connection._from_ssl
             buffer = _buffer()
             while True:
                 count = _lib.BIO_read(bio, buffer, _CHUNK)
                 if count <= 0:
                     if not _lib.BIO_should_retry(bio):
                         # Not an empty BIO: pyOpenSSL raises what it is.
-                        self._tlsConnection.bio_read(_CHUNK)
+                        connection.bio_read(_CHUNK)
                     return
                 writeNow(self.transport, self._socket, _ffi.unpack(buffer, count))
                 if count < _CHUNK:
@@ -410,7 +420,7 @@ class DirectSendTLSProtocol(TLSMemoryBIOProtocol):
                 and not self.disconnecting
                 and not self._lostTLSConnection
                 and not self._aborted
-                and _callbacksQuiet(self._tlsConnection)
+                and _direct(self._tlsConnection)
             )
 
         def dataReceived(self, data: bytes) -> None:
@@ -446,7 +456,7 @@ class DirectSendTLSProtocol(TLSMemoryBIOProtocol):
                 type(data) is not bytes
                 or not self._handshakeDone
                 or self._lostTLSConnection
-                or not _callbacksQuiet(connection)
+                or not _direct(connection)
             ):
                 super()._write(data)  # type: ignore[no-untyped-call]
                 return

@@ -569,6 +569,32 @@ class TLSSteadyStateTests(SynchronousTestCase):
             self.app.reason.value.args[0], [("SSL routines", "", "protocol is shutdown")]
         )
 
+    def test_standInConnection(self) -> None:
+        """
+        A connection object that only stands in for pyOpenSSL's (Twisted's
+        own tests wrap one) is used through its methods: one whose C{send}
+        fails ends the connection with that error, and what it receives
+        is still delivered through its C{recv}.
+        """
+        self.connect()
+        tls = self.server._tlsConnection
+
+        class StandIn:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(tls, name)
+
+            def send(self, data: bytes) -> int:
+                raise SSL.Error([("SSL routines", "", "refused by the stand-in")])
+
+        self.server._tlsConnection = StandIn()
+        self.toServer(self.send(b"through recv"))
+        self.assertEqual(self.app.chunks, [b"through recv"])
+        self.app.transport.write(b"hello")  # type: ignore[union-attr]
+        self.assertTrue(self.transport.disconnecting)
+        self.server.connectionLost(Failure(ConnectionDone()))
+        assert self.app.reason is not None
+        self.assertIn("refused by the stand-in", str(self.app.reason.value))
+
     def test_peerGone(self) -> None:
         """
         When the connection ends without close_notify, the application is
