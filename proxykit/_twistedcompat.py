@@ -369,10 +369,18 @@ class DirectSendTLSProtocol(TLSMemoryBIOProtocol):
     (L{_steady}).  There C{dataReceived} writes the bytes into the receive
     BIO and delivers what each C{SSL_read} gives until it wants more
     bytes, and C{_write} encrypts each record's worth with C{SSL_write}.
-    Anything else OpenSSL says (an alert, a close_notify, a renegotiation
-    that makes a write wait, an error) goes to Twisted's own method, which
-    asks OpenSSL again through pyOpenSSL and raises and handles what
-    pyOpenSSL raises, as without this path.
+    Anything else OpenSSL says goes to Twisted's own code: after a read, a
+    close_notify, an alert or an error goes to C{_flushReceiveBIO}, which
+    reads again through pyOpenSSL (OpenSSL answers the same) and handles
+    what pyOpenSSL raises; a write that must wait for the peer (a
+    renegotiation) goes to C{_write}, which tries again and buffers it; a
+    write that fails is raised by pyOpenSSL's C{_raise_ssl_error} from
+    OpenSSL's first answer (asked again, OpenSSL would queue its error
+    twice) and handled as Twisted's C{_write} does, by
+    C{_tlsShutdownFinished}.  The steady state does not apply to a
+    connection object other than a pyOpenSSL C{Connection} itself, nor to
+    one whose callbacks pyOpenSSL could raise from after a success
+    (L{_direct}).
     """
 
     _socket: socket.socket | None = None
