@@ -411,7 +411,7 @@ class _TLSServerProtocol(DirectSendTLSProtocol):
                 return
         elif self._refused:
             return
-        super().dataReceived(data)  # type: ignore[no-untyped-call]
+        super().dataReceived(data)
 
 
 class _TLSServerFactory(TLSMemoryBIOFactory):

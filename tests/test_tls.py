@@ -916,3 +916,100 @@ class CertificateProblemsUnreadableTests(SynchronousTestCase):
         certificate = CertificateConfig(files.write("gone.pem", "not PEM\n"), "unused.key")
         [problem] = certificateProblems(certificate)
         self.assertTrue(problem.startswith("could not be read to check"), problem)
+
+
+class _Echo(Protocol):
+    def dataReceived(self, data: bytes) -> None:
+        self.transport.write(data)  # type: ignore[union-attr]
+
+
+class ListenerSteadyStateTests(SynchronousTestCase):
+    """
+    A TLS listener's connection, with its server-name and ALPN callbacks,
+    encrypts and decrypts through the steady state of
+    L{proxykit._twistedcompat.DirectSendTLSProtocol} once its handshake is
+    done (when this Twisted and pyOpenSSL allow it).
+    """
+
+    def test_requestsAfterHandshake(self) -> None:
+        """
+        After the handshake, requests reach the application and its
+        responses reach the client without pyOpenSSL's C{recv} or C{send}
+        on the server's connection.
+        """
+        from twisted.internet.address import IPv4Address
+        from twisted.internet.testing import StringTransport
+
+        from proxykit import _twistedcompat
+
+        files = Files(self)
+        tls = ServerTLS(
+            TLSConfig(
+                listen=("tcp:0",),
+                defaultCertificate=files.certificate("default", "default.test"),
+                certificates=(files.certificate("app", "app.example.test"),),
+            )
+        )
+        server: Any = tls.wrap(Factory.forProtocol(_Echo)).buildProtocol(
+            IPv4Address("TCP", "127.0.0.1", 443)
+        )
+        transport = StringTransport()
+        server.makeConnection(transport)
+        context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+        context.set_alpn_protos([b"http/1.1"])
+        client = SSL.Connection(context, None)
+        client.set_tlsext_host_name(b"app.example.test")
+        client.set_connect_state()
+
+        def exchange() -> bytes:
+            while True:
+                try:
+                    data = client.bio_read(65536)
+                except SSL.WantReadError:
+                    break
+                server.dataReceived(data)
+            if transport.value():
+                client.bio_write(transport.value())
+                transport.clear()
+            out = b""
+            while True:
+                try:
+                    out += client.recv(65536)
+                except SSL.WantReadError:
+                    return out
+
+        for _ in range(5):
+            try:
+                client.do_handshake()
+            except SSL.WantReadError:
+                pass
+            if transport.value():
+                client.bio_write(transport.value())
+                transport.clear()
+            try:
+                server.dataReceived(client.bio_read(65536))
+            except SSL.WantReadError:
+                pass
+        self.assertTrue(server._handshakeDone)
+        self.assertEqual(client.get_alpn_proto_negotiated(), b"http/1.1")
+        self.assertEqual(commonName(client), "app.example.test")
+        self.assertEqual(exchange(), b"")
+        used: list[str] = []
+        recv, send = SSL.Connection.recv, SSL.Connection.send
+
+        def countedRecv(connection: SSL.Connection, size: int) -> bytes:
+            if connection is server._tlsConnection:
+                used.append("recv")
+            return recv(connection, size)
+
+        def countedSend(connection: SSL.Connection, data: bytes) -> int:
+            if connection is server._tlsConnection:
+                used.append("send")
+            return send(connection, data)
+
+        self.patch(SSL.Connection, "recv", countedRecv)
+        self.patch(SSL.Connection, "send", countedSend)
+        for i in range(3):
+            client.send(b"GET /%d HTTP/1.1\r\n\r\n" % (i,))
+            self.assertEqual(exchange(), b"GET /%d HTTP/1.1\r\n\r\n" % (i,))
+        self.assertEqual(used, [] if _twistedcompat.TLS_STEADY_STATE else ["recv", "send", "recv"] * 3)

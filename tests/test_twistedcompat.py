@@ -8,6 +8,7 @@ fallback to public API behaves the same when the internal is missing.
 from __future__ import annotations
 
 import errno
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,12 @@ from OpenSSL import SSL
 from twisted.internet import ssl, tcp
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import IPv4Address
-from twisted.internet.protocol import ClientFactory, Factory, Protocol
+from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.protocol import ClientFactory, Factory, Protocol, connectionDone
 from twisted.internet.testing import MemoryReactor, StringTransport
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
+from twisted.python.failure import Failure
 from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -32,6 +35,7 @@ from proxykit._twistedcompat import (
     directSocket,
     epollInternals,
     tlsDirectSendUsable,
+    tlsSteadyStateUsable,
     writeBuffersVisible,
     writeNow,
 )
@@ -261,6 +265,528 @@ class DirectSendTLSTests(SynchronousTestCase):
         self.assertEqual(transport.value(), b"")
 
 
+class _Recorder(Protocol):
+    """
+    An application behind TLS that records what it receives and why its
+    connection ended, and echoes when asked to.
+    """
+
+    def __init__(self, echo: bool = False) -> None:
+        self.echo = echo
+        self.chunks: list[bytes] = []
+        self.reason: Failure | None = None
+
+    def dataReceived(self, data: bytes) -> None:
+        self.chunks.append(data)
+        if self.echo:
+            self.transport.write(data)  # type: ignore[union-attr]
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.reason = reason
+
+
+class _Counting:
+    """
+    Stands in for pyOpenSSL's C{lib}, counting the calls of each function.
+    """
+
+    def __init__(self, lib: Any) -> None:
+        self._lib = lib
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._lib, name)
+        if not callable(value):
+            return value
+
+        def counted(*args: Any) -> Any:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return value(*args)
+
+        return counted
+
+
+_CA: list[tuple[bytes, bytes]] = []
+
+
+def _serverPEM() -> bytes:
+    if not _CA:
+        ca = TestCA()
+        certificate, key = ca.leaf("localhost")
+        _CA.append((certificate, key))
+    certificate, key = _CA[0]
+    return certificate + key
+
+
+class TLSSteadyStateTests(SynchronousTestCase):
+    """
+    Once its handshake is done, L{DirectSendTLSProtocol} decrypts with
+    C{SSL_read} and encrypts with C{SSL_write} itself, and hands anything
+    unusual to Twisted's own methods.  Each test is a transcript between
+    a client driven by hand (a pyOpenSSL connection on memory BIOs) and the
+    server protocol on a L{StringTransport}; L{TLSSteadyStateFallbackTests}
+    runs them again as a Twisted without the shortcut would.
+    """
+
+    fast = True
+    clientClosed = False
+
+    def setUp(self) -> None:
+        if not self.fast:
+            forceTwistedTLS(self)
+
+    def connect(self, echo: bool = False, maximum: int | None = None) -> None:
+        """
+        Make a server connection with a L{_Recorder} behind it, and a client,
+        and finish their handshake.
+
+        @param maximum: The client's highest TLS version (to renegotiate,
+            TLS 1.2).
+        """
+        options = ssl.PrivateCertificate.loadPEM(_serverPEM()).options()
+        self.app = _Recorder(echo)
+        factory = TLSMemoryBIOFactory(options, False, Factory.forProtocol(lambda: self.app))
+        factory.protocol = DirectSendTLSProtocol
+        self.server: Any = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 443))
+        self.transport = StringTransport()
+        self.server.makeConnection(self.transport)
+        context = SSL.Context(SSL.TLS_METHOD)
+        if maximum is not None:
+            context.set_max_proto_version(maximum)
+        self.client = SSL.Connection(context, None)
+        self.client.set_connect_state()
+        for _ in range(10):
+            try:
+                self.client.do_handshake()
+            except SSL.WantReadError:
+                pass
+            self.toServer(self.fromClient())
+            self.toClient()
+        self.assertTrue(self.server._handshakeDone)
+        self.drain()
+
+    def fromClient(self) -> bytes:
+        """
+        What the client has encrypted to send.
+        """
+        out = b""
+        while True:
+            try:
+                out += self.client.bio_read(2**16)
+            except SSL.WantReadError:
+                return out
+
+    def toServer(self, data: bytes) -> None:
+        if data:
+            self.server.dataReceived(data)
+
+    def toClient(self) -> None:
+        """
+        Give the client what the server wrote.
+        """
+        data = self.transport.value()
+        self.transport.clear()
+        if data:
+            self.client.bio_write(data)
+
+    def drain(self) -> bytes:
+        """
+        What the client decrypts of what the server wrote, up to the
+        server's close_notify if it sent one (then C{clientClosed}).
+        """
+        self.toClient()
+        out = b""
+        while True:
+            try:
+                out += self.client.recv(2**16)
+            except SSL.WantReadError:
+                return out
+            except SSL.ZeroReturnError:
+                self.clientClosed = True
+                return out
+
+    def send(self, data: bytes) -> bytes:
+        """
+        The client encrypts C{data}; returns its records.
+        """
+        self.client.send(data)
+        return self.fromClient()
+
+    def test_taken(self) -> None:
+        """
+        On this Twisted and pyOpenSSL, a request and its response after the
+        handshake go through C{SSL_read} and C{SSL_write}, not through
+        pyOpenSSL's C{recv} and C{send} (and the other way round in the
+        fallback).
+        """
+        self.assertTrue(tlsSteadyStateUsable())
+        self.assertTrue(_twistedcompat.TLS_STEADY_STATE)
+        self.connect(echo=True)
+        counting = _Counting(_twistedcompat._lib)
+        self.patch(_twistedcompat, "_lib", counting)
+        wrapped: list[str] = []
+        recv, send = SSL.Connection.recv, SSL.Connection.send
+
+        def countedRecv(connection: SSL.Connection, size: int) -> bytes:
+            if connection is self.server._tlsConnection:
+                wrapped.append("recv")
+            return recv(connection, size)
+
+        def countedSend(connection: SSL.Connection, data: bytes) -> int:
+            if connection is self.server._tlsConnection:
+                wrapped.append("send")
+            return send(connection, data)
+
+        self.patch(SSL.Connection, "recv", countedRecv)
+        self.patch(SSL.Connection, "send", countedSend)
+        self.toServer(self.send(b"GET / HTTP/1.1\r\n\r\n"))
+        self.assertEqual(self.drain(), b"GET / HTTP/1.1\r\n\r\n")
+        if self.fast:
+            self.assertEqual(wrapped, [])
+            self.assertEqual(counting.calls["SSL_read"], 2)
+            self.assertEqual(counting.calls["SSL_write"], 1)
+        else:
+            self.assertEqual(wrapped, ["recv", "send", "recv"])
+            self.assertEqual(counting.calls, {})
+
+    def test_roundTrip(self) -> None:
+        """
+        The application gets the request and its response reaches the
+        client, several times over.
+        """
+        self.connect(echo=True)
+        for i in range(3):
+            request = b"request %d" % (i,)
+            self.toServer(self.send(request))
+            self.assertEqual(self.drain(), request)
+        self.assertEqual(self.app.chunks, [b"request 0", b"request 1", b"request 2"])
+
+    def test_oneByteAtATime(self) -> None:
+        """
+        Records that arrive one byte at a time are delivered whole once
+        their last byte is in.
+        """
+        self.connect()
+        wire = self.send(b"first") + self.send(b"second")
+        for i in range(len(wire)):
+            self.toServer(wire[i : i + 1])
+        self.assertEqual(self.app.chunks, [b"first", b"second"])
+
+    def test_manyRecords(self) -> None:
+        """
+        Many records in one read are all delivered, in order.
+        """
+        self.connect()
+        wire = b"".join(self.send(b"record %d;" % (i,)) for i in range(20))
+        self.toServer(wire)
+        self.assertEqual(b"".join(self.app.chunks), b"".join(b"record %d;" % (i,) for i in range(20)))
+
+    def test_largeWrites(self) -> None:
+        """
+        A 100 KiB write, and a 100 KiB request, arrive intact.
+        """
+        self.connect()
+        body = os.urandom(100 * 1024)
+        self.app.transport.write(body)  # type: ignore[union-attr]
+        self.assertEqual(self.drain(), body)
+        self.client.sendall(body)
+        self.toServer(self.fromClient())
+        self.assertEqual(b"".join(self.app.chunks), body)
+
+    def test_dataWithHandshake(self) -> None:
+        """
+        Data the client sends with its last handshake message is delivered.
+        """
+        options = ssl.PrivateCertificate.loadPEM(_serverPEM()).options()
+        self.app = _Recorder(echo=True)
+        factory = TLSMemoryBIOFactory(options, False, Factory.forProtocol(lambda: self.app))
+        factory.protocol = DirectSendTLSProtocol
+        self.server = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 443))
+        self.transport = StringTransport()
+        self.server.makeConnection(self.transport)
+        self.client = SSL.Connection(SSL.Context(SSL.TLS_METHOD), None)
+        self.client.set_connect_state()
+        self.assertRaises(SSL.WantReadError, self.client.do_handshake)
+        self.toServer(self.fromClient())
+        self.toClient()
+        self.client.send(b"early")
+        self.toServer(self.fromClient())
+        self.assertEqual(self.app.chunks, [b"early"])
+        self.assertEqual(self.drain(), b"early")
+        self.toServer(self.send(b"later"))
+        self.assertEqual(self.drain(), b"later")
+
+    def test_closeNotify(self) -> None:
+        """
+        A client's close_notify is answered with the server's, the
+        connection is closed, and the application is told the connection
+        ended cleanly.
+        """
+        self.connect()
+        self.toServer(self.send(b"last"))
+        self.client.shutdown()
+        self.toServer(self.fromClient())
+        self.assertTrue(self.transport.disconnecting)
+        self.assertEqual(self.drain(), b"")
+        self.assertTrue(self.clientClosed)
+        self.server.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.app.chunks, [b"last"])
+        assert self.app.reason is not None
+        self.assertIsInstance(self.app.reason.value, ConnectionDone)
+
+    def test_corruptRecord(self) -> None:
+        """
+        A record that fails to decrypt closes the connection, and the
+        application is told the TLS error.
+        """
+        self.connect()
+        wire = bytearray(self.send(b"tampered"))
+        wire[-3] ^= 1
+        self.toServer(bytes(wire))
+        self.assertTrue(self.transport.disconnecting)
+        self.assertEqual(self.app.chunks, [])
+        # The server's alert.
+        self.toClient()
+        self.assertRaises(SSL.Error, self.client.recv, 100)
+        self.server.connectionLost(Failure(ConnectionDone()))
+        assert self.app.reason is not None
+        self.assertIsInstance(self.app.reason.value, SSL.Error)
+        self.assertIn("bad record mac", str(self.app.reason.value))
+
+    def test_writeAfterShutdown(self) -> None:
+        """
+        A write that OpenSSL refuses ends the connection with OpenSSL's
+        error, reported once.
+        """
+        self.connect()
+        self.server._tlsConnection.shutdown()
+        self.server._flushSendBIO()
+        self.app.transport.write(b"too late")  # type: ignore[union-attr]
+        self.assertTrue(self.transport.disconnecting)
+        self.server.connectionLost(Failure(ConnectionDone()))
+        assert self.app.reason is not None
+        self.assertEqual(
+            self.app.reason.value.args[0], [("SSL routines", "", "protocol is shutdown")]
+        )
+
+    def test_standInConnection(self) -> None:
+        """
+        A connection object that only stands in for pyOpenSSL's (Twisted's
+        own tests wrap one) is used through its methods: one whose C{send}
+        fails ends the connection with that error, and what it receives
+        is still delivered through its C{recv}.
+        """
+        self.connect()
+        tls = self.server._tlsConnection
+
+        class StandIn:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(tls, name)
+
+            def send(self, data: bytes) -> int:
+                raise SSL.Error([("SSL routines", "", "refused by the stand-in")])
+
+        self.server._tlsConnection = StandIn()
+        self.toServer(self.send(b"through recv"))
+        self.assertEqual(self.app.chunks, [b"through recv"])
+        self.app.transport.write(b"hello")  # type: ignore[union-attr]
+        self.assertTrue(self.transport.disconnecting)
+        self.server.connectionLost(Failure(ConnectionDone()))
+        assert self.app.reason is not None
+        self.assertIn("refused by the stand-in", str(self.app.reason.value))
+
+    def test_peerGone(self) -> None:
+        """
+        When the connection ends without close_notify, the application is
+        told that the connection was lost, not that it was done.
+        """
+        self.connect()
+        self.toServer(self.send(b"data"))
+        self.server.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.app.chunks, [b"data"])
+        assert self.app.reason is not None
+        self.assertIsInstance(self.app.reason.value, ConnectionLost)
+
+    def test_loseConnection(self) -> None:
+        """
+        The application's C{loseConnection} sends close_notify after what it
+        wrote; later writes are dropped, and data still arriving is
+        delivered.
+        """
+        self.connect()
+        self.app.transport.write(b"bye")  # type: ignore[union-attr]
+        self.app.transport.loseConnection()  # type: ignore[union-attr]
+        self.app.transport.write(b"dropped")  # type: ignore[union-attr]
+        self.assertEqual(self.drain(), b"bye")
+        self.assertTrue(self.clientClosed)
+        self.toServer(self.send(b"crossing"))
+        self.assertEqual(self.app.chunks, [b"crossing"])
+        self.client.shutdown()
+        self.toServer(self.fromClient())
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_abortConnection(self) -> None:
+        """
+        After C{abortConnection}, nothing more is delivered.
+        """
+        self.connect()
+        wire = self.send(b"one") + self.send(b"two")
+
+        class Aborting(_Recorder):
+            def dataReceived(self, data: bytes) -> None:
+                super().dataReceived(data)
+                self.transport.abortConnection()  # type: ignore[union-attr]
+
+        aborting = Aborting()
+        aborting.makeConnection(self.server)
+        self.server.wrappedProtocol = aborting
+        self.toServer(wire)
+        self.assertEqual(aborting.chunks, [b"one"])
+        self.toServer(self.send(b"three"))
+        self.assertEqual(aborting.chunks, [b"one"])
+
+    def test_pausedTransport(self) -> None:
+        """
+        While the transport pauses the application's producer, what the
+        application still writes reaches the client, in order; resuming the
+        transport resumes the producer.
+        """
+        self.connect()
+        producer = StringTransport()
+        self.app.transport.registerProducer(producer, True)  # type: ignore[union-attr]
+        self.transport.producer.pauseProducing()
+        self.assertEqual(producer.producerState, "paused")
+        for i in range(5):
+            self.app.transport.write(b"chunk %d;" % (i,))  # type: ignore[union-attr]
+        self.toServer(self.send(b"request"))
+        self.assertEqual(self.app.chunks, [b"request"])
+        self.assertEqual(self.drain(), b"".join(b"chunk %d;" % (i,) for i in range(5)))
+        self.transport.producer.resumeProducing()
+        self.assertEqual(producer.producerState, "producing")
+        self.app.transport.unregisterProducer()  # type: ignore[union-attr]
+
+    def test_renegotiation(self) -> None:
+        """
+        The server may renegotiate a TLS 1.2 connection while the
+        application writes: what it writes is held until the new handshake
+        is done, then sent in order, and requests keep arriving.
+        """
+        self.connect(echo=True, maximum=SSL.TLS1_2_VERSION)
+        self.toServer(self.send(b"before"))
+        self.assertEqual(self.drain(), b"before")
+        tls = self.server._tlsConnection
+        self.assertTrue(tls.renegotiate())
+        tls.do_handshake()
+        self.server._flushSendBIO()
+        self.assertEqual(self.drain(), b"")
+        self.toServer(self.fromClient())
+        self.app.transport.write(b"during")  # type: ignore[union-attr]
+        received = b""
+        for _ in range(5):
+            received += self.drain()
+            self.toServer(self.fromClient())
+        self.assertEqual(tls.total_renegotiations(), 1)
+        self.assertFalse(tls.renegotiate_pending())
+        self.toServer(self.send(b"after"))
+        received += self.drain()
+        self.assertEqual(received, b"duringafter")
+        self.assertEqual(self.app.chunks, [b"before", b"after"])
+
+    def test_clientRenegotiationRefused(self) -> None:
+        """
+        A TLS 1.2 client that asks to renegotiate is refused with an alert;
+        the server keeps the connection.
+        """
+        self.connect(echo=True, maximum=SSL.TLS1_2_VERSION)
+        self.assertTrue(self.client.renegotiate())
+        self.assertRaises(SSL.WantReadError, self.client.do_handshake)
+        self.toServer(self.fromClient())
+        error = self.assertRaises(SSL.Error, self.drain)
+        self.assertIn("no renegotiation", str(error))
+        self.assertFalse(self.transport.disconnecting)
+        self.assertEqual(self.app.chunks, [])
+
+
+class TLSSteadyStateFallbackTests(TLSSteadyStateTests):
+    """
+    The same transcripts with Twisted's own methods, as on a Twisted or
+    pyOpenSSL without the internals the steady state reads.
+    """
+
+    fast = False
+
+
+def forceTwistedTLS(testCase: SynchronousTestCase) -> None:
+    """
+    Make L{DirectSendTLSProtocol} what it is when L{TLS_STEADY_STATE} is
+    false: Twisted's C{dataReceived} and C{_write}, and the send through
+    pyOpenSSL's C{bio_read}.
+    """
+    testCase.patch(DirectSendTLSProtocol, "dataReceived", TLSMemoryBIOProtocol.dataReceived)
+    testCase.patch(DirectSendTLSProtocol, "_write", TLSMemoryBIOProtocol._write)
+    testCase.patch(DirectSendTLSProtocol, "_flushSendBIO", _twistedcompat._flushThroughPyOpenSSL)
+    testCase.patch(_twistedcompat, "_lib", None)
+
+
+class TLSSteadyStateDetectionTests(SynchronousTestCase):
+    """
+    L{tlsSteadyStateUsable} refuses a pyOpenSSL or a Twisted without what
+    the steady state reads.
+    """
+
+    def test_libraryMissing(self) -> None:
+        """
+        A pyOpenSSL whose C{lib} lacks a function, or with no C{ffi}, is
+        refused.
+        """
+        from OpenSSL import _util
+
+        class Lacking:
+            lib = type("lib", (), {"SSL_read": _util.lib.SSL_read})()
+            ffi = _util.ffi
+
+        class NoFFI:
+            lib = _util.lib
+
+        self.assertTrue(tlsSteadyStateUsable(library=_util))
+        self.assertFalse(tlsSteadyStateUsable(library=Lacking))
+        self.assertFalse(tlsSteadyStateUsable(library=NoFFI))
+
+    def test_connectionMissing(self) -> None:
+        """
+        A connection without its C{SSL *} or BIOs, or whose C{_ssl} is not
+        an C{SSL *}, is refused.
+        """
+        connection = SSL.Connection(SSL.Context(SSL.TLS_METHOD), None)
+
+        class Renamed:
+            _context = connection._context
+            _raise_ssl_error = connection._raise_ssl_error
+            _sslPointer = connection._ssl
+            _into_ssl = connection._into_ssl
+            _from_ssl = connection._from_ssl
+
+        class Swapped(Renamed):
+            _ssl = connection._into_ssl
+
+        self.assertTrue(tlsSteadyStateUsable(connection=connection))
+        self.assertFalse(tlsSteadyStateUsable(connection=Renamed()))
+        self.assertFalse(tlsSteadyStateUsable(connection=Swapped()))
+
+    def test_twistedChanged(self) -> None:
+        """
+        A TLS protocol whose methods no longer use the names the steady
+        state stands in for is refused.
+        """
+
+        class Changed(TLSMemoryBIOProtocol):
+            def dataReceived(self, data: bytes) -> None:
+                self._tlsConnection.bio_write(data)
+
+        self.assertTrue(tlsSteadyStateUsable(TLSMemoryBIOProtocol))
+        self.assertFalse(tlsSteadyStateUsable(Changed))
+
+
 class DirectPollTests(SynchronousTestCase):
     """
     L{directPoll} dispatches epoll events without Twisted's logging
@@ -330,14 +856,14 @@ class DirectPollTests(SynchronousTestCase):
 class OnlyHereTests(SynchronousTestCase):
     """
     No proxykit module but L{proxykit._twistedcompat} names the Twisted
-    internals it wraps.
+    and pyOpenSSL internals it wraps.
     """
 
     def test_onlyHere(self) -> None:
         """
         The private Twisted names appear in no other module's source.
         """
-        names = ("_tempDataBuffer", "_flushSendBIO", "_tlsConnection", "_poller", "_selectables", "_doReadOrWrite", "numberAccepts", "_exitSignal", "._logger")
+        names = ("_tempDataBuffer", "_flushSendBIO", "_tlsConnection", "_poller", "_selectables", "_doReadOrWrite", "numberAccepts", "_exitSignal", "._logger", "_from_ssl", "_into_ssl", "_raise_ssl_error", "_verify_helper", "OpenSSL._util", "SSL_read")
         root = Path(proxykit.__file__).parent
         found = [
             f"{path.relative_to(root)}: {name}"
