@@ -22,6 +22,7 @@ MODULES = (
     "proxykit.h1._framing",
     "proxykit.h1._target",
     "proxykit.ops.accesslog",
+    "proxykit.policy.forwarded",
     "proxykit.policy.requestid",
     "proxykit.policy.rewrite",
     "proxykit.relay.admission",
