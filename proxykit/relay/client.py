@@ -949,5 +949,3 @@ class ProxyProtocol(Side):
 
 
 classImplements(ProxyProtocol, IHalfCloseableProtocol, IHandshakeListener, IGatedConnection, IClientSide)
-
-

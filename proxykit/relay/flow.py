@@ -81,7 +81,6 @@ class PeerProducer:
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
-@mypyc_attr(allow_interpreted_subclasses=True)
 class Side(PeerProducer):
     """
     Base of the client-side and origin-side protocols: a Twisted protocol
@@ -302,5 +301,3 @@ class Side(PeerProducer):
 
 
 classImplements(Side, IProtocol, ILoggingContext, IPushProducer, IFlowSide)
-
-
