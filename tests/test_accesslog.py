@@ -36,6 +36,7 @@ from proxykit.ops.accesslog import (
     FLUSH_INTERVAL,
     NAMESPACE,
     AccessLog,
+    _quoted,
     escape,
     isoTime,
     originAddress,
@@ -507,6 +508,16 @@ class FormatTests(SynchronousTestCase):
         text = "GET /a HTTP/1.1"
         self.assertIs(escape(text), text)
         self.assertEqual(escape("a\x1bb\xe9"), "a\\x1Bb\\xE9")
+
+    def test_quotedEveryByte(self) -> None:
+        """
+        The combined line's quoting of a request's bytes (its target, its
+        C{User-Agent} and C{Referer}) is L{escape}'s, byte for byte: every
+        byte value, alone and among plain text.
+        """
+        for byte in range(256):
+            for value in (bytes([byte]), b"/a" + bytes([byte]) + b"b"):
+                self.assertEqual(_quoted(value), escape(value.decode("latin-1")), value)
 
     def test_isoTime(self) -> None:
         self.assertEqual(isoTime(WHEN), "2023-11-14T22:13:20.250+00:00")

@@ -36,7 +36,7 @@ import re
 import time
 import weakref
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Final
 
 from mypy_extensions import mypyc_attr
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -48,7 +48,7 @@ from ..config.values import ProxyConfig
 from ..decisions import ClientInfo, Origin
 from ..h1 import PROXY_FORMS, Request
 from ..reactor import orGlobal
-from ..relay.hooks import Finished, Hooks, Outcome, TunnelRecord
+from ..relay.hooks import Finished, Hooks, Outcome, Trace, TunnelRecord
 
 __all__ = ["NAMESPACE", "AccessLog", "reopenAccessLogs"]
 
@@ -60,10 +60,7 @@ _accessLogger = Logger(namespace=NAMESPACE)
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-_UNSAFE = re.compile(r'[\x00-\x1f"\\\x7f-\xff]')
-_PLAIN_TARGET = re.compile(rb'[\x21\x23-\x5b\x5d-\x7e]*')
-"""A request-target L{escape} would leave as it is (printable ASCII but for
-C{"} and C{\\}; targets have no spaces)."""
+_UNSAFE: Final = re.compile(r'[\x00-\x1f"\\\x7f-\xff]')
 
 
 def _escapeChar(found: re.Match[str]) -> str:
@@ -80,6 +77,22 @@ def escape(text: str) -> str:
         # for C{"} and C{\\}.
         return text
     return _UNSAFE.sub(_escapeChar, text)
+
+
+_PLAIN: Final = bytes(
+    byte if 0x20 <= byte <= 0x7E and byte not in b'"\\' else byte ^ 1 for byte in range(256)
+)
+"""A translation table that changes exactly the bytes L{escape} escapes."""
+
+
+def _quoted(value: bytes) -> str:
+    """
+    C{value} (a request's bytes) as L{escape} has it, told by one C pass
+    (no method lookups) in the common case that nothing needs escaping.
+    """
+    if value.translate(_PLAIN) == value:
+        return value.decode("latin-1")
+    return escape(value.decode("latin-1"))
 
 
 def _text(value: bytes) -> str:
@@ -112,8 +125,10 @@ def _hostName(host: bytes) -> str:
 
 _INFO = LogLevel.info
 
-_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "PATCH")}
-_PROTOCOLS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
+_METHODS: Final = {
+    m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "PATCH")
+}
+_PROTOCOLS: Final = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
 
 
 def _clientFields(client: ClientInfo) -> tuple[str | None, int | None, str | None, str]:
@@ -639,15 +654,22 @@ class AccessLog:
         record: only the fields the format has (what L{requestDone} writes
         when no event is published).
         """
+        if isinstance(record, Trace):
+            # The proxy's own record: its fields are read without a lookup.
+            return self._combined(record.request, record.client, record.status, record.bytesOut)
+        return self._combined(record.request, record.client, record.status, record.bytesOut)
+
+    def _combined(
+        self, request: Request | None, clientInfo: ClientInfo, status: int, bytesOut: int
+    ) -> str:
         # The hot path under twistd: few calls, nothing computed twice.
-        request = record.request
-        client = record.client.peerHost or None
-        sent = record.bytesOut or "-"
+        client = clientInfo.peerHost or None
+        sent = str(bytesOut) if bytesOut else "-"
         local = self._local
         second = int(self._clock())
         stamp = local._text if second == local._second else local.text(second)
         if request is None:
-            return f'{client or "-"} - - [{stamp}] "-" {record.status} {sent} "-" "-"\n'
+            return f'{client or "-"} - - [{stamp}] "-" {status} {sent} "-" "-"\n'
         agent = referer = "-"
         real = None
         trusted = self._trusted is not None and client is not None and client in self._trusted
@@ -656,24 +678,28 @@ class AccessLog:
             size = len(name)
             if size == 10:
                 if name.lower() == b"user-agent":
-                    agent = escape(value.decode("latin-1"))
+                    agent = _quoted(value)
             elif size == 7:
                 if name.lower() == b"referer":
-                    referer = escape(value.decode("latin-1"))
+                    referer = _quoted(value)
             elif size == 15 and trusted and name.lower() == b"x-forwarded-for":
                 real = _lastForwardedFor([value]) or real
-        # Methods and versions are tokens the parser knows: only the
-        # target may need escaping, and rarely does (one C call tells).
-        target = request.target
-        if _PLAIN_TARGET.fullmatch(target) is None:
-            text = escape(target.decode("latin-1"))
+        # Methods and versions are tokens the parser knows: the target is
+        # the field that may need escaping (and rarely does).
+        text = _quoted(request.target)
+        method = request.method
+        if method == b"GET":
+            methodText = "GET"
         else:
-            text = target.decode("latin-1")
-        method = _METHODS.get(request.method) or escape(request.method.decode("latin-1"))
-        protocol = _PROTOCOLS.get(request.version) or escape("HTTP/" + _text(request.version))
+            methodText = _METHODS.get(method) or _quoted(method)
+        version = request.version
+        if version == b"1.1":
+            protocol = "HTTP/1.1"
+        else:
+            protocol = _PROTOCOLS.get(version) or escape("HTTP/" + _text(version))
         return (
-            f'{real or client or "-"} - - [{stamp}] "{method} {text} {protocol}" '
-            f'{record.status} {sent} "{referer}" "{agent}"\n'
+            f'{real or client or "-"} - - [{stamp}] "{methodText} {text} {protocol}" '
+            f'{status} {sent} "{referer}" "{agent}"\n'
         )
 
     def _headerFields(
