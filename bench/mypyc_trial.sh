@@ -46,11 +46,6 @@ done
 
 # The modules of the compiled build (PROXYKIT_COMPILE=1; setup.py reads
 # the same list).  Left out of it, and why (mypy 2.4.1):
-#   relay/pool.py: the public ConnectionPool would lose its __dict__
-#     (vars(), patching a method on an instance), and compiled it measured
-#     no faster.
-#   policy/routing.py, policy/destinations.py: public classes that would
-#     lose their __dict__.
 #   h1/_events.py: compiled argument checks raise TypeError where
 #     Request.replace documents ValueError.
 #   decisions.py: compiles, but importing it fails (KeyError: 'object',

@@ -22,15 +22,20 @@ MODULES = (
     "proxykit.h1._framing",
     "proxykit.h1._target",
     "proxykit.ops.accesslog",
+    "proxykit.policy.balance",
+    "proxykit.policy.destinations",
     "proxykit.policy.forwarded",
     "proxykit.policy.requestid",
     "proxykit.policy.rewrite",
+    "proxykit.policy.routing",
+    "proxykit.policy.vhosts",
     "proxykit.relay.admission",
     "proxykit.relay.client",
     "proxykit.relay.exchange",
     "proxykit.relay.flow",
     "proxykit.relay.hooks",
     "proxykit.relay.origin",
+    "proxykit.relay.pool",
 )
 """
 The modules the compiled build compiles: those on the request path whose
@@ -41,10 +46,10 @@ classes there: Twisted protocols by their methods and declared interfaces
 (C{classImplements}, after the class: a class decorator would make mypyc
 compile a Python class, whose attribute reads are slower than the
 interpreter's), not by deriving from C{twisted.internet.protocol.Protocol}.
-Left out, and why (mypy 2.4.1): C{relay/pool} (the public
-L{ConnectionPool<proxykit.relay.pool.ConnectionPool>} would lose its
-C{__dict__}, and compiled it measured no faster); C{policy/routing} and
-C{policy/destinations} (public classes that would lose their C{__dict__});
+The routers, the origin groups, the destination policy and the pool are
+native classes too; their public classes allow Python subclasses, but
+their instances have no C{__dict__} (no attributes beyond their own).
+Left out, and why (mypy 2.4.1):
 C{h1/_events} (compiled argument checks raise C{TypeError} where
 C{Request.replace} documents C{ValueError}); C{decisions} and C{_twistedcompat} (mypyc cannot build them).
 """

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
-from .h1 import Request, parseAuthority
+from .h1 import Headers, Request, parseAuthority
 
 if TYPE_CHECKING:
     from .config.values import OriginTLS
@@ -169,14 +169,14 @@ class Forward:
     @ivar upstream: Where to send it (an L{Origin} in forward mode).
     @ivar target: The request-target to send (origin-form).
     @ivar host: The C{Host} value to send, or C{None} to keep the client's.
-    @ivar policy: Per-route header policy (reverse mode), or C{None} for the
-        plain forward-proxy policy.
+    @ivar policy: The route's header policy (a reverse-mode route's, or a
+        parent proxy's), or C{None} for the plain forward-proxy policy.
     """
 
     upstream: Upstream
     target: bytes
     host: bytes | None
-    policy: object = None
+    policy: HeaderPolicy | None = None
 
 
 @attrs.frozen
@@ -255,6 +255,40 @@ class ClientInfo:
     serverName: str | None = None
     peerPort: int = 0
     listener: str = ""
+
+
+class HeaderPolicy(Protocol):
+    """
+    What the relay asks of a route's header policy (L{Forward.policy}).
+
+    @ivar retries: How many other origins an idempotent request that failed
+        before any response may be tried on.
+    """
+
+    retries: int
+
+    def requestHeaders(
+        self,
+        request: Request,
+        client: ClientInfo,
+        origin: Origin,
+        host: bytes | None,
+        via: bytes,
+        requestId: bytes | None = None,
+    ) -> Headers:
+        """
+        The fields to send to C{origin} for C{request}.
+
+        @param host: The C{Host} value to send, or C{None} to keep the
+            client's.
+        @param via: This proxy's C{Via} value for the request's version.
+        @param requestId: The request's id, or C{None}.
+        """
+
+    def responseHeaders(self, headers: Headers, request: Request, origin: Origin) -> Headers:
+        """
+        The response fields to send to the client.
+        """
 
 
 class IRouter(Protocol):

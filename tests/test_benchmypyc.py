@@ -108,9 +108,6 @@ class MypycTrialScriptTests(SynchronousTestCase):
                 "_twistedcompat.py",
                 "decisions.py",
                 "h1/_events.py",
-                "policy/destinations.py",
-                "policy/routing.py",
-                "relay/pool.py",
             ],
         )
         for module in compiled + ["proxykit/" + m for m in named]:

@@ -40,9 +40,6 @@ class ModulesTests(SynchronousTestCase):
         for name in _compiled.MODULES:
             self.assertTrue((ROOT / (name.replace(".", "/") + ".py")).is_file(), name)
         interpreted = {
-            "proxykit.relay.pool",
-            "proxykit.policy.routing",
-            "proxykit.policy.destinations",
             "proxykit.h1._events",
             "proxykit.decisions",
             "proxykit._twistedcompat",
@@ -169,6 +166,81 @@ class ClassesTests(SynchronousTestCase):
         built.note = "a Python subclass's instance has a __dict__"  # type: ignore[attr-defined]
         self.assertEqual(Origin("key", Clock(), Limits()).poolKey, "key")
         self.assertTrue(issubclass(MyExchange, Exchange))
+
+    def test_policySubclasses(self) -> None:
+        """
+        The routers, the origin group, the destination policy and the pool
+        (native classes in the compiled build) can be subclassed in Python,
+        and a subclass's method is the one the proxy calls.
+        """
+        from twisted.internet.task import Clock
+
+        from proxykit import (
+            CombinedRouter,
+            ConnectionPool,
+            DestinationPolicy,
+            ForwardRouter,
+            OriginGroup,
+            ReverseRouter,
+            VhostTable,
+        )
+        from proxykit.decisions import Origin
+
+        for cls in (
+            CombinedRouter,
+            ConnectionPool,
+            DestinationPolicy,
+            ForwardRouter,
+            OriginGroup,
+            ReverseRouter,
+            VhostTable,
+        ):
+            self.assertTrue(issubclass(type("Sub", (cls,), {}), cls), cls)
+            self.assertTrue((cls.__doc__ or "").strip(), cls)
+
+        class Closed(DestinationPolicy):
+            def checkName(self, host: str) -> str | None:
+                return "closed here"
+
+        class Picky(ForwardRouter):
+            def clientAllowed(self, peerHost: str) -> bool:
+                return peerHost == "192.0.2.1"
+
+        router = Picky(destinations=Closed())
+        self.assertFalse(router.clientAllowed("127.0.0.1"))
+        self.assertTrue(router.clientAllowed("192.0.2.1"))
+        self.assertEqual(router.destinations.checkName("example.com"), "closed here")
+        group = type("Group", (OriginGroup,), {})([(Origin("http", "a.test", 80), 1)], clock=Clock())
+        self.assertEqual(group.origins, (Origin("http", "a.test", 80),))
+
+    def test_headerPolicies(self) -> None:
+        """
+        Both header policies a L{proxykit.decisions.Forward} may carry (a
+        reverse route's and a parent proxy's) are what the relay takes them
+        for, L{proxykit.decisions.HeaderPolicy}: the relay reads them through
+        that interface, whichever class they are.
+        """
+        from proxykit.config import OriginConfig, RouteConfig
+        from proxykit.decisions import ClientInfo, Forward, Origin
+        from proxykit.h1 import Request
+        from proxykit.policy.routing import ParentPolicy
+        from proxykit.policy.vhosts import RoutePolicy
+        from proxykit.relay.exchange import upstreamHeaders
+
+        origin = Origin("http", "a.test", 80)
+        request = Request(
+            b"GET", b"/x", b"1.1", [(b"Host", b"a.test")], 0, 0, True, frozenset(), b"a.test",
+            False, False,
+        )  # fmt: skip
+        client = ClientInfo("127.0.0.1", "127.0.0.1", 8080)
+        route = RoutePolicy(RouteConfig(origins=(OriginConfig("http://a.test"),)), b"/", ())
+        for policy in (ParentPolicy(b"Basic dTpw"), route):
+            headers = upstreamHeaders(
+                request, Forward(origin, b"/x", None, policy), origin, client, b"1.1 proxykit", None
+            )
+            self.assertIn((b"Via", b"1.1 proxykit"), headers, policy)
+            self.assertEqual(policy.responseHeaders([], request, origin), [], policy)
+            self.assertEqual(policy.retries, 1 if policy is route else 0)
 
     def test_relayProtocols(self) -> None:
         """

@@ -15,6 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 import proxykit
 from proxykit import (
+    DestinationPolicy,
     ForwardConfig,
     ForwardRouter,
     ProxyConfig,
@@ -40,6 +41,27 @@ from .test_auth import hashOf
 from .test_service import FakePort
 
 
+def destinationFields(policy: DestinationPolicy) -> dict[str, object]:
+    """
+    Every field of C{policy} (a native class in the compiled build, without
+    C{vars()}), as comparable values.
+    """
+    names = [
+        "strict",
+        "followsListeners",
+        "_allowExact",
+        "_allowSuffixes",
+        "_allowNetworks",
+        "_denyExact",
+        "_denySuffixes",
+        "_denyNetworks",
+        "_hasAllow",
+        "_allowPorts",
+        "_open",
+    ]
+    return {name: getattr(policy, name) for name in names}
+
+
 def effectivePolicy(factory: ProxyFactory, cap: int) -> dict[str, Any]:
     """
     Everything a proxy enforces, as comparable values: the destination
@@ -50,7 +72,7 @@ def effectivePolicy(factory: ProxyFactory, cap: int) -> dict[str, Any]:
     pool = factory.pool
     auth = factory.authenticator
     return {
-        "destinations": vars(factory.destinations),
+        "destinations": destinationFields(factory.destinations),
         "pool": (
             pool._config,
             pool._maxPerKey,

@@ -19,7 +19,7 @@ from twisted.logger import LogEvent, Logger, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
-from proxykit import ForwardRouter, ProxyFactory
+from proxykit import ConnectionPool, ForwardRouter, ProxyFactory
 from proxykit.config import (
     CertificateConfig,
     ForwardConfig,
@@ -106,15 +106,17 @@ class ServiceTests(SynchronousTestCase):
         )
         service = forwardService(config, reactor)
         closed: list[bool] = []
-        pool = service.factory.pool
 
-        def closeAll() -> Deferred[None]:
-            closed.append(True)
-            d: Deferred[None] = Deferred()
-            d.callback(None)
-            return d
+        class Pool(ConnectionPool):
+            def closeAll(self) -> Deferred[None]:
+                closed.append(True)
+                d: Deferred[None] = Deferred()
+                d.callback(None)
+                return d
 
-        pool.closeAll = closeAll  # type: ignore[method-assign]
+        # A subclass, not an instance's attribute: the compiled pool has
+        # no __dict__.
+        service.factory.pool = Pool(reactor)
         self.assertEqual(len(list(service)), 2)
         service.startService()
         self.assertEqual(len(reactor.tcpServers), 2)

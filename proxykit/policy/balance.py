@@ -57,6 +57,7 @@ from random import Random
 from typing import Final
 
 import attrs
+from mypy_extensions import mypyc_attr
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
@@ -266,6 +267,7 @@ class _Slot:
         self.retired = False
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class OriginGroup:
     """
     Several origins behind one route: a balancing policy plus passive and
@@ -311,7 +313,10 @@ class OriginGroup:
             raise ValueError("ejectFor must be positive")
         slots: list[_Slot] = []
         index: dict[Origin, _Slot] = {}
-        for origin, weight in origins:
+        # Weights are checked as objects: a compiled build would make a bool
+        # an int, and refuse a float with a TypeError.
+        entries: Sequence[tuple[Origin, object]] = origins
+        for origin, weight in entries:
             if isinstance(weight, bool) or not isinstance(weight, int) or weight < 1:
                 raise ValueError("origin weights must be whole numbers >= 1")
             if origin in index:

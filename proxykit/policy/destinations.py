@@ -25,8 +25,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Iterable
-from typing import Final
+from typing import ClassVar, Final
 
+from mypy_extensions import mypyc_attr
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.interfaces import IAddress
 
@@ -137,6 +138,7 @@ _NAME_CACHE_SIZE: Final = 1024
 """Hosts whose L{DestinationPolicy.checkName} answer is kept."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class DestinationPolicy:
     """
     The forward proxy's destination rules.
@@ -161,7 +163,7 @@ class DestinationPolicy:
         listening beyond loopback (see L{listenerAt}).
     """
 
-    _log = NamedLogger("proxykit.destinations.DestinationPolicy")
+    _log: ClassVar[NamedLogger] = NamedLogger("proxykit.destinations.DestinationPolicy")
 
     def __init__(
         self,

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from mypy_extensions import mypyc_attr
+
 from ..config.checks import AddressSet
 from ..config.values import ForwardConfig, OriginTLS
 from ..decisions import (
@@ -29,6 +31,7 @@ from .destinations import DestinationPolicy, isLoopbackHost
 from .rewrite import forwardHeaders
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ParentPolicy:
     """
     Header policy for requests sent through a parent proxy: the plain
@@ -127,6 +130,7 @@ def messagePolicy(request: Request, pseudonym: bytes, allowTrace: bool) -> Decis
     return None
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ForwardRouter:
     """
     The forward-proxy router.

@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
 import attrs
+from mypy_extensions import mypyc_attr
 from twisted.internet.interfaces import IReactorTime
 
 from ..config.checks import AddressSet
@@ -73,6 +74,7 @@ def normalizeHost(value: bytes) -> str | None:
         return None
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class RoutePolicy:
     """
     A route's header policy: what is sent to its origins and what comes
@@ -184,6 +186,7 @@ class RoutePolicy:
         return rewriteResponseHeaders(headers, rewrite)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Route:
     """
     A path prefix of a virtual host and where its requests go.
@@ -265,6 +268,7 @@ class VhostLookup:
     matched: str | None
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class VhostTable:
     """
     Virtual hosts by name: exact names first, then wildcards (longest
@@ -395,6 +399,7 @@ class VhostTable:
         return iter(self.routes)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ReverseRouter:
     """
     The reverse-proxy router: the virtual host and path pick a route.
@@ -454,6 +459,7 @@ class ReverseRouter:
         return Forward(found.upstream, found.target(path), sendHost, policy)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class CombinedRouter:
     """
     One listener, two roles: absolute-form and CONNECT requests go to the

@@ -47,6 +47,7 @@ from ..policy.rewrite import (
     forwardTrailers,
     framedHeaders,
 )
+from ..policy.vhosts import RoutePolicy
 from ..reactor import NamedLogger
 from .endpoints import tlsFailureReason
 from .errors import connectFailureStatus, routeDownDetail
@@ -82,7 +83,6 @@ from .logfields import PREFIX, RequestFields, fieldsOf
 from .pool import PoolFull
 
 if TYPE_CHECKING:
-    from ..policy.vhosts import RoutePolicy
     from .pool import ConnectionPool, Connector, Pooled
 
 _IDEMPOTENT: Final = frozenset(
@@ -123,7 +123,7 @@ def upstreamHeaders(
     @param via: This proxy's C{Via} value for the request's version.
     @param requestId: The request's id, or C{None} (none added).
     """
-    policy: RoutePolicy | None = decision.policy  # type: ignore[assignment]
+    policy = decision.policy
     if policy is None:
         headers = forwardHeaders(
             request.headers, request.connectionTokens, via, decision.host, requestId
@@ -263,7 +263,7 @@ class Exchange:
         self._poolKey: Hashable = None
         self._tried = _NO_ORIGINS
         self._counted = False
-        self._policy: RoutePolicy | None = decision.policy  # type: ignore[assignment]
+        self._policy = decision.policy
         self._failStatus = 0
         self._failDetail = b""
         self._lastFailure = 0
@@ -407,7 +407,7 @@ class Exchange:
         """
         policy = self._policy
         request = self.request
-        route = policy.prefix.decode("ascii", "replace") if policy is not None else None
+        route = policy.prefix.decode("ascii", "replace") if isinstance(policy, RoutePolicy) else None
         self._log.warn(
             PREFIX + "route {route} is down: {reason}",
             route=route,

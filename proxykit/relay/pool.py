@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
-from typing import Final
+from functools import partial
+from typing import ClassVar, Final
 from typing import Protocol as TypingProtocol
 
 import attrs
+from mypy_extensions import mypyc_attr
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
@@ -118,6 +120,7 @@ class _Waiter:
         self.timer = timer
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ConnectionPool:
     """
     Idle keep-alive connections per key, most recently used first, and a
@@ -127,7 +130,7 @@ class ConnectionPool:
     @ivar connections: All open connections (idle or in use), for shutdown.
     """
 
-    _log = NamedLogger("proxykit.pool.ConnectionPool")
+    _log: ClassVar[NamedLogger] = NamedLogger("proxykit.pool.ConnectionPool")
 
     def __init__(
         self,
@@ -246,18 +249,24 @@ class ConnectionPool:
 
     def _connect(self, key: Hashable, requester: Requester, connector: Connector) -> None:
         self._open[key] = self._open.get(key, 0) + 1
-        d = connector(key)
+        # Bound methods, not closures: a compiled closure's environment
+        # would keep the requester (an exchange) alive as long as the
+        # connection.
+        connector(key).addCallbacks(
+            self._connected, self._failed, callbackArgs=(requester,), errbackArgs=(key, requester)
+        )
 
-        def connected(connection: Pooled) -> None:
-            self.connections.add(connection)
-            connection.whenClosed().addCallback(lambda _: self.discard(connection))
-            requester.connectionReady(connection, False)
+    def _connected(self, connection: Pooled, requester: Requester) -> None:
+        self.connections.add(connection)
+        connection.whenClosed().addCallback(self._discardClosed, connection)
+        requester.connectionReady(connection, False)
 
-        def failed(reason: Failure) -> None:
-            self._closed(key)
-            requester.connectionFailed(reason)
+    def _discardClosed(self, ignored: object, connection: Pooled) -> None:
+        self.discard(connection)
 
-        d.addCallbacks(connected, failed)
+    def _failed(self, reason: Failure, key: Hashable, requester: Requester) -> None:
+        self._closed(key)
+        requester.connectionFailed(reason)
 
     def _wait(self, key: Hashable, requester: Requester, connector: Connector) -> None:
         queue = self._waiting.get(key)
@@ -268,13 +277,14 @@ class ConnectionPool:
             requester.connectionFailed(Failure(PoolFull(QUEUE_FULL)))  # type: ignore[no-untyped-call]
             return
         waiter = _Waiter(requester, connector, None)  # type: ignore[arg-type]
-
-        def expired() -> None:
-            queue.remove(waiter)
-            requester.connectionFailed(Failure(PoolFull(QUEUE_TIMEOUT)))  # type: ignore[no-untyped-call]
-
-        waiter.timer = self._reactor.callLater(self._queueTimeout, expired)
+        waiter.timer = self._reactor.callLater(
+            self._queueTimeout, partial(self._expired, queue, waiter)
+        )
         queue.append(waiter)
+
+    def _expired(self, queue: deque[_Waiter], waiter: _Waiter) -> None:
+        queue.remove(waiter)
+        waiter.requester.connectionFailed(Failure(PoolFull(QUEUE_TIMEOUT)))  # type: ignore[no-untyped-call]
 
     def withdraw(self, key: Hashable, requester: Requester) -> None:
         """
@@ -415,4 +425,8 @@ class ConnectionPool:
         for connection in list(self.connections):
             connection.close()
         self._idle.clear()
-        return DeferredList(waits).addCallback(lambda _: None)
+        return DeferredList(waits).addCallback(_nothing)
+
+
+def _nothing(ignored: object) -> None:
+    return None

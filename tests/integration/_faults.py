@@ -409,13 +409,13 @@ def _servicePool(proxy: Proxy) -> Proxy:
     return proxy
 
 
-def capPool(proxy: Proxy, maxPerKey: int, maxQueue: int) -> ConnectionPool:
+def capPool(proxy: Proxy, maxPerKey: int, maxQueue: int) -> CountingPool:
     """
     Give C{proxy} a pool allowing C{maxPerKey} connections per origin and
     C{maxQueue} requests waiting for one; before any request.
     """
     factory = proxy.factory
-    factory.pool = pool = ConnectionPool(
+    factory.pool = pool = CountingPool(
         factory.reactor,
         factory.config.pool,
         maxPerKey=maxPerKey,
@@ -425,29 +425,41 @@ def capPool(proxy: Proxy, maxPerKey: int, maxQueue: int) -> ConnectionPool:
     return pool
 
 
+class CountingPool(ConnectionPool):
+    """
+    A pool that tells L{acquired} (when set) each time it is asked for a
+    connection, after it answered.  (A subclass: the compiled pool's
+    methods cannot be replaced on an instance.)
+    """
+
+    acquired: Callable[[], None] | None = None
+
+    def acquire(self, *args: Any, **kwargs: Any) -> None:
+        super().acquire(*args, **kwargs)
+        if self.acquired is not None:
+            self.acquired()
+
+
 class Acquisitions:
     """
     Counts the connections a pool was asked for (served, queued or refused
     at once), so that a test can wait until a request reached the pool.
     """
 
-    def __init__(self, pool: ConnectionPool, clock: Any) -> None:
+    def __init__(self, pool: CountingPool, clock: Any) -> None:
         self.count = 0
         self._clock = clock
         self._waiters: list[tuple[int, Deferred[None]]] = []
-        original = pool.acquire
+        pool.acquired = self._acquired
 
-        def acquire(*args: Any, **kwargs: Any) -> None:
-            original(*args, **kwargs)
-            self.count += 1
-            waiting, self._waiters = self._waiters, []
-            for wanted, d in waiting:
-                if self.count >= wanted:
-                    d.callback(None)
-                else:
-                    self._waiters.append((wanted, d))
-
-        pool.acquire = acquire  # type: ignore[method-assign]
+    def _acquired(self) -> None:
+        self.count += 1
+        waiting, self._waiters = self._waiters, []
+        for wanted, d in waiting:
+            if self.count >= wanted:
+                d.callback(None)
+            else:
+                self._waiters.append((wanted, d))
 
     def whenCount(self, wanted: int, timeout: float = WAIT) -> Deferred[None]:
         """
