@@ -51,8 +51,6 @@ done
 #     no faster.
 #   policy/routing.py, policy/destinations.py: public classes that would
 #     lose their __dict__.
-#   h1/_events.py: compiled argument checks raise TypeError where
-#     Request.replace documents ValueError.
 #   decisions.py: compiles, but importing it fails (KeyError: 'object',
 #     the annotation of Forward.policy in an attrs class).
 #   _twistedcompat.py: a method defined under "if" in a class body.

@@ -19,6 +19,7 @@ from types import ModuleType
 
 MODULES = (
     "proxykit.h1._connection",
+    "proxykit.h1._events",
     "proxykit.h1._framing",
     "proxykit.h1._target",
     "proxykit.ops.accesslog",
@@ -45,8 +46,10 @@ Left out, and why (mypy 2.4.1): C{relay/pool} (the public
 L{ConnectionPool<proxykit.relay.pool.ConnectionPool>} would lose its
 C{__dict__}, and compiled it measured no faster); C{policy/routing} and
 C{policy/destinations} (public classes that would lose their C{__dict__});
-C{h1/_events} (compiled argument checks raise C{TypeError} where
-C{Request.replace} documents C{ValueError}); C{decisions} and C{_twistedcompat} (mypyc cannot build them).
+C{decisions} and C{_twistedcompat} (mypyc cannot build them).  C{h1/_events}
+is in: its events are native classes, and what it validates is typed
+C{object} inside, so that it raises the documented C{ValueError} where
+compiled argument checks would raise C{TypeError}.
 """
 
 

@@ -107,7 +107,6 @@ class MypycTrialScriptTests(SynchronousTestCase):
             [
                 "_twistedcompat.py",
                 "decisions.py",
-                "h1/_events.py",
                 "policy/destinations.py",
                 "policy/routing.py",
                 "relay/pool.py",

@@ -3,11 +3,12 @@
 Events produced by L{proxykit.h1.H1Connection}.
 
 Plain C{__slots__} classes rather than attrs: one of each is made per message
-on the proxy's hot path, and these are the cheapest Python objects to build.
-What is validated (L{checkFields}, the arguments of L{Request.replace}) is
-typed C{object} inside, so that a compiled build raises the documented
-C{ValueError}, as Python does, where its argument checks would raise
-C{TypeError}.
+on the proxy's hot path, and these are the cheapest Python objects to build
+(in the compiled build, native classes, whose fields the compiled relay reads
+as struct members).  What is validated (L{checkFields}, the arguments of
+L{Request.replace}) is typed C{object} inside, so that the compiled build
+raises the documented C{ValueError}, as Python does, where its argument
+checks would raise C{TypeError}.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Final, cast, overload
+
+from mypy_extensions import mypyc_attr
 
 from ._target import targetForm
 
@@ -46,6 +49,7 @@ surrounding whitespace.  Repeated fields stay repeated.
 """
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Framing:
     """
     How the body of one message is delimited (RFC 9112 section 6.3).
@@ -61,6 +65,7 @@ class Framing:
     """Everything until the connection closes (responses only)."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Request:
     """
     A request head.
@@ -200,6 +205,7 @@ class Request:
         )
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Response:
     """
     A response head, informational (1xx) or final.
@@ -249,6 +255,7 @@ class Response:
         return f"<Response {self.status} HTTP/{self.version!r}>"
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Data:
     """
     A piece of a message body, after any chunked coding is removed.
@@ -265,6 +272,7 @@ class Data:
         return f"<Data {len(self.data)} bytes>"
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class EndOfMessage:
     """
     The end of a message body.
