@@ -46,10 +46,9 @@ done
 
 # The modules of the compiled build (PROXYKIT_COMPILE=1; setup.py reads
 # the same list).  Left out of it, and why (mypy 2.4.1):
-#   h1/_events.py: compiled argument checks raise TypeError where
-#     Request.replace documents ValueError.
-#   decisions.py: compiles, but importing it fails (KeyError: 'object',
-#     the annotation of Forward.policy in an attrs class).
+#   decisions.py: compiled, importing it failed (KeyError: 'object', the
+#     annotation Forward.policy had then, in an attrs class); its attrs
+#     classes would stay Python classes anyway.
 #   _twistedcompat.py: a method defined under "if" in a class body.
 MODULES=${MODULES:-$(cd "$ROOT" && "$PY" -c '
 import ast

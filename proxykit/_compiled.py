@@ -19,6 +19,7 @@ from types import ModuleType
 
 MODULES = (
     "proxykit.h1._connection",
+    "proxykit.h1._events",
     "proxykit.h1._framing",
     "proxykit.h1._target",
     "proxykit.ops.accesslog",
@@ -49,9 +50,11 @@ interpreter's), not by deriving from C{twisted.internet.protocol.Protocol}.
 The routers, the origin groups, the destination policy and the pool are
 native classes too; their public classes allow Python subclasses, but
 their instances have no C{__dict__} (no attributes beyond their own).
-Left out, and why (mypy 2.4.1):
-C{h1/_events} (compiled argument checks raise C{TypeError} where
-C{Request.replace} documents C{ValueError}); C{decisions} and C{_twistedcompat} (mypyc cannot build them).
+C{h1/_events}'s events are native classes, and what it validates is typed
+C{object} inside, so that it raises the documented C{ValueError} where
+compiled argument checks would raise C{TypeError}.  Left out, and why
+(mypy 2.4.1): C{decisions} and C{_twistedcompat} (mypyc cannot build
+them).
 """
 
 

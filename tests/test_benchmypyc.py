@@ -107,7 +107,6 @@ class MypycTrialScriptTests(SynchronousTestCase):
             [
                 "_twistedcompat.py",
                 "decisions.py",
-                "h1/_events.py",
             ],
         )
         for module in compiled + ["proxykit/" + m for m in named]:

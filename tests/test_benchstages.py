@@ -370,7 +370,11 @@ class StagesRunTests(SynchronousTestCase):
         self.assertIn("### forward mode (twistd on real sockets, 1 connections", done.stdout)
         (m,) = json.loads(done.stdout[done.stdout.index("\n[") :])
         counted = m["instructions"]
-        for key in ("parse", "relay", "twisted"):
+        # The compiled build compiles all of h1 that a request runs, so no
+        # Python frame counts for parsing there.
+        import proxykit
+
+        for key in ("relay", "twisted") if proxykit.COMPILED else ("parse", "relay", "twisted"):
             self.assertGreater(counted[key], 1000, key)
         self.assertEqual(counted["harness"], 0)
         # twistd proxykit runs on proxykit.reactor.ProxyReactor, whose poll

@@ -40,7 +40,6 @@ class ModulesTests(SynchronousTestCase):
         for name in _compiled.MODULES:
             self.assertTrue((ROOT / (name.replace(".", "/") + ".py")).is_file(), name)
         interpreted = {
-            "proxykit.h1._events",
             "proxykit.decisions",
             "proxykit._twistedcompat",
         }
@@ -110,6 +109,26 @@ class ClassesTests(SynchronousTestCase):
         hooks.onComplete(print)
         self.assertTrue(hooks.recording)
         self.assertIsNone(MyLog(None).path)
+
+    def test_eventsNative(self) -> None:
+        """
+        In the compiled build, the message layer's events are native
+        classes (their methods are compiled, not Python functions), with
+        their source's docstrings and C{__slots__}, and Python can still
+        subclass them; in pure Python, they are the source's classes.
+        """
+        import inspect
+
+        from proxykit.h1 import Data, EndOfMessage, Framing, Request, Response
+
+        for cls in (Request, Response, Data, EndOfMessage):
+            self.assertEqual(inspect.isfunction(cls.__repr__), not proxykit.COMPILED, cls)
+            self.assertIn("@ivar", cls.__doc__ or "", cls)
+            self.assertIn(cls.__slots__[0], cls.__doc__ or "", cls)
+            self.assertTrue(issubclass(type("Sub", (cls,), {}), cls))
+        self.assertEqual(inspect.isfunction(Request.replace), not proxykit.COMPILED)
+        self.assertFalse(hasattr(Data(b""), "__dict__"))
+        self.assertIn("How the body of one message", Framing.__doc__ or "")
 
     def test_loggerFromClass(self) -> None:
         """

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from proxykit.h1 import (
+    EMPTY_TRAILERS,
     NEED_DATA,
     Data,
     EndOfMessage,
@@ -32,6 +33,8 @@ from proxykit.h1 import (
     ProtocolError,
     Request,
     Response,
+    TargetForm,
+    checkFields,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -2018,3 +2021,184 @@ class HostValueTests(SynchronousTestCase):
             conn = H1Connection(True)
             conn.receiveData(b"GET / HTTP/1.1\r\nHost: " + value + b"\r\n\r\n")
             self.assertEqual(conn.nextEvent().host, value)  # type: ignore[union-attr]
+
+
+def _head() -> Request:
+    """
+    A request head as the layer reads it: a GET with C{Host} and a
+    C{Via} field.
+    """
+    conn = H1Connection(True)
+    conn.receiveData(b"GET /a HTTP/1.1\r\nHost: a.test\r\nVia: 1.1 p\r\n\r\n")
+    event = conn.nextEvent()
+    assert isinstance(event, Request)
+    return event
+
+
+class ReplaceTests(SynchronousTestCase):
+    """
+    L{Request.replace} and L{checkFields}: a malformed target or field,
+    of the wrong type as well as with the wrong bytes, is a C{ValueError}
+    in both builds (the compiled build's own argument checks would raise
+    C{TypeError}).
+    """
+
+    BAD_FIELDS: list[object] = [
+        [(b"X", "text")],
+        [("X", b"v")],
+        [(b"X", 1)],
+        [(b"X",)],
+        [(b"X", b"v", b"w")],
+        [b"X: v"],
+        [[b"X", b"v"]],
+        [None],
+        [(b"Bad Name", b"v")],
+        [(b"X", b"a\r\nB: c")],
+        [(b"", b"v")],
+    ]
+    """Field lists each with one field that is not a (token, value) pair
+    of bytes."""
+
+    def test_targetOfWrongType(self) -> None:
+        """
+        A target that is not bytes (C{str}, C{bytearray}, an C{int}) is
+        refused with C{ValueError}.
+        """
+        head = _head()
+        for target in ("/b", bytearray(b"/b"), 1, memoryview(b"/b")):
+            with self.assertRaises(ValueError, msg=repr(target)):
+                head.replace(target=target)  # type: ignore[call-overload]
+
+    def test_targetMalformed(self) -> None:
+        """
+        A target with a space, a control character or nothing at all is
+        refused with C{ValueError}.
+        """
+        head = _head()
+        for target in (b"/a b", b"/a\r\nX: y", b"", b"/\x00"):
+            with self.assertRaises(ValueError, msg=repr(target)):
+                head.replace(target=target)
+
+    def test_fieldsMalformed(self) -> None:
+        """
+        A field that is not a (bytes, bytes) pair, or whose name is not a
+        token or whose value holds a control character, is refused with
+        C{ValueError}, by L{Request.replace} and by L{checkFields}.
+        """
+        head = _head()
+        for fields in self.BAD_FIELDS:
+            with self.assertRaises(ValueError, msg=repr(fields)):
+                head.replace(headers=fields)  # type: ignore[call-overload]
+            with self.assertRaises(ValueError, msg=repr(fields)):
+                checkFields(fields)  # type: ignore[arg-type]
+            with self.assertRaises(ValueError, msg=repr(fields)):
+                head.replace(target=b"/b", headers=fields)  # type: ignore[call-overload]
+
+    def test_twoHosts(self) -> None:
+        """
+        Two C{Host} fields, in any case, are refused with C{ValueError}.
+        """
+        with self.assertRaises(ValueError):
+            _head().replace(headers=[(b"Host", b"a"), (b"host", b"b")])
+
+    def test_anyIterableOfFields(self) -> None:
+        """
+        The new fields may come in any iterable (a tuple, a generator), as
+        before the compiled build; the new head holds them in a list.
+        """
+        head = _head()
+        fields = ((b"Host", b"b.test"), (b"X", b"1"))
+        for given_ in (fields, iter(fields), list(fields)):
+            new = head.replace(headers=given_)  # type: ignore[arg-type]
+            self.assertEqual(new.headers, list(fields))
+            self.assertEqual(new.host, b"b.test")
+        checkFields(list(fields))
+
+    def test_keepsTheRest(self) -> None:
+        """
+        Without arguments, or with a new target only, the new head has
+        this one's target and fields (a copy of them), and both stay
+        valid.
+        """
+        head = _head()
+        same = head.replace()
+        self.assertEqual(
+            (same.method, same.target, same.headers, same.host, same.via),
+            (b"GET", b"/a", head.headers, b"a.test", [b"1.1 p"]),
+        )
+        self.assertIsNot(same.headers, head.headers)
+        moved = head.replace(target=b"http://b.test/c")
+        self.assertEqual((moved.target, moved.headers), (b"http://b.test/c", head.headers))
+
+
+class EventClassTests(SynchronousTestCase):
+    """
+    The event classes as Python code sees them, in both builds.
+    """
+
+    def test_subclasses(self) -> None:
+        """
+        The public event classes and L{Framing} can be subclassed in
+        Python.
+        """
+
+        class MyRequest(Request):
+            pass
+
+        class MyResponse(Response):
+            pass
+
+        class MyData(Data):
+            pass
+
+        class MyEnd(EndOfMessage):
+            pass
+
+        class MyFraming(Framing):
+            pass
+
+        request = MyRequest(
+            b"GET", b"/", b"1.1", [], Framing.NONE, 0, True, frozenset(), None, False, False
+        )
+        self.assertEqual((request.target, request.form), (b"/", TargetForm.ORIGIN))
+        self.assertIsInstance(request.replace(target=b"/b"), Request)
+        response = MyResponse(200, b"OK", b"1.1", [], Framing.LENGTH, 2, True, frozenset())
+        self.assertEqual(response.status, 200)
+        self.assertEqual(MyData(b"x").data, b"x")
+        self.assertEqual(MyEnd([]).trailers, [])
+        self.assertEqual(MyFraming.CHUNKED, Framing.CHUNKED)
+
+    def test_noOtherAttributes(self) -> None:
+        """
+        The events have their fields and no others (C{__slots__}).
+        """
+        for event in (_head(), Data(b"x"), EndOfMessage([])):
+            with self.assertRaises(AttributeError):
+                event.other = 1  # type: ignore[union-attr]
+
+    def test_sharedConstants(self) -> None:
+        """
+        L{NEED_DATA} is one object, returned as it is, and a message
+        without trailers ends with L{EMPTY_TRAILERS} itself.
+        """
+        conn = H1Connection(True)
+        self.assertIs(conn.nextEvent(), NEED_DATA)
+        self.assertEqual(repr(NEED_DATA), "NEED_DATA")
+        conn.receiveData(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        self.assertIsInstance(conn.nextEvent(), Request)
+        end = conn.nextEvent()
+        assert isinstance(end, EndOfMessage)
+        self.assertIs(end.trailers, EMPTY_TRAILERS)
+        self.assertIs(conn.nextEvent(), NEED_DATA)
+
+    def test_reprs(self) -> None:
+        """
+        Each event's C{repr} names its kind and its main fields.
+        """
+        self.assertEqual(repr(_head()), "<Request b'GET' b'/a' HTTP/b'1.1'>")
+        self.assertEqual(
+            repr(Response(204, b"No Content", b"1.1", [], Framing.NONE, 0, True, frozenset())),
+            "<Response 204 HTTP/b'1.1'>",
+        )
+        self.assertEqual(repr(Data(b"abc")), "<Data 3 bytes>")
+        self.assertEqual(repr(EndOfMessage([])), "<EndOfMessage trailers=[]>")

@@ -3,13 +3,21 @@
 Events produced by L{proxykit.h1.H1Connection}.
 
 Plain C{__slots__} classes rather than attrs: one of each is made per message
-on the proxy's hot path, and these are the cheapest Python objects to build.
+on the proxy's hot path, and these are the cheapest Python objects to build
+(in the compiled build, native classes, whose fields the compiled relay reads
+as struct members).  What is validated (L{checkFields}, the arguments of
+L{Request.replace}) is typed C{object} inside, so that the compiled build
+raises the documented C{ValueError}, as Python does, where its argument
+checks would raise C{TypeError}.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Final
+from collections.abc import Iterable
+from typing import Final, cast, overload
+
+from mypy_extensions import mypyc_attr
 
 from ._target import targetForm
 
@@ -24,7 +32,8 @@ def checkFields(headers: Headers) -> None:
     bytes) pair with a token name and a value without control characters
     (so that no field can end the head or add another).
     """
-    for field in headers:
+    fields: Iterable[object] = headers
+    for field in fields:
         if not (isinstance(field, tuple) and len(field) == 2):
             raise ValueError(f"not a (name, value) pair: {field!r}")
         name, value = field
@@ -40,6 +49,7 @@ surrounding whitespace.  Repeated fields stay repeated.
 """
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Framing:
     """
     How the body of one message is delimited (RFC 9112 section 6.3).
@@ -55,6 +65,7 @@ class Framing:
     """Everything until the connection closes (responses only)."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Request:
     """
     A request head.
@@ -133,7 +144,16 @@ class Request:
     def __repr__(self) -> str:
         return f"<Request {self.method!r} {self.target!r} HTTP/{self.version!r}>"
 
-    def replace(self, target: bytes | None = None, headers: Headers | None = None) -> Request:
+    # The overloads are the signature callers see; the implementation takes
+    # object, which the compiled build does not check, so that it is this
+    # method that refuses a wrong type, with the documented ValueError.
+    @overload
+    def replace(self, target: bytes, headers: Headers | None = None) -> Request: ...
+
+    @overload
+    def replace(self, target: None = None, headers: Headers | None = None) -> Request: ...
+
+    def replace(self, target: object = None, headers: object = None) -> Request:
         """
         This request with another target or other fields (a hook's
         rewrite): C{form}, C{host}, C{via}, C{maxForwards} and C{requestId}
@@ -146,20 +166,22 @@ class Request:
             one C{Host}.
         """
         if target is None:
-            target = self.target
-        elif not (isinstance(target, bytes) and _TARGET.match(target)):
+            newTarget = self.target
+        elif isinstance(target, bytes) and _TARGET.match(target):
+            newTarget = target
+        else:
             raise ValueError(f"not a request-target: {target!r}")
         if headers is None:
-            headers = list(self.headers)
+            fields = list(self.headers)
         else:
-            headers = list(headers)
-            checkFields(headers)
-        hosts = [value for name, value in headers if name.lower() == b"host"]
+            fields = list(cast("Iterable[tuple[bytes, bytes]]", headers))
+            checkFields(fields)
+        hosts = [value for name, value in fields if name.lower() == b"host"]
         if len(hosts) > 1:
             raise ValueError("more than one Host field")
-        via = [value for name, value in headers if name.lower() == b"via"] or None
+        via = [value for name, value in fields if name.lower() == b"via"] or None
         maxForwards = requestId = None
-        for name, value in headers:
+        for name, value in fields:
             lower = name.lower()
             if lower == b"max-forwards":
                 maxForwards = value
@@ -167,9 +189,9 @@ class Request:
                 requestId = value if requestId is None else b""
         return Request(
             self.method,
-            target,
+            newTarget,
             self.version,
-            headers,
+            fields,
             self.framing,
             self.contentLength,
             self.keepAlive,
@@ -183,6 +205,7 @@ class Request:
         )
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Response:
     """
     A response head, informational (1xx) or final.
@@ -232,6 +255,7 @@ class Response:
         return f"<Response {self.status} HTTP/{self.version!r}>"
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Data:
     """
     A piece of a message body, after any chunked coding is removed.
@@ -248,6 +272,7 @@ class Data:
         return f"<Data {len(self.data)} bytes>"
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class EndOfMessage:
     """
     The end of a message body.
