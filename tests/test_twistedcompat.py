@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -309,6 +310,22 @@ class _Counting:
 _CA: list[tuple[bytes, bytes]] = []
 
 
+def readUntilBlocked(read: Callable[[int], bytes]) -> tuple[bytes, bool]:
+    """
+    Everything C{read} (a pyOpenSSL connection's C{recv} or C{bio_read})
+    gives until it would block, and whether the peer's close_notify ended
+    it.
+    """
+    out = b""
+    while True:
+        try:
+            out += read(2**16)
+        except SSL.WantReadError:
+            return out, False
+        except SSL.ZeroReturnError:
+            return out, True
+
+
 def _serverPEM() -> bytes:
     if not _CA:
         ca = TestCA()
@@ -369,12 +386,7 @@ class TLSSteadyStateTests(SynchronousTestCase):
         """
         What the client has encrypted to send.
         """
-        out = b""
-        while True:
-            try:
-                out += self.client.bio_read(2**16)
-            except SSL.WantReadError:
-                return out
+        return readUntilBlocked(self.client.bio_read)[0]
 
     def toServer(self, data: bytes) -> None:
         if data:
@@ -395,15 +407,10 @@ class TLSSteadyStateTests(SynchronousTestCase):
         server's close_notify if it sent one (then C{clientClosed}).
         """
         self.toClient()
-        out = b""
-        while True:
-            try:
-                out += self.client.recv(2**16)
-            except SSL.WantReadError:
-                return out
-            except SSL.ZeroReturnError:
-                self.clientClosed = True
-                return out
+        out, closed = readUntilBlocked(self.client.recv)
+        if closed:
+            self.clientClosed = True
+        return out
 
     def send(self, data: bytes) -> bytes:
         """

@@ -696,7 +696,7 @@ class AccessLog:
         if version == b"1.1":
             protocol = "HTTP/1.1"
         else:
-            protocol = _PROTOCOLS.get(version) or escape("HTTP/" + _text(version))
+            protocol = _PROTOCOLS.get(version) or "HTTP/" + _quoted(version)
         return (
             f'{real or client or "-"} - - [{stamp}] "{methodText} {text} {protocol}" '
             f'{status} {sent} "{referer}" "{agent}"\n'

@@ -425,8 +425,4 @@ class ConnectionPool:
         for connection in list(self.connections):
             connection.close()
         self._idle.clear()
-        return DeferredList(waits).addCallback(_nothing)
-
-
-def _nothing(ignored: object) -> None:
-    return None
+        return DeferredList(waits).addCallback(lambda _: None)
