@@ -71,7 +71,7 @@ STAGES: list[tuple[str, str]] = [
     ("relay", "the exchange, client and origin sides and the pool (proxykit.relay)"),
     ("hooks", "hooks and trace (relay.hooks, relay.logfields, proxykit.ops)"),
     ("twisted", "Twisted (reactor, transports, Deferreds, protocols, zope.interface)"),
-    ("reactor", "proxykit's event loop and direct writes (proxykit.reactor, _twistedcompat)"),
+    ("reactor", "proxykit's event loop and direct writes (proxykit.reactor, _twistedcompat, _directio)"),
     ("gc", "CPython's cyclic garbage collector"),
     ("harness", "the in-memory harness (fake transports and reactor: not in a real run)"),
     ("other", "the rest of proxykit (named below the table)"),
@@ -98,6 +98,7 @@ _MODULES: list[tuple[str, str]] = [
     ("relay/", "relay"),
     ("reactor.py", "reactor"),
     ("_twistedcompat.py", "reactor"),
+    ("_directio.py", "reactor"),
 ]
 """proxykit's modules (paths under C{proxykit/}, prefixes) and their stages."""
 

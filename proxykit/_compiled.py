@@ -18,6 +18,7 @@ import os
 from types import ModuleType
 
 MODULES = (
+    "proxykit._directio",
     "proxykit.h1._connection",
     "proxykit.h1._events",
     "proxykit.h1._framing",

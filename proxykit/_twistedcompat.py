@@ -52,24 +52,29 @@ Checked against Twisted 23.10.0 (the lowest C{setup.cfg} allows) and
       and stops a failing accept loop from spinning.  Fallback: Twisted
       logs every failed accept.
 
-Nothing else in proxykit may use a private Twisted or pyOpenSSL name.
+The per-request work of the first three, L{writeNow} and the TLS steady
+state, is done in L{proxykit._directio} (compiled in the compiled build,
+which cannot build this module); this module decides whether it may be
+used.  Nothing else in proxykit may use a private Twisted or pyOpenSSL
+name.
 """
 
 from __future__ import annotations
 
-import errno
 import socket
-import threading
 from collections.abc import Callable
 from typing import Any, Final
 
 from OpenSSL import SSL
-from twisted.internet import tcp
+from twisted.internet import posixbase, tcp
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.interfaces import ITransport
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOProtocol
-from twisted.python.failure import Failure
+from twisted.python import deprecate, versions
+
+from . import _directio
+from ._directio import writeNow
 
 __all__ = [
     "DIRECT_SEND",
@@ -83,6 +88,7 @@ __all__ = [
     "epollInternals",
     "forgetExitSignal",
     "observeAccepts",
+    "plainReaders",
     "tlsDirectSendUsable",
     "tlsSteadyStateUsable",
     "writeBuffersVisible",
@@ -134,37 +140,6 @@ def directSocket(transport: object) -> socket.socket | None:
     if type(transport) in _DIRECT:
         return transport.socket  # type: ignore[attr-defined,no-any-return]
     return None
-
-
-def writeNow(transport: Any, sock: socket.socket | None, data: bytes) -> None:
-    """
-    Write C{data} to C{transport}; when it is a plain TCP connection (its
-    socket C{sock}, from L{directSocket}), send at once when possible.
-
-    Twisted buffers every write until the reactor's next turn, which costs
-    two C{epoll_ctl} calls and a wake-up per write.  With nothing buffered,
-    try the socket first and hand Twisted only what the kernel did not
-    take; order is kept because Twisted's buffer is empty.
-
-    Reads C{FileDescriptor.dataBuffer} and C{_tempDataBuffer}, only when
-    C{sock} is given: L{directSocket} gives none unless L{DIRECT_SEND}.
-    """
-    if (
-        sock is not None
-        and not transport.dataBuffer
-        and not transport._tempDataBuffer
-        and transport.connected
-        and not transport.disconnecting
-    ):
-        try:
-            sent = sock.send(data)
-        except OSError:
-            # EAGAIN, or an error Twisted will meet and report itself.
-            sent = 0
-        if sent == len(data):
-            return
-        data = data[sent:]
-    transport.write(data)
 
 
 # Direct sends on TLS.
@@ -280,64 +255,10 @@ def tlsSteadyStateUsable(
 
 TLS_STEADY_STATE: Final = tlsSteadyStateUsable()
 """
-Whether L{DirectSendTLSProtocol} takes its steady-state path through
-OpenSSL's C functions on this Twisted and pyOpenSSL.
+Whether L{DirectSendTLSProtocol} takes its steady state path through
+OpenSSL's C functions on this Twisted and pyOpenSSL (it also needs
+L{TLS_DIRECT_SEND}).
 """
-
-_RECORD: Final = 2**14
-"""The most plaintext one TLS record carries, and what one C{SSL_write} gets."""
-
-_CHUNK: Final = 2**15
-"""The most one C{SSL_read} or C{BIO_read} asks for, as Twisted's do."""
-
-
-class _Buffers(threading.local):
-    """
-    The buffer each thread's C{SSL_read} and C{BIO_read} calls fill: every
-    chunk is copied out before anything else runs, so one serves all the
-    connections of a thread.  (cffi lets go of the GIL in C calls, so
-    threads may not share one.)
-    """
-
-    buffer: Any = None
-
-
-_buffers = _Buffers()
-
-if TLS_STEADY_STATE:
-    from OpenSSL._util import ffi as _ffi
-    from OpenSSL._util import lib as _lib
-
-    _WANT_READ: Final = _lib.SSL_ERROR_WANT_READ
-    _VERIFY_PEER: Final = SSL.VERIFY_PEER
-
-
-def _buffer() -> Any:
-    buffer = _buffers.buffer
-    if buffer is None:
-        buffer = _buffers.buffer = _ffi.new("char[]", _CHUNK)
-    return buffer
-
-
-def _direct(connection: object) -> bool:
-    """
-    Whether the steady state may call OpenSSL for C{connection} itself.
-
-    It must be a pyOpenSSL C{Connection}, not a subclass or a stand-in
-    whose methods do something else (Twisted's own tests wrap one).  And
-    pyOpenSSL must never raise from one of its callbacks after OpenSSL
-    reported success: it raises a callback's exception from the next
-    C{recv} or C{send} whatever OpenSSL returned.  An ALPN or SNI callback
-    that fails fails the handshake, and so does a certificate verification
-    callback with C{VERIFY_PEER}; a verification callback without it, or
-    any OCSP callback, might not.
-    """
-    if type(connection) is not SSL.Connection:
-        return False
-    context = connection._context
-    return context._ocsp_helper is None and (
-        context._verify_helper is None or bool(connection.get_verify_mode() & _VERIFY_PEER)
-    )
 
 
 def _flushThroughPyOpenSSL(protocol: Any) -> None:
@@ -360,27 +281,29 @@ class DirectSendTLSProtocol(TLSMemoryBIOProtocol):
     done, encrypting and decrypting with OpenSSL's C functions.
 
     The override of C{_flushSendBIO} is only defined when
-    L{TLS_DIRECT_SEND}, and the steady state (C{dataReceived}, C{_write})
-    only when L{TLS_STEADY_STATE}; otherwise this is Twisted's protocol
-    unchanged.
+    L{TLS_DIRECT_SEND}, and the steady state (C{dataReceived}, C{write},
+    C{_write}) only when L{TLS_STEADY_STATE} too; otherwise this is
+    Twisted's protocol unchanged.  Each override is one call into
+    L{proxykit._directio}, compiled in the compiled build, which documents
+    what it does.
 
     The steady state is a connection whose handshake is done, with no
     writes waiting for the peer, not closing, not aborted and not lost
-    (L{_steady}).  There C{dataReceived} writes the bytes into the receive
-    BIO and delivers what each C{SSL_read} gives until it wants more
-    bytes, and C{_write} encrypts each record's worth with C{SSL_write}.
-    Anything else OpenSSL says goes to Twisted's own code: after a read, a
-    close_notify, an alert or an error goes to C{_flushReceiveBIO}, which
-    reads again through pyOpenSSL (OpenSSL answers the same) and handles
-    what pyOpenSSL raises; a write that must wait for the peer (a
-    renegotiation) goes to C{_write}, which tries again and buffers it; a
-    write that fails is raised by pyOpenSSL's C{_raise_ssl_error} from
-    OpenSSL's first answer (asked again, OpenSSL would queue its error
-    twice) and handled as Twisted's C{_write} does, by
-    C{_tlsShutdownFinished}.  The steady state does not apply to a
+    (L{proxykit._directio.steady}).  There C{dataReceived} writes the
+    bytes into the receive BIO and delivers what each C{SSL_read} gives
+    until it wants more bytes, and C{_write} encrypts each record's worth
+    with C{SSL_write}.  Anything else OpenSSL says goes to Twisted's own
+    code: after a read, a close_notify, an alert or an error goes to
+    C{_flushReceiveBIO}, which reads again through pyOpenSSL (OpenSSL
+    answers the same) and handles what pyOpenSSL raises; a write that must
+    wait for the peer (a renegotiation) goes to C{_write}, which tries
+    again and buffers it; a write that fails is raised by pyOpenSSL's
+    C{_raise_ssl_error} from OpenSSL's first answer (asked again, OpenSSL
+    would queue its error twice) and handled as Twisted's C{_write} does,
+    by C{_tlsShutdownFinished}.  The steady state does not apply to a
     connection object other than a pyOpenSSL C{Connection} itself, nor to
     one whose callbacks pyOpenSSL could raise from after a success
-    (L{_direct}).
+    (L{proxykit._directio._direct}).
     """
 
     _socket: socket.socket | None = None
@@ -392,103 +315,19 @@ class DirectSendTLSProtocol(TLSMemoryBIOProtocol):
     if TLS_DIRECT_SEND and TLS_STEADY_STATE:
 
         def _flushSendBIO(self) -> None:
-            # As Twisted's, but drains the BIO and writes through writeNow:
-            # one send instead of a buffered write, two epoll_ctl calls and
-            # a wake-up.
-            connection = self._tlsConnection
-            if type(connection) is not SSL.Connection:
-                _flushThroughPyOpenSSL(self)
-                return
-            bio = connection._from_ssl
-            buffer = _buffer()
-            while True:
-                count = _lib.BIO_read(bio, buffer, _CHUNK)
-                if count <= 0:
-                    if not _lib.BIO_should_retry(bio):
-                        # Not an empty BIO: pyOpenSSL raises what it is.
-                        connection.bio_read(_CHUNK)
-                    return
-                writeNow(self.transport, self._socket, _ffi.unpack(buffer, count))
-                if count < _CHUNK:
-                    return
+            _directio.flushSendBIO(self)
+
+        def dataReceived(self, data: bytes) -> None:
+            _directio.receive(self, data)
+
+        def write(self, data: bytes) -> None:
+            _directio.write(self, data)
+
+        def _write(self, data: bytes) -> None:
+            _directio.encrypt(self, data)
 
     elif TLS_DIRECT_SEND:
         _flushSendBIO = _flushThroughPyOpenSSL  # type: ignore[assignment]
-
-    if TLS_STEADY_STATE:
-
-        def _steady(self) -> bool:
-            """
-            Whether this connection is in the steady state, where
-            C{dataReceived} and C{_write} call OpenSSL themselves.
-            """
-            return (
-                self._handshakeDone
-                and not self._appSendBuffer
-                and not self.disconnecting
-                and not self._lostTLSConnection
-                and not self._aborted
-                and _direct(self._tlsConnection)
-            )
-
-        def dataReceived(self, data: bytes) -> None:
-            if type(data) is not bytes or not data or not self._steady():
-                super().dataReceived(data)  # type: ignore[no-untyped-call]
-                return
-            connection = self._tlsConnection
-            written = _lib.BIO_write(connection._into_ssl, data, len(data))
-            if written != len(data):
-                # A memory BIO takes all or nothing; pyOpenSSL raises why.
-                connection.bio_write(data[max(written, 0) :])
-            ssl = connection._ssl
-            buffer = _buffer()
-            while not self._lostTLSConnection:
-                count = _lib.SSL_read(ssl, buffer, _CHUNK)
-                if count > 0:
-                    if not self._aborted:
-                        # ProtocolWrapper.dataReceived, as Twisted calls it.
-                        self.wrappedProtocol.dataReceived(_ffi.unpack(buffer, count))
-                    continue
-                if _lib.SSL_get_error(ssl, count) != _WANT_READ:
-                    # close_notify, an alert, an error: Twisted's method
-                    # reads again through pyOpenSSL, which raises it, and
-                    # handles that as it always does.  It flushes too.
-                    super()._flushReceiveBIO()  # type: ignore[no-untyped-call]
-                    return
-                break
-            self._flushSendBIO()
-
-        def _write(self, data: bytes) -> None:
-            connection = self._tlsConnection
-            if (
-                type(data) is not bytes
-                or not self._handshakeDone
-                or self._lostTLSConnection
-                or not _direct(connection)
-            ):
-                super()._write(data)  # type: ignore[no-untyped-call]
-                return
-            ssl = connection._ssl
-            length = len(data)
-            sent = 0
-            while sent < length:
-                chunk = data if sent == 0 and length <= _RECORD else data[sent : sent + _RECORD]
-                count = _lib.SSL_write(ssl, chunk, len(chunk))
-                if count <= 0:
-                    if _lib.SSL_get_error(ssl, count) == _WANT_READ:
-                        # A renegotiation in flight: Twisted's method
-                        # tries again, and buffers the rest.
-                        super()._write(data[sent:])  # type: ignore[no-untyped-call]
-                        return
-                    # Asked again, OpenSSL would queue its error twice;
-                    # pyOpenSSL raises this one, handled as Twisted does.
-                    try:
-                        connection._raise_ssl_error(ssl, count)
-                    except SSL.Error:
-                        self._tlsShutdownFinished(Failure())  # type: ignore[no-untyped-call]
-                    return
-                sent += count
-                self._flushSendBIO()
 
 
 # Event dispatch without a logging context.
@@ -513,43 +352,79 @@ def epollInternals(reactor: object) -> bool:
     )
 
 
+_READ_CODE: Final = {
+    "doRead": {"socket", "recv", "bufferSize", "EWOULDBLOCK", "CONNECTION_LOST", "_dataReceived"},
+    "_dataReceived": {"CONNECTION_DONE", "protocol", "dataReceived"},
+}
+"""
+The names the code of C{tcp.Connection}'s read methods uses, which
+L{proxykit._directio.Poller} does in their place.
+"""
+
+
+def plainReaders(
+    handle: object,
+    connection: type = tcp.Connection,
+    types: tuple[type, ...] = (tcp.Server, tcp.Client),
+) -> frozenset[type]:
+    """
+    The TCP connection types whose reads L{directPoll} may do itself: those
+    whose C{doRead} and C{_dataReceived} are C{connection}'s
+    (C{tcp.Connection}), when their code and that of the epoll reactor's
+    C{_doReadOrWrite} (C{handle}, Twisted's C{posixbase._PollLikeMixin}'s)
+    work as Twisted 23.10.0 to 26.10.0's do (L{_READ_CODE}); none
+    otherwise.
+    """
+    names = getattr(getattr(handle, "__code__", None), "co_names", ())
+    if not {"fileno", "doRead", "_NO_FILEDESC", "_disconnectSelectable"} <= set(names):
+        return frozenset()
+    if not isinstance(getattr(posixbase, "_NO_FILEDESC", None), BaseException):
+        return frozenset()
+    for name, needed in _READ_CODE.items():
+        code = getattr(getattr(connection, name, None), "__code__", None)
+        if code is None or not needed <= set(code.co_names):
+            return frozenset()
+    return frozenset(
+        kind
+        for kind in types
+        if kind.doRead is connection.doRead  # type: ignore[attr-defined]
+        and kind._dataReceived is connection._dataReceived  # type: ignore[attr-defined]
+    )
+
+
+def _returned(connection: Any, value: object) -> object:
+    """
+    What Twisted's C{tcp.Connection._dataReceived} returns when the
+    protocol's C{dataReceived} returned C{value} (not C{None}): up to
+    Twisted 24, C{value} (a reason to disconnect), after a deprecation
+    warning; since, C{None}.
+    """
+    if "rval" not in tcp.Connection._dataReceived.__code__.co_varnames:
+        return None
+    offender = connection.protocol.dataReceived
+    warning = deprecate.getDeprecationWarningString(  # type: ignore[no-untyped-call]
+        offender,
+        versions.Version("Twisted", 11, 0, 0),
+        format="Returning a value other than None from %(fqpn)s is deprecated since %(version)s.",
+    )
+    deprecate.warnAboutFunction(offender, warning)  # type: ignore[no-untyped-call]
+    return value
+
+
 def directPoll(reactor: object, log: Logger) -> Callable[[float | None], None] | None:
     """
     A C{doPoll} for C{reactor} (an C{EPollReactor}) that handles each event
-    as Twisted's does but without C{log.callWithLogger} around it; an error
-    escaping a handler is logged on C{log}.
+    as Twisted's does but without C{log.callWithLogger} around it, and
+    reads plain TCP connections itself (L{plainReaders}); an error escaping
+    a handler is logged on C{log}.  See L{proxykit._directio.Poller}.
 
     @return: The function, or C{None} when C{reactor} lacks the internals
         (L{epollInternals}): keep the inherited C{doPoll} then.
     """
     if not epollInternals(reactor):
         return None
-    handle = reactor._doReadOrWrite  # type: ignore[attr-defined]
-
-    def doPoll(timeout: float | None) -> None:
-        if timeout is None:
-            timeout = -1
-        selectables = reactor._selectables  # type: ignore[attr-defined]
-        try:
-            events = reactor._poller.poll(timeout, len(selectables))  # type: ignore[attr-defined]
-        except OSError as e:
-            if e.errno == errno.EINTR:
-                return
-            raise
-        for fd, event in events:
-            selectable = selectables.get(fd)
-            if selectable is None:
-                continue
-            try:
-                # Exceptions from the connection's own code are caught,
-                # logged and turned into a disconnection in there.
-                handle(selectable, fd, event)
-            except KeyboardInterrupt:
-                raise
-            except BaseException:
-                log.failure("Unhandled error handling {selectable}", selectable=str(selectable))
-
-    return doPoll
+    readers = plainReaders(getattr(type(reactor), "_doReadOrWrite", None))
+    return _directio.Poller(reactor, log, readers, posixbase._NO_FILEDESC, _returned).doPoll
 
 
 def forgetExitSignal(reactor: object) -> bool:

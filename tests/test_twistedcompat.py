@@ -28,13 +28,14 @@ from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 
 import proxykit
-from proxykit import _twistedcompat
+from proxykit import _directio, _twistedcompat
 from proxykit import reactor as proxyreactor
 from proxykit._twistedcompat import (
     DirectSendTLSProtocol,
     directPoll,
     directSocket,
     epollInternals,
+    plainReaders,
     tlsDirectSendUsable,
     tlsSteadyStateUsable,
     writeBuffersVisible,
@@ -183,30 +184,27 @@ class DirectSendTLSTests(SynchronousTestCase):
         pump.flush()
         return got
 
-    def recordWrites(self) -> list[bytes]:
+    def countCalls(self) -> dict[str, int]:
         """
-        Record what goes through L{writeNow} from here on.
+        Count the calls of pyOpenSSL's C functions the override makes from
+        here on, by name (C{BIO_read} drains the send BIO).
         """
-        sent: list[bytes] = []
-
-        def recording(transport: Any, sock: socket.socket | None, data: bytes) -> None:
-            sent.append(data)
-            writeNow(transport, sock, data)
-
-        self.patch(_twistedcompat, "writeNow", recording)
-        return sent
+        counting = _Counting(_directio._lib)
+        self.patch(_directio, "_lib", counting)
+        return counting.calls
 
     def test_fastPathOnThisTwisted(self) -> None:
         """
         This Twisted's TLS protocol sends through C{_flushSendBIO}, so it is
-        overridden, and the encrypted bytes go through L{writeNow}.
+        overridden, and the override drains the encrypted bytes with
+        C{BIO_read} (and sends them through L{writeNow}).
         """
         self.assertTrue(tlsDirectSendUsable(TLSMemoryBIOProtocol))
         self.assertTrue(_twistedcompat.TLS_DIRECT_SEND)
         self.assertIn("_flushSendBIO", vars(DirectSendTLSProtocol))
-        sent = self.recordWrites()
+        calls = self.countCalls()
         self.assertEqual(b"".join(self.roundTrip()), b"ping")
-        self.assertTrue(sent)
+        self.assertGreater(calls.get("BIO_read", 0), 0)
 
     def test_hookMissing(self) -> None:
         """
@@ -244,14 +242,15 @@ class DirectSendTLSTests(SynchronousTestCase):
 
     def test_fallback(self) -> None:
         """
-        Without the override (what L{DirectSendTLSProtocol} is when the hook
-        is missing), Twisted's own C{_flushSendBIO} writes the bytes and the
-        exchange works the same.
+        Without the overrides (what L{DirectSendTLSProtocol} is when the
+        hook is missing: no steady state either), Twisted's own
+        C{_flushSendBIO} writes the bytes and the exchange works the same.
         """
-        self.patch(DirectSendTLSProtocol, "_flushSendBIO", TLSMemoryBIOProtocol._flushSendBIO)
-        sent = self.recordWrites()
+        for name in ("_flushSendBIO", "dataReceived", "write", "_write"):
+            self.patch(DirectSendTLSProtocol, name, getattr(TLSMemoryBIOProtocol, name))
+        calls = self.countCalls()
         self.assertEqual(b"".join(self.roundTrip()), b"ping")
-        self.assertEqual(sent, [])
+        self.assertEqual(calls.get("BIO_read", 0), 0)
 
     def test_wantRead(self) -> None:
         """
@@ -429,8 +428,8 @@ class TLSSteadyStateTests(SynchronousTestCase):
         self.assertTrue(tlsSteadyStateUsable())
         self.assertTrue(_twistedcompat.TLS_STEADY_STATE)
         self.connect(echo=True)
-        counting = _Counting(_twistedcompat._lib)
-        self.patch(_twistedcompat, "_lib", counting)
+        counting = _Counting(_directio._lib)
+        self.patch(_directio, "_lib", counting)
         wrapped: list[str] = []
         recv, send = SSL.Connection.recv, SSL.Connection.send
 
@@ -726,13 +725,14 @@ class TLSSteadyStateFallbackTests(TLSSteadyStateTests):
 def forceTwistedTLS(testCase: SynchronousTestCase) -> None:
     """
     Make L{DirectSendTLSProtocol} what it is when L{TLS_STEADY_STATE} is
-    false: Twisted's C{dataReceived} and C{_write}, and the send through
+    false: Twisted's C{dataReceived}, C{write} and C{_write}, and the send through
     pyOpenSSL's C{bio_read}.
     """
     testCase.patch(DirectSendTLSProtocol, "dataReceived", TLSMemoryBIOProtocol.dataReceived)
+    testCase.patch(DirectSendTLSProtocol, "write", TLSMemoryBIOProtocol.write)
     testCase.patch(DirectSendTLSProtocol, "_write", TLSMemoryBIOProtocol._write)
     testCase.patch(DirectSendTLSProtocol, "_flushSendBIO", _twistedcompat._flushThroughPyOpenSSL)
-    testCase.patch(_twistedcompat, "_lib", None)
+    testCase.patch(_directio, "_lib", None)
 
 
 class TLSSteadyStateDetectionTests(SynchronousTestCase):
@@ -827,8 +827,137 @@ class DirectPollTests(SynchronousTestCase):
         self.assertTrue(epollInternals(reactor))
         self.assertIsNotNone(directPoll(reactor, Logger()))
         self.assertIs(vars(reactor).get("doIteration"), vars(reactor).get("doPoll"))
-        self.assertEqual(reactor.doIteration.__qualname__, "directPoll.<locals>.doPoll")
+        self.assertEqual(reactor.doIteration.__qualname__, "Poller.doPoll")
+        self.assertEqual(
+            plainReaders(type(reactor)._doReadOrWrite), frozenset({tcp.Server, tcp.Client})
+        )
+        reads = self.countTwistedReads()
         self.runEcho(reactor)
+        # Both ends' reads were done by the poller, none by Twisted's doRead.
+        self.assertEqual(reads, [])
+
+    def countTwistedReads(self) -> list[object]:
+        """
+        Record the calls of Twisted's C{tcp.Connection.doRead} from here on.
+        """
+        calls: list[object] = []
+        doRead = tcp.Connection.doRead
+
+        def counted(connection: tcp.Connection) -> object:
+            calls.append(connection)
+            return doRead(connection)
+
+        self.patch(tcp.Connection, "doRead", counted)
+        return calls
+
+    def exchange(self, reactor: Any, server: Callable[[], Protocol], send: bytes) -> list[Failure]:
+        """
+        A client connects to a C{server()} through C{reactor}, sends
+        C{send} and closes; the server's protocol records why it lost its
+        connection, and the reactor stops then.
+
+        @return: The reasons the server's connections were lost.
+        """
+        lost: list[Failure] = []
+
+        class Server(server):  # type: ignore[misc,valid-type]
+            def connectionLost(self, reason: Failure = connectionDone) -> None:
+                lost.append(reason)
+                reactor.stop()
+
+        class Sender(Protocol):
+            def connectionMade(self) -> None:
+                self.transport.write(send)  # type: ignore[union-attr]
+                self.transport.loseConnection()  # type: ignore[union-attr]
+
+        port = reactor.listenTCP(0, Factory.forProtocol(Server), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        reactor.connectTCP("127.0.0.1", port.getHost().port, ClientFactory.forProtocol(Sender))
+        deadline = reactor.callLater(10, reactor.stop)
+        reactor.run(installSignalHandlers=False)
+        self.assertTrue(deadline.active(), "the exchange did not finish in 10 s")
+        deadline.cancel()
+        return lost
+
+    def test_closedByPeer(self) -> None:
+        """
+        A peer that closes its connection is a clean close (C{ConnectionDone})
+        for the poller, as for Twisted's C{doRead}, after its bytes.
+        """
+        received: list[bytes] = []
+
+        class Recording(Protocol):
+            def dataReceived(self, data: bytes) -> None:
+                received.append(data)
+
+        reactor: Any = newReactor()
+        reads = self.countTwistedReads()
+        [reason] = self.exchange(reactor, Recording, b"bye")
+        self.assertEqual(b"".join(received), b"bye")
+        reason.trap(ConnectionDone)
+        self.assertEqual(reads, [])
+
+    def test_protocolRaises(self) -> None:
+        """
+        An exception from a protocol's C{dataReceived} is logged and loses
+        its connection with that exception as the reason, as Twisted's
+        C{_doReadOrWrite} does.
+        """
+
+        class Raising(Protocol):
+            def dataReceived(self, data: bytes) -> None:
+                raise ZeroDivisionError(data)
+
+        reactor: Any = newReactor()
+        [reason] = self.exchange(reactor, Raising, b"boom")
+        reason.trap(ZeroDivisionError)
+        [logged] = self.flushLoggedErrors(ZeroDivisionError)
+        self.assertEqual(logged.value.args, (b"boom",))
+
+    def test_returnedValue(self) -> None:
+        """
+        What the poller makes of a value returned by a protocol's
+        C{dataReceived} is what this Twisted's C{_dataReceived} returns for
+        it.
+        """
+
+        class Returning(Protocol):
+            def dataReceived(self, data: bytes) -> object:  # type: ignore[override]
+                return ConnectionLost("returned")
+
+        connection: Any = type("Connection", (), {"protocol": Returning()})()
+        twisted = tcp.Connection._dataReceived(connection, b"x")
+        ours = _twistedcompat._returned(connection, connection.protocol.dataReceived(b"x"))
+        self.flushWarnings()
+        self.assertIs(type(ours), type(twisted))
+
+    def test_readersRefused(self) -> None:
+        """
+        A connection type whose read methods are its own, or Twisted
+        methods whose code reads other names, get no reads from the poller.
+        """
+        handle = proxyreactor.EPollReactor._doReadOrWrite
+
+        class OwnRead(tcp.Server):
+            def doRead(self) -> None:
+                pass
+
+        self.assertEqual(plainReaders(handle, types=(OwnRead, tcp.Client)), frozenset({tcp.Client}))
+
+        class OtherRead:
+            def doRead(self) -> None:
+                self._readSomehow()  # type: ignore[attr-defined]
+
+            def _dataReceived(self, data: bytes) -> None:
+                self.protocol.dataReceived(data)  # type: ignore[attr-defined]
+
+        self.assertEqual(plainReaders(handle, connection=OtherRead, types=(OtherRead,)), frozenset())
+
+        def otherHandle(selectable: Any) -> None:
+            selectable.doRead()
+
+        self.assertEqual(plainReaders(otherHandle), frozenset())
+        self.assertEqual(plainReaders(None), frozenset())
 
     def test_internalsMissing(self) -> None:
         """
@@ -862,8 +991,9 @@ class DirectPollTests(SynchronousTestCase):
 
 class OnlyHereTests(SynchronousTestCase):
     """
-    No proxykit module but L{proxykit._twistedcompat} names the Twisted
-    and pyOpenSSL internals it wraps.
+    No proxykit module but L{proxykit._twistedcompat} and its per-request
+    half, L{proxykit._directio}, names the Twisted and pyOpenSSL internals
+    it wraps.
     """
 
     def test_onlyHere(self) -> None:
@@ -875,7 +1005,7 @@ class OnlyHereTests(SynchronousTestCase):
         found = [
             f"{path.relative_to(root)}: {name}"
             for path in sorted(root.rglob("*.py"))
-            if path.name != "_twistedcompat.py"
+            if path.name not in ("_twistedcompat.py", "_directio.py")
             for name in names
             if name in path.read_text(encoding="utf-8")
         ]

@@ -38,7 +38,8 @@ from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 from zope.interface import classImplements
 
-from .._twistedcompat import directSocket, writeNow
+from .._directio import writeNow
+from .._twistedcompat import directSocket
 from .interfaces import IFlowSide
 
 PEER_BLOCKED: Final = 1
@@ -98,6 +99,7 @@ class Side(PeerProducer):
     _pauses = 0
     _deadline: float | None = None
     _timer: IDelayedCall | None = None
+    _timerAt = 0.0
     _clock: IReactorTime
 
     _registered = False
@@ -267,8 +269,14 @@ class Side(PeerProducer):
         timer = self._timer
         if timer is None:
             self._timer = clock.callLater(seconds, self._checkDeadline)
-        elif deadline < timer.getTime():
+            self._timerAt = deadline
+        elif deadline < self._timerAt:
+            # The timer's own time, kept rather than asked for: a call
+            # into Python per request (it may differ from the timer's by
+            # the microseconds between two clock reads; then
+            # _checkDeadline sets it again).
             timer.reset(seconds)
+            self._timerAt = deadline
 
     def _checkDeadline(self) -> None:
         self._timer = None
@@ -279,6 +287,7 @@ class Side(PeerProducer):
         remaining = deadline - clock.seconds()
         if remaining > 0:
             self._timer = clock.callLater(remaining, self._checkDeadline)
+            self._timerAt = deadline
             return
         self._deadline = None
         self.timedOut()
