@@ -89,6 +89,7 @@ __all__ = [
     "forgetExitSignal",
     "observeAccepts",
     "plainReaders",
+    "steadyWrites",
     "tlsDirectSendUsable",
     "tlsSteadyStateUsable",
     "writeBuffersVisible",
@@ -328,6 +329,19 @@ class DirectSendTLSProtocol(TLSMemoryBIOProtocol):
 
     elif TLS_DIRECT_SEND:
         _flushSendBIO = _flushThroughPyOpenSSL  # type: ignore[assignment]
+
+
+_STEADY_WRITE: Final = vars(DirectSendTLSProtocol).get("write")
+"""C{DirectSendTLSProtocol}'s own C{write}, if it has the steady state."""
+
+
+def steadyWrites(transport: object) -> bool:
+    """
+    Whether writes to C{transport} may go to L{proxykit._directio.write}
+    directly: it is a L{DirectSendTLSProtocol} with the steady state,
+    whose C{write} is that class's own (what it would call).
+    """
+    return _STEADY_WRITE is not None and getattr(type(transport), "write", None) is _STEADY_WRITE
 
 
 # Event dispatch without a logging context.

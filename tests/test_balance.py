@@ -653,6 +653,41 @@ class CounterTests(SynchronousTestCase):
         group.started(A)
         self.assertEqual(group.outstanding(A), 1)
 
+    def test_equalOrigins(self) -> None:
+        """
+        An origin equal to a member but another object counts as that
+        member, whichever object the group last saw.
+        """
+        group = OriginGroup([(A, 1), (B, 1)], clock=Clock())
+        copy = Origin("http", "a.test", 80)
+        group.started(A)
+        group.started(copy)
+        group.started(B)
+        group.finished(copy)
+        self.assertEqual((group.outstanding(A), group.outstanding(B)), (1, 1))
+        group.finished(A)
+        group.finished(B)
+        self.assertEqual((group.outstanding(A), group.outstanding(B)), (0, 0))
+
+    def test_rejoined(self) -> None:
+        """
+        An origin that left with a request in flight and joined again is
+        counted afresh: the late report on its old slot does not reach the
+        new one, and the group does not keep answering from the old one.
+        """
+        group = OriginGroup([(A, 1), (B, 1)], clock=Clock())
+        group.started(B)
+        group.setMembers([(A, 1)])
+        group.finished(B)
+        group.setMembers([(A, 1), (B, 1)])
+        group.started(B)
+        self.assertEqual(group.outstanding(B), 1)
+        group.setMembers([(A, 1)])
+        self.assertRaises(KeyError, group.outstanding, C)
+        group.finished(B)
+        group.failed(B)
+        self.assertEqual(group.outstanding(A), 0)
+
 
 class SetMembersTests(SynchronousTestCase):
     """

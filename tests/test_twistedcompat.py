@@ -252,6 +252,28 @@ class DirectSendTLSTests(SynchronousTestCase):
         self.assertEqual(b"".join(self.roundTrip()), b"ping")
         self.assertEqual(calls.get("BIO_read", 0), 0)
 
+    def test_steadyWrites(self) -> None:
+        """
+        Writes to a L{DirectSendTLSProtocol} may go straight to its steady
+        state while its C{write} is the class's own; not to Twisted's TLS
+        protocol, nor once C{write} is another (a test forcing Twisted's
+        code, a subclass's own).
+        """
+        factory = TLSMemoryBIOFactory(ssl.CertificateOptions(), True, Factory.forProtocol(Protocol))
+        ours = DirectSendTLSProtocol(factory, Protocol())
+        twisted = TLSMemoryBIOProtocol(factory, Protocol())
+        self.assertTrue(_twistedcompat.steadyWrites(ours))
+        self.assertFalse(_twistedcompat.steadyWrites(twisted))
+        self.assertFalse(_twistedcompat.steadyWrites(StringTransport()))
+
+        class OwnWrite(DirectSendTLSProtocol):
+            def write(self, data: bytes) -> None:
+                pass
+
+        self.assertFalse(_twistedcompat.steadyWrites(OwnWrite(factory, Protocol())))
+        self.patch(DirectSendTLSProtocol, "write", TLSMemoryBIOProtocol.write)
+        self.assertFalse(_twistedcompat.steadyWrites(ours))
+
     def test_wantRead(self) -> None:
         """
         With nothing encrypted to send, the override writes nothing.

@@ -335,6 +335,10 @@ class OriginGroup:
         # Origins that left (setMembers) and were forgotten: late reports on
         # them are ignored.
         self._left: dict[Origin, None] = {}
+        # The slot last looked up: a request reports on the origin it was
+        # given (started, succeeded, finished), and comparing identity is
+        # cheaper than hashing an Origin.  Reset whenever _index changes.
+        self._recent: _Slot | None = None
         # How many slots have a non-zero ejectedUntil, so that pick only asks
         # the clock when some origin is ejected.
         self._ejected = 0
@@ -403,6 +407,7 @@ class OriginGroup:
                 raise ValueError("an origin appears twice in one group")
             seen.add(origin)
         index = self._index
+        self._recent = None
         slots: list[_Slot] = []
         added: list[Origin] = []
         for origin, weight in members:
@@ -461,7 +466,10 @@ class OriginGroup:
         @param origin: An origin of this group.
         @raise KeyError: C{origin} is not in this group.
         """
-        self._index[origin].outstanding += 1
+        recent = self._recent
+        if recent is None or recent.origin is not origin:
+            recent = self._recent = self._index[origin]
+        recent.outstanding += 1
 
     def finished(self, origin: Origin) -> None:
         """
@@ -549,9 +557,15 @@ class OriginGroup:
 
         @raise KeyError: C{origin} is not in this group and never was lately.
         """
+        recent = self._recent
+        if recent is not None and recent.origin is origin:
+            return recent
         slot = self._index.get(origin)
-        if slot is None and origin not in self._left:
-            raise KeyError(origin)
+        if slot is None:
+            if origin not in self._left:
+                raise KeyError(origin)
+            return None
+        self._recent = slot
         return slot
 
     def _forget(self, slot: _Slot) -> None:
@@ -560,6 +574,7 @@ class OriginGroup:
         it, remembering a bounded number of such origins so that late
         reports on them are ignored rather than refused.
         """
+        self._recent = None
         if self._index.get(slot.origin) is slot:
             del self._index[slot.origin]
         left = self._left

@@ -38,8 +38,9 @@ from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 from zope.interface import classImplements
 
+from .._directio import write as tlsWrite
 from .._directio import writeNow
-from .._twistedcompat import directSocket
+from .._twistedcompat import directSocket, steadyWrites
 from .interfaces import IFlowSide
 
 PEER_BLOCKED: Final = 1
@@ -105,6 +106,7 @@ class Side(PeerProducer):
     _registered = False
     _socket: socket.socket | None = None
     _corked: list[bytes] | None = None
+    _tlsWrites = False
 
     def cork(self) -> None:
         """
@@ -159,7 +161,9 @@ class Side(PeerProducer):
         if self._socket is not None:
             transport.setTcpNoDelay(True)  # type: ignore[union-attr]
         else:
-            # TLS: the TCP connection is beneath the TLS transport.
+            # TLS: writes go straight to its steady state when they may;
+            # the TCP connection is beneath the TLS transport.
+            self._tlsWrites = steadyWrites(transport)
             lower = getattr(transport, "transport", None)
             setTcpNoDelay = getattr(lower, "setTcpNoDelay", None)
             if setTcpNoDelay is not None:
@@ -174,7 +178,10 @@ class Side(PeerProducer):
         if corked is not None:
             corked.append(data)
             return
-        writeNow(self.transport, self._socket, data)
+        if self._tlsWrites:
+            tlsWrite(self.transport, data)
+        else:
+            writeNow(self.transport, self._socket, data)
 
     def _unregister(self) -> None:
         if self._registered:

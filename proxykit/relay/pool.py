@@ -303,7 +303,11 @@ class ConnectionPool:
             del self._waiting[key]
 
     def _nextWaiter(self, key: Hashable) -> _Waiter | None:
-        queue = self._waiting.get(key)
+        waiting = self._waiting
+        if not waiting:
+            # Nothing waits (the usual case): no key to hash.
+            return None
+        queue = waiting.get(key)
         if not queue:
             return None
         waiter = queue.popleft()
