@@ -179,10 +179,11 @@ def receive(protocol: Any, data: bytes) -> None:
     close_notify, an alert, an error) goes to Twisted's
     C{_flushReceiveBIO}, which reads again through pyOpenSSL (OpenSSL
     answers the same) and handles what pyOpenSSL raises.  Outside the
-    steady state, Twisted's C{dataReceived}.
+    steady state, the protocol's C{receivedOutsideSteadyState} (Twisted's
+    C{dataReceived}, unless a subclass looks at the bytes first).
     """
     if type(data) is not bytes or not data or not steady(protocol):
-        TLSMemoryBIOProtocol.dataReceived(protocol, data)  # type: ignore[no-untyped-call]
+        protocol.receivedOutsideSteadyState(data)
         return
     lib = _lib
     connection = protocol._tlsConnection
@@ -265,7 +266,8 @@ class Poller:
     each event handled as Twisted's C{doPoll} does but without
     C{log.callWithLogger} around it, and a read on a plain TCP connection
     done here, as Twisted's C{_doReadOrWrite}, C{tcp.Connection.doRead} and
-    C{_dataReceived} do it, with no Python frame for each of them.
+    C{_dataReceived} do it, with no Python frame for each of them (nor for
+    the wrapper of a connection made through an endpoint).
 
     Reads the reactor's C{_poller}, C{_selectables} and
     C{_doReadOrWrite}, and for the reads a connection's C{socket},
@@ -280,6 +282,8 @@ class Poller:
         readers: frozenset[type],
         noDescriptor: object,
         returned: Callable[[Any, object], object],
+        wrapper: type | None = None,
+        steadyReceive: object = None,
     ) -> None:
         """
         @param readers: The connection types whose reads are done here:
@@ -290,12 +294,21 @@ class Poller:
         @param returned: Given a connection and the value its protocol's
             C{dataReceived} returned (not C{None}), what Twisted's
             C{_dataReceived} returns then.
+        @param wrapper: Twisted's endpoints' C{_WrappingProtocol}, when its
+            C{dataReceived} only passes the bytes on to its
+            C{_wrappedProtocol}'s and returns what that returns: a read
+            for one goes to the protocol it wraps directly.
+        @param steadyReceive: C{DirectSendTLSProtocol}'s own
+            C{dataReceived}, when it is one call of L{receive}: a read for a
+            protocol whose C{dataReceived} this is calls L{receive} itself.
         """
         self._reactor = reactor
         self._log = log
         self._readers = readers
         self._noDescriptor = noDescriptor
         self._returned = returned
+        self._wrapper = wrapper
+        self._steadyReceive = steadyReceive
         self._handle: Callable[[Any, int, int], object] = reactor._doReadOrWrite
 
     def doPoll(self, timeout: float | None) -> None:
@@ -347,9 +360,20 @@ class Poller:
                     if not data:
                         why = CONNECTION_DONE
                     else:
-                        value = connection.protocol.dataReceived(data)
-                        if value is not None:
-                            why = self._returned(connection, value)
+                        protocol = connection.protocol
+                        wrapped = type(protocol) is self._wrapper
+                        if wrapped:
+                            protocol = protocol._wrappedProtocol
+                        steadyReceive = self._steadyReceive
+                        if (
+                            steadyReceive is not None
+                            and type(protocol).dataReceived is steadyReceive
+                        ):
+                            receive(protocol, data)
+                        else:
+                            value = protocol.dataReceived(data)
+                            if value is not None:
+                                why = self._returned(connection, value)
         except BaseException as e:
             why = e
             legacyLog.err()  # type: ignore[no-untyped-call]

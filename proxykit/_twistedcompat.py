@@ -38,7 +38,15 @@ Checked against Twisted 23.10.0 (the lowest C{setup.cfg} allows) and
       C{recv} and C{send}.
     - L{directPoll}: an epoll C{doPoll} without the per-event logging
       context (C{EPollReactor._poller}, C{_selectables}, C{_doReadOrWrite}).
-      Fallback: the inherited C{EPollReactor.doPoll}.
+      Fallback: the inherited C{EPollReactor.doPoll}.  It reads plain TCP
+      connections itself, as Twisted's C{_doReadOrWrite},
+      C{tcp.Connection.doRead} and C{_dataReceived} do (a connection's
+      C{socket}, C{bufferSize} and C{protocol}, the reactor's
+      C{_disconnectSelectable}, C{posixbase._NO_FILEDESC}; L{plainReaders}),
+      and hands the bytes for an endpoint's C{_WrappingProtocol} to the
+      protocol it wraps (C{_wrappedProtocol}; L{passingWrapper}).
+      Fallback: Twisted's C{_doReadOrWrite} for every event, the wrapper's
+      own C{dataReceived}.
     - L{acceptOneAtATime}: a listening TCP port that accepts one
       connection each time its socket is readable (C{tcp.Port.numberAccepts}
       set before each C{doRead}), so that worker processes sharing a
@@ -66,7 +74,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from OpenSSL import SSL
-from twisted.internet import posixbase, tcp
+from twisted.internet import endpoints, posixbase, tcp
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.interfaces import ITransport
 from twisted.logger import Logger
@@ -88,6 +96,7 @@ __all__ = [
     "epollInternals",
     "forgetExitSignal",
     "observeAccepts",
+    "passingWrapper",
     "plainReaders",
     "steadyWrites",
     "tlsDirectSendUsable",
@@ -313,12 +322,24 @@ class DirectSendTLSProtocol(TLSMemoryBIOProtocol):
         self._socket = directSocket(transport)
         super().makeConnection(transport)  # type: ignore[no-untyped-call]
 
+    def receivedOutsideSteadyState(self, data: bytes) -> None:
+        """
+        C{data} came while this connection is not in the steady state (its
+        handshake not done, closing, with writes waiting), or when this
+        Twisted has none: Twisted's C{dataReceived} handles it.  Subclasses
+        may look at the first bytes here (the handshake is never done
+        before them).
+        """
+        TLSMemoryBIOProtocol.dataReceived(self, data)  # type: ignore[no-untyped-call]
+
     if TLS_DIRECT_SEND and TLS_STEADY_STATE:
 
         def _flushSendBIO(self) -> None:
             _directio.flushSendBIO(self)
 
         def dataReceived(self, data: bytes) -> None:
+            # The poll calls _directio.receive itself when this is the
+            # method (steadyReceive).
             _directio.receive(self, data)
 
         def write(self, data: bytes) -> None:
@@ -327,12 +348,23 @@ class DirectSendTLSProtocol(TLSMemoryBIOProtocol):
         def _write(self, data: bytes) -> None:
             _directio.encrypt(self, data)
 
-    elif TLS_DIRECT_SEND:
-        _flushSendBIO = _flushThroughPyOpenSSL  # type: ignore[assignment]
+    else:
+        if TLS_DIRECT_SEND:
+            _flushSendBIO = _flushThroughPyOpenSSL  # type: ignore[assignment]
+
+        def dataReceived(self, data: bytes) -> None:
+            self.receivedOutsideSteadyState(data)
 
 
 _STEADY_WRITE: Final = vars(DirectSendTLSProtocol).get("write")
 """C{DirectSendTLSProtocol}'s own C{write}, if it has the steady state."""
+
+_STEADY_RECEIVE: Final = vars(DirectSendTLSProtocol)["dataReceived"] if _STEADY_WRITE else None
+"""
+C{DirectSendTLSProtocol}'s own C{dataReceived}, if it has the steady state:
+the poll gives the bytes of a protocol whose C{dataReceived} this is to
+L{proxykit._directio.receive} directly.
+"""
 
 
 def steadyWrites(transport: object) -> bool:
@@ -406,6 +438,22 @@ def plainReaders(
     )
 
 
+def passingWrapper(wrapper: type | None = None) -> type | None:
+    """
+    C{wrapper}, by default Twisted's C{endpoints._WrappingProtocol} (what a
+    connection made through a client endpoint has as its protocol), if its
+    C{dataReceived} only passes the bytes on to its C{_wrappedProtocol}'s
+    and returns what that returns (Twisted 23.10.0 to 26.10.0); C{None}
+    otherwise.
+    """
+    if wrapper is None:
+        wrapper = getattr(endpoints, "_WrappingProtocol", None)
+    code = getattr(getattr(wrapper, "dataReceived", None), "__code__", None)
+    if code is None or set(code.co_names) != {"_wrappedProtocol", "dataReceived"}:
+        return None
+    return wrapper
+
+
 def _returned(connection: Any, value: object) -> object:
     """
     What Twisted's C{tcp.Connection._dataReceived} returns when the
@@ -429,8 +477,9 @@ def directPoll(reactor: object, log: Logger) -> Callable[[float | None], None] |
     """
     A C{doPoll} for C{reactor} (an C{EPollReactor}) that handles each event
     as Twisted's does but without C{log.callWithLogger} around it, and
-    reads plain TCP connections itself (L{plainReaders}); an error escaping
-    a handler is logged on C{log}.  See L{proxykit._directio.Poller}.
+    reads plain TCP connections itself (L{plainReaders}, L{passingWrapper});
+    an error escaping a handler is logged on C{log}.  See
+    L{proxykit._directio.Poller}.
 
     @return: The function, or C{None} when C{reactor} lacks the internals
         (L{epollInternals}): keep the inherited C{doPoll} then.
@@ -438,7 +487,9 @@ def directPoll(reactor: object, log: Logger) -> Callable[[float | None], None] |
     if not epollInternals(reactor):
         return None
     readers = plainReaders(getattr(type(reactor), "_doReadOrWrite", None))
-    return _directio.Poller(reactor, log, readers, posixbase._NO_FILEDESC, _returned).doPoll
+    return _directio.Poller(
+        reactor, log, readers, posixbase._NO_FILEDESC, _returned, passingWrapper(), _STEADY_RECEIVE
+    ).doPoll
 
 
 def forgetExitSignal(reactor: object) -> bool:

@@ -399,7 +399,8 @@ class _TLSServerProtocol(DirectSendTLSProtocol):
     _sniffed = False
     _refused = False
 
-    def dataReceived(self, data: bytes) -> None:
+    def receivedOutsideSteadyState(self, data: bytes) -> None:
+        # The first bytes always come here: no handshake is done yet.
         if not self._sniffed:
             self._sniffed = True
             if data[:1].isalpha():
@@ -411,7 +412,7 @@ class _TLSServerProtocol(DirectSendTLSProtocol):
                 return
         elif self._refused:
             return
-        super().dataReceived(data)
+        super().receivedOutsideSteadyState(data)
 
 
 class _TLSServerFactory(TLSMemoryBIOFactory):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,7 @@ from proxykit._twistedcompat import (
     directPoll,
     directSocket,
     epollInternals,
+    passingWrapper,
     plainReaders,
     tlsDirectSendUsable,
     tlsSteadyStateUsable,
@@ -952,6 +954,117 @@ class DirectPollTests(SynchronousTestCase):
         ours = _twistedcompat._returned(connection, connection.protocol.dataReceived(b"x"))
         self.flushWarnings()
         self.assertIs(type(ours), type(twisted))
+
+    def test_endpointWrapperSkipped(self) -> None:
+        """
+        Bytes for a connection made through a client endpoint go to the
+        protocol its C{_WrappingProtocol} wraps, without the wrapper's
+        C{dataReceived}; what the protocol sees is the same.
+        """
+        from twisted.internet import endpoints
+
+        self.assertIs(passingWrapper(), endpoints._WrappingProtocol)
+        passed: list[bytes] = []
+        original = endpoints._WrappingProtocol.dataReceived
+
+        def counted(wrapper: Any, data: bytes) -> object:
+            passed.append(data)
+            return original(wrapper, data)
+
+        reactor: Any = newReactor()
+        # After the reactor is made: the poll checks the method's code then.
+        self.patch(endpoints._WrappingProtocol, "dataReceived", counted)
+        port = reactor.listenTCP(0, Factory.forProtocol(_Echo), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        got: list[bytes] = []
+        endpoint = endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port)
+        endpoint.connect(Factory.forProtocol(lambda: _Client(reactor, got)))
+        deadline = reactor.callLater(10, reactor.stop)
+        reactor.run(installSignalHandlers=False)
+        self.assertTrue(deadline.active(), "the exchange did not finish in 10 s")
+        deadline.cancel()
+        self.assertEqual(b"".join(got), b"ping")
+        self.assertEqual(passed, [])
+
+    def test_otherWrapperKept(self) -> None:
+        """
+        A wrapper whose C{dataReceived} does more than pass the bytes on is
+        not skipped.
+        """
+
+        class Counting(Protocol):
+            def dataReceived(self, data: bytes) -> None:
+                self.count = len(data)
+                self._wrappedProtocol.dataReceived(data)  # type: ignore[attr-defined]
+
+        self.assertIsNone(passingWrapper(Counting))
+        self.assertIsNone(passingWrapper(Protocol))
+
+    def test_steadyTLSReceive(self) -> None:
+        """
+        Bytes for a protocol whose C{dataReceived} is
+        L{DirectSendTLSProtocol}'s own go to C{_directio.receive} without
+        that method (outside the steady state, on to the protocol's
+        C{receivedOutsideSteadyState}); other protocols' C{dataReceived}
+        is called.
+        """
+        self.assertIs(
+            _twistedcompat._STEADY_RECEIVE, vars(DirectSendTLSProtocol)["dataReceived"]
+        )
+        got: list[tuple[str, bytes]] = []
+
+        class TLSLike:
+            _handshakeDone = False
+
+            def dataReceived(self, data: bytes) -> None:
+                got.append(("dataReceived", data))
+
+            def receivedOutsideSteadyState(self, data: bytes) -> None:
+                got.append(("outside", data))
+
+        class Plain(TLSLike):
+            def dataReceived(self, data: bytes) -> None:
+                got.append(("plain", data))
+
+        class Socket:
+            def __init__(self, data: bytes) -> None:
+                self.data = data
+
+            def recv(self, size: int) -> bytes:
+                return self.data
+
+        class Connection:
+            bufferSize = 65536
+
+            def __init__(self, protocol: object, data: bytes) -> None:
+                self.protocol = protocol
+                self.socket = Socket(data)
+
+            def fileno(self) -> int:
+                return 7
+
+        class Poller:
+            def poll(self, timeout: float, count: int) -> list[tuple[int, int]]:
+                return [(3, select.EPOLLIN), (4, select.EPOLLIN)]
+
+        class Reactor:
+            _poller = Poller()
+            _selectables = {3: Connection(TLSLike(), b"tls"), 4: Connection(Plain(), b"plain")}
+
+            def _doReadOrWrite(self, selectable: object, fd: int, event: int) -> None:
+                raise AssertionError("read by the poller")
+
+        poll = _directio.Poller(
+            Reactor(),
+            Logger(),
+            frozenset({Connection}),
+            object(),
+            _twistedcompat._returned,
+            None,
+            TLSLike.dataReceived,
+        ).doPoll
+        poll(0)
+        self.assertEqual(got, [("outside", b"tls"), ("plain", b"plain")])
 
     def test_readersRefused(self) -> None:
         """
