@@ -60,10 +60,10 @@ Checked against Twisted 23.10.0 (the lowest C{setup.cfg} allows) and
       and stops a failing accept loop from spinning.  Fallback: Twisted
       logs every failed accept.
 
-The per-request work of the first three, L{writeNow} and the TLS steady
-state, is done in L{proxykit._directio} (compiled in the compiled build,
-which cannot build this module); this module decides whether it may be
-used.  Nothing else in proxykit may use a private Twisted or pyOpenSSL
+The per-request work of L{writeNow}, of the two TLS shortcuts and of
+L{directPoll} is done in L{proxykit._directio}, compiled in the
+compiled build, which cannot build this module; this module decides
+whether it may be used.  Nothing else in proxykit may use a private Twisted or pyOpenSSL
 name.
 """
 
@@ -293,7 +293,8 @@ class DirectSendTLSProtocol(TLSMemoryBIOProtocol):
     The override of C{_flushSendBIO} is only defined when
     L{TLS_DIRECT_SEND}, and the steady state (C{dataReceived}, C{write},
     C{_write}) only when L{TLS_STEADY_STATE} too; otherwise this is
-    Twisted's protocol unchanged.  Each override is one call into
+    Twisted's protocol, whose bytes all go through
+    L{receivedOutsideSteadyState}.  Each override is one call into
     L{proxykit._directio}, compiled in the compiled build, which documents
     what it does.
 
