@@ -29,7 +29,16 @@ from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python import log as legacyLog
 from twisted.python.failure import Failure
 
-__all__ = ["Poller", "encrypt", "flushSendBIO", "receive", "steady", "write", "writeNow"]
+__all__ = [
+    "Poller",
+    "encrypt",
+    "flushSendBIO",
+    "flushThroughPyOpenSSL",
+    "receive",
+    "steady",
+    "write",
+    "writeNow",
+]
 
 _util: Any
 try:
@@ -141,6 +150,20 @@ def steady(protocol: Any) -> bool:
     )
 
 
+def flushThroughPyOpenSSL(protocol: Any) -> None:
+    """
+    C{_flushSendBIO} of a C{DirectSendTLSProtocol} whose connection is not
+    one L{flushSendBIO} reads with C{BIO_read} (or when this Twisted has no
+    steady state): as Twisted's, through the connection's C{bio_read}, but
+    written through L{writeNow}.
+    """
+    try:
+        data = protocol._tlsConnection.bio_read(_CHUNK)
+    except SSL.WantReadError:
+        return
+    writeNow(protocol.transport, protocol._socket, data)
+
+
 def flushSendBIO(protocol: Any) -> None:
     """
     C{_flushSendBIO} of a C{DirectSendTLSProtocol}: as Twisted's, but
@@ -150,11 +173,7 @@ def flushSendBIO(protocol: Any) -> None:
     connection = protocol._tlsConnection
     if type(connection) is not SSL.Connection:
         # A stand-in: through its own bio_read.
-        try:
-            data = connection.bio_read(_CHUNK)
-        except SSL.WantReadError:
-            return
-        writeNow(protocol.transport, protocol._socket, data)
+        flushThroughPyOpenSSL(protocol)
         return
     lib = _lib
     bio = connection._from_ssl

@@ -61,10 +61,10 @@ Checked against Twisted 23.10.0 (the lowest C{setup.cfg} allows) and
       logs every failed accept.
 
 The per-request work of L{writeNow}, of the two TLS shortcuts and of
-L{directPoll} is done in L{proxykit._directio}, compiled in the
-compiled build, which cannot build this module; this module decides
-whether it may be used.  Nothing else in proxykit may use a private Twisted or pyOpenSSL
-name.
+L{directPoll} is done in L{proxykit._directio}, compiled in the compiled
+build, which cannot build this module; this module decides whether it
+may be used.  Nothing else in proxykit may use a private Twisted or
+pyOpenSSL name.
 """
 
 from __future__ import annotations
@@ -277,11 +277,7 @@ def _flushThroughPyOpenSSL(protocol: Any) -> None:
     but not L{TLS_STEADY_STATE}: as Twisted's, but through L{writeNow}, one
     send instead of a buffered write, two C{epoll_ctl} calls and a wake-up.
     """
-    try:
-        data = protocol._tlsConnection.bio_read(2**15)
-    except SSL.WantReadError:
-        return
-    writeNow(protocol.transport, protocol._socket, data)
+    _directio.flushThroughPyOpenSSL(protocol)
 
 
 class DirectSendTLSProtocol(TLSMemoryBIOProtocol):
