@@ -71,24 +71,136 @@ may not share one.)
 """
 
 
+_HOLD_LIMIT = 2**16
+"""
+The most bytes L{writeNow} holds back during one poll (see L{_Sends}):
+past it, what is held is sent at once.
+"""
+
+
+class _Held:
+    """
+    One connection's bytes held back during a poll: its socket, and what
+    was written to it, in order.
+    """
+
+    def __init__(self, sock: socket.socket, data: bytes) -> None:
+        self.sock = sock
+        self.chunks = [data]
+
+
+class _Sends:
+    """
+    The sends L{writeNow} holds back while a L{Poller} handles the events of
+    one poll, to make them when it has handled them all.
+
+    Each send to a loopback or local peer that sleeps in its own poll wakes
+    it, and on a virtual machine a wake-up is an interrupt sent to another
+    core: one per message when each is sent as it is written, a few per
+    poll when a poll's messages leave together.  Twisted itself sends
+    every write on the reactor's next turn; these go at the end of this
+    one, without the two C{epoll_ctl} calls of Twisted's way.
+
+    A connection's bytes are held only when Twisted holds none for it and
+    it is neither lost nor closing; once some are held, later ones join
+    them (in order), so they leave in one send.  Bytes Twisted comes to
+    hold meanwhile (written around L{writeNow}) go after them.
+    """
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.held: dict[Any, _Held] = {}
+        self.size = 0
+
+    def hold(self, transport: Any, sock: socket.socket, data: bytes) -> bool:
+        """
+        Hold C{data} for C{transport} until L{release}, if it may be held.
+
+        @return: Whether it is held (else the caller writes it).
+        """
+        held = self.held.get(transport)
+        if held is not None:
+            held.chunks.append(data)
+        elif (
+            transport.dataBuffer
+            or transport._tempDataBuffer
+            or not transport.connected
+            or transport.disconnecting
+        ):
+            return False
+        else:
+            self.held[transport] = _Held(sock, data)
+        self.size += len(data)
+        if self.size >= _HOLD_LIMIT:
+            self.release()
+        return True
+
+    def release(self) -> None:
+        """
+        Send everything held, connection by connection in the order they
+        were first written to.
+        """
+        held = self.held
+        if held:
+            self.held = {}
+            self.size = 0
+            for transport, one in held.items():
+                _sendHeld(transport, one)
+
+
+_SENDS = _Sends()
+
+
+def _sendHeld(transport: Any, held: _Held) -> None:
+    if not transport.connected:
+        # Lost while they were held: dropped, as Twisted drops bytes
+        # written to a lost connection.
+        return
+    chunks = held.chunks
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    try:
+        sent = held.sock.send(data)
+    except OSError:
+        # EAGAIN, or an error Twisted will meet and report itself.
+        sent = 0
+    if sent == len(data):
+        return
+    rest = data[sent:]
+    queued: bytes = transport.dataBuffer[transport.offset :]
+    if queued or transport._tempDataBuffer:
+        # Twisted took later bytes meanwhile: these go before them.
+        transport.dataBuffer = rest + queued
+        transport.offset = 0
+        transport._maybePauseProducer()
+    else:
+        transport.write(rest)
+
+
 def writeNow(transport: Any, sock: socket.socket | None, data: bytes) -> None:
     """
     Write C{data} to C{transport}; when it is a plain TCP connection (its
-    socket C{sock}, from C{_twistedcompat.directSocket}), send at once
-    when possible.
+    socket C{sock}, from C{_twistedcompat.directSocket}), send without
+    waiting for the reactor's next turn when possible.
 
     Twisted buffers every write until the reactor's next turn, which costs
     two C{epoll_ctl} calls and a wake-up per write.  With nothing buffered,
     try the socket first and hand Twisted only what the kernel did not
-    take; order is kept because Twisted's buffer is empty.
+    take; order is kept because Twisted's buffer is empty.  While a
+    L{Poller} handles a poll's events, the send waits for the end of them
+    (see L{_Sends}).
 
-    Reads C{FileDescriptor.dataBuffer} and C{_tempDataBuffer}, only when
-    C{sock} is given: C{directSocket} gives none unless
+    Reads C{FileDescriptor.dataBuffer}, C{offset} and C{_tempDataBuffer},
+    only when C{sock} is given: C{directSocket} gives none unless
     C{_twistedcompat.DIRECT_SEND}.
     """
+    if sock is None:
+        transport.write(data)
+        return
+    sends = _SENDS
+    if sends.holding and sends.hold(transport, sock, data):
+        return
     if (
-        sock is not None
-        and not transport.dataBuffer
+        not transport.dataBuffer
         and not transport._tempDataBuffer
         and transport.connected
         and not transport.disconnecting
@@ -286,7 +398,9 @@ class Poller:
     C{log.callWithLogger} around it, and a read on a plain TCP connection
     done here, as Twisted's C{_doReadOrWrite}, C{tcp.Connection.doRead} and
     C{_dataReceived} do it, with no Python frame for each of them (nor for
-    the wrapper of a connection made through an endpoint).
+    the wrapper of a connection made through an endpoint).  While it
+    handles a poll's events, L{writeNow} holds sends back until all are
+    handled (L{_Sends}).
 
     Reads the reactor's C{_poller}, C{_selectables} and
     C{_doReadOrWrite}, and for the reads a connection's C{socket},
@@ -344,23 +458,29 @@ class Poller:
                 return
             raise
         readers = self._readers
-        for fd, event in events:
-            selectable = selectables.get(fd)
-            if selectable is None:
-                continue
-            try:
-                # Exceptions from the connection's own code are caught,
-                # logged and turned into a disconnection in there.
-                if event == EPOLLIN and type(selectable) in readers:
-                    self._read(selectable)
-                else:
-                    self._handle(selectable, fd, event)
-            except KeyboardInterrupt:
-                raise
-            except BaseException:
-                self._log.failure(
-                    "Unhandled error handling {selectable}", selectable=str(selectable)
-                )
+        sends = _SENDS
+        sends.holding = True
+        try:
+            for fd, event in events:
+                selectable = selectables.get(fd)
+                if selectable is None:
+                    continue
+                try:
+                    # Exceptions from the connection's own code are caught,
+                    # logged and turned into a disconnection in there.
+                    if event == EPOLLIN and type(selectable) in readers:
+                        self._read(selectable)
+                    else:
+                        self._handle(selectable, fd, event)
+                except KeyboardInterrupt:
+                    raise
+                except BaseException:
+                    self._log.failure(
+                        "Unhandled error handling {selectable}", selectable=str(selectable)
+                    )
+        finally:
+            sends.holding = False
+            sends.release()
 
     def _read(self, connection: Any) -> None:
         # _doReadOrWrite for a read event alone, with doRead and

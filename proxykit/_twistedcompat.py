@@ -17,8 +17,9 @@ Checked against Twisted 23.10.0 (the lowest C{setup.cfg} allows) and
 
     - L{directSocket} and L{writeNow}: a write goes straight to a TCP
       socket when Twisted has nothing buffered for it (C{dataBuffer},
-      C{_tempDataBuffer} of C{twisted.internet.abstract.FileDescriptor}).
-      Fallback: C{transport.write}.
+      C{offset}, C{_tempDataBuffer} and C{_maybePauseProducer} of
+      C{twisted.internet.abstract.FileDescriptor}); during a poll's
+      events, at the end of them.  Fallback: C{transport.write}.
     - L{DirectSendTLSProtocol}: a C{TLSMemoryBIOProtocol} whose encrypted
       bytes take the same way (overrides C{_flushSendBIO}, reads
       C{_tlsConnection.bio_read}).  Fallback: no override, Twisted's own
@@ -119,14 +120,19 @@ class _NoReactor:
 def writeBuffersVisible(transport: object) -> bool:
     """
     Whether C{transport} shows Twisted's two write buffers, C{dataBuffer}
-    (bytes) and C{_tempDataBuffer} (a list), which L{writeNow} reads to know
-    that nothing is waiting to be written.
+    (bytes, sent from C{offset}) and C{_tempDataBuffer} (a list), which
+    L{writeNow} reads to know that nothing is waiting to be written, and
+    C{_maybePauseProducer}, which it calls when it puts bytes it held back
+    ahead of them.
 
-    Relies on C{twisted.internet.abstract.FileDescriptor} setting both in
-    C{__init__} (Twisted 23.10.0 to 26.10.0).
+    Relies on C{twisted.internet.abstract.FileDescriptor} setting these in
+    C{__init__} or on the class (Twisted 23.10.0 to 26.10.0).
     """
-    return isinstance(getattr(transport, "dataBuffer", None), bytes) and isinstance(
-        getattr(transport, "_tempDataBuffer", None), list
+    return (
+        isinstance(getattr(transport, "dataBuffer", None), bytes)
+        and isinstance(getattr(transport, "_tempDataBuffer", None), list)
+        and type(getattr(transport, "offset", None)) is int
+        and callable(getattr(transport, "_maybePauseProducer", None))
     )
 
 

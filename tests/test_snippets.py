@@ -608,7 +608,9 @@ class DockerIgnoreTests(SynchronousTestCase):
         self.assertIn(".git", ignored)
         for pattern in (".venv*", "_trial_temp*", "**/__pycache__"):
             self.assertIn(pattern, ignored)
-        for local in (".venv/", ".venv-lowest/", "_trial_temp*/", "__pycache__/"):
+        # The virtual environments without a slash: a worktree's symlinks
+        # to them are left out too.
+        for local in (".venv", ".venv-lowest", "_trial_temp*/", "__pycache__/"):
             self.assertIn(local, gitignore)
 
 

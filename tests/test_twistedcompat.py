@@ -20,6 +20,7 @@ from twisted.internet import ssl, tcp
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.main import CONNECTION_DONE
 from twisted.internet.protocol import ClientFactory, Factory, Protocol, connectionDone
 from twisted.internet.testing import MemoryReactor, StringTransport
 from twisted.logger import Logger
@@ -129,6 +130,15 @@ class DirectSendTests(SynchronousTestCase):
         """
         self.assertFalse(writeBuffersVisible(object()))
         self.assertFalse(writeBuffersVisible(StringTransport()))
+
+        class NoOffset(FileDescriptor):
+            offset = None  # type: ignore[assignment]
+
+        class NoPause(FileDescriptor):
+            _maybePauseProducer = None
+
+        for lacking in (NoOffset, NoPause):
+            self.assertFalse(writeBuffersVisible(lacking(MemoryReactor())))  # type: ignore[arg-type]
         # What the module computes when the probe fails.
         self.patch(_twistedcompat, "_DIRECT", ())
         transport, peer = tcpServer(self)
@@ -1122,6 +1132,205 @@ class DirectPollTests(SynchronousTestCase):
         self.assertNotIn("doPoll", vars(reactor))
         self.assertIs(type(reactor).doIteration, proxyreactor.EPollReactor.doPoll)
         self.runEcho(reactor)
+
+
+class _Sending:
+    """
+    A socket that records its sends and takes at most C{take} bytes of
+    each (all of them when C{None}).
+    """
+
+    def __init__(self, sock: socket.socket, take: int | None = None) -> None:
+        self.sock = sock
+        self.take = take
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes) -> int:
+        self.sent.append(data)
+        return self.sock.send(data[: self.take])
+
+
+class HeldSendsTests(SynchronousTestCase):
+    """
+    While the poller handles one poll's events, L{writeNow} holds sends
+    back and makes them, one per connection, when the events are handled.
+    """
+
+    def poll(self, *handlers: Callable[[], object]) -> None:
+        """
+        Run one poll whose events (write events, so handled through
+        C{_doReadOrWrite}) call C{handlers} in turn.
+        """
+        events = [(fd, select.EPOLLOUT) for fd in range(len(handlers))]
+
+        class Poller:
+            def poll(self, timeout: float, count: int) -> list[tuple[int, int]]:
+                return events
+
+        class Reactor:
+            _poller = Poller()
+            _selectables = dict(enumerate(handlers))
+
+            def _doReadOrWrite(self, selectable: Any, fd: int, event: int) -> None:
+                selectable()
+
+        _directio.Poller(
+            Reactor(), Logger(), frozenset(), object(), _twistedcompat._returned
+        ).doPoll(0)
+
+    def test_heldUntilEventsHandled(self) -> None:
+        """
+        Bytes written during a poll reach the socket after its last event,
+        each connection's in one send, in the order they were written.
+        """
+        transport, peer = tcpServer(self)
+        sock = _Sending(transport.socket)
+        other, otherPeer = tcpServer(self)
+        otherSock = _Sending(other.socket)
+        seen: list[bytes] = []
+
+        def first() -> None:
+            writeNow(transport, sock, b"head ")
+            writeNow(other, otherSock, b"other")
+            writeNow(transport, sock, b"body")
+
+        def second() -> None:
+            for each in (peer, otherPeer):
+                try:
+                    seen.append(each.recv(100))
+                except BlockingIOError:
+                    pass
+
+        self.poll(first, second)
+        self.assertEqual(seen, [])
+        self.assertEqual(peer.recv(100), b"head body")
+        self.assertEqual(otherPeer.recv(100), b"other")
+        self.assertEqual(sock.sent, [b"head body"])
+        self.assertEqual(otherSock.sent, [b"other"])
+        self.assertFalse(transport.dataBuffer or transport._tempDataBuffer)
+
+    def test_notHeldOutsidePoll(self) -> None:
+        """
+        Between polls (in timed calls, say), bytes are sent at once.
+        """
+        transport, peer = tcpServer(self)
+        self.poll(lambda: None)
+        writeNow(transport, directSocket(transport), b"now")
+        self.assertEqual(peer.recv(100), b"now")
+
+    def test_limit(self) -> None:
+        """
+        Once the bytes held reach the limit, all of them are sent at once.
+        """
+        transport, peer = tcpServer(self)
+        other, otherPeer = tcpServer(self)
+        big = b"x" * _directio._HOLD_LIMIT
+        got: list[bytes] = []
+
+        def write() -> None:
+            writeNow(other, directSocket(other), b"small")
+            writeNow(transport, directSocket(transport), big)
+            got.append(otherPeer.recv(100))
+
+        self.poll(write)
+        self.assertEqual(got, [b"small"])
+        received = b""
+        while len(received) < len(big):
+            received += peer.recv(len(big))
+        self.assertEqual(received, big)
+
+    def test_twistedBuffering(self) -> None:
+        """
+        When Twisted holds bytes for a connection, later ones are queued
+        after them rather than held.
+        """
+        transport, peer = tcpServer(self)
+        transport.write(b"first ")
+        self.poll(lambda: writeNow(transport, directSocket(transport), b"second"))
+        self.assertRaises(BlockingIOError, peer.recv, 100)
+        transport.doWrite()
+        self.assertEqual(peer.recv(100), b"first second")
+
+    def test_partialSend(self) -> None:
+        """
+        What the kernel does not take of the bytes held goes to Twisted's
+        buffer, and out on the reactor's next turn.
+        """
+        transport, peer = tcpServer(self)
+        sock = _Sending(transport.socket, take=2)
+        self.poll(lambda: writeNow(transport, sock, b"held"))
+        self.assertEqual(peer.recv(100), b"he")
+        transport.doWrite()
+        self.assertEqual(peer.recv(100), b"ld")
+
+    def test_partialSendBeforeLater(self) -> None:
+        """
+        When bytes were written around L{writeNow} (straight to Twisted)
+        after some were held, what the kernel does not take of the held
+        ones still goes before them.
+        """
+        transport, peer = tcpServer(self)
+        sock = _Sending(transport.socket, take=2)
+
+        def write() -> None:
+            writeNow(transport, sock, b"held")
+            transport.write(b" later")
+
+        self.poll(write)
+        self.assertEqual(peer.recv(100), b"he")
+        transport.doWrite()
+        self.assertEqual(peer.recv(100), b"ld later")
+
+    def test_closingAfterHeld(self) -> None:
+        """
+        A connection closed after its bytes were held sends them, then
+        closes.
+        """
+        transport, peer = tcpServer(self)
+
+        def write() -> None:
+            writeNow(transport, directSocket(transport), b"last")
+            transport.loseConnection()
+
+        self.poll(write)
+        self.assertEqual(peer.recv(100), b"last")
+        # Nothing left for Twisted's turn to send: it closes.
+        self.assertIs(transport.doWrite(), CONNECTION_DONE)
+
+    def test_lostWhileHeld(self) -> None:
+        """
+        Bytes held for a connection lost before they are sent are dropped,
+        as Twisted drops bytes written to a lost connection.
+        """
+        transport, peer = tcpServer(self)
+        sock = _Sending(transport.socket)
+
+        def write() -> None:
+            writeNow(transport, sock, b"lost")
+
+        def lose() -> None:
+            transport.connectionLost(Failure(ConnectionDone()))
+
+        self.poll(write, lose)
+        self.assertEqual(sock.sent, [])
+        self.assertEqual(peer.recv(100), b"")
+
+    def test_eventRaises(self) -> None:
+        """
+        An event whose handling raises is logged; what was held is sent
+        all the same.
+        """
+        transport, peer = tcpServer(self)
+
+        def write() -> None:
+            writeNow(transport, directSocket(transport), b"kept")
+
+        def fail() -> None:
+            raise ZeroDivisionError()
+
+        self.poll(write, fail)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(peer.recv(100), b"kept")
 
 
 class OnlyHereTests(SynchronousTestCase):
