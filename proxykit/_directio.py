@@ -309,7 +309,8 @@ def receive(protocol: Any, data: bytes) -> None:
     gives until it wants more bytes; anything else OpenSSL says (a
     close_notify, an alert, an error) goes to Twisted's
     C{_flushReceiveBIO}, which reads again through pyOpenSSL (OpenSSL
-    answers the same) and handles what pyOpenSSL raises.  Outside the
+    answers the same) and handles what pyOpenSSL raises.  What OpenSSL
+    wrote meanwhile is sent.  Outside the
     steady state, the protocol's C{receivedOutsideSteadyState} (Twisted's
     C{dataReceived}, unless a subclass looks at the bytes first).
     """
@@ -336,7 +337,11 @@ def receive(protocol: Any, data: bytes) -> None:
             TLSMemoryBIOProtocol._flushReceiveBIO(protocol)  # type: ignore[no-untyped-call]
             return
         break
-    flushSendBIO(protocol)
+    # Reading seldom makes OpenSSL write (a renegotiation, an alert, a
+    # key update): the send BIO's length (BIO_get_mem_data without a
+    # pointer) says whether to drain it, in one call rather than two.
+    if lib.BIO_get_mem_data(connection._from_ssl, _ffi.NULL) > 0:
+        flushSendBIO(protocol)
 
 
 def write(protocol: Any, data: bytes) -> None:

@@ -26,7 +26,8 @@ Checked against Twisted 23.10.0 (the lowest C{setup.cfg} allows) and
       C{_flushSendBIO}.
     - The steady state of L{DirectSendTLSProtocol}: once the handshake is
       done, its C{dataReceived} and C{_write} call OpenSSL's C{SSL_read},
-      C{SSL_write}, C{SSL_get_error}, C{BIO_write} and C{BIO_read} through
+      C{SSL_write}, C{SSL_get_error}, C{BIO_write}, C{BIO_read} and
+      C{BIO_get_mem_data} through
       pyOpenSSL's cffi bindings (C{OpenSSL._util.lib} and C{ffi}, a
       C{Connection}'s C{_ssl}, C{_into_ssl}, C{_from_ssl} and
       C{_raise_ssl_error}, its context's C{_verify_helper} and
@@ -197,6 +198,7 @@ _OPENSSL_NAMES: Final = (
     "BIO_read",
     "BIO_write",
     "BIO_should_retry",
+    "BIO_get_mem_data",
 )
 """What L{DirectSendTLSProtocol}'s steady state calls in pyOpenSSL's C{lib}."""
 
@@ -223,7 +225,7 @@ def tlsSteadyStateUsable(
     than through pyOpenSSL's wrappers and Twisted's methods.
 
     It needs pyOpenSSL's cffi C{lib} (L{_OPENSSL_NAMES}) and C{ffi}
-    (C{new}, C{unpack}; C{OpenSSL._util}, pyOpenSSL 23 to 26), a
+    (C{new}, C{unpack}, C{NULL}; C{OpenSSL._util}, pyOpenSSL 23 to 26), a
     C{Connection}'s C{_ssl} (an C{SSL *}), C{_into_ssl} and C{_from_ssl}
     (its memory BIOs, C{BIO *}), its C{_raise_ssl_error(ssl, result)} and
     its context's C{_verify_helper} and C{_ocsp_helper}; and C{base}'s
@@ -243,7 +245,7 @@ def tlsSteadyStateUsable(
     ffi = getattr(library, "ffi", None)
     if lib is None or ffi is None or not all(hasattr(lib, name) for name in _OPENSSL_NAMES):
         return False
-    if not all(hasattr(ffi, name) for name in ("new", "unpack", "typeof")):
+    if not all(hasattr(ffi, name) for name in ("new", "unpack", "typeof", "NULL")):
         return False
     if connection is None:
         connection = SSL.Connection(SSL.Context(SSL.TLS_METHOD), None)

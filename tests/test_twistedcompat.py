@@ -485,6 +485,11 @@ class TLSSteadyStateTests(SynchronousTestCase):
             self.assertEqual(wrapped, [])
             self.assertEqual(counting.calls["SSL_read"], 2)
             self.assertEqual(counting.calls["SSL_write"], 1)
+            # The echo's record is drained once; after the read, the send
+            # BIO's length says there is nothing more to drain.
+            self.assertEqual(counting.calls["BIO_read"], 1)
+            self.assertEqual(counting.calls["BIO_get_mem_data"], 1)
+            self.assertNotIn("BIO_should_retry", counting.calls)
         else:
             self.assertEqual(wrapped, ["recv", "send", "recv"])
             self.assertEqual(counting.calls, {})
