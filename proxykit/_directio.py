@@ -121,12 +121,7 @@ class _Sends:
         held = self.held.get(transport)
         if held is not None:
             held.chunks.append(data)
-        elif (
-            transport.dataBuffer
-            or transport._tempDataBuffer
-            or not transport.connected
-            or transport.disconnecting
-        ):
+        elif not _unqueued(transport):
             return False
         else:
             self.held[transport] = _Held(sock, data)
@@ -151,6 +146,30 @@ class _Sends:
 _SENDS = _Sends()
 
 
+def _unqueued(transport: Any) -> bool:
+    """
+    Whether bytes for C{transport} may go to its socket ahead of Twisted:
+    Twisted buffers nothing for it, and it is neither lost nor closing.
+    """
+    return bool(
+        not transport.dataBuffer
+        and not transport._tempDataBuffer
+        and transport.connected
+        and not transport.disconnecting
+    )
+
+
+def _send(sock: socket.socket, data: bytes) -> int:
+    """
+    Send C{data} on C{sock}: how many bytes the kernel took.
+    """
+    try:
+        return sock.send(data)
+    except OSError:
+        # EAGAIN, or an error Twisted will meet and report itself.
+        return 0
+
+
 def _sendHeld(transport: Any, held: _Held) -> None:
     if not transport.connected:
         # Lost while they were held: dropped, as Twisted drops bytes
@@ -158,11 +177,7 @@ def _sendHeld(transport: Any, held: _Held) -> None:
         return
     chunks = held.chunks
     data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    try:
-        sent = held.sock.send(data)
-    except OSError:
-        # EAGAIN, or an error Twisted will meet and report itself.
-        sent = 0
+    sent = _send(held.sock, data)
     if sent == len(data):
         return
     rest = data[sent:]
@@ -197,19 +212,13 @@ def writeNow(transport: Any, sock: socket.socket | None, data: bytes) -> None:
         transport.write(data)
         return
     sends = _SENDS
-    if sends.holding and sends.hold(transport, sock, data):
-        return
-    if (
-        not transport.dataBuffer
-        and not transport._tempDataBuffer
-        and transport.connected
-        and not transport.disconnecting
-    ):
-        try:
-            sent = sock.send(data)
-        except OSError:
-            # EAGAIN, or an error Twisted will meet and report itself.
-            sent = 0
+    if sends.holding:
+        # Not held: Twisted's buffer already has bytes for it, or it is
+        # lost or closing.
+        if sends.hold(transport, sock, data):
+            return
+    elif _unqueued(transport):
+        sent = _send(sock, data)
         if sent == len(data):
             return
         data = data[sent:]
